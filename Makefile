@@ -1,0 +1,43 @@
+# Collapse Lab. `make app` starts the app on the demo at http://localhost:8501;
+# `make test` runs the test suite. Both create .venv and install what they need first;
+# a second install is a no-op (stamp files below), so both start in seconds after the first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: app test install install-test chromium bench clean
+
+app: install
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address localhost
+
+test: install-test chromium
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python tests/benchmarks/bench_embed.py
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch==2.13.0 in pyproject.toml is the CPU build; it installs from this machine's wheel cache.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# Debian's chromium for the browser test (tests/app/test_browser.py); nothing is downloaded by playwright.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+clean:
+	rm -rf $(VENV) data/cache data/workspace .pytest_cache

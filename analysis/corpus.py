@@ -1,0 +1,674 @@
+"""The sample table: loading real and synthetic text from files, validation, load reports.
+
+Every loader returns one pandas DataFrame in the data model of the design guide (§3):
+
+========== ==============================================================
+column     meaning
+========== ==============================================================
+id         unique, stable: given, or a hash of source + text
+text       the sample; never empty after validation
+source     ``real`` or ``synthetic``
+method     ``real``, ``rule-based``, ``paraphrase``, ``llm`` or a user name
+generation 0 for real data, k for the k-th recursive generation
+label      optional topic / category (``None`` where unknown)
+parent_id  optional: the real sample a synthetic one came from
+split      ``train`` or ``holdout`` (hash-based hold-out of the real data)
+========== ==============================================================
+
+Other columns of the file are kept as metadata. A bad file raises one :class:`CorpusError`
+whose message says what is wrong, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "CorpusError",
+    "LoadReport",
+    "FORMATS",
+    "COLUMNS",
+    "DEFAULT_MAX_BYTES",
+    "load_samples",
+    "read_samples",
+    "read_table",
+    "samples_from_frame",
+    "combine_samples",
+    "assign_split",
+    "sample_id",
+    "detect_format",
+    "guess_text_column",
+    "guess_label_column",
+]
+
+#: The data-model columns, in display order.
+COLUMNS = ["id", "text", "source", "method", "generation", "label", "parent_id", "split"]
+
+#: File extension -> format name.
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".txt": "txt",
+}
+
+#: Default cap on the size of one input file (bytes). Raise it with ``max_bytes=``.
+DEFAULT_MAX_BYTES = 500 * 1024 * 1024
+
+SOURCES = ("real", "synthetic")
+_SOURCE_ALIASES = {
+    "real": "real", "human": "real", "original": "real", "gold": "real",
+    "synthetic": "synthetic", "synth": "synthetic", "generated": "synthetic", "fake": "synthetic",
+}
+_LABEL_NAMES = ("label", "labels", "topic", "category", "class")
+_SUPPORTED = "CSV, TSV, JSONL, JSON, Parquet or TXT (one sample per line), or a folder of .txt files"
+
+
+class CorpusError(ValueError):
+    """A file cannot be loaded as samples. The message says what, where, and how to fix it."""
+
+
+@dataclass
+class LoadReport:
+    """What a load did: where the samples came from, what was chosen, dropped and changed."""
+
+    path: str
+    format: str
+    encoding: str | None = None
+    text_column: str | None = None
+    text_column_reason: str = ""
+    label_column: str | None = None
+    rows_read: int = 0
+    rows_kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    ids_made_unique: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def drop(self, reason: str, count: int) -> None:
+        if count:
+            self.dropped[reason] = self.dropped.get(reason, 0) + int(count)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One paragraph a person can read."""
+        parts = [f"{self.path}: {self.rows_kept:,} of {self.rows_read:,} rows kept ({self.format}"]
+        if self.encoding:
+            parts[0] += f", {self.encoding}"
+        parts[0] += ")."
+        if self.text_column:
+            parts.append(f"Text column: '{self.text_column}' ({self.text_column_reason}).")
+        if self.label_column:
+            parts.append(f"Label column: '{self.label_column}'.")
+        for reason, count in self.dropped.items():
+            parts.append(f"Dropped {count:,}: {reason}.")
+        if self.ids_made_unique:
+            parts.append(f"{self.ids_made_unique:,} duplicate ids were made unique.")
+        parts.extend(self.notes)
+        return " ".join(parts)
+
+
+# --------------------------------------------------------------------------- ids and splits
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha1("\x00".join(parts).encode("utf-8")).hexdigest()
+
+
+def sample_id(source: str, text: str) -> str:
+    """The stable id of a sample that has none: a hash of its source and text."""
+    return f"{source[:1]}-{_digest(source, text)[:16]}"
+
+
+def assign_split(texts: pd.Series | list[str], holdout_fraction: float = 0.1) -> pd.Series:
+    """Deterministic hash-based hold-out: ``holdout`` where the text's hash falls below the fraction.
+
+    The split depends on the text alone, so it is the same across runs, machines and row orders.
+    """
+    if not 0.0 <= holdout_fraction < 1.0:
+        raise ValueError(f"holdout_fraction must be in [0, 1), got {holdout_fraction}")
+    texts = pd.Series(texts, dtype=object)
+    threshold = holdout_fraction * 2**32
+    buckets = texts.map(lambda t: int(_digest("split", t)[:8], 16))
+    return pd.Series(
+        ["holdout" if b < threshold else "train" for b in buckets], index=texts.index, dtype=object
+    )
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def detect_format(path: Path) -> str:
+    """The format of a file from its extension, or a CorpusError that lists the accepted ones."""
+    if path.is_dir():
+        return "folder"
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        kind = "a binary file" if _looks_binary(path.read_bytes()[:8192]) else "an unknown format"
+        raise CorpusError(
+            f"{path.name}: {kind} ('{path.suffix or 'no extension'}'). Accepted: {_SUPPORTED}. "
+            f"Save the samples in one of these formats, or rename the file if its extension is wrong."
+        )
+    return fmt
+
+
+def _looks_binary(head: bytes) -> bool:
+    return b"\x00" in head
+
+
+def _decode(raw: bytes, name: str, encoding: str | None, report: LoadReport) -> str:
+    """Decode bytes: UTF-8, then UTF-8 with BOM, then Latin-1 (reported), or a forced encoding."""
+    if encoding:
+        try:
+            text = raw.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise CorpusError(
+                f"{name}: cannot decode as {encoding}: {exc}. Pick the file's real encoding, "
+                f"or leave the encoding unset to try UTF-8 and Latin-1."
+            ) from None
+        report.encoding = encoding
+        return text
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    body = raw[3:] if bom else raw
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        report.encoding = "latin-1"
+        report.notes.append(
+            f"{name} is not valid UTF-8 (first bad byte at offset {exc.start}); decoded as Latin-1 "
+            f"instead. If characters look wrong, re-save the file as UTF-8."
+        )
+        return body.decode("latin-1")
+    report.encoding = "utf-8-sig" if bom else "utf-8"
+    return text
+
+
+def _read_bytes(path: Path, name: str, max_bytes: int) -> bytes:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise CorpusError(
+            f"{name}: the file is {size / 1e6:,.1f} MB, over the {max_bytes / 1e6:,.1f} MB cap. "
+            f"Split it into smaller files, sample it, or raise the cap (max_bytes=, or --max-mb on "
+            f"the command line)."
+        )
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise CorpusError(f"{name}: the file is empty. Choose a file that holds samples.")
+    return raw
+
+
+def _read_table(name: str, fmt: str, raw: bytes, encoding: str | None, report: LoadReport):
+    """Parse a file's bytes into a DataFrame (or a list of strings for TXT)."""
+    if fmt == "parquet":
+        if not raw.startswith(b"PAR1"):
+            raise CorpusError(
+                f"{name}: not a Parquet file (no PAR1 magic bytes). Check that it was written as "
+                f"Parquet, or rename it to its real format."
+            )
+        try:
+            return pd.read_parquet(io.BytesIO(raw))
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise CorpusError(
+                f"{name}: the Parquet file is damaged or unreadable ({exc}). Re-export it."
+            ) from None
+    if _looks_binary(raw[:8192]):
+        raise CorpusError(
+            f"{name}: looks binary (it holds NUL bytes), not {fmt.upper()} text. "
+            f"Export the samples as text ({_SUPPORTED})."
+        )
+    text = _decode(raw, name, encoding, report)
+    if fmt in ("csv", "tsv"):
+        try:
+            return pd.read_csv(
+                io.StringIO(text),
+                sep="," if fmt == "csv" else "\t",
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=True,
+            )
+        except pd.errors.EmptyDataError:
+            raise CorpusError(f"{name}: the file has no rows. Add samples below the header.") from None
+        except pd.errors.ParserError as exc:
+            raise CorpusError(
+                f"{name}: malformed {fmt.upper()}: {exc}. Quote fields that contain the separator "
+                f"or line breaks, and make every row have the header's number of fields."
+            ) from None
+    if fmt == "jsonl":
+        return _read_jsonl(text, name)
+    if fmt == "json":
+        return _read_json(text, name)
+    if fmt == "txt":
+        return [line for line in text.splitlines()]
+    raise AssertionError(fmt)
+
+
+def _read_jsonl(text: str, name: str) -> pd.DataFrame:
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CorpusError(
+                f"{name}, line {number}: malformed JSON ({exc.msg} at column {exc.colno}). "
+                f"Each line must be one JSON object or string; fix or remove that line."
+            ) from None
+        if isinstance(value, str):
+            value = {"text": value}
+        if not isinstance(value, dict):
+            raise CorpusError(
+                f"{name}, line {number}: expected a JSON object or string, got "
+                f"{type(value).__name__}. Write one object per line, like {{\"text\": \"...\"}}."
+            )
+        records.append(value)
+    return pd.DataFrame.from_records(records)
+
+
+def _read_json(text: str, name: str) -> pd.DataFrame:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CorpusError(
+            f"{name}, line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg}). "
+            f"Fix the file; if it holds one object per line, name it .jsonl."
+        ) from None
+    if isinstance(value, dict):
+        # {"data": [...]} / {"samples": [...]}, a dict of records keyed by name, or columns
+        lists = [v for v in value.values() if isinstance(v, list)]
+        if len(value) == 1 and lists:
+            value = lists[0]
+        elif value and all(isinstance(v, dict) for v in value.values()):
+            value = [{"key": k, **v} for k, v in value.items()]
+        elif value and all(isinstance(v, list) for v in value.values()):
+            try:
+                return pd.DataFrame(value)
+            except ValueError as exc:
+                raise CorpusError(f"{name}: the JSON columns have different lengths ({exc}).") from None
+    if not isinstance(value, list):
+        raise CorpusError(
+            f"{name}: expected a JSON list of records or of strings, got {type(value).__name__}. "
+            f"Write [{{\"text\": \"...\"}}, ...] or [\"...\", ...]."
+        )
+    if all(isinstance(v, str) for v in value):
+        return pd.DataFrame({"text": value})
+    bad = next((i for i, v in enumerate(value) if not isinstance(v, (dict, str))), None)
+    if bad is not None:
+        raise CorpusError(
+            f"{name}: item {bad} of the JSON list is a {type(value[bad]).__name__}; every item must "
+            f"be an object (a record) or a string."
+        )
+    return pd.DataFrame.from_records([{"text": v} if isinstance(v, str) else v for v in value])
+
+
+def _read_folder(path: Path, max_bytes: int, encoding: str | None, report: LoadReport) -> pd.DataFrame:
+    """A folder of .txt files: one sample per file; a subfolder's name becomes the label."""
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    texts = [p for p in files if p.suffix.lower() == ".txt"]
+    skipped = len(files) - len(texts)
+    if not texts:
+        raise CorpusError(
+            f"{path}: the folder holds no .txt files ({len(files)} other files). Put one sample per "
+            f".txt file in it, or load a CSV/JSONL/Parquet file instead."
+        )
+    if skipped:
+        report.notes.append(f"Skipped {skipped} file(s) in the folder that are not .txt.")
+    rows, encodings = [], set()
+    for file in texts:
+        file_report = LoadReport(path=str(file), format="txt")
+        raw = file.read_bytes()
+        if len(raw) > max_bytes:
+            raise CorpusError(f"{file}: over the {max_bytes / 1e6:,.1f} MB cap for one file.")
+        if _looks_binary(raw[:8192]):
+            raise CorpusError(f"{file}: looks binary (NUL bytes), not text. Remove it from the folder.")
+        text = _decode(raw, file.name, encoding, file_report)
+        encodings.add(file_report.encoding)
+        report.notes.extend(file_report.notes)
+        relative = file.relative_to(path)
+        label = relative.parts[0] if len(relative.parts) > 1 else None
+        rows.append({"text": text.strip(), "file": str(relative), "label": label})
+    report.encoding = ", ".join(sorted(e for e in encodings if e))
+    frame = pd.DataFrame(rows)
+    if frame["label"].isna().all():
+        frame = frame.drop(columns="label")
+    return frame
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def _is_text_like(series: pd.Series) -> bool:
+    values = series.dropna()
+    if values.empty:
+        return False
+    return bool(values.map(lambda v: isinstance(v, str)).mean() >= 0.9)
+
+
+def guess_text_column(frame: pd.DataFrame, name: str) -> tuple[str, str]:
+    """The string column with the longest mean length, and why it was chosen."""
+    lengths = {
+        column: frame[column].dropna().map(lambda v: len(v) if isinstance(v, str) else 0).mean()
+        for column in frame.columns
+        if column not in ("id", "source", "method", "split", "label", "parent_id")
+        and _is_text_like(frame[column])
+    }
+    if not lengths:
+        raise CorpusError(
+            f"{name}: no text-like column found. Columns: {', '.join(map(str, frame.columns))}. "
+            f"Add a column of sample texts, or name it with text_column= (--text-column)."
+        )
+    best = max(lengths, key=lengths.get)
+    if len(lengths) == 1:
+        return best, "the only text column"
+    return best, f"longest mean length, {lengths[best]:.0f} characters, of {len(lengths)} text columns"
+
+
+def guess_label_column(frame: pd.DataFrame, text_column: str | None = None) -> str | None:
+    """A column named label, labels, topic, category or class (in that order), if there is one."""
+    return next((c for c in _LABEL_NAMES if c in frame.columns and c != text_column), None)
+
+
+def _require_column(frame: pd.DataFrame, column: str, role: str, name: str) -> None:
+    if column not in frame.columns:
+        raise CorpusError(
+            f"{name}: no column '{column}' for the {role}. Columns: "
+            f"{', '.join(map(str, frame.columns))}. Pick one of these."
+        )
+
+
+def _normalise_source(values: pd.Series, name: str) -> pd.Series:
+    mapped = values.astype(str).str.strip().str.lower().map(_SOURCE_ALIASES)
+    bad = sorted(set(values[mapped.isna()].astype(str)))
+    if bad:
+        raise CorpusError(
+            f"{name}, column 'source': unknown value(s) {', '.join(repr(b) for b in bad[:5])}. "
+            f"Use 'real' or 'synthetic'."
+        )
+    return mapped
+
+
+def samples_from_frame(
+    frame: pd.DataFrame,
+    *,
+    name: str = "<table>",
+    text_column: str | None = None,
+    source: str | None = None,
+    method: str | None = None,
+    generation: int | None = None,
+    label_column: str | None = None,
+    id_column: str | None = None,
+    holdout_fraction: float = 0.1,
+    report: LoadReport | None = None,
+) -> tuple[pd.DataFrame, LoadReport]:
+    """Turn any table of texts into the sample table: pick columns, validate, drop, split.
+
+    Columns named like the data model (``id``, ``source``, ``method``, ``generation``,
+    ``label``, ``parent_id``) are used as they are unless an argument overrides them.
+    """
+    report = report or LoadReport(path=name, format="table")
+    frame = frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    report.rows_read = len(frame)
+    if frame.empty:
+        raise CorpusError(f"{name}: the file has no rows. Add samples to it.")
+
+    if text_column is None:
+        text_column, report.text_column_reason = guess_text_column(frame, name)
+    else:
+        _require_column(frame, text_column, "text", name)
+        report.text_column_reason = report.text_column_reason or "chosen by the user"
+    report.text_column = text_column
+
+    if label_column is None:
+        label_column = guess_label_column(frame, text_column)
+    elif label_column:
+        _require_column(frame, label_column, "label", name)
+    report.label_column = label_column or None
+    if id_column:
+        _require_column(frame, id_column, "id", name)
+    elif "id" in frame.columns and text_column != "id":
+        id_column = "id"
+
+    out = pd.DataFrame(index=frame.index)
+    out["text"] = frame[text_column].map(lambda v: v.strip() if isinstance(v, str) else "")
+
+    # source and method: argument > column > default (real)
+    if source is not None:
+        if source not in SOURCES:
+            raise CorpusError(f"source must be 'real' or 'synthetic', got {source!r}.")
+        out["source"] = source
+    elif "source" in frame.columns:
+        out["source"] = _normalise_source(frame["source"], name)
+    elif method not in (None, "real"):
+        out["source"] = "synthetic"
+    else:
+        out["source"] = "real"
+    if method is not None:
+        out["method"] = method.strip() or "synthetic"
+    elif "method" in frame.columns:
+        out["method"] = frame["method"].astype(str).str.strip()
+    else:
+        out["method"] = out["source"].map({"real": "real", "synthetic": "synthetic"})
+    out.loc[out["source"] == "real", "method"] = "real"
+    out.loc[(out["source"] == "synthetic") & (out["method"].isin(["", "real"])), "method"] = "synthetic"
+
+    if generation is not None:
+        out["generation"] = int(generation)
+    elif "generation" in frame.columns:
+        numbers = pd.to_numeric(frame["generation"], errors="coerce")
+        if numbers.isna().any() or (numbers < 0).any() or (numbers % 1 != 0).any():
+            row = int(numbers.index[(numbers.isna()) | (numbers < 0) | (numbers % 1 != 0)][0])
+            raise CorpusError(
+                f"{name}, column 'generation', row {row + 1}: {frame['generation'].iloc[row]!r} is "
+                f"not a whole number >= 0. Use 0 for real data and k for the k-th generation."
+            )
+        out["generation"] = numbers.astype(int)
+    else:
+        out["generation"] = (out["source"] == "synthetic").astype(int)
+    real = out["source"] == "real"
+    moved = int((out.loc[real, "generation"] != 0).sum())
+    if moved:
+        report.notes.append(f"{moved:,} real row(s) had a generation other than 0; set to 0.")
+    out.loc[real, "generation"] = 0
+    out["generation"] = out["generation"].astype("int64")
+
+    if label_column:
+        out["label"] = frame[label_column].map(
+            lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) or str(v).strip() == "" else str(v).strip()
+        )
+    else:
+        out["label"] = None
+    if "parent_id" in frame.columns:
+        out["parent_id"] = frame["parent_id"].map(lambda v: None if pd.isna(v) or v == "" else str(v))
+    else:
+        out["parent_id"] = None
+
+    given_ids = frame[id_column].astype(str) if id_column else None
+    metadata = [
+        c for c in frame.columns
+        if c not in {text_column, label_column, id_column, "source", "method", "generation", "parent_id", "split"}
+    ]
+
+    # drop what is not a sample, and say why
+    empty = out["text"] == ""
+    report.drop("empty text", int(empty.sum()))
+    keep = ~empty
+    duplicate = out[keep].duplicated(subset=["source", "method", "generation", "text"], keep="first")
+    report.drop("exact duplicate of an earlier row", int(duplicate.sum()))
+    keep &= ~out.index.isin(duplicate[duplicate].index)
+    if not keep.any():
+        raise CorpusError(
+            f"{name}: all {len(out):,} texts in column '{text_column}' are empty. "
+            f"Choose the column that holds the samples (text_column=, --text-column)."
+        )
+    out = out[keep]
+    if given_ids is not None:
+        ids = given_ids[keep]
+        missing = ids.str.strip().isin(["", "nan", "None"])
+        out["id"] = ids.where(~missing, [sample_id(s, t) for s, t in zip(out["source"], out["text"])])
+    else:
+        out["id"] = [sample_id(s, t) for s, t in zip(out["source"], out["text"])]
+    out["id"], report.ids_made_unique = _make_unique(out["id"])
+
+    out["split"] = "train"
+    if real.any():
+        out.loc[out["source"] == "real", "split"] = assign_split(
+            out.loc[out["source"] == "real", "text"], holdout_fraction
+        )
+    for column in metadata:
+        out[column] = frame.loc[out.index, column]
+    out = out[COLUMNS + metadata].reset_index(drop=True)
+    report.rows_kept = len(out)
+    return out, report
+
+
+def _make_unique(ids: pd.Series) -> tuple[pd.Series, int]:
+    """Suffix repeated ids with -2, -3, ...; returns the new ids and how many changed."""
+    seen: dict[str, int] = {}
+    taken = set(ids)
+    result, changed = [], 0
+    for value in ids:
+        if value in seen:
+            n = seen[value]
+            while f"{value}-{n}" in taken:
+                n += 1
+            seen[value] = n + 1
+            new = f"{value}-{n}"
+            taken.add(new)
+            result.append(new)
+            changed += 1
+        else:
+            seen[value] = 2
+            result.append(value)
+    return pd.Series(result, index=ids.index, dtype=object), changed
+
+
+# --------------------------------------------------------------------------- public entry points
+
+
+def read_table(
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    display_name: str | None = None,
+) -> tuple[pd.DataFrame, LoadReport]:
+    """Parse a file or folder into a raw table with the file's own columns, before any mapping.
+
+    TXT files become a ``text`` and a ``line`` column; a folder of .txt files a ``text``, a
+    ``file`` and (with subfolders) a ``label`` column. Used to offer the columns for mapping.
+    """
+    path = Path(path)
+    name = display_name or path.name
+    if not path.exists():
+        raise CorpusError(f"{path}: no such file or folder. Check the path.")
+    fmt = detect_format(path)
+    report = LoadReport(path=name, format=fmt)
+    if fmt == "folder":
+        return _read_folder(path, max_bytes, encoding, report), report
+    table = _read_table(name, fmt, _read_bytes(path, name, max_bytes), encoding, report)
+    if fmt == "txt":
+        table = pd.DataFrame({"text": table, "line": range(1, len(table) + 1)})
+    return table, report
+
+
+def read_samples(
+    path: str | Path,
+    *,
+    text_column: str | None = None,
+    source: str | None = None,
+    method: str | None = None,
+    generation: int | None = None,
+    label_column: str | None = None,
+    id_column: str | None = None,
+    holdout_fraction: float = 0.1,
+    encoding: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    display_name: str | None = None,
+) -> tuple[pd.DataFrame, LoadReport]:
+    """Load samples from a file or folder; return the sample table and its :class:`LoadReport`.
+
+    Parameters
+    ----------
+    path
+        A CSV, TSV, JSONL, JSON (records, or a list of strings), Parquet or TXT file (one sample
+        per line), or a folder of ``.txt`` files (one sample per file; a subfolder name is the
+        label).
+    text_column
+        The column that holds the samples. Default: the string column with the longest mean
+        length (the report says which one it chose).
+    source, method, generation
+        Override the file's ``source`` / ``method`` / ``generation`` columns. A file without them
+        is real data unless a synthetic method is given.
+    label_column
+        The topic / category column. Default: a column named label, topic, category or class;
+        ``""`` for none.
+    id_column
+        The id column. Default: ``id`` if present, else a hash of source + text.
+    holdout_fraction
+        Share of the real samples put in the ``holdout`` split, by a hash of the text.
+    encoding
+        Force an encoding. Default: UTF-8, UTF-8 with BOM, then Latin-1 (reported).
+    max_bytes
+        Refuse files larger than this.
+    display_name
+        The name used in messages (for uploads stored under another file name).
+
+    Raises
+    ------
+    CorpusError
+        For every input that cannot be loaded, with what is wrong, where and how to fix it.
+    """
+    frame, report = read_table(path, encoding=encoding, max_bytes=max_bytes, display_name=display_name)
+    if text_column is None and report.format in ("txt", "folder"):
+        text_column = "text"
+        report.text_column_reason = "one sample per " + ("line" if report.format == "txt" else ".txt file")
+    name = report.path
+    return samples_from_frame(
+        frame,
+        name=name,
+        text_column=text_column,
+        source=source,
+        method=method,
+        generation=generation,
+        label_column=label_column,
+        id_column=id_column,
+        holdout_fraction=holdout_fraction,
+        report=report,
+    )
+
+
+def load_samples(path: str | Path, **options: Any) -> pd.DataFrame:
+    """Load samples from a file or folder into the sample table.
+
+    Same parameters as :func:`read_samples`; the :class:`LoadReport` is in
+    ``frame.attrs["load_report"]`` (a dict).
+    """
+    frame, report = read_samples(path, **options)
+    frame.attrs["load_report"] = report.to_dict()
+    return frame
+
+
+def combine_samples(*tables: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Concatenate sample tables, keeping ids unique; returns the table and how many ids changed."""
+    tables = [t for t in tables if t is not None and len(t)]
+    if not tables:
+        return pd.DataFrame(columns=COLUMNS), 0
+    combined = pd.concat(tables, ignore_index=True, sort=False)
+    combined.attrs = {}
+    combined["id"], changed = _make_unique(combined["id"].astype(str))
+    metadata = [c for c in combined.columns if c not in COLUMNS]
+    return combined[COLUMNS + metadata], changed

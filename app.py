@@ -1,0 +1,18 @@
+"""Collapse Lab: the entry point. A router over the pages, and the sidebar's dataset card.
+
+Start it with ``make app`` (or ``streamlit run app.py``).
+"""
+
+import streamlit as st
+
+from pages._shared import current_dataset, sidebar_dataset
+
+st.set_page_config(page_title="Collapse Lab", page_icon=":material/science:", layout="wide")
+
+pages = [
+    st.Page("pages/data.py", title="Data", icon=":material/table_view:", default=True),
+]
+page = st.navigation(pages)
+current_dataset()  # on the very first start this loads the demo corpus
+sidebar_dataset()
+page.run()

@@ -1,0 +1,103 @@
+"""What every page shares: the current dataset (from the workspace) and errors shown as messages.
+
+The workspace on disk is the source of truth, so a refresh or a restart of ``streamlit run``
+shows the same dataset. Streamlit caching wraps the analysis calls here, at the page edge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Iterator
+
+import pandas as pd
+import streamlit as st
+
+from analysis import demo
+from analysis.corpus import CorpusError
+from analysis.workspace import Workspace, WorkspaceError
+
+log = logging.getLogger("collapse_lab")
+
+#: Errors whose message is written for the user: shown as they are.
+USER_ERRORS: tuple[type[Exception], ...] = (CorpusError, WorkspaceError)
+try:  # the embedding module is optional for pages that do not embed
+    from analysis.embed import EmbeddingError
+
+    USER_ERRORS += (EmbeddingError,)
+except ImportError:  # pragma: no cover
+    pass
+
+
+@contextlib.contextmanager
+def user_errors(action: str) -> Iterator[None]:
+    """Show any error raised inside as an ``st.error`` message, never as a traceback."""
+    try:
+        yield
+    except USER_ERRORS as exc:
+        st.error(str(exc), icon=":material/error:")
+    except Exception as exc:  # the app never shows a traceback; the log keeps it
+        log.exception("%s failed", action)
+        st.error(
+            f"{action} failed: {type(exc).__name__}: {exc}. Nothing you loaded was lost; "
+            f"the details are in the log of the terminal running the app.",
+            icon=":material/error:",
+        )
+
+
+def workspace() -> Workspace:
+    return Workspace()
+
+
+def demo_part(report: dict[str, Any], rows: int) -> dict[str, Any]:
+    return {"name": "demo corpus", "source": "real", "method": "real", "rows": rows, "report": report}
+
+
+def save_demo(ws: Workspace) -> None:
+    """Make the built-in demo the current dataset."""
+    samples, report = demo.read_demo()
+    ws.save(samples, name=demo.DEMO_NAME, parts=[demo_part(report.to_dict(), len(samples))])
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _read_workspace(root: str, sha256: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The saved dataset; keyed by its checksum so a new save is read once, then served from memory."""
+    loaded = Workspace(root).load()
+    if loaded is None or loaded[1]["sha256"] != sha256:
+        raise WorkspaceError("The workspace changed while it was read. Reload the page.")
+    return loaded
+
+
+def current_dataset() -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The current dataset; on the very first run, the demo corpus. Stops the page on an error."""
+    ws = workspace()
+    try:
+        manifest = ws.manifest()
+        if manifest is None:
+            with st.spinner("First start: loading the demo corpus…"):
+                save_demo(ws)
+            manifest = ws.manifest()
+        return _read_workspace(str(ws.root), manifest["sha256"])
+    except (WorkspaceError, CorpusError) as exc:
+        st.error(str(exc), icon=":material/error:")
+        if st.button("Start again with the demo corpus", key="reset_workspace"):
+            ws.clear()
+            st.rerun()
+        st.stop()
+
+
+def sidebar_dataset() -> None:
+    """The sidebar card: which dataset is current and what is in it."""
+    with st.sidebar:
+        try:
+            manifest = workspace().manifest()
+        except WorkspaceError:
+            manifest = None
+        st.markdown("**Current dataset**")
+        if manifest is None:
+            st.caption("None yet: the demo loads on the first page.")
+            return
+        st.text(manifest["name"])
+        for part in manifest["parts"]:
+            st.caption(f"{part['name']}: {part['rows']:,} {part['source']} ({part['method']})")
+        st.caption(f"{manifest['rows']:,} samples · saved {manifest['saved_at']}")

@@ -1,0 +1,179 @@
+"""Data: load real and synthetic samples, map their columns, and see what the dataset holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from analysis import charts, demo, summary
+from analysis.corpus import (
+    FORMATS,
+    LoadReport,
+    combine_samples,
+    guess_label_column,
+    guess_text_column,
+    read_table,
+    samples_from_frame,
+)
+from pages._shared import current_dataset, save_demo, user_errors, workspace
+
+METHODS = ["rule-based", "paraphrase", "llm", "another method…"]
+PREVIEW_ROWS = 500
+
+samples, manifest = current_dataset()
+st.title("Data")
+st.caption(
+    "Load real samples and the synthetic sets to judge against them. Everything you load is kept "
+    "in the workspace on disk: a refresh or a restart brings it back."
+)
+if message := st.session_state.pop("flash", None):
+    st.success(message, icon=":material/check_circle:")
+
+
+@st.cache_data(show_spinner="Reading the file…", max_entries=8)
+def _raw_table(path: str, name: str) -> tuple[Any, dict[str, Any]]:
+    """The file's own columns; uploads are stored under content-addressed names, so the path is a key."""
+    table, report = read_table(path, display_name=name)
+    return table, report.to_dict()
+
+
+def _role_inputs(key: str) -> tuple[str, str | None, int | None]:
+    """Real or synthetic; for synthetic, the method name and the generation."""
+    role = st.radio("These samples are", ["real", "synthetic"], horizontal=True, key=f"{key}_role")
+    if role == "real":
+        return role, None, None
+    left, middle, right = st.columns([2, 2, 1])
+    method = left.selectbox("Generation method", METHODS, key=f"{key}_method")
+    if method == METHODS[-1]:
+        method = middle.text_input("Method name", value="", key=f"{key}_method_name").strip() or "synthetic"
+    generation = right.number_input("Generation", min_value=1, value=1, step=1, key=f"{key}_generation")
+    return role, method, int(generation)
+
+
+def _map_and_add(path: Path, name: str, role: str, method: str | None, generation: int | None, key: str) -> None:
+    """Show the guessed columns, let the user change them, preview, and add to the dataset."""
+    table, report_dict = _raw_table(str(path), name)
+    columns = [str(c) for c in table.columns]
+    text_guess = "text" if report_dict["format"] in ("txt", "folder") else guess_text_column(table, name)[0]
+    label_guess = guess_label_column(table, text_guess)
+    left, right = st.columns(2)
+    text_column = left.selectbox(
+        "Text column", columns, index=columns.index(text_guess), key=f"{key}_text_column",
+        help="Guessed: the text column with the longest mean length. Change it if the guess is wrong.",
+    )
+    label_options = ["(no label)"] + columns
+    label_column = right.selectbox(
+        "Label column", label_options, index=label_options.index(label_guess) if label_guess else 0,
+        key=f"{key}_label_column",
+    )
+    report = LoadReport(**report_dict)
+    if text_column == text_guess and report.format not in ("txt", "folder"):
+        report.text_column_reason = guess_text_column(table, name)[1]
+    new, report = samples_from_frame(
+        table, name=name, text_column=text_column, source=role, method=method, generation=generation,
+        label_column="" if label_column == "(no label)" else label_column, report=report,
+    )
+    st.text(report.summary())
+    st.dataframe(new[["text", "label", "method", "generation", "split"]].head(5), hide_index=True)
+    replace = st.radio(
+        "Then", ["Add to the current dataset", "Replace the current dataset"], horizontal=True,
+        index=1 if manifest["name"] == demo.DEMO_NAME and role == "real" else 0, key=f"{key}_mode",
+    ).startswith("Replace")
+    if st.button(f"Load {len(new):,} samples", type="primary", key=f"{key}_add"):
+        part = {"name": name, "source": role, "method": method or "real", "rows": len(new), "report": report.to_dict()}
+        _commit(new, part, replace)
+
+
+def _commit(new, part: dict[str, Any], replace: bool) -> None:
+    """Save the new current dataset to the workspace, then rerun so every widget sees it."""
+    parts = [part] if replace else [*manifest["parts"], part]
+    combined, renamed = combine_samples(new) if replace else combine_samples(samples, new)
+    if renamed:
+        part["report"]["notes"].append(f"{renamed:,} ids clashed with rows already loaded; made unique.")
+    name = part["name"] if replace else f"{manifest['name']} + {part['name']}"
+    workspace().save(combined, name=name[:120], parts=parts)
+    st.session_state["flash"] = f"Loaded {len(new):,} samples from {part['name']}."
+    st.rerun()
+
+
+st.subheader("Load samples")
+demo_tab, upload_tab, folder_tab = st.tabs(["Built-in demo", "Upload a file", "Folder on this machine"])
+with demo_tab:
+    st.write(
+        "10,033 English Wikipedia summaries of the Level 4 vital articles, in 12 topics: real text "
+        "only for now; synthetic demo sets follow."
+    )
+    st.caption(demo.ATTRIBUTION)
+    if st.button("Load the demo corpus", key="load_demo", disabled=manifest["name"] == demo.DEMO_NAME):
+        with user_errors("Loading the demo"):
+            save_demo(workspace())
+            st.session_state["flash"] = "Loaded the demo corpus."
+            st.rerun()
+
+with upload_tab:
+    role, method, generation = _role_inputs("upload")
+    uploaded = st.file_uploader(
+        "A file of samples: CSV, TSV, JSONL, JSON, Parquet or TXT (one sample per line)",
+        type=sorted({ext.lstrip(".") for ext in FORMATS}), key="upload_file",
+    )
+    if uploaded is not None:
+        with user_errors(f"Reading {uploaded.name}"):
+            stored = workspace().store_upload(uploaded.name, uploaded.getvalue())
+            _map_and_add(stored, uploaded.name, role, method, generation, key="upload")
+
+with folder_tab:
+    folder_role, folder_method, folder_generation = _role_inputs("folder")
+    folder = st.text_input(
+        "Path of a file or folder on this machine (a folder of .txt files: one sample per file, "
+        "subfolder = label)", key="folder_path",
+    ).strip()
+    if folder:
+        with user_errors(f"Reading {folder}"):
+            path = Path(folder).expanduser()
+            _map_and_add(path, str(path), folder_role, folder_method, folder_generation, key="folder")
+
+# --------------------------------------------------------------------------- what is loaded
+st.subheader("What is in the dataset")
+st.text(manifest["name"])
+numbers = summary.overview(samples)
+for column, (label, value) in zip(
+    st.columns(len(numbers)),
+    [("samples", "samples"), ("real", "real"), ("synthetic", "synthetic"), ("real holdout", "holdout"),
+     ("synthetic methods", "methods"), ("labels", "labels")],
+):
+    column.metric(label, f"{numbers[value]:,}")
+
+count_columns = st.columns(2)
+for index, by in enumerate(["source", "method", "generation", "label"]):
+    with count_columns[index % 2]:
+        table = summary.counts(samples, by)
+        st.altair_chart(charts.count_bars(table, by), width="stretch")
+
+st.markdown("**Text length**")
+left, right = st.columns([3, 2])
+left.altair_chart(charts.length_histogram(samples, by="method"), width="stretch")
+right.dataframe(summary.length_stats(samples, by="method"), hide_index=True)
+
+st.markdown("**Duplicates**")
+st.dataframe(summary.duplicate_stats(samples), hide_index=True)
+
+st.markdown("**Dropped or changed while loading**")
+dropped = summary.dropped_table(manifest["parts"])
+if dropped.empty:
+    st.caption("Nothing was dropped: no empty texts, exact duplicates or repeated ids.")
+else:
+    st.dataframe(dropped, hide_index=True)
+with st.expander("Load report of every part"):
+    for part in manifest["parts"]:
+        st.text(LoadReport(**part["report"]).summary())
+
+st.markdown("**Samples**")
+method_filter = st.selectbox("Show", ["all", *sorted(samples["method"].unique())], key="preview_method")
+shown = samples if method_filter == "all" else samples[samples["method"] == method_filter]
+st.dataframe(
+    shown.head(PREVIEW_ROWS), hide_index=True,
+    column_order=["text", "source", "method", "generation", "label", "split", "id", "parent_id"],
+)
+st.caption(f"First {min(PREVIEW_ROWS, len(shown)):,} of {len(shown):,} rows.")

@@ -1,0 +1,314 @@
+"""Loading samples: every format, every bad input, the split, ids, and the load report."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from analysis.corpus import (
+    COLUMNS,
+    CorpusError,
+    assign_split,
+    combine_samples,
+    load_samples,
+    read_samples,
+    read_table,
+)
+
+ROWS = [
+    {"id": "a", "text": "The cat sat on the mat.", "topic": "animals", "score": 1},
+    {"id": "b", "text": "Stock markets fell sharply on Tuesday.", "topic": "finance", "score": 2},
+    {"id": "c", "text": "Rain is expected over the weekend.", "topic": "weather", "score": 3},
+]
+TEXTS = [r["text"] for r in ROWS]
+
+
+def write(path, content):
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    return path
+
+
+@pytest.fixture
+def files(tmp_path):
+    """The same three samples in every format."""
+    frame = pd.DataFrame(ROWS)
+    paths = {
+        "csv": tmp_path / "s.csv",
+        "tsv": tmp_path / "s.tsv",
+        "jsonl": tmp_path / "s.jsonl",
+        "json": tmp_path / "s.json",
+        "parquet": tmp_path / "s.parquet",
+    }
+    frame.to_csv(paths["csv"], index=False)
+    frame.to_csv(paths["tsv"], sep="\t", index=False)
+    write(paths["jsonl"], "\n".join(json.dumps(r) for r in ROWS) + "\n")
+    write(paths["json"], json.dumps(ROWS))
+    frame.to_parquet(paths["parquet"])
+    return paths
+
+
+# --------------------------------------------------------------------------- formats
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "json", "parquet"])
+def test_every_tabular_format_gives_the_data_model(files, fmt):
+    samples, report = read_samples(files[fmt])
+    assert list(samples.columns[: len(COLUMNS)]) == COLUMNS
+    assert samples["text"].tolist() == TEXTS
+    assert samples["id"].tolist() == ["a", "b", "c"]
+    assert samples["label"].tolist() == ["animals", "finance", "weather"]
+    assert set(samples["source"]) == {"real"} and set(samples["method"]) == {"real"}
+    assert set(samples["generation"]) == {0}
+    assert "score" in samples.columns  # other columns are kept as metadata
+    assert report.format == fmt and report.text_column == "text" and report.label_column == "topic"
+    assert report.rows_read == report.rows_kept == 3
+
+
+def test_json_list_of_strings(tmp_path):
+    samples = load_samples(write(tmp_path / "s.json", json.dumps(TEXTS)), method="llm")
+    assert samples["text"].tolist() == TEXTS
+    assert set(samples["source"]) == {"synthetic"} and set(samples["method"]) == {"llm"}
+    assert set(samples["generation"]) == {1}
+    assert set(samples["split"]) == {"train"}  # only real data is held out
+
+
+def test_jsonl_lines_may_be_strings(tmp_path):
+    samples = load_samples(write(tmp_path / "s.jsonl", "\n".join(json.dumps(t) for t in TEXTS)))
+    assert samples["text"].tolist() == TEXTS
+
+
+def test_txt_one_sample_per_line(tmp_path):
+    samples, report = read_samples(write(tmp_path / "s.txt", "\n".join(TEXTS) + "\n\n"))
+    assert samples["text"].tolist() == TEXTS
+    assert samples["line"].tolist() == [1, 2, 3]
+    assert report.dropped == {"empty text": 1}
+
+
+def test_folder_of_txt_files_with_subfolder_labels(tmp_path):
+    folder = tmp_path / "corpus"
+    (folder / "animals").mkdir(parents=True)
+    (folder / "finance").mkdir()
+    write(folder / "animals" / "1.txt", TEXTS[0] + "\n")
+    write(folder / "finance" / "2.txt", TEXTS[1])
+    write(folder / "notes.md", "not a sample")
+    samples, report = read_samples(folder, source="synthetic", method="paraphrase")
+    assert sorted(samples["text"]) == sorted(TEXTS[:2])
+    assert dict(zip(samples["text"], samples["label"])) == {TEXTS[0]: "animals", TEXTS[1]: "finance"}
+    assert report.format == "folder"
+    assert any("not .txt" in note for note in report.notes)
+
+
+def test_load_samples_keeps_the_report_in_attrs(files):
+    samples = load_samples(files["csv"])
+    assert samples.attrs["load_report"]["rows_kept"] == 3
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def test_guesses_the_longest_string_column_and_says_so(tmp_path):
+    path = write(tmp_path / "s.csv", "title,body,n\nA,a much longer body text here,1\nB,another longer body text,2\n")
+    samples, report = read_samples(path)
+    assert report.text_column == "body"
+    assert "longest mean length" in report.text_column_reason
+    assert samples["title"].tolist() == ["A", "B"]
+
+
+def test_explicit_text_and_label_columns(tmp_path):
+    path = write(tmp_path / "s.csv", "title,body,kind\nshort one,a much longer body text,x\nsecond,more body,y\n")
+    samples, report = read_samples(path, text_column="title", label_column="kind")
+    assert samples["text"].tolist() == ["short one", "second"]
+    assert samples["label"].tolist() == ["x", "y"]
+    assert report.text_column_reason == "chosen by the user"
+
+
+def test_unknown_text_column_lists_the_columns(tmp_path):
+    path = write(tmp_path / "s.csv", "title,body\na,b\n")
+    with pytest.raises(CorpusError, match=r"no column 'content'.*title, body"):
+        read_samples(path, text_column="content")
+
+
+def test_source_and_method_columns_are_used(tmp_path):
+    path = write(
+        tmp_path / "s.csv",
+        "text,source,method,generation\nreal one,real,real,0\nfake one,synthetic,llm,2\nfake two,Generated,rules,1\n",
+    )
+    samples = load_samples(path)
+    assert samples["source"].tolist() == ["real", "synthetic", "synthetic"]
+    assert samples["method"].tolist() == ["real", "llm", "rules"]
+    assert samples["generation"].tolist() == [0, 2, 1]
+
+
+def test_bad_source_value_is_named(tmp_path):
+    path = write(tmp_path / "s.csv", "text,source\nhello,robot\n")
+    with pytest.raises(CorpusError, match=r"column 'source'.*'robot'.*'real' or 'synthetic'"):
+        read_samples(path)
+
+
+def test_bad_generation_value_names_the_row(tmp_path):
+    path = write(tmp_path / "s.csv", "text,source,generation\nhello,synthetic,1\nworld,synthetic,two\n")
+    with pytest.raises(CorpusError, match=r"'generation', row 2: 'two'"):
+        read_samples(path)
+
+
+# --------------------------------------------------------------------------- drops, ids, split
+
+
+def test_empty_texts_and_exact_duplicates_are_dropped_and_counted(tmp_path):
+    path = write(tmp_path / "s.csv", "text\nhello world\n\"   \"\nhello world\nsecond\n\"\"\n")
+    samples, report = read_samples(path)
+    assert samples["text"].tolist() == ["hello world", "second"]
+    assert report.dropped == {"empty text": 2, "exact duplicate of an earlier row": 1}
+    assert report.rows_read == 5 and report.rows_kept == 2
+    assert "Dropped 2: empty text" in report.summary()
+
+
+def test_duplicate_ids_are_made_unique_and_reported(tmp_path):
+    path = write(tmp_path / "s.csv", "id,text\n7,first\n7,second\n7,third\n")
+    samples, report = read_samples(path)
+    assert samples["id"].tolist() == ["7", "7-2", "7-3"]
+    assert report.ids_made_unique == 2
+
+
+def test_generated_ids_are_stable_hashes(tmp_path):
+    path = write(tmp_path / "s.txt", "one\ntwo\n")
+    first = load_samples(path)["id"].tolist()
+    second = load_samples(path)["id"].tolist()
+    assert first == second and len(set(first)) == 2
+    assert load_samples(path, method="llm")["id"].tolist() != first  # the source is part of the hash
+
+
+def test_split_is_deterministic_and_independent_of_row_order():
+    texts = [f"sample number {i}" for i in range(2000)]
+    split = assign_split(texts, 0.1)
+    shuffled = list(reversed(texts))
+    split_shuffled = assign_split(shuffled, 0.1)
+    assert dict(zip(texts, split)) == dict(zip(shuffled, split_shuffled))
+    share = (split == "holdout").mean()
+    assert 0.08 < share < 0.12  # 2000 draws of a 10 % hash: well inside 4 standard deviations
+    assert (assign_split(texts, 0.0) == "train").all()
+
+
+def test_split_of_a_file_does_not_depend_on_row_order(tmp_path):
+    texts = [f"line {i} of the corpus" for i in range(300)]
+    one = load_samples(write(tmp_path / "a.txt", "\n".join(texts)))
+    two = load_samples(write(tmp_path / "b.txt", "\n".join(reversed(texts))))
+    assert dict(zip(one["text"], one["split"])) == dict(zip(two["text"], two["split"]))
+    assert set(one["split"]) == {"train", "holdout"}
+
+
+def test_combine_keeps_ids_unique():
+    a = pd.DataFrame({c: ["x"] if c != "generation" else [0] for c in COLUMNS})
+    combined, changed = combine_samples(a, a.copy())
+    assert combined["id"].tolist() == ["x", "x-2"] and changed == 1
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_unknown_format(tmp_path):
+    with pytest.raises(CorpusError, match=r"unknown format.*Accepted: CSV"):
+        read_samples(write(tmp_path / "s.docx2", "plain words"))
+
+
+def test_binary_file_with_an_unknown_extension(tmp_path):
+    with pytest.raises(CorpusError, match="binary"):
+        read_samples(write(tmp_path / "s.bin", b"\x00\x01\x02\x03"))
+
+
+def test_binary_content_in_a_text_format(tmp_path):
+    with pytest.raises(CorpusError, match=r"s\.csv: looks binary"):
+        read_samples(write(tmp_path / "s.csv", b"text\n\x00\x00\x89PNG"))
+
+
+def test_broken_parquet(tmp_path):
+    with pytest.raises(CorpusError, match="not a Parquet file"):
+        read_samples(write(tmp_path / "s.parquet", "text\nhello\n"))
+    with pytest.raises(CorpusError, match="damaged"):
+        read_samples(write(tmp_path / "t.parquet", b"PAR1" + b"garbage" * 10 + b"PAR1"))
+
+
+@pytest.mark.parametrize("name", ["s.csv", "s.txt", "s.jsonl", "s.json"])
+def test_empty_file(tmp_path, name):
+    with pytest.raises(CorpusError, match="the file is empty"):
+        read_samples(write(tmp_path / name, "  \n"))
+
+
+def test_header_only_csv(tmp_path):
+    with pytest.raises(CorpusError, match="no rows"):
+        read_samples(write(tmp_path / "s.csv", "text,label\n"))
+
+
+def test_no_text_like_column_lists_the_columns(tmp_path):
+    path = write(tmp_path / "s.jsonl", '{"a": 1, "b": 2.5}\n{"a": 3, "b": 4.0}\n')
+    with pytest.raises(CorpusError, match=r"no text-like column.*Columns: a, b"):
+        read_samples(path)
+
+
+def test_all_texts_empty(tmp_path):
+    path = write(tmp_path / "s.csv", "text,label\n,x\n  ,y\n")
+    with pytest.raises(CorpusError, match=r"all 2 texts in column 'text' are empty"):
+        read_samples(path, text_column="text")
+
+
+def test_malformed_jsonl_line_number(tmp_path):
+    path = write(tmp_path / "s.jsonl", '{"text": "one"}\n\n{"text": "two"}\n{"text": oops}\n')
+    with pytest.raises(CorpusError, match=r"s\.jsonl, line 4: malformed JSON"):
+        read_samples(path)
+
+
+def test_malformed_json_line_and_column(tmp_path):
+    path = write(tmp_path / "s.json", '[\n  {"text": "one"},\n  {"text": }\n]')
+    with pytest.raises(CorpusError, match=r"line 3, column 12: malformed JSON"):
+        read_samples(path)
+
+
+def test_malformed_csv(tmp_path):
+    path = write(tmp_path / "s.csv", 'text,label\n"unterminated,x\n')
+    with pytest.raises(CorpusError, match="malformed CSV"):
+        read_samples(path)
+
+
+def test_utf8_with_bom(tmp_path):
+    samples, report = read_samples(write(tmp_path / "s.csv", b"\xef\xbb\xbftext\ncaf\xc3\xa9\n"))
+    assert report.encoding == "utf-8-sig"
+    assert samples["text"].tolist() == ["café"]
+    assert report.text_column == "text"  # the BOM is not part of the header
+
+
+def test_latin1_fallback_is_reported(tmp_path):
+    samples, report = read_samples(write(tmp_path / "s.txt", b"caf\xe9 au lait\n"))
+    assert samples["text"].tolist() == ["café au lait"]
+    assert report.encoding == "latin-1"
+    assert any("not valid UTF-8" in note and "offset 3" in note for note in report.notes)
+
+
+def test_forced_encoding_that_fails(tmp_path):
+    with pytest.raises(CorpusError, match="cannot decode as ascii"):
+        read_samples(write(tmp_path / "s.txt", "café"), encoding="ascii")
+
+
+def test_size_cap(tmp_path):
+    path = write(tmp_path / "s.txt", "x" * 2000)
+    with pytest.raises(CorpusError, match=r"over the 0\.0 MB cap.*max_bytes"):
+        read_samples(path, max_bytes=1000)
+    assert len(read_samples(path, max_bytes=5000)[0]) == 1
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(CorpusError, match="no such file"):
+        read_samples(tmp_path / "nope.csv")
+
+
+def test_folder_without_txt_files(tmp_path):
+    write(tmp_path / "a.csv", "text\nx\n")
+    with pytest.raises(CorpusError, match="no .txt files"):
+        read_samples(tmp_path)
+
+
+def test_read_table_keeps_the_files_own_columns(files):
+    table, report = read_table(files["csv"])
+    assert list(table.columns) == ["id", "text", "topic", "score"]
+    assert report.encoding == "utf-8"
