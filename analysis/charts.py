@@ -16,10 +16,10 @@ def count_bars(table: pd.DataFrame, by: str, *, title: str | None = None) -> alt
         .mark_bar()
         .encode(
             x=alt.X("samples:Q", title="samples"),
-            y=alt.Y(f"{by}:N", sort="-x", title=None),
+            y=alt.Y(f"{by}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=220)),
             tooltip=[alt.Tooltip(f"{by}:N"), alt.Tooltip("samples:Q", format=","), alt.Tooltip("share:Q", format=".1%")],
         )
-        .properties(height=alt.Step(18))
+        .properties(height=alt.Step(22))
     )
 
 

@@ -354,7 +354,11 @@ def _is_text_like(series: pd.Series) -> bool:
     values = series.dropna()
     if values.empty:
         return False
-    return bool(values.map(lambda v: isinstance(v, str)).mean() >= 0.9)
+    strings = values[values.map(lambda v: isinstance(v, str))]
+    if len(strings) < 0.9 * len(values):
+        return False
+    # CSV cells are read as strings: a column of numbers written as text is not text
+    return bool(pd.to_numeric(strings, errors="coerce").isna().mean() >= 0.5)
 
 
 def guess_text_column(frame: pd.DataFrame, name: str) -> tuple[str, str]:

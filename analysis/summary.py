@@ -49,10 +49,10 @@ def length_stats(samples: pd.DataFrame, by: str = "method") -> pd.DataFrame:
         row: dict[str, Any] = {by: group, "samples": len(frame)}
         for unit in ("characters", "words"):
             values = frame[unit]
-            row[f"mean {unit}"] = float(values.mean())
+            row[f"mean {unit}"] = round(float(values.mean()), 1)
             row[f"median {unit}"] = float(values.median())
-            row[f"p5 {unit}"] = float(values.quantile(0.05))
-            row[f"p95 {unit}"] = float(values.quantile(0.95))
+            row[f"p5 {unit}"] = round(float(values.quantile(0.05)), 1)
+            row[f"p95 {unit}"] = round(float(values.quantile(0.95)), 1)
         row["min characters"] = int(frame["characters"].min())
         row["max characters"] = int(frame["characters"].max())
         rows.append(row)

@@ -99,5 +99,7 @@ def sidebar_dataset() -> None:
             return
         st.text(manifest["name"])
         for part in manifest["parts"]:
-            st.caption(f"{part['name']}: {part['rows']:,} {part['source']} ({part['method']})")
-        st.caption(f"{manifest['rows']:,} samples · saved {manifest['saved_at']}")
+            kind = part["source"] if part["source"] == "real" else f"synthetic, {part['method']}"
+            st.text(f"{part['name']}: {part['rows']:,} {kind}")
+        saved = manifest["saved_at"][:16].replace("T", " ")
+        st.caption(f"{manifest['rows']:,} samples in all · saved {saved}")

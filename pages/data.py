@@ -152,9 +152,8 @@ for index, by in enumerate(["source", "method", "generation", "label"]):
         st.altair_chart(charts.count_bars(table, by), width="stretch")
 
 st.markdown("**Text length**")
-left, right = st.columns([3, 2])
-left.altair_chart(charts.length_histogram(samples, by="method"), width="stretch")
-right.dataframe(summary.length_stats(samples, by="method"), hide_index=True)
+st.altair_chart(charts.length_histogram(samples, by="method"), width="stretch")
+st.dataframe(summary.length_stats(samples, by="method"), hide_index=True)
 
 st.markdown("**Duplicates**")
 st.dataframe(summary.duplicate_stats(samples), hide_index=True)

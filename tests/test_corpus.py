@@ -312,3 +312,10 @@ def test_read_table_keeps_the_files_own_columns(files):
     table, report = read_table(files["csv"])
     assert list(table.columns) == ["id", "text", "topic", "score"]
     assert report.encoding == "utf-8"
+
+
+def test_numbers_in_a_csv_are_not_text(tmp_path):
+    path = write(tmp_path / "s.csv", "n,text\n12345678901234,hi\n98765432109876,yo\n")
+    assert read_samples(path)[1].text_column == "text"
+    with pytest.raises(CorpusError, match=r"no text-like column.*Columns: a, b"):
+        read_samples(write(tmp_path / "t.csv", "a,b\n1,2.5\n3,4\n"))
