@@ -11,6 +11,7 @@ st.set_page_config(page_title="Collapse Lab", page_icon=":material/science:", la
 
 pages = [
     st.Page("pages/data.py", title="Data", icon=":material/table_view:", default=True),
+    st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
 ]
 page = st.navigation(pages)
 current_dataset()  # on the very first start this loads the demo corpus

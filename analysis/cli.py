@@ -4,6 +4,8 @@ Commands
 --------
 load FILE...   load files as samples and print their load report (``--format table|json``)
 embed FILE...  embed the samples of files into the on-disk cache, with a progress bar
+generate       generate synthetic samples with one method (rule-based, paraphrase, llm), resumably
+demo           show or rebuild the demo's synthetic sets (``--rebuild``)
 
 Exit codes: 0 success, 2 wrong usage, 3 bad input (the message says what and how to fix it).
 """
@@ -13,12 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
 from analysis import summary
 from analysis.corpus import DEFAULT_MAX_BYTES, CorpusError, combine_samples, read_samples
+from analysis.generate.backends import GenerationError
 
 EXIT_BAD_INPUT = 3
 
@@ -95,6 +99,59 @@ def _command_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_bar(total: int, desc: str, initial: int = 0):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="sample", desc=desc, file=sys.stderr)
+
+
+def _command_generate(args: argparse.Namespace) -> int:
+    from analysis.corpus import write_samples
+    from analysis.generate import DEFAULTS, generate
+
+    inputs, reports = _load(args)
+    for report in reports:
+        print(report.summary(), file=sys.stderr)
+    out = Path(args.out)
+    checkpoint = out.with_name(out.name + ".checkpoint.jsonl")
+    if checkpoint.exists() and not args.resume:
+        raise CorpusError(
+            f"{checkpoint} exists: an earlier run with this output stopped before the end. "
+            f"Add --resume to continue it, or delete the checkpoint to start again."
+        )
+    params = {k: v for k, v in vars(args).items() if k in DEFAULTS[args.method_kind] and v is not None}
+    with _progress_bar(args.n, args.method_kind) as bar:
+        samples = generate(
+            args.method_kind, inputs, args.n, seed=args.seed, backend=args.backend,
+            method_name=args.method_name, checkpoint=checkpoint, resume=args.resume,
+            progress=lambda done, total: bar.update(done - bar.n), **params,
+        )
+    write_samples(samples, out)
+    checkpoint.unlink(missing_ok=True)
+    report = samples.attrs["generation_report"]
+    print(json.dumps(report, indent=2, default=str), file=sys.stderr)
+    print(f"{len(samples):,} samples written to {out}")
+    return 0
+
+
+def _command_demo(args: argparse.Namespace) -> int:
+    from analysis import demo
+
+    if args.rebuild:
+        bars: dict[str, object] = {}
+
+        def progress(name: str, done: int, total: int) -> None:
+            bar = bars.setdefault(name, _progress_bar(total, name))
+            bar.update(done - bar.n)
+
+        demo.build_demo_sets(force=True, only=args.only, progress=progress, backend=args.backend)
+        for bar in bars.values():
+            bar.close()
+    samples = demo.load_demo()
+    print(summary.counts(samples, "method").to_string(index=False, formatters={"share": "{:.1%}".format}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description="Collapse Lab from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +163,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_load_options(embed)
     embed.add_argument("--model", help="sentence-transformers name or path (default: bundled all-MiniLM-L6-v2)")
     embed.set_defaults(run=_command_embed)
+
+    generate = commands.add_parser("generate", help="generate synthetic samples from an input file, resumably")
+    generate.add_argument("--method", dest="method_kind", required=True, choices=["rule-based", "paraphrase", "llm"])
+    generate.add_argument("--input", dest="files", nargs="+", required=True, metavar="FILE", help="the samples to learn from")
+    generate.add_argument("--n", type=int, required=True, help="number of samples to generate")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--out", required=True, help="output file: .csv, .jsonl or .parquet")
+    generate.add_argument("--backend", choices=["local", "openai"], default="local",
+                          help="local: bundled SmolLM2; openai: COLLAPSE_LAB_OPENAI_BASE_URL / _MODEL / _API_KEY")
+    generate.add_argument("--resume", action="store_true", help="continue a run that stopped (its checkpoint is OUT.checkpoint.jsonl)")
+    generate.add_argument("--method-name", help="the method name written in the rows (default: --method)")
+    generate.add_argument("--noise", type=float, help="rule-based: 0..1 (default 0.3)")
+    generate.add_argument("--temperature", type=float)
+    generate.add_argument("--top-p", dest="top_p", type=float)
+    generate.add_argument("--max-tokens", dest="max_tokens", type=int)
+    generate.add_argument("--k", type=int, help="llm: real examples shown per prompt (default 3)")
+    generate.add_argument("--text-column")
+    generate.add_argument("--label-column")
+    generate.set_defaults(run=_command_generate, source=None, method=None, generation=None, holdout=0.1,
+                          encoding=None, max_mb=DEFAULT_MAX_BYTES / 1e6)
+
+    demo = commands.add_parser("demo", help="the demo's synthetic sets: counts, or --rebuild them")
+    demo.add_argument("--rebuild", action="store_true", help="regenerate data/demo/ with this code (resumable)")
+    demo.add_argument("--only", nargs="+", help="rebuild only these sets (rule-based, paraphrase, llm, llm-g2, llm-g3)")
+    demo.add_argument("--backend", choices=["local", "openai"], default="local")
+    demo.set_defaults(run=_command_demo)
     return parser
 
 
@@ -113,6 +196,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except CorpusError as exc:
+    except (CorpusError, GenerationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -44,6 +44,7 @@ __all__ = [
     "assign_split",
     "sample_id",
     "detect_format",
+    "write_samples",
     "guess_text_column",
     "guess_label_column",
 ]
@@ -676,3 +677,25 @@ def combine_samples(*tables: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     combined["id"], changed = _make_unique(combined["id"].astype(str))
     metadata = [c for c in combined.columns if c not in COLUMNS]
     return combined[COLUMNS + metadata], changed
+
+
+#: Output formats of :func:`write_samples`, by extension.
+WRITE_FORMATS = (".csv", ".jsonl", ".parquet")
+
+
+def write_samples(samples: pd.DataFrame, path: str | Path) -> Path:
+    """Write a sample table as CSV, JSONL or Parquet (by extension), atomically."""
+    from analysis.workspace import atomic_write_bytes, parquet_bytes
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        data = samples.to_csv(index=False).encode("utf-8")
+    elif suffix == ".jsonl":
+        data = samples.to_json(orient="records", lines=True, force_ascii=False).encode("utf-8")
+    elif suffix == ".parquet":
+        data = parquet_bytes(samples)
+    else:
+        raise CorpusError(f"{path.name}: cannot write '{suffix}'; use one of {', '.join(WRITE_FORMATS)}.")
+    atomic_write_bytes(path, data)
+    return path

@@ -66,7 +66,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
-def _parquet_bytes(samples: pd.DataFrame) -> bytes:
+def parquet_bytes(samples: pd.DataFrame) -> bytes:
     """Serialise the sample table; metadata columns of mixed types are stored as text."""
     table = samples.copy()
     table.attrs = {}
@@ -105,7 +105,7 @@ class Workspace:
 
     def save(self, samples: pd.DataFrame, *, name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
         """Make ``samples`` the current dataset; ``parts`` says where its rows came from."""
-        data = _parquet_bytes(samples)
+        data = parquet_bytes(samples)
         digest = hashlib.sha256(data).hexdigest()
         samples_file = f"samples-{digest[:20]}.parquet"
         atomic_write_bytes(self.root / samples_file, data)

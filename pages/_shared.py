@@ -14,19 +14,15 @@ import pandas as pd
 import streamlit as st
 
 from analysis import demo
-from analysis.corpus import CorpusError
+from analysis.corpus import CorpusError, combine_samples
+from analysis.embed import EmbeddingError
+from analysis.generate.backends import GenerationError
 from analysis.workspace import Workspace, WorkspaceError
 
 log = logging.getLogger("collapse_lab")
 
 #: Errors whose message is written for the user: shown as they are.
-USER_ERRORS: tuple[type[Exception], ...] = (CorpusError, WorkspaceError)
-try:  # the embedding module is optional for pages that do not embed
-    from analysis.embed import EmbeddingError
-
-    USER_ERRORS += (EmbeddingError,)
-except ImportError:  # pragma: no cover
-    pass
+USER_ERRORS: tuple[type[Exception], ...] = (CorpusError, WorkspaceError, EmbeddingError, GenerationError)
 
 
 @contextlib.contextmanager
@@ -49,14 +45,11 @@ def workspace() -> Workspace:
     return Workspace()
 
 
-def demo_part(report: dict[str, Any], rows: int) -> dict[str, Any]:
-    return {"name": "demo corpus", "source": "real", "method": "real", "rows": rows, "report": report}
-
-
 def save_demo(ws: Workspace) -> None:
-    """Make the built-in demo the current dataset."""
-    samples, report = demo.read_demo()
-    ws.save(samples, name=demo.DEMO_NAME, parts=[demo_part(report.to_dict(), len(samples))])
+    """Make the built-in demo (real corpus and committed synthetic sets) the current dataset."""
+    parts = demo.read_demo_parts()
+    samples, _ = combine_samples(*(frame for frame, _ in parts))
+    ws.save(samples, name=demo.DEMO_NAME, parts=[part for _, part in parts])
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

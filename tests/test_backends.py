@@ -1,0 +1,157 @@
+"""The OpenAI-compatible backend against llama-cpp-python's own server on loopback, and its failures."""
+
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from analysis.demo import load_demo
+from analysis.generate import GenerationError, OpenAIBackend, generate
+from analysis.generate.backends import Request, smollm2_path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def real():
+    demo = load_demo(synthetic=False)
+    return demo[demo["text"].str.len() < 260].groupby("label").head(3).reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """`python -m llama_cpp.server` with the bundled SmolLM2 on a loopback port; stopped after the session."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = open(log_path, "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()), "--model_alias", "smollm2",
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--verbose", "false"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"llama_cpp.server did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.5)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def test_generate_through_the_openai_compatible_server(llama_server, real):
+    backend = OpenAIBackend(llama_server, "smollm2", "sk-test-not-a-real-key", concurrency=2)
+    frame = generate("paraphrase", real, 3, seed=1, backend=backend, max_tokens=96)
+    assert len(frame) == 3 and frame["text"].is_unique
+    assert set(frame["backend"]) == {"openai"} and set(frame["model"]) == {"smollm2"}
+    assert frame["parent_id"].isin(real["id"]).all()
+
+
+def test_settings_come_from_the_environment(llama_server, monkeypatch):
+    monkeypatch.setenv("COLLAPSE_LAB_OPENAI_BASE_URL", llama_server)
+    monkeypatch.setenv("COLLAPSE_LAB_OPENAI_MODEL", "smollm2")
+    monkeypatch.setenv("COLLAPSE_LAB_OPENAI_API_KEY", "sk-secret-value")
+    backend = OpenAIBackend()
+    assert backend.base_url == llama_server and backend.model == "smollm2"
+    assert "sk-secret-value" not in repr(backend)
+    [answer] = backend.complete_many([Request([{"role": "user", "content": "Say hello."}], max_tokens=8)])
+    assert answer.text.strip()
+
+
+def test_no_endpoint_configured(monkeypatch):
+    for name in ("COLLAPSE_LAB_OPENAI_BASE_URL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(GenerationError, match="No OpenAI-compatible endpoint is configured"):
+        OpenAIBackend()
+
+
+def test_an_endpoint_that_is_down_gives_a_clear_error_and_keeps_what_was_made(llama_server, real, tmp_path):
+    checkpoint = tmp_path / "run.jsonl"
+    up = OpenAIBackend(llama_server, "smollm2", concurrency=1)
+    generate("paraphrase", real, 2, seed=4, backend=up, checkpoint=checkpoint, max_tokens=96)
+    down = OpenAIBackend(f"http://127.0.0.1:{free_port()}/v1", "smollm2", max_retries=2, backoff=0.01, concurrency=1)
+    kept_before = checkpoint.read_text()
+    with pytest.raises(GenerationError, match=r"not answering.*after 3 attempts.*kept") as error:
+        generate("paraphrase", real, 4, seed=4, backend=down, checkpoint=tmp_path / "other.jsonl", max_tokens=96)
+    assert "0 of 4 samples were accepted and kept" in str(error.value)
+    assert checkpoint.read_text() == kept_before
+
+
+class Garbage(http.server.BaseHTTPRequestHandler):
+    """An endpoint that answers nonsense: HTML, or JSON without choices."""
+
+    def do_POST(self):
+        body = b"<html>bad gateway</html>" if self.server.mode == "html" else b'{"object": "error"}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("mode, message", [("html", "not JSON"), ("json", "not a chat completion")])
+def test_an_endpoint_that_answers_garbage(mode, message):
+    server = http.server.HTTPServer(("127.0.0.1", 0), Garbage)
+    server.mode = mode
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        backend = OpenAIBackend(f"http://127.0.0.1:{server.server_port}/v1", "x", max_retries=0)
+        with pytest.raises(GenerationError, match=message):
+            backend.complete(Request([{"role": "user", "content": "hi"}]))
+    finally:
+        server.shutdown()
+
+
+def test_partial_failure_keeps_the_samples_before_it(real, tmp_path):
+    """A batch whose third request fails: the first two are checkpointed, a resume goes on from the third."""
+    from analysis.generate.backends import Completion
+
+    class Flaky:
+        name, model = "flaky", "none"
+
+        def __init__(self):
+            self.calls = 0
+
+        def complete_many(self, requests):
+            answers = []
+            for request in requests:
+                self.calls += 1
+                if self.calls == 3:
+                    answers.append(GenerationError("The endpoint is not answering (HTTP 503)."))
+                else:
+                    answers.append(Completion(f"Generated sample number {self.calls} about a topic."))
+            return answers
+
+    checkpoint = tmp_path / "run.jsonl"
+    flaky = Flaky()
+    with pytest.raises(GenerationError, match="2 of 4 samples were accepted and kept"):
+        generate("llm", real, 4, backend=flaky, checkpoint=checkpoint, batch_size=4)
+    frame = generate("llm", real, 4, backend=flaky, checkpoint=checkpoint, batch_size=4)
+    assert len(frame) == 4 and frame["text"].is_unique
+    assert os.path.exists(checkpoint)

@@ -1,0 +1,105 @@
+"""Embeddings with the real bundled model, and the content-addressed cache."""
+
+import numpy as np
+import pytest
+
+from analysis import embed as embed_module
+from analysis.embed import EmbeddingCache, EmbeddingError, embed, get_model
+
+PARAPHRASES = ["A cat is sitting on the mat.", "There is a cat sitting on the mat."]
+UNRELATED = "Stock markets fell sharply on Tuesday."
+
+
+@pytest.fixture(scope="session")
+def model():
+    """The bundled all-MiniLM-L6-v2, loaded once for the whole test session."""
+    return get_model()
+
+
+def test_shape_dtype_and_unit_norm(model, tmp_path):
+    vectors = embed(PARAPHRASES + [UNRELATED], cache_dir=tmp_path)
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_paraphrase_is_nearer_than_an_unrelated_sentence(model, tmp_path):
+    a, b, c = embed(PARAPHRASES + [UNRELATED], cache_dir=tmp_path)
+    assert a @ b > 0.8
+    assert a @ c < 0.3
+    assert a @ b > a @ c + 0.5
+
+
+def test_same_vectors_as_plain_sentence_transformers(model, tmp_path):
+    texts = PARAPHRASES + [UNRELATED]
+    reference = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(embed(texts, cache_dir=tmp_path), reference, atol=1e-5)
+
+
+def test_a_cache_hit_returns_the_same_vectors_without_the_model(model, tmp_path, monkeypatch):
+    texts = [f"sentence number {i} about topic {i % 7}" for i in range(300)]
+    cold = embed(texts, cache_dir=tmp_path)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was called on a cache hit")
+
+    monkeypatch.setattr(embed_module, "get_model", no_model)
+    hit = embed(texts, cache_dir=tmp_path)
+    assert np.array_equal(cold, hit)
+    # a new process reads the shards from disk: simulate with a fresh in-memory index
+    monkeypatch.setattr(embed_module, "_CACHES", {})
+    assert np.array_equal(embed(list(reversed(texts)), cache_dir=tmp_path), cold[::-1])
+
+
+def test_only_missing_texts_go_to_the_model(model, tmp_path, monkeypatch):
+    embed(PARAPHRASES, cache_dir=tmp_path)
+    seen = []
+    original = model.encode
+    monkeypatch.setattr(model, "encode", lambda texts, **kw: seen.extend(texts) or original(texts, **kw))
+    embed(PARAPHRASES + [UNRELATED], cache_dir=tmp_path)
+    assert seen == [UNRELATED]
+
+
+def test_duplicates_are_embedded_once(model, tmp_path, monkeypatch):
+    seen = []
+    original = model.encode
+    monkeypatch.setattr(model, "encode", lambda texts, **kw: seen.extend(texts) or original(texts, **kw))
+    vectors = embed([UNRELATED, UNRELATED, PARAPHRASES[0], UNRELATED], cache_dir=tmp_path, use_cache=False)
+    assert sorted(seen) == sorted([UNRELATED, PARAPHRASES[0]])
+    assert np.array_equal(vectors[0], vectors[1]) and np.array_equal(vectors[0], vectors[3])
+
+
+def test_empty_input(model, tmp_path):
+    assert embed([], cache_dir=tmp_path).shape == (0, 384)
+
+
+def test_progress_is_monotonic_and_ends_at_n(model, tmp_path, monkeypatch):
+    monkeypatch.setattr(embed_module, "CHUNK", 16)
+    calls = []
+    texts = [f"text {i}" for i in range(50)]
+    embed(texts[:10], cache_dir=tmp_path)  # 10 hits, 40 misses
+    embed(texts, cache_dir=tmp_path, progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (10, 50) and calls[-1] == (50, 50)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls) and len(calls) == 4
+
+
+def test_leftover_and_damaged_shards_are_ignored(model, tmp_path, monkeypatch):
+    cold = embed(PARAPHRASES, cache_dir=tmp_path)
+    (shard_dir,) = (tmp_path / "embeddings").iterdir()
+    (shard_dir / ".tmp-shard-crashed.npz").write_bytes(b"half a file")
+    (shard_dir / "shard-damaged.npz").write_bytes(b"not an npz")
+    monkeypatch.setattr(embed_module, "_CACHES", {})
+    assert np.array_equal(embed(PARAPHRASES, cache_dir=tmp_path), cold)
+    assert len(EmbeddingCache(shard_dir)) == 2
+
+
+def test_digests_ending_in_a_nul_byte_are_found(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    keys = [b"\x01" * 31 + b"\x00", b"\x02" * 32]
+    cache.add(keys, np.eye(2, dtype=np.float32))
+    found, vectors = EmbeddingCache(tmp_path).lookup(keys)
+    assert found.all() and np.array_equal(vectors, np.eye(2))
+
+
+def test_an_unknown_model_says_nothing_is_downloaded(tmp_path):
+    with pytest.raises(EmbeddingError, match=r"no-such-model.*Nothing is downloaded"):
+        embed(["x"], model="no-such-org/no-such-model", cache_dir=tmp_path)

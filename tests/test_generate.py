@@ -1,0 +1,200 @@
+"""Generation with every method: provenance, determinism, noise, recursion, resumable runs, the local model."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from analysis.corpus import samples_from_frame
+from analysis.demo import load_demo
+from analysis.generate import GenerationError, LocalBackend, generate
+from analysis.generate.backends import Completion, Request
+
+PROVENANCE = ["backend", "model", "prompt_template", "temperature", "top_p", "seed", "run_seed"]
+
+
+@pytest.fixture(scope="session")
+def real():
+    """60 short real demo samples in 3 topics: a small, real input."""
+    demo = load_demo(synthetic=False)
+    short = demo[(demo["text"].str.len() < 260) & demo["label"].isin(["Geography", "Arts", "Mathematics"])]
+    return short.groupby("label").head(20).reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def local():
+    """The bundled SmolLM2 through llama.cpp, loaded once for the session."""
+    backend = LocalBackend()
+    backend.complete_many([Request([{"role": "user", "content": "Hi"}], max_tokens=1)])
+    return backend
+
+
+def assert_provenance(frame, method, n, generation=1):
+    assert len(frame) == n and frame["text"].is_unique and frame["id"].is_unique
+    assert (frame["text"].str.len() > 0).all()
+    assert set(frame["method"]) == {method} and set(frame["source"]) == {"synthetic"}
+    assert set(frame["generation"]) == {generation} and set(frame["split"]) == {"train"}
+    for column in PROVENANCE:
+        assert column in frame.columns
+
+
+def test_rule_based_rows_and_provenance(real):
+    frame = generate("rule-based", real, 30, seed=3, noise=0.3)
+    assert_provenance(frame, "rule-based", 30)
+    assert frame["parent_id"].isin(real["id"]).all()
+    assert set(frame["backend"]) == {"rules"} and set(frame["noise"]) == {0.3}
+    parents = real.set_index("id").loc[frame["parent_id"]]
+    assert (frame["label"].values == parents["label"].values).all()
+
+
+def test_rule_based_is_deterministic_per_seed(real):
+    one = generate("rule-based", real, 20, seed=7)
+    two = generate("rule-based", real.sample(frac=1, random_state=1), 20, seed=7)  # row order does not matter
+    other = generate("rule-based", real, 20, seed=8)
+    assert one["text"].tolist() == two["text"].tolist()
+    assert one["text"].tolist() != other["text"].tolist()
+
+
+def test_noise_changes_the_output_measurably(real):
+    def changed_words(noise):
+        frame = generate("rule-based", real, 40, seed=1, noise=noise)
+        parents = real.set_index("id").loc[frame["parent_id"], "text"]
+        share = [
+            1 - len(set(a.split()) & set(b.split())) / len(set(a.split()) | set(b.split()))
+            for a, b in zip(frame["text"], parents)
+        ]
+        return sum(share) / len(share)
+
+    low, high = changed_words(0.1), changed_words(0.6)
+    assert 0 < low < high
+    assert high - low > 0.15
+
+
+def test_the_holdout_is_never_an_input(real):
+    frame = generate("rule-based", real, 40, seed=2, noise=0.2)
+    holdout = set(real.loc[real["split"] == "holdout", "id"])
+    assert holdout and not (set(frame["parent_id"]) & holdout)
+
+
+def test_recursion_makes_the_next_generation(real):
+    first = generate("rule-based", real, 20, seed=1)
+    second = generate("rule-based", first, 10, seed=1)
+    assert_provenance(second, "rule-based", 10, generation=2)
+    assert second["parent_id"].isin(first["id"]).all()
+
+
+def test_bad_arguments_are_clear(real):
+    with pytest.raises(GenerationError, match="Unknown method"):
+        generate("magic", real, 1)
+    with pytest.raises(GenerationError, match="Unknown parameter"):
+        generate("rule-based", real, 1, temperature=1.0)
+    with pytest.raises(GenerationError, match="no input samples"):
+        generate("rule-based", real.iloc[:0], 1)
+
+
+def test_impossible_runs_stop_with_the_rejection_counts(real):
+    one = real.iloc[:1]
+    with pytest.raises(GenerationError, match=r"Only 1 of 5 samples.*duplicate"):
+        generate("rule-based", one, 5, noise=0.0)
+
+
+class ScriptedBackend:
+    """A backend with canned answers, to test the run loop; the real backends are tested elsewhere."""
+
+    name, model = "scripted", "none"
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+
+    def complete_many(self, requests):
+        return [self.answers.pop(0) for _ in requests]
+
+
+def test_rejections_are_counted_and_replaced(real):
+    answers = [
+        Completion("Sure! Here is the text: The Nile is long and flows north."),
+        Completion("cut off", "length"),
+        Completion(""),
+        Completion("The Nile is long and flows north."),  # duplicate of the first
+        Completion("Mount Everest is the highest mountain on Earth."),
+    ]
+    frame = generate("llm", real, 2, backend=ScriptedBackend(answers), batch_size=1)
+    assert frame["text"].tolist() == ["The Nile is long and flows north.", "Mount Everest is the highest mountain on Earth."]
+    assert frame.attrs["generation_report"]["rejected"] == {"truncated": 1, "empty": 1, "duplicate": 1}
+
+
+def test_cancel_returns_what_was_accepted(real):
+    calls = []
+    frame = generate("rule-based", real, 50, batch_size=5, should_stop=lambda: len(calls) >= 2,
+                     progress=lambda done, total: calls.append(done))
+    assert len(frame) == 10 and frame.attrs["generation_report"]["complete"] is False
+
+
+KILLED_RUN = textwrap.dedent(
+    """
+    import os, signal, sys
+    import pandas as pd
+    from analysis.generate import generate
+    real = pd.read_parquet(sys.argv[1])
+    def progress(done, total):
+        if done >= 25:
+            os.kill(os.getpid(), signal.SIGKILL)  # die mid-run, after some batches were checkpointed
+    generate("rule-based", real, 60, seed=5, checkpoint=sys.argv[2], progress=progress, batch_size=7)
+    """
+)
+
+
+def test_a_killed_run_resumes_to_exactly_n_unique_samples(real, tmp_path):
+    real.to_parquet(tmp_path / "real.parquet")
+    checkpoint = tmp_path / "run.jsonl"
+    result = subprocess.run([sys.executable, "-c", KILLED_RUN, str(tmp_path / "real.parquet"), str(checkpoint)], capture_output=True)
+    assert result.returncode == -signal.SIGKILL, result.stderr.decode()
+    on_file = [json.loads(line) for line in checkpoint.read_text().splitlines()[1:]]
+    assert 25 <= len(on_file) < 60
+    with open(checkpoint, "a") as file:
+        file.write('{"index": 99, "row": {"te')  # a torn last line, as a kill during a write leaves
+    resumed = generate("rule-based", real, 60, seed=5, checkpoint=checkpoint, batch_size=7)
+    uninterrupted = generate("rule-based", real, 60, seed=5, batch_size=7)
+    assert len(resumed) == 60 and resumed["text"].is_unique and resumed["id"].is_unique
+    assert resumed["text"].tolist() == uninterrupted["text"].tolist()
+
+
+def test_a_checkpoint_of_other_settings_is_refused(real, tmp_path):
+    checkpoint = tmp_path / "run.jsonl"
+    generate("rule-based", real, 5, seed=1, checkpoint=checkpoint)
+    with pytest.raises(GenerationError, match="other settings"):
+        generate("rule-based", real, 5, seed=2, checkpoint=checkpoint)
+
+
+# --------------------------------------------------------------------------- the real local model
+
+
+def test_paraphrase_with_the_local_model(real, local):
+    frame = generate("paraphrase", real, 3, seed=1, backend=local, max_tokens=96)
+    assert_provenance(frame, "paraphrase", 3)
+    assert frame["parent_id"].isin(real["id"]).all()
+    assert set(frame["backend"]) == {"local"} and set(frame["model"]) == {"SmolLM2-135M-Instruct.Q4_1.gguf"}
+    assert set(frame["prompt_template"]) == {"paraphrase-v1"} and set(frame["temperature"]) == {0.7}
+    parents = real.set_index("id").loc[frame["parent_id"], "text"]
+    assert all(text != parent for text, parent in zip(frame["text"], parents))
+
+
+def test_llm_with_the_local_model_writes_for_a_label(real, local):
+    frame = generate("llm", real, 3, seed=1, backend=local, k=2, max_tokens=96)
+    assert_provenance(frame, "llm", 3)
+    assert frame["parent_id"].isna().all() and frame["label"].isin(real["label"]).all()
+    examples = frame["example_ids"].str.split(",")
+    assert all(len(ids) == 2 and set(ids) <= set(real["id"]) for ids in examples)
+    for ids, label in zip(examples, frame["label"]):
+        assert set(real.set_index("id").loc[ids, "label"]) == {label}
+
+
+def test_local_generation_is_reproducible(real, local):
+    one = generate("paraphrase", real, 2, seed=11, backend=local, max_tokens=64)
+    two = generate("paraphrase", real, 2, seed=11, backend=local, max_tokens=64)
+    assert one["text"].tolist() == two["text"].tolist()
