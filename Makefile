@@ -19,6 +19,7 @@ test: install-test chromium
 
 bench: install
 	$(BIN)/python tests/benchmarks/bench_embed.py
+	$(BIN)/python tests/benchmarks/bench_generate.py
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

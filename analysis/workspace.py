@@ -51,6 +51,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
+        os.chmod(temporary, 0o644)  # mkstemp makes 0600; these are ordinary data files
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()

@@ -109,3 +109,22 @@ def test_a_bad_folder_path_shows_an_error(bad, tmp_path, monkeypatch):
     at.text_input(key="folder_path").set_value(bad).run()
     assert not at.exception
     assert at.error and ("no such file" in at.error[0].value or "no .txt files" in at.error[0].value)
+
+
+def test_generate_page_runs_a_tiny_rule_based_set_that_the_data_page_shows():
+    at = run_app()
+    at.switch_page("pages/generate.py").run()
+    assert not at.exception and not at.error
+    at.selectbox(key="gen_method").set_value("rule-based").run()
+    at.number_input(key="gen_n").set_value(12).run()
+    at.text_input(key="gen_name").set_value("my-rules").run()
+    at.button(key="gen_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert any("Added 12 my-rules samples" in s.value for s in at.success)
+    assert len(at.dataframe[-1].value) == 12  # the preview
+
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    methods = at.selectbox(key="preview_method").options
+    assert "my-rules" in methods
