@@ -5,7 +5,7 @@ Start it with ``make app`` (or ``streamlit run app.py``).
 
 import streamlit as st
 
-from pages._shared import current_dataset, sidebar_dataset
+from pages._shared import current_dataset, mark_router, sidebar_dataset
 
 st.set_page_config(page_title="Collapse Lab", page_icon=":material/science:", layout="wide")
 
@@ -14,6 +14,7 @@ pages = [
     st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
 ]
 page = st.navigation(pages)
+mark_router()
 current_dataset()  # on the very first start this loads the demo corpus
 sidebar_dataset()
 page.run()

@@ -141,8 +141,9 @@ def _command_demo(args: argparse.Namespace) -> int:
         bars: dict[str, object] = {}
 
         def progress(name: str, done: int, total: int) -> None:
-            bar = bars.setdefault(name, _progress_bar(total, name))
-            bar.update(done - bar.n)
+            if name not in bars:
+                bars[name] = _progress_bar(total, name)
+            bars[name].update(done - bars[name].n)
 
         demo.build_demo_sets(force=True, only=args.only, progress=progress, backend=args.backend)
         for bar in bars.values():

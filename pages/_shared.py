@@ -61,8 +61,20 @@ def _read_workspace(root: str, sha256: str) -> tuple[pd.DataFrame, dict[str, Any
     return loaded
 
 
+ROUTER_FLAG = "_collapse_lab_router"
+
+
+def mark_router() -> None:
+    """Called by app.py: this session runs through the router (st.navigation)."""
+    st.session_state[ROUTER_FLAG] = True
+
+
 def current_dataset() -> tuple[pd.DataFrame, dict[str, Any]]:
     """The current dataset; on the very first run, the demo corpus. Stops the page on an error."""
+    if ROUTER_FLAG not in st.session_state:
+        # Streamlit runs a page file directly (its older pages/ mode) when the very first request
+        # to a fresh server opens a page's URL; send it through the router in app.py instead.
+        st.switch_page("app.py")
     ws = workspace()
     try:
         manifest = ws.manifest()

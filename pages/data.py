@@ -109,7 +109,8 @@ with demo_tab:
         "2 and 3 (300 each, each from the previous one)."
     )
     st.caption(demo.ATTRIBUTION)
-    if st.button("Load the demo corpus", key="load_demo", disabled=manifest["name"] == demo.DEMO_NAME):
+    label = "Reload the demo corpus" if manifest["name"] == demo.DEMO_NAME else "Load the demo corpus"
+    if st.button(label, key="load_demo", help="Replaces the current dataset with the demo."):
         with user_errors("Loading the demo"):
             save_demo(workspace())
             st.session_state["flash"] = "Loaded the demo corpus."

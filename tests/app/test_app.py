@@ -24,12 +24,17 @@ def upload(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTe
     return at
 
 
+def number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
 def test_first_start_loads_the_demo_and_shows_its_counts():
     at = run_app()
     shown = metrics(at)
-    assert shown["samples"] == "10,033"
     assert shown["real"] == "10,033"
-    assert shown["synthetic"] == "0"
+    assert shown["synthetic"] == "3,600"  # the committed demo sets: 3 x 1,000 + 2 x 300
+    assert shown["samples"] == "13,633"
+    assert shown["synthetic methods"] == "3"
     assert shown["labels"] == "12"
     assert 900 < int(shown["real holdout"].replace(",", "")) < 1100
     assert not at.error
@@ -43,7 +48,7 @@ def test_a_bad_upload_shows_an_error_and_no_exception():
     errors = [e.value for e in at.error]
     assert len(errors) == 1
     assert "broken.jsonl, line 2: malformed JSON" in errors[0]
-    assert metrics(at)["samples"] == "10,033"  # the dataset is unchanged
+    assert metrics(at)["samples"] == "13,633"  # the dataset is unchanged
 
 
 def test_an_upload_with_no_text_column_lists_the_columns():
@@ -57,14 +62,16 @@ def test_a_synthetic_upload_is_added_and_survives_a_restart():
     at.radio(key="upload_role").set_value("synthetic").run()
     at.selectbox(key="upload_method").set_value("llm").run()
     upload(at, "gen.csv", b"text,topic\nA generated sample about cats.,Biology\nAnother generated one.,Arts\n")
+    before = metrics(at)
     at.button(key="upload_add").click().run()
     assert not at.exception
     shown = metrics(at)
-    assert shown["samples"] == "10,035" and shown["synthetic"] == "2" and shown["synthetic methods"] == "1"
+    assert number(shown["samples"]) == number(before["samples"]) + 2
+    assert number(shown["synthetic"]) == number(before["synthetic"]) + 2
     assert "Loaded 2 samples from gen.csv." in [s.value for s in at.success]
 
     restarted = run_app()  # a new session reads the workspace: what a refresh or a restart does
-    assert metrics(restarted)["synthetic"] == "2"
+    assert metrics(restarted)["synthetic"] == shown["synthetic"]
 
 
 def test_column_mapping_changes_the_text_column():
@@ -99,7 +106,7 @@ def test_the_demo_comes_back_after_a_replace():
     at.button(key="upload_add").click().run()
     assert metrics(at)["samples"] == "1"
     at.button(key="load_demo").click().run()
-    assert metrics(at)["samples"] == "10,033"
+    assert metrics(at)["samples"] == "13,633"
 
 
 @pytest.mark.parametrize("bad", ["nowhere/at/all", "."])
