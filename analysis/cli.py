@@ -6,6 +6,7 @@ load FILE...   load files as samples and print their load report (``--format tab
 embed FILE...  embed the samples of files into the on-disk cache, with a progress bar
 generate       generate synthetic samples with one method (rule-based, paraphrase, llm), resumably
 demo           show or rebuild the demo's synthetic sets (``--rebuild``)
+compare        every metric for each synthetic set against the real holdout, and the risks that fire
 
 Exit codes: 0 success, 2 wrong usage, 3 bad input (the message says what and how to fix it).
 """
@@ -23,6 +24,8 @@ import pandas as pd
 from analysis import summary
 from analysis.corpus import DEFAULT_MAX_BYTES, CorpusError, combine_samples, read_samples
 from analysis.generate.backends import GenerationError
+from analysis.compare import CompareError
+from analysis.risks import RulesError
 
 EXIT_BAD_INPUT = 3
 
@@ -153,6 +156,43 @@ def _command_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _named_file(value: str) -> tuple[str, str]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=FILE, got {value!r}")
+    return name, path
+
+
+def _command_compare(args: argparse.Namespace) -> int:
+    from analysis.compare import compare
+    from analysis.embed import embed
+    from analysis.risks import load_rules, risks
+
+    rules = load_rules(args.rules)  # a bad rules file fails before any work
+    tables = []
+    for path in args.real:
+        tables.append(read_samples(path, source="real", holdout_fraction=args.holdout)[0])
+    for name, path in args.synthetic:
+        tables.append(read_samples(path, source="synthetic", method=name)[0])
+    samples = combine_samples(*tables)[0]
+    with _progress_bar(len(samples), "embedding") as bar:
+        vectors = embed(samples["text"], progress=lambda done, total: bar.update(done - bar.n))
+    table = compare(samples, embeddings=vectors, size=args.size, seed=args.seed, with_mauve=not args.no_mauve)
+    fired = risks(table, rules)
+    if args.format == "json":
+        print(json.dumps({"metrics": table.to_dict("records"), "risks": fired.to_dict("records")}, indent=2, default=str))
+    elif args.format == "csv":
+        print(table.to_csv(index=False), end="")
+    else:
+        wide = table.pivot_table(index=["family", "metric"], columns="set", values="value", sort=False)
+        print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
+        print()
+        print("No collapse-risk rule fires." if fired.empty else "Risks:")
+        for row in fired.itertuples():
+            print(f"  [{row.severity}] {row.set}: {row.risk} ({row.rule}): {row.message}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description="Collapse Lab from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -185,6 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(run=_command_generate, source=None, method=None, generation=None, holdout=0.1,
                           encoding=None, max_mb=DEFAULT_MAX_BYTES / 1e6)
 
+    comparison = commands.add_parser("compare", help="every metric per synthetic set against the real holdout")
+    comparison.add_argument("--real", nargs="+", required=True, metavar="FILE", help="real samples (10 %% held out by hash)")
+    comparison.add_argument("--synthetic", nargs="+", required=True, type=_named_file, metavar="NAME=FILE")
+    comparison.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    comparison.add_argument("--size", type=int, help="samples per set (default: the smallest set)")
+    comparison.add_argument("--seed", type=int, default=0)
+    comparison.add_argument("--holdout", type=float, default=0.1)
+    comparison.add_argument("--rules", help="a risk-rules TOML file (default: analysis/risk_rules.toml)")
+    comparison.add_argument("--no-mauve", action="store_true", help="skip MAUVE (k-means; a few seconds a set)")
+    comparison.set_defaults(run=_command_compare)
+
     demo = commands.add_parser("demo", help="the demo's synthetic sets: counts, or --rebuild them")
     demo.add_argument("--rebuild", action="store_true", help="regenerate data/demo/ with this code (resumable)")
     demo.add_argument("--only", nargs="+", help="rebuild only these sets (rule-based, paraphrase, llm, llm-g2, llm-g3)")
@@ -197,6 +248,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CorpusError, GenerationError) as exc:
+    except (CorpusError, GenerationError, RulesError, CompareError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from analysis.cli import main
 from analysis.embed import EmbeddingCache, embed
@@ -72,3 +73,25 @@ def test_generate_writes_the_output_and_resumes(tmp_path, capsys):
     checkpoint.write_text('{"settings": {}}\n')
     assert main(args) == 3
     assert "--resume" in capsys.readouterr().err
+
+
+def test_compare_prints_metrics_and_risks(tmp_path, capsys):
+    real = write(tmp_path / "real.txt", "\n".join(f"Sample {i} tells of river {i % 7} and city {i % 11} in the north." for i in range(120)))
+    same = write(tmp_path / "same.txt", "\n".join(f"The same sentence again, copy {i}." for i in range(20)))
+    assert main(["compare", "--real", str(real), "--synthetic", f"repeats={same}", "--no-mauve", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    sets = {row["set"] for row in result["metrics"]}
+    assert sets == {"real train", "repeats"}
+    assert any(r["set"] == "repeats" for r in result["risks"])
+    with pytest.raises(SystemExit):  # argparse: NAME=FILE expected
+        main(["compare", "--real", str(real), "--synthetic", "no-equals-sign"])
+    tiny = write(tmp_path / "tiny.txt", "one\ntwo\n")
+    assert main(["compare", "--real", str(real), "--synthetic", f"tiny={tiny}", "--no-mauve"]) == 3
+    assert "tiny has 2" in capsys.readouterr().err
+
+
+def test_compare_rejects_a_bad_rules_file(tmp_path, capsys):
+    real = write(tmp_path / "real.txt", "\n".join(f"Sample {i} about things" for i in range(60)))
+    rules = write(tmp_path / "rules.toml", "[[rule]]\nname = 1\n")
+    assert main(["compare", "--real", str(real), "--synthetic", f"x={real}", "--rules", str(rules), "--no-mauve"]) == 3
+    assert "missing" in capsys.readouterr().err

@@ -18,6 +18,7 @@ def novelty(
     synthetic_embeddings: np.ndarray,
     *,
     near: float = 0.95,
+    similarity: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Copy and near-copy rates of a synthetic set.
 
@@ -29,11 +30,12 @@ def novelty(
 
     Rates in [0, 1]; lower is more novel. Reference: memorisation checks as in Carlini et al.,
     "Extracting Training Data from Large Language Models", 2021 (exact) and embedding near-duplicate
-    detection (near).
+    detection (near). ``similarity`` may pass the nearest-real similarities already computed.
     """
     if len(synthetic_texts) != len(synthetic_embeddings) or len(real_texts) != len(real_embeddings):
         raise ValueError("texts and embeddings must have the same length")
-    similarity, _ = nearest_similarity(synthetic_embeddings, real_embeddings)
+    if similarity is None:
+        similarity, _ = nearest_similarity(synthetic_embeddings, real_embeddings)
     real_set = set(real_texts)
     synthetic = list(synthetic_texts)
     return {

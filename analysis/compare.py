@@ -1,0 +1,208 @@
+"""``compare``: every metric for every synthetic set (and generation) against the real holdout.
+
+One tidy table, a row per (set, metric): ``set, metric, family, value, ci_low, ci_high,
+direction, reference, n``. Real train data is the baseline row ("real train"): what a set of real
+samples of the same size scores. All sets are subsampled (seeded) to the same size, because
+distinct-n, compression, coverage, Fréchet distance and friends change with sample size.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from analysis.metrics import diversity, drift, fidelity, lm, novelty, tails
+
+__all__ = ["compare", "sets_of", "CompareError", "METRICS", "BASELINE"]
+
+BASELINE = "real train"
+
+#: metric -> (family, better direction, reference)
+METRICS: dict[str, tuple[str, str, str]] = {
+    "distinct-1": ("diversity", "higher", "Li et al. 2016"),
+    "distinct-2": ("diversity", "higher", "Li et al. 2016"),
+    "distinct-3": ("diversity", "higher", "Li et al. 2016"),
+    "distinct-4": ("diversity", "higher", "Li et al. 2016"),
+    "entropy-1": ("diversity", "higher", "Zhang et al. 2018"),
+    "entropy-2": ("diversity", "higher", "Zhang et al. 2018"),
+    "compression ratio": ("diversity", "lower", "Shaib et al. 2024"),
+    "self-BLEU": ("diversity", "lower", "Zhu et al. 2018 (Texygen)"),
+    "vendi": ("diversity", "higher", "Friedman and Dieng 2023"),
+    "mean pairwise distance": ("diversity", "higher", "cosine distance, all pairs"),
+    "precision": ("fidelity", "higher", "Naeem et al. 2020"),
+    "density": ("fidelity", "higher", "Naeem et al. 2020"),
+    "recall": ("coverage", "higher", "Naeem et al. 2020"),
+    "coverage": ("coverage", "higher", "Naeem et al. 2020"),
+    "frechet distance": ("fidelity", "lower", "Heusel et al. 2017"),
+    "mauve": ("fidelity", "higher", "Pillutla et al. 2021 (mauve-text)"),
+    "tail coverage (rarest 10%)": ("tails", "higher", "k-NN coverage of the rarest rarity bin"),
+    "tail coverage (rarest 30%)": ("tails", "higher", "k-NN coverage of the three rarest bins"),
+    "rare-token coverage": ("tails", "higher", "share of rare real tokens used"),
+    "nearest-real similarity": ("novelty", "lower", "mean cosine to the nearest real train sample"),
+    "exact copy rate": ("novelty", "lower", "copies of real train text"),
+    "near copy rate": ("novelty", "lower", "cosine >= 0.95 to real train"),
+    "duplicate rate": ("novelty", "lower", "repeats inside the set"),
+    "centroid shift": ("drift", "lower", "cosine distance of mean embeddings"),
+    "label divergence": ("drift", "lower", "Jensen-Shannon, base 2 (Lin 1991)"),
+    "length KS": ("drift", "lower", "Kolmogorov-Smirnov D on words per text"),
+    "perplexity on real": ("model health", "lower", "Kneser-Ney 3-gram (Chen and Goodman 1999)"),
+}
+
+
+class CompareError(ValueError):
+    """The samples cannot be compared as given; the message says what is missing."""
+
+
+def _set_name(method: str, generation: int) -> str:
+    return method if generation <= 1 else f"{method} g{generation}"
+
+
+def sets_of(samples: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Row positions of each set: the real train baseline, then each synthetic (method, generation)."""
+    real = (samples["source"] == "real").to_numpy()
+    out = {BASELINE: np.flatnonzero(real & (samples["split"] == "train").to_numpy())}
+    method, generation = samples["method"].to_numpy(), samples["generation"].to_numpy()
+    for key in sorted({(m, int(g)) for m, g, r in zip(method, generation, real) if not r}):
+        out[_set_name(*key)] = np.flatnonzero(~real & (method == key[0]) & (generation == key[1]))
+    return out
+
+
+def _bootstrap(indicator: np.ndarray, rng: np.random.Generator, rounds: int = 1000) -> tuple[float, float]:
+    """95 % percentile interval of the mean of a per-sample 0/1 or real-valued indicator."""
+    draws = rng.integers(0, len(indicator), size=(rounds, len(indicator)))
+    means = indicator[draws].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def _mauve(reference: np.ndarray, candidate: np.ndarray, seed: int) -> float:
+    import mauve
+
+    result = mauve.compute_mauve(
+        p_features=reference, q_features=candidate, seed=seed + 25, verbose=False, num_buckets="auto"
+    )
+    return float(result.mauve)
+
+
+def compare(
+    samples: pd.DataFrame,
+    *,
+    embeddings: np.ndarray | None = None,
+    reference: str = "holdout",
+    size: int | None = None,
+    seed: int = 0,
+    k: int = 5,
+    bins: int = 10,
+    with_mauve: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Every metric for every set against the real ``reference`` split, at equal sample size.
+
+    Parameters
+    ----------
+    samples
+        The sample table: real data with a ``holdout`` split and synthetic sets.
+    embeddings
+        Rows aligned with ``samples``; default: :func:`analysis.embed.embed` (cached).
+    reference
+        The real split the sets are judged against (default ``holdout``, never used to generate).
+    size
+        Samples per set; default the smallest set. Each set is subsampled to it with ``seed``.
+    k, bins
+        Neighbours for PRDC and tail coverage; rarity bins (head → tail).
+    with_mauve
+        MAUVE through the ``mauve-text`` package (k-means on the embeddings, a few seconds a set).
+    progress
+        ``progress(done, total)`` per set.
+
+    Returns
+    -------
+    DataFrame
+        ``set, metric, family, value, ci_low, ci_high, direction, reference, n``; bootstrap 95 %
+        intervals for the metrics that are means over samples.
+    """
+    if embeddings is None:
+        from analysis.embed import embed
+
+        embeddings = embed(samples["text"])
+    embeddings = np.asarray(embeddings)
+    if len(embeddings) != len(samples):
+        raise CompareError(f"{len(embeddings)} embeddings for {len(samples)} samples")
+    samples = samples.reset_index(drop=True)
+    reference_rows = np.flatnonzero(((samples["source"] == "real") & (samples["split"] == reference)).to_numpy())
+    if len(reference_rows) <= k:
+        raise CompareError(
+            f"The real '{reference}' split has {len(reference_rows)} samples; at least {k + 1} are needed. "
+            f"Load more real data (the holdout is 10 % of it)."
+        )
+    groups = sets_of(samples)
+    small = {name: len(rows) for name, rows in groups.items() if len(rows) <= k}
+    if small:
+        raise CompareError(
+            "Too few samples to compare: " + ", ".join(f"{name} has {n}" for name, n in small.items())
+            + f"; every set needs at least {k + 1} (k + 1). Drop those sets or add samples."
+        )
+    if len(groups) < 2:
+        raise CompareError("There is no synthetic set to compare with the real data. Load or generate one.")
+    size = size or min(len(rows) for rows in groups.values())
+    rng = np.random.default_rng(seed)
+
+    ref_x = embeddings[reference_rows].astype(np.float64)
+    ref_texts = samples["text"].to_numpy()[reference_rows]
+    ref_labels = samples["label"].to_numpy()[reference_rows]
+    ref_radii = tails.rarity(ref_x, k=k)
+    ref_bins = tails.rarity_bins(ref_radii, bins)
+    train_rows = groups[BASELINE]
+    train_x, train_texts = embeddings[train_rows], samples["text"].to_numpy()[train_rows]
+
+    rows = []
+    for done, (name, members) in enumerate(groups.items(), start=1):
+        chosen = np.sort(rng.choice(members, size=min(size, len(members)), replace=False))
+        x = embeddings[chosen].astype(np.float64)
+        texts = list(samples["text"].to_numpy()[chosen])
+        values: dict[str, float | tuple[float, float, float]] = {}
+        for n in (1, 2, 3, 4):
+            values[f"distinct-{n}"] = diversity.distinct_n(texts, n)
+        values["entropy-1"] = diversity.ngram_entropy(texts, 1)
+        values["entropy-2"] = diversity.ngram_entropy(texts, 2)
+        values["compression ratio"] = diversity.compression_ratio(texts)
+        values["self-BLEU"] = diversity.self_bleu(texts, sample_size=500, seed=seed)
+        values["vendi"] = diversity.vendi_score(x)
+        values["mean pairwise distance"] = diversity.mean_pairwise_distance(x)
+
+        quality = fidelity.prdc(ref_x, x, k=k)
+        values["precision"], values["density"] = quality["precision"], quality["density"]
+        values["recall"] = quality["recall"]
+        covered = fidelity.covered_by(ref_x, x, ref_radii)
+        values["coverage"] = (float(covered.mean()), *_bootstrap(covered.astype(float), rng))
+        values["frechet distance"] = fidelity.frechet_distance(ref_x, x)
+        if with_mauve:
+            values["mauve"] = _mauve(ref_x, x, seed)
+        for share, label in ((1, "tail coverage (rarest 10%)"), (3, "tail coverage (rarest 30%)")):
+            in_tail = ref_bins >= bins - share * bins // 10
+            values[label] = (float(covered[in_tail].mean()), *_bootstrap(covered[in_tail].astype(float), rng))
+        values["rare-token coverage"] = tails.rare_token_coverage(ref_texts, texts)
+
+        if name != BASELINE:  # novelty of real train against itself is meaningless
+            similarity, _ = fidelity.nearest_similarity(x, train_x)
+            copies = novelty.novelty(train_texts, texts, train_x, x, similarity=similarity)
+            values["nearest-real similarity"] = (copies["nearest_real_similarity"], *_bootstrap(similarity, rng))
+            values["exact copy rate"] = copies["exact_copy_rate"]
+            values["near copy rate"] = copies["near_copy_rate"]
+            values["duplicate rate"] = copies["duplicate_rate"]
+        values["centroid shift"] = drift.centroid_shift(ref_x, x)
+        values["label divergence"] = drift.label_divergence(ref_labels, samples["label"].to_numpy()[chosen])
+        values["length KS"] = drift.length_ks(ref_texts, texts)[0]
+        values["perplexity on real"] = lm.perplexity(texts, ref_texts, order=3)
+
+        for metric, value in values.items():
+            value, low, high = value if isinstance(value, tuple) else (value, np.nan, np.nan)
+            family, direction, citation = METRICS[metric]
+            rows.append({
+                "set": name, "metric": metric, "family": family, "value": float(value), "ci_low": low,
+                "ci_high": high, "direction": direction, "reference": citation, "n": len(chosen),
+            })
+        if progress:
+            progress(done, len(groups))
+    return pd.DataFrame(rows)
