@@ -20,6 +20,8 @@ test: install-test chromium
 bench: install
 	$(BIN)/python tests/benchmarks/bench_embed.py
 	$(BIN)/python tests/benchmarks/bench_generate.py
+	$(BIN)/python tests/benchmarks/bench_prdc.py
+	$(BIN)/python tests/benchmarks/bench_compare.py
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
