@@ -2,24 +2,15 @@
 
 import http.server
 import os
-import socket
-import subprocess
 import sys
 import threading
-import time
-import urllib.request
 
 import pytest
 
 from analysis.demo import load_demo
 from analysis.generate import GenerationError, OpenAIBackend, generate
 from analysis.generate.backends import Request, smollm2_path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port, running
 
 
 @pytest.fixture(scope="session")
@@ -32,34 +23,11 @@ def real():
 def llama_server(tmp_path_factory):
     """`python -m llama_cpp.server` with the bundled SmolLM2 on a loopback port; stopped after the session."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    log = open(log_path, "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()), "--model_alias", "smollm2",
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--verbose", "false"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()), "--model_alias", "smollm2",
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--verbose", "false"]
     base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.5)
+    with running(command, f"{base_url}/models", tmp_path_factory.mktemp("server") / "server.log"):
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def test_generate_through_the_openai_compatible_server(llama_server, real):
