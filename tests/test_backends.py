@@ -30,12 +30,17 @@ def llama_server(tmp_path_factory):
         yield base_url
 
 
-def test_generate_through_the_openai_compatible_server(llama_server, real):
-    backend = OpenAIBackend(llama_server, "smollm2", "sk-test-not-a-real-key", concurrency=2)
-    frame = generate("paraphrase", real, 3, seed=1, backend=backend, max_tokens=96)
+def test_generate_through_the_openai_compatible_server(llama_server, real, tmp_path):
+    key = "sk-test-not-a-real-key"
+    backend = OpenAIBackend(llama_server, "smollm2", key, concurrency=2)
+    checkpoint = tmp_path / "run.jsonl"
+    frame = generate("paraphrase", real, 3, seed=1, backend=backend, max_tokens=96, checkpoint=checkpoint)
     assert len(frame) == 3 and frame["text"].is_unique
     assert set(frame["backend"]) == {"openai"} and set(frame["model"]) == {"smollm2"}
     assert frame["parent_id"].isin(real["id"]).all()
+    # the key is never written anywhere
+    assert key not in checkpoint.read_text() and key not in frame.to_json() and key not in repr(backend)
+    assert key not in str(frame.attrs["generation_report"])
 
 
 def test_settings_come_from_the_environment(llama_server, monkeypatch):
