@@ -223,3 +223,17 @@ def test_perplexity_rises_when_training_text_loses_variety():
     holdout = ["the dog sat on the mat", "a bird sat on the old house"]
     assert lm.perplexity(real, holdout) < lm.perplexity(collapsed, holdout)
     assert math.isfinite(lm.perplexity(collapsed, holdout))
+
+
+def test_fast_kth_smallest_equals_a_full_partition_even_with_ties():
+    rng = np.random.default_rng(4)
+    cases = [
+        rng.normal(size=(50, 3000)),
+        rng.integers(0, 5, size=(40, 2000)).astype(float),  # many ties
+        np.ones((10, 1500)),  # all equal: every value passes the bound
+        np.sort(rng.normal(size=(20, 2500)), axis=1)[:, ::-1].copy(),  # the sampled columns are the largest
+    ]
+    for values in cases:
+        for kth in (0, 5, 40):
+            expected = np.partition(values, kth, axis=1)[:, kth]
+            assert np.array_equal(fidelity._kth_smallest(values, kth), expected)
