@@ -394,6 +394,13 @@ def _require_column(frame: pd.DataFrame, column: str, role: str, name: str) -> N
         )
 
 
+def _as_text(value: Any) -> str:
+    """A cell as sample text: strings stripped, numbers written out, missing values empty."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return (value if isinstance(value, str) else str(value)).strip()
+
+
 def _normalise_source(values: pd.Series, name: str) -> pd.Series:
     mapped = values.astype(str).str.strip().str.lower().map(_SOURCE_ALIASES)
     bad = sorted(set(values[mapped.isna()].astype(str)))
@@ -448,7 +455,7 @@ def samples_from_frame(
         id_column = "id"
 
     out = pd.DataFrame(index=frame.index)
-    out["text"] = frame[text_column].map(lambda v: v.strip() if isinstance(v, str) else "")
+    out["text"] = frame[text_column].map(_as_text)
 
     # source and method: argument > column > default (real)
     if source is not None:

@@ -35,8 +35,8 @@ if message := st.session_state.pop("flash", None):
 
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=8)
-def _raw_table(path: str, name: str) -> tuple[Any, dict[str, Any]]:
-    """The file's own columns; uploads are stored under content-addressed names, so the path is a key."""
+def _raw_table(path: str, name: str, modified: int) -> tuple[Any, dict[str, Any]]:
+    """The file's own columns, cached by path and modification time (a changed file is read again)."""
     table, report = read_table(path, display_name=name)
     return table, report.to_dict()
 
@@ -56,7 +56,8 @@ def _role_inputs(key: str) -> tuple[str, str | None, int | None]:
 
 def _map_and_add(path: Path, name: str, role: str, method: str | None, generation: int | None, key: str) -> None:
     """Show the guessed columns, let the user change them, preview, and add to the dataset."""
-    table, report_dict = _raw_table(str(path), name)
+    modified = path.stat().st_mtime_ns if path.exists() else 0
+    table, report_dict = _raw_table(str(path), name, modified)
     columns = [str(c) for c in table.columns]
     text_guess = "text" if report_dict["format"] in ("txt", "folder") else guess_text_column(table, name)[0]
     label_guess = guess_label_column(table, text_guess)

@@ -319,3 +319,10 @@ def test_numbers_in_a_csv_are_not_text(tmp_path):
     assert read_samples(path)[1].text_column == "text"
     with pytest.raises(CorpusError, match=r"no text-like column.*Columns: a, b"):
         read_samples(write(tmp_path / "t.csv", "a,b\n1,2.5\n3,4\n"))
+
+
+def test_non_string_cells_in_the_text_column_are_written_out(tmp_path):
+    path = write(tmp_path / "s.jsonl", '{"text": "a sample"}\n{"text": 12345}\n{"text": null}\n')
+    samples, report = read_samples(path, text_column="text")
+    assert samples["text"].tolist() == ["a sample", "12345"]
+    assert report.dropped == {"empty text": 1}
