@@ -98,9 +98,14 @@ class _Plan:
         return self.inputs.iloc[rng.sample(pool, min(k, len(pool)))]
 
 
+TEMPLATES = {"rule-based": None, "paraphrase": paraphrase_prompt.TEMPLATE_ID, "llm": llm_prompt.TEMPLATE_ID}
+
+
 def _settings(method: str, params: dict[str, Any], seed: int, backend: Backend | None, inputs: pd.DataFrame, n: int) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: a changed prompt template starts a new run."""
     return {
         "method": method,
+        "template": TEMPLATES[method],
         "n": n,
         "seed": seed,
         "params": params,
