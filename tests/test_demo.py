@@ -1,5 +1,6 @@
 """The built-in demo corpus, read from the installed package's data without importing it."""
 
+import json
 import sys
 
 from analysis import demo
@@ -57,10 +58,10 @@ def test_the_demo_sets_have_provenance_and_never_touch_the_holdout():
     holdout = set(real.loc[real["split"] == "holdout", "id"])
     parents = set(synthetic["parent_id"].dropna())
     assert parents and not (parents & holdout)
-    examples = {i for ids in synthetic["example_ids"].dropna() for i in ids.split(",")}
+    examples = {i for ids in synthetic["example_ids"].dropna() for i in json.loads(ids)}
     assert examples and not (examples & holdout)
     for column in ("backend", "model", "prompt_template", "temperature", "top_p", "seed"):
         assert column in synthetic.columns
-    g2_examples = {i for ids in synthetic.loc[synthetic["generation"] == 2, "example_ids"] for i in ids.split(",")}
+    g2_examples = {i for ids in synthetic.loc[synthetic["generation"] == 2, "example_ids"] for i in json.loads(ids)}
     g1_ids = set(synthetic.loc[(synthetic["method"] == "llm") & (synthetic["generation"] == 1), "id"])
     assert g2_examples <= g1_ids  # generation 2 was prompted with generation 1 only

@@ -188,7 +188,7 @@ def test_llm_with_the_local_model_writes_for_a_label(real, local):
     frame = generate("llm", real, 3, seed=1, backend=local, k=2, max_tokens=96)
     assert_provenance(frame, "llm", 3)
     assert frame["parent_id"].isna().all() and frame["label"].isin(real["label"]).all()
-    examples = frame["example_ids"].str.split(",")
+    examples = frame["example_ids"].map(json.loads)
     assert all(len(ids) == 2 and set(ids) <= set(real["id"]) for ids in examples)
     for ids, label in zip(examples, frame["label"]):
         assert set(real.set_index("id").loc[ids, "label"]) == {label}

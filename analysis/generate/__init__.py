@@ -12,6 +12,7 @@ so a resumed run produces what the uninterrupted one would have.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import time
 from pathlib import Path
@@ -249,7 +250,7 @@ def generate(
                     llm_prompt.messages(label, list(examples["text"]), example_chars=params["example_chars"]),
                     params["max_tokens"], params["temperature"], params["top_p"], sample_seed,
                 )
-                extra = {"sample_seed": sample_seed, "prompt_template": llm_prompt.TEMPLATE_ID, "example_ids": ",".join(examples["id"])}
+                extra = {"sample_seed": sample_seed, "prompt_template": llm_prompt.TEMPLATE_ID, "example_ids": json.dumps(list(examples["id"]))}
                 jobs.append((index, None, label, extra, request, None))
 
         if engine is None:
