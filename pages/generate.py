@@ -40,7 +40,12 @@ inputs = samples[(samples["source"] == source) & (samples["method"] == input_met
 left, middle, right = st.columns(3)
 n = left.number_input("Samples", min_value=1, max_value=100_000, value=20 if method != "rule-based" else 500, key="gen_n")
 seed = middle.number_input("Seed", min_value=0, value=0, step=1, key="gen_seed")
-name = right.text_input("Method name in the data", value=method, key="gen_name").strip() or method
+taken = set(samples["method"])
+suggested = method if method not in taken else next(f"{method}-{i}" for i in range(2, 1000) if f"{method}-{i}" not in taken)
+name = right.text_input(
+    "Method name in the data", value=suggested, key=f"gen_name_{method}",
+    help="A name already in the dataset adds these samples to that set.",
+).strip() or suggested
 
 params: dict = {}
 if method == "rule-based":

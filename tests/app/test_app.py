@@ -124,7 +124,8 @@ def test_generate_page_runs_a_tiny_rule_based_set_that_the_data_page_shows():
     assert not at.exception and not at.error
     at.selectbox(key="gen_method").set_value("rule-based").run()
     at.number_input(key="gen_n").set_value(12).run()
-    at.text_input(key="gen_name").set_value("my-rules").run()
+    assert at.text_input(key="gen_name_rule-based").value == "rule-based-2"  # the demo has rule-based already
+    at.text_input(key="gen_name_rule-based").set_value("my-rules").run()
     at.button(key="gen_start").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
