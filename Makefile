@@ -17,11 +17,12 @@ app: install
 test: install-test chromium
 	$(BIN)/python -m pytest
 
-bench: install
+bench: install-test
 	$(BIN)/python tests/benchmarks/bench_embed.py
 	$(BIN)/python tests/benchmarks/bench_generate.py
 	$(BIN)/python tests/benchmarks/bench_prdc.py
 	$(BIN)/python tests/benchmarks/bench_compare.py
+	$(BIN)/python tests/benchmarks/bench_project.py
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

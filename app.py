@@ -9,10 +9,17 @@ from pages._shared import current_dataset, mark_router, sidebar_dataset
 
 st.set_page_config(page_title="Collapse Lab", page_icon=":material/science:", layout="wide")
 
-pages = [
-    st.Page("pages/data.py", title="Data", icon=":material/table_view:", default=True),
-    st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
-]
+pages = {
+    "Data": [
+        st.Page("pages/data.py", title="Data", icon=":material/table_view:", default=True),
+        st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
+    ],
+    "Analyse": [
+        st.Page("pages/embedding_map.py", title="Embedding map", icon=":material/scatter_plot:"),
+        st.Page("pages/tail_coverage.py", title="Tail coverage", icon=":material/stacked_bar_chart:"),
+        st.Page("pages/comparison.py", title="Method comparison", icon=":material/compare:"),
+    ],
+}
 page = st.navigation(pages)
 mark_router()
 current_dataset()  # on the very first start this loads the demo corpus

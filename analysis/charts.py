@@ -6,7 +6,10 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-__all__ = ["count_bars", "length_histogram"]
+__all__ = [
+    "count_bars", "length_histogram", "embedding_map", "MAP_SELECTION", "tail_coverage_bars", "zipf_curves",
+    "label_heatmap", "value_bars", "metric_multiples", "generation_lines", "to_png", "to_svg",
+]
 
 
 def count_bars(table: pd.DataFrame, by: str, *, title: str | None = None) -> alt.Chart:
@@ -42,3 +45,209 @@ def length_histogram(samples: pd.DataFrame, *, by: str = "method", bins: int = 4
             tooltip=[f"{by}:N", alt.Tooltip("words:Q", format=".0f"), alt.Tooltip("share:Q", format=".1%")],
         )
     )
+
+
+# --- Embedding map -----------------------------------------------------------------------------
+
+#: The box selection's name on the map; the page reads ``event.selection[MAP_SELECTION]``.
+MAP_SELECTION = "box"
+_GREY = "#d0d0d0"
+
+
+def embedding_map(
+    points: pd.DataFrame,
+    *,
+    color_by: str = "set",
+    density: pd.DataFrame | None = None,
+    density_of: str = "difference",
+    marked: pd.DataFrame | None = None,
+    marked_title: str = "marked",
+    height: int = 560,
+) -> alt.LayerChart:
+    """Real and synthetic samples on the 2-D map, with an optional density layer and marked points.
+
+    ``points`` comes from :func:`analysis.explore.map_points`; points are coloured by ``color_by``
+    and a box selection (:data:`MAP_SELECTION`) keeps the selected ones in colour and greys the
+    rest. ``density`` (:func:`analysis.explore.density_grid`) is drawn underneath as binned cells
+    of ``density_of``: ``real``, ``synthetic`` or ``difference`` (synthetic share − real share,
+    diverging: red where synthetic piles up, blue where it does not reach). ``marked`` points
+    (e.g. real samples no synthetic sample covers, or a nearest-neighbour lookup) are drawn on
+    top as black rings. Hover shows the sample's text as plain text.
+    """
+    box = alt.selection_interval(name=MAP_SELECTION, encodings=["x", "y"])
+    x = alt.X("x:Q", title="UMAP 1", axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(zero=False, nice=False))
+    y = alt.Y("y:Q", title="UMAP 2", axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(zero=False, nice=False))
+    tooltip = [
+        alt.Tooltip("hover:N", title="text"), alt.Tooltip("set:N"), alt.Tooltip("label:N"),
+        alt.Tooltip("generation:Q"), alt.Tooltip("id:N"),
+    ]
+    color_type = "O" if color_by == "generation" else "N"
+    dots = (
+        alt.Chart(points)
+        .mark_circle(size=14, opacity=0.7)
+        .encode(
+            x=x, y=y,
+            color=alt.when(box).then(alt.Color(f"{color_by}:{color_type}", title=color_by)).otherwise(alt.value(_GREY)),
+            tooltip=tooltip,
+        )
+        .add_params(box)
+    )
+    layers = []
+    if density is not None and not density.empty:
+        diverging = density_of == "difference"
+        limit = float(density[density_of].abs().max()) or 1.0
+        scale = (
+            alt.Scale(scheme="redblue", reverse=True, domain=[-limit, limit])
+            if diverging else alt.Scale(scheme="greys", domain=[0, limit])
+        )
+        layers.append(
+            alt.Chart(density)
+            .mark_rect(opacity=0.45)
+            .encode(
+                x="x:Q", x2="x2", y="y:Q", y2="y2",
+                color=alt.Color(f"{density_of}:Q", scale=scale, title=f"density ({density_of})", legend=alt.Legend(format="%")),
+                tooltip=[alt.Tooltip("real:Q", format=".2%", title="real share"), alt.Tooltip("synthetic:Q", format=".2%", title="synthetic share")],
+            )
+        )
+    layers.append(dots)
+    if marked is not None and not marked.empty:
+        layers.append(
+            alt.Chart(marked.assign(mark=marked_title))
+            .mark_point(shape="circle", size=60, filled=False, strokeWidth=1.4, color="black")
+            .encode(x=x, y=y, tooltip=tooltip, shape=alt.Shape("mark:N", title=None))
+        )
+    return alt.layer(*layers).resolve_scale(color="independent").properties(height=height)
+
+
+# --- Tail coverage -----------------------------------------------------------------------------
+
+def tail_coverage_bars(bins: pd.DataFrame, *, ceiling: str = "real train") -> alt.LayerChart:
+    """Share of each rarity bin (head → tail) that each set covers, grouped bars, with the ceiling as ticks.
+
+    ``bins`` is :attr:`analysis.coverage.TailReport.bins`; the ``ceiling`` set is drawn as a black
+    tick per bin (what real data of the same size covers) instead of a bar.
+    """
+    table = bins.assign(bin_label=bins["bin"].map(lambda b: f"{b + 1}"))
+    order = [str(b + 1) for b in sorted(bins["bin"].unique())]
+    x = alt.X("bin_label:N", sort=order, title="rarity bin: 1 = most common (head) … last = rarest (tail)", axis=alt.Axis(labelAngle=0))
+    tooltip = [
+        alt.Tooltip("set:N"), alt.Tooltip("bin_label:N", title="bin"), alt.Tooltip("coverage:Q", format=".1%"),
+        alt.Tooltip("covered:Q"), alt.Tooltip("real:Q", title="real samples"),
+        alt.Tooltip("rarity_from:Q", format=".3f"), alt.Tooltip("rarity_to:Q", format=".3f"),
+    ]
+    bars = (
+        alt.Chart(table[table["set"] != ceiling])
+        .mark_bar()
+        .encode(x=x, xOffset="set:N", y=alt.Y("coverage:Q", title="share of the bin covered", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+                color=alt.Color("set:N", title="set"), tooltip=tooltip)
+    )
+    ticks = (
+        alt.Chart(table[table["set"] == ceiling])
+        .mark_tick(color="black", thickness=2, size=40)
+        .encode(x=x, y="coverage:Q", tooltip=tooltip)
+    )
+    return alt.layer(bars, ticks).properties(title=f"Tail coverage per rarity bin (black ticks: {ceiling}, the ceiling)", height=340)
+
+
+def zipf_curves(zipf: pd.DataFrame) -> alt.Chart:
+    """Token rank-frequency curves on log-log axes, one line per set (:attr:`TailReport.zipf`)."""
+    return (
+        alt.Chart(zipf, title="Token rank-frequency (Zipf), log-log")
+        .mark_line(point=alt.OverlayMarkDef(size=12))
+        .encode(
+            x=alt.X("rank:Q", scale=alt.Scale(type="log"), title="token rank (1 = most frequent)"),
+            y=alt.Y("share:Q", scale=alt.Scale(type="log"), title="share of tokens"),
+            color=alt.Color("set:N"),
+            tooltip=["set:N", alt.Tooltip("rank:Q", format=","), alt.Tooltip("share:Q", format=".3%")],
+        )
+        .properties(height=320)
+    )
+
+
+def label_heatmap(labels: pd.DataFrame) -> alt.LayerChart:
+    """Coverage per label (rows) and set (columns), with the value written in each cell."""
+    base = alt.Chart(labels, title="Coverage per label").encode(
+        x=alt.X("set:N", title=None, axis=alt.Axis(labelAngle=-30)),
+        y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=200)),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("coverage:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]), legend=alt.Legend(format="%")),
+        tooltip=["set:N", "label:N", alt.Tooltip("coverage:Q", format=".1%"), "covered:Q", alt.Tooltip("real:Q", title="real samples")],
+    )
+    text = base.mark_text(fontSize=10).encode(
+        text=alt.Text("coverage:Q", format=".0%"),
+        color=alt.when(alt.datum.coverage > 0.6).then(alt.value("black")).otherwise(alt.value("white")),
+    )
+    return alt.layer(cells, text).properties(height=alt.Step(22))
+
+
+def value_bars(table: pd.DataFrame, *, value: str, title: str, percent: bool = True) -> alt.Chart:
+    """One bar per set for a single number per set (e.g. rare-token coverage)."""
+    fmt = ".1%" if percent else ".3f"
+    return (
+        alt.Chart(table, title=title)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{value}:Q", title=value, axis=alt.Axis(format="%" if percent else "")),
+            y=alt.Y("set:N", title=None, sort="-x"),
+            color=alt.Color("set:N", legend=None),
+            tooltip=["set:N", alt.Tooltip(f"{value}:Q", format=fmt)],
+        )
+        .properties(height=alt.Step(24))
+    )
+
+
+# --- Method comparison -------------------------------------------------------------------------
+
+def metric_multiples(table: pd.DataFrame, *, columns: int = 4) -> alt.FacetChart:
+    """Small multiples of a :func:`analysis.compare.compare` table: one panel per metric, a bar per set.
+
+    Each panel has its own scale; error bars show the bootstrap 95 % interval where there is one;
+    the panel title says which direction is better.
+    """
+    data = table.assign(panel=table["metric"] + " (" + table["direction"] + " is better)")
+    base = alt.Chart().encode(y=alt.Y("set:N", title=None))
+    bars = base.mark_bar().encode(
+        x=alt.X("value:Q", title=None),
+        color=alt.Color("set:N", legend=None),
+        tooltip=["set:N", "metric:N", alt.Tooltip("value:Q", format=".4g"), alt.Tooltip("ci_low:Q", format=".4g"),
+                 alt.Tooltip("ci_high:Q", format=".4g"), "direction:N", "reference:N", "n:Q"],
+    )
+    errors = base.mark_errorbar(color="black").encode(x="ci_low:Q", x2="ci_high:Q")
+    return (
+        alt.layer(bars, errors, data=data)
+        .properties(width=180, height=alt.Step(14))
+        .facet(facet=alt.Facet("panel:N", title=None, sort=list(dict.fromkeys(data["panel"]))), columns=columns)
+        .resolve_scale(x="independent")
+    )
+
+
+def generation_lines(table: pd.DataFrame, *, metric: str) -> alt.Chart:
+    """A metric across generations, one line per method (``table``: method, generation, value)."""
+    return (
+        alt.Chart(table, title=f"{metric} across generations")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("generation:O", title="generation"),
+            y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
+            color=alt.Color("method:N"),
+            tooltip=["method:N", "generation:O", alt.Tooltip("value:Q", format=".4g")],
+        )
+        .properties(height=300)
+    )
+
+
+# --- Export ------------------------------------------------------------------------------------
+
+def to_png(chart: alt.TopLevelMixin, *, scale: float = 2.0) -> bytes:
+    """The chart as a PNG image, rendered offline by vl-convert (no browser, no network)."""
+    import vl_convert
+
+    return vl_convert.vegalite_to_png(chart.to_json(), scale=scale)
+
+
+def to_svg(chart: alt.TopLevelMixin) -> str:
+    """The chart as an SVG document, rendered offline by vl-convert."""
+    import vl_convert
+
+    return vl_convert.vegalite_to_svg(chart.to_json())

@@ -5,7 +5,7 @@ Commands
 load FILE...   load files as samples and print their load report (``--format table|json``)
 embed FILE...  embed the samples of files into the on-disk cache, with a progress bar
 generate       generate synthetic samples with one method (rule-based, paraphrase, llm), resumably
-demo           show or rebuild the demo's synthetic sets (``--rebuild``)
+demo           show or rebuild the demo's synthetic sets (``--rebuild``) and shipped vectors (``--embed``)
 compare        every metric for each synthetic set against the real holdout, and the risks that fire
 
 Exit codes: 0 success, 2 wrong usage, 3 bad input (the message says what and how to fix it).
@@ -151,6 +151,16 @@ def _command_demo(args: argparse.Namespace) -> int:
         demo.build_demo_sets(force=True, only=args.only, progress=progress, backend=args.backend)
         for bar in bars.values():
             bar.close()
+    if args.embed:
+        bar = _progress_bar(0, "embedding the demo")
+
+        def embedded(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        path = demo.ship_demo_embeddings(progress=embedded)
+        bar.close()
+        print(f"demo vectors written to {path}")
     samples = demo.load_demo()
     print(summary.counts(samples, "method").to_string(index=False, formatters={"share": "{:.1%}".format}))
     return 0
@@ -238,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the demo's synthetic sets: counts, or --rebuild them")
     demo.add_argument("--rebuild", action="store_true", help="regenerate data/demo/ with this code (resumable)")
+    demo.add_argument("--embed", action="store_true",
+                      help="write the vectors of every demo text to data/demo/embeddings/ (shipped, read-only)")
     demo.add_argument("--only", nargs="+", help="rebuild only these sets (rule-based, paraphrase, llm, llm-g2, llm-g3)")
     demo.add_argument("--backend", choices=["local", "openai"], default="local")
     demo.set_defaults(run=_command_demo)

@@ -1,6 +1,6 @@
 """``compare``: every metric for every synthetic set (and generation) against the real holdout.
 
-One tidy table, a row per (set, metric): ``set, metric, family, value, ci_low, ci_high,
+One tidy table, a row per (set, metric): ``set, method, generation, metric, family, value, ci_low, ci_high,
 direction, reference, n``. Real train data is the baseline row ("real train"): what a set of real
 samples of the same size scores. All sets are subsampled (seeded) to the same size, because
 distinct-n, compression, coverage, Fréchet distance and friends change with sample size.
@@ -8,14 +8,20 @@ distinct-n, compression, coverage, Fréchet distance and friends change with sam
 
 from __future__ import annotations
 
-from typing import Callable
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
+from analysis.embed import default_cache_dir
 from analysis.metrics import diversity, drift, fidelity, lm, novelty, tails
+from analysis.workspace import atomic_write_bytes
 
-__all__ = ["compare", "sets_of", "CompareError", "METRICS", "BASELINE"]
+__all__ = ["compare", "sets_of", "set_name", "checked_sets", "equal_size", "reference_rows", "cached_compare", "generation_table", "CompareError", "METRICS", "DEFINITIONS", "BASELINE"]
 
 BASELINE = "real train"
 
@@ -51,11 +57,40 @@ METRICS: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: metric -> one sentence: what it measures (shown on hover in the app and in the report).
+DEFINITIONS: dict[str, str] = {
+    **{f"distinct-{n}": f"Share of {n}-grams that are unique among all {n}-grams of the set." for n in (1, 2, 3, 4)},
+    "entropy-1": "Shannon entropy (bits) of the set's word distribution.",
+    "entropy-2": "Shannon entropy (bits) of the set's word-bigram distribution.",
+    "compression ratio": "Size of the set's text over its gzip-compressed size; repetitive text compresses more.",
+    "self-BLEU": "Mean BLEU-4 of each sample against the rest of the set (seeded subsample of 500).",
+    "vendi": "Effective number of distinct samples: exp of the entropy of the cosine-kernel eigenvalues.",
+    "mean pairwise distance": "Mean cosine distance between all pairs of the set's embeddings.",
+    "precision": "Share of synthetic samples inside some real sample's k-NN ball (realism).",
+    "density": "Mean number of real k-NN balls holding each synthetic sample, over k (realism, rewards dense regions).",
+    "recall": "Share of real samples inside some synthetic sample's k-NN ball (diversity).",
+    "coverage": "Share of real samples whose k-NN ball holds at least one synthetic sample.",
+    "frechet distance": "Fréchet distance between Gaussians fitted to real and synthetic embeddings.",
+    "mauve": "Area under the divergence frontier of quantised real and synthetic embeddings (mauve-text).",
+    "tail coverage (rarest 10%)": "Coverage of the rarest tenth of real samples (largest k-NN radius).",
+    "tail coverage (rarest 30%)": "Coverage of the rarest three tenths of real samples.",
+    "rare-token coverage": "Share of the real holdout's rare words (seen at most twice) that the set uses.",
+    "nearest-real similarity": "Mean cosine similarity of each sample to its nearest real train sample.",
+    "exact copy rate": "Share of samples whose text equals a real train text.",
+    "near copy rate": "Share of samples with cosine similarity >= 0.95 to a real train sample.",
+    "duplicate rate": "Share of samples that repeat an earlier sample of the same set.",
+    "centroid shift": "Cosine distance between the mean real and mean synthetic embedding.",
+    "label divergence": "Jensen-Shannon divergence of the label shares of the set and of real data.",
+    "length KS": "Kolmogorov-Smirnov statistic between the word-count distributions.",
+    "perplexity on real": "Perplexity on the real holdout of a Kneser-Ney 3-gram model trained on the set.",
+}
+
+
 class CompareError(ValueError):
     """The samples cannot be compared as given; the message says what is missing."""
 
 
-def _set_name(method: str, generation: int) -> str:
+def set_name(method: str, generation: int) -> str:
     return method if generation <= 1 else f"{method} g{generation}"
 
 
@@ -65,8 +100,43 @@ def sets_of(samples: pd.DataFrame) -> dict[str, np.ndarray]:
     out = {BASELINE: np.flatnonzero(real & (samples["split"] == "train").to_numpy())}
     method, generation = samples["method"].to_numpy(), samples["generation"].to_numpy()
     for key in sorted({(m, int(g)) for m, g, r in zip(method, generation, real) if not r}):
-        out[_set_name(*key)] = np.flatnonzero(~real & (method == key[0]) & (generation == key[1]))
+        out[set_name(*key)] = np.flatnonzero(~real & (method == key[0]) & (generation == key[1]))
     return out
+
+
+def equal_size(groups: dict[str, np.ndarray], size: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    """Each set's rows subsampled (seeded, without replacement, sorted) to ``size``, default the smallest set.
+
+    The same ``seed`` gives the same rows here, in :func:`compare` and on the Tail coverage page.
+    """
+    size = size or min(len(rows) for rows in groups.values())
+    rng = np.random.default_rng(seed)
+    return {name: np.sort(rng.choice(rows, size=min(size, len(rows)), replace=False)) for name, rows in groups.items()}
+
+
+def reference_rows(samples: pd.DataFrame, reference: str = "holdout", *, k: int = 5) -> np.ndarray:
+    """Positions of the real ``reference`` split; raises :class:`CompareError` when it has ``k`` or fewer."""
+    rows = np.flatnonzero(((samples["source"] == "real") & (samples["split"] == reference)).to_numpy())
+    if len(rows) <= k:
+        raise CompareError(
+            f"The real '{reference}' split has {len(rows)} samples; at least {k + 1} are needed. "
+            f"Load more real data (the holdout is 10 % of it)."
+        )
+    return rows
+
+
+def checked_sets(samples: pd.DataFrame, *, k: int = 5) -> dict[str, np.ndarray]:
+    """:func:`sets_of`, with a :class:`CompareError` when a set is too small or there is no synthetic set."""
+    groups = sets_of(samples)
+    small = {name: len(rows) for name, rows in groups.items() if len(rows) <= k}
+    if small:
+        raise CompareError(
+            "Too few samples to compare: " + ", ".join(f"{name} has {n}" for name, n in small.items())
+            + f"; every set needs at least {k + 1} (k + 1). Drop those sets or add samples."
+        )
+    if len(groups) < 2:
+        raise CompareError("There is no synthetic set to compare with the real data. Load or generate one.")
+    return groups
 
 
 def _bootstrap(indicator: np.ndarray, rng: np.random.Generator, rounds: int = 1000) -> tuple[float, float]:
@@ -119,7 +189,7 @@ def compare(
     Returns
     -------
     DataFrame
-        ``set, metric, family, value, ci_low, ci_high, direction, reference, n``; bootstrap 95 %
+        ``set, method, generation, metric, family, value, ci_low, ci_high, direction, reference, n``; bootstrap 95 %
         intervals for the metrics that are means over samples.
     """
     if embeddings is None:
@@ -130,35 +200,21 @@ def compare(
     if len(embeddings) != len(samples):
         raise CompareError(f"{len(embeddings)} embeddings for {len(samples)} samples")
     samples = samples.reset_index(drop=True)
-    reference_rows = np.flatnonzero(((samples["source"] == "real") & (samples["split"] == reference)).to_numpy())
-    if len(reference_rows) <= k:
-        raise CompareError(
-            f"The real '{reference}' split has {len(reference_rows)} samples; at least {k + 1} are needed. "
-            f"Load more real data (the holdout is 10 % of it)."
-        )
-    groups = sets_of(samples)
-    small = {name: len(rows) for name, rows in groups.items() if len(rows) <= k}
-    if small:
-        raise CompareError(
-            "Too few samples to compare: " + ", ".join(f"{name} has {n}" for name, n in small.items())
-            + f"; every set needs at least {k + 1} (k + 1). Drop those sets or add samples."
-        )
-    if len(groups) < 2:
-        raise CompareError("There is no synthetic set to compare with the real data. Load or generate one.")
-    size = size or min(len(rows) for rows in groups.values())
-    rng = np.random.default_rng(seed)
+    reference = reference_rows(samples, reference, k=k)
+    groups = checked_sets(samples, k=k)
+    chosen_rows = equal_size(groups, size, seed)
+    rng = np.random.default_rng([seed, 1])  # bootstrap draws; independent of the subsampling
 
-    ref_x = embeddings[reference_rows].astype(np.float64)
-    ref_texts = samples["text"].to_numpy()[reference_rows]
-    ref_labels = samples["label"].to_numpy()[reference_rows]
+    ref_x = embeddings[reference].astype(np.float64)
+    ref_texts = samples["text"].to_numpy()[reference]
+    ref_labels = samples["label"].to_numpy()[reference]
     ref_radii = tails.rarity(ref_x, k=k)
     ref_bins = tails.rarity_bins(ref_radii, bins)
     train_rows = groups[BASELINE]
     train_x, train_texts = embeddings[train_rows], samples["text"].to_numpy()[train_rows]
 
     rows = []
-    for done, (name, members) in enumerate(groups.items(), start=1):
-        chosen = np.sort(rng.choice(members, size=min(size, len(members)), replace=False))
+    for done, (name, chosen) in enumerate(chosen_rows.items(), start=1):
         x = embeddings[chosen].astype(np.float64)
         texts = list(samples["text"].to_numpy()[chosen])
         values: dict[str, float | tuple[float, float, float]] = {}
@@ -196,13 +252,66 @@ def compare(
         values["length KS"] = drift.length_ks(ref_texts, texts)[0]
         values["perplexity on real"] = lm.perplexity(texts, ref_texts, order=3)
 
+        method_of, generation_of = str(samples["method"].iat[chosen[0]]), int(samples["generation"].iat[chosen[0]])
         for metric, value in values.items():
             value, low, high = value if isinstance(value, tuple) else (value, np.nan, np.nan)
             family, direction, citation = METRICS[metric]
             rows.append({
-                "set": name, "metric": metric, "family": family, "value": float(value), "ci_low": low,
+                "set": name, "method": method_of, "generation": generation_of, "metric": metric, "family": family, "value": float(value), "ci_low": low,
                 "ci_high": high, "direction": direction, "reference": citation, "n": len(chosen),
             })
         if progress:
             progress(done, len(groups))
     return pd.DataFrame(rows)
+
+
+#: Bump when compare's numbers change for the same inputs: old cached tables are then ignored.
+COMPARE_VERSION = 2
+_KEY_COLUMNS = ["id", "text", "source", "method", "generation", "label", "split"]
+
+
+def compare_key(samples: pd.DataFrame, embeddings: np.ndarray, **params: Any) -> str:
+    """A content key of everything :func:`compare` reads: the sample columns, the embeddings and the parameters."""
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(samples[_KEY_COLUMNS].astype(str), index=False).to_numpy().tobytes())
+    digest.update(np.ascontiguousarray(embeddings, dtype=np.float32).tobytes())
+    digest.update(json.dumps({"version": COMPARE_VERSION, **params}, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def cached_compare(
+    samples: pd.DataFrame,
+    embeddings: np.ndarray,
+    *,
+    cache_dir: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **params: Any,
+) -> pd.DataFrame:
+    """:func:`compare`, kept on disk under ``<cache dir>/compare/<key>.parquet`` so the app and the CLI compute it once."""
+    path = Path(cache_dir or default_cache_dir()) / "compare" / f"{compare_key(samples, embeddings, **params)}.parquet"
+    try:
+        return pd.read_parquet(path)
+    except Exception:  # missing or damaged: compute again
+        pass
+    table = compare(samples, embeddings=embeddings, progress=progress, **params)
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    atomic_write_bytes(path, buffer.getvalue())
+    return table
+
+
+def generation_table(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """``metric`` across generations for each method with more than one generation in a :func:`compare` table.
+
+    Columns ``method, generation, value``; generation 0 of every method is the real-train baseline,
+    so each line starts from real data. Empty when no method has recursive generations.
+    """
+    synthetic = table[(table["set"] != BASELINE) & (table["metric"] == metric)]
+    counts = synthetic.groupby("method")["generation"].nunique()
+    recursive = counts[counts > 1].index
+    lines = synthetic[synthetic["method"].isin(recursive)][["method", "generation", "value"]]
+    baseline = table[(table["set"] == BASELINE) & (table["metric"] == metric)]["value"]
+    if not baseline.empty:
+        start = pd.DataFrame({"method": recursive, "generation": 0, "value": float(baseline.iloc[0])})
+        lines = pd.concat([start, lines], ignore_index=True)
+    return lines.sort_values(["method", "generation"]).reset_index(drop=True)

@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 
 from analysis.corpus import CorpusError, LoadReport, combine_samples, samples_from_frame
@@ -38,6 +39,7 @@ __all__ = [
     "read_demo",
     "read_demo_parts",
     "build_demo_sets",
+    "ship_demo_embeddings",
 ]
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -225,3 +227,25 @@ def _version(package: str) -> str | None:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def ship_demo_embeddings(*, progress: Callable[[int, int], None] | None = None) -> Path:
+    """Write the vectors of every demo text (real and synthetic) into ``data/demo/embeddings/``.
+
+    One shard in the embedding cache's own layout, read-only at run time, so the demo's map and
+    metrics need no embedding first. Texts already cached are not embedded again.
+    """
+    import io
+
+    from analysis.embed import embed, model_id, shipped_dir, text_keys
+    from analysis.workspace import atomic_write_bytes
+
+    texts = list(dict.fromkeys(load_demo()["text"]))
+    vectors = embed(texts, model=None, progress=progress)
+    identity = model_id(None)
+    buffer = io.BytesIO()
+    keys = np.frombuffer(b"".join(text_keys(identity, texts)), dtype=np.uint8).reshape(-1, 32)
+    np.savez(buffer, keys=keys, vectors=vectors.astype(np.float32))
+    path = shipped_dir() / "shard-demo.npz"
+    atomic_write_bytes(path, buffer.getvalue())
+    return path

@@ -9,6 +9,10 @@ Cache layout: ``<cache dir>/embeddings/<model slug>/shard-<uuid>.npz``, each sha
 ``keys`` (n × 32 uint8: the SHA-256 digests) and ``vectors`` (n × d float32), written atomically once and
 never changed. A process reads all shards once into one in-memory index and picks up new shards
 as they appear; a damaged or half-written shard is skipped.
+
+The repository ships the demo corpus's vectors in the same layout under ``data/demo/embeddings/``
+(written by ``python -m analysis demo --embed``); they are read as extra, read-only shards, so the
+demo's map and metrics open without embedding 13,633 texts first.
 """
 
 from __future__ import annotations
@@ -98,8 +102,9 @@ def text_keys(identity: str, texts: Iterable[str]) -> list[bytes]:
 class EmbeddingCache:
     """Append-only shards of (key, vector) for one model, indexed in memory."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, *, read_only: tuple[Path, ...] = ()) -> None:
         self.directory = Path(directory)
+        self.read_only = tuple(Path(d) for d in read_only)  # shards read but never written (the demo's)
         self._index: dict[bytes, int] = {}
         self._blocks: list[np.ndarray] = []
         self._matrix: np.ndarray | None = None
@@ -112,16 +117,14 @@ class EmbeddingCache:
 
     def refresh(self) -> None:
         """Read shards written since the last look (by this process or another)."""
-        if not self.directory.is_dir():
-            return
-        names = {p.name for p in self.directory.glob("shard-*.npz")}
-        new = sorted(names - self._shards)
+        paths = {str(p): p for d in (self.directory, *self.read_only) if d.is_dir() for p in d.glob("shard-*.npz")}
+        new = sorted(set(paths) - self._shards)
         if not new:
             return
         with self._lock:
             for name in new:
                 try:
-                    with np.load(self.directory / name) as shard:
+                    with np.load(paths[name]) as shard:
                         keys, vectors = shard["keys"], shard["vectors"]
                 except Exception:  # a damaged shard is skipped, never fatal
                     self._shards.add(name)
@@ -170,11 +173,20 @@ def dimension(encoder) -> int:
     return int(method())
 
 
+#: The demo corpus's shipped vectors, one folder per model in the cache's layout.
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "demo" / "embeddings"
+
+
+def shipped_dir(model: str | None = None) -> Path:
+    """The folder of a model's shipped (read-only) demo vectors."""
+    return SHIPPED_DIR / _slug(model_id(model))
+
+
 def _cache_for(identity: str, cache_dir: str | Path | None) -> EmbeddingCache:
     directory = Path(cache_dir) if cache_dir else default_cache_dir()
     directory = (directory / "embeddings" / _slug(identity)).resolve()
     if directory not in _CACHES:
-        _CACHES[directory] = EmbeddingCache(directory)
+        _CACHES[directory] = EmbeddingCache(directory, read_only=(SHIPPED_DIR / _slug(identity),))
     return _CACHES[directory]
 
 

@@ -5,6 +5,7 @@ Layout under the workspace folder (default ``data/workspace/``, or ``$COLLAPSE_L
     manifest.json                  the commit point: names the current samples file and its parts
     samples-<sha256 prefix>.parquet the sample table of the current dataset
     uploads/<name>                 every file a user uploaded, as uploaded
+    subsets.json                   named subsets of sample ids (kept from a map selection)
 
 Every file is written atomically: to a temporary file in the same folder, flushed, fsynced, then
 renamed over the target. A dataset is saved by first writing its (content-addressed) Parquet file
@@ -31,6 +32,7 @@ from analysis.corpus import COLUMNS
 __all__ = ["Workspace", "WorkspaceError", "atomic_write_bytes", "default_workspace_dir"]
 
 MANIFEST = "manifest.json"
+SUBSETS = "subsets.json"
 FORMAT_VERSION = 1
 
 
@@ -154,6 +156,31 @@ class Workspace:
         if not path.exists():
             atomic_write_bytes(path, data)
         return path
+
+    def subsets(self) -> dict[str, list[str]]:
+        """The named subsets (name → sample ids), oldest first; ``{}`` when there are none."""
+        try:
+            return json.loads((self.root / SUBSETS).read_bytes())
+        except FileNotFoundError:
+            return {}
+        except json.JSONDecodeError as exc:
+            raise WorkspaceError(f"{self.root / SUBSETS} is not valid JSON ({exc}); delete it to start again.") from None
+
+    def save_subset(self, name: str, ids: list[str]) -> None:
+        """Keep ``ids`` under ``name`` (replacing a subset of that name)."""
+        name = name.strip()
+        if not name:
+            raise WorkspaceError("A subset needs a name: type one before saving.")
+        if not ids:
+            raise WorkspaceError("The subset is empty: select some samples first.")
+        subsets = self.subsets()
+        subsets[name] = [str(i) for i in ids]
+        atomic_write_bytes(self.root / SUBSETS, json.dumps(subsets, ensure_ascii=False).encode())
+
+    def delete_subset(self, name: str) -> None:
+        subsets = self.subsets()
+        if subsets.pop(name, None) is not None:
+            atomic_write_bytes(self.root / SUBSETS, json.dumps(subsets, ensure_ascii=False).encode())
 
     def clear(self) -> None:
         """Forget the current dataset (uploaded files are kept)."""

@@ -10,19 +10,25 @@ import contextlib
 import logging
 from typing import Any, Iterator
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis import demo
+from analysis import charts, demo
+from analysis.compare import CompareError
 from analysis.corpus import CorpusError, combine_samples
-from analysis.embed import EmbeddingError
+from analysis.embed import EmbeddingError, cached_count, embed
+from analysis.progress import ProgressMeter
+from analysis.project import ProjectionError, cached_projection, project
 from analysis.generate.backends import GenerationError
 from analysis.workspace import Workspace, WorkspaceError
 
 log = logging.getLogger("collapse_lab")
 
 #: Errors whose message is written for the user: shown as they are.
-USER_ERRORS: tuple[type[Exception], ...] = (CorpusError, WorkspaceError, EmbeddingError, GenerationError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    CorpusError, WorkspaceError, EmbeddingError, GenerationError, CompareError, ProjectionError,
+)
 
 
 @contextlib.contextmanager
@@ -108,3 +114,72 @@ def sidebar_dataset() -> None:
             st.text(f"{part['name']}: {part['rows']:,} {kind}")
         saved = manifest["saved_at"][:16].replace("T", " ")
         st.caption(f"{manifest['rows']:,} samples in all · saved {saved}")
+
+
+# --- Work shared by the analysis pages ---------------------------------------------------------
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _embeddings(sha256: str, _texts: tuple[str, ...]) -> np.ndarray:
+    """Kept per dataset checksum; the vectors come from the on-disk cache (filled by :func:`dataset_embeddings`)."""
+    vectors = embed(list(_texts))
+    vectors.setflags(write=False)
+    return vectors
+
+
+def dataset_embeddings(samples: pd.DataFrame, sha256: str) -> np.ndarray:
+    """The dataset's embeddings; texts not yet in the cache are embedded first, with a progress bar."""
+    texts = tuple(samples["text"])
+    missing = len(set(texts)) - cached_count(texts)
+    if missing > 0:
+        bar = st.progress(0.0, text=f"Embedding {missing:,} samples not yet in the cache…")
+        meter = ProgressMeter(len(texts), unit="samples")
+        embed(texts, progress=lambda done, total: bar.progress(meter.fraction(done), text="Embedding: " + meter.text(done)))
+        bar.empty()
+    return _embeddings(sha256, texts)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _projection(sha256: str, fit_on_real: bool, params: tuple, _embeddings_: np.ndarray, _fit_rows) -> np.ndarray:
+    return project(_embeddings_, fit_rows=_fit_rows, **dict(params))
+
+
+def dataset_projection(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str, *, fit_on_real: bool, **params) -> np.ndarray:
+    """The 2-D map of the dataset: from memory, from the disk cache, or fitted now with a progress bar."""
+    fit_rows = (samples["source"] == "real").to_numpy() if fit_on_real else None
+    key = (sha256, fit_on_real, tuple(sorted(params.items())))
+    if cached_projection(embeddings, fit_rows=fit_rows, **params) is None:
+        bar = st.progress(0.0, text=f"Fitting the UMAP map of {len(samples):,} samples (once; then it is cached)…")
+        xy = project(embeddings, fit_rows=fit_rows, progress=lambda stage, fraction: bar.progress(fraction, text=f"UMAP: {stage}"), **params)
+        bar.empty()
+        return xy
+    return _projection(*key, embeddings, fit_rows)
+
+
+def subset_picker(samples: pd.DataFrame, *, key: str) -> pd.DataFrame:
+    """A 'Samples' picker over the named subsets kept from the Embedding map; returns the rows to analyse."""
+    subsets = workspace().subsets()
+    if not subsets:
+        return samples
+    choice = st.selectbox(
+        "Samples", ["all samples", *subsets], key=key,
+        help="Named subsets are kept from a selection on the Embedding map.",
+    )
+    if choice == "all samples":
+        return samples
+    chosen = samples[samples["id"].astype(str).isin(set(subsets[choice]))]
+    st.caption(f"Subset **{choice}**: {len(chosen):,} of {len(samples):,} samples.")
+    return chosen
+
+
+def chart_downloads(chart, name: str, *, key: str) -> None:
+    """PNG and SVG downloads of a chart, rendered only when clicked."""
+    left, right, _ = st.columns([1, 1, 4])
+    left.download_button("PNG", data=lambda: charts.to_png(chart), file_name=f"{name}.png", mime="image/png",
+                         key=f"{key}_png", icon=":material/download:")
+    right.download_button("SVG", data=lambda: charts.to_svg(chart), file_name=f"{name}.svg", mime="image/svg+xml",
+                          key=f"{key}_svg", icon=":material/download:")
+
+
+def table_download(table: pd.DataFrame, name: str, *, key: str, label: str = "CSV") -> None:
+    st.download_button(label, data=table.to_csv(index=False).encode("utf-8"), file_name=f"{name}.csv",
+                       mime="text/csv", key=key, icon=":material/download:")

@@ -35,37 +35,93 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture
-def server(tmp_path):
-    """`streamlit run app.py` on a free loopback port with its own workspace; stopped afterwards."""
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, app_cache):
+    """`streamlit run app.py` on a free loopback port with its own workspace; stopped afterwards.
+
+    Its cache is the one the AppTests share (tests/app/conftest.py), so a map or comparison they
+    computed is read, not fitted again.
+    """
+    folder = tmp_path_factory.mktemp("browser")
     port = free_port()
-    env = {**os.environ, "COLLAPSE_LAB_WORKSPACE": str(tmp_path / "workspace"), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "COLLAPSE_LAB_WORKSPACE": str(folder / "workspace"), "COLLAPSE_LAB_CACHE": str(app_cache),
+           "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true"]
     url = f"http://127.0.0.1:{port}"
-    with running(command, f"{url}/_stcore/health", tmp_path / "streamlit.log", cwd=REPO, env=env):
+    with running(command, f"{url}/_stcore/health", folder / "streamlit.log", cwd=REPO, env=env):
         yield url
 
 
-def test_data_page_renders_in_headless_chromium(server):
+@pytest.fixture(scope="module")
+def browser():
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
+        chromium = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.goto(server, wait_until="domcontentloaded")
-            page.get_by_text("What is in the dataset").wait_for(timeout=90_000)
-            page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=30_000)
-            page.wait_for_timeout(1500)  # let the charts draw
-            values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-            assert "10,033" in values
-            assert page.locator('[data-testid="stException"]').count() == 0
-            body = page.inner_text("body")
-            assert "Traceback" not in body and "Error" not in body.replace("errors", "")
-            assert page.locator("canvas, svg.marks").count() >= 4  # the count charts rendered
-            page.screenshot(path=str(SCREENSHOTS / "data-page.png"), full_page=True)
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+def assert_no_error_shown(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+    body = page.inner_text("body")
+    assert "Traceback" not in body
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0, body[:2000]
+
+
+def open_page(browser, url: str, wait_for: str, charts: int):
+    """Open a page, wait for its heading text and until ``charts`` charts have drawn."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_text(wait_for).first.wait_for(timeout=300_000)
+    page.wait_for_function(
+        f"document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] canvas, [data-testid=\"stVegaLiteChart\"] svg.marks').length >= {charts}",
+        timeout=300_000,
+    )
+    page.wait_for_timeout(1500)  # let the last chart finish drawing
+    return page
+
+
+def test_data_page_renders_in_headless_chromium(server, browser):
+    page = open_page(browser, server, "What is in the dataset", charts=4)
+    page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=30_000)
+    values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    assert "10,033" in values
+    assert_no_error_shown(page)
+    page.screenshot(path=str(SCREENSHOTS / "data-page.png"), full_page=True)
     assert (SCREENSHOTS / "data-page.png").stat().st_size > 10_000
+
+
+def test_embedding_map_draws_and_a_box_selection_lists_its_samples(server, browser):
+    page = open_page(browser, f"{server}/embedding_map", "Synthetic sets shown", charts=1)
+    assert_no_error_shown(page)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    box = chart.bounding_box()
+    assert box["width"] > 500 and box["height"] > 400
+    page.screenshot(path=str(SCREENSHOTS / "embedding-map.png"), full_page=False)
+    # drag a box over the middle of the map: its samples are listed below, the rest greys out
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.55, steps=12)
+    page.mouse.up()
+    page.get_by_text("samples in the box").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    assert_no_error_shown(page)
+    page.screenshot(path=str(SCREENSHOTS / "embedding-map-selection.png"), full_page=True)
+
+
+def test_tail_coverage_renders(server, browser):
+    page = open_page(browser, f"{server}/tail_coverage", "Most-missed real samples", charts=4)
+    assert_no_error_shown(page)
+    page.screenshot(path=str(SCREENSHOTS / "tail-coverage.png"), full_page=True)
+
+
+def test_method_comparison_renders(server, browser):
+    page = open_page(browser, f"{server}/comparison", "Collapse risks, measured", charts=2)
+    assert_no_error_shown(page)
+    assert "llm g3" in page.inner_text("body")
+    page.screenshot(path=str(SCREENSHOTS / "method-comparison.png"), full_page=True)

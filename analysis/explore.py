@@ -1,0 +1,123 @@
+"""The Embedding map's logic: which points to draw, where they pile up, what a selection holds.
+
+Plain functions over the sample table, its embeddings and its 2-D projection, so the page stays
+a thin layer of widgets and the same answers are testable without a browser.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.compare import set_name
+from analysis.metrics.fidelity import covered_by, knn_radii
+
+__all__ = [
+    "map_points", "stratified_sample", "density_grid", "in_box", "uncovered_real", "nearest_synthetic",
+    "TOOLTIP_CHARS", "DRAW_LIMIT",
+]
+
+#: Characters of a sample's text shown on hover (the table below shows it whole).
+TOOLTIP_CHARS = 280
+#: Points drawn at most; above it a stratified sample is drawn (the browser stays responsive).
+DRAW_LIMIT = 20_000
+
+
+def map_points(samples: pd.DataFrame, xy: np.ndarray) -> pd.DataFrame:
+    """One row per sample: ``row`` (position in ``samples``), id, x, y, source, method, generation,
+    set (``real`` or the synthetic set's name as in ``compare``), label, split and a short ``hover`` text."""
+    if len(xy) != len(samples):
+        raise ValueError(f"{len(xy)} map positions for {len(samples)} samples")
+    samples = samples.reset_index(drop=True)
+    real = (samples["source"] == "real").to_numpy()
+    names = [
+        "real" if is_real else set_name(method, int(generation))
+        for is_real, method, generation in zip(real, samples["method"], samples["generation"])
+    ]
+    text = samples["text"].astype(str)
+    hover = text.where(text.str.len() <= TOOLTIP_CHARS, text.str.slice(0, TOOLTIP_CHARS - 1) + "…")
+    return pd.DataFrame({
+        "row": np.arange(len(samples)), "id": samples["id"].astype(str), "x": xy[:, 0], "y": xy[:, 1],
+        "source": samples["source"], "method": samples["method"], "generation": samples["generation"].astype(int),
+        "set": names, "label": samples["label"].fillna("(no label)").astype(str), "split": samples["split"].fillna(""),
+        "hover": hover,
+    })
+
+
+def stratified_sample(points: pd.DataFrame, limit: int = DRAW_LIMIT, *, by: str = "set", seed: int = 0) -> pd.DataFrame:
+    """At most ``limit`` rows, each group of ``by`` keeping its share (at least one row per group).
+
+    Returns the rows unchanged when there are ``limit`` or fewer; otherwise a seeded sample in
+    the original order, so every set stays visible in proportion.
+    """
+    if len(points) <= limit:
+        return points
+    rng = np.random.default_rng(seed)
+    sizes = points.groupby(by, sort=False).size()
+    quota = np.maximum(1, np.floor(sizes * limit / len(points))).astype(int)
+    kept = [
+        rng.choice(np.flatnonzero((points[by] == group).to_numpy()), size=min(int(quota[group]), int(sizes[group])), replace=False)
+        for group in sizes.index
+    ]
+    return points.iloc[np.sort(np.concatenate(kept))]
+
+
+def density_grid(points: pd.DataFrame, synthetic: pd.Series, *, bins: int = 36) -> pd.DataFrame:
+    """Binned 2-D densities of the real points and of the chosen synthetic points on one grid.
+
+    ``synthetic`` is a boolean mask over ``points`` (the synthetic set the density is drawn for).
+    Each cell has its edges, the share of real points and of synthetic points that fall in it,
+    and ``difference`` = synthetic share − real share: positive where synthetic piles up,
+    negative where real data lives and synthetic rarely goes. Empty cells are left out.
+    """
+    x_edges = np.linspace(points["x"].min(), points["x"].max(), bins + 1)
+    y_edges = np.linspace(points["y"].min(), points["y"].max(), bins + 1)
+    real = (points["source"] == "real").to_numpy()
+    chosen = np.asarray(synthetic, dtype=bool)
+
+    def shares(mask: np.ndarray) -> np.ndarray:
+        counts, _, _ = np.histogram2d(points["x"][mask], points["y"][mask], bins=[x_edges, y_edges])
+        return counts / max(mask.sum(), 1)
+
+    real_share, synthetic_share = shares(real), shares(chosen)
+    i, j = np.nonzero((real_share > 0) | (synthetic_share > 0))
+    return pd.DataFrame({
+        "x": x_edges[i], "x2": x_edges[i + 1], "y": y_edges[j], "y2": y_edges[j + 1],
+        "real": real_share[i, j], "synthetic": synthetic_share[i, j],
+        "difference": synthetic_share[i, j] - real_share[i, j],
+    })
+
+
+def in_box(points: pd.DataFrame, box: dict | None) -> np.ndarray:
+    """Mask of the points inside a Vega-Lite interval selection (``{"x": [a, b], "y": [c, d]}``)."""
+    mask = np.zeros(len(points), dtype=bool)
+    if not box or "x" not in box or "y" not in box:
+        return mask
+    (x0, x1), (y0, y1) = sorted(box["x"]), sorted(box["y"])
+    x, y = points["x"].to_numpy(), points["y"].to_numpy()
+    return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+
+
+def uncovered_real(embeddings: np.ndarray, real_rows: np.ndarray, synthetic_rows: np.ndarray, *, k: int = 5) -> np.ndarray:
+    """For each real row: True when no synthetic row lies inside its k-NN ball among the real rows.
+
+    The per-sample complement of Naeem et al.'s coverage; the real rows' radii are their distances
+    to their k-th nearest real neighbour. With no synthetic rows every real row is uncovered.
+    """
+    real_rows, synthetic_rows = np.asarray(real_rows), np.asarray(synthetic_rows)
+    if len(synthetic_rows) == 0:
+        return np.ones(len(real_rows), dtype=bool)
+    real = embeddings[real_rows]
+    return ~covered_by(real, embeddings[synthetic_rows], knn_radii(real, k))
+
+
+def nearest_synthetic(embeddings: np.ndarray, row: int, synthetic_rows: np.ndarray, *, n: int = 5) -> pd.DataFrame:
+    """The ``n`` synthetic rows closest (cosine) to sample ``row``: columns ``row`` and ``similarity``, best first."""
+    synthetic_rows = np.asarray(synthetic_rows)
+    if len(synthetic_rows) == 0:
+        return pd.DataFrame({"row": np.zeros(0, int), "similarity": np.zeros(0)})
+    query = np.asarray(embeddings[row], dtype=np.float32)
+    pool = np.asarray(embeddings[synthetic_rows], dtype=np.float32)
+    similarity = (pool @ query) / (np.linalg.norm(pool, axis=1) * np.linalg.norm(query))
+    best = np.argsort(-similarity, kind="stable")[:n]
+    return pd.DataFrame({"row": synthetic_rows[best], "similarity": similarity[best].astype(float)})

@@ -1,0 +1,295 @@
+"""Two-dimensional maps of embeddings (UMAP), cached on disk.
+
+The app draws every sample as a point so that a user can see where synthetic data sits against
+real data: on top of it, beside it, or piled into a few spots (collapse). :func:`project` turns
+an (n, d) embedding matrix into (n, 2) map coordinates with UMAP.
+
+With ``fit_rows`` the map is fitted on those rows only (the real samples) and every other row is
+placed into the finished map with UMAP's ``transform``: the synthetic data is drawn in the
+geometry of the real data and cannot bend it, so maps of different synthetic sets are comparable.
+
+A fit of 10,000 points takes tens of seconds, so each map is stored as
+``<cache dir>/projections/<key>.npy`` (an (n, 2) float32 array) where the key is a SHA-256 of
+everything the map depends on (:func:`projection_key`). A repeated request is a file read that
+does not even import UMAP; :func:`cached_projection` looks without computing. Files are written
+atomically; a damaged one is ignored and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import io
+import json
+import re
+import threading
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from analysis.embed import default_cache_dir
+from analysis.workspace import atomic_write_bytes
+
+__all__ = ["ProjectionError", "project", "projection_key", "cached_projection"]
+
+Progress = Callable[[str, float], None]
+
+MIN_ROWS = 3  # UMAP's spectral layout and neighbour graph need at least this many points
+_FORMAT = 1  # part of every key: bump when the computation changes so old maps are not reused
+_LAYOUT_END = 0.95  # fraction reached when the real map is laid out (with rows still to place: 0.8)
+
+
+class ProjectionError(ValueError):
+    """The embeddings cannot be projected; the message says what is wrong and how to fix it."""
+
+
+def _validate(embeddings: np.ndarray, fit_rows: np.ndarray | None, n_neighbors: int, min_dist: float) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """The embeddings as C-contiguous float32, the fit mask (None: all rows), the usable n_neighbors."""
+    array = np.asarray(embeddings)
+    if array.ndim != 2 or array.shape[1] == 0:
+        raise ProjectionError(
+            f"A map needs a 2-D array of embeddings (one row per sample), got shape {array.shape}. "
+            "Pass the output of analysis.embed.embed."
+        )
+    try:
+        array = np.ascontiguousarray(array, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ProjectionError(f"Embeddings must be numbers, got dtype {array.dtype}.") from None
+    n = len(array)
+    if n < MIN_ROWS:
+        raise ProjectionError(f"A map needs at least {MIN_ROWS} samples, got {n}. Load more samples.")
+    if not np.isfinite(array).all():
+        raise ProjectionError("The embeddings contain NaN or infinite values. Re-embed the samples.")
+    mask = None
+    if fit_rows is not None:
+        mask = np.asarray(fit_rows)
+        if mask.dtype != np.bool_ or mask.shape != (n,):
+            raise ProjectionError(
+                f"fit_rows must be a boolean mask with one entry per row ({n}), "
+                f"got dtype {mask.dtype} and shape {mask.shape}."
+            )
+        fitted = int(mask.sum())
+        if fitted < MIN_ROWS:
+            raise ProjectionError(
+                f"The map is fitted on the rows in fit_rows, which needs at least {MIN_ROWS}; "
+                f"got {fitted}. Load more samples (real ones, when fitting on the real data)."
+            )
+        mask = None if fitted == n else np.ascontiguousarray(mask)
+    if isinstance(n_neighbors, bool) or int(n_neighbors) != n_neighbors or n_neighbors < 2:
+        raise ProjectionError(f"n_neighbors must be an integer of at least 2, got {n_neighbors!r}.")
+    if not 0.0 <= min_dist <= 1.0:
+        raise ProjectionError(f"min_dist must be between 0 and 1, got {min_dist!r}.")
+    fitted = n if mask is None else int(mask.sum())
+    return array, mask, min(int(n_neighbors), fitted - 1)
+
+
+def _key(array: np.ndarray, mask: np.ndarray | None, n_neighbors: int, min_dist: float, metric: str, seed: int) -> str:
+    digest = hashlib.sha256()
+    params = {
+        "format": _FORMAT,
+        "shape": list(array.shape),
+        "n_neighbors": n_neighbors,
+        "min_dist": float(min_dist),
+        "metric": metric,
+        "seed": int(seed),
+        "umap": importlib.metadata.version("umap-learn"),  # without importing umap (slow)
+    }
+    digest.update(json.dumps(params, sort_keys=True).encode())
+    digest.update(b"\x00mask:" + (b"all" if mask is None else mask.tobytes()))
+    digest.update(b"\x00data:" + array.tobytes())
+    return digest.hexdigest()
+
+
+def projection_key(
+    embeddings: np.ndarray,
+    *,
+    fit_rows: np.ndarray | None = None,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    metric: str = "cosine",
+    seed: int = 0,
+) -> str:
+    """The cache key of a map: hex SHA-256 of everything the map depends on.
+
+    That is the float32 C-contiguous bytes of ``embeddings`` and its shape, the ``fit_rows``
+    mask (an all-True mask counts as None), the parameters (``n_neighbors`` as reduced for
+    small inputs, see :func:`project`) and the installed umap-learn version.
+
+    Raises
+    ------
+    ProjectionError
+        For the same invalid inputs as :func:`project`.
+    """
+    array, mask, n_neighbors = _validate(embeddings, fit_rows, n_neighbors, min_dist)
+    return _key(array, mask, n_neighbors, min_dist, metric, seed)
+
+
+def _cache_path(key: str, cache_dir: str | Path | None) -> Path:
+    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "projections"
+    return directory / f"{key}.npy"
+
+
+def _read(path: Path, rows: int) -> np.ndarray | None:
+    """The cached map at ``path``, or None when it is missing, unreadable or not a map of ``rows`` rows."""
+    try:
+        with open(path, "rb") as file:
+            cached = np.load(file, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if cached.dtype != np.float32 or cached.shape != (rows, 2) or not np.isfinite(cached).all():
+        return None
+    return cached
+
+
+def cached_projection(
+    embeddings: np.ndarray,
+    *,
+    fit_rows: np.ndarray | None = None,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    metric: str = "cosine",
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+) -> np.ndarray | None:
+    """The map :func:`project` would return, if it is cached; None otherwise. Never computes.
+
+    Parameters are those of :func:`project`. Lets a caller say "loading the cached map" rather
+    than "fitting the map" before calling :func:`project`.
+    """
+    array, mask, n_neighbors = _validate(embeddings, fit_rows, n_neighbors, min_dist)
+    return _read(_cache_path(_key(array, mask, n_neighbors, min_dist, metric, seed), cache_dir), len(array))
+
+
+class _EpochStream:
+    """A file for UMAP's tqdm epoch bar (``tqdm_kwds``) that turns "done/total" into progress calls.
+
+    Only calls from the thread that started the fit are forwarded (tqdm's monitor thread may
+    refresh a bar too). The first epoch of a layout marks the start of that stage.
+    """
+
+    _COUNTS = re.compile(r"(\d+)/(\d+)")
+
+    def __init__(self, report: Progress, stage: str, start: float, end: float) -> None:
+        self.report, self.stage, self.start, self.end = report, stage, start, end
+        self.thread = threading.get_ident()
+        self.last = -1.0
+
+    def write(self, text: str) -> None:
+        match = self._COUNTS.search(text)
+        if match is None or threading.get_ident() != self.thread:
+            return
+        done, total = int(match[1]), int(match[2])
+        fraction = self.start + (self.end - self.start) * (done / total if total else 1.0)
+        if fraction > self.last:
+            self.last = fraction
+            self.report(self.stage, fraction)
+
+    def flush(self) -> None:
+        pass
+
+
+def _fit(
+    array: np.ndarray,
+    mask: np.ndarray | None,
+    *,
+    n_neighbors: int,
+    min_dist: float,
+    metric: str,
+    seed: int,
+    report: Progress,
+) -> np.ndarray:
+    """Fit UMAP on the masked rows (all rows without a mask) and place the other rows with ``transform``."""
+    report("Finding nearest neighbours", 0.0)
+    import umap  # here, not at the top: importing umap (numba) takes seconds, a cache hit needs none of it
+
+    layout_end = _LAYOUT_END if mask is None else 0.8
+    layout = _EpochStream(report, "Laying out", 0.5, layout_end)
+    model = umap.UMAP(
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        metric=metric,
+        n_components=2,
+        random_state=seed,
+        n_jobs=1,  # what a random_state implies anyway; said here so umap does not warn
+        low_memory=True,
+        verbose=False,
+        tqdm_kwds={"disable": False, "file": layout, "bar_format": "{n}/{total}", "mininterval": 0.2},
+    )
+    with warnings.catch_warnings():
+        # small inputs: "n_neighbors is larger than the dataset size", spectral init fallbacks
+        warnings.simplefilter("ignore", UserWarning)
+        if mask is None:
+            return model.fit_transform(array).astype(np.float32)
+        coordinates = np.empty((len(array), 2), np.float32)
+        coordinates[mask] = model.fit_transform(array[mask])
+        stage = "Placing the other rows in the real map"
+        report(stage, layout_end)
+        model.tqdm_kwds["file"] = _EpochStream(report, stage, layout_end, _LAYOUT_END)
+        coordinates[~mask] = model.transform(array[~mask])
+    return coordinates
+
+
+def project(
+    embeddings: np.ndarray,
+    *,
+    fit_rows: np.ndarray | None = None,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    metric: str = "cosine",
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Project embeddings to 2-D with UMAP: an (n, 2) float32 array, row-aligned with ``embeddings``.
+
+    Parameters
+    ----------
+    embeddings
+        (n, d) numbers, one row per sample, at least 3 rows.
+    fit_rows
+        Boolean mask of length n: the rows the map is fitted on (at least 3). The other rows are
+        placed into the fitted map with ``UMAP.transform`` and do not change it ("synthetic in
+        the geometry of real"). None (default) fits on all rows.
+    n_neighbors
+        UMAP's neighbourhood size (at least 2). UMAP needs more fitted rows than neighbours, so
+        with k fitted rows it is reduced to ``min(n_neighbors, k - 1)``.
+    min_dist
+        UMAP's minimum distance between points in the map, 0 to 1.
+    metric
+        Distance between embeddings (cosine for sentence embeddings).
+    seed
+        UMAP's ``random_state``: the same inputs and seed give the same map. This makes UMAP
+        run its layout on one thread; measured on 2 cores, parallel layout saved too little
+        to give up reproducible maps (see ``tests/benchmarks/bench_project.py``).
+    cache_dir
+        Folder of cached maps, default ``<analysis.embed.default_cache_dir()>/projections``.
+    progress
+        Called as ``progress(stage, fraction)`` with fraction from 0 to 1: "Finding nearest
+        neighbours" (0), "Laying out" (from 0.5, per epoch), "Placing the other rows in the
+        real map" (with ``fit_rows``), then "Done" (1). A cache hit reports only "Done".
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, 2) float32 map coordinates, read from the cache when present, else computed and
+        cached.
+
+    Raises
+    ------
+    ProjectionError
+        For input that is not 2-D, has fewer than 3 rows, is not finite, a ``fit_rows`` that is
+        not a boolean mask of length n with at least 3 True rows, or invalid parameters.
+    """
+    report: Progress = progress or (lambda stage, fraction: None)
+    array, mask, n_neighbors = _validate(embeddings, fit_rows, n_neighbors, min_dist)
+    path = _cache_path(_key(array, mask, n_neighbors, min_dist, metric, seed), cache_dir)
+    coordinates = _read(path, len(array))
+    if coordinates is None:
+        coordinates = _fit(array, mask, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, seed=seed, report=report)
+        buffer = io.BytesIO()
+        np.save(buffer, coordinates, allow_pickle=False)
+        atomic_write_bytes(path, buffer.getvalue())
+    report("Done", 1.0)
+    return coordinates

@@ -1,0 +1,82 @@
+"""Method comparison: every metric for every synthetic set (and generation) against the real holdout."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from analysis import charts
+from analysis.compare import BASELINE, DEFINITIONS, METRICS, cached_compare, generation_table
+from analysis.risks import risks
+from pages._shared import chart_downloads, current_dataset, dataset_embeddings, subset_picker, table_download, user_errors
+
+st.title("Method comparison")
+st.caption(
+    "Diversity, fidelity, coverage, tails, novelty, drift and model health of each set, measured against the real "
+    "holdout at equal size, with real train data as the baseline; the collapse risks are rules on these numbers."
+)
+
+
+def _compare(samples: pd.DataFrame, embeddings: np.ndarray, **params) -> pd.DataFrame:
+    bar = st.progress(0.0, text="Comparing sets (once; then it is cached on disk)…")
+    table = cached_compare(samples, embeddings, progress=lambda done, total: bar.progress(
+        done / total, text=f"Compared {done} of {total} sets…"), **params)
+    bar.empty()
+    return table
+
+
+samples, manifest = current_dataset()
+samples = samples.reset_index(drop=True)
+with user_errors("Comparing the sets"):
+    embeddings = dataset_embeddings(samples, manifest["sha256"])
+    controls = st.columns([2, 1, 1, 1])
+    with controls[0]:
+        chosen = subset_picker(samples, key="compare_subset")
+    size = controls[1].number_input("Samples per set (0 = smallest set)", 0, 100_000, 0, step=100, key="compare_size",
+                                    help="Every set is subsampled to this size, because most metrics change with size.")
+    seed = controls[2].number_input("Seed", 0, 2**31 - 1, 0, key="compare_seed")
+    with_mauve = controls[3].toggle("MAUVE", value=True, key="compare_mauve",
+                                    help="MAUVE (mauve-text) clusters the embeddings: a few seconds per set.")
+    table = _compare(chosen.reset_index(drop=True), embeddings[chosen.index.to_numpy()],
+                     size=int(size) or None, seed=int(seed), with_mauve=with_mauve)
+    fired = risks(table)
+
+    wide = table.pivot_table(index="set", columns="metric", values="value", aggfunc="first", sort=False)
+    wide = wide[[metric for metric in METRICS if metric in wide.columns]]
+    summary = fired.groupby("set")["risk"].agg(lambda r: ", ".join(dict.fromkeys(r)))
+    wide.insert(0, "collapse risks", [summary.get(name, "none" if name != BASELINE else "(baseline)") for name in wide.index])
+    st.caption(f"{len(wide) - 1} synthetic sets and the real-train baseline, {int(table['n'].iloc[0]):,} samples each. "
+               "Hover a column title for the metric's definition and direction.")
+    config = {
+        metric: st.column_config.NumberColumn(
+            metric, format="%.3f",
+            help=f"{DEFINITIONS[metric]} {METRICS[metric][1].capitalize()} is better. Reference: {METRICS[metric][2]}.",
+        )
+        for metric in wide.columns if metric in METRICS
+    }
+    config["collapse risks"] = st.column_config.TextColumn(help="The collapse-risk rules that fire for the set (details below).")
+    st.dataframe(wide, width="stretch", column_config=config)
+    table_download(table, "method-comparison", key="compare_csv", label="Table as CSV (tidy, with intervals)")
+
+    st.subheader("Collapse risks, measured")
+    if fired.empty:
+        st.success("No collapse-risk rule fires for any set.", icon=":material/check:")
+    for name, group in fired.groupby("set", sort=False):
+        lines = "\n".join(f"- **{row.risk}** ({row.severity}, {row.rule}): {row.message}" for row in group.itertuples())
+        (st.error if (group["severity"] == "alarm").any() else st.warning)(f"**{name}**\n\n{lines}")
+
+    st.subheader("Metrics by family")
+    families = list(dict.fromkeys(family for family, _, _ in METRICS.values()))
+    for tab, family in zip(st.tabs(families), families):
+        with tab:
+            chart = charts.metric_multiples(table[table["family"] == family])
+            st.altair_chart(chart)
+            chart_downloads(chart, f"metrics-{family.replace(' ', '-')}", key=f"compare_export_{family}")
+
+    if (table["generation"] > 1).any():
+        st.subheader("Across generations")
+        metric = st.selectbox("Metric", list(METRICS), index=list(METRICS).index("distinct-2"), key="compare_gen_metric",
+                              help="Each method's recursive generations: g1 was made from real data, g2 from g1, …; "
+                                   "generation 0 is the real-train baseline.")
+        chart = charts.generation_lines(generation_table(table, metric), metric=metric)
+        st.altair_chart(chart, width="stretch")
+        chart_downloads(chart, "generations", key="compare_gen_export")

@@ -1,0 +1,118 @@
+"""Embedding map: real and synthetic samples on one UMAP map, where synthetic data piles up and where it never goes."""
+
+import streamlit as st
+
+from analysis import charts, explore
+from pages._shared import (
+    chart_downloads, current_dataset, dataset_embeddings, dataset_projection, table_download, user_errors, workspace,
+)
+
+st.title("Embedding map")
+st.caption(
+    "Every sample placed by the meaning of its text (sentence embeddings, reduced to 2-D with UMAP): "
+    "real and synthetic overlaid, so regions of real data that no synthetic set reaches stand out."
+)
+
+samples, manifest = current_dataset()
+samples = samples.reset_index(drop=True)
+
+with user_errors("Drawing the map"):
+    embeddings = dataset_embeddings(samples, manifest["sha256"])
+
+    with st.sidebar.expander("Map settings", icon=":material/tune:"):
+        fit_on_real = st.toggle(
+            "Synthetic in the geometry of real", key="map_fit_real",
+            help="Fit the map on real samples only and place synthetic samples into it, instead of fitting on all samples.",
+        )
+        n_neighbors = st.slider("Neighbours (n_neighbors)", 5, 100, 15, key="map_neighbors",
+                                help="Larger keeps more global structure, smaller more local detail.")
+        min_dist = st.slider("Minimum distance (min_dist)", 0.0, 0.99, 0.1, 0.01, key="map_min_dist",
+                             help="How tightly points may pack together on the map.")
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="map_seed")
+    xy = dataset_projection(samples, embeddings, manifest["sha256"], fit_on_real=fit_on_real,
+                            n_neighbors=n_neighbors, min_dist=min_dist, seed=int(seed))
+    points = explore.map_points(samples, xy)
+    synthetic_sets = [name for name in dict.fromkeys(points["set"]) if name != "real"]
+
+    top = st.columns([1, 2, 1.4])
+    color_by = top[0].selectbox("Colour by", ["set", "source", "method", "generation", "label"], key="map_color")
+    shown_sets = top[1].multiselect("Synthetic sets shown", synthetic_sets, default=synthetic_sets, key="map_sets",
+                                    help="Methods and recursive generations (g2, g3, …). Real samples are always shown.")
+    density_choice = top[2].selectbox(
+        "Density layer", ["synthetic − real", "real", "synthetic", "none"], key="map_density",
+        help="Binned density of the real samples and of the chosen synthetic sets. 'synthetic − real': red cells hold "
+             "more synthetic than real (synthetic piles up), blue cells more real than synthetic (synthetic rarely goes).",
+    )
+    toggles = st.columns(2)
+    mark_uncovered = toggles[0].toggle(
+        "Mark real samples no synthetic sample covers", key="map_uncovered",
+        help="A real sample is covered when its k-NN ball among real samples (k = 5) holds a sample of the shown "
+             "synthetic sets: the per-sample form of the coverage metric (Naeem et al. 2020).",
+    )
+
+    visible = points[(points["source"] == "real") | points["set"].isin(shown_sets)]
+    drawn = explore.stratified_sample(visible)
+    if len(drawn) < len(visible):
+        st.info(
+            f"Drawing a stratified sample of {len(drawn):,} of {len(visible):,} points (each set keeps its share) so the "
+            f"browser stays responsive; densities, coverage and selections use all {len(visible):,}.",
+            icon=":material/info:",
+        )
+    density = None
+    if density_choice != "none":
+        density = explore.density_grid(visible, (visible["source"] != "real").to_numpy())
+    mode = {"synthetic − real": "difference"}.get(density_choice, density_choice)
+
+    marked, marked_title = None, "marked"
+    real_rows = points.index[points["source"] == "real"].to_numpy()
+    synthetic_rows = visible.index[visible["source"] != "real"].to_numpy()
+    if mark_uncovered:
+        with st.spinner("Finding the real samples no synthetic sample covers…"):
+            uncovered = explore.uncovered_real(embeddings, real_rows, synthetic_rows)
+        missed = points.loc[real_rows[uncovered]]
+        toggles[1].caption(
+            f"{len(missed):,} of {len(real_rows):,} real samples ({uncovered.mean():.1%}) are not covered by the "
+            f"shown synthetic sets; they are ringed in black."
+        )
+        marked, marked_title = missed[missed["row"].isin(drawn["row"])], "not covered"
+
+    chart = charts.embedding_map(drawn, color_by=color_by, density=density, density_of=mode, marked=marked, marked_title=marked_title)
+    event = st.altair_chart(chart, on_select="rerun", key="map_chart", width="stretch")
+    chart_downloads(chart, "embedding-map", key="map_export")
+
+    box = (event.get("selection") or {}).get(charts.MAP_SELECTION) if event else None
+    selected = visible[explore.in_box(visible, box)]
+    st.subheader("Selection")
+    if selected.empty:
+        st.caption("Drag a box on the map to list its samples here; the rest of the map greys out.")
+    else:
+        st.caption(f"{len(selected):,} samples in the box: " + ", ".join(
+            f"{n:,} {name}" for name, n in selected["set"].value_counts().items()))
+        full = samples.loc[selected["row"], ["id", "text", "source", "method", "generation", "label", "split"]]
+        st.dataframe(full, hide_index=True, width="stretch", height=280)
+        left, right = st.columns([1, 3])
+        with left:
+            table_download(full, "selection", key="map_selection_csv", label="Selection as CSV")
+        with right.form("keep_subset", clear_on_submit=True, border=False):
+            name = st.text_input("Keep the selection as a named subset", placeholder="e.g. sparse science region")
+            if st.form_submit_button("Keep subset", icon=":material/bookmark_add:"):
+                workspace().save_subset(name, full["id"].astype(str).tolist())
+                st.success(f"Kept {len(full):,} samples as subset '{name.strip()}'; the Tail coverage and Method "
+                           f"comparison pages can pick it.", icon=":material/check:")
+
+    st.subheader("Nearest synthetic samples")
+    candidates = selected[selected["source"] == "real"] if not selected.empty else points.loc[real_rows]
+    lookup = st.text_input(
+        "Real sample id", value=str(candidates["id"].iloc[0]) if len(candidates) else "", key="map_lookup",
+        help="The first real sample of the selection, or any real sample's id.",
+    )
+    match = points.index[(points["id"] == lookup.strip()) & (points["source"] == "real")]
+    if lookup and len(match) == 0:
+        st.warning(f"No real sample has the id '{lookup}'. Copy an id from the selection table above.")
+    elif len(match):
+        row = int(match[0])
+        st.text(samples.at[row, "text"])
+        nearest = explore.nearest_synthetic(embeddings, row, synthetic_rows, n=5)
+        table = samples.loc[nearest["row"], ["id", "text", "method", "generation"]].assign(similarity=nearest["similarity"].to_numpy())
+        st.dataframe(table, hide_index=True, width="stretch",
+                     column_config={"similarity": st.column_config.NumberColumn("cosine similarity", format="%.3f")})

@@ -1,0 +1,72 @@
+"""Tail coverage: does each synthetic set reach the rare part of the real data, or only its common head?"""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from analysis import charts
+from analysis.coverage import TailReport, tail_report
+from pages._shared import chart_downloads, current_dataset, dataset_embeddings, subset_picker, table_download, user_errors
+
+st.title("Tail coverage")
+st.caption(
+    "Real holdout samples (never used to generate) binned from the most common (head) to the rarest (tail) by "
+    "their distance to their 5th nearest real neighbour, and the share of each bin that each set reaches; real "
+    "train data of the same size is the ceiling."
+)
+
+
+@st.cache_data(show_spinner="Measuring tail coverage…", max_entries=8)
+def _report(sha256: str, ids: tuple[str, ...], bins: int, size: int | None, seed: int, _samples: pd.DataFrame, _embeddings: np.ndarray) -> TailReport:
+    return tail_report(_samples, _embeddings, bins=bins, size=size, seed=seed)
+
+
+samples, manifest = current_dataset()
+samples = samples.reset_index(drop=True)
+with user_errors("Measuring tail coverage"):
+    embeddings = dataset_embeddings(samples, manifest["sha256"])
+    controls = st.columns([2, 1, 1, 1])
+    with controls[0]:
+        chosen = subset_picker(samples, key="tail_subset")
+    bins = controls[1].number_input("Rarity bins", 2, 50, 10, key="tail_bins")
+    size = controls[2].number_input("Samples per set (0 = smallest set)", 0, 100_000, 0, step=100, key="tail_size",
+                                    help="Every set is subsampled to this size, because coverage grows with size.")
+    seed = controls[3].number_input("Seed", 0, 2**31 - 1, 0, key="tail_seed")
+    rows = chosen.index.to_numpy()
+    report = _report(manifest["sha256"], tuple(chosen["id"].astype(str)), int(bins), int(size) or None, int(seed),
+                     chosen.reset_index(drop=True), embeddings[rows])
+    st.caption(f"Each set at {report.size:,} samples (seed {seed}).")
+
+    bars = charts.tail_coverage_bars(report.bins)
+    st.altair_chart(bars, width="stretch")
+    chart_downloads(bars, "tail-coverage", key="tail_bars_export")
+    table_download(report.bins, "tail-coverage", key="tail_bins_csv", label="Table as CSV")
+
+    left, right = st.columns(2)
+    with left:
+        zipf = charts.zipf_curves(report.zipf)
+        st.altair_chart(zipf, width="stretch")
+        chart_downloads(zipf, "zipf", key="tail_zipf_export")
+    with right:
+        tokens = charts.value_bars(report.rare_tokens, value="rare-token coverage",
+                                   title="Rare-token coverage: share of the holdout's rare words (seen at most twice) used")
+        st.altair_chart(tokens, width="stretch")
+        chart_downloads(tokens, "rare-token-coverage", key="tail_tokens_export")
+
+    if report.labels.empty:
+        st.info("These samples have no labels, so there is no per-label coverage.", icon=":material/info:")
+    else:
+        heatmap = charts.label_heatmap(report.labels)
+        st.altair_chart(heatmap, width="stretch")
+        chart_downloads(heatmap, "label-coverage", key="tail_labels_export")
+        table_download(report.labels, "label-coverage", key="tail_labels_csv", label="Table as CSV")
+
+    st.subheader("Most-missed real samples")
+    st.caption(
+        f"Holdout samples that none of the {report.synthetic_sets} synthetic sets covers, rarest "
+        f"first (rarity = distance to the 5th nearest real neighbour; bin {int(bins)} is the rarest)."
+    )
+    missed = report.missed.assign(bin=report.missed["bin"] + 1)
+    st.dataframe(missed, hide_index=True, width="stretch", height=320,
+                 column_config={"rarity": st.column_config.NumberColumn(format="%.3f")})
+    table_download(missed, "most-missed", key="tail_missed_csv", label="Table as CSV")

@@ -1,0 +1,169 @@
+"""analysis.project: UMAP maps of embeddings, their cache and their input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis import project as project_module
+from analysis.project import ProjectionError, cached_projection, project, projection_key
+
+N_PER_CLUSTER, DIM = 70, 16
+
+
+@pytest.fixture(scope="module")
+def clusters() -> tuple[np.ndarray, np.ndarray]:
+    """Three well separated gaussian clusters: 210 points × 16 dimensions, and their labels."""
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(3, DIM)) * 4
+    labels = np.repeat(np.arange(3), N_PER_CLUSTER)
+    points = centres[labels] + rng.normal(size=(len(labels), DIM))
+    return points.astype(np.float32), labels
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One cache for the tests that may reuse the default map (fitting is the slow part)."""
+    return tmp_path_factory.mktemp("projections")
+
+
+def nearest_in_same_cluster(coordinates: np.ndarray, labels: np.ndarray) -> float:
+    distances = ((coordinates[:, None, :] - coordinates[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(distances, np.inf)
+    return float((labels[distances.argmin(1)] == labels).mean())
+
+
+def test_map_shape_dtype_and_clusters_stay_apart(clusters, shared_cache):
+    points, labels = clusters
+    coordinates = project(points, metric="euclidean", cache_dir=shared_cache)
+    assert coordinates.shape == (len(points), 2)
+    assert coordinates.dtype == np.float32
+    assert np.isfinite(coordinates).all()
+    assert nearest_in_same_cluster(coordinates, labels) > 0.9
+
+
+def test_second_call_is_read_from_cache_without_fitting(clusters, shared_cache, monkeypatch):
+    points, _ = clusters
+    first = project(points, metric="euclidean", cache_dir=shared_cache)
+    assert len(list(shared_cache.glob("*.npy"))) == 1
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted although the map is cached")
+
+    monkeypatch.setattr(project_module, "_fit", no_fit)
+    stages = []
+    again = project(points, metric="euclidean", cache_dir=shared_cache, progress=lambda s, f: stages.append((s, f)))
+    np.testing.assert_array_equal(again, first)
+    assert stages == [("Done", 1.0)]
+    np.testing.assert_array_equal(cached_projection(points, metric="euclidean", cache_dir=shared_cache), first)
+    assert cached_projection(points, metric="euclidean", seed=1, cache_dir=shared_cache) is None
+    # same values in another dtype and memory layout: the same map
+    np.testing.assert_array_equal(project(np.asfortranarray(points.astype(np.float64)), metric="euclidean", cache_dir=shared_cache), first)
+
+
+def test_key_changes_with_every_input():
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(30, 4)).astype(np.float32)
+    mask = np.arange(30) < 20
+    base = projection_key(points)
+    assert base == projection_key(points.astype(np.float64))
+    assert len(base) == 64 and int(base, 16) >= 0
+    changed = [
+        projection_key(points, seed=1),
+        projection_key(points, min_dist=0.2),
+        projection_key(points, n_neighbors=10),
+        projection_key(points, metric="euclidean"),
+        projection_key(points, fit_rows=mask),
+        projection_key(points, fit_rows=~mask),
+        projection_key(points[:29]),
+        projection_key(points.reshape(60, 2)),
+        projection_key(points + np.float32(1e-3)),
+    ]
+    assert len({base, *changed}) == len(changed) + 1
+    assert projection_key(points, fit_rows=np.ones(30, bool)) == base  # all rows fitted = no mask
+    # n_neighbors is reduced to rows - 1, so every larger value is the same map
+    small = points[:5]
+    assert projection_key(small, n_neighbors=15) == projection_key(small, n_neighbors=4) != projection_key(small, n_neighbors=3)
+
+
+def test_fit_rows_places_the_other_rows_in_the_fitted_map(clusters, tmp_path):
+    points, labels = clusters
+    fit_rows = np.arange(len(points)) % 3 != 0  # two thirds "real"; the rest placed by transform
+    stages = []
+    coordinates = project(points, fit_rows=fit_rows, metric="euclidean", cache_dir=tmp_path,
+                          progress=lambda stage, fraction: stages.append((stage, fraction)))
+    assert coordinates.shape == (len(points), 2) and coordinates.dtype == np.float32
+    assert np.isfinite(coordinates[~fit_rows]).all()
+    assert nearest_in_same_cluster(coordinates, labels) > 0.9
+    # placed rows land beside fitted rows of their own cluster
+    placed, fitted = coordinates[~fit_rows], coordinates[fit_rows]
+    distances = ((placed[:, None, :] - fitted[None, :, :]) ** 2).sum(-1)
+    assert (labels[fit_rows][distances.argmin(1)] == labels[~fit_rows]).mean() > 0.9
+
+    names = [stage for stage, _ in stages]
+    assert names[0] == "Finding nearest neighbours" and names[-1] == "Done"
+    assert "Laying out" in names and "Placing the other rows in the real map" in names
+    assert names.index("Laying out") < names.index("Placing the other rows in the real map")
+    fractions = [fraction for _, fraction in stages]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert all(0.0 <= f <= 1.0 for f in fractions)
+
+
+def test_same_seed_same_map(clusters, tmp_path):
+    points, _ = clusters
+    first = project(points[:60], metric="euclidean", cache_dir=tmp_path / "a")
+    second = project(points[:60], metric="euclidean", cache_dir=tmp_path / "b")
+    np.testing.assert_array_equal(first, second)
+
+
+def test_damaged_cache_file_is_recomputed(clusters, tmp_path):
+    points, _ = clusters
+    points = points[:60]
+    first = project(points, metric="euclidean", cache_dir=tmp_path)
+    (cached,) = tmp_path.glob("*.npy")
+    cached.write_bytes(b"not a numpy file")
+    assert cached_projection(points, metric="euclidean", cache_dir=tmp_path) is None
+    again = project(points, metric="euclidean", cache_dir=tmp_path)
+    np.testing.assert_array_equal(again, first)  # the same seed gives the same map
+    np.testing.assert_array_equal(np.load(cached), first)  # and the file is whole again
+    assert [p.name for p in tmp_path.iterdir()] == [cached.name]  # no temporary files left
+
+
+def test_small_input_reduces_n_neighbors(tmp_path):
+    points = np.random.default_rng(1).normal(size=(6, 5))
+    coordinates = project(points, n_neighbors=15, cache_dir=tmp_path)
+    assert coordinates.shape == (6, 2) and np.isfinite(coordinates).all()
+
+
+def test_default_cache_dir_is_under_the_embedding_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLLAPSE_LAB_CACHE", str(tmp_path / "cache"))
+    points = np.random.default_rng(2).normal(size=(12, 3))
+    project(points)
+    assert [p.suffix for p in (tmp_path / "cache" / "projections").iterdir()] == [".npy"]
+
+
+@pytest.mark.parametrize(
+    "embeddings, fit_rows, message",
+    [
+        (np.zeros(10), None, "2-D array"),
+        (np.zeros((10, 0)), None, "2-D array"),
+        (np.zeros((2, 4)), None, "Load more samples"),
+        (np.full((5, 4), np.nan), None, "NaN"),
+        (np.zeros((10, 4)), np.ones(9, bool), "boolean mask"),
+        (np.zeros((10, 4)), np.ones(10, int), "boolean mask"),
+        (np.zeros((10, 4)), np.arange(10) < 2, "Load more samples"),
+    ],
+)
+def test_bad_input_raises_projection_error(tmp_path, embeddings, fit_rows, message):
+    with pytest.raises(ProjectionError, match=message):
+        project(embeddings, fit_rows=fit_rows, cache_dir=tmp_path)
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_bad_parameters_raise_projection_error(tmp_path):
+    points = np.zeros((10, 4))
+    with pytest.raises(ProjectionError, match="n_neighbors"):
+        project(points, n_neighbors=1, cache_dir=tmp_path)
+    with pytest.raises(ProjectionError, match="min_dist"):
+        project(points, min_dist=2.0, cache_dir=tmp_path)
+    assert issubclass(ProjectionError, ValueError)

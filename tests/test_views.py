@@ -1,0 +1,205 @@
+"""The logic behind the Embedding map, Tail coverage and Method comparison pages, without Streamlit."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import explore
+from analysis.compare import BASELINE, CompareError, cached_compare, compare, generation_table, set_name
+from analysis.coverage import tail_report, zipf_points
+from analysis.metrics.fidelity import covered_by, knn_radii
+from analysis.workspace import Workspace, WorkspaceError
+
+
+def frame(texts, source, method, generation, label=None, split=None):
+    n = len(texts)
+    return pd.DataFrame({
+        "id": [f"{method}-{generation}-{i}" for i in range(n)], "text": texts, "source": source, "method": method,
+        "generation": generation, "label": label, "parent_id": None, "split": split,
+    })
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    """60 real train, 40 real holdout, two synthetic sets (one only near the head) and a second generation."""
+    rng = np.random.default_rng(0)
+    real_x = rng.normal(size=(100, 8))
+    real_x[:, 0] *= np.linspace(0.2, 4, 100)  # later rows spread out: the tail
+    samples = pd.concat([
+        frame([f"real text {i} word{i % 7}" for i in range(60)], "real", "real", 0, label=["a", "b"] * 30, split="train"),
+        frame([f"held out {i} word{i % 5}" for i in range(40)], "real", "real", 0, label=["a", "b"] * 20, split="holdout"),
+        frame([f"wide {i}" for i in range(30)], "synthetic", "wide", 1, label="a"),
+        frame([f"narrow {i % 3}" for i in range(30)], "synthetic", "narrow", 1, label="b"),
+        frame([f"narrow again {i % 2}" for i in range(30)], "synthetic", "narrow", 2, label="b"),
+    ], ignore_index=True)
+    head = real_x[np.argsort(np.abs(real_x[:, 0]))[:20]]
+    embeddings = np.vstack([
+        real_x,
+        real_x[rng.choice(100, 30, replace=False)] + rng.normal(scale=0.05, size=(30, 8)),
+        head[rng.integers(0, 20, 30)] + rng.normal(scale=0.05, size=(30, 8)),
+        head[rng.integers(0, 5, 30)] + rng.normal(scale=0.05, size=(30, 8)),
+    ])
+    return samples, embeddings
+
+
+# --- Tail coverage -------------------------------------------------------------------------------
+
+def test_tail_report_bins_agree_with_a_brute_force_count(dataset):
+    samples, x = dataset
+    report = tail_report(samples, x, bins=4, seed=3)
+    holdout = np.flatnonzero((samples["split"] == "holdout").to_numpy())
+    radii = np.sort(np.linalg.norm(x[holdout][:, None] - x[holdout][None], axis=2), axis=1)[:, 5]
+    order = np.argsort(np.argsort(radii, kind="stable"), kind="stable")
+    bin_of = order * 4 // len(radii)
+    wide = report.bins[report.bins["set"] == "wide"].set_index("bin")
+    rows = np.flatnonzero((samples["method"] == "wide").to_numpy())  # 30 rows = the smallest size: all kept
+    assert report.size == 30
+    dist = np.linalg.norm(x[holdout][:, None] - x[rows][None], axis=2)
+    covered = (dist < radii[:, None]).any(axis=1)
+    for b in range(4):
+        assert wide.at[b, "real"] == (bin_of == b).sum() == 10
+        assert wide.at[b, "covered"] == covered[bin_of == b].sum()
+    assert set(report.bins["set"]) == {BASELINE, "wide", "narrow", "narrow g2"}
+
+
+def test_the_head_only_set_misses_the_tail(dataset):
+    samples, x = dataset
+    bins = tail_report(samples, x, bins=4, seed=0).bins.pivot(index="bin", columns="set", values="coverage")
+    assert bins.loc[3, "narrow"] < bins.loc[3, "wide"]
+    assert bins.loc[3, "narrow g2"] <= bins.loc[3, "narrow"]
+
+
+def test_tail_report_matches_compare_tail_rows(dataset):
+    samples, x = dataset
+    report = tail_report(samples, x, bins=10, seed=5)
+    table = compare(samples, embeddings=x, seed=5, with_mauve=False)
+    for name in ("wide", "narrow"):
+        rarest = report.bins[(report.bins["set"] == name) & (report.bins["bin"] == 9)]
+        value = table[(table["set"] == name) & (table["metric"] == "tail coverage (rarest 10%)")]["value"].iloc[0]
+        assert rarest["coverage"].iloc[0] == pytest.approx(value)
+
+
+def test_missed_samples_are_covered_by_no_synthetic_set_and_rarest_first(dataset):
+    samples, x = dataset
+    report = tail_report(samples, x, bins=4)
+    holdout = np.flatnonzero((samples["split"] == "holdout").to_numpy())
+    synthetic = np.flatnonzero((samples["source"] == "synthetic").to_numpy())
+    covered = covered_by(x[holdout], x[synthetic], knn_radii(x[holdout], 5))
+    uncovered_ids = set(samples["id"].to_numpy()[holdout][~covered])
+    assert set(report.missed["id"]) == uncovered_ids  # sets are all at 30 = their full size here
+    assert report.missed["rarity"].is_monotonic_decreasing
+    assert (report.missed["sets covering"] == 0).all()
+
+
+def test_label_coverage_and_zipf_points(dataset):
+    samples, x = dataset
+    report = tail_report(samples, x, bins=4)
+    assert set(report.labels["label"]) == {"a", "b"}
+    assert report.labels["coverage"].between(0, 1).all()
+    points = zipf_points(["a a a b b c"] * 2 + ["d"], points=10)
+    assert points["rank"].tolist() == [1, 2, 3, 4]
+    assert points["share"].tolist() == pytest.approx([6 / 13, 4 / 13, 2 / 13, 1 / 13])
+
+
+def test_tail_report_without_holdout_says_so(dataset):
+    samples, x = dataset
+    no_holdout = samples.assign(split=samples["split"].replace("holdout", "train"))
+    with pytest.raises(CompareError, match="holdout"):
+        tail_report(no_holdout, x)
+
+
+# --- Method comparison ---------------------------------------------------------------------------
+
+def test_cached_compare_computes_once_and_keys_on_parameters(dataset, tmp_path, monkeypatch):
+    samples, x = dataset
+    first = cached_compare(samples, x, cache_dir=tmp_path, seed=1, with_mauve=False)
+    import analysis.compare as module
+
+    monkeypatch.setattr(module, "compare", lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed")))
+    again = cached_compare(samples, x, cache_dir=tmp_path, seed=1, with_mauve=False)
+    pd.testing.assert_frame_equal(first, again)
+    with pytest.raises(AssertionError, match="recomputed"):
+        cached_compare(samples, x, cache_dir=tmp_path, seed=2, with_mauve=False)
+
+
+def test_generation_table_starts_at_the_real_baseline(dataset):
+    samples, x = dataset
+    table = compare(samples, embeddings=x, with_mauve=False)
+    lines = generation_table(table, "distinct-1")
+    assert lines["method"].unique().tolist() == ["narrow"]  # "wide" has one generation only
+    assert lines["generation"].tolist() == [0, 1, 2]
+    baseline = table[(table["set"] == BASELINE) & (table["metric"] == "distinct-1")]["value"].iloc[0]
+    assert lines["value"].iloc[0] == baseline
+    assert set_name("narrow", 2) == "narrow g2" and set_name("narrow", 1) == "narrow"
+
+
+# --- Embedding map -------------------------------------------------------------------------------
+
+def test_map_points_name_sets_and_shorten_hover_text(dataset):
+    samples, _ = dataset
+    long = samples.copy()
+    long.loc[0, "text"] = "<b>" + "x" * 500
+    points = explore.map_points(long, np.zeros((len(long), 2)))
+    assert points["set"].value_counts().to_dict() == {"real": 100, "wide": 30, "narrow": 30, "narrow g2": 30}
+    assert len(points.at[0, "hover"]) == explore.TOOLTIP_CHARS and points.at[0, "hover"].startswith("<b>")
+    with pytest.raises(ValueError, match="positions"):
+        explore.map_points(samples, np.zeros((3, 2)))
+
+
+def test_stratified_sample_keeps_each_sets_share():
+    points = pd.DataFrame({"set": ["real"] * 8000 + ["a"] * 1500 + ["b"] * 500 + ["tiny"] * 2, "x": 0.0})
+    drawn = explore.stratified_sample(points, 1000, seed=1)
+    counts = drawn["set"].value_counts()
+    assert len(drawn) <= 1000 and drawn.index.is_monotonic_increasing
+    assert counts["real"] == 799 and counts["a"] == 149 and counts["b"] == 49 and counts["tiny"] == 1
+    assert explore.stratified_sample(points.head(10), 1000) is not None and len(explore.stratified_sample(points.head(10), 1000)) == 10
+
+
+def test_density_grid_shares_sum_to_one_and_difference_is_their_gap():
+    rng = np.random.default_rng(0)
+    points = pd.DataFrame({"x": rng.normal(size=300), "y": rng.normal(size=300), "source": ["real"] * 200 + ["synthetic"] * 100})
+    grid = explore.density_grid(points, (points["source"] == "synthetic").to_numpy(), bins=8)
+    assert grid["real"].sum() == pytest.approx(1) and grid["synthetic"].sum() == pytest.approx(1)
+    assert np.allclose(grid["difference"], grid["synthetic"] - grid["real"])
+    assert (grid["x2"] > grid["x"]).all() and (grid["y2"] > grid["y"]).all()
+
+
+def test_in_box_selects_the_points_inside_either_way_round():
+    points = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0.0, 1.0, 2.0, 3.0]})
+    assert explore.in_box(points, {"x": [2.5, 0.5], "y": [0.5, 2.5]}).tolist() == [False, True, True, False]
+    assert not explore.in_box(points, None).any() and not explore.in_box(points, {}).any()
+
+
+def test_uncovered_real_is_the_complement_of_coverage(dataset):
+    samples, x = dataset
+    real = np.flatnonzero((samples["source"] == "real").to_numpy())
+    synthetic = np.flatnonzero((samples["method"] == "narrow").to_numpy())
+    uncovered = explore.uncovered_real(x, real, synthetic)
+    radii = np.sort(np.linalg.norm(x[real][:, None] - x[real][None], axis=2), axis=1)[:, 5]
+    brute = ~(np.linalg.norm(x[real][:, None] - x[synthetic][None], axis=2) < radii[:, None]).any(axis=1)
+    assert uncovered.tolist() == brute.tolist()
+    assert explore.uncovered_real(x, real, np.array([], int)).all()
+
+
+def test_nearest_synthetic_is_sorted_by_cosine():
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [1.0, 1.0], [-1.0, 0.0]])
+    nearest = explore.nearest_synthetic(x, 0, np.array([1, 2, 3, 4]), n=3)
+    assert nearest["row"].tolist() == [2, 3, 1]
+    assert nearest["similarity"].iloc[0] == pytest.approx(1 / np.hypot(1, 0.1))
+
+
+# --- Named subsets ---------------------------------------------------------------------------------
+
+def test_subsets_are_kept_replaced_and_deleted(tmp_path):
+    ws = Workspace(tmp_path)
+    assert ws.subsets() == {}
+    ws.save_subset(" sparse ", ["a", "b"])
+    ws.save_subset("dense", ["c"])
+    ws.save_subset("sparse", ["d"])
+    assert Workspace(tmp_path).subsets() == {"sparse": ["d"], "dense": ["c"]}
+    ws.delete_subset("sparse")
+    assert ws.subsets() == {"dense": ["c"]}
+    with pytest.raises(WorkspaceError, match="needs a name"):
+        ws.save_subset("  ", ["a"])
+    with pytest.raises(WorkspaceError, match="empty"):
+        ws.save_subset("x", [])
