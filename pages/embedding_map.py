@@ -96,9 +96,10 @@ with user_errors("Drawing the map"):
         with right.form("keep_subset", clear_on_submit=True, border=False):
             name = st.text_input("Keep the selection as a named subset", placeholder="e.g. sparse science region")
             if st.form_submit_button("Keep subset", icon=":material/bookmark_add:"):
-                workspace().save_subset(name, full["id"].astype(str).tolist())
-                st.success(f"Kept {len(full):,} samples as subset '{name.strip()}'; the Tail coverage and Method "
-                           f"comparison pages can pick it.", icon=":material/check:")
+                with user_errors("Keeping the subset"):
+                    workspace().save_subset(name, full["id"].astype(str).tolist())
+                    st.success(f"Kept {len(full):,} samples as subset '{name.strip()}'; the Tail coverage and Method "
+                               f"comparison pages can pick it.", icon=":material/check:")
 
     st.subheader("Nearest synthetic samples")
     candidates = selected[selected["source"] == "real"] if not selected.empty else points.loc[real_rows]

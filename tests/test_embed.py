@@ -103,3 +103,16 @@ def test_digests_ending_in_a_nul_byte_are_found(tmp_path):
 def test_an_unknown_model_says_nothing_is_downloaded(tmp_path):
     with pytest.raises(EmbeddingError, match=r"no-such-model.*Nothing is downloaded"):
         embed(["x"], model="no-such-org/no-such-model", cache_dir=tmp_path)
+
+
+def test_the_shipped_demo_vectors_cover_the_demo_and_match_the_model(model, tmp_path, monkeypatch):
+    """data/demo/embeddings holds every demo text's vector, as the model computes it today."""
+    from analysis.demo import load_demo
+
+    texts = load_demo()["text"].tolist()
+    assert embed_module.cached_count(texts, cache_dir=tmp_path) == len(set(texts))  # an empty cache: all from the shard
+    sample = texts[:: len(texts) // 7][:7]
+    shipped = embed(sample, cache_dir=tmp_path)
+    fresh = model.encode(sample, normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(shipped, fresh, atol=1e-5)
+    assert not any((tmp_path / "embeddings").glob("*/shard-*.npz"))  # nothing copied into the user's cache

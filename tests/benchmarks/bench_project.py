@@ -1,0 +1,52 @@
+"""Benchmark: the UMAP map of 10,000 demo embeddings, cold and reloaded from the disk cache.
+
+    .venv/bin/python tests/benchmarks/bench_project.py [--n 10000]
+
+Embeddings come from the shipped demo vectors (or the cache; not timed). The cold fit is
+:func:`analysis.project.project` with an empty projection cache (target: <= 30 s on 2 cores);
+the reload is the same call again, which reads ``projections/<key>.npy`` (target: <= 1 s).
+Prints both times and the reload as a ratio of the cold fit, both measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from analysis.demo import load_demo  # noqa: E402
+from analysis.embed import embed  # noqa: E402
+from analysis.project import project  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=10_000)
+    args = parser.parse_args()
+
+    samples = load_demo()
+    texts = samples["text"].sample(min(args.n, len(samples)), random_state=0)
+    vectors = embed(texts.tolist(), progress=None)
+    print(f"{len(vectors):,} demo embeddings of {vectors.shape[1]} dimensions", flush=True)
+
+    with tempfile.TemporaryDirectory() as cache:
+        start = time.perf_counter()
+        cold_map = project(vectors, cache_dir=cache)
+        cold = time.perf_counter() - start
+        start = time.perf_counter()
+        warm_map = project(vectors, cache_dir=cache)
+        warm = time.perf_counter() - start
+    assert (cold_map == warm_map).all()
+    print(f"cold UMAP fit: {cold:.1f} s (target <= 30 s)")
+    print(f"cached reload: {warm * 1000:.1f} ms (target <= 1 s)")
+    print(f"reload / cold fit: {warm / cold:.5f}  ({cold / warm:,.0f}x faster)")
+
+
+if __name__ == "__main__":
+    main()
