@@ -8,8 +8,26 @@ import pandas as pd
 
 __all__ = [
     "count_bars", "length_histogram", "embedding_map", "MAP_SELECTION", "tail_coverage_bars", "zipf_curves",
-    "label_heatmap", "value_bars", "metric_multiples", "generation_lines", "to_png", "to_svg",
+    "label_heatmap", "value_bars", "metric_multiples", "generation_lines", "set_colors", "to_png", "to_svg",
 ]
+
+#: Real data in greys (darkest: the holdout reference), synthetic sets in a categorical palette.
+_REAL_COLORS = {"real": "#5f6b73", "real holdout": "#2b2b2b", "real train": "#8c9aa3"}
+_SYNTHETIC_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
+                     "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5"]
+
+
+def set_colors(names) -> alt.Scale:
+    """The colour scale of set names, the same in every chart: a set keeps its colour from page to page.
+
+    Real sets are grey; synthetic sets take the palette in sorted order of name, so "llm" has the
+    same colour wherever the same sets are shown.
+    """
+    names = sorted({str(name) for name in names})
+    synthetic = [name for name in names if name not in _REAL_COLORS]
+    colors = {name: _SYNTHETIC_COLORS[i % len(_SYNTHETIC_COLORS)] for i, name in enumerate(synthetic)}
+    colors.update({name: _REAL_COLORS[name] for name in names if name in _REAL_COLORS})
+    return alt.Scale(domain=names, range=[colors[name] for name in names])
 
 
 def count_bars(table: pd.DataFrame, by: str, *, title: str | None = None) -> alt.Chart:
@@ -82,12 +100,15 @@ def embedding_map(
         alt.Tooltip("generation:Q"), alt.Tooltip("id:N"),
     ]
     color_type = "O" if color_by == "generation" else "N"
+    color = alt.Color(f"{color_by}:{color_type}", title=color_by)
+    if color_by == "set":
+        color = alt.Color("set:N", title="set", scale=set_colors(points["set"]))
     dots = (
         alt.Chart(points)
         .mark_circle(size=14, opacity=0.7)
         .encode(
             x=x, y=y,
-            color=alt.when(box).then(alt.Color(f"{color_by}:{color_type}", title=color_by)).otherwise(alt.value(_GREY)),
+            color=alt.when(box).then(color).otherwise(alt.value(_GREY)),
             tooltip=tooltip,
         )
         .add_params(box)
@@ -139,7 +160,7 @@ def tail_coverage_bars(bins: pd.DataFrame, *, ceiling: str = "real train") -> al
         alt.Chart(table[table["set"] != ceiling])
         .mark_bar()
         .encode(x=x, xOffset="set:N", y=alt.Y("coverage:Q", title="share of the bin covered", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-                color=alt.Color("set:N", title="set"), tooltip=tooltip)
+                color=alt.Color("set:N", title="set", scale=set_colors(table["set"])), tooltip=tooltip)
     )
     ticks = (
         alt.Chart(table[table["set"] == ceiling])
@@ -157,7 +178,7 @@ def zipf_curves(zipf: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("rank:Q", scale=alt.Scale(type="log"), title="token rank (1 = most frequent)"),
             y=alt.Y("share:Q", scale=alt.Scale(type="log"), title="share of tokens"),
-            color=alt.Color("set:N"),
+            color=alt.Color("set:N", scale=set_colors(zipf["set"])),
             tooltip=["set:N", alt.Tooltip("rank:Q", format=","), alt.Tooltip("share:Q", format=".3%")],
         )
         .properties(height=320)
@@ -190,7 +211,7 @@ def value_bars(table: pd.DataFrame, *, value: str, title: str, percent: bool = T
         .encode(
             x=alt.X(f"{value}:Q", title=value, axis=alt.Axis(format="%" if percent else "")),
             y=alt.Y("set:N", title=None, sort="-x"),
-            color=alt.Color("set:N", legend=None),
+            color=alt.Color("set:N", legend=None, scale=set_colors(table["set"])),
             tooltip=["set:N", alt.Tooltip(f"{value}:Q", format=fmt)],
         )
         .properties(height=alt.Step(24))
@@ -209,7 +230,7 @@ def metric_multiples(table: pd.DataFrame, *, columns: int = 4) -> alt.FacetChart
     base = alt.Chart().encode(y=alt.Y("set:N", title=None))
     bars = base.mark_bar().encode(
         x=alt.X("value:Q", title=None),
-        color=alt.Color("set:N", legend=None),
+        color=alt.Color("set:N", legend=None, scale=set_colors(table["set"])),
         tooltip=["set:N", "metric:N", alt.Tooltip("value:Q", format=".4g"), alt.Tooltip("ci_low:Q", format=".4g"),
                  alt.Tooltip("ci_high:Q", format=".4g"), "direction:N", "reference:N", "n:Q"],
     )
@@ -230,7 +251,7 @@ def generation_lines(table: pd.DataFrame, *, metric: str) -> alt.Chart:
         .encode(
             x=alt.X("generation:O", title="generation"),
             y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
-            color=alt.Color("method:N"),
+            color=alt.Color("method:N", scale=set_colors(table["method"])),
             tooltip=["method:N", "generation:O", alt.Tooltip("value:Q", format=".4g")],
         )
         .properties(height=300)

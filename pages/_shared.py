@@ -173,10 +173,10 @@ def subset_picker(samples: pd.DataFrame, *, key: str) -> pd.DataFrame:
 
 def chart_downloads(chart, name: str, *, key: str) -> None:
     """PNG and SVG downloads of a chart, rendered only when clicked."""
-    left, right, _ = st.columns([1, 1, 4])
-    left.download_button("PNG", data=lambda: charts.to_png(chart), file_name=f"{name}.png", mime="image/png",
+    row = st.container(horizontal=True)
+    row.download_button("PNG", data=lambda: charts.to_png(chart), file_name=f"{name}.png", mime="image/png",
                          key=f"{key}_png", icon=":material/download:")
-    right.download_button("SVG", data=lambda: charts.to_svg(chart), file_name=f"{name}.svg", mime="image/svg+xml",
+    row.download_button("SVG", data=lambda: charts.to_svg(chart), file_name=f"{name}.svg", mime="image/svg+xml",
                           key=f"{key}_svg", icon=":material/download:")
 
 

@@ -37,6 +37,10 @@ with user_errors("Measuring tail coverage"):
                      chosen.reset_index(drop=True), embeddings[rows])
     st.caption(f"Each set at {report.size:,} samples (seed {seed}).")
 
+    st.caption(
+        "Rarer samples have wider neighbourhoods (k-NN balls), so every set covers more of the tail bins than of the "
+        "head; read each bar against the ceiling tick above it: the gap is what the set misses."
+    )
     bars = charts.tail_coverage_bars(report.bins)
     st.altair_chart(bars, width="stretch")
     chart_downloads(bars, "tail-coverage", key="tail_bars_export")
@@ -49,7 +53,7 @@ with user_errors("Measuring tail coverage"):
         chart_downloads(zipf, "zipf", key="tail_zipf_export")
     with right:
         tokens = charts.value_bars(report.rare_tokens, value="rare-token coverage",
-                                   title="Rare-token coverage: share of the holdout's rare words (seen at most twice) used")
+                                   title="Rare-token coverage (holdout words seen at most twice)")
         st.altair_chart(tokens, width="stretch")
         chart_downloads(tokens, "rare-token-coverage", key="tail_tokens_export")
 

@@ -86,3 +86,14 @@ def test_png_and_svg_export_render_offline(points):
     svg = charts.to_svg(chart)
     assert svg.lstrip().startswith("<svg") and svg.count("<path") > 100
     assert "<script>" not in svg  # sample text never enters the image as markup
+
+
+def test_a_set_keeps_its_colour_across_charts():
+    from analysis.charts import set_colors
+
+    one = set_colors(["llm", "real train", "rule-based"]).to_dict()
+    two = set_colors(["rule-based", "llm", "real train", "real holdout"]).to_dict()
+    colour = lambda scale, name: scale["range"][scale["domain"].index(name)]  # noqa: E731
+    assert colour(one, "llm") == colour(two, "llm") and colour(one, "rule-based") == colour(two, "rule-based")
+    assert colour(two, "real holdout") != colour(two, "real train")
+    assert len(set(two["range"])) == len(two["range"])

@@ -20,15 +20,16 @@ def open_page(page: str) -> AppTest:
     return at
 
 
-def rerun_ok(at: AppTest) -> AppTest:
-    at.run()
+def rerun_ok(changed) -> AppTest:
+    """Run the app after a widget change (or plainly) and check that it rendered without error."""
+    at = changed.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     return at
 
 
 def charts(at: AppTest) -> list:
-    return at.get("arrow_vega_lite_chart")
+    return at.get("vega_lite_chart")
 
 
 def test_embedding_map_opens_on_the_demo_and_reacts_to_its_controls():
