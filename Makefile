@@ -23,6 +23,7 @@ bench: install-test
 	$(BIN)/python tests/benchmarks/bench_prdc.py
 	$(BIN)/python tests/benchmarks/bench_compare.py
 	$(BIN)/python tests/benchmarks/bench_project.py
+	$(BIN)/python tests/benchmarks/bench_mixture.py
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

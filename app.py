@@ -19,6 +19,9 @@ pages = {
         st.Page("pages/tail_coverage.py", title="Tail coverage", icon=":material/stacked_bar_chart:"),
         st.Page("pages/comparison.py", title="Method comparison", icon=":material/compare:"),
     ],
+    "Design": [
+        st.Page("pages/mixture.py", title="Mixture designer", icon=":material/tune:"),
+    ],
 }
 page = st.navigation(pages)
 mark_router()

@@ -8,7 +8,7 @@ import pandas as pd
 
 __all__ = [
     "count_bars", "length_histogram", "embedding_map", "MAP_SELECTION", "tail_coverage_bars", "zipf_curves",
-    "label_heatmap", "value_bars", "metric_multiples", "generation_lines", "set_colors", "to_png", "to_svg",
+    "label_heatmap", "value_bars", "metric_multiples", "generation_lines", "frontier_lines", "set_colors", "to_png", "to_svg",
 ]
 
 #: Real data in greys (darkest: the holdout reference), synthetic sets in a categorical palette.
@@ -255,6 +255,34 @@ def generation_lines(table: pd.DataFrame, *, metric: str) -> alt.Chart:
             tooltip=["method:N", "generation:O", alt.Tooltip("value:Q", format=".4g")],
         )
         .properties(height=300)
+    )
+
+
+# --- Mixture designer --------------------------------------------------------------------------
+
+def frontier_lines(frontier: pd.DataFrame, metrics: list[str], *, current: float, columns: int = 3) -> alt.FacetChart:
+    """Each metric against the real share (:func:`analysis.mixture.frontier`), one panel per metric.
+
+    A dashed rule marks the current real share; shaded bands mark the guardrails (below 20 % real:
+    alarm, red; 20–30 %: warning, orange). Shares where the mixture is impossible are left out.
+    """
+    ok = frontier[frontier["ok"]]
+    data = ok.melt(id_vars=["real_share"], value_vars=metrics, var_name="metric", value_name="value")
+    x = alt.X("real_share:Q", title="real share", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]))
+    bands = alt.Chart(pd.DataFrame({"from": [0.0, 0.2], "to": [0.2, 0.3], "level": ["alarm", "warning"]})).mark_rect(opacity=0.12).encode(
+        x=alt.X("from:Q", scale=alt.Scale(domain=[0, 1])), x2="to:Q",
+        color=alt.Color("level:N", scale=alt.Scale(domain=["alarm", "warning"], range=["#d62728", "#ff7f0e"]), legend=None),
+    )
+    lines = alt.Chart().mark_line(point=True).encode(
+        x=x, y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+        tooltip=[alt.Tooltip("real_share:Q", format=".0%"), "metric:N", alt.Tooltip("value:Q", format=".4g")],
+    )
+    now = alt.Chart(pd.DataFrame({"real_share": [current]})).mark_rule(strokeDash=[4, 3], color="black").encode(x="real_share:Q")
+    return (
+        alt.layer(bands, lines, now, data=data)
+        .properties(width=220, height=150)
+        .facet(facet=alt.Facet("metric:N", title=None, sort=metrics), columns=columns)
+        .resolve_scale(y="independent")
     )
 
 

@@ -7,6 +7,7 @@ embed FILE...  embed the samples of files into the on-disk cache, with a progres
 generate       generate synthetic samples with one method (rule-based, paraphrase, llm), resumably
 demo           show or rebuild the demo's synthetic sets (``--rebuild``) and shipped vectors (``--embed``)
 compare        every metric for each synthetic set against the real holdout, and the risks that fire
+mix            draw a mixture of real and synthetic samples, print its metrics (JSON), write it with ``--out``
 
 Exit codes: 0 success, 2 wrong usage, 3 bad input (the message says what and how to fix it).
 """
@@ -14,6 +15,7 @@ Exit codes: 0 success, 2 wrong usage, 3 bad input (the message says what and how
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -203,6 +205,64 @@ def _command_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights(value: str) -> dict[str, float]:
+    weights = {}
+    for part in value.split(","):
+        name, sep, weight = part.partition("=")
+        try:
+            weights[name.strip()] = float(weight)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected NAME=WEIGHT[,NAME=WEIGHT...], got {part!r}") from None
+        if not sep or not name.strip():
+            raise argparse.ArgumentTypeError(f"expected NAME=WEIGHT[,NAME=WEIGHT...], got {part!r}")
+    return weights
+
+
+def _command_mix(args: argparse.Namespace) -> int:
+    from analysis.embed import embed
+    from analysis.mixture import APPROXIMATE, EXACT, MixturePreview, MixtureSpec, export_mixture, guardrail
+
+    spec = MixtureSpec(size=args.size, real_share=args.real_share, weights=args.weights or {},
+                       strategy=args.strategy, seed=args.seed)  # a bad spec fails before any work
+    tables, inputs = [], []
+    for path in args.real:
+        tables.append(read_samples(path, source="real", holdout_fraction=args.holdout)[0])
+        inputs.append({"file": str(path), "source": "real"})
+    for name, path in args.synthetic:
+        tables.append(read_samples(path, source="synthetic", method=name)[0])
+        inputs.append({"file": str(path), "source": "synthetic", "method": name})
+    for entry in inputs:
+        entry["sha256"] = hashlib.sha256(Path(entry["file"]).read_bytes()).hexdigest() if Path(entry["file"]).is_file() else None
+    samples = combine_samples(*tables)[0]
+    with _progress_bar(len(samples), "embedding") as bar:
+        vectors = embed(samples["text"], progress=lambda done, total: bar.update(done - bar.n))
+    with _progress_bar(0, "precomputing") as bar:
+        def precomputed(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        preview = MixturePreview(samples, vectors, progress=precomputed)
+    rows = preview.rows(spec)
+    metrics = preview.metrics(spec)
+    level, reason = guardrail(spec.real_share)
+    result = {
+        "spec": spec.to_dict(),
+        "counts": preview.counts(spec),
+        "guardrail": {"level": level, "reason": reason},
+        "metrics": metrics,
+        "exact": sorted(name for name in metrics if name in EXACT or name.startswith("coverage bin")),
+        "approximate": APPROXIMATE,
+    }
+    if args.out:
+        manifest = export_mixture(samples, rows, spec, args.out, metrics=metrics,
+                                  inputs={"files": inputs, "holdout": args.holdout})
+        result["out"] = {"rows": str(Path(args.out).with_name(manifest["file"])),
+                         "manifest": str(Path(args.out).with_name(manifest["file"] + ".manifest.json"))}
+        print(f"{len(rows):,} rows written to {result['out']['rows']}, manifest {result['out']['manifest']}", file=sys.stderr)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description="Collapse Lab from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -245,6 +305,18 @@ def build_parser() -> argparse.ArgumentParser:
     comparison.add_argument("--rules", help="a risk-rules TOML file (default: analysis/risk_rules.toml)")
     comparison.add_argument("--no-mauve", action="store_true", help="skip MAUVE (k-means; a few seconds a set)")
     comparison.set_defaults(run=_command_compare)
+
+    mix = commands.add_parser("mix", help="a mixture of real and synthetic samples: its metrics, and its rows with --out")
+    mix.add_argument("--real", nargs="+", required=True, metavar="FILE", help="real samples (10 %% held out by hash, never mixed in)")
+    mix.add_argument("--synthetic", nargs="+", required=True, type=_named_file, metavar="NAME=FILE")
+    mix.add_argument("--size", type=int, required=True, help="rows in the mixture")
+    mix.add_argument("--real-share", dest="real_share", type=float, required=True, help="share of real rows, 0..1")
+    mix.add_argument("--weights", type=_weights, metavar="NAME=W,...", help="weight per synthetic set (default: equal)")
+    mix.add_argument("--strategy", choices=["uniform", "dedup", "tail-aware"], default="uniform")
+    mix.add_argument("--seed", type=int, default=0)
+    mix.add_argument("--holdout", type=float, default=0.1)
+    mix.add_argument("--out", help="write the rows here (.csv, .jsonl or .parquet) and OUT.manifest.json beside them")
+    mix.set_defaults(run=_command_mix)
 
     demo = commands.add_parser("demo", help="the demo's synthetic sets: counts, or --rebuild them")
     demo.add_argument("--rebuild", action="store_true", help="regenerate data/demo/ with this code (resumable)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from typing import Any, Iterator
 
 import numpy as np
@@ -21,6 +22,7 @@ from analysis.embed import EmbeddingError, cached_count, embed
 from analysis.progress import ProgressMeter
 from analysis.project import ProjectionError, cached_projection, project
 from analysis.generate.backends import GenerationError
+from analysis.mixture import MixturePreview
 from analysis.workspace import Workspace, WorkspaceError
 
 log = logging.getLogger("collapse_lab")
@@ -155,6 +157,62 @@ def dataset_projection(samples: pd.DataFrame, embeddings: np.ndarray, sha256: st
     return _projection(*key, embeddings, fit_rows)
 
 
+_PREVIEWS: dict[str, MixturePreview] = {}  # per server process, the last two datasets' mixture engines
+_PREVIEW_LOCK = threading.Lock()
+
+
+def mixture_preview(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str) -> MixturePreview:
+    """The mixture engine of the dataset: built once per server process (a progress bar meanwhile), then shared."""
+    with _PREVIEW_LOCK:
+        if sha256 not in _PREVIEWS:
+            bar = st.progress(0.0, text=f"Precomputing neighbourhoods of {len(samples):,} samples (once per dataset)…")
+            preview = MixturePreview(samples, embeddings, progress=lambda done, total: bar.progress(
+                done / max(total, 1), text=f"Precomputing neighbourhoods: {done:,} of {total:,}…"))
+            bar.empty()
+            while len(_PREVIEWS) >= 2:
+                _PREVIEWS.pop(next(iter(_PREVIEWS)))
+            _PREVIEWS[sha256] = preview
+        return _PREVIEWS[sha256]
+
+
+def url_state(prefix: str, defaults: dict[str, Any], *, limits: dict[str, Any] | None = None) -> dict[str, str]:
+    """Widget state that lives in the URL's query parameters, so a shared link opens the same view.
+
+    ``defaults`` maps each parameter name to its default (its type is the parameter's type);
+    ``limits`` maps a name to ``(low, high)`` for numbers or to the allowed strings. On a session's
+    first run the values come from the URL where it has valid ones (invalid ones are ignored, with a
+    note), else from the defaults; on every run the URL is rewritten from the current values.
+    Returns name -> the session-state key to give the widget.
+    """
+    keys = {name: f"{prefix}_{name}" for name in defaults}
+    limits = limits or {}
+    if not st.session_state.get(f"{prefix}_from_url"):
+        ignored = []
+        for name, default in defaults.items():
+            value = default
+            if name in st.query_params:
+                raw = st.query_params[name]
+                try:
+                    parsed = type(default)(raw)
+                    allowed = limits.get(name)
+                    if isinstance(allowed, tuple) and len(allowed) == 2 and not isinstance(allowed[0], str):
+                        ok = allowed[0] <= parsed <= allowed[1]
+                    else:
+                        ok = allowed is None or parsed in allowed
+                except ValueError:
+                    ok = False
+                if ok:
+                    value = parsed
+                else:
+                    ignored.append(f"{name}={raw}")
+            st.session_state.setdefault(keys[name], value)
+        if ignored:
+            st.toast(f"Ignored link settings that are out of range: {', '.join(ignored)}.", icon=":material/link_off:")
+        st.session_state[f"{prefix}_from_url"] = True
+    st.query_params.from_dict({name: str(st.session_state[key]) for name, key in keys.items()})
+    return keys
+
+
 def subset_picker(samples: pd.DataFrame, *, key: str) -> pd.DataFrame:
     """A 'Samples' picker over the named subsets kept from the Embedding map; returns the rows to analyse."""
     subsets = workspace().subsets()
@@ -169,6 +227,21 @@ def subset_picker(samples: pd.DataFrame, *, key: str) -> pd.DataFrame:
     chosen = samples[samples["id"].astype(str).isin(set(subsets[choice]))]
     st.caption(f"Subset **{choice}**: {len(chosen):,} of {len(samples):,} samples.")
     return chosen
+
+
+def set_controls(samples: pd.DataFrame, *, key: str, size_help: str):
+    """The controls the analysis pages share: which samples (a kept subset), samples per set, seed.
+
+    Returns the chosen rows, the size (None: the smallest set), the seed and a free column for a
+    page's own control; widget keys are ``<key>_subset``, ``<key>_size`` and ``<key>_seed``.
+    """
+    columns = st.columns([2, 1, 1, 1])
+    with columns[0]:
+        chosen = subset_picker(samples, key=f"{key}_subset")
+    size = columns[1].number_input("Samples per set (0 = smallest set)", 0, 100_000, 0, step=100, key=f"{key}_size",
+                                   help=f"Every set is subsampled to this size, because {size_help}.")
+    seed = columns[2].number_input("Seed", 0, 2**31 - 1, 0, key=f"{key}_seed")
+    return chosen, int(size) or None, int(seed), columns[3]
 
 
 def chart_downloads(chart, name: str, *, key: str) -> None:

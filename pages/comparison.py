@@ -7,7 +7,7 @@ import streamlit as st
 from analysis import charts
 from analysis.compare import BASELINE, DEFINITIONS, METRICS, cached_compare, generation_table
 from analysis.risks import risks
-from pages._shared import chart_downloads, current_dataset, dataset_embeddings, subset_picker, table_download, user_errors
+from pages._shared import chart_downloads, current_dataset, dataset_embeddings, set_controls, table_download, user_errors
 
 st.title("Method comparison")
 st.caption(
@@ -28,16 +28,11 @@ samples, manifest = current_dataset()
 samples = samples.reset_index(drop=True)
 with user_errors("Comparing the sets"):
     embeddings = dataset_embeddings(samples, manifest["sha256"])
-    controls = st.columns([2, 1, 1, 1])
-    with controls[0]:
-        chosen = subset_picker(samples, key="compare_subset")
-    size = controls[1].number_input("Samples per set (0 = smallest set)", 0, 100_000, 0, step=100, key="compare_size",
-                                    help="Every set is subsampled to this size, because most metrics change with size.")
-    seed = controls[2].number_input("Seed", 0, 2**31 - 1, 0, key="compare_seed")
-    with_mauve = controls[3].toggle("MAUVE", value=True, key="compare_mauve",
-                                    help="MAUVE (mauve-text) clusters the embeddings: a few seconds per set.")
+    chosen, size, seed, extra = set_controls(samples, key="compare", size_help="most metrics change with size")
+    with_mauve = extra.toggle("MAUVE", value=True, key="compare_mauve",
+                              help="MAUVE (mauve-text) clusters the embeddings: a few seconds per set.")
     table = _compare(chosen.reset_index(drop=True), embeddings[chosen.index.to_numpy()],
-                     size=int(size) or None, seed=int(seed), with_mauve=with_mauve)
+                     size=size, seed=seed, with_mauve=with_mauve)
     fired = risks(table)
 
     wide = table.pivot_table(index="set", columns="metric", values="value", aggfunc="first", sort=False)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analysis import charts
 from analysis.coverage import TailReport, tail_report
-from pages._shared import chart_downloads, current_dataset, dataset_embeddings, subset_picker, table_download, user_errors
+from pages._shared import chart_downloads, current_dataset, dataset_embeddings, set_controls, table_download, user_errors
 
 st.title("Tail coverage")
 st.caption(
@@ -25,15 +25,10 @@ samples, manifest = current_dataset()
 samples = samples.reset_index(drop=True)
 with user_errors("Measuring tail coverage"):
     embeddings = dataset_embeddings(samples, manifest["sha256"])
-    controls = st.columns([2, 1, 1, 1])
-    with controls[0]:
-        chosen = subset_picker(samples, key="tail_subset")
-    bins = controls[1].number_input("Rarity bins", 2, 50, 10, key="tail_bins")
-    size = controls[2].number_input("Samples per set (0 = smallest set)", 0, 100_000, 0, step=100, key="tail_size",
-                                    help="Every set is subsampled to this size, because coverage grows with size.")
-    seed = controls[3].number_input("Seed", 0, 2**31 - 1, 0, key="tail_seed")
+    chosen, size, seed, extra = set_controls(samples, key="tail", size_help="coverage grows with size")
+    bins = extra.number_input("Rarity bins", 2, 50, 10, key="tail_bins")
     rows = chosen.index.to_numpy()
-    report = _report(manifest["sha256"], tuple(chosen["id"].astype(str)), int(bins), int(size) or None, int(seed),
+    report = _report(manifest["sha256"], tuple(chosen["id"].astype(str)), int(bins), size, seed,
                      chosen.reset_index(drop=True), embeddings[rows])
     st.caption(f"Each set at {report.size:,} samples (seed {seed}).")
 

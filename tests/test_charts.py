@@ -97,3 +97,17 @@ def test_a_set_keeps_its_colour_across_charts():
     assert colour(one, "llm") == colour(two, "llm") and colour(one, "rule-based") == colour(two, "rule-based")
     assert colour(two, "real holdout") != colour(two, "real train")
     assert len(set(two["range"])) == len(two["range"])
+
+
+def test_frontier_lines_marks_the_current_share_and_the_guardrails():
+    from analysis.charts import frontier_lines
+
+    frontier = pd.DataFrame({"real_share": np.linspace(0, 1, 11), "current": False, "ok": [False] + [True] * 10,
+                             "reason": "", "coverage": np.linspace(0.5, 0.9, 11), "vendi": np.linspace(5, 9, 11)})
+    spec = frontier_lines(frontier, ["coverage", "vendi"], current=0.7).to_dict()
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["spec"]["layer"]]
+    assert marks == ["rect", "line", "rule"]
+    assert spec["facet"]["field"] == "metric" and spec["resolve"]["scale"]["y"] == "independent"
+    rule_data = spec["datasets"][spec["spec"]["layer"][2]["data"]["name"]]
+    assert rule_data == [{"real_share": 0.7}]
+    assert len(spec["datasets"][spec["data"]["name"]]) == 20  # the impossible share is left out

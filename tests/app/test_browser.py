@@ -142,3 +142,10 @@ def test_method_comparison_renders(server, browser):
     assert_no_error_shown(page)
     assert "llm g3" in page.inner_text("body")
     page.screenshot(path=str(SCREENSHOTS / "method-comparison.png"), full_page=True)
+
+
+def test_mixture_designer_renders(server, browser):
+    page = open_page(browser, f"{server}/mixture", "Metrics of the mixture", charts=2)
+    assert_no_error_shown(page)
+    assert page.locator('[data-testid="stMetricValue"]').count() >= 8
+    page.screenshot(path=str(SCREENSHOTS / "mixture-designer.png"), full_page=True)

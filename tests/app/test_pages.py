@@ -83,3 +83,58 @@ def test_method_comparison_has_a_row_per_demo_set_and_the_risks():
     assert len(charts(at)) >= 2  # the first family's small multiples and the generations chart
     assert at.subheader[-1].value == "Across generations"
     rerun_ok(at.selectbox(key="compare_gen_metric").set_value("coverage"))
+
+
+def metric_values(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_mixture_designer_updates_the_metrics_and_warns_on_too_little_real_data():
+    at = open_page("pages/mixture.py")
+    assert not at.error and not at.warning, [e.value for e in at.error]
+    assert at.title[0].value == "Mixture designer"
+    before = metric_values(at)
+    assert {"coverage", "tail coverage (rarest 10%)", "distinct-2", "vendi", "centroid shift"} <= set(before)
+    assert len(charts(at)) == 2  # tail bins and the frontier
+
+    rerun_ok(at.slider(key="mix_w:rule-based").set_value(0))
+    after = metric_values(at)
+    assert after != before  # the same size without rule-based samples: other rows, other values
+
+    at.slider(key="mix_real").set_value(25).run()
+    assert not at.exception and not at.error
+    assert len(at.warning) == 1 and "25% real data is below the 30%" in at.warning[0].value
+    at.slider(key="mix_real").set_value(15).run()
+    assert not at.exception and not at.warning
+    assert len(at.error) == 1 and "Only 15% real data" in at.error[0].value
+    assert at.query_params["real"] == "15" and at.query_params["w:rule-based"] == "0"
+
+
+def test_mixture_designer_opens_the_mixture_a_link_names():
+    at = AppTest.from_file(APP, default_timeout=600)
+    for name, value in {"size": "800", "real": "40", "strategy": "tail-aware", "w:llm": "0", "seed": "-3"}.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page("pages/mixture.py").run()
+    assert not at.exception
+    assert at.number_input(key="mix_size").value == 800 and at.slider(key="mix_real").value == 40
+    assert at.selectbox(key="mix_strategy").value == "tail-aware" and at.slider(key="mix_w:llm").value == 0
+    assert at.number_input(key="mix_seed").value == 0  # out of range in the link: ignored, and said
+    assert any("seed=-3" in toast.value for toast in at.toast)
+    assert "800 rows:" in " ".join(c.value for c in at.caption) and " llm," not in " ".join(c.value for c in at.caption)
+
+
+def test_mixture_designer_suggests_weights_and_applies_them():
+    at = open_page("pages/mixture.py")
+    rerun_ok(at.button(key="mix_suggest").click())
+    assert "possible mixtures compared" in at.info[-1].value
+    rerun_ok(at.button(key="mix_apply").click())
+    weights = [at.slider(key=f"mix_w:{name}").value for name in ("llm", "llm g2", "llm g3", "paraphrase", "rule-based")]
+    assert max(weights) == 100 and at.slider(key="mix_real").value == 70
+
+
+def test_mixture_designer_says_how_to_fix_an_impossible_mixture():
+    at = open_page("pages/mixture.py")
+    at.number_input(key="mix_size").set_value(50_000).run()
+    assert not at.exception
+    assert "Lower the size" in at.error[0].value

@@ -1,0 +1,131 @@
+"""Mixture designer: real share and method weights as sliders, every metric of the mixture updated on each move."""
+
+import streamlit as st
+
+from analysis import charts
+from analysis.mixture import STRATEGIES, MixtureSpec, export_bytes, frontier, guardrail, review, suggest, tail_bins
+from pages._shared import (
+    chart_downloads, current_dataset, dataset_embeddings, mixture_preview, table_download, url_state, user_errors,
+)
+
+st.title("Mixture designer")
+st.caption(
+    "Choose how much real data to keep and how to weight each synthetic set; the mixture's coverage, tails, "
+    "diversity and drift against the real holdout update on every move, next to all-real data of the same size."
+)
+
+FRONTIER_METRICS = ["tail coverage (rarest 10%)", "coverage", "recall", "distinct-2", "vendi", "centroid shift"]
+HEADLINE = ["coverage", "tail coverage (rarest 10%)", "recall", "precision", "distinct-2", "entropy-1", "vendi", "centroid shift"]
+
+samples, manifest = current_dataset()
+samples = samples.reset_index(drop=True)
+with user_errors("Designing the mixture"):
+    embeddings = dataset_embeddings(samples, manifest["sha256"])
+    preview = mixture_preview(samples, embeddings, manifest["sha256"])
+    synthetic = preview.set_names[1:]
+    available = preview.available()
+    holdout = len(preview.holdout_rows)
+    default_size = min(holdout, available["real train"])  # coverage compares best at the holdout's size
+
+    # the state lives in the URL: a link opens the same mixture
+    state = url_state(
+        "mix", {"size": default_size, "real": 70, "strategy": "uniform", "seed": 0, **{f"w:{name}": 100 for name in synthetic}},
+        limits={"size": (preview.k + 1, 10_000_000), "real": (0, 100), "strategy": STRATEGIES, "seed": (0, 2**31 - 1),
+                **{f"w:{name}": (0, 100) for name in synthetic}},
+    )
+
+    with st.sidebar:
+        st.subheader("Mixture")
+        size = st.number_input("Total size N", preview.k + 1, 10_000_000, step=500, key=state["size"])
+        real = st.slider("Real share (%)", 0, 100, key=state["real"],
+                         help="Keep at least 20–30 % real data: below that, recursive training loses the tails.")
+        st.caption("Weight of each synthetic set (relative)")
+        weights = {name: st.slider(name, 0, 100, key=state[f"w:{name}"]) for name in synthetic}
+        strategy = st.selectbox(
+            "Sampling", STRATEGIES, key=state["strategy"],
+            help="uniform: random rows; dedup: near-copies of real text and repeats removed first; "
+                 "tail-aware: dedup, then synthetic rows that reach rare real regions first.",
+        )
+        seed = st.number_input("Seed", 0, 2**31 - 1, key=state["seed"])
+    spec = MixtureSpec(size=int(size), real_share=real / 100, weights={k: float(v) for k, v in weights.items()},
+                       strategy=strategy, seed=int(seed))
+
+    level, reason = guardrail(spec.real_share)
+    if level == "alarm":
+        st.error(reason, icon=":material/dangerous:")
+    elif level == "warning":
+        st.warning(reason, icon=":material/warning:")
+
+    counts = preview.counts(spec)
+    st.caption(f"{spec.size:,} rows: " + ", ".join(f"{n:,} {name}" for name, n in counts.items() if n) + ".")
+    if spec.size > 2 * holdout:
+        st.info(f"The mixture is much larger than the real holdout ({holdout:,} samples), so coverage, recall and "
+                f"tail coverage approach 100 % for any mixture; compare mixtures near N = {holdout:,} for those, "
+                f"and use diversity and drift at the full size.", icon=":material/info:")
+    table, fired = review(preview, spec)
+    st.subheader("Metrics of the mixture")
+    st.caption("Against the real holdout; the small number is the difference from all-real data of the same size. "
+               "Hover a value's help for its definition.")
+    rows = table.set_index("metric")
+    for start in range(0, len(HEADLINE), 4):
+        for column, metric in zip(st.columns(4), HEADLINE[start:start + 4]):
+            row = rows.loc[metric]
+            column.metric(metric, f"{row.value:.3f}", delta=f"{row.value - row.baseline:+.3f}",
+                          delta_color="normal" if row.direction == "higher" else "inverse",
+                          help=f"{row.definition} {row.direction.capitalize()} is better.")
+            for risk in fired[fired["metric"] == metric].itertuples():
+                column.caption(f":orange[**{risk.risk}**]: {risk.message}")
+    with st.expander("Every metric"):
+        st.dataframe(table, hide_index=True, width="stretch",
+                     column_config={"value": st.column_config.NumberColumn(format="%.4f"),
+                                    "baseline": st.column_config.NumberColumn("all real", format="%.4f")})
+
+    bars = charts.tail_coverage_bars(tail_bins(preview, spec))
+    st.altair_chart(bars, width="stretch")
+    chart_downloads(bars, "mixture-tail-coverage", key="mix_tail_export")
+
+    st.subheader("Frontier")
+    st.caption("Each metric as the real share goes from 0 to 100 % with these weights; the dashed line is this mixture, "
+               "the shaded bands the guardrails.")
+    front = frontier(preview, spec)
+    chart = charts.frontier_lines(front, FRONTIER_METRICS, current=spec.real_share)
+    st.altair_chart(chart)
+    chart_downloads(chart, "mixture-frontier", key="mix_frontier_export")
+    table_download(front, "mixture-frontier", key="mix_frontier_csv", label="Frontier as CSV")
+
+    st.subheader("Suggest weights")
+    st.caption(f"Searches method weights and sampling for the best tail coverage at N = {spec.size:,} and at least "
+               f"{real} % real (diversity breaks ties).")
+    if st.button("Suggest", icon=":material/auto_fix_high:", key="mix_suggest"):
+        with st.spinner("Trying weights and strategies…"):
+            best, why = suggest(preview, spec.size, spec.real_share, seed=spec.seed)
+        st.session_state["mix_suggestion"] = (best.to_dict(), why)
+    if suggestion := st.session_state.get("mix_suggestion"):
+        best, why = MixtureSpec.from_dict(suggestion[0]), suggestion[1]
+        st.info(why, icon=":material/lightbulb:")
+
+        def apply() -> None:
+            st.session_state[state["strategy"]] = best.strategy
+            st.session_state[state["real"]] = round(best.real_share * 100)
+            top = max(best.weights.values()) or 1.0
+            for name in synthetic:
+                st.session_state[state[f"w:{name}"]] = round(100 * best.weights.get(name, 0.0) / top)
+            st.session_state.pop("mix_suggestion", None)
+
+        st.button("Apply the suggestion", on_click=apply, key="mix_apply")
+
+    st.subheader("Export")
+    fmt = st.segmented_control("Format", ["parquet", "csv", "jsonl"], default="parquet", key="mix_format") or "parquet"
+    mixture_rows = preview.rows(spec)
+    values = dict(zip(table["metric"], table["value"]))
+    st.caption(f"{len(mixture_rows):,} rows and a manifest (input hash, settings, seed, counts, metrics) that "
+               f"rebuilds exactly these rows: `analysis.mixture.rows_from_manifest`.")
+
+    def files() -> tuple[str, bytes, bytes]:
+        return export_bytes(samples, mixture_rows, spec, fmt, metrics=values)
+
+    with st.container(horizontal=True):
+        st.download_button("Rows", data=lambda: files()[1], file_name=f"mixture.{fmt}", key="mix_rows",
+                           icon=":material/download:")
+        st.download_button("Manifest", data=lambda: files()[2], file_name=f"mixture.{fmt}.manifest.json",
+                           mime="application/json", key="mix_manifest", icon=":material/download:")
