@@ -28,9 +28,11 @@ with user_errors("Drawing the map"):
                                 help="Larger keeps more global structure, smaller more local detail.")
         min_dist = st.slider("Minimum distance (min_dist)", 0.0, 0.99, 0.1, 0.01, key="map_min_dist",
                              help="How tightly points may pack together on the map.")
-        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="map_seed")
+        seed = st.number_input("Seed (empty: fastest)", 0, 2**31 - 1, value=None, key="map_seed",
+                               help="With a seed the same data always gives the same map, but UMAP runs on one "
+                                    "thread (about 2x slower). Either way a map is cached, so a revisit shows the same map.")
     xy = dataset_projection(samples, embeddings, manifest["sha256"], fit_on_real=fit_on_real,
-                            n_neighbors=n_neighbors, min_dist=min_dist, seed=int(seed))
+                            n_neighbors=n_neighbors, min_dist=min_dist, seed=None if seed is None else int(seed))
     points = explore.map_points(samples, xy)
     synthetic_sets = [name for name in dict.fromkeys(points["set"]) if name != "real"]
 

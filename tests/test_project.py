@@ -111,19 +111,20 @@ def test_fit_rows_places_the_other_rows_in_the_fitted_map(clusters, tmp_path):
 
 def test_same_seed_same_map(clusters, tmp_path):
     points, _ = clusters
-    first = project(points[:60], metric="euclidean", cache_dir=tmp_path / "a")
-    second = project(points[:60], metric="euclidean", cache_dir=tmp_path / "b")
+    first = project(points[:60], metric="euclidean", seed=3, cache_dir=tmp_path / "a")
+    second = project(points[:60], metric="euclidean", seed=3, cache_dir=tmp_path / "b")
     np.testing.assert_array_equal(first, second)
+    assert projection_key(points[:60], seed=3) != projection_key(points[:60])  # unseeded maps are cached apart
 
 
 def test_damaged_cache_file_is_recomputed(clusters, tmp_path):
     points, _ = clusters
     points = points[:60]
-    first = project(points, metric="euclidean", cache_dir=tmp_path)
+    first = project(points, metric="euclidean", seed=0, cache_dir=tmp_path)
     (cached,) = tmp_path.glob("*.npy")
     cached.write_bytes(b"not a numpy file")
-    assert cached_projection(points, metric="euclidean", cache_dir=tmp_path) is None
-    again = project(points, metric="euclidean", cache_dir=tmp_path)
+    assert cached_projection(points, metric="euclidean", seed=0, cache_dir=tmp_path) is None
+    again = project(points, metric="euclidean", seed=0, cache_dir=tmp_path)
     np.testing.assert_array_equal(again, first)  # the same seed gives the same map
     np.testing.assert_array_equal(np.load(cached), first)  # and the file is whole again
     assert [p.name for p in tmp_path.iterdir()] == [cached.name]  # no temporary files left
