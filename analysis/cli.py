@@ -263,6 +263,35 @@ def _command_mix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_simulate(args: argparse.Namespace) -> int:
+    from analysis.simulate import SimulationError, simulate
+
+    params = {name: getattr(args, name) for name in ("temperature", "top_k", "top_p", "order")
+              if getattr(args, name) is not None}
+    regimes = args.regime or ["replace", "accumulate", "mix"]
+    try:
+        from tqdm import tqdm
+
+        with tqdm(total=1 + len(dict.fromkeys(regimes)) * max(args.generations, 0), unit="generation",
+                  desc=f"simulating {args.model}", file=sys.stderr) as bar:
+            result = simulate(args.model, regimes, generations=args.generations, n=args.n, seed=args.seed,
+                              real_share=args.real_share, progress=lambda done, total: bar.update(done - bar.n),
+                              **params)
+    except SimulationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.format == "json":
+        settings = {"model": result.model, "regimes": list(result.regimes), "generations": result.generations,
+                    "n": result.n, "seed": result.seed, "real_share": result.real_share, "params": result.params,
+                    "seconds": round(result.seconds, 3)}
+        print(json.dumps({"settings": settings, "metrics": result.metrics.to_dict("records")}, indent=2, default=str))
+    elif args.format == "csv":
+        print(result.metrics.to_csv(index=False), end="")
+    else:
+        print(result.wide().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description="Collapse Lab from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -317,6 +346,23 @@ def build_parser() -> argparse.ArgumentParser:
     mix.add_argument("--holdout", type=float, default=0.1)
     mix.add_argument("--out", help="write the rows here (.csv, .jsonl or .parquet) and OUT.manifest.json beside them")
     mix.set_defaults(run=_command_mix)
+
+    simulation = commands.add_parser("simulate", help="train a model on its own output, generation after generation")
+    simulation.add_argument("--model", required=True, choices=["gaussian", "regression", "ngram", "embedding"])
+    simulation.add_argument("--regime", action="append", choices=["replace", "accumulate", "mix"],
+                            help="repeat for several (default: all three)")
+    simulation.add_argument("--real-share", dest="real_share", type=float, default=2 / 3,
+                            help="the mix regime's real share, 0..1 (default 2/3)")
+    simulation.add_argument("--generations", type=int, required=True, help="generations after generation 0")
+    simulation.add_argument("--seed", type=int, default=0)
+    simulation.add_argument("--n", type=int, help="samples per generation (default per model)")
+    simulation.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                            help="table: one column per metric; csv, json: the tidy table")
+    simulation.add_argument("--temperature", type=float, help="ngram: sampling temperature (default 1)")
+    simulation.add_argument("--top-k", dest="top_k", type=int, help="ngram: keep the k likeliest words (default: all)")
+    simulation.add_argument("--top-p", dest="top_p", type=float, help="ngram: nucleus share (default 0.9)")
+    simulation.add_argument("--order", type=int, help="ngram: 2 or 3 (default 3)")
+    simulation.set_defaults(run=_command_simulate)
 
     demo = commands.add_parser("demo", help="the demo's synthetic sets: counts, or --rebuild them")
     demo.add_argument("--rebuild", action="store_true", help="regenerate data/demo/ with this code (resumable)")

@@ -7,8 +7,10 @@ shows the same dataset. Streamlit caching wraps the analysis calls here, at the 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import threading
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -70,18 +72,33 @@ def _read_workspace(root: str, sha256: str) -> tuple[pd.DataFrame, dict[str, Any
 
 
 ROUTER_FLAG = "_collapse_lab_router"
+_REDIRECT, _RESTORE_QUERY = "_collapse_lab_redirect", "_collapse_lab_restore_query"
 
 
 def mark_router() -> None:
-    """Called by app.py: this session runs through the router (st.navigation)."""
+    """Called by app.py after st.navigation: this session runs through the router.
+
+    Finishes a redirect that :func:`current_dataset` started: open the page the URL named, with
+    the URL's query parameters (a shared link to a page keeps its settings).
+    """
     st.session_state[ROUTER_FLAG] = True
+    redirect = st.session_state.pop(_REDIRECT, None)
+    if redirect:
+        st.session_state[_RESTORE_QUERY] = redirect["query"]
+        st.switch_page(redirect["page"])
+    query = st.session_state.pop(_RESTORE_QUERY, None)
+    if query:
+        st.query_params.from_dict(query)
 
 
 def current_dataset() -> tuple[pd.DataFrame, dict[str, Any]]:
     """The current dataset; on the very first run, the demo corpus. Stops the page on an error."""
     if ROUTER_FLAG not in st.session_state:
         # Streamlit runs a page file directly (its older pages/ mode) when the very first request
-        # to a fresh server opens a page's URL; send it through the router in app.py instead.
+        # to a fresh server opens a page's URL; send it through the router in app.py, which then
+        # opens this page with the same query parameters (mark_router).
+        page = Path(inspect.stack()[1].filename).resolve().relative_to(Path(__file__).resolve().parents[1])
+        st.session_state[_REDIRECT] = {"page": page.as_posix(), "query": st.query_params.to_dict()}
         st.switch_page("app.py")
     ws = workspace()
     try:

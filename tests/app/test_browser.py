@@ -144,8 +144,10 @@ def test_method_comparison_renders(server, browser):
     page.screenshot(path=str(SCREENSHOTS / "method-comparison.png"), full_page=True)
 
 
-def test_mixture_designer_renders(server, browser):
-    page = open_page(browser, f"{server}/mixture", "Metrics of the mixture", charts=2)
+def test_mixture_designer_opens_a_shared_link(server, browser):
+    page = open_page(browser, f"{server}/mixture?real=25&w:llm=0", "Metrics of the mixture", charts=2)
     assert_no_error_shown(page)
     assert page.locator('[data-testid="stMetricValue"]').count() >= 8
+    assert "25% real data is below the 30%" in page.inner_text("body")  # the link's real share, and its warning
+    assert "real=25" in page.url and "w%3Allm=0" in page.url
     page.screenshot(path=str(SCREENSHOTS / "mixture-designer.png"), full_page=True)
