@@ -24,6 +24,7 @@ bench: install-test
 	$(BIN)/python tests/benchmarks/bench_compare.py
 	$(BIN)/python tests/benchmarks/bench_project.py
 	$(BIN)/python tests/benchmarks/bench_mixture.py
+	$(BIN)/python tests/benchmarks/bench_simulate.py
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

@@ -21,6 +21,7 @@ pages = {
     ],
     "Design": [
         st.Page("pages/mixture.py", title="Mixture designer", icon=":material/tune:"),
+        st.Page("pages/simulator.py", title="Collapse simulator", icon=":material/cycle:"),
     ],
 }
 page = st.navigation(pages)

@@ -8,6 +8,7 @@ generate       generate synthetic samples with one method (rule-based, paraphras
 demo           show or rebuild the demo's synthetic sets (``--rebuild``) and shipped vectors (``--embed``)
 compare        every metric for each synthetic set against the real holdout, and the risks that fire
 mix            draw a mixture of real and synthetic samples, print its metrics (JSON), write it with ``--out``
+simulate       train a model on its own output, generation after generation (replace, accumulate, mix)
 
 Exit codes: 0 success, 2 wrong usage, 3 bad input (the message says what and how to fix it).
 """

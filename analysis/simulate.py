@@ -72,6 +72,8 @@ __all__ = [
     "SimulationResult",
     "simulate",
     "closed_form",
+    "average_runs",
+    "expected_curves",
     "GaussianModel",
     "RegressionModel",
     "NgramModel",
@@ -430,6 +432,44 @@ def closed_form(model: str, regime: str, *, generations: int, n: int, **params: 
         return pd.DataFrame({"generation": t, "metric": "test error", "value": value})
     raise SimulationError(f"no closed form for the {model} model under {regime}: closed forms exist for "
                           f"gaussian/replace and regression/replace and regression/accumulate")
+
+
+def average_runs(model: str, regimes: Sequence[str] = REGIMES, *, repeats: int, seed: int = 0,
+                 progress: Callable[[int, int], None] | None = None, **settings: Any) -> pd.DataFrame:
+    """The mean of each metric over ``repeats`` runs with seeds ``seed … seed + repeats - 1``.
+
+    One run is noisy; the closed forms of :func:`closed_form` are expectations, so a run averaged
+    over many seeds is what to set beside them. ``settings`` go to :func:`simulate`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model, regime, generation, metric, value`` (the mean) and ``se`` (its standard error,
+        the standard deviation over runs divided by sqrt(repeats); NaN for a single run).
+    """
+    if int(repeats) < 1:
+        raise SimulationError(f"repeats must be at least 1, got {repeats}")
+    runs = []
+    for i in range(int(repeats)):
+        runs.append(simulate(model, regimes, seed=seed + i, **settings).metrics)
+        if progress:
+            progress(i + 1, int(repeats))
+    stacked = pd.concat(runs, ignore_index=True)
+    grouped = stacked.groupby(["model", "regime", "generation", "metric"], sort=False)["value"]
+    table = grouped.mean().rename("value").to_frame()
+    table["se"] = grouped.std(ddof=1) / math.sqrt(int(repeats)) if int(repeats) > 1 else math.nan
+    return table.reset_index()
+
+
+def expected_curves(model: str, regimes: Sequence[str], *, generations: int, n: int, **params: Any) -> pd.DataFrame:
+    """:func:`closed_form` of every regime that has one, stacked with a ``regime`` column (empty if none)."""
+    frames = []
+    for regime in regimes:
+        try:
+            frames.append(closed_form(model, regime, generations=generations, n=n, **params).assign(regime=regime))
+        except SimulationError:
+            continue
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["generation", "metric", "value", "regime"])
 
 
 # --------------------------------------------------------------------------------------------------

@@ -111,3 +111,18 @@ def test_frontier_lines_marks_the_current_share_and_the_guardrails():
     rule_data = spec["datasets"][spec["spec"]["layer"][2]["data"]["name"]]
     assert rule_data == [{"real_share": 0.7}]
     assert len(spec["datasets"][spec["data"]["name"]]) == 20  # the impossible share is left out
+
+
+def test_simulation_charts_draw_the_curves_with_the_closed_forms_dashed():
+    from analysis.simulate import average_runs, expected_curves, simulate
+
+    curves = average_runs("gaussian", repeats=3, generations=4, n=20)
+    spec = charts.simulation_curves(curves, expected=expected_curves("gaussian", ["replace"], generations=4, n=20)).to_dict()
+    assert spec["facet"]["field"] == "metric" and spec["spec"]["encoding"]["color"]["field"] == "regime"
+    kinds = {row["kind"] for row in spec["datasets"][spec["data"]["name"]]}
+    assert kinds == {"simulated", "expected (closed form)"} and spec["spec"]["encoding"]["strokeDash"]["field"] == "kind"
+
+    run = simulate("gaussian", generations=2, n=30, seed=1)
+    histogram = run.snapshots["histogram"]
+    png = charts.to_png(charts.generation_histogram(histogram[histogram["generation"] == 2]))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5_000

@@ -8,6 +8,7 @@ the embedding test the demo's shipped MiniLM vectors, so no model runs here.
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.cli import main
@@ -290,3 +291,20 @@ def test_cli_bad_input_exits_3(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["simulate", "--model", "markov", "--generations", "2"])
     assert exit_info.value.code == 2
+
+
+def test_average_runs_is_the_mean_of_the_seeded_runs_and_expected_curves_stack_the_closed_forms():
+    from analysis.simulate import average_runs, expected_curves
+
+    runs = [simulate("gaussian", ["replace"], generations=3, n=15, seed=s).metrics for s in (4, 5, 6)]
+    mean = pd.concat(runs).groupby(["generation", "metric"])["value"].mean()
+    std = pd.concat(runs).groupby(["generation", "metric"])["value"].std(ddof=1)
+    table = average_runs("gaussian", ["replace"], repeats=3, seed=4, generations=3, n=15).set_index(["generation", "metric"])
+    np.testing.assert_allclose(table["value"], mean.loc[table.index], rtol=1e-12)
+    np.testing.assert_allclose(table["se"], std.loc[table.index] / np.sqrt(3), rtol=1e-12)
+    with pytest.raises(SimulationError, match="repeats"):
+        average_runs("gaussian", repeats=0, generations=2)
+
+    curves = expected_curves("regression", REGIMES, generations=4, n=50)
+    assert set(curves["regime"]) == {"replace", "accumulate"}  # mix has no closed form
+    assert expected_curves("ngram", REGIMES, generations=2, n=50).empty

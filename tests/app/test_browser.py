@@ -151,3 +151,9 @@ def test_mixture_designer_opens_a_shared_link(server, browser):
     assert "25% real data is below the 30%" in page.inner_text("body")  # the link's real share, and its warning
     assert "real=25" in page.url and "w%3Allm=0" in page.url
     page.screenshot(path=str(SCREENSHOTS / "mixture-designer.png"), full_page=True)
+
+
+def test_collapse_simulator_renders(server, browser):
+    page = open_page(browser, f"{server}/simulator", "One generation", charts=2)
+    assert_no_error_shown(page)
+    page.screenshot(path=str(SCREENSHOTS / "collapse-simulator.png"), full_page=True)

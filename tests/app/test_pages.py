@@ -138,3 +138,27 @@ def test_mixture_designer_says_how_to_fix_an_impossible_mixture():
     at.number_input(key="mix_size").set_value(50_000).run()
     assert not at.exception
     assert "Lower the size" in at.error[0].value
+
+
+def run_button(at: AppTest):
+    return next(b for b in at.button if b.label == "Run")
+
+
+@pytest.mark.parametrize("model, n", [("gaussian", 20), ("regression", 40), ("ngram", 120), ("embedding", 120)])
+def test_collapse_simulator_runs_a_short_simulation_of_each_model(model, n):
+    at = open_page("pages/simulator.py")
+    if model != "gaussian":
+        rerun_ok(at.segmented_control(key="sim_model").set_value(model))
+    at.slider(key=f"sim_generations_{model}").set_value(3)
+    at.number_input(key=f"sim_n_{model}").set_value(n)
+    if model in ("gaussian", "regression"):
+        at.number_input(key=f"sim_repeats_{model}").set_value(5)
+    rerun_ok(run_button(at).click())
+    assert at.title[0].value == "Collapse simulator"
+    curves = charts(at)
+    assert len(curves) >= 1
+    caption = " ".join(c.value for c in at.caption)
+    assert f"n = {n:,} per generation" in caption
+    rerun_ok(at.slider(key="sim_generation").set_value(1))
+    if model == "ngram":
+        assert len(at.dataframe[-1].value) == 9  # 3 sampled texts per regime
