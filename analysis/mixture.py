@@ -68,6 +68,7 @@ __all__ = [
     "export_mixture",
     "rows_from_manifest",
     "samples_sha256",
+    "metrics_from_scratch",
     "baseline_spec",
     "review",
     "tail_bins",
@@ -1063,6 +1064,34 @@ def rows_from_manifest(samples: pd.DataFrame, manifest: dict[str, Any] | str | P
     if missing:
         raise MixtureError(f"{len(missing)} ids of the manifest are not in the samples (first: {missing[0]!r}).")
     return position.loc[ids].to_numpy()
+
+
+def metrics_from_scratch(samples: pd.DataFrame, embeddings: np.ndarray, reference_rows: np.ndarray, rows: np.ndarray,
+                         *, k: int = 5, bins: int = 10) -> dict[str, float]:
+    """Every metric of :meth:`MixturePreview.metrics` computed directly with :mod:`analysis.metrics` on ``rows``.
+
+    The reference the preview engine is checked against (tests) and timed against (benchmark):
+    no precomputation, new distance matrices for every call.
+    """
+    from analysis.metrics import diversity, drift, fidelity, tails
+
+    ref_x, x = embeddings[reference_rows].astype(np.float64), embeddings[rows].astype(np.float64)
+    texts = list(samples["text"].to_numpy()[rows])
+    out = dict(fidelity.prdc(ref_x, x, k=k))
+    radii = tails.rarity(ref_x, k=k)
+    bin_of = tails.rarity_bins(radii, bins)
+    covered = fidelity.covered_by(ref_x, x, radii)
+    out["tail coverage (rarest 10%)"] = covered[bin_of >= bins - 1].mean()
+    out["tail coverage (rarest 30%)"] = covered[bin_of >= bins - 3].mean()
+    table = tails.tail_coverage(ref_x, x, k=k, bins=bins)
+    out.update({f"coverage bin {b}": c for b, c in zip(table["bin"], table["coverage"])})
+    for n in (1, 2):
+        out[f"distinct-{n}"] = diversity.distinct_n(texts, n)
+        out[f"entropy-{n}"] = diversity.ngram_entropy(texts, n)
+    out["vendi"] = diversity.vendi_score(x)
+    out["centroid shift"] = drift.centroid_shift(ref_x, x)
+    out["rare-token coverage"] = tails.rare_token_coverage(samples["text"].to_numpy()[reference_rows], texts)
+    return out
 
 
 # ---------------------------------------------------------------------- views for the designer page

@@ -14,7 +14,7 @@ from analysis.compare import BASELINE
 from analysis.corpus import combine_samples, samples_from_frame
 from analysis.demo import load_demo
 from analysis.embed import embed
-from analysis.metrics import diversity, drift, fidelity, tails
+from analysis.metrics import fidelity
 from analysis.mixture import (
     ALARM_SHARE,
     EXACT,
@@ -27,6 +27,7 @@ from analysis.mixture import (
     export_mixture,
     frontier,
     guardrail,
+    metrics_from_scratch,
     rows_from_manifest,
     sample_mixture,
     suggest,
@@ -52,27 +53,6 @@ def preview(small):
     return MixturePreview(*small)
 
 
-def from_scratch(samples, vectors, reference_rows, rows, *, k=5, bins=10):
-    """Every preview metric computed with analysis.metrics on the rows themselves."""
-    ref_x, x = vectors[reference_rows].astype(np.float64), vectors[rows].astype(np.float64)
-    texts = list(samples["text"].to_numpy()[rows])
-    out = dict(fidelity.prdc(ref_x, x, k=k))
-    radii = tails.rarity(ref_x, k=k)
-    bin_of = tails.rarity_bins(radii, bins)
-    covered = fidelity.covered_by(ref_x, x, radii)
-    out["tail coverage (rarest 10%)"] = covered[bin_of >= bins - 1].mean()
-    out["tail coverage (rarest 30%)"] = covered[bin_of >= bins - 3].mean()
-    table = tails.tail_coverage(ref_x, x, k=k, bins=bins)
-    out.update({f"coverage bin {b}": c for b, c in zip(table["bin"], table["coverage"])})
-    for n in (1, 2):
-        out[f"distinct-{n}"] = diversity.distinct_n(texts, n)
-        out[f"entropy-{n}"] = diversity.ngram_entropy(texts, n)
-    out["vendi"] = diversity.vendi_score(x)
-    out["centroid shift"] = drift.centroid_shift(ref_x, x)
-    out["rare-token coverage"] = tails.rare_token_coverage(samples["text"].to_numpy()[reference_rows], texts)
-    return out
-
-
 def random_specs(preview, count, seed):
     rng = np.random.default_rng(seed)
     names = preview.set_names[1:]
@@ -89,7 +69,7 @@ def check_exact(preview, samples, vectors, spec):
         return False
     rows = sample_mixture(preview, spec)
     assert len(rows) == spec.size
-    expected = from_scratch(samples, vectors, preview.holdout_rows, rows)
+    expected = metrics_from_scratch(samples, vectors, preview.holdout_rows, rows)
     assert set(expected) == set(values)
     assert set(values) <= EXACT | {f"coverage bin {b}" for b in range(preview.bins)}
     for name, value in expected.items():

@@ -33,8 +33,7 @@ import pandas as pd  # noqa: E402
 
 from analysis.demo import load_demo  # noqa: E402
 from analysis.embed import embed  # noqa: E402
-from analysis.metrics import diversity, drift, fidelity, tails  # noqa: E402
-from analysis.mixture import STRATEGIES, MixtureError, MixturePreview, MixtureSpec  # noqa: E402
+from analysis.mixture import STRATEGIES, MixtureError, MixturePreview, MixtureSpec, metrics_from_scratch  # noqa: E402
 
 TARGET = 10_000
 SETS = ("rule-based", "paraphrase", "llm")
@@ -58,25 +57,6 @@ def enlarge(samples: pd.DataFrame, vectors: np.ndarray, noise: float, rng: np.ra
         blocks.append(x)
         print(f"  {name}: {len(rows):,} demo rows repeated to {len(picks):,} (noise {noise} per dimension)")
     return pd.concat(parts, ignore_index=True), np.concatenate(blocks)
-
-
-def from_scratch(samples, vectors, reference, rows, k=5, bins=10):
-    ref_x, x = vectors[reference].astype(np.float64), vectors[rows].astype(np.float64)
-    texts = list(samples["text"].to_numpy()[rows])
-    out = dict(fidelity.prdc(ref_x, x, k=k))
-    radii = tails.rarity(ref_x, k=k)
-    bin_of = tails.rarity_bins(radii, bins)
-    covered = fidelity.covered_by(ref_x, x, radii)
-    out["tail coverage (rarest 10%)"] = covered[bin_of >= bins - 1].mean()
-    out["tail coverage (rarest 30%)"] = covered[bin_of >= bins - 3].mean()
-    out.update({f"coverage bin {b}": covered[bin_of == b].mean() for b in range(bins)})
-    for n in (1, 2):
-        out[f"distinct-{n}"] = diversity.distinct_n(texts, n)
-        out[f"entropy-{n}"] = diversity.ngram_entropy(texts, n)
-    out["vendi"] = diversity.vendi_score(x)
-    out["centroid shift"] = drift.centroid_shift(ref_x, x)
-    out["rare-token coverage"] = tails.rare_token_coverage(samples["text"].to_numpy()[reference], texts)
-    return out
 
 
 def random_spec(rng: np.random.Generator) -> MixtureSpec:
@@ -132,7 +112,7 @@ def main() -> None:
         engine.append(time.perf_counter() - started)
         rows = preview.rows(spec)
         started = time.perf_counter()
-        expected = from_scratch(samples, vectors, preview.holdout_rows, rows)
+        expected = metrics_from_scratch(samples, vectors, preview.holdout_rows, rows)
         scratch.append(time.perf_counter() - started)
         worst = max(worst, max(abs(values[name] - value) for name, value in expected.items()))
         print(f"  size {spec.size:>6,}, real {spec.real_share:.0%}, {spec.strategy:<10}: scratch {scratch[-1]:.2f} s, "
