@@ -9,7 +9,7 @@ import pandas as pd
 __all__ = [
     "count_bars", "length_histogram", "embedding_map", "MAP_SELECTION", "tail_coverage_bars", "zipf_curves",
     "label_heatmap", "value_bars", "metric_multiples", "generation_lines", "frontier_lines", "simulation_curves",
-    "generation_histogram", "weight_bars", "generation_scatter", "set_colors", "to_png", "to_svg",
+    "generation_histogram", "weight_bars", "generation_scatter", "trend_chart", "set_colors", "to_png", "to_svg",
 ]
 
 #: Real data in greys (darkest: the holdout reference), synthetic sets in a categorical palette.
@@ -368,6 +368,68 @@ def generation_scatter(points: pd.DataFrame) -> alt.Chart:
         )
         .transform_calculate(layer="datum.regime == 'real' ? 0 : 1")
         .properties(height=420)
+    )
+
+
+# --- Monitor -----------------------------------------------------------------------------------
+
+def trend_chart(history: pd.DataFrame, warnings: pd.DataFrame | None = None, thresholds: pd.DataFrame | None = None,
+                *, metrics: list[str] | None = None, columns: int = 3) -> alt.FacetChart:
+    """Each metric across the snapshots of a history, with the real-train baseline, rule limits and warnings.
+
+    Parameters
+    ----------
+    history
+        :data:`analysis.monitor.HISTORY_COLUMNS` (or :func:`analysis.monitor.history_from_table`).
+    warnings, thresholds
+        :func:`analysis.monitor.warnings` and :func:`analysis.monitor.thresholds` of the history;
+        warnings are drawn as triangles (orange: warning, red: alarm), limits as dashed lines.
+    metrics
+        The panels; default every metric a trend rule watches, plus coverage.
+    columns
+        Panels per row.
+
+    Returns
+    -------
+    FacetChart
+        One panel per metric (own y scale), snapshots on x in their order; one line per series.
+    """
+    from analysis.compare import BASELINE, METRICS  # here: compare does not need charts, charts rarely needs compare
+
+    metrics = metrics or [m for m in METRICS if m in set(thresholds["metric"] if thresholds is not None else []) | {"coverage"}]
+    history = history[history["metric"].isin(metrics)]
+    order = list(dict.fromkeys(history.sort_values("order")["snapshot"]))
+    parts = [
+        history.assign(line=history["series"].astype(str), y=history["value"], dash="value"),
+        history.drop_duplicates(["metric", "snapshot"]).assign(line=BASELINE, y=history["baseline"], dash="real train"),
+    ]
+    if thresholds is not None and not thresholds.empty:
+        limits = thresholds[thresholds["metric"].isin(metrics)]
+        parts.append(limits.assign(line="limit: " + limits["rule"], y=limits["limit"], dash="rule limit"))
+    if warnings is not None and not warnings.empty:
+        shown = warnings[warnings["metric"].isin(metrics)]
+        parts.append(shown.assign(line="warning: " + shown["rule"], y=shown["value"], dash="warning"))
+    data = pd.concat(parts, ignore_index=True).reindex(columns=["metric", "snapshot", "line", "y", "dash", "severity"])
+    data = data.dropna(subset=["y"])
+    x = alt.X("snapshot:N", sort=order, title="snapshot", axis=alt.Axis(labelAngle=-30))
+    y = alt.Y("y:Q", title=None, scale=alt.Scale(zero=False))
+    lines = alt.Chart().mark_line(point=True).encode(
+        x=x, y=y, detail="line:N",
+        color=alt.Color("dash:N", title=None, scale=alt.Scale(domain=["value", "real train", "rule limit"],
+                                                                 range=["#1f77b4", "#8c9aa3", "#d62728"])),
+        strokeDash=alt.StrokeDash("dash:N", legend=None, scale=alt.Scale(domain=["value", "real train", "rule limit"],
+                                                                          range=[[1, 0], [2, 2], [6, 4]])),
+        tooltip=["line:N", "snapshot:N", alt.Tooltip("y:Q", format=".4g")],
+    ).transform_filter(alt.datum.dash != "warning")
+    marks = alt.Chart().mark_point(shape="triangle-up", size=140, filled=True).encode(
+        x=x, y=y, fill=alt.Fill("severity:N", title="warning", scale=alt.Scale(domain=["warning", "alarm"], range=["#ff7f0e", "#d62728"])),
+        color=alt.value("black"), tooltip=["line:N", "snapshot:N", alt.Tooltip("y:Q", format=".4g")],
+    ).transform_filter(alt.datum.dash == "warning")
+    return (
+        alt.layer(lines, marks, data=data)
+        .properties(width=260, height=170)
+        .facet(facet=alt.Facet("metric:N", title=None, sort=metrics), columns=columns)
+        .resolve_scale(y="independent")
     )
 
 

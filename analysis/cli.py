@@ -9,8 +9,12 @@ demo           show or rebuild the demo's synthetic sets (``--rebuild``) and shi
 compare        every metric for each synthetic set against the real holdout, and the risks that fire
 mix            draw a mixture of real and synthetic samples, print its metrics (JSON), write it with ``--out``
 simulate       train a model on its own output, generation after generation (replace, accumulate, mix)
+report         one self-contained HTML report of real and synthetic files (``--out report.html``)
+check          the quality gate for CI: level and trend rules on each synthetic set, a verdict per set
 
 Exit codes: 0 success, 2 wrong usage, 3 bad input (the message says what and how to fix it).
+``check`` is the exception: 0 no rule fires, 1 a warning rule fires, 2 an alarm rule fires, 3 bad
+input *or wrong usage* (its usage errors exit 3, so that 2 always means an alarm).
 """
 
 from __future__ import annotations
@@ -293,6 +297,108 @@ def _command_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_named_files(args: argparse.Namespace) -> tuple[pd.DataFrame, list[dict]]:
+    """The ``--real`` and ``--synthetic NAME=FILE`` files as one sample table (as ``compare`` and
+    ``mix`` read them), and a record per file with its SHA-256."""
+    tables, inputs = [], []
+    for path in args.real:
+        tables.append(read_samples(path, source="real", holdout_fraction=args.holdout)[0])
+        inputs.append({"file": str(path), "source": "real", "rows": len(tables[-1])})
+    for name, path in args.synthetic:
+        tables.append(read_samples(path, source="synthetic", method=name)[0])
+        inputs.append({"file": str(path), "source": "synthetic", "method": name, "rows": len(tables[-1])})
+    for entry in inputs:
+        entry["sha256"] = hashlib.sha256(Path(entry["file"]).read_bytes()).hexdigest() if Path(entry["file"]).is_file() else None
+    return combine_samples(*tables)[0], inputs
+
+
+def _embedded(samples: pd.DataFrame):
+    from analysis.embed import embed
+
+    with _progress_bar(len(samples), "embedding") as bar:
+        return embed(samples["text"], progress=lambda done, total: bar.update(done - bar.n))
+
+
+def _command_report(args: argparse.Namespace) -> int:
+    from analysis.compare import compare
+    from analysis.monitor import Monitor, MonitorError
+    from analysis.report import build_report
+    from analysis.risks import load_rules, load_trend_rules
+    from analysis.workspace import atomic_write_bytes
+
+    load_rules(args.rules), load_trend_rules(args.rules)  # a bad rules file fails before any work
+    manifest = None
+    if args.mixture:
+        try:
+            manifest = json.loads(Path(args.mixture).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CorpusError(f"{args.mixture}: cannot read the mixture manifest ({exc}). Give the .manifest.json that "
+                              f"`python -m analysis mix --out` wrote.") from None
+    history = None
+    if args.history:
+        path = Path(args.history)
+        if not path.is_file():
+            raise CorpusError(f"{path}: no such monitor history. Give a <workspace>/monitor/<series>.jsonl file.")
+        try:
+            history = Monitor(path.parent.parent, series=path.stem).history()
+        except MonitorError as exc:
+            raise CorpusError(str(exc)) from None
+    samples, inputs = _load_named_files(args)
+    vectors = _embedded(samples)
+    table = compare(samples, embeddings=vectors, size=args.size, seed=args.seed, with_mauve=not args.no_mauve)
+    html = build_report(samples, embeddings=vectors, compare_table=table, mixture_manifest=manifest, history=history,
+                        rules=args.rules, title=args.title, inputs=inputs,
+                        settings={"size": args.size, "seed": args.seed, "holdout": args.holdout, "mauve": not args.no_mauve})
+    atomic_write_bytes(Path(args.out), html.encode("utf-8"))
+    print(f"report written to {args.out} ({len(html) / 1e6:.1f} MB)")
+    return 0
+
+
+def _command_check(args: argparse.Namespace) -> int:
+    from analysis.compare import compare
+    from analysis.monitor import gate
+    from analysis.risks import load_rules, load_trend_rules
+
+    try:
+        load_rules(args.rules), load_trend_rules(args.rules)  # a bad rules file fails before any work
+        samples, _ = _load_named_files(args)
+        table = compare(samples, embeddings=_embedded(samples), size=args.size, seed=args.seed, with_mauve=not args.no_mauve)
+        result = gate(table, args.rules)
+    except Exception as exc:  # the gate never crashes into exit 1 ("warning"): anything unchecked is exit 3
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        print(result.text())
+    return result.exit_code
+
+
+class _GateParser(argparse.ArgumentParser):
+    """``check``'s parser: usage errors exit 3 (bad input), since exit 2 means an alarm fired."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:  # otherwise the top-level parser reports them, with exit 2
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
+def _add_named_file_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--real", nargs="+", required=True, metavar="FILE", help="real samples (10 %% held out by hash)")
+    parser.add_argument("--synthetic", nargs="+", required=True, type=_named_file, metavar="NAME=FILE",
+                        help="synthetic sets; files named alike with a generation column form one method's generations")
+    parser.add_argument("--size", type=int, help="samples per set (default: the smallest set)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--holdout", type=float, default=0.1)
+    parser.add_argument("--rules", help="a rules TOML file with [[rule]] and [[trend]] tables (default: analysis/risk_rules.toml)")
+    parser.add_argument("--no-mauve", action="store_true", help="skip MAUVE (k-means; a few seconds a set)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description="Collapse Lab from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -372,6 +478,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--only", nargs="+", help="rebuild only these sets (rule-based, paraphrase, llm, llm-g2, llm-g3)")
     demo.add_argument("--backend", choices=["local", "openai"], default="local")
     demo.set_defaults(run=_command_demo)
+
+    report = commands.add_parser("report", help="a self-contained HTML report of real and synthetic files")
+    _add_named_file_options(report)
+    report.add_argument("--out", required=True, help="the HTML file to write")
+    report.add_argument("--title", default="Collapse Lab report")
+    report.add_argument("--mixture", metavar="MANIFEST", help="a mixture manifest (mix --out wrote OUT.manifest.json)")
+    report.add_argument("--history", metavar="JSONL", help="a monitor history (<workspace>/monitor/<series>.jsonl)")
+    report.set_defaults(run=_command_report)
+
+    check = commands.add_parser(
+        "check", help="quality gate: exit 0 ok, 1 warning, 2 alarm, 3 bad input or usage",
+        description="Score each synthetic set against the real holdout and apply the level and trend rules. "
+                    "Exit 0 when no rule fires, 1 when a warning rule fires, 2 when an alarm rule fires, "
+                    "3 on bad input or wrong usage.",
+    )
+    check.__class__ = _GateParser  # argparse makes subparsers of the parent's class
+    _add_named_file_options(check)
+    check.add_argument("--format", choices=["text", "json"], default="text")
+    check.set_defaults(run=_command_check)
     return parser
 
 

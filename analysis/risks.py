@@ -4,6 +4,10 @@ The rules live in a TOML file (default ``analysis/risk_rules.toml``); each says 
 which way, which threshold (absolute, or a multiple of the real-train baseline, with an optional floor), how
 severe, and the
 sentence to show. :func:`risks` returns the rules that fire for each set, with the numbers.
+
+The same file holds trend rules (``[[trend]]`` tables, read by :func:`load_trend_rules`): they
+judge a series of snapshots (generations, weeks) rather than one set; :func:`analysis.monitor.warnings`
+applies them.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import pandas as pd
 
 from analysis.compare import BASELINE, METRICS
 
-__all__ = ["DEFAULT_RULES", "load_rules", "risks", "RulesError"]
+__all__ = ["DEFAULT_RULES", "TREND_KINDS", "load_rules", "load_trend_rules", "risks", "RulesError"]
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "risk_rules.toml"
 _FIELDS = {"name", "risk", "metric", "when", "threshold", "relative", "severity", "message"}
@@ -74,3 +78,70 @@ def risks(table: pd.DataFrame, rules: str | Path | list[dict[str, Any]] | None =
                     "message": rule["message"].format(value=value, limit=limit, baseline=reference),
                 })
     return pd.DataFrame(fired, columns=["set", "risk", "rule", "severity", "metric", "value", "limit", "baseline", "message"])
+
+
+#: trend kind -> the fields it needs beyond the common ones
+TREND_KINDS: dict[str, set[str]] = {
+    "drop": {"reference", "threshold"},
+    "rise": {"reference", "threshold"},
+    "spike": {"window", "threshold"},
+    "plateau": {"window", "threshold", "above_baseline"},
+    "above": {"threshold", "relative"},
+    "below": {"threshold", "relative"},
+}
+_TREND_FIELDS = {"name", "risk", "metric", "kind", "severity", "message"}
+
+
+def load_trend_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """Read and check the ``[[trend]]`` rules of a rules file (default: the shipped one).
+
+    Parameters
+    ----------
+    path
+        A TOML rules file; default :data:`DEFAULT_RULES`. A file without ``[[trend]]`` tables has
+        no trend rules (an empty list), so a file given on purpose is the whole rule set.
+
+    Returns
+    -------
+    list of dict
+        One dict per rule, as written, with the defaults filled in (``direction = "up"``,
+        ``min_spread = 0.02``, ``window = 1`` for a ``drop``/``rise`` from the window).
+
+    Raises
+    ------
+    RulesError
+        The file cannot be read, or a rule misses a field, names an unknown metric or kind, or
+        has a window shorter than its kind needs. The message says which rule and what to fix.
+    """
+    path = Path(path) if path else DEFAULT_RULES
+    try:
+        rules = tomllib.loads(path.read_text(encoding="utf-8")).get("trend", [])
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RulesError(f"{path}: cannot read the rules ({exc}).") from None
+    checked = []
+    for number, rule in enumerate(rules, start=1):
+        where = f"{path}, trend rule {number} ({rule.get('name', '?')})"
+        missing = _TREND_FIELDS - set(rule)
+        if missing:
+            raise RulesError(f"{where}: missing {', '.join(sorted(missing))}.")
+        if rule["kind"] not in TREND_KINDS:
+            raise RulesError(f"{where}: unknown kind {rule['kind']!r}; known: {', '.join(TREND_KINDS)}.")
+        missing = TREND_KINDS[rule["kind"]] - set(rule)
+        if missing:
+            raise RulesError(f"{where}: a {rule['kind']!r} rule needs {', '.join(sorted(missing))}.")
+        if rule["metric"] not in METRICS:
+            raise RulesError(f"{where}: unknown metric {rule['metric']!r}; known: {', '.join(METRICS)}.")
+        if rule["severity"] not in ("warning", "alarm"):
+            raise RulesError(f"{where}: 'severity' must be warning or alarm.")
+        rule = {"direction": "up", "min_spread": 0.02, **rule}
+        if rule["kind"] in ("drop", "rise"):
+            if rule["reference"] not in ("first", "window"):
+                raise RulesError(f"{where}: 'reference' must be first or window.")
+            rule.setdefault("window", 1)
+        if rule["direction"] not in ("up", "down", "both"):
+            raise RulesError(f"{where}: 'direction' must be up, down or both.")
+        least = {"spike": 2, "plateau": 2}.get(rule["kind"], 1)
+        if "window" in rule and (not isinstance(rule["window"], int) or rule["window"] < least):
+            raise RulesError(f"{where}: 'window' must be a whole number of snapshots, at least {least}.")
+        checked.append(rule)
+    return checked

@@ -192,6 +192,11 @@ def mixture_preview(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str) 
         return _PREVIEWS[sha256]
 
 
+def built_preview(sha256: str) -> MixturePreview | None:
+    """The dataset's mixture engine if the Mixture designer built it in this server process, else None."""
+    return _PREVIEWS.get(sha256)
+
+
 def url_state(prefix: str, defaults: dict[str, Any], *, limits: dict[str, Any] | None = None) -> dict[str, str]:
     """Widget state that lives in the URL's query parameters, so a shared link opens the same view.
 

@@ -118,6 +118,7 @@ with user_errors("Designing the mixture"):
     fmt = st.segmented_control("Format", ["parquet", "csv", "jsonl"], default="parquet", key="mix_format") or "parquet"
     mixture_rows = preview.rows(spec)
     values = dict(zip(table["metric"], table["value"]))
+    st.session_state["mixture_design"] = {"dataset": manifest["sha256"], "spec": spec.to_dict(), "metrics": values}
     st.caption(f"{len(mixture_rows):,} rows and a manifest (input hash, settings, seed, counts, metrics) that "
                f"rebuilds exactly these rows: `analysis.mixture.rows_from_manifest`.")
 

