@@ -157,3 +157,10 @@ def test_collapse_simulator_renders(server, browser):
     page = open_page(browser, f"{server}/simulator", "One generation", charts=2)
     assert_no_error_shown(page)
     page.screenshot(path=str(SCREENSHOTS / "collapse-simulator.png"), full_page=True)
+
+
+def test_monitor_renders(server, browser):
+    page = open_page(browser, f"{server}/monitor", "Warnings", charts=1)
+    assert_no_error_shown(page)
+    assert "llm g3" in page.inner_text("body")
+    page.screenshot(path=str(SCREENSHOTS / "monitor.png"), full_page=True)
