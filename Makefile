@@ -25,6 +25,7 @@ bench: install-test
 	$(BIN)/python tests/benchmarks/bench_project.py
 	$(BIN)/python tests/benchmarks/bench_mixture.py
 	$(BIN)/python tests/benchmarks/bench_simulate.py
+	$(BIN)/python tests/benchmarks/bench_utility.py
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

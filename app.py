@@ -18,6 +18,7 @@ pages = {
         st.Page("pages/embedding_map.py", title="Embedding map", icon=":material/scatter_plot:"),
         st.Page("pages/tail_coverage.py", title="Tail coverage", icon=":material/stacked_bar_chart:"),
         st.Page("pages/comparison.py", title="Method comparison", icon=":material/compare:"),
+        st.Page("pages/ab_test.py", title="A/B test", icon=":material/balance:"),
         st.Page("pages/monitor.py", title="Monitor", icon=":material/monitoring:"),
     ],
     "Design": [

@@ -9,7 +9,8 @@ import pandas as pd
 __all__ = [
     "count_bars", "length_histogram", "embedding_map", "MAP_SELECTION", "tail_coverage_bars", "zipf_curves",
     "label_heatmap", "value_bars", "metric_multiples", "generation_lines", "frontier_lines", "simulation_curves",
-    "generation_histogram", "weight_bars", "generation_scatter", "trend_chart", "set_colors", "to_png", "to_svg",
+    "generation_histogram", "weight_bars", "generation_scatter", "trend_chart",
+    "ab_differences", "set_colors", "to_png", "to_svg",
 ]
 
 #: Real data in greys (darkest: the holdout reference), synthetic sets in a categorical palette.
@@ -430,6 +431,41 @@ def trend_chart(history: pd.DataFrame, warnings: pd.DataFrame | None = None, thr
         .properties(width=260, height=170)
         .facet(facet=alt.Facet("metric:N", title=None, sort=metrics), columns=columns)
         .resolve_scale(y="independent")
+    )
+
+
+# --- A/B test ----------------------------------------------------------------------------------
+
+def ab_differences(table: pd.DataFrame, *, names: tuple[str, str] = ("A", "B"), columns: int = 4) -> alt.FacetChart:
+    """The difference B − A of each metric with its 95 % interval (:attr:`analysis.ab.ABResult.table`).
+
+    One small panel per metric (own scale), a zero line, the point coloured by which set the metric
+    favours where the difference is significant (grey where it is not).
+    """
+    a, b = names
+    data = table.dropna(subset=["difference"]).assign(
+        favours=lambda t: t["better"].where(t["significant"].astype(bool) & t["better"].astype(bool), "no clear difference"),
+        row="B − A",
+    )
+    base = alt.Chart().encode(y=alt.Y("row:N", title=None, axis=None))
+    zero = alt.Chart().mark_rule(color="#888888", strokeDash=[3, 3]).encode(x=alt.datum(0))
+    errors = base.mark_errorbar(thickness=2).encode(
+        x=alt.X("ci_low:Q", title=None), x2="ci_high:Q",
+        color=alt.Color("favours:N", title="favours", scale=alt.Scale(domain=[a, b, "no clear difference"],
+                                                                      range=["#1f77b4", "#ff7f0e", "#9e9e9e"])),
+    )
+    points = base.mark_point(filled=True, size=70).encode(
+        x="difference:Q", color="favours:N",
+        tooltip=["metric:N", alt.Tooltip("a:Q", title=a, format=".4g"), alt.Tooltip("b:Q", title=b, format=".4g"),
+                 alt.Tooltip("difference:Q", format=".4g"), alt.Tooltip("ci_low:Q", format=".4g"),
+                 alt.Tooltip("ci_high:Q", format=".4g"), alt.Tooltip("p_holm:Q", format=".3g"), "direction:N"],
+    )
+    data = data.assign(panel=data["metric"] + " (" + data["direction"] + " is better)")
+    return (
+        alt.layer(zero, errors, points, data=data)
+        .properties(width=170, height=40)
+        .facet(facet=alt.Facet("panel:N", title=None, sort=list(dict.fromkeys(data["panel"]))), columns=columns)
+        .resolve_scale(x="independent")
     )
 
 

@@ -9,6 +9,7 @@ demo           show or rebuild the demo's synthetic sets (``--rebuild``) and shi
 compare        every metric for each synthetic set against the real holdout, and the risks that fire
 mix            draw a mixture of real and synthetic samples, print its metrics (JSON), write it with ``--out``
 simulate       train a model on its own output, generation after generation (replace, accumulate, mix)
+ab             A/B test two sets or mixtures: every metric's difference, 95 % interval and Holm-corrected verdict
 report         one self-contained HTML report of real and synthetic files (``--out report.html``)
 check          the quality gate for CI: level and trend rules on each synthetic set, a verdict per set
 
@@ -399,6 +400,12 @@ def _add_named_file_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-mauve", action="store_true", help="skip MAUVE (k-means; a few seconds a set)")
 
 
+def _command_ab(args: argparse.Namespace) -> int:
+    from analysis.ab import run_cli
+
+    return run_cli(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description="Collapse Lab from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -470,6 +477,20 @@ def build_parser() -> argparse.ArgumentParser:
     simulation.add_argument("--top-p", dest="top_p", type=float, help="ngram: nucleus share (default 0.9)")
     simulation.add_argument("--order", type=int, help="ngram: 2 or 3 (default 3)")
     simulation.set_defaults(run=_command_simulate)
+
+    ab = commands.add_parser("ab", help="A/B test two synthetic sets or mixtures: differences, intervals, Holm verdicts")
+    ab.add_argument("--real", nargs="+", required=True, metavar="FILE", help="real samples (10 %% held out by hash)")
+    ab.add_argument("--a", required=True, type=_named_file, metavar="NAME=FILE", help="set A: a synthetic set or an exported mixture")
+    ab.add_argument("--b", required=True, type=_named_file, metavar="NAME=FILE", help="set B")
+    ab.add_argument("--format", choices=["table", "json"], default="table")
+    ab.add_argument("--size", type=int, help="samples per set (default: the smaller set)")
+    ab.add_argument("--seed", type=int, default=0)
+    ab.add_argument("--holdout", type=float, default=0.1)
+    ab.add_argument("--rounds", type=int, default=999, help="bootstrap rounds (default 999)")
+    ab.add_argument("--permutations", type=int, default=999, help="permutations per test (default 999)")
+    ab.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate, Holm-corrected (default 0.05)")
+    ab.add_argument("--mauve", action="store_true", help="add MAUVE (k-means; slow)")
+    ab.set_defaults(run=_command_ab)
 
     demo = commands.add_parser("demo", help="the demo's synthetic sets: counts, or --rebuild them")
     demo.add_argument("--rebuild", action="store_true", help="regenerate data/demo/ with this code (resumable)")

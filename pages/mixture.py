@@ -3,7 +3,8 @@
 import streamlit as st
 
 from analysis import charts
-from analysis.mixture import STRATEGIES, MixtureSpec, export_bytes, frontier, guardrail, review, suggest, tail_bins
+from analysis.metrics.utility import has_labels, tstr
+from analysis.mixture import STRATEGIES, MixtureSpec, baseline_spec, export_bytes, frontier, guardrail, review, suggest, tail_bins
 from pages._shared import (
     chart_downloads, current_dataset, dataset_embeddings, mixture_preview, table_download, url_state, user_errors,
 )
@@ -79,6 +80,25 @@ with user_errors("Designing the mixture"):
         st.dataframe(table, hide_index=True, width="stretch",
                      column_config={"value": st.column_config.NumberColumn(format="%.4f"),
                                     "baseline": st.column_config.NumberColumn("all real", format="%.4f")})
+
+    if st.button("Downstream check: train on the mixture, test on real", icon=":material/model_training:", key="mix_downstream",
+                 help="A topic classifier (logistic regression on the embeddings) trained on the mixture and on all-real "
+                      "data of the same size, scored on the real holdout's labels."):
+        labels = samples["label"]
+        if not has_labels(labels):
+            st.info("These samples have no labels, so there is no downstream topic task.", icon=":material/info:")
+        else:
+            holdout = preview.holdout_rows
+            check = {name: tstr(embeddings[rows], labels.to_numpy()[rows], embeddings[holdout], labels.to_numpy()[holdout],
+                                seed=spec.seed)
+                     for name, rows in (("mixture", preview.rows(spec)), ("all real", preview.rows(baseline_spec(preview, spec))))}
+            left, right = st.columns(2)
+            for column, metric in zip((left, right), ("accuracy", "macro_f1")):
+                mine, ceiling = getattr(check["mixture"], metric), getattr(check["all real"], metric)
+                column.metric(f"TSTR {metric.replace('_', '-')}", f"{mine:.3f}", delta=f"{mine - ceiling:+.3f} vs all real")
+            lost = check["mixture"].lost_labels
+            st.caption(("Topics the mixture never teaches (recall 0): " + ", ".join(map(str, lost))) if len(lost)
+                       else "Every real topic is recalled at least once.")
 
     bars = charts.tail_coverage_bars(tail_bins(preview, spec))
     st.altair_chart(bars, width="stretch")

@@ -126,3 +126,14 @@ def test_simulation_charts_draw_the_curves_with_the_closed_forms_dashed():
     histogram = run.snapshots["histogram"]
     png = charts.to_png(charts.generation_histogram(histogram[histogram["generation"] == 2]))
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5_000
+
+
+def test_ab_differences_draws_each_interval_around_zero():
+    table = pd.DataFrame({"metric": ["coverage", "distinct-2"], "direction": ["higher", "higher"], "a": [0.5, 0.6],
+                          "b": [0.6, 0.6], "difference": [0.1, 0.0], "ci_low": [0.05, -0.02], "ci_high": [0.15, 0.02],
+                          "p_holm": [0.01, 0.9], "significant": [True, False], "better": ["B", ""]})
+    spec = charts.ab_differences(table, names=("A", "B")).to_dict()
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["spec"]["layer"]]
+    assert marks == ["rule", "errorbar", "point"]
+    rows = spec["datasets"][spec["data"]["name"]]
+    assert [row["favours"] for row in rows] == ["B", "no clear difference"]

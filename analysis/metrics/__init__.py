@@ -9,5 +9,6 @@ docstring, checked in tests against a reference implementation or a closed form:
 - :mod:`.tails`: rarity bins and tail coverage, Zipf table, rare-token and per-label coverage;
 - :mod:`.novelty`: nearest-real similarity, exact and near copies, duplicates;
 - :mod:`.drift`: centroid shift, label Jensen-Shannon divergence, length KS test;
-- :mod:`.lm`: interpolated Kneser-Ney n-gram model and held-out perplexity.
+- :mod:`.lm`: interpolated Kneser-Ney n-gram model and held-out perplexity;
+- :mod:`.utility`: train on synthetic, test on real (TSTR) and real-vs-synthetic detection.
 """

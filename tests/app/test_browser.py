@@ -164,3 +164,9 @@ def test_monitor_renders(server, browser):
     assert_no_error_shown(page)
     assert "llm g3" in page.inner_text("body")
     page.screenshot(path=str(SCREENSHOTS / "monitor.png"), full_page=True)
+
+
+def test_ab_test_page_renders(server, browser):
+    page = open_page(browser, f"{server}/ab_test", "Run the test", charts=0)
+    assert_no_error_shown(page)
+    page.screenshot(path=str(SCREENSHOTS / "ab-test.png"), full_page=True)

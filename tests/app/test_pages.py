@@ -186,3 +186,22 @@ def test_monitor_adds_a_saved_snapshot():
     at = rerun_ok(at)
     listed = at.dataframe[0].value
     assert list(listed["snapshot"]) == ["nightly 1"] and len(charts(at)) == 1
+
+
+def test_ab_page_compares_llm_and_paraphrase_on_the_demo():
+    at = open_page("pages/ab_test.py")
+    assert not at.error and at.selectbox(key="ab_a").value == "llm" and at.selectbox(key="ab_b").value == "paraphrase"
+    at.number_input(key="ab_rounds").set_value(99)
+    rerun_ok(next(b for b in at.button if b.label == "Run the test").click())
+    table = at.dataframe[0].value
+    assert len(table) == 29 and {"difference", "ci_low", "ci_high", "verdict"} <= set(table.columns)
+    assert (table["ci_low"] <= table["difference"] + 1e-12).all()
+    assert len(charts(at)) == 1
+    assert "recall (real train)" in at.dataframe[1].value.columns  # TSTR per topic, with the ceiling
+
+
+def test_mixture_designer_downstream_check():
+    at = open_page("pages/mixture.py")
+    rerun_ok(at.button(key="mix_downstream").click())
+    labels = [m.label for m in at.metric]
+    assert "TSTR accuracy" in labels and "TSTR macro-f1" in labels
