@@ -6,11 +6,13 @@ from analysis import charts
 from analysis.ab import ab_test
 from analysis.compare import BASELINE, sets_of
 from analysis.mixture import MixtureSpec
-from pages._shared import built_preview, chart_downloads, current_dataset, dataset_embeddings, table_download, user_errors
+from pages._shared import (
+    built_preview, chart_downloads, current_dataset, dataset_embeddings, table_download, user_errors, workspace,
+)
 
 st.title("A/B test")
 st.caption(
-    "Two synthetic sets, generations or mixtures measured at equal size against the same real holdout: the "
+    "Two synthetic sets, generations, mixtures or kept subsets measured at equal size against the same real holdout: the "
     "difference B − A of every metric with a paired bootstrap 95 % interval, a permutation test where the metric "
     "allows, Holm's correction across metrics, and a verdict in words."
 )
@@ -24,6 +26,9 @@ with user_errors("Running the A/B test"):
     design, preview = st.session_state.get("mixture_design"), built_preview(manifest["sha256"])
     if design and design["dataset"] == manifest["sha256"] and preview is not None:
         candidates[MIXTURE] = preview.rows(MixtureSpec.from_dict(design["spec"]))
+    ids = samples["id"].astype(str)
+    for name, kept in workspace().subsets().items():
+        candidates[f"subset: {name}"] = samples.index[ids.isin(set(kept))].to_numpy()
     names = list(candidates)
     if len(names) < 2:
         st.info("An A/B test needs two synthetic sets: load or generate another one, or design a mixture.",

@@ -6,7 +6,7 @@ from analysis import charts
 from analysis.metrics.utility import has_labels, tstr
 from analysis.mixture import STRATEGIES, MixtureSpec, baseline_spec, export_bytes, frontier, guardrail, review, suggest, tail_bins
 from pages._shared import (
-    chart_downloads, current_dataset, dataset_embeddings, mixture_preview, table_download, url_state, user_errors,
+    chart_downloads, current_dataset, dataset_embeddings, mixture_preview, table_download, url_state, user_errors, workspace,
 )
 
 st.title("Mixture designer")
@@ -145,6 +145,13 @@ with user_errors("Designing the mixture"):
     def files() -> tuple[str, bytes, bytes]:
         return export_bytes(samples, mixture_rows, spec, fmt, metrics=values)
 
+    with st.form("mix_keep", clear_on_submit=True, border=False):
+        kept = st.text_input("Keep this mixture as a named subset", placeholder="e.g. 70 % real, tail-aware",
+                             help="Kept subsets can be picked on the A/B test, Tail coverage and Method comparison pages.")
+        if st.form_submit_button("Keep the mixture", icon=":material/bookmark_add:"):
+            with user_errors("Keeping the mixture"):
+                workspace().save_subset(kept, samples.loc[mixture_rows, "id"].astype(str).tolist())
+                st.success(f"Kept {len(mixture_rows):,} rows as subset '{kept.strip()}'.", icon=":material/check:")
     with st.container(horizontal=True):
         st.download_button("Rows", data=lambda: files()[1], file_name=f"mixture.{fmt}", key="mix_rows",
                            icon=":material/download:")

@@ -205,3 +205,16 @@ def test_mixture_designer_downstream_check():
     rerun_ok(at.button(key="mix_downstream").click())
     labels = [m.label for m in at.metric]
     assert "TSTR accuracy" in labels and "TSTR macro-f1" in labels
+
+
+def test_a_kept_mixture_can_be_picked_on_the_ab_page():
+    at = open_page("pages/mixture.py")
+    form_input = next(t for t in at.text_input if t.label == "Keep this mixture as a named subset")
+    form_input.set_value("seventy real")
+    rerun_ok(next(b for b in at.button if b.label == "Keep the mixture").click())
+    assert any("Kept 976 rows as subset 'seventy real'" in s.value for s in at.success)
+    at.switch_page("pages/ab_test.py").run()
+    assert "subset: seventy real" in at.selectbox(key="ab_a").options
+    at.switch_page("pages/tail_coverage.py").run()
+    rerun_ok(at.selectbox(key="tail_subset").set_value("seventy real"))
+    assert any("measured against all" in c.value for c in at.caption) and len(charts(at)) == 4
