@@ -201,39 +201,41 @@ def url_state(prefix: str, defaults: dict[str, Any], *, limits: dict[str, Any] |
     """Widget state that lives in the URL's query parameters, so a shared link opens the same view.
 
     ``defaults`` maps each parameter name to its default (its type is the parameter's type);
-    ``limits`` maps a name to ``(low, high)`` for numbers or to the allowed strings. On a session's
-    first run the values come from the URL where it has valid ones (invalid ones are ignored, with a
-    note), else from the defaults; on every run the URL is rewritten from the current values.
-    Returns name -> the session-state key to give the widget.
+    ``limits`` maps a name to ``(low, high)`` for numbers or to the allowed strings. A widget
+    without a value (a new session, or a return to the page: Streamlit forgets the widgets of a
+    page that is not shown) takes the URL's value where it is valid (invalid ones are ignored,
+    with a note), else the value it had when the page was last shown, else the default. On every
+    run the URL is rewritten from the current values. Returns name -> the widget's session key.
     """
     keys = {name: f"{prefix}_{name}" for name in defaults}
     limits = limits or {}
-    if not st.session_state.get(f"{prefix}_from_url"):
-        ignored = []
-        for name, default in defaults.items():
-            value = default
-            if name in st.query_params:
-                raw = st.query_params[name]
-                try:
-                    parsed = type(default)(raw)
-                    allowed = limits.get(name)
-                    if isinstance(allowed, tuple) and len(allowed) == 2 and not isinstance(allowed[0], str):
-                        ok = allowed[0] <= parsed <= allowed[1]
-                    else:
-                        ok = allowed is None or parsed in allowed
-                except ValueError:
-                    ok = False
-                if ok:
-                    value = parsed
+    kept = st.session_state.setdefault(f"{prefix}_kept", {})
+    ignored = []
+    for name, default in defaults.items():
+        if keys[name] in st.session_state:
+            continue
+        value = kept.get(name, default)
+        if name in st.query_params:
+            raw = st.query_params[name]
+            try:
+                parsed = type(default)(raw)
+                allowed = limits.get(name)
+                if isinstance(allowed, tuple) and len(allowed) == 2 and not isinstance(allowed[0], str):
+                    ok = allowed[0] <= parsed <= allowed[1]
                 else:
-                    ignored.append(f"{name}={raw}")
-            st.session_state.setdefault(keys[name], value)
-        if ignored:
-            st.toast(f"Ignored link settings that are out of range: {', '.join(ignored)}.", icon=":material/link_off:")
-        st.session_state[f"{prefix}_from_url"] = True
-    st.query_params.from_dict({name: str(st.session_state[key]) for name, key in keys.items()})
+                    ok = allowed is None or parsed in allowed
+            except ValueError:
+                ok = False
+            if ok:
+                value = parsed
+            else:
+                ignored.append(f"{name}={raw}")
+        st.session_state[keys[name]] = value
+    if ignored:
+        st.toast(f"Ignored link settings that are out of range: {', '.join(ignored)}.", icon=":material/link_off:")
+    kept.update({name: st.session_state[key] for name, key in keys.items()})
+    st.query_params.from_dict({name: str(value) for name, value in kept.items()})
     return keys
-
 
 def subset_picker(samples: pd.DataFrame, *, key: str) -> pd.DataFrame:
     """A 'Samples' picker over the named subsets kept from the Embedding map; returns the rows to analyse."""

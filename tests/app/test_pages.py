@@ -218,3 +218,12 @@ def test_a_kept_mixture_can_be_picked_on_the_ab_page():
     at.switch_page("pages/tail_coverage.py").run()
     rerun_ok(at.selectbox(key="tail_subset").set_value("seventy real"))
     assert any("measured against all" in c.value for c in at.caption) and len(charts(at)) == 4
+
+
+def test_mixture_designer_keeps_its_settings_when_the_user_comes_back():
+    at = open_page("pages/mixture.py")
+    rerun_ok(at.slider(key="mix_real").set_value(40))
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/mixture.py").run()
+    assert not at.exception and not at.error
+    assert at.slider(key="mix_real").value == 40 and at.query_params["real"] == "40"
