@@ -73,7 +73,7 @@ with user_errors("Running the A/B test"):
     if found.empty:
         st.info(f"No clear difference between {a} and {b} on any metric.", icon=":material/balance:")
     else:
-        st.markdown("\n".join(f"- {verdict}" for verdict in found["verdict"]))
+        st.text("\n".join(f"• {verdict}" for verdict in found["verdict"]))  # set names are the user's: plain text
     shown = table[["metric", "a", "b", "difference", "ci_low", "ci_high", "p_holm", "significant", "verdict"]]
     number = st.column_config.NumberColumn(format="%.4g")
     st.dataframe(shown, hide_index=True, width="stretch",
@@ -99,5 +99,5 @@ with user_errors("Running the A/B test"):
     st.subheader("What gives each set away")
     st.caption("The samples a real-vs-synthetic classifier finds most synthetic (detection AUC 0.5: indistinguishable).")
     for column, name in zip(st.columns(2), result.names):
-        column.markdown(f"**{name}**")
+        column.text(name)
         column.dataframe(result.most_synthetic[name][["score", "text"]].head(8), hide_index=True, width="stretch")
