@@ -5,7 +5,7 @@ Commands
 load FILE...   load files as samples and print their load report (``--format table|json``)
 embed FILE...  embed the samples of files into the on-disk cache, with a progress bar
 generate       generate synthetic samples with one method (rule-based, paraphrase, llm), resumably
-demo           show or rebuild the demo's synthetic sets (``--rebuild``) and shipped vectors (``--embed``)
+demo           show or rebuild the demo's synthetic sets (``--rebuild``) and shipped vectors and views (``--embed``)
 compare        every metric for each synthetic set against the real holdout, and the risks that fire
 mix            draw a mixture of real and synthetic samples, print its metrics (JSON), write it with ``--out``
 simulate       train a model on its own output, generation after generation (replace, accumulate, mix)
@@ -169,6 +169,8 @@ def _command_demo(args: argparse.Namespace) -> int:
         path = demo.ship_demo_embeddings(progress=embedded)
         bar.close()
         print(f"demo vectors written to {path}")
+        for path in demo.ship_demo_views(progress=lambda message: print(message, file=sys.stderr, flush=True)):
+            print(f"demo view written to {path}")
     samples = demo.load_demo()
     print(summary.counts(samples, "method").to_string(index=False, formatters={"share": "{:.1%}".format}))
     return 0
@@ -495,7 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the demo's synthetic sets: counts, or --rebuild them")
     demo.add_argument("--rebuild", action="store_true", help="regenerate data/demo/ with this code (resumable)")
     demo.add_argument("--embed", action="store_true",
-                      help="write the vectors of every demo text to data/demo/embeddings/ (shipped, read-only)")
+                      help="write the vectors of every demo text to data/demo/embeddings/ and its default map and "
+                           "comparison tables to data/demo/cache/ (shipped, read-only)")
     demo.add_argument("--only", nargs="+", help="rebuild only these sets (rule-based, paraphrase, llm, llm-g2, llm-g3)")
     demo.add_argument("--backend", choices=["local", "openai"], default="local")
     demo.set_defaults(run=_command_demo)

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from analysis.embed import default_cache_dir
+from analysis.embed import SHIPPED_CACHE_DIR, default_cache_dir
 from analysis.metrics import diversity, drift, fidelity, lm, novelty, tails, utility
 from analysis.workspace import atomic_write_bytes
 
@@ -308,11 +308,13 @@ def cached_compare(
     **params: Any,
 ) -> pd.DataFrame:
     """:func:`compare`, kept on disk under ``<cache dir>/compare/<key>.parquet`` so the app and the CLI compute it once."""
-    path = Path(cache_dir or default_cache_dir()) / "compare" / f"{compare_key(samples, embeddings, **params)}.parquet"
-    try:
-        return pd.read_parquet(path)
-    except Exception:  # missing or damaged: compute again
-        pass
+    name = f"{compare_key(samples, embeddings, **params)}.parquet"
+    path = Path(cache_dir or default_cache_dir()) / "compare" / name
+    for candidate in (path, SHIPPED_CACHE_DIR / "compare" / name):  # the cache, then the demo's shipped tables
+        try:
+            return pd.read_parquet(candidate)
+        except Exception:  # missing or damaged: try the next, or compute again
+            pass
     table = compare(samples, embeddings=embeddings, progress=progress, **params)
     buffer = io.BytesIO()
     table.to_parquet(buffer, index=False)

@@ -40,6 +40,8 @@ __all__ = [
     "read_demo_parts",
     "build_demo_sets",
     "ship_demo_embeddings",
+    "ship_demo_views",
+    "demo_as_saved",
 ]
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -249,3 +251,39 @@ def ship_demo_embeddings(*, progress: Callable[[int, int], None] | None = None) 
     path = shipped_dir() / "shard-demo.npz"
     atomic_write_bytes(path, buffer.getvalue())
     return path
+
+
+def demo_as_saved() -> pd.DataFrame:
+    """The demo exactly as the app reads it: saved to a workspace and loaded back (row order, dtypes)."""
+    import tempfile
+
+    from analysis.workspace import Workspace
+
+    with tempfile.TemporaryDirectory() as folder:
+        workspace = Workspace(folder)
+        parts = read_demo_parts()
+        workspace.save(combine_samples(*(frame for frame, _ in parts))[0], name=DEMO_NAME, parts=[part for _, part in parts])
+        return workspace.load()[0].reset_index(drop=True)
+
+
+def ship_demo_views(*, progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Write the demo's default UMAP map and comparison tables into ``data/demo/cache/`` (read-only at run time).
+
+    The Embedding map, Method comparison and Monitor pages then open on the demo without fitting
+    or comparing first. They are computed the way the app asks for them: the demo saved to and read
+    from a workspace, its shipped vectors, and the pages' default settings; any other settings
+    (or a changed metric, with a new ``COMPARE_VERSION``) are computed and cached as usual.
+    """
+    from analysis.compare import cached_compare
+    from analysis.embed import SHIPPED_CACHE_DIR, embed
+    from analysis.project import project
+
+    say = progress or (lambda message: None)
+    samples = demo_as_saved()
+    vectors = embed(samples["text"], progress=None)
+    say("fitting the demo's UMAP map")
+    project(vectors, cache_dir=SHIPPED_CACHE_DIR / "projections")
+    for params in ({"size": None, "seed": 0, "with_mauve": True}, {"with_mauve": False}):  # Method comparison, Monitor
+        say(f"comparing the demo's sets ({params})")
+        cached_compare(samples, vectors, cache_dir=SHIPPED_CACHE_DIR, **params)
+    return sorted(SHIPPED_CACHE_DIR.rglob("*.*"))

@@ -175,6 +175,9 @@ def dimension(encoder) -> int:
 
 #: The demo corpus's shipped vectors, one folder per model in the cache's layout.
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "demo" / "embeddings"
+#: Read-only results for the demo that ship with the repository (its UMAP map, its comparison tables),
+#: in the cache's own layout (``projections/``, ``compare/``); written by ``python -m analysis demo --embed``.
+SHIPPED_CACHE_DIR = SHIPPED_DIR.parent / "cache"
 
 
 def shipped_dir(model: str | None = None) -> Path:

@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from analysis.embed import default_cache_dir
+from analysis.embed import SHIPPED_CACHE_DIR, default_cache_dir
 from analysis.workspace import atomic_write_bytes
 
 __all__ = ["ProjectionError", "project", "projection_key", "cached_projection"]
@@ -131,6 +131,12 @@ def _cache_path(key: str, cache_dir: str | Path | None) -> Path:
     return directory / f"{key}.npy"
 
 
+def _read_any(key: str, cache_dir: str | Path | None, rows: int) -> np.ndarray | None:
+    """The cached map of ``key``: from the cache, else from the maps that ship with the demo."""
+    cached = _read(_cache_path(key, cache_dir), rows)
+    return cached if cached is not None else _read(SHIPPED_CACHE_DIR / "projections" / f"{key}.npy", rows)
+
+
 def _read(path: Path, rows: int) -> np.ndarray | None:
     """The cached map at ``path``, or None when it is missing, unreadable or not a map of ``rows`` rows."""
     try:
@@ -159,7 +165,7 @@ def cached_projection(
     than "fitting the map" before calling :func:`project`.
     """
     array, mask, n_neighbors = _validate(embeddings, fit_rows, n_neighbors, min_dist)
-    return _read(_cache_path(_key(array, mask, n_neighbors, min_dist, metric, seed), cache_dir), len(array))
+    return _read_any(_key(array, mask, n_neighbors, min_dist, metric, seed), cache_dir, len(array))
 
 
 class _EpochStream:
@@ -286,8 +292,9 @@ def project(
     """
     report: Progress = progress or (lambda stage, fraction: None)
     array, mask, n_neighbors = _validate(embeddings, fit_rows, n_neighbors, min_dist)
-    path = _cache_path(_key(array, mask, n_neighbors, min_dist, metric, seed), cache_dir)
-    coordinates = _read(path, len(array))
+    key = _key(array, mask, n_neighbors, min_dist, metric, seed)
+    path = _cache_path(key, cache_dir)
+    coordinates = _read_any(key, cache_dir, len(array))
     if coordinates is None:
         coordinates = _fit(array, mask, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, seed=seed, report=report)
         buffer = io.BytesIO()

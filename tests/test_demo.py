@@ -65,3 +65,25 @@ def test_the_demo_sets_have_provenance_and_never_touch_the_holdout():
     g2_examples = {i for ids in synthetic.loc[synthetic["generation"] == 2, "example_ids"] for i in json.loads(ids)}
     g1_ids = set(synthetic.loc[(synthetic["method"] == "llm") & (synthetic["generation"] == 1), "id"])
     assert g2_examples <= g1_ids  # generation 2 was prompted with generation 1 only
+
+
+def test_the_demo_map_and_comparisons_ship_and_are_read_without_computing(tmp_path, monkeypatch):
+    """data/demo/cache holds the pages' default map and comparison tables for the demo, read from any cache."""
+    from analysis import compare as compare_module
+    from analysis import demo
+    from analysis.compare import cached_compare
+    from analysis.embed import embed
+    from analysis.project import cached_projection
+
+    samples = demo.demo_as_saved()
+    vectors = embed(samples["text"], cache_dir=tmp_path)
+    assert cached_projection(vectors, cache_dir=tmp_path / "projections") is not None
+
+    def no_compare(*args, **kwargs):
+        raise AssertionError("compare ran although the demo's table ships")
+
+    monkeypatch.setattr(compare_module, "compare", no_compare)
+    for params in ({"size": None, "seed": 0, "with_mauve": True}, {"with_mauve": False}):
+        table = cached_compare(samples, vectors, cache_dir=tmp_path, **params)
+        assert {"llm g3", "rule-based", "paraphrase"} <= set(table["set"])
+    assert not any(tmp_path.rglob("*.parquet"))  # nothing copied into the user's cache
