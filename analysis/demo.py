@@ -42,6 +42,7 @@ __all__ = [
     "ship_demo_embeddings",
     "ship_demo_views",
     "demo_as_saved",
+    "save_demo",
 ]
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -261,9 +262,14 @@ def demo_as_saved() -> pd.DataFrame:
 
     with tempfile.TemporaryDirectory() as folder:
         workspace = Workspace(folder)
-        parts = read_demo_parts()
-        workspace.save(combine_samples(*(frame for frame, _ in parts))[0], name=DEMO_NAME, parts=[part for _, part in parts])
+        save_demo(workspace)
         return workspace.load()[0].reset_index(drop=True)
+
+
+def save_demo(workspace) -> None:
+    """Make the built-in demo (the real corpus and the committed synthetic sets) the workspace's dataset."""
+    parts = read_demo_parts()
+    workspace.save(combine_samples(*(frame for frame, _ in parts))[0], name=DEMO_NAME, parts=[part for _, part in parts])
 
 
 def ship_demo_views(*, progress: Callable[[str], None] | None = None) -> list[Path]:

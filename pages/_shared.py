@@ -19,7 +19,7 @@ import streamlit as st
 
 from analysis import charts, demo
 from analysis.compare import CompareError
-from analysis.corpus import CorpusError, combine_samples
+from analysis.corpus import CorpusError
 from analysis.embed import EmbeddingError, cached_count, embed
 from analysis.progress import ProgressMeter
 from analysis.project import ProjectionError, cached_projection, project
@@ -53,13 +53,6 @@ def user_errors(action: str) -> Iterator[None]:
 
 def workspace() -> Workspace:
     return Workspace()
-
-
-def save_demo(ws: Workspace) -> None:
-    """Make the built-in demo (real corpus and committed synthetic sets) the current dataset."""
-    parts = demo.read_demo_parts()
-    samples, _ = combine_samples(*(frame for frame, _ in parts))
-    ws.save(samples, name=demo.DEMO_NAME, parts=[part for _, part in parts])
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -105,7 +98,7 @@ def current_dataset() -> tuple[pd.DataFrame, dict[str, Any]]:
         manifest = ws.manifest()
         if manifest is None:
             with st.spinner("First start: loading the demo corpus…"):
-                save_demo(ws)
+                demo.save_demo(ws)
             manifest = ws.manifest()
         return _read_workspace(str(ws.root), manifest["sha256"])
     except (WorkspaceError, CorpusError) as exc:

@@ -19,7 +19,7 @@ from analysis.corpus import (
 )
 from analysis.embed import cached_count, embed
 from analysis.progress import ProgressMeter
-from pages._shared import current_dataset, save_demo, user_errors, workspace
+from pages._shared import current_dataset, user_errors, workspace
 
 METHODS = ["rule-based", "paraphrase", "llm", "another method…"]
 PREVIEW_ROWS = 500
@@ -113,7 +113,7 @@ with demo_tab:
     label = "Reload the demo corpus" if manifest["name"] == demo.DEMO_NAME else "Load the demo corpus"
     if st.button(label, key="load_demo", help="Replaces the current dataset with the demo."):
         with user_errors("Loading the demo"):
-            save_demo(workspace())
+            demo.save_demo(workspace())
             st.session_state["flash"] = "Loaded the demo corpus."
             st.rerun()
 
