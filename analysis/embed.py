@@ -10,9 +10,9 @@ Cache layout: ``<cache dir>/embeddings/<model slug>/shard-<uuid>.npz``, each sha
 never changed. A process reads all shards once into one in-memory index and picks up new shards
 as they appear; a damaged or half-written shard is skipped.
 
-The repository ships the demo corpus's vectors in the same layout under ``data/demo/embeddings/``
-(written by ``python -m analysis demo --embed``); they are read as extra, read-only shards, so the
-demo's map and metrics open without embedding 13,633 texts first.
+The demo corpus's vectors are built once at install (``make`` runs ``python -m analysis demo
+--embed``; git-ignored) in the same layout under ``data/demo/embeddings/``; they are read as extra,
+read-only shards, so the demo's map and metrics open without embedding 13,633 texts first.
 """
 
 from __future__ import annotations
@@ -173,9 +173,9 @@ def dimension(encoder) -> int:
     return int(method())
 
 
-#: The demo corpus's shipped vectors, one folder per model in the cache's layout.
+#: The demo corpus's vectors, built at install, one folder per model in the cache's layout.
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "demo" / "embeddings"
-#: Read-only results for the demo that ship with the repository (its UMAP map, its comparison tables),
+#: Read-only results for the demo built at install (its UMAP map, its comparison tables),
 #: in the cache's own layout (``projections/``, ``compare/``); written by ``python -m analysis demo --embed``.
 SHIPPED_CACHE_DIR = SHIPPED_DIR.parent / "cache"
 

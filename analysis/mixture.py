@@ -480,6 +480,7 @@ class MixturePreview:
         self._build_ngrams(samples["text"].to_numpy())
         step()
         self._orders: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
+        self._recent: OrderedDict[MixtureSpec, dict[str, float]] = OrderedDict()  # the last metrics() results
         self.last_direct_rows = 0
 
     # ------------------------------------------------------------------ precomputation
@@ -678,6 +679,16 @@ class MixturePreview:
             :func:`analysis.metrics.tails.rare_token_coverage` on those rows, up to the order of
             floating-point sums (differences below 1e-9).
         """
+        if spec in self._recent:  # a page asks for the same mixture several times in one rerun
+            self._recent.move_to_end(spec)
+            return dict(self._recent[spec])
+        values = self._compute(spec)
+        self._recent[spec] = values
+        while len(self._recent) > 32:
+            self._recent.popitem(last=False)
+        return dict(values)
+
+    def _compute(self, spec: MixtureSpec) -> dict[str, float]:
         chosen, counts, state = self._chosen(spec)
         n = len(chosen)
         with _limit_threads():

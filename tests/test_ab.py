@@ -1,4 +1,4 @@
-"""A/B tests: intervals, permutation tests, Holm correction and verdicts, on demo rows with shipped vectors."""
+"""A/B tests: intervals, permutation tests, Holm correction and verdicts, on demo rows with the demo vectors built at install."""
 
 import argparse
 import json
@@ -16,7 +16,7 @@ from analysis.embed import embed
 @pytest.fixture(scope="module")
 def demo():
     samples = load_demo()
-    return samples, embed(samples["text"])  # shipped vectors: instant
+    return samples, embed(samples["text"])  # the demo vectors built at install: instant
 
 
 @pytest.fixture(scope="module")

@@ -67,8 +67,8 @@ def test_the_demo_sets_have_provenance_and_never_touch_the_holdout():
     assert g2_examples <= g1_ids  # generation 2 was prompted with generation 1 only
 
 
-def test_the_demo_map_and_comparisons_ship_and_are_read_without_computing(tmp_path, monkeypatch):
-    """data/demo/cache holds the pages' default map and comparison tables for the demo, read from any cache."""
+def test_the_demo_map_and_comparisons_built_at_install_are_read_without_computing(tmp_path, monkeypatch):
+    """data/demo/cache (built by make) holds the pages' default map and comparison tables for the demo, read from any cache."""
     from analysis import compare as compare_module
     from analysis import demo
     from analysis.compare import cached_compare
@@ -80,7 +80,7 @@ def test_the_demo_map_and_comparisons_ship_and_are_read_without_computing(tmp_pa
     assert cached_projection(vectors, cache_dir=tmp_path / "projections") is not None
 
     def no_compare(*args, **kwargs):
-        raise AssertionError("compare ran although the demo's table ships")
+        raise AssertionError("compare ran although the demo's table is built")
 
     monkeypatch.setattr(compare_module, "compare", no_compare)
     for params in ({"size": None, "seed": 0, "with_mauve": True}, {"with_mauve": False}):

@@ -105,7 +105,7 @@ def test_an_unknown_model_says_nothing_is_downloaded(tmp_path):
         embed(["x"], model="no-such-org/no-such-model", cache_dir=tmp_path)
 
 
-def test_the_shipped_demo_vectors_cover_the_demo_and_match_the_model(model, tmp_path, monkeypatch):
+def test_the_demo_vectors_built_at_install_cover_the_demo_and_match_the_model(model, tmp_path, monkeypatch):
     """data/demo/embeddings holds every demo text's vector, as the model computes it today."""
     from analysis.demo import load_demo
 

@@ -1,6 +1,6 @@
 """The mixture designer's engine: sampling, exact preview metrics, frontier, suggestion, export, CLI.
 
-Real demo texts and their shipped MiniLM vectors (data/demo/embeddings), so no model runs here.
+Real demo texts and their MiniLM vectors built at install (data/demo/embeddings), so no model runs here.
 """
 
 import json

@@ -1,7 +1,8 @@
 """The analysis pages on the demo, driven by AppTest through the real app script.
 
-The demo's vectors ship with the repository, so nothing is embedded here; the UMAP map and the
-comparison are computed once into the cache the app tests share (tests/app/conftest.py).
+`make test` builds the demo's vectors, default map and comparison tables first (data/demo/), so
+nothing is embedded here; anything else is computed once into the cache the app tests share
+(tests/app/conftest.py).
 """
 
 from pathlib import Path
