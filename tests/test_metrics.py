@@ -85,11 +85,15 @@ def test_mean_pairwise_distance_equals_brute_force():
 # --------------------------------------------------------------------------- fidelity and coverage
 
 
+@pytest.mark.parametrize("kind", ["bfloat16", "float32"])  # the two GEMMs analysis.metrics.knn can use
 @pytest.mark.parametrize("block_bytes", [64 * 1024 * 1024, 4096])  # one block, and many small ones
-def test_prdc_equals_the_prdc_package(block_bytes, monkeypatch):
+def test_prdc_equals_the_prdc_package(block_bytes, kind, monkeypatch):
     from prdc import compute_prdc
 
-    monkeypatch.setattr(fidelity, "BLOCK_BYTES", block_bytes)
+    from analysis.metrics import knn
+
+    monkeypatch.setattr(knn, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(knn, "gemm_kind", lambda: kind)
     rng = np.random.default_rng(0)
     real = rng.normal(size=(300, 16))
     synthetic = rng.normal(loc=0.3, scale=0.8, size=(250, 16))

@@ -1,7 +1,8 @@
 """Fidelity and coverage of a synthetic set against real data, in embedding space.
 
-:func:`prdc` is exact and blockwise: no n × m distance matrix is ever held in memory, only
-``block`` rows of it at a time.
+:func:`prdc`, :func:`knn_radii` and :func:`covered_by` are exact and blockwise (no n × m distance
+matrix is ever held in memory); :mod:`analysis.metrics.knn` computes them. ``_squared_distances``
+and ``_kth_smallest`` are the plain float64 blocks the mixture engine and the A/B test build on.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from analysis.metrics import knn
+
 __all__ = ["prdc", "knn_radii", "covered_by", "nearest_similarity", "frechet_distance"]
 
-#: Bytes of distance matrix held at once by the blockwise computations.
+#: Bytes of distance matrix held at once by the float64 blockwise computations.
 BLOCK_BYTES = 64 * 1024 * 1024
 
 
@@ -55,36 +58,25 @@ def _kth_smallest(d2: np.ndarray, kth: int) -> np.ndarray:
     return np.partition(kept, kth, axis=1)[:, kth]
 
 
-def knn_radii(x: np.ndarray, k: int, *, dtype=np.float64) -> np.ndarray:
+def knn_radii(x: np.ndarray, k: int) -> np.ndarray:
     """Euclidean distance from each row to its k-th nearest other row (the row itself excluded).
 
     As in Naeem et al.: the (k + 1)-th smallest distance counting the row's zero distance to
-    itself, so exact duplicates count as neighbours at distance 0.
+    itself, so exact duplicates count as neighbours at distance 0. Exact (equal to a float64
+    brute force) and fast: see :mod:`analysis.metrics.knn`.
     """
-    x = _as_array(x, dtype)
+    x = _as_array(x, np.float64)
     if not 1 <= k < len(x):
         raise ValueError(f"k must be between 1 and n - 1 = {len(x) - 1}, got {k}")
-    norms = np.einsum("ij,ij->i", x, x)
-    radii = np.empty(len(x), dtype=np.float64)
-    step = _block_rows(len(x), dtype)
-    for start in range(0, len(x), step):
-        block = _squared_distances(x[start : start + step], norms[start : start + step], x, norms)
-        radii[start : start + step] = _kth_smallest(block, k)
-    return np.sqrt(radii)
+    return np.sqrt(knn.kth_neighbour_sq(x, k))
 
 
-def covered_by(real: np.ndarray, synthetic: np.ndarray, radii: np.ndarray, *, dtype=np.float64) -> np.ndarray:
+def covered_by(real: np.ndarray, synthetic: np.ndarray, radii: np.ndarray) -> np.ndarray:
     """For each real row: does its ball (its radius in ``radii``) hold at least one synthetic row?"""
-    real = _as_array(real, dtype)
-    synthetic = _as_array(synthetic, dtype)
-    real_norms = np.einsum("ij,ij->i", real, real)
-    synthetic_norms = np.einsum("ij,ij->i", synthetic, synthetic)
-    covered = np.zeros(len(real), dtype=bool)
-    step = _block_rows(len(synthetic), dtype)
-    for start in range(0, len(real), step):
-        d2 = _squared_distances(real[start : start + step], real_norms[start : start + step], synthetic, synthetic_norms)
-        covered[start : start + step] = d2.min(axis=1) < np.asarray(radii[start : start + step]) ** 2
-    return covered
+    real = _as_array(real, np.float64)
+    synthetic = _as_array(synthetic, np.float64)
+    held, _, _ = knn.ball_counts(real, np.asarray(radii, dtype=np.float64) ** 2, synthetic)
+    return held > 0
 
 
 def nearest_similarity(queries: np.ndarray, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +95,7 @@ def nearest_similarity(queries: np.ndarray, pool: np.ndarray) -> tuple[np.ndarra
     return best, index
 
 
-def prdc(real: np.ndarray, synthetic: np.ndarray, *, k: int = 5, dtype=np.float64) -> dict[str, float]:
+def prdc(real: np.ndarray, synthetic: np.ndarray, *, k: int = 5) -> dict[str, float]:
     """Precision, recall, density and coverage of ``synthetic`` against ``real`` (Naeem et al. 2020).
 
     With ``B(x, r)`` the ball around x whose radius r is the distance to its k-th nearest
@@ -119,35 +111,27 @@ def prdc(real: np.ndarray, synthetic: np.ndarray, *, k: int = 5, dtype=np.float6
     Generative Models", ICML 2020; the ``prdc`` package is its reference implementation and gives
     the same values. Ranges [0, 1] (density [0, n/k]); higher is better for all four.
 
-    Computed in row blocks of about 64 MB, so memory stays O(block × max(n, m)); ``dtype``
-    float32 halves time and memory at float32 precision.
+    Exact, as a float64 brute force; computed by :mod:`analysis.metrics.knn` (a low-precision
+    GEMM whose per-pair error bound decides almost every comparison, float64 for the rest), one
+    row block of about 64 MB at a time, so memory stays O(block × max(n, m)).
     """
-    real = _as_array(real, dtype)
-    synthetic = _as_array(synthetic, dtype)
+    real = _as_array(real, np.float64)
+    synthetic = _as_array(synthetic, np.float64)
     if real.shape[1] != synthetic.shape[1]:
         raise ValueError(f"real and synthetic have different dimensions: {real.shape[1]} vs {synthetic.shape[1]}")
-    real_radii = knn_radii(real, k, dtype=dtype)
-    synthetic_radii = knn_radii(synthetic, k, dtype=dtype)
-    real_norms = np.einsum("ij,ij->i", real, real)
-    synthetic_norms = np.einsum("ij,ij->i", synthetic, synthetic)
-    real_r2, synthetic_r2 = real_radii**2, synthetic_radii**2
-
-    real_balls_holding = np.zeros(len(synthetic), dtype=np.int64)  # density; > 0 is precision
-    recalled = np.zeros(len(real), dtype=bool)
-    covered = np.zeros(len(real), dtype=bool)
-    step = _block_rows(len(synthetic), dtype)
-    for start in range(0, len(real), step):
-        stop = start + step
-        d2 = _squared_distances(real[start:stop], real_norms[start:stop], synthetic, synthetic_norms)
-        inside = d2 < real_r2[start:stop, None]  # synthetic j inside the ball of real i
-        real_balls_holding += np.count_nonzero(inside, axis=0)
-        covered[start:stop] = inside.any(axis=1)
-        recalled[start:stop] = (d2 < synthetic_r2[None, :]).any(axis=1)
+    for name, x in (("real", real), ("synthetic", synthetic)):
+        if not 1 <= k < len(x):
+            raise ValueError(f"k must be between 1 and the {name} set's size - 1 = {len(x) - 1}, got {k}")
+    centre = real.mean(axis=0)
+    real, synthetic = knn.prepare(real, centre), knn.prepare(synthetic, centre)
+    real_r2 = knn.kth_neighbour_sq(real, k)
+    synthetic_r2 = knn.kth_neighbour_sq(synthetic, k)
+    held, holding, recalled = knn.ball_counts(real, real_r2, synthetic, synthetic_r2)
     return {
-        "precision": float((real_balls_holding > 0).mean()),
+        "precision": float(holding.mean()),
         "recall": float(recalled.mean()),
-        "density": float(real_balls_holding.sum() / (k * len(synthetic))),
-        "coverage": float(covered.mean()),
+        "density": float(held.sum() / (k * len(holding))),
+        "coverage": float((held > 0).mean()),
     }
 
 

@@ -1,0 +1,440 @@
+"""Exact k-NN radii and ball membership in embedding space, at low-precision GEMM speed.
+
+Every distance question PRDC and tail coverage ask is a comparison: is ``|a - b|^2`` below a
+threshold (a ball's squared radius), or which values are the k smallest of a row. So the
+distances need not be exact, only provably on the right side:
+
+1. Both sets are centred on the first set's mean (distances do not change) and rounded to
+   bfloat16 (float32 on CPUs without bfloat16 dot products); one GEMM per row block gives every
+   dot product ``g`` at several times float64 speed.
+2. Each pair's error is bounded: with ``a = a' + r_a`` (``a'`` the rounded row, ``r_a`` the
+   rounding residual, kept in float64), ``a·b - a'·b' = a'·r_b + r_a·b``, so by Cauchy-Schwarz
+   ``|a·b - g| <= |a'||r_b| + |r_a||b| + γ_d |a'||b'| + u |g|`` where ``γ_d = 2 d 2^-24`` bounds
+   float32 accumulation over d terms (Higham, *Accuracy and Stability of Numerical Algorithms*,
+   §3.1, with a factor 2 to spare) and ``u = 2^-8`` bounds rounding the result to bfloat16 (0 for
+   float32 output). ``d² = |a|² + |b|² - 2g`` is then known to within ``2 × that + 1e-12 (|a|² +
+   |b|²)``, the last term covering float64 rounding of the exact recomputation.
+3. A pair whose bound lies wholly on one side of its threshold is decided; the few that
+   straddle it are recomputed exactly, ``Σ (a_t - b_t)²`` in float64. For k-NN radii each row
+   keeps its ``k + 1 + SLACK`` smallest lower bounds, recomputes those exactly, and checks that
+   every other column's lower bound exceeds the exact k-th value found; rows that fail the check
+   (many near-ties) are recomputed in full.
+
+Results therefore equal a float64 brute force: the same radii, the same decisions. Only speed
+depends on the data. Memory stays one row block of the Gram matrix (``BLOCK_BYTES``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+import numba as nb
+import numpy as np
+
+__all__ = ["BLOCK_BYTES", "SLACK", "prepare", "kth_neighbour_sq", "ball_counts"]
+
+#: Bytes of Gram matrix held at once.
+BLOCK_BYTES = 64 * 1024 * 1024
+#: Candidates kept per row beyond the k + 1 needed, so near-ties rarely force a full row.
+SLACK = 24
+#: Largest magnitude accepted: far below float32's overflow, so the GEMM cannot overflow.
+_LIMIT = 1e15
+_TINY = 1.2e-38  # below float32's smallest normal number: set to 0 (bfloat16 dot products flush them)
+
+
+@cache
+def gemm_kind() -> str:
+    """``"bfloat16"`` where the CPU has bfloat16 dot products (AVX512-BF16 or AMX), else ``"float32"``.
+
+    ``COLLAPSE_LAB_GEMM=float32`` forces float32 (tests run both).
+    """
+    forced = os.environ.get("COLLAPSE_LAB_GEMM")
+    if forced in ("float32", "bfloat16"):
+        return forced
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return "float32"
+    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
+
+
+@dataclass
+class Prepared:
+    """One set, centred, with its low-precision copy and the per-row terms of the error bound."""
+
+    x: np.ndarray  # float64, centred, C-contiguous
+    low: object  # torch bfloat16 tensor or float32 ndarray of the rounded rows
+    kind: str
+    sq: np.ndarray  # |x|^2
+    norm: np.ndarray  # |x|
+    low_norm: np.ndarray  # |x'|
+    residual_norm: np.ndarray  # |x - x'|
+
+
+def prepare(x: np.ndarray, centre: np.ndarray | None = None, kind: str | None = None) -> Prepared:
+    """Centre ``x`` (on its mean by default) and round it for the GEMM (see the module docstring).
+
+    Prepare two sets on the same centre to compare them; distances do not depend on it.
+    """
+    kind = kind or gemm_kind()
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError("features must be a non-empty (n, d) array")
+    x, x32, largest = _centre_round(x, x.mean(axis=0) if centre is None else np.asarray(centre, dtype=np.float64))
+    if not largest <= _LIMIT:  # NaN fails this too
+        raise ValueError("features must be finite numbers below 1e15 in magnitude")
+    if kind == "bfloat16":
+        import torch
+
+        low = torch.from_numpy(x32).to(torch.bfloat16)
+        rounded = low.to(torch.float32).numpy()
+    else:
+        low = rounded = x32
+    sq, low_norm, residual_norm = _norms(x, rounded)
+    # Norms are rounded up by a relative 1e-12 so float64 rounding cannot make the bound too tight.
+    up = 1 + 1e-12
+    return Prepared(x=x, low=low, kind=kind, sq=sq, norm=np.sqrt(sq) * up, low_norm=low_norm * up,
+                    residual_norm=residual_norm * up)
+
+
+def _prepared(x, kind) -> Prepared:
+    return x if isinstance(x, Prepared) else prepare(x, kind=kind)
+
+
+def _blocks(a: Prepared, b: Prepared, *, upper: bool = False):
+    """Yield ``(start, stop, first, g)``: the Gram block of rows ``start:stop`` of a against the
+    columns ``first:`` of b (``first`` is 0, or ``start`` with ``upper``, for a = b: the block's
+    part on and above the diagonal, half the work).
+
+    ``g`` is an unsigned-integer view of the block (uint16 bfloat16 bits, or uint32 float32
+    bits); the kernels widen it with ``bits << shift`` into float32.
+    """
+    n, m = len(a.x), len(b.x)
+    itemsize = 2 if a.kind == "bfloat16" else 4
+    step = max(1, min(n, BLOCK_BYTES // (m * itemsize)))
+    if a.kind == "bfloat16":
+        import torch
+
+        buffer = torch.empty(step * m, dtype=torch.bfloat16)
+    else:
+        buffer = np.empty(step * m, dtype=np.float32)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        first = start if upper else 0
+        block = buffer[: (stop - start) * (m - first)].reshape(stop - start, m - first)
+        if a.kind == "bfloat16":
+            import torch
+
+            torch.mm(a.low[start:stop], b.low[first:].T, out=block)
+            yield start, stop, first, block.view(torch.int16).numpy().view(np.uint16)
+        else:
+            np.matmul(a.low[start:stop], b.low[first:].T, out=block)
+            yield start, stop, first, block.view(np.uint32)
+
+
+def _chunks(rows: int) -> int:
+    """Row chunks per kernel call: a few per thread, so threads finish together."""
+    return max(1, min(rows, 4 * nb.get_num_threads()))
+
+
+def _terms(a: Prepared, b: Prepared) -> tuple:
+    """What the kernels need to bound rows of a against columns of b (module docstring, step 2).
+
+    The pair bound ``2 (|a'||r_b| + |r_a||b| + γ |a'||b'| + u |g|) + 1e-12 (|a|² + |b|²)`` is
+    taken at b's largest norms, so it splits into a per-row constant ``row_e[i]`` plus
+    ``2 u |g|``: looser by the spread of b's norms, and two operations per pair.
+    """
+    shift = np.uint32(16 if a.kind == "bfloat16" else 0)
+    u = 2.0**-8 if a.kind == "bfloat16" else 0.0
+    gamma = 2.0 * a.x.shape[1] * 2.0**-24
+    row_e = (2.0 * (a.low_norm * b.residual_norm.max() + a.residual_norm * b.norm.max()
+                    + gamma * a.low_norm * b.low_norm.max()) + 1e-12 * (a.sq + b.sq.max()) + 1e-30)
+    return shift, 2.0 * u, row_e * (1 + 1e-12), a.sq, b.sq
+
+
+def kth_neighbour_sq(x: np.ndarray | Prepared, kth: int, *, kind: str | None = None) -> np.ndarray:
+    """Exact ``np.partition(D2, kth, axis=1)[:, kth]`` of the squared distances D2 within ``x``.
+
+    ``kth = k`` gives the k-th nearest other row's squared distance (the row's own 0 counts as
+    the smallest), as Naeem et al.'s radii. Exact: equal to the float64 brute force
+    ``Σ (x_i - x_j)²``.
+    """
+    p = _prepared(x, kind)
+    n = len(p.x)
+    if not 0 <= kth < n:
+        raise ValueError(f"kth must be between 0 and n - 1 = {n - 1}, got {kth}")
+    keep = min(n, kth + 1 + SLACK)
+    # Each row keeps its `keep` smallest lower bounds (sorted) and their columns; worst = the last.
+    lows = np.full((n, keep), np.inf)
+    index = np.zeros((n, keep), dtype=np.int64)
+    worst = np.full(n, np.inf)
+    terms = _terms(p, p)
+    for start, stop, first, g in _blocks(p, p, upper=True):
+        # Rows start:stop against columns start:, then columns stop: against rows start:stop
+        # (the transposed pairs, which the lower half would have given).
+        _scan_rows(g, start, first, *terms, lows, index, worst, _chunks(stop - start))
+        if stop < n:
+            _scan_columns(g, start, first, stop - start, *terms, lows, index, worst, _chunks(n - stop))
+    out, certain = _finish_kth(p.x, index, worst, kth)
+    if not certain.all():
+        rows = np.flatnonzero(~certain)
+        out[rows] = _brute_kth(p.x, rows, p.x, kth)
+    return out
+
+
+def ball_counts(centres: np.ndarray | Prepared, centre_r2: np.ndarray, points: np.ndarray | Prepared,
+                point_r2: np.ndarray | None = None,
+                *, kind: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Which points lie strictly inside which balls, counted, for PRDC and coverage.
+
+    Ball i is centred on ``centres[i]`` with squared radius ``centre_r2[i]``; optionally point j
+    has a ball of squared radius ``point_r2[j]`` too. Returns, exactly as a float64 brute force
+    over ``d2[i, j] = Σ (c_i - p_j)²`` would:
+
+    - ``held[i]``: number of points with ``d2[i, j] < centre_r2[i]``;
+    - ``holding[j]``: whether some ball holds point j (``d2[i, j] < centre_r2[i]`` for some i);
+    - ``reached[i]``: whether centre i lies in some point's ball (``d2[i, j] < point_r2[j]``);
+      all False without ``point_r2``.
+    """
+    if isinstance(centres, Prepared) != isinstance(points, Prepared):
+        raise TypeError("pass both sets prepared (on one centre) or both as arrays")
+    if isinstance(centres, Prepared):
+        a, b = centres, points
+    else:
+        centre = np.asarray(centres, dtype=np.float64).mean(axis=0)
+        a, b = prepare(centres, centre, kind), prepare(points, centre, kind)
+    if a.x.shape[1] != b.x.shape[1]:
+        raise ValueError(f"the two sets have different dimensions: {a.x.shape[1]} vs {b.x.shape[1]}")
+    a_r2 = np.asarray(centre_r2, dtype=np.float64)
+    b_r2 = np.full(len(b.x), -np.inf) if point_r2 is None else np.asarray(point_r2, dtype=np.float64)
+    shift, u2, row_e, sq_a, sq_b = _terms(a, b)
+    held = np.zeros(len(a.x), dtype=np.int64)
+    holding = np.zeros(len(b.x), dtype=np.uint8)
+    reached = np.zeros(len(a.x), dtype=np.bool_)
+    for start, stop, _, g in _blocks(a, b):
+        _cross(g, start, shift, u2, row_e, sq_a, sq_b, a.x, b.x, a_r2, b_r2, held, holding, reached,
+               _chunks(stop - start))
+    return held, holding.astype(bool), reached
+
+
+# --------------------------------------------------------------------------- kernels
+#
+# Row i of a block against column j, from the widened GEMM value v (module docstring):
+#   d2 ≈ sq_a[i] + sq_b[j] - 2 v,   known to within  e = row_e[i] + u2 |v|,
+# so low = d2 - e and high = d2 + e bound the exact value. Rows are scanned in chunks of
+# _WIDTH columns; a chunk where no low is below its threshold is skipped whole (a vectorised
+# count, the common case), the others are looked at pair by pair.
+
+_WIDTH = 128
+
+
+@nb.njit(parallel=True, cache=True)
+def _centre_round(x, centre):
+    """``x - centre`` in float64 and in float32 (values below float32's normal range set to 0),
+    and the largest magnitude (NaN if any value is NaN)."""
+    centred = np.empty_like(x)
+    rounded = np.empty(x.shape, dtype=np.float32)
+    largest = np.zeros(len(x))
+    for i in nb.prange(len(x)):
+        top = 0.0
+        for c in range(x.shape[1]):
+            value = x[i, c] - centre[c]
+            centred[i, c] = value
+            rounded[i, c] = np.float32(value) if abs(value) >= _TINY else np.float32(0.0)
+            size = abs(x[i, c])
+            top = size if (size > top or size != size) else top
+        largest[i] = top
+    return centred, rounded, largest.max() if not np.isnan(largest).any() else np.nan
+
+
+@nb.njit(parallel=True, cache=True)
+def _norms(x, rounded):
+    """Per row: |x|^2, |x'| and |x - x'| (x' the rounded row), in one pass."""
+    sq = np.empty(len(x))
+    low = np.empty(len(x))
+    residual = np.empty(len(x))
+    for i in nb.prange(len(x)):
+        s = t = r = 0.0
+        for c in range(x.shape[1]):
+            a, b = x[i, c], np.float64(rounded[i, c])
+            s += a * a
+            t += b * b
+            r += (a - b) * (a - b)
+        sq[i], low[i], residual[i] = s, np.sqrt(t), np.sqrt(r)
+    return sq, low, residual
+
+
+@nb.njit(cache=True)
+def _exact_sq(a: np.ndarray, b: np.ndarray) -> float:
+    """``Σ (a_t - b_t)²`` in float64, summed in 4 interleaved partial sums: a fixed order, so the
+    same pair gives the same bits everywhere, and one that LLVM can vectorise."""
+    d = a.shape[0]
+    s0 = s1 = s2 = s3 = 0.0
+    whole = d - d % 4
+    for t in range(0, whole, 4):
+        e0, e1, e2, e3 = a[t] - b[t], a[t + 1] - b[t + 1], a[t + 2] - b[t + 2], a[t + 3] - b[t + 3]
+        s0 += e0 * e0
+        s1 += e1 * e1
+        s2 += e2 * e2
+        s3 += e3 * e3
+    for t in range(whole, d):
+        e0 = a[t] - b[t]
+        s0 += e0 * e0
+    return (s0 + s1) + (s2 + s3)
+
+
+@nb.njit(cache=True)
+def _row_lows(g_row, shift, u2, base, sq_b, bits, low):
+    """``low[t] = base + sq_b[t] - 2 v - u2 |v|`` for one row segment (``base = sq_a[i] -
+    row_e[i]``): each pair's lower bound. Returns v (float32). Two plain loops: both vectorise."""
+    for t in range(g_row.shape[0]):
+        bits[t] = np.uint32(g_row[t]) << shift
+    v = bits.view(np.float32)
+    for t in range(g_row.shape[0]):
+        vt = np.float64(v[t])
+        low[t] = base + sq_b[t] - 2.0 * vt - u2 * abs(vt)
+    return v
+
+
+# The two counts below take views and loop from 0: an index like `first + t` makes numba handle
+# negative indices, and that stops LLVM from vectorising the loop (5x slower).
+@nb.njit(cache=True)
+def _below(low, threshold):
+    """How many of ``low`` are below a scalar threshold (a count vectorises; a min does not)."""
+    count = 0
+    for t in range(low.shape[0]):
+        if low[t] < threshold:
+            count += 1
+    return count
+
+
+@nb.njit(cache=True)
+def _below_each(low, thresholds):
+    """How many ``low[t]`` are below ``thresholds[t]``."""
+    count = 0
+    for t in range(low.shape[0]):
+        if low[t] < thresholds[t]:
+            count += 1
+    return count
+
+
+@nb.njit(cache=True, inline="always")
+def _insert(lows, index, low, j):
+    """Insert ``low`` (column j) into the sorted ``lows``, dropping the largest; return the new largest."""
+    p = len(lows) - 1
+    while p > 0 and lows[p - 1] > low:
+        lows[p] = lows[p - 1]
+        index[p] = index[p - 1]
+        p -= 1
+    lows[p] = low
+    index[p] = j
+    return lows[len(lows) - 1]
+
+
+@nb.njit(parallel=True, cache=True)
+def _scan_rows(g, row0, col0, shift, u2, row_e, sq, sq_b, lows, index, worst, chunks):
+    """Offer every pair (row0 + r, col0 + t) of the block to the row's candidate list."""
+    rows, cols = g.shape
+    size = -(-rows // chunks)
+    for c in nb.prange(chunks):
+        bits = np.empty(cols, dtype=np.uint32)
+        low = np.empty(cols)
+        for r in range(c * size, min(rows, (c + 1) * size)):
+            i = row0 + r
+            _row_lows(g[r], shift, u2, sq[i] - row_e[i], sq_b[col0:], bits, low)
+            w = worst[i]
+            for t0 in range(0, cols, _WIDTH):
+                t1 = min(cols, t0 + _WIDTH)
+                if _below(low[t0:t1], w):
+                    for t in range(t0, t1):
+                        if low[t] < w:
+                            w = _insert(lows[i], index[i], low[t], col0 + t)
+            worst[i] = w
+
+
+@nb.njit(parallel=True, cache=True)
+def _scan_columns(g, row0, col0, skip, shift, u2, row_e, sq, sq_b, lows, index, worst, chunks):
+    """Offer every pair of the block's columns ``skip:`` to the column's candidate list (the
+    transposed pair (col0 + t, row0 + r)); threads split the columns, so no list is shared."""
+    rows, cols = g.shape
+    size = -(-(cols - skip) // chunks)
+    for c in nb.prange(chunks):
+        lo, hi = skip + c * size, min(cols, skip + (c + 1) * size)
+        if lo >= hi:
+            continue
+        a = col0 + lo
+        bits = np.empty(hi - lo, dtype=np.uint32)
+        low = np.empty(hi - lo)
+        for r in range(rows):
+            i = row0 + r
+            _row_lows(g[r, lo:hi], shift, u2, sq[i] - row_e[i], sq_b[a : col0 + hi], bits, low)
+            for t0 in range(0, hi - lo, _WIDTH):
+                t1 = min(hi - lo, t0 + _WIDTH)
+                if _below_each(low[t0:t1], worst[a + t0 : a + t1]):
+                    for t in range(t0, t1):
+                        if low[t] < worst[a + t]:
+                            worst[a + t] = _insert(lows[a + t], index[a + t], low[t], i)
+
+
+@nb.njit(parallel=True, cache=True)
+def _finish_kth(x, index, worst, kth):
+    """Per row: the exact kth smallest among its candidates, and whether that is provably the row's."""
+    n, keep = index.shape
+    out = np.empty(n)
+    certain = np.empty(n, dtype=np.bool_)
+    for i in nb.prange(n):
+        exact = np.empty(keep)
+        for q in range(keep):
+            exact[q] = _exact_sq(x[i], x[index[i, q]])
+        value = np.sort(exact)[kth]
+        out[i] = value
+        # Every column left out has a lower bound >= worst; if that exceeds the kth value found,
+        # none of them can be among the kth + 1 smallest.
+        certain[i] = keep == n or worst[i] > value
+    return out, certain
+
+
+@nb.njit(parallel=True, cache=True)
+def _brute_kth(x_a, rows, x_b, kth):
+    out = np.empty(len(rows))
+    for r in nb.prange(len(rows)):
+        d2 = np.empty(len(x_b))
+        for j in range(len(x_b)):
+            d2[j] = _exact_sq(x_a[rows[r]], x_b[j])
+        out[r] = np.partition(d2, kth)[kth]
+    return out
+
+
+@nb.njit(parallel=True, cache=True)
+def _cross(g, row0, shift, u2, row_e, sq_a, sq_b, x_a, x_b, r2_a, r2_b, held, holding, reached, chunks):
+    """Rows row0 + r of a against every column of b: count, mark and reach (see ball_counts)."""
+    rows, cols = g.shape
+    size = -(-rows // chunks)
+    for c in nb.prange(chunks):
+        bits = np.empty(cols, dtype=np.uint32)
+        low = np.empty(cols)
+        for r in range(c * size, min(rows, (c + 1) * size)):
+            i = row0 + r
+            v = _row_lows(g[r], shift, u2, sq_a[i] - row_e[i], sq_b, bits, low)
+            radius = r2_a[i]
+            count = 0
+            hit = False
+            for t0 in range(0, cols, _WIDTH):
+                t1 = min(cols, t0 + _WIDTH)
+                if _below(low[t0:t1], radius):
+                    for j in range(t0, t1):
+                        if low[j] < radius:
+                            high = low[j] + 2.0 * (row_e[i] + u2 * abs(np.float64(v[j])))
+                            if high < radius or _exact_sq(x_a[i], x_b[j]) < radius:
+                                count += 1
+                                holding[j] = 1  # every writer writes 1: a benign race
+                if not hit and _below_each(low[t0:t1], r2_b[t0:t1]):
+                    for j in range(t0, t1):
+                        if not hit and low[j] < r2_b[j]:
+                            high = low[j] + 2.0 * (row_e[i] + u2 * abs(np.float64(v[j])))
+                            hit = high < r2_b[j] or _exact_sq(x_a[i], x_b[j]) < r2_b[j]
+            held[i] = count
+            reached[i] = hit
