@@ -63,7 +63,7 @@ def test_rows_with_more_ties_than_candidates_fall_back_to_a_full_row(data):
         knn._scan_rows(g, start, first, *terms, lows, index, worst, 2)
         if stop < n:
             knn._scan_columns(g, start, first, stop - start, *terms, lows, index, worst, 2)
-    _, certain = knn._finish_kth(p.x, index, worst, kth)
+    _, certain = knn._finish_kth(p.x, lows, index, worst, kth)
     assert not certain[:40].any() and certain[40:].mean() > 0.5  # rows near the clump may fall back too
     assert np.array_equal(knn.kth_neighbour_sq(p, kth), np.partition(brute_d2(p.x, p.x), kth, axis=1)[:, kth])
 

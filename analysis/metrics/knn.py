@@ -178,7 +178,7 @@ def kth_neighbour_sq(x: np.ndarray | Prepared, kth: int, *, kind: str | None = N
         _scan_rows(g, start, first, *terms, lows, index, worst, _chunks(stop - start))
         if stop < n:
             _scan_columns(g, start, first, stop - start, *terms, lows, index, worst, _chunks(n - stop))
-    out, certain = _finish_kth(p.x, index, worst, kth)
+    out, certain = _finish_kth(p.x, lows, index, worst, kth)
     if not certain.all():
         rows = np.flatnonzero(~certain)
         out[rows] = _brute_kth(p.x, rows, p.x, kth)
@@ -380,20 +380,30 @@ def _scan_columns(g, row0, col0, skip, shift, u2, row_e, sq, sq_b, lows, index, 
 
 
 @nb.njit(parallel=True, cache=True)
-def _finish_kth(x, index, worst, kth):
-    """Per row: the exact kth smallest among its candidates, and whether that is provably the row's."""
+def _finish_kth(x, lows, index, worst, kth):
+    """Per row: the exact kth smallest among its candidates, and whether that is provably the row's.
+
+    Candidates come sorted by lower bound, so once a candidate's lower bound reaches the kth
+    smallest exact value so far, neither it nor any later one can go below it: stop there."""
     n, keep = index.shape
     out = np.empty(n)
     certain = np.empty(n, dtype=np.bool_)
     for i in nb.prange(n):
-        exact = np.empty(keep)
+        top = np.full(kth + 1, np.inf)  # the kth + 1 smallest exact values so far, sorted
         for q in range(keep):
-            exact[q] = _exact_sq(x[i], x[index[i, q]])
-        value = np.sort(exact)[kth]
-        out[i] = value
+            if lows[i, q] >= top[kth]:
+                break
+            value = _exact_sq(x[i], x[index[i, q]])
+            p = kth
+            if value < top[p]:
+                while p > 0 and top[p - 1] > value:
+                    top[p] = top[p - 1]
+                    p -= 1
+                top[p] = value
+        out[i] = top[kth]
         # Every column left out has a lower bound >= worst; if that exceeds the kth value found,
         # none of them can be among the kth + 1 smallest.
-        certain[i] = keep == n or worst[i] > value
+        certain[i] = keep == n or worst[i] > top[kth]
     return out, certain
 
 
