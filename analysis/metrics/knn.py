@@ -13,12 +13,14 @@ distances need not be exact, only provably on the right side:
    float32 accumulation over d terms (Higham, *Accuracy and Stability of Numerical Algorithms*,
    §3.1, with a factor 2 to spare) and ``u = 2^-8`` bounds rounding the result to bfloat16 (0 for
    float32 output). ``d² = |a|² + |b|² - 2g`` is then known to within ``2 × that + 1e-12 (|a|² +
-   |b|²)``, the last term covering float64 rounding of the exact recomputation.
+   |b|²)``, the last term covering float64 rounding of the exact recomputation. The kernels
+   take the column set's largest norms, so the bound is a per-row constant plus ``2u|g|``.
 3. A pair whose bound lies wholly on one side of its threshold is decided; the few that
    straddle it are recomputed exactly, ``Σ (a_t - b_t)²`` in float64. For k-NN radii each row
-   keeps its ``k + 1 + SLACK`` smallest lower bounds, recomputes those exactly, and checks that
-   every other column's lower bound exceeds the exact k-th value found; rows that fail the check
-   (many near-ties) are recomputed in full.
+   keeps its ``k + 1 + SLACK`` smallest lower bounds, recomputes them exactly (in order, until a
+   lower bound passes the k-th exact value so far), and checks that every other column's lower
+   bound exceeds the k-th value found; rows that fail the check (many near-ties) are recomputed
+   in full.
 
 Results therefore equal a float64 brute force: the same radii, the same decisions. Only speed
 depends on the data. Memory stays one row block of the Gram matrix (``BLOCK_BYTES``).
@@ -187,7 +189,7 @@ def kth_neighbour_sq(x: np.ndarray | Prepared, kth: int, *, kind: str | None = N
 
 def ball_counts(centres: np.ndarray | Prepared, centre_r2: np.ndarray, points: np.ndarray | Prepared,
                 point_r2: np.ndarray | None = None,
-                *, kind: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                *, kind: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which points lie strictly inside which balls, counted, for PRDC and coverage.
 
     Ball i is centred on ``centres[i]`` with squared radius ``centre_r2[i]``; optionally point j
@@ -208,6 +210,8 @@ def ball_counts(centres: np.ndarray | Prepared, centre_r2: np.ndarray, points: n
         a, b = prepare(centres, centre, kind), prepare(points, centre, kind)
     if a.x.shape[1] != b.x.shape[1]:
         raise ValueError(f"the two sets have different dimensions: {a.x.shape[1]} vs {b.x.shape[1]}")
+    if a.kind != b.kind:
+        raise ValueError(f"the two sets were rounded for different GEMMs: {a.kind} vs {b.kind}")
     a_r2 = np.asarray(centre_r2, dtype=np.float64)
     b_r2 = np.full(len(b.x), -np.inf) if point_r2 is None else np.asarray(point_r2, dtype=np.float64)
     shift, u2, row_e, sq_a, sq_b = _terms(a, b)
