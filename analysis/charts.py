@@ -310,9 +310,12 @@ def simulation_curves(metrics: pd.DataFrame, *, expected: pd.DataFrame | None = 
         .encode(
             x=alt.X("generation:Q", title="generation", axis=alt.Axis(tickMinStep=1)),
             y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-            color=alt.Color("regime:N", scale=_REGIME_COLORS, title="regime"),
-            strokeDash=alt.StrokeDash("kind:N", title=None, scale=alt.Scale(domain=["simulated", "expected (closed form)"], range=[[1, 0], [5, 4]]),
-                                      legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=2, symbolStrokeColor="black")),
+            # The regime legend goes below the panels (beside three panels the page cut it off). Dashes
+            # get no legend: Vega-Lite drew its symbols without colour; the page's caption says
+            # dashed lines are the closed forms.
+            color=alt.Color("regime:N", scale=_REGIME_COLORS, title="regime", legend=alt.Legend(orient="bottom")),
+            strokeDash=alt.StrokeDash("kind:N", legend=None,
+                                      scale=alt.Scale(domain=["simulated", "expected (closed form)"], range=[[1, 0], [5, 4]])),
             detail="kind:N",
             tooltip=["regime:N", "kind:N", "generation:Q", "metric:N", alt.Tooltip("value:Q", format=".4g")],
         )
@@ -409,6 +412,7 @@ def trend_chart(history: pd.DataFrame, warnings: pd.DataFrame | None = None, thr
         parts.append(limits.assign(line="limit: " + limits["rule"], y=limits["limit"], dash="rule limit"))
     if warnings is not None and not warnings.empty:
         shown = warnings[warnings["metric"].isin(metrics)]
+        shown = shown.sort_values("severity", key=lambda s: s.eq("alarm"), kind="stable")  # alarms drawn on top
         parts.append(shown.assign(line="warning: " + shown["rule"], y=shown["value"], dash="warning"))
     data = pd.concat(parts, ignore_index=True).reindex(columns=["metric", "snapshot", "line", "y", "dash", "severity"])
     data = data.dropna(subset=["y"])

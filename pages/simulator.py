@@ -81,7 +81,8 @@ with user_errors("Simulating"):
 
     averaged = f"mean of {repeats} runs (seeds {seed}–{seed + repeats - 1})" if repeats > 1 else f"one run, seed {seed}"
     st.subheader("Over generations")
-    st.caption(f"{model}, n = {n:,} per generation, {averaged}; computed in {run.seconds:.1f} s for one run.")
+    dashed = " Solid: simulated; dashed: the closed form." if result["expected"] is not None and len(result["expected"]) else ""
+    st.caption(f"{model}, n = {n:,} per generation, {averaged}; computed in {run.seconds:.1f} s for one run.{dashed}")
     chart = charts.simulation_curves(curves, expected=result["expected"])
     st.altair_chart(chart)
     chart_downloads(chart, f"simulation-{model}", key="sim_curves_export")
