@@ -21,7 +21,7 @@ app: install $(DEMO_BUILT)
 test: install-test $(DEMO_BUILT) chromium
 	$(BIN)/python -m pytest
 
-bench: install-test $(DEMO_BUILT)
+bench: install-test $(DEMO_BUILT) chromium
 	$(BIN)/python tests/benchmarks/bench_embed.py
 	$(BIN)/python tests/benchmarks/bench_generate.py
 	$(BIN)/python tests/benchmarks/bench_prdc.py
@@ -30,6 +30,7 @@ bench: install-test $(DEMO_BUILT)
 	$(BIN)/python tests/benchmarks/bench_mixture.py
 	$(BIN)/python tests/benchmarks/bench_simulate.py
 	$(BIN)/python tests/benchmarks/bench_utility.py
+	$(BIN)/python tests/benchmarks/bench_pages.py
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

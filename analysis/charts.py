@@ -94,6 +94,10 @@ def embedding_map(
     (e.g. real samples no synthetic sample covers, or a nearest-neighbour lookup) are drawn on
     top as black rings. Hover shows the sample's text as plain text.
     """
+    # Only the columns the marks use travel to the browser (a third less to send and parse).
+    used = list(dict.fromkeys(["x", "y", color_by, "hover", "set", "label", "generation", "id"]))
+    points = points[used]
+    marked = marked[used] if marked is not None else None
     box = alt.selection_interval(name=MAP_SELECTION, encodings=["x", "y"])
     x = alt.X("x:Q", title="UMAP 1", axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(zero=False, nice=False))
     y = alt.Y("y:Q", title="UMAP 2", axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(zero=False, nice=False))
