@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -668,6 +668,18 @@ def _rules_by_metric(rules: list[dict[str, Any]]) -> dict[str, list[dict[str, An
     return by_metric
 
 
+def _judged(history: pd.DataFrame, rules) -> Iterator[tuple[str, str, pd.DataFrame, dict[str, Any], int, dict[str, Any]]]:
+    """Every (series, metric, rows, rule, snapshot index, outcome) where a trend rule can be judged."""
+    by_metric = _rules_by_metric(_trend_rules(rules))
+    for series, metric, rows in _series(history):
+        values, baselines = rows["value"].to_numpy(float), rows["baseline"].to_numpy(float)
+        for rule in by_metric.get(metric, []):
+            for i in range(len(rows)):
+                outcome = _evaluate(rule, values, baselines, i)
+                if outcome:
+                    yield series, metric, rows, rule, i, outcome
+
+
 def warnings(history: pd.DataFrame, rules: str | Path | list[dict[str, Any]] | None = None) -> pd.DataFrame:
     """Which trend rules fire at which snapshot of a history, and why.
 
@@ -692,24 +704,19 @@ def warnings(history: pd.DataFrame, rules: str | Path | list[dict[str, Any]] | N
         deviations; ``plateau``: the window's relative range), ``limit`` the value at which the
         rule fires, ``threshold`` the rule's own number, ``message`` one sentence with the numbers.
     """
-    by_metric = _rules_by_metric(_trend_rules(rules))
     fired = []
-    for series, metric, rows in _series(history):
-        values, baselines = rows["value"].to_numpy(float), rows["baseline"].to_numpy(float)
-        for rule in by_metric.get(metric, []):
-            for i in range(len(rows)):
-                outcome = _evaluate(rule, values, baselines, i)
-                if not outcome or not outcome["fires"]:
-                    continue
-                numbers = {"value": values[i], "reference": outcome["reference"], "change": outcome["change"],
-                           "limit": outcome["limit"], "baseline": baselines[i]}
-                fired.append({
-                    "series": series, "snapshot": rows["snapshot"].iat[i], "order": int(rows["order"].iat[i]),
-                    "generation": rows["generation"].iat[i], "timestamp": rows["timestamp"].iat[i], "metric": metric,
-                    "rule": rule["name"], "kind": rule["kind"], "risk": rule["risk"], "severity": rule["severity"],
-                    **{k: float(v) for k, v in numbers.items()}, "threshold": float(rule["threshold"]),
-                    "message": rule["message"].format(**numbers),
-                })
+    for series, metric, rows, rule, i, outcome in _judged(history, rules):
+        if not outcome["fires"]:
+            continue
+        numbers = {"value": float(rows["value"].iat[i]), "reference": outcome["reference"], "change": outcome["change"],
+                   "limit": outcome["limit"], "baseline": float(rows["baseline"].iat[i])}
+        fired.append({
+            "series": series, "snapshot": rows["snapshot"].iat[i], "order": int(rows["order"].iat[i]),
+            "generation": rows["generation"].iat[i], "timestamp": rows["timestamp"].iat[i], "metric": metric,
+            "rule": rule["name"], "kind": rule["kind"], "risk": rule["risk"], "severity": rule["severity"],
+            **{k: float(v) for k, v in numbers.items()}, "threshold": float(rule["threshold"]),
+            "message": rule["message"].format(**numbers),
+        })
     table = pd.DataFrame(fired, columns=WARNING_COLUMNS)
     return table.sort_values(["series", "order", "severity"], kind="stable").reset_index(drop=True) if len(table) else table
 
@@ -731,17 +738,12 @@ def thresholds(history: pd.DataFrame, rules: str | Path | list[dict[str, Any]] |
         ``above``/``below`` give a line that moves with the series; ``plateau`` gives the level
         above which a flat stretch fires.
     """
-    by_metric = _rules_by_metric(_trend_rules(rules))
-    rows_out = []
-    for series, metric, rows in _series(history):
-        values, baselines = rows["value"].to_numpy(float), rows["baseline"].to_numpy(float)
-        for rule in by_metric.get(metric, []):
-            for i in range(len(rows)):
-                outcome = _evaluate(rule, values, baselines, i)
-                if outcome and math.isfinite(outcome["limit"]):
-                    rows_out.append({"series": series, "snapshot": rows["snapshot"].iat[i], "order": int(rows["order"].iat[i]),
-                                     "metric": metric, "rule": rule["name"], "kind": rule["kind"],
-                                     "severity": rule["severity"], "limit": float(outcome["limit"])})
+    rows_out = [
+        {"series": series, "snapshot": rows["snapshot"].iat[i], "order": int(rows["order"].iat[i]), "metric": metric,
+         "rule": rule["name"], "kind": rule["kind"], "severity": rule["severity"], "limit": float(outcome["limit"])}
+        for series, metric, rows, rule, i, outcome in _judged(history, rules)
+        if math.isfinite(outcome["limit"])
+    ]
     return pd.DataFrame(rows_out, columns=THRESHOLD_COLUMNS)
 
 

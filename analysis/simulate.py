@@ -472,12 +472,24 @@ def expected_curves(model: str, regimes: Sequence[str], *, generations: int, n: 
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["generation", "metric", "value", "regime"])
 
 
+class _ArrayData:
+    """Data of a model that is one numpy array of rows: generations join and subsample by row."""
+
+    @staticmethod
+    def combine(parts: Sequence[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts)
+
+    @staticmethod
+    def take(data: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return data[rows]
+
+
 # --------------------------------------------------------------------------------------------------
 # Gaussian
 # --------------------------------------------------------------------------------------------------
 
 
-class GaussianModel:
+class GaussianModel(_ArrayData):
     """A Gaussian fitted by maximum likelihood, resampled each generation (Shumailov et al. 2024).
 
     Real data: ``n`` draws from ``N(mean · 1, std² I_dim)``. Fit: sample mean and the MLE
@@ -519,14 +531,6 @@ class GaussianModel:
 
     def real_data(self, rng: np.random.Generator) -> np.ndarray:
         return rng.normal(self.mean, self.std, size=(self.n, self.dim))
-
-    @staticmethod
-    def combine(parts: Sequence[np.ndarray]) -> np.ndarray:
-        return np.concatenate(parts)
-
-    @staticmethod
-    def take(data: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return data[rows]
 
     def fit(self, data: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         mu = data.mean(axis=0)
@@ -1184,7 +1188,7 @@ def _real_vectors(samples, embeddings, holdout_embeddings, texts, holdout) -> tu
     return embed(train_texts).astype(np.float64), embed(held).astype(np.float64)
 
 
-class EmbeddingModel:
+class EmbeddingModel(_ArrayData):
     """A Gaussian mixture in sentence-embedding space, refitted to its own samples each generation.
 
     Real data: a seeded sample of ``n`` embeddings of the real train texts (the demo's shipped
@@ -1265,14 +1269,6 @@ class EmbeddingModel:
     def real_data(self, rng: np.random.Generator) -> np.ndarray:
         self.real = self.pool[np.sort(rng.choice(len(self.pool), self.n, replace=False))]
         return self.real
-
-    @staticmethod
-    def combine(parts: Sequence[np.ndarray]) -> np.ndarray:
-        return np.concatenate(parts)
-
-    @staticmethod
-    def take(data: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return data[rows]
 
     def fit(self, data: np.ndarray, rng: np.random.Generator):
         import warnings

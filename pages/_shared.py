@@ -155,16 +155,23 @@ def _projection(sha256: str, fit_on_real: bool, params: tuple, _embeddings_: np.
     return project(_embeddings_, fit_rows=_fit_rows, **dict(params))
 
 
+_SERVED: dict[tuple, None] = {}  # maps _projection served lately: a rerun skips the disk check (a 21 MB hash)
+
+
 def dataset_projection(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str, *, fit_on_real: bool, **params) -> np.ndarray:
     """The 2-D map of the dataset: from memory, from the disk cache, or fitted now with a progress bar."""
     fit_rows = (samples["source"] == "real").to_numpy() if fit_on_real else None
     key = (sha256, fit_on_real, tuple(sorted(params.items())))
-    if cached_projection(embeddings, fit_rows=fit_rows, **params) is None:
+    if key not in _SERVED and cached_projection(embeddings, fit_rows=fit_rows, **params) is None:
         bar = st.progress(0.0, text=f"Fitting the UMAP map of {len(samples):,} samples (once; then it is cached)…")
         xy = project(embeddings, fit_rows=fit_rows, progress=lambda stage, fraction: bar.progress(fraction, text=f"UMAP: {stage}"), **params)
         bar.empty()
         return xy
-    return _projection(*key, embeddings, fit_rows)
+    xy = _projection(*key, embeddings, fit_rows)
+    _SERVED[key] = None
+    while len(_SERVED) > 4:  # as many as _projection keeps
+        _SERVED.pop(next(iter(_SERVED)))
+    return xy
 
 
 _PREVIEWS: dict[str, MixturePreview] = {}  # per server process, the last two datasets' mixture engines
