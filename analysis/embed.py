@@ -7,8 +7,10 @@ app and the command line share work and a repeated text never goes through the m
 
 Cache layout: ``<cache dir>/embeddings/<model slug>/shard-<uuid>.npz``, each shard holding
 ``keys`` (n × 32 uint8: the SHA-256 digests) and ``vectors`` (n × d float32), written atomically once and
-never changed. A process reads all shards once into one in-memory index and picks up new shards
-as they appear; a damaged or half-written shard is skipped.
+never changed. A process reads all shards once into one in-memory index and
+picks up new shards as they appear; a damaged or half-written shard is skipped. Readers never lock:
+the index and its matrix are published together as one immutable snapshot, swapped atomically, so any
+number of threads (the app's sessions share one cache) can look up while shards arrive.
 
 The demo corpus's vectors are built once at install (``make`` runs ``python -m analysis demo
 --embed``; git-ignored) in the same layout under ``data/demo/embeddings/``; they are read as extra,
@@ -23,7 +25,7 @@ import re
 import threading
 import uuid
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 import numpy as np
 
@@ -99,72 +101,131 @@ def text_keys(identity: str, texts: Iterable[str]) -> list[bytes]:
     return [hashlib.sha256(prefix + t.encode("utf-8")).digest() for t in texts]
 
 
+class _Snapshot(NamedTuple):
+    """One consistent state of a cache's index; never changed once published."""
+
+    index: dict[bytes, int]  # key -> row of matrix
+    matrix: np.ndarray  # (rows, d) float32: a view whose rows are never written again
+    shards: frozenset[str]  # the shard files read into it (skipped damaged ones included)
+
+
+_EMPTY = _Snapshot({}, np.zeros((0, 0), np.float32), frozenset())
+
+
 class EmbeddingCache:
-    """Append-only shards of (key, vector) for one model, indexed in memory."""
+    """Append-only shards of (key, vector) for one model, indexed in memory.
+
+    Thread-safe: writers (:meth:`refresh`, :meth:`add`) take a lock, build the next snapshot of index
+    and matrix aside and publish it with one assignment; :meth:`lookup` reads one snapshot and takes
+    no lock. The matrix lives in a buffer that grows by doubling: a new snapshot only writes rows past
+    the end of every published view (or into a new buffer), so rows a reader can see never change.
+    """
 
     def __init__(self, directory: str | Path, *, read_only: tuple[Path, ...] = ()) -> None:
         self.directory = Path(directory)
         self.read_only = tuple(Path(d) for d in read_only)  # shards read but never written (the demo's)
-        self._index: dict[bytes, int] = {}
-        self._blocks: list[np.ndarray] = []
-        self._matrix: np.ndarray | None = None
-        self._shards: set[str] = set()
-        self._lock = threading.Lock()
+        self._snapshot = _EMPTY
+        self._buffer: np.ndarray | None = None  # rows [0, len(snapshot.matrix)) are published
+        self._lock = threading.Lock()  # one writer at a time
 
     def __len__(self) -> int:
         self.refresh()
-        return len(self._index)
+        return len(self._snapshot.index)
+
+    def _shard_paths(self) -> dict[str, Path]:
+        return {str(p): p for d in (self.directory, *self.read_only) if d.is_dir() for p in d.glob("shard-*.npz")}
 
     def refresh(self) -> None:
         """Read shards written since the last look (by this process or another)."""
-        paths = {str(p): p for d in (self.directory, *self.read_only) if d.is_dir() for p in d.glob("shard-*.npz")}
-        new = sorted(set(paths) - self._shards)
-        if not new:
+        paths = self._shard_paths()
+        if paths.keys() <= self._snapshot.shards:
             return
         with self._lock:
+            new = sorted(paths.keys() - self._snapshot.shards)  # again: another thread may have read them
+            if not new:
+                return
+            blocks = []
             for name in new:
                 try:
                     with np.load(paths[name]) as shard:
-                        keys, vectors = shard["keys"], shard["vectors"]
+                        keys, vectors = shard["keys"], np.asarray(shard["vectors"], np.float32)
+                    if vectors.ndim != 2 or keys.shape != (len(vectors), 32):
+                        raise ValueError("keys and vectors do not match")
+                    blocks.append((np.ascontiguousarray(keys, dtype=np.uint8).tobytes(), vectors))
                 except Exception:  # a damaged shard is skipped, never fatal
-                    self._shards.add(name)
                     continue
-                offset = sum(len(b) for b in self._blocks)
-                raw = np.ascontiguousarray(keys, dtype=np.uint8).tobytes()
-                for row in range(len(vectors)):
-                    self._index.setdefault(raw[32 * row : 32 * row + 32], offset + row)
-                self._blocks.append(np.asarray(vectors, dtype=np.float32))
-                self._shards.add(name)
-            self._matrix = None
+            self._publish(blocks, new)
 
-    def _all(self) -> np.ndarray:
-        if self._matrix is None:
-            self._matrix = np.concatenate(self._blocks) if self._blocks else np.zeros((0, 0), np.float32)
-            self._blocks = [self._matrix]
-        return self._matrix
+    def _publish(self, blocks: list[tuple[bytes, np.ndarray]], names: list[str]) -> None:
+        """Index new (raw keys, vectors) blocks and swap in the next snapshot; the caller holds the lock."""
+        old = self._snapshot
+        width = old.matrix.shape[1] if len(old.matrix) else next((v.shape[1] for _, v in blocks if len(v)), 0)
+        index = dict(old.index)
+        rows: list[np.ndarray] = []
+        size = len(old.matrix)
+        for raw, vectors in blocks:
+            if len(vectors) and vectors.shape[1] != width:  # another model's width: not this cache's
+                continue
+            take = []
+            for row in range(len(vectors)):
+                key = raw[32 * row : 32 * row + 32]
+                if key not in index:  # the first vector of a key wins, as it always has
+                    index[key] = size + len(take)
+                    take.append(row)
+            if take:
+                rows.append(vectors[take])
+                size += len(take)
+        added = size - len(old.matrix)
+        buffer = self._buffer
+        if added and (buffer is None or buffer.shape[1] != width or len(buffer) < size):
+            grown = np.empty((max(size, 2 * len(old.matrix), 1024), width), np.float32)
+            if len(old.matrix):
+                grown[: len(old.matrix)] = old.matrix
+            buffer = self._buffer = grown
+        if added:
+            np.concatenate(rows, out=buffer[len(old.matrix) : size])
+        matrix = buffer[:size] if added else old.matrix
+        self._snapshot = _Snapshot(index, matrix, old.shards.union(names))
 
     def lookup(self, keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the keys found (``found`` mask, ``vectors`` of the found ones, in order)."""
         self.refresh()
-        rows = np.fromiter((self._index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        snapshot = self._snapshot  # one consistent index and matrix, whatever writers do meanwhile
+        get = snapshot.index.get
+        rows = np.fromiter((get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
         found = rows >= 0
-        vectors = self._all()[rows[found]] if found.any() else np.zeros((0, 0), np.float32)
+        vectors = snapshot.matrix[rows[found]] if found.any() else np.zeros((0, 0), np.float32)
         return found, vectors
 
     def add(self, keys: list[bytes], vectors: np.ndarray) -> None:
-        """Write one new shard atomically (temp file, fsync, rename) and index it."""
+        """Write one new shard durably (temp file, fsync, rename, fsync of the folder) and index it."""
         if not keys:
             return
+        vectors = np.asarray(vectors, np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(keys):
+            raise ValueError(f"{len(keys)} keys but vectors of shape {vectors.shape}")
+        raw = b"".join(keys)
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"shard-{uuid.uuid4().hex}.npz"
-        temporary = self.directory / f".tmp-{name}"
-        with open(temporary, "wb") as file:
-            # keys as uint8 rows: numpy's fixed-width bytes type would drop trailing NUL bytes
-            np.savez(file, keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 32), vectors=vectors.astype(np.float32))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, self.directory / name)
-        self.refresh()
+        temporary = self.directory / f".tmp-{name}"  # not a shard-*.npz: readers never see it
+        try:
+            with open(temporary, "wb") as file:
+                # keys as uint8 rows: numpy's fixed-width bytes type would drop trailing NUL bytes
+                np.savez(file, keys=np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32), vectors=vectors)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, self.directory / name)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        if hasattr(os, "O_DIRECTORY"):  # the rename itself survives a power cut (POSIX)
+            folder = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        with self._lock:
+            self._publish([(raw, vectors)], [str(self.directory / name)])
 
 
 def dimension(encoder) -> int:
@@ -188,9 +249,10 @@ def shipped_dir(model: str | None = None) -> Path:
 def _cache_for(identity: str, cache_dir: str | Path | None) -> EmbeddingCache:
     directory = Path(cache_dir) if cache_dir else default_cache_dir()
     directory = (directory / "embeddings" / _slug(identity)).resolve()
-    if directory not in _CACHES:
-        _CACHES[directory] = EmbeddingCache(directory, read_only=(SHIPPED_DIR / _slug(identity),))
-    return _CACHES[directory]
+    cache = _CACHES.get(directory)
+    if cache is None:  # two threads may both build one: the first stored is the one every caller shares
+        cache = _CACHES.setdefault(directory, EmbeddingCache(directory, read_only=(SHIPPED_DIR / _slug(identity),)))
+    return cache
 
 
 def embed(

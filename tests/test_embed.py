@@ -116,3 +116,62 @@ def test_the_demo_vectors_built_at_install_cover_the_demo_and_match_the_model(mo
     fresh = model.encode(sample, normalize_embeddings=True, convert_to_numpy=True)
     np.testing.assert_allclose(shipped, fresh, atol=1e-5)
     assert not any((tmp_path / "embeddings").glob("*/shard-*.npz"))  # nothing copied into the user's cache
+
+
+def _fake_vectors(keys):
+    """A 384-d vector no other text shares: the key's own 32 bytes, as floats, 12 times (no model needed)."""
+    return np.tile(np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 32).astype(np.float32), 12)
+
+
+def test_concurrent_lookups_while_shards_arrive_return_each_texts_own_vector(tmp_path):
+    """Issue 23.1: one shared cache, many reading threads, shards written meanwhile by other instances."""
+    import random
+    import sys
+    import threading
+
+    from analysis.embed import text_keys
+
+    shards, per_shard = 60, 300
+    keys = text_keys("fake-model", (f"text number {i}" for i in range(shards * per_shard)))
+    blocks = [keys[i : i + per_shard] for i in range(0, len(keys), per_shard)]
+    block_of = {key: i // per_shard for i, key in enumerate(keys)}
+    EmbeddingCache(tmp_path).add(blocks[0], _fake_vectors(blocks[0]))
+    shared = EmbeddingCache(tmp_path)  # the one object every app session uses
+    landed, errors, writers_done = [0], [], []
+
+    def writer(first):  # other cache instances, as other sessions or a CLI run would write
+        other = EmbeddingCache(tmp_path)
+        for number in range(first, shards, 2):
+            other.add(blocks[number], _fake_vectors(blocks[number]))
+            landed.append(number)
+        writers_done.append(first)
+
+    def reader(seed):
+        rng = random.Random(seed)
+        while len(writers_done) < 2 and len(errors) < 20:
+            done, frontier = set(landed), max(landed)
+            written = [rng.choice(blocks[rng.choice(landed)]) for _ in range(30)]
+            landing = [rng.choice(blocks[min(frontier + rng.randint(-1, 2), shards - 1)]) for _ in range(20)]
+            sample = written + landing  # texts written before, and texts whose shards land right now
+            try:
+                found, vectors = shared.lookup(sample) if seed % 3 else (shared.refresh() or shared.lookup(sample))
+                expected = _fake_vectors([k for k, hit in zip(sample, found) if hit])
+                if not all(hit for k, hit in zip(sample, found) if block_of[k] in done) or not np.array_equal(vectors, expected):
+                    errors.append(f"wrong or missing vectors with {len(done)} shards written")
+            except Exception as exc:  # noqa: BLE001 - any exception in a reader is a failure
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: interleavings the app meets rarely
+    try:
+        threads = [threading.Thread(target=writer, args=(first,)) for first in (1, 2)]
+        threads += [threading.Thread(target=reader, args=(seed,)) for seed in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        sys.setswitchinterval(previous)
+    assert not errors, errors[:5]
+    found, vectors = shared.lookup(keys)  # the long-lived object is still right afterwards
+    assert found.all() and np.array_equal(vectors, _fake_vectors(keys))
