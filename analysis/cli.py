@@ -42,6 +42,7 @@ def _add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="CSV, TSV, JSONL, JSON, Parquet, TXT or a folder of .txt")
     parser.add_argument("--source", choices=["real", "synthetic"], help="override the files' source")
     parser.add_argument("--method", help="generation method of synthetic files (rule-based, paraphrase, llm, ...)")
+from analysis.export import csv_bytes
     parser.add_argument("--generation", type=int, help="recursive generation of synthetic files")
     parser.add_argument("--text-column", help="column holding the samples (default: guessed)")
     parser.add_argument("--label-column", help="column holding topic labels (default: label/topic/category/class)")
@@ -202,7 +203,7 @@ def _command_compare(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({"metrics": table.to_dict("records"), "risks": fired.to_dict("records")}, indent=2, default=str))
     elif args.format == "csv":
-        print(table.to_csv(index=False), end="")
+        print(csv_bytes(table).decode("utf-8"), end="")
     else:
         wide = table.pivot_table(index=["family", "metric"], columns="set", values="value", sort=False)
         print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
@@ -294,7 +295,7 @@ def _command_simulate(args: argparse.Namespace) -> int:
                     "seconds": round(result.seconds, 3)}
         print(json.dumps({"settings": settings, "metrics": result.metrics.to_dict("records")}, indent=2, default=str))
     elif args.format == "csv":
-        print(result.metrics.to_csv(index=False), end="")
+        print(csv_bytes(result.metrics).decode("utf-8"), end="")
     else:
         print(result.wide().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0

@@ -696,8 +696,10 @@ def write_samples(samples: pd.DataFrame, path: str | Path) -> Path:
 
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        data = samples.to_csv(index=False).encode("utf-8")
+    if suffix == ".csv":  # for spreadsheets: formula-leading cells get a leading ' (analysis.export)
+        from analysis.export import csv_bytes
+
+        data = csv_bytes(samples)
     elif suffix == ".jsonl":
         data = samples.to_json(orient="records", lines=True, force_ascii=False).encode("utf-8")
     elif suffix == ".parquet":

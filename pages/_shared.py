@@ -26,6 +26,7 @@ from analysis.project import ProjectionError, cached_projection, project
 from analysis.generate.backends import GenerationError
 from analysis.mixture import MixturePreview
 from analysis.workspace import Workspace, WorkspaceError
+from analysis.export import csv_bytes
 
 log = logging.getLogger("collapse_lab")
 
@@ -281,5 +282,5 @@ def chart_downloads(chart, name: str, *, key: str) -> None:
 
 
 def table_download(table: pd.DataFrame, name: str, *, key: str, label: str = "CSV") -> None:
-    st.download_button(label, data=table.to_csv(index=False).encode("utf-8"), file_name=f"{name}.csv",
+    st.download_button(label, data=csv_bytes(table), file_name=f"{name}.csv",
                        mime="text/csv", key=key, icon=":material/download:")
