@@ -175,3 +175,57 @@ def test_concurrent_lookups_while_shards_arrive_return_each_texts_own_vector(tmp
     assert not errors, errors[:5]
     found, vectors = shared.lookup(keys)  # the long-lived object is still right afterwards
     assert found.all() and np.array_equal(vectors, _fake_vectors(keys))
+
+
+KILLED_RUN = """
+import json, sys, time
+from analysis import embed as embed_module
+
+embed_module.CHUNK = 8  # a shard every 8 texts
+model = embed_module.get_model()
+encode = model.encode
+model.encode = lambda *args, **kwargs: (time.sleep(0.05), encode(*args, **kwargs))[1]  # time to be killed
+embed_module.embed(json.load(open(sys.argv[1])), cache_dir=sys.argv[2])
+"""
+
+
+def test_a_run_killed_mid_way_keeps_its_finished_shards_and_the_rerun_embeds_only_the_rest(model, tmp_path, monkeypatch):
+    """Issue 17.2: SIGKILL a real embedding process once shards exist; its work survives and is reused."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from analysis.embed import model_id, text_keys
+
+    texts = [f"Sample {i} is about topic {i % 7}." for i in range(160)]
+    (tmp_path / "texts.json").write_text(json.dumps(texts))
+    cache_dir = tmp_path / "cache"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    process = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path / "texts.json"), str(cache_dir)],
+                               cwd=embed_module.Path(embed_module.__file__).parent.parent, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 90
+    while process.poll() is None and time.monotonic() < deadline and len(list(cache_dir.glob("embeddings/*/shard-*.npz"))) < 3:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    stderr = process.communicate()[1].decode(errors="replace")
+    assert process.returncode == -signal.SIGKILL, f"the run ended before it was killed (rc {process.returncode}): {stderr[-500:]}"
+
+    (shard_dir,) = (cache_dir / "embeddings").iterdir()
+    shards = list(shard_dir.glob("shard-*.npz"))
+    keys = text_keys(model_id(), texts)
+    found, cached = EmbeddingCache(shard_dir).lookup(keys)
+    assert 3 <= len(shards) < 160 // 8 and found.sum() == 8 * len(shards)  # every finished chunk, nothing else
+    clean = model.encode([t for t, hit in zip(texts, found) if hit], normalize_embeddings=True, convert_to_numpy=True)
+    assert np.abs(cached - clean).max() <= 1e-5  # what the killed run wrote is what a clean run computes
+
+    seen, calls = [], []
+    original = model.encode
+    monkeypatch.setattr(model, "encode", lambda batch, **kw: seen.extend(batch) or original(batch, **kw))
+    again = embed(texts, cache_dir=cache_dir, progress=lambda done, total: calls.append(done))
+    assert sorted(seen) == sorted(t for t, hit in zip(texts, found) if not hit)  # only the missing texts
+    assert calls[0] == found.sum() and calls[-1] == len(texts)
+    assert np.array_equal(again[found], cached)
