@@ -102,12 +102,16 @@ def _command_embed(args: argparse.Namespace) -> int:
     samples, reports = _load(args)
     for report in reports:
         print(report.summary(), file=sys.stderr)
+    cached: list[int] = []  # the first progress call counts what an earlier (or killed) run left in the cache
     with tqdm(total=len(samples), unit="text", desc="embedding", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
+            cached[:] = cached or [done]
             bar.update(done - bar.n)
 
         vectors = embed(samples["text"].tolist(), model=args.model, progress=progress)
-    print(f"{len(samples):,} samples embedded: {vectors.shape[0]} x {vectors.shape[1]} float32, cached.")
+    print(f"{len(samples):,} samples embedded: {vectors.shape[0]} x {vectors.shape[1]} float32, cached "
+          f"({cached[0] if cached else 0:,} were in the cache already; each chunk is saved as it finishes, "
+          f"so an interrupted run resumes where it stopped).")
     return 0
 
 
