@@ -1,51 +1,130 @@
-"""The workspace: what a user loaded, kept on disk so a refresh, a restart or a crash loses nothing.
+"""Workspaces: what a user loaded, kept on disk so a refresh, a restart or a crash loses nothing.
 
-Layout under the workspace folder (default ``data/workspace/``, or ``$COLLAPSE_LAB_WORKSPACE``)::
+All workspaces live under one folder (default ``data/workspace/``, or ``$COLLAPSE_LAB_WORKSPACE``)::
 
-    manifest.json                  the commit point: names the current samples file and its parts
-    samples-<sha256 prefix>.parquet the sample table of the current dataset
-    uploads/<name>                 every file a user uploaded, as uploaded
-    subsets.json                   named subsets of sample ids (kept from a map selection)
+    sessions/<token>/        one private workspace per browser session (the token is unguessable)
+    shared/<name>/           named shared workspaces: everyone who opens one sees and changes it;
+                             ``shared/default`` is also the library's and the CLI's default
+    <workspace>.damaged-<time>/   a damaged workspace, moved aside by :meth:`Workspace.recover`
+
+One workspace folder holds::
+
+    manifest.json                   the commit point: names the current samples file and its parts
+    manifest.previous.json          the state before the last save or reset (kept for recovery)
+    samples-<sha256 prefix>.parquet the sample tables those two manifests name
+    uploads/<name>                  every file a user uploaded, as uploaded
+    subsets.json                    named subsets of sample ids (kept from a map selection)
+    runs/, monitor/                 generation checkpoints and monitor histories
+    recovery.json                   present after a recovery: what was damaged and where it went
+    .lock                           the lock file writers hold (``fcntl.flock``)
 
 Every file is written atomically: to a temporary file in the same folder, flushed, fsynced, then
 renamed over the target. A dataset is saved by first writing its (content-addressed) Parquet file
 and only then the manifest that points at it, so a crash at any moment leaves either the old or
-the new manifest, each pointing at a complete Parquet file.
+the new manifest, each pointing at a complete Parquet file. Writers (save, reset, clean-up,
+subsets, recovery) hold the workspace's lock: a thread lock for the sessions of one server (they
+are threads) and an exclusive ``flock`` on ``.lock`` for other processes, so two saves at once
+never leave a manifest that names a deleted file. What a workspace holds is checked when it is
+read (manifest shape, the samples file's checksum and readability, counts that add up); a
+damaged workspace raises :class:`WorkspaceDamaged`, and :meth:`Workspace.recover` moves it aside
+(never deletes it) and restores its last complete state.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
 import os
 import re
+import secrets
+import shutil
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 
-from analysis.corpus import COLUMNS
+from analysis.corpus import COLUMNS, LoadReport
 
-__all__ = ["Workspace", "WorkspaceError", "atomic_write_bytes", "default_workspace_dir"]
+__all__ = [
+    "Recovery",
+    "Workspace",
+    "WorkspaceDamaged",
+    "WorkspaceError",
+    "Workspaces",
+    "atomic_write_bytes",
+    "default_workspace_dir",
+    "new_session_token",
+    "valid_session_token",
+    "validate_workspace_name",
+    "workspaces_dir",
+]
 
 MANIFEST = "manifest.json"
+PREVIOUS = "manifest.previous.json"
 SUBSETS = "subsets.json"
+RECOVERY = "recovery.json"
+LOCK = ".lock"
 FORMAT_VERSION = 1
+#: Shared workspace names (and session tokens): letters, digits, ``_`` and ``-``; nothing else
+#: can reach the path, so a name never walks out of its folder.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,64}")
+DEFAULT_SHARED = "default"
+#: What a damaged workspace's move aside copies back into the fresh one (the damaged copy keeps all).
+_CARRIED_FOLDERS = ("uploads", "runs", "monitor")
+_SAMPLES_FILE = re.compile(r"samples-[0-9a-f]{20}\.parquet")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SOURCES = ("real", "synthetic")
+_REPORT_FIELDS = frozenset(LoadReport.__dataclass_fields__)
 
 
 class WorkspaceError(RuntimeError):
-    """The workspace on disk cannot be read; the message says how to recover."""
+    """The workspace cannot be used as asked; the message says what to do."""
 
 
-def default_workspace_dir() -> Path:
-    """``$COLLAPSE_LAB_WORKSPACE``, or ``data/workspace`` next to the ``analysis`` package."""
+class WorkspaceDamaged(WorkspaceError):
+    """What the workspace holds on disk is damaged; :meth:`Workspace.recover` moves it aside."""
+
+
+def workspaces_dir() -> Path:
+    """The folder of all workspaces: ``$COLLAPSE_LAB_WORKSPACE``, or ``data/workspace`` next to ``analysis``."""
     configured = os.environ.get("COLLAPSE_LAB_WORKSPACE")
     if configured:
         return Path(configured)
     return Path(__file__).resolve().parent.parent / "data" / "workspace"
+
+
+def default_workspace_dir() -> Path:
+    """The library's and the CLI's default workspace: the shared workspace named ``default``."""
+    return workspaces_dir() / "shared" / DEFAULT_SHARED
+
+
+def new_session_token() -> str:
+    """An unguessable id for a private workspace (32 URL-safe characters, 192 random bits)."""
+    return secrets.token_urlsafe(24)
+
+
+def valid_session_token(token: Any) -> bool:
+    return isinstance(token, str) and TOKEN_PATTERN.fullmatch(token) is not None
+
+
+def validate_workspace_name(name: Any) -> str:
+    """The shared workspace name, stripped; raises :class:`WorkspaceError` unless it is a safe folder name."""
+    cleaned = name.strip() if isinstance(name, str) else ""
+    if not NAME_PATTERN.fullmatch(cleaned):
+        shown = repr(name)[:80]
+        raise WorkspaceError(
+            f"{shown} is not a workspace name: use 1 to 64 letters, digits, '_' or '-' "
+            f"(for example team-review)."
+        )
+    return cleaned
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -62,7 +141,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    directory = os.open(path.parent, os.O_RDONLY)
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(folder: Path) -> None:
+    directory = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
@@ -81,8 +164,151 @@ def parquet_bytes(samples: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+# --- locking -----------------------------------------------------------------------------------
+
+_THREAD_LOCKS: dict[str, threading.RLock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+_HELD = threading.local()  # per thread: workspace key -> how deep this thread holds its lock
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """Hold the workspace's lock: its thread lock, then an exclusive flock on ``<root>/.lock``.
+
+    Re-entrant within a thread. The flock is re-taken when the lock file was replaced meanwhile
+    (its folder deleted by hand), so two holders never lock different files of one path.
+    """
+    key = os.path.abspath(root)
+    with _THREAD_LOCKS_GUARD:
+        thread_lock = _THREAD_LOCKS.setdefault(key, threading.RLock())
+    held = _HELD.__dict__.setdefault("depth", {})
+    with thread_lock:
+        if held.get(key):
+            held[key] += 1
+            try:
+                yield
+            finally:
+                held[key] -= 1
+            return
+        descriptor = _flock(Path(key))
+        held[key] = 1
+        try:
+            yield
+        finally:
+            held[key] = 0
+            os.close(descriptor)  # closing the only descriptor releases the flock
+
+
+def _flock(root: Path) -> int:
+    lock_path = root / LOCK
+    while True:
+        root.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # the folder vanished between mkdir and open
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            held, current = os.fstat(descriptor), os.stat(lock_path)
+        except FileNotFoundError:
+            os.close(descriptor)
+            continue
+        except BaseException:
+            os.close(descriptor)
+            raise
+        if (held.st_ino, held.st_dev) == (current.st_ino, current.st_dev):
+            return descriptor
+        os.close(descriptor)
+
+
+# --- what a valid workspace holds --------------------------------------------------------------
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_manifest(manifest: Any, where: str = MANIFEST) -> dict[str, Any]:
+    """``manifest`` if it has the shape :meth:`Workspace.save` writes; else :class:`WorkspaceDamaged`."""
+    if not isinstance(manifest, dict):
+        raise WorkspaceDamaged(f"{where} holds a JSON {type(manifest).__name__}, not the expected object")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise WorkspaceDamaged(f"{where} is not a format this version reads (format_version {FORMAT_VERSION})")
+    expected = {"name": str, "samples_file": str, "sha256": str, "saved_at": str, "rows": int, "parts": list}
+    for key, kind in expected.items():
+        if key not in manifest:
+            raise WorkspaceDamaged(f"{where} has no '{key}'")
+        if not isinstance(manifest[key], kind) or isinstance(manifest[key], bool):
+            raise WorkspaceDamaged(f"{where}: '{key}' is a {type(manifest[key]).__name__}, not a {kind.__name__}")
+    if not _SAMPLES_FILE.fullmatch(manifest["samples_file"]):
+        raise WorkspaceDamaged(f"{where}: samples_file is not the name of a samples file")
+    if not _SHA256.fullmatch(manifest["sha256"]):
+        raise WorkspaceDamaged(f"{where}: sha256 is not a SHA-256 checksum")
+    if not _is_count(manifest["rows"]):
+        raise WorkspaceDamaged(f"{where}: rows is not a count")
+    check_parts(manifest["parts"], manifest["rows"], where)
+    return manifest
+
+
+def check_parts(parts: Any, rows: int, where: str = MANIFEST) -> None:
+    """Each part names where its rows came from; together they account for every row."""
+    if not isinstance(parts, list):
+        raise WorkspaceDamaged(f"{where}: parts is a {type(parts).__name__}, not a list")
+    for index, part in enumerate(parts, 1):
+        label = f"{where}, part {index}"
+        if not isinstance(part, dict):
+            raise WorkspaceDamaged(f"{label} is a {type(part).__name__}, not an object")
+        for key in ("name", "source", "method", "rows", "report"):
+            if key not in part:
+                raise WorkspaceDamaged(f"{label} has no '{key}'")
+        if not isinstance(part["name"], str) or not isinstance(part["method"], str):
+            raise WorkspaceDamaged(f"{label}: name and method must be text")
+        if part["source"] not in _SOURCES:
+            raise WorkspaceDamaged(f"{label}: source is neither real nor synthetic")
+        if not _is_count(part["rows"]):
+            raise WorkspaceDamaged(f"{label}: rows is not a count")
+        report = part["report"]
+        if not isinstance(report, dict) or not set(report) <= _REPORT_FIELDS or not {"path", "format"} <= set(report):
+            raise WorkspaceDamaged(f"{label}: its load report is not one this version can read")
+    total = sum(part["rows"] for part in parts)
+    if parts and total != rows:
+        raise WorkspaceDamaged(f"{where}: its parts add up to {total:,} rows, not the {rows:,} it names")
+
+
+def check_subsets(subsets: Any, where: str = SUBSETS) -> dict[str, list[str]]:
+    if not isinstance(subsets, dict) or not all(
+        isinstance(name, str) and isinstance(ids, list) and all(isinstance(i, str) for i in ids)
+        for name, ids in subsets.items()
+    ):
+        raise WorkspaceDamaged(f"{where} is not a map of subset names to lists of sample ids")
+    return subsets
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What :meth:`Workspace.recover` did: why, where the damaged copy went, what was restored."""
+
+    reason: str
+    damaged_copy: str
+    restored: str | None  # the restored state's name and time, or None: the workspace is empty now
+    at: str
+
+    def message(self) -> str:
+        """For the user: what happened, where the damaged copy is, and how to get its contents back."""
+        if self.restored:
+            now = f"The last complete state was restored: {self.restored}."
+        else:
+            now = "No complete earlier state was found, so the workspace starts from the demo corpus."
+        return (
+            f"The workspace was damaged ({self.reason}). It was moved aside, unchanged, to "
+            f"`{self.damaged_copy}`. {now} Uploaded files, subsets, monitor histories and generation "
+            f"checkpoints were copied back. To get more back, load files from that folder on the Data "
+            f"page (Folder on this machine): its `uploads/` holds the files you uploaded, its "
+            f"`samples-….parquet` the samples that were saved. Delete the folder once you no longer need it."
+        )
+
+
 class Workspace:
-    """The current dataset of one user, on disk."""
+    """One workspace folder: the current dataset of a user (or of a team), on disk."""
 
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_workspace_dir()
@@ -91,27 +317,93 @@ class Workspace:
     def manifest_path(self) -> Path:
         return self.root / MANIFEST
 
-    def manifest(self) -> dict[str, Any] | None:
-        """The committed manifest, or ``None`` when nothing was saved yet."""
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """The workspace's writer lock (re-entrant within a thread)."""
+        return _locked(self.root)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _read_json(self, name: str) -> Any:
+        """The parsed file, ``None`` when absent; :class:`WorkspaceDamaged` when it is not JSON."""
+        path = self.root / name
         try:
-            raw = self.manifest_path.read_bytes()
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise WorkspaceDamaged(f"{name} cannot be read ({exc.strerror})") from None
         try:
-            manifest = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise WorkspaceError(
-                f"{self.manifest_path} is not valid JSON ({exc}); it was edited by hand or the disk "
-                f"is damaged. Delete the folder {self.root} to start again."
-            ) from None
-        return manifest
+            return json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise WorkspaceDamaged(f"{name} is not valid JSON ({exc})") from None
+
+    def manifest(self) -> dict[str, Any] | None:
+        """The committed manifest, or ``None`` when nothing was saved yet; checked for its shape."""
+        manifest = self._read_json(MANIFEST)
+        return None if manifest is None else check_manifest(manifest)
+
+    def load(self) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+        """The current dataset and its manifest, or ``None`` when the workspace is empty.
+
+        Raises :class:`WorkspaceDamaged` when the manifest, the samples file or their counts do
+        not agree; :meth:`open` recovers from that.
+        """
+        if not self.manifest_path.exists():
+            return None  # reading an empty (or never used) workspace creates nothing
+        with self.lock():
+            manifest = self.manifest()
+            if manifest is None:
+                return None
+            return self._read_state(manifest, MANIFEST), manifest
+
+    def _read_state(self, manifest: dict[str, Any], where: str) -> pd.DataFrame:
+        name = manifest["samples_file"]
+        try:
+            data = (self.root / name).read_bytes()
+        except FileNotFoundError:
+            raise WorkspaceDamaged(f"{name}, which {where} names, is missing") from None
+        except OSError as exc:
+            raise WorkspaceDamaged(f"{name} cannot be read ({exc.strerror})") from None
+        if hashlib.sha256(data).hexdigest() != manifest["sha256"]:
+            raise WorkspaceDamaged(f"{name} does not match its checksum in {where}")
+        try:
+            samples = pd.read_parquet(io.BytesIO(data))
+        except Exception as exc:  # pyarrow raises several kinds for a damaged file
+            raise WorkspaceDamaged(f"{name} is not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+        missing = [column for column in COLUMNS if column not in samples.columns]
+        if missing:
+            raise WorkspaceDamaged(f"{name} lacks the column(s) {', '.join(missing)}")
+        if len(samples) != manifest["rows"]:
+            raise WorkspaceDamaged(f"{name} has {len(samples):,} rows, but {where} says {manifest['rows']:,}")
+        for column in ("label", "parent_id"):
+            samples[column] = samples[column].astype(object).where(samples[column].notna(), None)
+        return samples
+
+    def check(self) -> None:
+        """Raise :class:`WorkspaceDamaged` if anything the workspace holds is damaged."""
+        self.subsets()
+        self.load()
+
+    def open(self) -> tuple[tuple[pd.DataFrame, dict[str, Any]] | None, Recovery | None]:
+        """The current dataset (``None``: empty), recovering first from a damaged workspace."""
+        try:
+            self.subsets()
+            return self.load(), None
+        except WorkspaceDamaged as exc:
+            recovery = self.recover(str(exc))
+            return self.load(), recovery
+
+    # --- writing ------------------------------------------------------------------------------
 
     def save(self, samples: pd.DataFrame, *, name: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
-        """Make ``samples`` the current dataset; ``parts`` says where its rows came from."""
+        """Make ``samples`` the current dataset; ``parts`` says where its rows came from.
+
+        Each part is ``{"name", "source", "method", "rows", "report"}`` (``report``: a
+        :class:`~analysis.corpus.LoadReport` as a dict); their rows add up to ``len(samples)``.
+        """
         data = parquet_bytes(samples)
         digest = hashlib.sha256(data).hexdigest()
         samples_file = f"samples-{digest[:20]}.parquet"
-        atomic_write_bytes(self.root / samples_file, data)
         manifest = {
             "format_version": FORMAT_VERSION,
             "name": name,
@@ -121,50 +413,52 @@ class Workspace:
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "parts": parts,
         }
-        atomic_write_bytes(self.manifest_path, json.dumps(manifest, indent=2, default=str).encode())
-        self._remove_unreferenced(keep=samples_file)
+        encoded = json.dumps(manifest, indent=2, default=str).encode()
+        manifest = json.loads(encoded)  # what a reader gets back, checked as a reader checks it
+        try:
+            check_parts(manifest["parts"], manifest["rows"], "parts")
+        except WorkspaceDamaged as exc:
+            raise ValueError(f"save(): {exc}") from None
+        with self.lock():
+            try:
+                current = self.manifest()
+            except WorkspaceDamaged as exc:  # keep it: a save never overwrites a damaged workspace
+                self._move_aside(str(exc))
+                current = None
+            atomic_write_bytes(self.root / samples_file, data)
+            if current is not None and current["samples_file"] != samples_file:
+                atomic_write_bytes(self.root / PREVIOUS, json.dumps(current, indent=2).encode())
+            atomic_write_bytes(self.manifest_path, encoded)
+            self._remove_unreferenced()
         return manifest
 
-    def load(self) -> tuple[pd.DataFrame, dict[str, Any]] | None:
-        """The last complete dataset and its manifest, or ``None`` when the workspace is empty."""
-        manifest = self.manifest()
-        if manifest is None:
-            return None
-        path = self.root / manifest["samples_file"]
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise WorkspaceError(
-                f"{path} is missing although {MANIFEST} names it (was it deleted by hand?). "
-                f"Load the data again, or delete {self.root} to start afresh."
-            ) from None
-        if hashlib.sha256(data).hexdigest() != manifest["sha256"]:
-            raise WorkspaceError(
-                f"{path} does not match its checksum in {MANIFEST}. Load the data again, or delete "
-                f"{self.root} to start afresh."
-            )
-        samples = pd.read_parquet(io.BytesIO(data))
-        for column in ("label", "parent_id"):
-            samples[column] = samples[column].astype(object).where(samples[column].notna(), None)
-        return samples, manifest
+    def clear(self) -> None:
+        """Forget the current dataset (it becomes the previous state; uploads and subsets are kept)."""
+        with self.lock():
+            try:
+                current = self.manifest()
+            except WorkspaceDamaged as exc:
+                self._move_aside(str(exc))
+                return
+            if current is not None:
+                os.replace(self.manifest_path, self.root / PREVIOUS)
+                _fsync_directory(self.root)
+            self._remove_unreferenced()
 
     def store_upload(self, name: str, data: bytes) -> Path:
         """Keep an uploaded file in the workspace (atomically) and return its path."""
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).strip("._") or "upload"
         digest = hashlib.sha256(data).hexdigest()[:12]
         path = self.root / "uploads" / f"{digest}-{safe}"
-        if not path.exists():
-            atomic_write_bytes(path, data)
+        with self.lock():
+            if not path.exists():
+                atomic_write_bytes(path, data)
         return path
 
     def subsets(self) -> dict[str, list[str]]:
         """The named subsets (name → sample ids), oldest first; ``{}`` when there are none."""
-        try:
-            return json.loads((self.root / SUBSETS).read_bytes())
-        except FileNotFoundError:
-            return {}
-        except json.JSONDecodeError as exc:
-            raise WorkspaceError(f"{self.root / SUBSETS} is not valid JSON ({exc}); delete it to start again.") from None
+        subsets = self._read_json(SUBSETS)
+        return {} if subsets is None else check_subsets(subsets)
 
     def save_subset(self, name: str, ids: list[str]) -> None:
         """Keep ``ids`` under ``name`` (replacing a subset of that name)."""
@@ -173,25 +467,152 @@ class Workspace:
             raise WorkspaceError("A subset needs a name: type one before saving.")
         if not ids:
             raise WorkspaceError("The subset is empty: select some samples first.")
-        subsets = self.subsets()
-        subsets[name] = [str(i) for i in ids]
-        atomic_write_bytes(self.root / SUBSETS, json.dumps(subsets, ensure_ascii=False).encode())
-
-    def delete_subset(self, name: str) -> None:
-        subsets = self.subsets()
-        if subsets.pop(name, None) is not None:
+        with self.lock():
+            subsets = self.subsets()
+            subsets[name] = [str(i) for i in ids]
             atomic_write_bytes(self.root / SUBSETS, json.dumps(subsets, ensure_ascii=False).encode())
 
-    def clear(self) -> None:
-        """Forget the current dataset (uploaded files are kept)."""
-        self.manifest_path.unlink(missing_ok=True)
-        self._remove_unreferenced(keep=None)
+    def delete_subset(self, name: str) -> None:
+        with self.lock():
+            subsets = self.subsets()
+            if subsets.pop(name, None) is not None:
+                atomic_write_bytes(self.root / SUBSETS, json.dumps(subsets, ensure_ascii=False).encode())
 
-    def _remove_unreferenced(self, keep: str | None) -> None:
-        """Delete sample files no manifest points at, and temporary files left by a crash."""
+    def _remove_unreferenced(self) -> None:
+        """Delete sample files no committed manifest names, and temporary files left by a crash.
+
+        Runs under the lock, and reads the manifests from disk: whatever any writer committed
+        stays. Files that vanish meanwhile (another folder's clean-up, a hand) are no error.
+        """
+        keep = set()
+        for name in (MANIFEST, PREVIOUS):
+            try:
+                manifest = self._read_json(name)
+                if manifest is not None:
+                    keep.add(check_manifest(manifest, name)["samples_file"])
+            except WorkspaceDamaged:
+                return  # cannot tell what a damaged manifest needs: delete nothing
         for path in self.root.glob("samples-*.parquet"):
-            if path.name != keep:
+            if path.name not in keep:
                 path.unlink(missing_ok=True)
         for path in self.root.glob(".tmp-*"):
-            if time.time() - path.stat().st_mtime > 60:  # not one being written right now
+            try:
+                old = time.time() - path.stat().st_mtime > 60  # not one being written right now
+            except FileNotFoundError:
+                continue
+            if old:
                 path.unlink(missing_ok=True)
+
+    # --- recovery -----------------------------------------------------------------------------
+
+    def recover(self, reason: str = "") -> Recovery | None:
+        """Move a damaged workspace aside (never deleting it) and restore its last complete state.
+
+        Returns ``None`` when the workspace is not damaged (another session recovered it first).
+        """
+        with self.lock():
+            try:
+                self.check()
+                return None
+            except WorkspaceDamaged as exc:
+                reason = str(exc)
+            damaged = self._move_aside(reason)
+            restored = None
+            for name in (MANIFEST, PREVIOUS):  # the newest complete state in the damaged copy
+                try:
+                    state = Workspace(damaged)
+                    manifest = check_manifest(state._read_json(name), name)
+                    state._read_state(manifest, name)
+                except (WorkspaceDamaged, OSError):
+                    continue
+                shutil.copy2(damaged / manifest["samples_file"], self.root / manifest["samples_file"])
+                atomic_write_bytes(self.manifest_path, json.dumps(manifest, indent=2).encode())
+                restored = f"{manifest['rows']:,} samples saved {manifest['saved_at'][:16].replace('T', ' ')}"
+                break
+            recovery = Recovery(reason, str(damaged), restored, time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            atomic_write_bytes(self.root / RECOVERY, json.dumps(recovery.__dict__, indent=2).encode())
+            return recovery
+
+    def _move_aside(self, reason: str) -> Path:
+        """Move everything but the lock file to ``<root>.damaged-<time>``; copy back what is intact."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        damaged = self.root.with_name(f"{self.root.name}.damaged-{stamp}")
+        suffix = 1
+        while True:
+            try:
+                damaged.mkdir(parents=True)
+                break
+            except FileExistsError:
+                suffix += 1
+                damaged = self.root.with_name(f"{self.root.name}.damaged-{stamp}-{suffix}")
+        entries = sorted(self.root.iterdir(), key=lambda p: p.name == MANIFEST)  # the manifest last
+        for entry in entries:
+            if entry.name != LOCK:
+                os.rename(entry, damaged / entry.name)
+        (damaged / "DAMAGED.txt").write_text(f"Moved aside {time.strftime('%Y-%m-%d %H:%M:%S')}: {reason}.\n")
+        _fsync_directory(self.root)
+        for folder in _CARRIED_FOLDERS:
+            if (damaged / folder).is_dir():
+                shutil.copytree(damaged / folder, self.root / folder)
+        try:
+            subsets = Workspace(damaged).subsets()
+        except WorkspaceDamaged:
+            subsets = {}
+        if subsets:
+            atomic_write_bytes(self.root / SUBSETS, json.dumps(subsets, ensure_ascii=False).encode())
+        return damaged
+
+    def recovery_note(self) -> Recovery | None:
+        """What the last recovery did, until :meth:`dismiss_recovery` (shown by the app)."""
+        try:
+            note = self._read_json(RECOVERY)
+            return Recovery(**note)
+        except (WorkspaceDamaged, TypeError):
+            return None
+
+    def dismiss_recovery(self) -> None:
+        (self.root / RECOVERY).unlink(missing_ok=True)
+
+
+class Workspaces:
+    """The folder of all workspaces: private ones per session, named shared ones.
+
+    A session's workspace is ``sessions/<token>``, where the token is unguessable
+    (:func:`new_session_token`) and only that session's link carries it; a shared workspace is
+    ``shared/<name>``, opened by anyone who names it. A workspace from before this layout (a
+    ``manifest.json`` directly in the folder) becomes the shared workspace ``default``.
+    """
+
+    def __init__(self, base: str | Path | None = None) -> None:
+        self.base = Path(base) if base is not None else workspaces_dir()
+
+    def session(self, token: str) -> Workspace:
+        if not valid_session_token(token):
+            raise WorkspaceError("That session id is not valid; a new private workspace was opened.")
+        return Workspace(self.base / "sessions" / token)
+
+    def shared(self, name: str) -> Workspace:
+        return Workspace(self.base / "shared" / validate_workspace_name(name))
+
+    def migrate_legacy(self) -> Path | None:
+        """Move a single-folder workspace from before (``<base>/manifest.json``) to ``shared/default``.
+
+        Idempotent and crash-safe: everything goes to a staging folder first (the manifest last),
+        which is then renamed into place. Returns the new folder, or ``None`` when there was nothing.
+        """
+        if not (self.base / MANIFEST).exists() and not (self.base / "shared" / ".default-migrating").exists():
+            return None
+        target = self.base / "shared" / DEFAULT_SHARED
+        staging = self.base / "shared" / ".default-migrating"
+        with _locked(self.base):
+            if target.exists() and (self.base / MANIFEST).exists():
+                return None  # a shared 'default' already exists: leave the old folder as it is
+            staging.mkdir(parents=True, exist_ok=True)
+            keep = {"sessions", "shared", LOCK}
+            entries = [e for e in self.base.iterdir() if e.name not in keep and ".damaged-" not in e.name]
+            for entry in sorted(entries, key=lambda p: p.name == MANIFEST):
+                os.rename(entry, staging / entry.name)
+            if not target.exists():
+                os.rename(staging, target)
+            _fsync_directory(self.base / "shared")
+            return target
