@@ -1,7 +1,11 @@
-"""What every page shares: the current dataset (from the workspace) and errors shown as messages.
+"""What every page shares: the session's workspace, its current dataset, and errors shown as messages.
 
 The workspace on disk is the source of truth, so a refresh or a restart of ``streamlit run``
-shows the same dataset. Streamlit caching wraps the analysis calls here, at the page edge.
+shows the same dataset. Each browser session has its own private workspace, named by an
+unguessable token kept in the page's URL (``?session=…``, which a refresh keeps); a team opens a
+named shared workspace with ``?workspace=<name>`` or the sidebar. An empty workspace shows the
+built-in demo, read once per server process. Streamlit caching wraps the analysis calls here, at
+the page edge.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,7 +30,15 @@ from analysis.progress import ProgressMeter
 from analysis.project import ProjectionError, cached_projection, project
 from analysis.generate.backends import GenerationError
 from analysis.mixture import MixturePreview
-from analysis.workspace import Workspace, WorkspaceError
+from analysis.workspace import (
+    Workspace,
+    WorkspaceDamaged,
+    WorkspaceError,
+    Workspaces,
+    new_session_token,
+    valid_session_token,
+    validate_workspace_name,
+)
 from analysis.export import csv_bytes
 
 log = logging.getLogger("collapse_lab")
@@ -52,8 +65,114 @@ def user_errors(action: str) -> Iterator[None]:
         )
 
 
+# --- Which workspace: private to this session, or a named shared one ---------------------------
+
+_WORKSPACE = "_collapse_lab_workspace"  # session state: {"private": token, "shared": name or None}
+SESSION_PARAM, SHARED_PARAM = "session", "workspace"
+
+
+def choose_workspace() -> None:
+    """Called by app.py on every run: settle this session's workspace and keep it in the URL.
+
+    The URL says which workspace a session uses, so a refresh (which starts a new Streamlit
+    session but keeps the URL) opens the same one. Page switches drop the URL's query parameters;
+    the session state puts them back.
+    """
+    state = st.session_state.setdefault(_WORKSPACE, {"private": None, "shared": None})
+    token = st.query_params.get(SESSION_PARAM)
+    if token is not None:
+        if valid_session_token(token):
+            state["private"] = token
+        elif not state["private"]:
+            st.toast("The link's session id is not valid: a new private workspace was opened.", icon=":material/link_off:")
+    shared = st.query_params.get(SHARED_PARAM)
+    if shared is not None:
+        try:
+            state["shared"] = validate_workspace_name(shared)
+        except WorkspaceError as exc:
+            st.error(f"The link names no shared workspace: {exc} This session's private workspace is open instead.",
+                     icon=":material/error:")
+            state["shared"] = None
+    if not state["private"]:
+        state["private"] = new_session_token()
+    Workspaces().migrate_legacy()
+    _sync_url()
+
+
+def workspace_query() -> dict[str, str]:
+    """The query parameter that names this session's workspace (what a refresh needs to reopen it)."""
+    state = st.session_state.get(_WORKSPACE) or {}
+    if state.get("shared"):
+        return {SHARED_PARAM: state["shared"]}
+    return {SESSION_PARAM: state["private"]} if state.get("private") else {}
+
+
+def _sync_url() -> None:
+    wanted = workspace_query()
+    for name in (SESSION_PARAM, SHARED_PARAM):
+        if name not in wanted and name in st.query_params:
+            del st.query_params[name]
+    for name, value in wanted.items():
+        if st.query_params.get(name) != value:
+            st.query_params[name] = value
+
+
+def shared_workspace_name() -> str | None:
+    """The name of the shared workspace this session opened, or None: its private one."""
+    return (st.session_state.get(_WORKSPACE) or {}).get("shared")
+
+
 def workspace() -> Workspace:
-    return Workspace()
+    """This session's workspace: its private one, or the shared one it opened."""
+    if _WORKSPACE not in st.session_state:
+        choose_workspace()
+    state = st.session_state[_WORKSPACE]
+    store = Workspaces()
+    return store.shared(state["shared"]) if state["shared"] else store.session(state["private"])
+
+
+def workspace_statement() -> str:
+    """Who sees this session's workspace, in one sentence."""
+    name = shared_workspace_name()
+    if name:
+        return f"Shared workspace '{name}': everyone who opens it sees and changes it."
+    return ("Private workspace of this browser session: no other session sees or changes it. This page's "
+            "link reopens it (a refresh keeps it); do not share that link.")
+
+
+def _open_shared() -> None:
+    """On click of the sidebar's Open: switch this session to the shared workspace typed in."""
+    try:
+        name = validate_workspace_name(st.session_state.get("shared_workspace_name", ""))
+    except WorkspaceError as exc:
+        st.session_state["_workspace_switch_error"] = str(exc)
+        return
+    st.session_state[_WORKSPACE]["shared"] = name
+    _sync_url()
+
+
+def _leave_shared() -> None:
+    st.session_state[_WORKSPACE]["shared"] = None
+    _sync_url()
+
+
+def sidebar_workspace() -> None:
+    """The sidebar's workspace card: private or shared, and a way to open or leave a shared one."""
+    name = shared_workspace_name()
+    st.markdown("**Workspace**")
+    if name:
+        st.info(workspace_statement().replace("_", "\\_"), icon=":material/group:")
+        st.caption(f"Others open it with the link ?workspace={name} or by its name here.".replace("_", "\\_"))
+        st.button("Back to my private workspace", key="leave_shared", on_click=_leave_shared)
+        return
+    st.caption(workspace_statement())
+    with st.expander("Open a shared workspace"):
+        st.text_input("Name", key="shared_workspace_name", placeholder="team-review", max_chars=64,
+                      help="Letters, digits, '_' and '-'. Everyone who opens a shared workspace by this name "
+                           "sees and changes it; your private workspace stays as it is.")
+        st.button("Open", key="open_shared", on_click=_open_shared)
+        if error := st.session_state.pop("_workspace_switch_error", None):
+            st.error(error, icon=":material/error:")
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -61,8 +180,35 @@ def _read_workspace(root: str, sha256: str) -> tuple[pd.DataFrame, dict[str, Any
     """The saved dataset; keyed by its checksum so a new save is read once, then served from memory."""
     loaded = Workspace(root).load()
     if loaded is None or loaded[1]["sha256"] != sha256:
-        raise WorkspaceError("The workspace changed while it was read. Reload the page.")
+        raise _Changed
     return loaded
+
+
+class _Changed(Exception):
+    """Another session of a shared workspace saved between reading its manifest and its samples."""
+
+
+@st.cache_data(show_spinner="Loading the demo corpus…", max_entries=1)
+def _demo_dataset() -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The built-in demo, as a workspace saves and reads it; what an empty workspace shows (read once)."""
+    with tempfile.TemporaryDirectory() as folder:
+        scratch = Workspace(folder)
+        demo.save_demo(scratch)
+        return scratch.load()
+
+
+def _dataset_of(ws: Workspace) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The workspace's dataset (the demo when it is empty); raises WorkspaceDamaged."""
+    for _ in range(5):
+        ws.subsets()
+        manifest = ws.manifest()
+        if manifest is None:
+            return _demo_dataset()
+        try:
+            return _read_workspace(str(ws.root), manifest["sha256"])
+        except _Changed:
+            continue
+    raise WorkspaceError("The shared workspace keeps changing while it is read. Reload the page.")
 
 
 ROUTER_FLAG = "_collapse_lab_router"
@@ -96,12 +242,12 @@ def current_dataset() -> tuple[pd.DataFrame, dict[str, Any]]:
         st.switch_page("app.py")
     ws = workspace()
     try:
-        manifest = ws.manifest()
-        if manifest is None:
-            with st.spinner("First start: loading the demo corpus…"):
-                demo.save_demo(ws)
-            manifest = ws.manifest()
-        return _read_workspace(str(ws.root), manifest["sha256"])
+        try:
+            return _dataset_of(ws)
+        except WorkspaceDamaged as exc:
+            # Moved aside (kept) and the last complete state restored; recovery_notice says so.
+            ws.recover(str(exc))
+            return _dataset_of(ws)
     except (WorkspaceError, CorpusError) as exc:
         st.error(str(exc), icon=":material/error:")
         if st.button("Start again with the demo corpus", key="reset_workspace"):
@@ -110,17 +256,22 @@ def current_dataset() -> tuple[pd.DataFrame, dict[str, Any]]:
         st.stop()
 
 
-def sidebar_dataset() -> None:
-    """The sidebar card: which dataset is current and what is in it."""
+def recovery_notice() -> None:
+    """After a damaged workspace was recovered: what happened, where the damaged copy is, how to get it back."""
+    ws = workspace()
+    note = ws.recovery_note()
+    if note is None:
+        return
+    st.warning(note.message(), icon=":material/healing:")
+    st.button("Dismiss", key="dismiss_recovery", help="Hides this message; the damaged copy stays on disk.",
+              on_click=ws.dismiss_recovery)
+
+
+def sidebar_dataset(manifest: dict[str, Any]) -> None:
+    """The sidebar: the workspace, and which dataset is current and what is in it."""
     with st.sidebar:
-        try:
-            manifest = workspace().manifest()
-        except WorkspaceError:
-            manifest = None
+        sidebar_workspace()
         st.markdown("**Current dataset**")
-        if manifest is None:
-            st.caption("None yet: the demo loads on the first page.")
-            return
         st.text(manifest["name"])
         for part in manifest["parts"]:
             kind = part["source"] if part["source"] == "real" else f"synthetic, {part['method']}"
@@ -235,7 +386,7 @@ def url_state(prefix: str, defaults: dict[str, Any], *, limits: dict[str, Any] |
     if ignored:
         st.toast(f"Ignored link settings that are out of range: {', '.join(ignored)}.", icon=":material/link_off:")
     kept.update({name: st.session_state[key] for name, key in keys.items()})
-    st.query_params.from_dict({name: str(value) for name, value in kept.items()})
+    st.query_params.from_dict({**workspace_query(), **{name: str(value) for name, value in kept.items()}})
     return keys
 
 def subset_picker(samples: pd.DataFrame, *, key: str) -> pd.DataFrame:
@@ -284,3 +435,4 @@ def chart_downloads(chart, name: str, *, key: str) -> None:
 def table_download(table: pd.DataFrame, name: str, *, key: str, label: str = "CSV") -> None:
     st.download_button(label, data=csv_bytes(table), file_name=f"{name}.csv",
                        mime="text/csv", key=key, icon=":material/download:")
+

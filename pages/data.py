@@ -19,7 +19,7 @@ from analysis.corpus import (
 )
 from analysis.embed import cached_count, embed
 from analysis.progress import ProgressMeter
-from pages._shared import current_dataset, user_errors, workspace
+from pages._shared import current_dataset, user_errors, workspace, workspace_statement
 
 METHODS = ["rule-based", "paraphrase", "llm", "another method…"]
 PREVIEW_ROWS = 500
@@ -28,7 +28,7 @@ samples, manifest = current_dataset()
 st.title("Data")
 st.caption(
     "Load real samples and the synthetic sets to judge against them. Everything you load is kept "
-    "in the workspace on disk: a refresh or a restart brings it back."
+    "in the workspace on disk: a refresh or a restart brings it back. " + workspace_statement()
 )
 if message := st.session_state.pop("flash", None):
     st.success(message, icon=":material/check_circle:")
@@ -113,7 +113,7 @@ with demo_tab:
     label = "Reload the demo corpus" if manifest["name"] == demo.DEMO_NAME else "Load the demo corpus"
     if st.button(label, key="load_demo", help="Replaces the current dataset with the demo."):
         with user_errors("Loading the demo"):
-            demo.save_demo(workspace())
+            workspace().clear()  # an empty workspace shows the demo (the previous state is kept)
             st.session_state["flash"] = "Loaded the demo corpus."
             st.rerun()
 

@@ -1,5 +1,7 @@
 """The real app script, driven by Streamlit's AppTest: what a user sees on the Data page."""
 
+import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -8,8 +10,11 @@ from streamlit.testing.v1 import AppTest
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
-def run_app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
+def run_app(**query: str) -> AppTest:
+    """A new browser session; ``query`` is its URL's query (a refresh keeps the URL, hence the workspace)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(query)
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -70,7 +75,8 @@ def test_a_synthetic_upload_is_added_and_survives_a_restart():
     assert number(shown["synthetic"]) == number(before["synthetic"]) + 2
     assert "Loaded 2 samples from gen.csv." in [s.value for s in at.success]
 
-    restarted = run_app()  # a new session reads the workspace: what a refresh or a restart does
+    # a refresh (or a restart of the server) is a new session with the same URL: it reads the workspace
+    restarted = run_app(**at.query_params)
     assert metrics(restarted)["synthetic"] == shown["synthetic"]
 
 
@@ -136,3 +142,142 @@ def test_generate_page_runs_a_tiny_rule_based_set_that_the_data_page_shows():
     assert not at.exception
     methods = at.selectbox(key="preview_method").options
     assert "my-rules" in methods
+
+
+# --- sessions, shared workspaces, damaged workspaces -------------------------------------------
+
+PRIVATE_CSV = b"text,topic\nTenant A's private sample one.,Secret\nTenant A's private sample two.,Secret\n"
+
+
+def replace_with_upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    upload(at, name, data)
+    at.radio(key="upload_mode").set_value("Replace the current dataset").run()
+    at.button(key="upload_add").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def everything_shown(at: AppTest) -> str:
+    parts = [e.value for kind in ("text", "caption", "markdown", "success", "info") for e in getattr(at, kind)]
+    return " ".join(str(p) for p in parts)
+
+
+def test_two_sessions_do_not_see_each_other():
+    alice = run_app()
+    replace_with_upload(alice, "tenant_A_private.csv", PRIVATE_CSV)
+    assert metrics(alice)["samples"] == "2"
+
+    bob = run_app()  # another browser, no link
+    assert metrics(bob)["samples"] == "13,633"
+    assert "tenant_A_private" not in everything_shown(bob) and "Tenant A" not in everything_shown(bob)
+    assert "Private workspace" in everything_shown(bob)
+    bob.button(key="load_demo").click().run()  # Bob resets to the demo ...
+    assert not bob.exception and metrics(bob)["samples"] == "13,633"
+
+    alice.run()  # ... and Alice's dataset stays
+    assert metrics(alice)["samples"] == "2"
+    token = alice.query_params["session"]  # her workspace's unguessable id, in her page's URL
+    assert len(token) >= 32 and bob.query_params["session"] != token
+    refreshed = run_app(**alice.query_params)  # Alice refreshes her page
+    assert metrics(refreshed)["samples"] == "2" and "tenant_A_private.csv" in everything_shown(refreshed)
+
+
+def test_a_shared_workspace_is_seen_and_changed_by_whoever_opens_it():
+    alice = run_app()
+    private = alice.query_params.get("session")
+    alice.text_input(key="shared_workspace_name").set_value("team-review")
+    alice.button(key="open_shared").click().run()  # the sidebar's "Open a shared workspace"
+    assert not alice.exception
+    assert alice.query_params == {"workspace": "team-review"}  # the link to share carries no private id
+    replace_with_upload(alice, "team.csv", PRIVATE_CSV)
+
+    carol = run_app(workspace="team-review")  # a teammate opens the link
+    statement = "Shared workspace 'team-review': everyone who opens it sees and changes it."
+    assert statement in [i.value for i in carol.info]
+    assert metrics(carol)["samples"] == "2"
+    carol.button(key="load_demo").click().run()  # she changes it for everyone who opened it
+    assert metrics(alice.run())["samples"] == "13,633"
+
+    dave = run_app()  # someone who did not open it
+    assert statement not in [i.value for i in dave.info]
+    replace_with_upload(dave, "dave.csv", PRIVATE_CSV)
+    assert metrics(run_app(workspace="team-review"))["samples"] == "13,633"
+
+    leaving = run_app(workspace="team-review")
+    leaving.button(key="leave_shared").click().run()
+    assert not leaving.exception and set(leaving.query_params) == {"session"}
+    assert metrics(leaving)["samples"] == "13,633"
+    assert metrics(run_app(session=private))["samples"] == "13,633"  # Alice's private workspace: untouched
+
+
+@pytest.mark.parametrize("name", ["../../etc", "team review", "x" * 65])
+def test_a_link_with_a_bad_workspace_name_opens_the_private_workspace(name):
+    at = run_app(workspace=name)
+    assert any("is not a workspace name" in e.value for e in at.error)
+    assert "session" in at.query_params and "workspace" not in at.query_params
+    assert metrics(at)["samples"] == "13,633"
+
+
+def _make_workspace(ws, damage: str):
+    """A workspace with two saved states, the newest one damaged as a disk, a sync tool or a hand can."""
+    import hashlib
+    import json
+
+    import pandas as pd
+
+    from analysis.corpus import LoadReport, samples_from_frame
+
+    for texts in (["An earlier sample.", "Another earlier one.", "A third earlier one."], ["The newest sample."]):
+        samples = samples_from_frame(pd.DataFrame({"text": texts}))[0]
+        report = LoadReport(path="f.csv", format="csv", rows_read=len(texts), rows_kept=len(texts)).to_dict()
+        manifest = ws.save(samples, name="mine", parts=[{"name": "f.csv", "source": "real", "method": "real",
+                                                          "rows": len(texts), "report": report}])
+    data = json.loads(ws.manifest_path.read_text())
+    if damage == "parts removed":
+        del data["parts"]
+    elif damage == "manifest is a list":
+        data = [data]
+    elif damage == "parquet is garbage":
+        garbage = b"not a parquet file at all"
+        (ws.root / manifest["samples_file"]).write_bytes(garbage)
+        data["sha256"] = hashlib.sha256(garbage).hexdigest()
+    ws.manifest_path.write_text(json.dumps(data))
+    return ws.manifest_path.read_bytes()
+
+
+def workspaces_folder() -> Path:
+    return Path(os.environ["COLLAPSE_LAB_WORKSPACE"])  # per test (tests/conftest.py)
+
+
+@pytest.mark.parametrize("damage", ["parts removed", "manifest is a list", "parquet is garbage"])
+def test_a_damaged_workspace_opens_the_app_with_the_recovery_message(damage):
+    from analysis.workspace import Workspace
+
+    token = secrets.token_urlsafe(24)
+    ws = Workspace(workspaces_folder() / "sessions" / token)  # this session's workspace, damaged on disk
+    damaged_manifest = _make_workspace(ws, damage)
+
+    at = run_app(session=token)
+    assert not at.error, [e.value for e in at.error]
+    warnings = [w.value for w in at.warning if "was damaged" in w.value]
+    assert len(warnings) == 1 and "moved aside, unchanged" in warnings[0] and "Data page" in warnings[0]
+    copies = list(ws.root.parent.glob(f"{token}.damaged-*"))
+    assert len(copies) == 1 and str(copies[0]) in warnings[0]
+    assert (copies[0] / "manifest.json").read_bytes() == damaged_manifest  # still on disk, as it was
+    assert metrics(at)["samples"] == "3"  # the last complete state
+
+    at.button(key="dismiss_recovery").click().run()
+    assert not at.exception and copies[0].is_dir()
+    again = run_app(session=token)  # a refresh after Dismiss: no message, the copy stays
+    assert not [w for w in again.warning if "was damaged" in w.value] and copies[0].is_dir()
+
+
+def test_a_damaged_workspace_from_before_sessions_is_recovered_as_the_shared_default():
+    """The single-folder layout of earlier versions, damaged: it was the app's generic error box."""
+    from analysis.workspace import Workspace
+
+    _make_workspace(Workspace(workspaces_folder()), "parts removed")
+    at = run_app(workspace="default")
+    assert any("was damaged" in w.value for w in at.warning)
+    assert metrics(at)["samples"] == "3"
+    assert list((workspaces_folder() / "shared").glob("default.damaged-*/manifest.json"))
