@@ -69,6 +69,7 @@ def user_errors(action: str) -> Iterator[None]:
 
 _WORKSPACE = "_collapse_lab_workspace"  # session state: {"private": token, "shared": name or None}
 SESSION_PARAM, SHARED_PARAM = "session", "workspace"
+BAD_NAME = "name is not a workspace name: use 1 to 64 letters, digits, '_' or '-' (for example team-review)."
 
 
 def choose_workspace() -> None:
@@ -89,8 +90,8 @@ def choose_workspace() -> None:
     if shared is not None:
         try:
             state["shared"] = validate_workspace_name(shared)
-        except WorkspaceError as exc:
-            st.error(f"The link names no shared workspace: {exc} This session's private workspace is open instead.",
+        except WorkspaceError:  # the name is not repeated: it is the link's text, not ours
+            st.error(f"The link's workspace {BAD_NAME} This session's private workspace is open instead.",
                      icon=":material/error:")
             state["shared"] = None
     if not state["private"]:
@@ -144,8 +145,8 @@ def _open_shared() -> None:
     """On click of the sidebar's Open: switch this session to the shared workspace typed in."""
     try:
         name = validate_workspace_name(st.session_state.get("shared_workspace_name", ""))
-    except WorkspaceError as exc:
-        st.session_state["_workspace_switch_error"] = str(exc)
+    except WorkspaceError:
+        st.session_state["_workspace_switch_error"] = f"That {BAD_NAME}"
         return
     st.session_state[_WORKSPACE]["shared"] = name
     _sync_url()
