@@ -53,6 +53,7 @@ import pandas as pd
 from analysis.corpus import COLUMNS, LoadReport
 
 __all__ = [
+    "DEFAULT_SHARED",
     "Recovery",
     "Workspace",
     "WorkspaceDamaged",

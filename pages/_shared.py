@@ -31,6 +31,7 @@ from analysis.project import ProjectionError, cached_projection, project
 from analysis.generate.backends import GenerationError
 from analysis.mixture import MixturePreview
 from analysis.workspace import (
+    DEFAULT_SHARED,
     Workspace,
     WorkspaceDamaged,
     WorkspaceError,
@@ -167,6 +168,9 @@ def sidebar_workspace() -> None:
         st.button("Back to my private workspace", key="leave_shared", on_click=_leave_shared)
         return
     st.caption(workspace_statement())
+    if Workspaces().shared(DEFAULT_SHARED).manifest_path.exists():
+        st.caption(f"The shared workspace '{DEFAULT_SHARED}' holds a dataset (a workspace from an earlier version "
+                   f"of Collapse Lab is moved there).")
     with st.expander("Open a shared workspace"):
         st.text_input("Name", key="shared_workspace_name", placeholder="team-review", max_chars=64,
                       help="Letters, digits, '_' and '-'. Everyone who opens a shared workspace by this name "

@@ -281,3 +281,5 @@ def test_a_damaged_workspace_from_before_sessions_is_recovered_as_the_shared_def
     assert any("was damaged" in w.value for w in at.warning)
     assert metrics(at)["samples"] == "3"
     assert list((workspaces_folder() / "shared").glob("default.damaged-*/manifest.json"))
+    newcomer = run_app()  # a private session is told where the earlier workspace went
+    assert any("shared workspace 'default' holds a dataset" in c.value for c in newcomer.caption)
