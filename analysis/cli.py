@@ -14,6 +14,7 @@ report         one self-contained HTML report of real and synthetic files (``--o
 check          the quality gate for CI: level and trend rules on each synthetic set, a verdict per set
 
 Exit codes: 0 success, 2 wrong usage, 3 bad input (the message says what and how to fix it).
+A number out of its range (``--size -5``, ``--holdout 2``) is bad input, refused before any work.
 ``check`` is the exception: 0 no rule fires, 1 a warning rule fires, 2 an alarm rule fires, 3 bad
 input *or wrong usage* (its usage errors exit 3, so that 2 always means an alarm).
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -30,7 +32,14 @@ from typing import Sequence
 import pandas as pd
 
 from analysis import summary
-from analysis.corpus import DEFAULT_MAX_BYTES, CorpusError, combine_samples, read_samples
+from analysis.corpus import (
+    DEFAULT_MAX_BYTES,
+    DUPLICATE_POLICIES,
+    CorpusError,
+    check_load_options,
+    combine_samples,
+    read_samples,
+)
 from analysis.generate.backends import GenerationError
 from analysis.compare import CompareError
 from analysis.risks import RulesError
@@ -49,11 +58,28 @@ from analysis.export import csv_bytes
     parser.add_argument("--holdout", type=float, default=0.1, help="share of real samples held out (default 0.1)")
     parser.add_argument("--encoding", help="force an encoding (default: UTF-8, then Latin-1)")
     parser.add_argument(
-        "--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1e6, help="refuse larger files (default %(default).0f)"
+        "--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1e6,
+        help="refuse larger files; never more is read (default %(default).0f)",
+    )
+    parser.add_argument(
+        "--duplicates", choices=DUPLICATE_POLICIES, default="auto",
+        help="exact duplicates inside a file: auto (default) keeps them in synthetic files, where repeats are "
+             "the collapse signal, and drops them in real files; keep; drop. The report gives the raw rate.",
     )
 
 
+def _max_bytes(args: argparse.Namespace) -> int:
+    """``--max-mb`` in bytes, or a CorpusError for a cap that is not a positive number."""
+    if not math.isfinite(args.max_mb) or args.max_mb <= 0:
+        raise CorpusError(f"--max-mb must be a positive number of megabytes, got {args.max_mb!r}.")
+    return max(1, int(args.max_mb * 1e6))
+
+
 def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
+    duplicates = getattr(args, "duplicates", "auto")
+    # every option is checked before the first file is read (exit 3 with the message, never a traceback)
+    check_load_options(holdout_fraction=args.holdout, generation=args.generation, duplicates=duplicates,
+                       max_bytes=_max_bytes(args), encoding=args.encoding)
     tables, reports = [], []
     for file in args.files:
         samples, report = read_samples(
@@ -530,9 +556,75 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+class ArgumentError(ValueError):
+    """A command-line number is out of its range; the message names the option and what it accepts."""
+
+
+#: Samples per set that compare, check, report and ab accept at least: k + 1 with k = 5 neighbours.
+_MIN_SET = 6
+
+
+def _whole(low: int, high: int | None = None) -> tuple:
+    return (lambda v: float(v).is_integer() and v >= low and (high is None or v <= high),
+            f"a whole number >= {low}" + (f" and <= {high}" if high is not None else ""))
+
+
+def _between(low: float, high: float, *, open_low: bool = False, open_high: bool = False) -> tuple:
+    def test(v: float) -> bool:
+        return math.isfinite(v) and (v > low if open_low else v >= low) and (v < high if open_high else v <= high)
+
+    return test, f"a number {'>' if open_low else '>='} {low:g}" + (
+        "" if high == math.inf else f" and {'<' if open_high else '<='} {high:g}")
+
+
+_SEED = ("--seed", *_whole(0))
+_HOLDOUT = ("--holdout", *_between(0, 1, open_low=True, open_high=True))
+_SET_SIZE = ("--size", *_whole(_MIN_SET))
+#: command -> argument -> (option, test, what it accepts); None values are "not given" and pass.
+#: ``load`` and ``embed`` check their options where the files are read.
+_NUMBERS: dict[str, dict[str, tuple]] = {
+    "generate": {"n": ("--n", *_whole(1)), "seed": _SEED, "noise": ("--noise", *_between(0, 1)),
+                 "temperature": ("--temperature", *_between(0, math.inf)), "top_p": ("--top-p", *_between(0, 1, open_low=True)),
+                 "max_tokens": ("--max-tokens", *_whole(1)), "k": ("--k", *_whole(1))},
+    "compare": {"size": _SET_SIZE, "seed": _SEED, "holdout": _HOLDOUT},
+    "check": {"size": _SET_SIZE, "seed": _SEED, "holdout": _HOLDOUT},
+    "report": {"size": _SET_SIZE, "seed": _SEED, "holdout": _HOLDOUT},
+    "mix": {"size": ("--size", *_whole(1)), "real_share": ("--real-share", *_between(0, 1)), "seed": _SEED,
+            "holdout": _HOLDOUT},
+    "ab": {"size": _SET_SIZE, "seed": _SEED, "holdout": _HOLDOUT, "rounds": ("--rounds", *_whole(1)),
+           "permutations": ("--permutations", *_whole(0)), "alpha": ("--alpha", *_between(0, 1, open_low=True, open_high=True))},
+    "simulate": {"generations": ("--generations", *_whole(1)), "n": ("--n", *_whole(2)), "seed": _SEED,
+                 "real_share": ("--real-share", *_between(0, 1)), "temperature": ("--temperature", *_between(0, math.inf, open_low=True)),
+                 "top_k": ("--top-k", *_whole(1)), "top_p": ("--top-p", *_between(0, 1, open_low=True)),
+                 "order": ("--order", *_whole(2, 3))},
+}
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """Refuse a number out of range before any work (a negative ``--size`` would fail minutes later).
+
+    Raises
+    ------
+    ArgumentError
+        Naming the option, the value given and what the option accepts.
+    """
+    for name, (option, test, accepts) in _NUMBERS.get(args.command, {}).items():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if not test(value):
+            raise ArgumentError(f"{option} {value}: expected {accepts}. Give a value in that range"
+                                + (" or leave the option out." if name in ("size", "seed", "holdout") else "."))
+    weights = getattr(args, "weights", None) or {}
+    for name, weight in weights.items():
+        if not (math.isfinite(weight) and weight >= 0):
+            raise ArgumentError(f"--weights {name}={weight}: a weight must be a number >= 0.")
+
+
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CorpusError, GenerationError, RulesError, CompareError) as exc:
+        check_numbers(args)
+    except (CorpusError, GenerationError, RulesError, CompareError, ArgumentError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -95,3 +95,45 @@ def test_compare_rejects_a_bad_rules_file(tmp_path, capsys):
     rules = write(tmp_path / "rules.toml", "[[rule]]\nname = 1\n")
     assert main(["compare", "--real", str(real), "--synthetic", f"x={real}", "--rules", str(rules), "--no-mauve"]) == 3
     assert "missing" in capsys.readouterr().err
+
+
+# Every numeric option outside load/embed is checked before any file is read or any text embedded:
+# exit 3 with a message that names the option; the files named here do not even exist.
+BAD_NUMBERS = [
+    (["check", "--real", "r.csv", "--synthetic", "a=s.csv", "--size", "-5"], "--size -5"),
+    (["check", "--real", "r.csv", "--synthetic", "a=s.csv", "--size", "3"], "--size 3"),
+    (["check", "--real", "r.csv", "--synthetic", "a=s.csv", "--holdout", "2"], "--holdout 2"),
+    (["check", "--real", "r.csv", "--synthetic", "a=s.csv", "--holdout", "nan"], "--holdout nan"),
+    (["check", "--real", "r.csv", "--synthetic", "a=s.csv", "--seed", "-1"], "--seed -1"),
+    (["compare", "--real", "r.csv", "--synthetic", "a=s.csv", "--size", "0"], "--size 0"),
+    (["report", "--real", "r.csv", "--synthetic", "a=s.csv", "--out", "r.html", "--holdout", "0"], "--holdout 0"),
+    (["generate", "--method", "rule-based", "--input", "r.csv", "--n", "-1", "--out", "o.csv"], "--n -1"),
+    (["generate", "--method", "rule-based", "--input", "r.csv", "--n", "5", "--out", "o.csv", "--noise", "1.5"], "--noise 1.5"),
+    (["generate", "--method", "llm", "--input", "r.csv", "--n", "5", "--out", "o.csv", "--top-p", "0"], "--top-p 0"),
+    (["mix", "--real", "r.csv", "--synthetic", "a=s.csv", "--size", "-10", "--real-share", "0.5"], "--size -10"),
+    (["mix", "--real", "r.csv", "--synthetic", "a=s.csv", "--size", "10", "--real-share", "1.5"], "--real-share 1.5"),
+    (["mix", "--real", "r.csv", "--synthetic", "a=s.csv", "--size", "10", "--real-share", "0.5", "--weights", "a=-1"], "a=-1"),
+    (["ab", "--real", "r.csv", "--a", "a=a.csv", "--b", "b=b.csv", "--alpha", "1"], "--alpha 1"),
+    (["ab", "--real", "r.csv", "--a", "a=a.csv", "--b", "b=b.csv", "--rounds", "0"], "--rounds 0"),
+    (["simulate", "--model", "gaussian", "--generations", "-1"], "--generations -1"),
+    (["simulate", "--model", "ngram", "--generations", "2", "--order", "5"], "--order 5"),
+]
+
+
+@pytest.mark.parametrize("argv, named", BAD_NUMBERS, ids=[" ".join(a[-2:]) + f" ({a[0]})" for a, _ in BAD_NUMBERS])
+def test_numbers_out_of_range_exit_3_before_any_work(argv, named, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert named in err and ("expected" in err or "weight must be" in err), err
+    assert "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_negative_size_fails_fast_in_a_real_process(tmp_path):
+    real = write(tmp_path / "real.txt", "\n".join(f"Sample {i} about rivers" for i in range(40)))
+    command = [sys.executable, "-m", "analysis", "check", "--real", str(real), "--synthetic", f"same={real}", "--size", "-5"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3
+    assert "--size -5: expected a whole number >= 6" in result.stderr and "Traceback" not in result.stderr
+    assert "embedding" not in result.stderr  # refused before the texts were embedded
