@@ -526,7 +526,8 @@ class Workspace:
                     state._read_state(manifest, name)
                 except (WorkspaceDamaged, OSError):
                     continue
-                shutil.copy2(damaged / manifest["samples_file"], self.root / manifest["samples_file"])
+                samples_file = manifest["samples_file"]
+                atomic_write_bytes(self.root / samples_file, (damaged / samples_file).read_bytes())
                 atomic_write_bytes(self.manifest_path, json.dumps(manifest, indent=2).encode())
                 restored = f"{manifest['rows']:,} samples saved {manifest['saved_at'][:16].replace('T', ' ')}"
                 break
