@@ -32,16 +32,10 @@ from typing import Sequence
 import pandas as pd
 
 from analysis import summary
-from analysis.corpus import (
-    DEFAULT_MAX_BYTES,
-    DUPLICATE_POLICIES,
-    CorpusError,
-    check_load_options,
-    combine_samples,
-    read_samples,
-)
+from analysis.corpus import DEFAULT_MAX_BYTES, CorpusError, combine_samples, read_samples
 from analysis.generate.backends import GenerationError
 from analysis.compare import CompareError
+from analysis.export import csv_bytes
 from analysis.risks import RulesError
 
 EXIT_BAD_INPUT = 3
@@ -51,35 +45,17 @@ def _add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="CSV, TSV, JSONL, JSON, Parquet, TXT or a folder of .txt")
     parser.add_argument("--source", choices=["real", "synthetic"], help="override the files' source")
     parser.add_argument("--method", help="generation method of synthetic files (rule-based, paraphrase, llm, ...)")
-from analysis.export import csv_bytes
     parser.add_argument("--generation", type=int, help="recursive generation of synthetic files")
     parser.add_argument("--text-column", help="column holding the samples (default: guessed)")
     parser.add_argument("--label-column", help="column holding topic labels (default: label/topic/category/class)")
     parser.add_argument("--holdout", type=float, default=0.1, help="share of real samples held out (default 0.1)")
     parser.add_argument("--encoding", help="force an encoding (default: UTF-8, then Latin-1)")
     parser.add_argument(
-        "--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1e6,
-        help="refuse larger files; never more is read (default %(default).0f)",
+        "--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1e6, help="refuse larger files (default %(default).0f)"
     )
-    parser.add_argument(
-        "--duplicates", choices=DUPLICATE_POLICIES, default="auto",
-        help="exact duplicates inside a file: auto (default) keeps them in synthetic files, where repeats are "
-             "the collapse signal, and drops them in real files; keep; drop. The report gives the raw rate.",
-    )
-
-
-def _max_bytes(args: argparse.Namespace) -> int:
-    """``--max-mb`` in bytes, or a CorpusError for a cap that is not a positive number."""
-    if not math.isfinite(args.max_mb) or args.max_mb <= 0:
-        raise CorpusError(f"--max-mb must be a positive number of megabytes, got {args.max_mb!r}.")
-    return max(1, int(args.max_mb * 1e6))
 
 
 def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
-    duplicates = getattr(args, "duplicates", "auto")
-    # every option is checked before the first file is read (exit 3 with the message, never a traceback)
-    check_load_options(holdout_fraction=args.holdout, generation=args.generation, duplicates=duplicates,
-                       max_bytes=_max_bytes(args), encoding=args.encoding)
     tables, reports = [], []
     for file in args.files:
         samples, report = read_samples(
@@ -555,7 +531,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
 class ArgumentError(ValueError):
     """A command-line number is out of its range; the message names the option and what it accepts."""
 
@@ -621,10 +596,11 @@ def check_numbers(args: argparse.Namespace) -> None:
             raise ArgumentError(f"--weights {name}={weight}: a weight must be a number >= 0.")
 
 
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
         check_numbers(args)
+        return args.run(args)
     except (CorpusError, GenerationError, RulesError, CompareError, ArgumentError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
