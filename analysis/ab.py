@@ -13,7 +13,7 @@ replacement) that A and B share — the pairing: both sets are judged against th
 in every round — and an independent resample of each set:
 
 - metrics that are means over a set's own samples (precision, density, nearest-real similarity,
-  exact and near copy rates) resample the set's samples with replacement: the plain bootstrap of a
+  exact, near and holdout copy rates) resample the set's samples with replacement: the plain bootstrap of a
   mean;
 - metrics of the whole set (distinct-n, entropy, coverage, recall, tail coverage, duplicate rate,
   rare-token coverage, centroid shift, label divergence, length KS, mean pairwise distance) are
@@ -91,7 +91,7 @@ COLUMNS = [
 ]
 
 # How each metric is resampled (see the module docstring).
-_SAMPLE = {"precision", "density", "nearest-real similarity", "exact copy rate", "near copy rate"}
+_SAMPLE = {"precision", "density", "nearest-real similarity", "exact copy rate", "near copy rate", "holdout copy rate"}
 _SET = {
     "distinct-1", "distinct-2", "distinct-3", "distinct-4", "entropy-1", "entropy-2", "mean pairwise distance",
     "recall", "coverage", "tail coverage (rarest 10%)", "tail coverage (rarest 30%)", "rare-token coverage",
@@ -184,6 +184,9 @@ class _Context:
         self.x = np.asarray(embeddings[self.rows], np.float64)
         self.ref_x = np.asarray(embeddings[reference], np.float64)
         self.train_x = np.asarray(embeddings[train], np.float64)
+        real = (samples["source"] == "real").to_numpy()
+        self.other_real_x = np.asarray(embeddings[np.setdiff1d(np.flatnonzero(real), train)], np.float64)
+        self.real_texts = set(samples["text"].to_numpy()[real])
         texts = samples["text"].to_numpy()
         self.texts, self.ref_texts = texts[self.rows], texts[reference]
         labels = samples["label"].to_numpy()
@@ -285,9 +288,21 @@ class _Context:
         return fidelity.nearest_similarity(self.x, self.train_x)[0]
 
     @cached_property
+    def nearest_real(self) -> np.ndarray:
+        """Cosine to the nearest real sample, train or holdout (near copies)."""
+        if not len(self.other_real_x):
+            return self.nearest_train
+        return np.maximum(self.nearest_train, fidelity.nearest_similarity(self.x, self.other_real_x)[0])
+
+    @cached_property
     def copies(self) -> np.ndarray:
-        train_texts = set(self.samples["text"].to_numpy()[self.train])
-        return np.array([t in train_texts for t in self.texts], np.float64)
+        """1 where the text equals a real text, train or holdout (as compare counts copies)."""
+        return np.array([t in self.real_texts for t in self.texts], np.float64)
+
+    @cached_property
+    def holdout_copies(self) -> np.ndarray:
+        reference_texts = set(self.ref_texts)
+        return np.array([t in reference_texts for t in self.texts], np.float64)
 
     def per_sample(self, metric: str) -> np.ndarray:
         """Per pool row, the value whose mean over a set is ``metric`` (the ``_SAMPLE`` metrics)."""
@@ -300,7 +315,9 @@ class _Context:
         if metric == "exact copy rate":
             return self.copies
         if metric == "near copy rate":
-            return (self.nearest_train >= 0.95).astype(np.float64)
+            return (self.nearest_real >= 0.95).astype(np.float64)
+        if metric == "holdout copy rate":
+            return self.holdout_copies
         raise KeyError(metric)
 
     # ------------------------------------------------------------------ fitted per side

@@ -47,8 +47,9 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "tail coverage (rarest 30%)": ("tails", "higher", "k-NN coverage of the three rarest bins"),
     "rare-token coverage": ("tails", "higher", "share of rare real tokens used"),
     "nearest-real similarity": ("novelty", "lower", "mean cosine to the nearest real train sample"),
-    "exact copy rate": ("novelty", "lower", "copies of real train text"),
-    "near copy rate": ("novelty", "lower", "cosine >= 0.95 to real train"),
+    "exact copy rate": ("novelty", "lower", "copies of real text (train or holdout)"),
+    "near copy rate": ("novelty", "lower", "cosine >= 0.95 to real text (train or holdout)"),
+    "holdout copy rate": ("novelty", "lower", "copies of the evaluation holdout, every sample of the set"),
     "duplicate rate": ("novelty", "lower", "repeats inside the set"),
     "centroid shift": ("drift", "lower", "cosine distance of mean embeddings"),
     "label divergence": ("drift", "lower", "Jensen-Shannon, base 2 (Lin 1991)"),
@@ -78,8 +79,10 @@ DEFINITIONS: dict[str, str] = {
     "tail coverage (rarest 30%)": "Coverage of the rarest three tenths of real samples.",
     "rare-token coverage": "Share of the real holdout's rare words (seen at most twice) that the set uses.",
     "nearest-real similarity": "Mean cosine similarity of each sample to its nearest real train sample.",
-    "exact copy rate": "Share of samples whose text equals a real train text.",
-    "near copy rate": "Share of samples with cosine similarity >= 0.95 to a real train sample.",
+    "exact copy rate": "Share of samples whose text equals a real text, train or holdout.",
+    "near copy rate": "Share of samples with cosine similarity >= 0.95 to a real sample, train or holdout.",
+    "holdout copy rate": ("Share of the set's samples whose text equals a text of the real holdout (the evaluation set), "
+                          "over every sample of the set, not the equal-size subsample: one copy is enough to matter."),
     "duplicate rate": "Share of samples that repeat an earlier sample of the same set.",
     "centroid shift": "Cosine distance between the mean real and mean synthetic embedding.",
     "label divergence": "Jensen-Shannon divergence of the label shares of the set and of real data.",
@@ -229,6 +232,11 @@ def compare(
     ref_bins = tails.rarity_bins(ref_radii, bins)
     train_rows = groups[BASELINE]
     train_x, train_texts = embeddings[train_rows], samples["text"].to_numpy()[train_rows]
+    # Copies count against all real text: a copy of the holdout is a copy too (and the worst kind).
+    real_mask = (samples["source"] == "real").to_numpy()
+    other_real_rows = np.flatnonzero(real_mask & (samples["split"] != "train").to_numpy())
+    real_texts = set(samples["text"].to_numpy()[real_mask])
+    reference_texts = set(ref_texts)
 
     rows = []
     for done, (name, chosen) in enumerate(chosen_rows.items(), start=1):
@@ -261,8 +269,13 @@ def compare(
             similarity, _ = fidelity.nearest_similarity(x, train_x)
             copies = novelty.novelty(train_texts, texts, train_x, x, similarity=similarity)
             values["nearest-real similarity"] = (copies["nearest_real_similarity"], *_bootstrap(similarity, rng))
-            values["exact copy rate"] = copies["exact_copy_rate"]
-            values["near copy rate"] = copies["near_copy_rate"]
+            nearest_real = similarity
+            if len(other_real_rows):
+                nearest_real = np.maximum(similarity, fidelity.nearest_similarity(x, embeddings[other_real_rows])[0])
+            values["exact copy rate"] = float(np.mean([t in real_texts for t in texts]))
+            values["near copy rate"] = float((nearest_real >= 0.95).mean())
+            every_text = samples["text"].to_numpy()[groups[name]]
+            values["holdout copy rate"] = float(np.mean([t in reference_texts for t in every_text]))
             values["duplicate rate"] = copies["duplicate_rate"]
         values["centroid shift"] = drift.centroid_shift(ref_x, x)
         values["label divergence"] = drift.label_divergence(ref_labels, samples["label"].to_numpy()[chosen])
@@ -286,7 +299,7 @@ def compare(
 
 
 #: Bump when compare's numbers change for the same inputs: old cached tables are then ignored.
-COMPARE_VERSION = 3
+COMPARE_VERSION = 4
 _KEY_COLUMNS = ["id", "text", "source", "method", "generation", "label", "split"]
 
 

@@ -369,3 +369,57 @@ def test_check_exit_codes(demo_files, tmp_path, capsys):
         with pytest.raises(SystemExit) as stopped:
             main(usage)
         assert stopped.value.code == 3, usage  # never 2: that means an alarm
+
+
+# --- Copies of the evaluation holdout ---------------------------------------------------------------
+
+def copied(texts, synthetic_texts):
+    from analysis.corpus import combine_samples
+
+    real = samples_from_frame(pd.DataFrame({"text": texts}), source="real")[0]
+    copy = samples_from_frame(pd.DataFrame({"text": synthetic_texts}), source="synthetic", method="copy")[0]
+    return combine_samples(real, copy)[0]
+
+
+def test_copies_of_the_holdout_count_as_copies_and_are_an_alarm_on_their_own():
+    from analysis.compare import compare
+
+    texts = sentences(120, 7)
+    samples = copied(texts, texts)  # a synthetic set identical to the real data
+    holdout = set(samples.loc[(samples["source"] == "real") & (samples["split"] == "holdout"), "text"])
+    assert 6 <= len(holdout) < 60
+    table = compare(samples, embeddings=fake_embed(samples["text"].tolist()), with_mauve=False, with_utility=False)
+    values = table[table["set"] == "copy"].set_index("metric")["value"]
+    assert values["exact copy rate"] == 1.0 and values["near copy rate"] == 1.0  # train and holdout copies alike
+    assert values["holdout copy rate"] == pytest.approx(len(holdout) / 120)  # every sample of the set, not a subsample
+    result = gate(table)
+    fired = result.fired.set_index("rule")
+    assert fired.loc["copies the holdout", "severity"] == "alarm"
+    assert "copies of the real holdout" in fired.loc["copies the holdout", "message"]
+    assert result.exit_code == 2 and "copy: ALARM" in result.text()
+
+
+def test_copying_real_train_text_only_is_a_warning_not_the_holdout_alarm():
+    from analysis.compare import compare
+
+    texts = sentences(120, 7)
+    real = samples_from_frame(pd.DataFrame({"text": texts}), source="real")[0]
+    train = real.loc[real["split"] == "train", "text"].tolist()
+    samples = copied(texts, train)
+    table = compare(samples, embeddings=fake_embed(samples["text"].tolist()), with_mauve=False, with_utility=False)
+    values = table[table["set"] == "copy"].set_index("metric")["value"]
+    assert values["exact copy rate"] == 1.0 and values["holdout copy rate"] == 0.0
+    rules = set(gate(table).fired["rule"])
+    assert "copies real text" in rules and "copies the holdout" not in rules
+
+
+def test_check_exits_2_on_a_synthetic_file_identical_to_the_real_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("analysis.embed.embed", lambda texts, **_: fake_embed(list(texts)))  # no model: fast
+    real = tmp_path / "real.csv"
+    pd.DataFrame({"text": sentences(120, 7), "label": ["a", "b", "c"] * 40}).to_csv(real, index=False)
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(real.read_bytes())
+    assert main(["check", "--real", str(real), "--synthetic", f"copy={copy}", "--no-mauve"]) == 2
+    out = capsys.readouterr().out
+    assert "copy: ALARM" in out and "copies the holdout" in out and "copies of the real holdout" in out
+    assert out.rstrip().endswith("verdict: alarm (exit 2)")
