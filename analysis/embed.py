@@ -9,10 +9,11 @@ Cache layout: ``<cache dir>/embeddings/<model slug>/shard-<uuid>.npz``, each sha
 ``keys`` (n × 32 uint8: the SHA-256 digests) and ``vectors`` (n × d float32), written atomically once and
 never changed. :func:`embed` writes one shard as each chunk of texts leaves the model (at most
 :data:`CHUNK` texts or about :data:`SHARD_SECONDS` of work), so a killed run keeps every finished chunk
-and a rerun embeds only what is missing. A process reads all shards once into one in-memory index and
-picks up new shards as they appear; a damaged or half-written shard is skipped. Readers never lock:
-the index and its matrix are published together as one immutable snapshot, swapped atomically, so any
-number of threads (the app's sessions share one cache) can look up while shards arrive.
+and a rerun embeds only what is missing; a run that finishes merges its chunks into one shard. A
+process reads all shards once into one in-memory index and picks up new shards as they appear; a
+damaged, half-written or vanished shard is skipped. Readers never lock: the index and its matrix
+are published together as one immutable snapshot, swapped atomically, so any number of threads (the
+app's sessions share one cache) can look up while shards arrive.
 
 The demo corpus's vectors are built once at install (``make`` runs ``python -m analysis demo
 --embed``; git-ignored) in the same layout under ``data/demo/embeddings/``; they are read as extra,
@@ -201,10 +202,10 @@ class EmbeddingCache:
         vectors = snapshot.matrix[rows[found]] if found.any() else np.zeros((0, 0), np.float32)
         return found, vectors
 
-    def add(self, keys: list[bytes], vectors: np.ndarray) -> None:
-        """Write one new shard durably (temp file, fsync, rename, fsync of the folder) and index it."""
+    def add(self, keys: list[bytes], vectors: np.ndarray) -> Path | None:
+        """Write one new shard durably (temp file, fsync, rename, fsync of the folder); index it; return its path."""
         if not keys:
-            return
+            return None
         vectors = np.asarray(vectors, np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(keys):
             raise ValueError(f"{len(keys)} keys but vectors of shape {vectors.shape}")
@@ -230,6 +231,7 @@ class EmbeddingCache:
                 os.close(folder)
         with self._lock:
             self._publish([(raw, vectors)], [str(self.directory / name)])
+        return self.directory / name
 
 
 def dimension(encoder) -> int:
@@ -313,7 +315,7 @@ def embed(
     if found.any():
         vectors[found] = cached
     order = sorted(missing, key=lambda i: len(unique[i]), reverse=True)  # similar lengths batch together
-    start, size = 0, CHUNK
+    start, size, pieces = 0, CHUNK, []
     while start < len(order):
         chunk = order[start : start + size]
         began = time.perf_counter()
@@ -323,7 +325,7 @@ def embed(
         )
         seconds = time.perf_counter() - began
         if cache is not None:  # durable before it counts as done: a kill loses at most this chunk
-            cache.add([keys[i] for i in chunk], vectors[chunk])
+            pieces.append(cache.add([keys[i] for i in chunk], vectors[chunk]))
         start += len(chunk)
         done += int(counts[chunk].sum())
         if progress:
@@ -331,6 +333,10 @@ def embed(
         # the next chunk holds what the model did in SHARD_SECONDS, in whole batches, at most CHUNK
         fits = int(len(chunk) * SHARD_SECONDS / max(seconds, 1e-9)) // batch_size * batch_size
         size = max(min(fits, CHUNK), min(batch_size, CHUNK), 1)
+    if len(pieces) > 1:  # a finished run leaves one shard, not one per chunk: fewer files for every reader
+        cache.add([keys[i] for i in order], vectors[order])  # durable before the pieces go
+        for piece in pieces:  # a reader that misses a piece finds its vectors in the whole
+            piece.unlink(missing_ok=True)
     return vectors[inverse]
 
 

@@ -225,7 +225,11 @@ def test_a_run_killed_mid_way_keeps_its_finished_shards_and_the_rerun_embeds_onl
     seen, calls = [], []
     original = model.encode
     monkeypatch.setattr(model, "encode", lambda batch, **kw: seen.extend(batch) or original(batch, **kw))
+    monkeypatch.setattr(embed_module, "CHUNK", 8)
     again = embed(texts, cache_dir=cache_dir, progress=lambda done, total: calls.append(done))
     assert sorted(seen) == sorted(t for t, hit in zip(texts, found) if not hit)  # only the missing texts
     assert calls[0] == found.sum() and calls[-1] == len(texts)
     assert np.array_equal(again[found], cached)
+    assert len(list(shard_dir.glob("shard-*.npz"))) == len(shards) + 1  # the finished rerun merged its chunks
+    monkeypatch.setattr(embed_module, "_CACHES", {})  # a new process reads them all back
+    assert np.array_equal(embed(texts, cache_dir=cache_dir), again)
