@@ -21,13 +21,19 @@ whose message says what is wrong, where, and how to fix it.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import json
+import math
+import os
+import re
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -36,10 +42,13 @@ __all__ = [
     "FORMATS",
     "COLUMNS",
     "DEFAULT_MAX_BYTES",
+    "MAX_JSON_DEPTH",
+    "DUPLICATE_POLICIES",
     "load_samples",
     "read_samples",
     "read_table",
     "samples_from_frame",
+    "check_load_options",
     "combine_samples",
     "assign_split",
     "sample_id",
@@ -67,6 +76,18 @@ FORMATS = {
 
 #: Default cap on the size of one input file (bytes). Raise it with ``max_bytes=``.
 DEFAULT_MAX_BYTES = 500 * 1024 * 1024
+
+#: JSON and JSONL values nested deeper than this (arrays and objects) are refused.
+MAX_JSON_DEPTH = 100
+
+#: What loading does with exact duplicates (same source, method, generation and text) inside a file:
+#: ``auto`` keeps a synthetic row's repeats (they are the symptom of collapse) and drops a real row's,
+#: ``keep`` keeps every row, ``drop`` keeps the first of each.
+DUPLICATE_POLICIES = ("auto", "keep", "drop")
+
+#: Bytes looked at to sniff a file (binary or text, separator): never the whole file.
+_SNIFF_BYTES = 8192
+_READ_CHUNK = 1 << 20
 
 SOURCES = ("real", "synthetic")
 _SOURCE_ALIASES = {
@@ -96,6 +117,14 @@ class LoadReport:
     dropped: dict[str, int] = field(default_factory=dict)
     ids_made_unique: int = 0
     notes: list[str] = field(default_factory=list)
+    #: Non-empty rows that repeat an earlier row's source, method, generation and text, and their
+    #: share of the non-empty rows: measured before any row is dropped, whatever the policy.
+    duplicate_rows: int = 0
+    duplicate_rate: float = 0.0
+    #: The duplicate policy applied (one of :data:`DUPLICATE_POLICIES`; empty where the rows were not
+    #: loaded from a table, e.g. generated) and how many repeats were kept.
+    duplicates: str = ""
+    duplicates_kept: int = 0
 
     def drop(self, reason: str, count: int) -> None:
         if count:
@@ -116,10 +145,23 @@ class LoadReport:
             parts.append(f"Label column: '{self.label_column}'.")
         for reason, count in self.dropped.items():
             parts.append(f"Dropped {count:,}: {reason}.")
+        if self.duplicates:
+            parts.append(self._duplicate_sentence())
         if self.ids_made_unique:
             parts.append(f"{self.ids_made_unique:,} duplicate ids were made unique.")
         parts.extend(self.notes)
         return " ".join(parts)
+
+    def _duplicate_sentence(self) -> str:
+        sentence = f"Raw duplicate rate {100 * self.duplicate_rate:.1f} %"
+        if not self.duplicate_rows:
+            return sentence + "."
+        sentence += f" ({self.duplicate_rows:,} rows repeat an earlier row)"
+        if self.duplicates_kept == self.duplicate_rows:
+            return sentence + "; kept."
+        if self.duplicates_kept:
+            return sentence + f"; {self.duplicates_kept:,} synthetic repeats kept, the real ones dropped."
+        return sentence + "; dropped."
 
 
 # --------------------------------------------------------------------------- ids and splits
@@ -151,6 +193,113 @@ def assign_split(texts: pd.Series | list[str], holdout_fraction: float = 0.1) ->
 
 # --------------------------------------------------------------------------- reading files
 
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_regular(path: Path, name: str, mode: int) -> CorpusError:
+    kind = next((text for test, text in _SPECIAL_KINDS if test(mode)), "a special file")
+    via = " (through a symbolic link)" if path.is_symlink() else ""
+    return CorpusError(
+        f"{name}: {kind}{via}, not a regular file, so it is not read (it could block or never end). "
+        f"Save the samples to an ordinary file or folder and load that."
+    )
+
+
+def _stat_input(path: Path, name: str) -> os.stat_result:
+    """The status of a file or folder to read (symbolic links followed); special files are refused."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise CorpusError(f"{name}: a symbolic link to {os.readlink(path)}, which does not exist.") from None
+        raise CorpusError(f"{path}: no such file or folder. Check the path.") from None
+    except OSError as exc:
+        raise CorpusError(f"{name}: cannot read it ({exc.strerror or exc}). Check the path and its permissions.") from None
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        raise _not_regular(path, name, info.st_mode)
+    return info
+
+
+def _open_regular(path: Path, name: str) -> BinaryIO:
+    """Open a regular file for reading, refusing anything else before a byte is read.
+
+    The status is checked first, so a pipe or a device is never opened; the open itself does not
+    block (``O_NONBLOCK``) and is checked again, in case the path changed in between.
+    """
+    info = _stat_input(path, name)
+    if not stat.S_ISREG(info.st_mode):
+        raise _not_regular(path, name, info.st_mode)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise CorpusError(f"{name}: cannot open it ({exc.strerror or exc}). Check its permissions.") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, name, mode)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _over_cap(name: str, max_bytes: int, size: int | None) -> CorpusError:
+    held = f"is {size / 1e6:,.1f} MB" if size is not None else f"holds more than {max_bytes / 1e6:,.1f} MB"
+    return CorpusError(
+        f"{name}: the file {held}, over the {max_bytes / 1e6:,.1f} MB cap. Split it into smaller files, "
+        f"sample it, or raise the cap (max_bytes=, or --max-mb on the command line)."
+    )
+
+
+class _OverCap(Exception):
+    """A file holds more bytes than allowed; ``size`` is its size where the file system tells it."""
+
+    def __init__(self, size: int | None):
+        super().__init__(size)
+        self.size = size
+
+
+def _read_capped(path: Path, name: str, limit: int) -> bytes:
+    """A regular file's bytes, reading at most ``limit + 1`` of them whatever its reported size;
+    :class:`_OverCap` if it holds more than ``limit``."""
+    with _open_regular(path, name) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise _OverCap(size)
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = handle.read(min(_READ_CHUNK, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    if total > limit:
+        raise _OverCap(None)
+    return b"".join(chunks)
+
+
+def _read_bytes(path: Path, name: str, max_bytes: int) -> bytes:
+    """A file's bytes, the cap enforced while reading (a file that grows, or lies about its size, stops there)."""
+    try:
+        raw = _read_capped(path, name, max_bytes)
+    except _OverCap as over:
+        raise _over_cap(name, max_bytes, over.size) from None
+    if not raw.strip():
+        raise CorpusError(f"{name}: the file is empty. Choose a file that holds samples.")
+    return raw
+
+
+def _read_prefix(path: Path, name: str, size: int = _SNIFF_BYTES) -> bytes:
+    """The first ``size`` bytes of a regular file (to sniff it), never more."""
+    with _open_regular(path, name) as handle:
+        return handle.read(size)
+
 
 def detect_format(path: Path) -> str:
     """The format of a file from its extension, or a CorpusError that lists the accepted ones."""
@@ -158,7 +307,7 @@ def detect_format(path: Path) -> str:
         return "folder"
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        kind = "a binary file" if _looks_binary(path.read_bytes()[:8192]) else "an unknown format"
+        kind = "a binary file" if _looks_binary(_read_prefix(path, path.name)) else "an unknown format"
         raise CorpusError(
             f"{path.name}: {kind} ('{path.suffix or 'no extension'}'). Accepted: {_SUPPORTED}. "
             f"Save the samples in one of these formats, or rename the file if its extension is wrong."
@@ -166,49 +315,199 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
+def _check_max_bytes(max_bytes: int) -> None:
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes <= 0:
+        raise CorpusError(f"The size cap must be a positive number of bytes, got {max_bytes!r}.")
+
+
+def check_load_options(
+    *,
+    holdout_fraction: float = 0.1,
+    generation: int | None = None,
+    duplicates: str = "auto",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    encoding: str | None = None,
+) -> None:
+    """Refuse loading options that cannot work, before any file is read, with a :class:`CorpusError`
+    that says which option is wrong and what it accepts."""
+    try:
+        fraction = float(holdout_fraction)
+    except (TypeError, ValueError):
+        fraction = math.nan
+    if isinstance(holdout_fraction, bool) or not 0.0 <= fraction < 1.0:
+        raise CorpusError(
+            f"The holdout must be a fraction in [0, 1), got {holdout_fraction!r}: the share of real samples "
+            f"held out for evaluation, e.g. 0.1 for 10 %."
+        )
+    if generation is not None:
+        whole = isinstance(generation, (int, np.integer)) or (isinstance(generation, float) and generation.is_integer())
+        if isinstance(generation, bool) or not whole or generation < 0:
+            raise CorpusError(
+                f"The generation must be a whole number >= 0, got {generation!r}: 0 for real data, k for the "
+                f"k-th recursive generation."
+            )
+    if duplicates not in DUPLICATE_POLICIES:
+        raise CorpusError(
+            f"Unknown duplicates policy {duplicates!r}; use one of {', '.join(DUPLICATE_POLICIES)} (auto keeps "
+            f"repeats in synthetic files and drops them in real files)."
+        )
+    _check_max_bytes(max_bytes)
+    _check_encoding(encoding)
+
+
 def _looks_binary(head: bytes) -> bool:
     return b"\x00" in head
 
 
-def _decode(raw: bytes, name: str, encoding: str | None, report: LoadReport) -> str:
-    """Decode bytes: UTF-8, then UTF-8 with BOM, then Latin-1 (reported), or a forced encoding."""
+#: Byte-order marks that say the encoding, longest first (a UTF-32 LE mark starts like UTF-16 LE's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _check_encoding(encoding: str | None) -> None:
     if encoding:
         try:
-            text = raw.decode(encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
+            codecs.lookup(encoding)
+        except LookupError:
             raise CorpusError(
-                f"{name}: cannot decode as {encoding}: {exc}. Pick the file's real encoding, "
-                f"or leave the encoding unset to try UTF-8 and Latin-1."
+                f"Unknown encoding {encoding!r}. Use a name Python knows (utf-8, utf-16, cp1252, latin-1, ...), "
+                f"or leave it unset to try UTF-8, then Windows-1252, then Latin-1."
             ) from None
-        report.encoding = encoding
-        return text
-    bom = raw.startswith(b"\xef\xbb\xbf")
-    body = raw[3:] if bom else raw
+
+
+def _decode_as(raw: bytes, name: str, encoding: str, how: str) -> str:
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        report.encoding = "latin-1"
-        report.notes.append(
-            f"{name} is not valid UTF-8 (first bad byte at offset {exc.start}); decoded as Latin-1 "
-            f"instead. If characters look wrong, re-save the file as UTF-8."
+        text = raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise CorpusError(
+            f"{name}: cannot decode as {encoding} ({how}): {exc}. Pick the file's real encoding, "
+            f"or leave the encoding unset to try UTF-8, Windows-1252 and Latin-1."
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text  # a byte-order mark is not text
+
+
+def _decode(raw: bytes, name: str, encoding: str | None, report: LoadReport, fmt: str = "text") -> str:
+    """Decode a text file's bytes, keeping its text as written.
+
+    A given encoding is applied first (so UTF-16 and UTF-32 load); else a byte-order mark names
+    it; else UTF-8, then Windows-1252, then Latin-1 (both reported). Bytes that are not text (NUL
+    bytes without an encoding that explains them, NUL characters after decoding) are refused.
+    """
+    if encoding:
+        text = _decode_as(raw, name, encoding, "the encoding given")
+        report.encoding = encoding
+    else:
+        bom = next((codec for mark, codec in _BOMS if raw.startswith(mark)), None)
+        if bom and bom != "utf-8-sig":
+            text = _decode_as(raw, name, bom, "its byte-order mark says so")
+            report.encoding = bom
+            report.notes.append(f"{name} starts with a {bom.upper()} byte-order mark; decoded as {bom.upper()}.")
+        else:
+            if b"\x00" in raw:
+                raise CorpusError(_binary_message(raw, name, fmt))
+            body = raw[len(codecs.BOM_UTF8):] if bom else raw
+            try:
+                text = body.decode("utf-8")
+                report.encoding = bom or "utf-8"
+            except UnicodeDecodeError as exc:
+                fallback = "cp1252"
+                try:
+                    text = body.decode(fallback)
+                except UnicodeDecodeError:
+                    fallback, text = "latin-1", body.decode("latin-1")
+                report.encoding = fallback
+                report.notes.append(
+                    f"{name} is not valid UTF-8 (first bad byte at offset {exc.start}); decoded as "
+                    f"{'Windows-1252 (cp1252)' if fallback == 'cp1252' else 'Latin-1'} instead. If characters "
+                    f"look wrong, re-save the file as UTF-8 or give its encoding (encoding=, --encoding)."
+                )
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise CorpusError(
+            f"{name}: holds a NUL character (at character {nul:,} after decoding as {report.encoding}), so it "
+            f"is not {fmt.upper()} text. Give the file's real encoding, or export the samples as text."
         )
-        return body.decode("latin-1")
-    report.encoding = "utf-8-sig" if bom else "utf-8"
     return text
 
 
-def _read_bytes(path: Path, name: str, max_bytes: int) -> bytes:
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise CorpusError(
-            f"{name}: the file is {size / 1e6:,.1f} MB, over the {max_bytes / 1e6:,.1f} MB cap. "
-            f"Split it into smaller files, sample it, or raise the cap (max_bytes=, or --max-mb on "
-            f"the command line)."
+def _binary_message(raw: bytes, name: str, fmt: str) -> str:
+    offset = raw.find(b"\x00")
+    head = raw[:_SNIFF_BYTES]
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if len(head) >= 4 and max(even, odd) >= 0.3 * len(head) / 2 and min(even, odd) <= 0.05 * len(head) / 2:
+        order = "le" if odd > even else "be"
+        return (
+            f"{name}: holds NUL bytes at every other position: it looks like UTF-16 text without a "
+            f"byte-order mark. Load it with encoding='utf-16-{order}' (--encoding utf-16-{order}), or "
+            f"re-save it as UTF-8."
         )
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise CorpusError(f"{name}: the file is empty. Choose a file that holds samples.")
-    return raw
+    return (
+        f"{name}: looks binary (a NUL byte at offset {offset:,}), not {fmt.upper()} text. "
+        f"Export the samples as text ({_SUPPORTED}), or give the file's encoding if it is UTF-16 or UTF-32."
+    )
+
+
+#: Line breaks of a text file: only these, never the other characters str.splitlines() splits on
+#: (U+2028, U+2029, U+0085, form feed, vertical tab, ...), which are text inside a line.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines split on \\n, \\r\\n and \\r only; a final line break ends the last line, it adds none."""
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+_QUOTED_FIELD = re.compile(r'"[^"]*"')
+
+
+def _separator(text: str, fmt: str, name: str, report: LoadReport) -> str:
+    """The field separator: the extension's, unless the header row holds only the other one."""
+    expected, other = ("\t", ",") if fmt == "tsv" else (",", "\t")
+    header = next((line for line in _split_lines(text[:_SNIFF_BYTES]) if line.strip()), "")
+    header = _QUOTED_FIELD.sub("", header)
+    if header.count(expected) == 0 and header.count(other) > 0:
+        actual = "TSV" if other == "\t" else "CSV"
+        report.format = actual.lower()
+        report.notes.append(
+            f"{name} is named .{fmt} but its header row is {'tab' if other == chr(9) else 'comma'}-separated; "
+            f"read as {actual}. Rename it to .{actual.lower()} to make this explicit."
+        )
+        return other
+    return expected
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _json_depth(text: str) -> int:
+    """How deep arrays and objects nest in JSON text (brackets inside strings do not count).
+
+    A scan in C (regular expressions, then a cumulative sum), so a file nested 10,000 deep is
+    refused at once instead of running the decoder into Python's recursion limit.
+    """
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return 0  # too few brackets to nest too deep
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    steps = np.frombuffer(brackets.encode("ascii"), dtype=np.uint8)
+    opening = (steps == ord("[")) | (steps == ord("{"))
+    depth = np.cumsum(np.where(opening, 1, -1).astype(np.int32), dtype=np.int32)
+    return int(depth.max(initial=0))
+
+
+def _too_deep(where: str) -> CorpusError:
+    return CorpusError(
+        f"{where}: arrays or objects nested more than {MAX_JSON_DEPTH} levels deep. A sample is a record "
+        f"of plain fields; flatten the nesting, or keep only the fields you need."
+    )
 
 
 def _read_table(name: str, fmt: str, raw: bytes, encoding: str | None, report: LoadReport):
@@ -225,17 +524,13 @@ def _read_table(name: str, fmt: str, raw: bytes, encoding: str | None, report: L
             raise CorpusError(
                 f"{name}: the Parquet file is damaged or unreadable ({exc}). Re-export it."
             ) from None
-    if _looks_binary(raw[:8192]):
-        raise CorpusError(
-            f"{name}: looks binary (it holds NUL bytes), not {fmt.upper()} text. "
-            f"Export the samples as text ({_SUPPORTED})."
-        )
-    text = _decode(raw, name, encoding, report)
+    text = _decode(raw, name, encoding, report, fmt)
     if fmt in ("csv", "tsv"):
+        separator = _separator(text, fmt, name, report)
         try:
             return pd.read_csv(
                 io.StringIO(text),
-                sep="," if fmt == "csv" else "\t",
+                sep=separator,
                 dtype=str,
                 keep_default_na=False,
                 skip_blank_lines=True,
@@ -244,7 +539,7 @@ def _read_table(name: str, fmt: str, raw: bytes, encoding: str | None, report: L
             raise CorpusError(f"{name}: the file has no rows. Add samples below the header.") from None
         except pd.errors.ParserError as exc:
             raise CorpusError(
-                f"{name}: malformed {fmt.upper()}: {exc}. Quote fields that contain the separator "
+                f"{name}: malformed {report.format.upper()}: {exc}. Quote fields that contain the separator "
                 f"or line breaks, and make every row have the header's number of fields."
             ) from None
     if fmt == "jsonl":
@@ -252,13 +547,17 @@ def _read_table(name: str, fmt: str, raw: bytes, encoding: str | None, report: L
     if fmt == "json":
         return _read_json(text, name)
     if fmt == "txt":
-        return [line for line in text.splitlines()]
+        return _split_lines(text)
     raise AssertionError(fmt)
 
 
 def _read_jsonl(text: str, name: str) -> pd.DataFrame:
+    lines = _split_lines(text)
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        number = next((n for n, line in enumerate(lines, start=1) if _json_depth(line) > MAX_JSON_DEPTH), None)
+        raise _too_deep(f"{name}, line {number}" if number else name)
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -268,6 +567,8 @@ def _read_jsonl(text: str, name: str) -> pd.DataFrame:
                 f"{name}, line {number}: malformed JSON ({exc.msg} at column {exc.colno}). "
                 f"Each line must be one JSON object or string; fix or remove that line."
             ) from None
+        except RecursionError:
+            raise _too_deep(f"{name}, line {number}") from None
         if isinstance(value, str):
             value = {"text": value}
         if not isinstance(value, dict):
@@ -280,6 +581,8 @@ def _read_jsonl(text: str, name: str) -> pd.DataFrame:
 
 
 def _read_json(text: str, name: str) -> pd.DataFrame:
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        raise _too_deep(name)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -287,6 +590,8 @@ def _read_json(text: str, name: str) -> pd.DataFrame:
             f"{name}, line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg}). "
             f"Fix the file; if it holds one object per line, name it .jsonl."
         ) from None
+    except RecursionError:
+        raise _too_deep(name) from None
     if isinstance(value, dict):
         # {"data": [...]} / {"samples": [...]}, a dict of records keyed by name, or columns
         lists = [v for v in value.values() if isinstance(v, list)]
@@ -316,26 +621,38 @@ def _read_json(text: str, name: str) -> pd.DataFrame:
 
 
 def _read_folder(path: Path, max_bytes: int, encoding: str | None, report: LoadReport) -> pd.DataFrame:
-    """A folder of .txt files: one sample per file; a subfolder's name becomes the label."""
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    """A folder of .txt files: one sample per file; a subfolder's name becomes the label.
+
+    Only regular files are read (pipes, devices and sockets in the folder are skipped and
+    counted), and ``max_bytes`` bounds the bytes read from all of them together.
+    """
+    entries = sorted(p for p in path.rglob("*") if not p.name.startswith(".") and not p.is_dir())
+    files = [p for p in entries if p.is_file()]
     texts = [p for p in files if p.suffix.lower() == ".txt"]
-    skipped = len(files) - len(texts)
     if not texts:
         raise CorpusError(
             f"{path}: the folder holds no .txt files ({len(files)} other files). Put one sample per "
             f".txt file in it, or load a CSV/JSONL/Parquet file instead."
         )
-    if skipped:
-        report.notes.append(f"Skipped {skipped} file(s) in the folder that are not .txt.")
-    rows, encodings = [], set()
+    if len(files) > len(texts):
+        report.notes.append(f"Skipped {len(files) - len(texts)} file(s) in the folder that are not .txt.")
+    if len(entries) > len(files):
+        report.notes.append(
+            f"Skipped {len(entries) - len(files)} entries in the folder that are not regular files "
+            f"(pipes, devices, sockets or broken links)."
+        )
+    rows, encodings, read = [], set(), 0
     for file in texts:
         file_report = LoadReport(path=str(file), format="txt")
-        raw = file.read_bytes()
-        if len(raw) > max_bytes:
-            raise CorpusError(f"{file}: over the {max_bytes / 1e6:,.1f} MB cap for one file.")
-        if _looks_binary(raw[:8192]):
-            raise CorpusError(f"{file}: looks binary (NUL bytes), not text. Remove it from the folder.")
-        text = _decode(raw, file.name, encoding, file_report)
+        try:
+            raw = _read_capped(file, str(file), max_bytes - read)
+        except _OverCap:
+            raise CorpusError(
+                f"{path}: its .txt files hold more than the {max_bytes / 1e6:,.1f} MB cap together (reached at "
+                f"{file.relative_to(path)}). Split the folder, or raise the cap (max_bytes=, or --max-mb)."
+            ) from None
+        read += len(raw)
+        text = _decode(raw, str(file), encoding, file_report, "txt")
         encodings.add(file_report.encoding)
         report.notes.extend(file_report.notes)
         relative = file.relative_to(path)
@@ -423,15 +740,18 @@ def samples_from_frame(
     label_column: str | None = None,
     id_column: str | None = None,
     holdout_fraction: float = 0.1,
+    duplicates: str = "auto",
     report: LoadReport | None = None,
 ) -> tuple[pd.DataFrame, LoadReport]:
     """Turn any table of texts into the sample table: pick columns, validate, drop, split.
 
     Columns named like the data model (``id``, ``source``, ``method``, ``generation``,
     ``label``, ``parent_id``) are used as they are unless an argument overrides them.
+    ``duplicates`` is one of :data:`DUPLICATE_POLICIES` (see :func:`read_samples`).
     """
+    check_load_options(holdout_fraction=holdout_fraction, generation=generation, duplicates=duplicates)
     report = report or LoadReport(path=name, format="table")
-    frame = frame.copy()
+    frame = frame.copy().reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
     report.rows_read = len(frame)
     if frame.empty:
@@ -514,26 +834,40 @@ def samples_from_frame(
         if c not in {text_column, label_column, id_column, "source", "method", "generation", "parent_id", "split"}
     ]
 
-    # drop what is not a sample, and say why
-    empty = out["text"] == ""
+    # drop what is not a sample, and say why; measure repeats before any is dropped
+    empty = (out["text"] == "").to_numpy()
     report.drop("empty text", int(empty.sum()))
-    keep = ~empty
-    duplicate = out[keep].duplicated(subset=["source", "method", "generation", "text"], keep="first")
-    report.drop("exact duplicate of an earlier row", int(duplicate.sum()))
-    keep &= ~out.index.isin(duplicate[duplicate].index)
-    if not keep.any():
+    if empty.all():
         raise CorpusError(
             f"{name}: all {len(out):,} texts in column '{text_column}' are empty. "
             f"Choose the column that holds the samples (text_column=, --text-column)."
         )
+    repeat = np.zeros(len(out), dtype=bool)
+    repeat[~empty] = out[~empty].duplicated(subset=["source", "method", "generation", "text"], keep="first").to_numpy()
+    report.duplicates = duplicates
+    report.duplicate_rows = int(repeat.sum())
+    report.duplicate_rate = report.duplicate_rows / int((~empty).sum())
+    if duplicates == "keep":
+        dropped = np.zeros(len(out), dtype=bool)
+    elif duplicates == "drop":
+        dropped = repeat
+    else:  # auto: repeated synthetic outputs are the symptom of collapse; repeated real rows are noise
+        dropped = repeat & (out["source"] == "real").to_numpy()
+    report.drop("exact duplicate of an earlier row", int(dropped.sum()))
+    report.duplicates_kept = int((repeat & ~dropped).sum())
+    keep = ~empty & ~dropped
     out = out[keep]
+    generated = pd.Series([sample_id(s, t) for s, t in zip(out["source"], out["text"])], index=out.index, dtype=object)
     if given_ids is not None:
         ids = given_ids[keep]
         missing = ids.str.strip().isin(["", "nan", "None"])
-        out["id"] = ids.where(~missing, [sample_id(s, t) for s, t in zip(out["source"], out["text"])])
+        out["id"] = ids.where(~missing, generated)
     else:
-        out["id"] = [sample_id(s, t) for s, t in zip(out["source"], out["text"])]
-    out["id"], report.ids_made_unique = _make_unique(out["id"])
+        missing = pd.Series(True, index=out.index)
+        out["id"] = generated
+    out["id"], changed = _unique_ids(out["id"])
+    # a kept repeat's hash id becomes id-2, id-3, ...: reported as a repeat, not as a clash of given ids
+    report.ids_made_unique = int((changed & ~(missing.to_numpy() & repeat[keep])).sum())
 
     out["split"] = "train"
     if real.any():
@@ -547,12 +881,12 @@ def samples_from_frame(
     return out, report
 
 
-def _make_unique(ids: pd.Series) -> tuple[pd.Series, int]:
-    """Suffix repeated ids with -2, -3, ...; returns the new ids and how many changed."""
+def _unique_ids(ids: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Suffix repeated ids with -2, -3, ...; returns the new ids and a mask of the changed ones."""
     seen: dict[str, int] = {}
     taken = set(ids)
-    result, changed = [], 0
-    for value in ids:
+    result, changed = [], np.zeros(len(ids), dtype=bool)
+    for position, value in enumerate(ids):
         if value in seen:
             n = seen[value]
             while f"{value}-{n}" in taken:
@@ -561,11 +895,17 @@ def _make_unique(ids: pd.Series) -> tuple[pd.Series, int]:
             new = f"{value}-{n}"
             taken.add(new)
             result.append(new)
-            changed += 1
+            changed[position] = True
         else:
             seen[value] = 2
             result.append(value)
     return pd.Series(result, index=ids.index, dtype=object), changed
+
+
+def _make_unique(ids: pd.Series) -> tuple[pd.Series, int]:
+    """Suffix repeated ids with -2, -3, ...; returns the new ids and how many changed."""
+    unique, changed = _unique_ids(ids)
+    return unique, int(changed.sum())
 
 
 # --------------------------------------------------------------------------- public entry points
@@ -585,8 +925,9 @@ def read_table(
     """
     path = Path(path)
     name = display_name or path.name
-    if not path.exists():
-        raise CorpusError(f"{path}: no such file or folder. Check the path.")
+    _check_max_bytes(max_bytes)
+    _check_encoding(encoding)
+    _stat_input(path, name)  # a missing path, a pipe, a device or a socket stops here, unread
     fmt = detect_format(path)
     report = LoadReport(path=name, format=fmt)
     if fmt == "folder":
@@ -610,6 +951,7 @@ def read_samples(
     encoding: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     display_name: str | None = None,
+    duplicates: str = "auto",
 ) -> tuple[pd.DataFrame, LoadReport]:
     """Load samples from a file or folder; return the sample table and its :class:`LoadReport`.
 
@@ -633,17 +975,27 @@ def read_samples(
     holdout_fraction
         Share of the real samples put in the ``holdout`` split, by a hash of the text.
     encoding
-        Force an encoding. Default: UTF-8, UTF-8 with BOM, then Latin-1 (reported).
+        Force an encoding (applied before any other check, so ``"utf-16"`` loads UTF-16). Default:
+        the byte-order mark's (UTF-8, UTF-16, UTF-32), else UTF-8, then Windows-1252, then Latin-1
+        (reported). Lines end at ``\n``, ``\r\n`` or ``\r`` only.
     max_bytes
-        Refuse files larger than this.
+        Refuse files (a folder: its files together) larger than this; never more is read.
+        Pipes, devices and sockets are refused unread.
     display_name
         The name used in messages (for uploads stored under another file name).
+    duplicates
+        Exact duplicates (same source, method, generation and text) inside the file: ``"auto"``
+        keeps a synthetic row's repeats (repeated outputs are the symptom of collapse) and drops a
+        real row's; ``"keep"`` keeps all, ``"drop"`` the first of each. A kept repeat's generated id
+        gets ``-2``, ``-3``, ... The report gives the raw duplicate rate either way.
 
     Raises
     ------
     CorpusError
         For every input that cannot be loaded, with what is wrong, where and how to fix it.
     """
+    check_load_options(holdout_fraction=holdout_fraction, generation=generation, duplicates=duplicates,
+                       max_bytes=max_bytes, encoding=encoding)
     frame, report = read_table(path, encoding=encoding, max_bytes=max_bytes, display_name=display_name)
     if text_column is None and report.format in ("txt", "folder"):
         text_column = "text"
@@ -659,6 +1011,7 @@ def read_samples(
         label_column=label_column,
         id_column=id_column,
         holdout_fraction=holdout_fraction,
+        duplicates=duplicates,
         report=report,
     )
 

@@ -278,11 +278,17 @@ def test_utf8_with_bom(tmp_path):
     assert report.text_column == "text"  # the BOM is not part of the header
 
 
-def test_latin1_fallback_is_reported(tmp_path):
+def test_windows_1252_fallback_is_reported(tmp_path):
     samples, report = read_samples(write(tmp_path / "s.txt", b"caf\xe9 au lait\n"))
     assert samples["text"].tolist() == ["café au lait"]
-    assert report.encoding == "latin-1"
+    assert report.encoding == "cp1252"
     assert any("not valid UTF-8" in note and "offset 3" in note for note in report.notes)
+
+
+def test_latin1_fallback_where_windows_1252_cannot_decode(tmp_path):
+    samples, report = read_samples(write(tmp_path / "s.txt", b"caf\xe9 \x81 au lait\n"))  # 0x81: not cp1252
+    assert samples["text"].tolist() == ["café \x81 au lait"]
+    assert report.encoding == "latin-1"
 
 
 def test_forced_encoding_that_fails(tmp_path):
@@ -326,3 +332,160 @@ def test_non_string_cells_in_the_text_column_are_written_out(tmp_path):
     samples, report = read_samples(path, text_column="text")
     assert samples["text"].tolist() == ["a sample", "12345"]
     assert report.dropped == {"empty text": 1}
+
+
+# --------------------------------------------------------------------------- text as written
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0c", "\x0b", "\x1c", "\x1d", "\x1e"])
+def test_txt_lines_end_only_at_newlines(tmp_path, separator):
+    lines = [f"first{separator}still first", "second", "third"]
+    samples, report = read_samples(write(tmp_path / "s.txt", "\n".join(lines) + "\n"))
+    assert samples["text"].tolist() == lines
+    assert report.rows_read == 3
+
+
+def test_txt_accepts_every_newline_convention(tmp_path):
+    samples, _ = read_samples(write(tmp_path / "s.txt", b"one\r\ntwo\rthree\nfour"))
+    assert samples["text"].tolist() == ["one", "two", "three", "four"]
+
+
+def test_a_windows_1252_ellipsis_does_not_split_a_line(tmp_path):
+    raw = "Wait\u2026 then go\nnext line\n".encode("cp1252")  # \u2026 is byte 0x85: NEL in Latin-1
+    samples, _ = read_samples(write(tmp_path / "s.txt", raw))
+    assert samples["text"].tolist() == ["Wait\u2026 then go", "next line"]
+    forced, _ = read_samples(write(tmp_path / "t.txt", raw), encoding="latin-1")
+    assert forced["text"].tolist() == ["Wait\x85 then go", "next line"]  # as the encoding says, one line
+
+
+def test_jsonl_with_a_raw_line_separator_inside_a_string(tmp_path):
+    texts = ["one\u2028two", "three\u2029four\x85five"]
+    path = write(tmp_path / "s.jsonl", "\n".join(json.dumps(t, ensure_ascii=False) for t in texts) + "\n")
+    assert "\u2028" in path.read_text(encoding="utf-8")  # raw, not escaped
+    samples, _ = read_samples(path)
+    assert samples["text"].tolist() == texts
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_load_with_the_encoding_given(tmp_path, encoding):
+    path = write(tmp_path / "s.csv", "text,label\ncafé au lait,drink\nnaïve \u2028 text,word\n".encode(encoding))
+    samples, report = read_samples(path, encoding=encoding)
+    assert samples["text"].tolist() == ["café au lait", "naïve \u2028 text"]
+    assert report.encoding == encoding and report.text_column == "text"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_a_byte_order_mark_names_the_encoding(tmp_path, encoding):
+    samples, report = read_samples(write(tmp_path / "s.txt", "café\nthé\n".encode(encoding)))  # with a BOM
+    assert samples["text"].tolist() == ["café", "thé"]
+    assert report.encoding == encoding
+
+
+def test_utf16_without_a_mark_or_encoding_says_how_to_load_it(tmp_path):
+    with pytest.raises(CorpusError, match=r"looks like UTF-16.*encoding='utf-16-le'"):
+        read_samples(write(tmp_path / "s.txt", "café\nthé\n".encode("utf-16-le")))
+
+
+def test_a_tab_separated_file_named_csv_is_read_as_tsv(tmp_path):
+    samples, report = read_samples(write(tmp_path / "s.csv", "text\tlabel\nhello, world\tgreeting\nbye\tfarewell\n"))
+    assert samples["text"].tolist() == ["hello, world", "bye"]
+    assert samples["label"].tolist() == ["greeting", "farewell"]
+    assert report.format == "tsv" and any("tab-separated" in note for note in report.notes)
+
+
+def test_a_comma_separated_file_named_tsv_is_read_as_csv(tmp_path):
+    samples, report = read_samples(write(tmp_path / "s.tsv", "text,label\nhello,greeting\nbye,farewell\n"))
+    assert samples["label"].tolist() == ["greeting", "farewell"]
+    assert report.format == "csv" and any("comma-separated" in note for note in report.notes)
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+REPEATS = "text\n" + "\n".join(["the same output"] * 8 + ["another output"] * 2 + ["unique"]) + "\n"
+
+
+def test_a_synthetic_file_keeps_its_repeats_with_unique_ids(tmp_path):
+    samples, report = read_samples(write(tmp_path / "s.csv", REPEATS), method="llm")
+    assert len(samples) == 11 and samples["text"].value_counts()["the same output"] == 8
+    assert samples["id"].is_unique
+    first = samples["id"].iloc[0]
+    assert samples["id"].iloc[1:8].tolist() == [f"{first}-{n}" for n in range(2, 9)]
+    assert report.dropped == {} and report.duplicate_rows == 8 and report.duplicates_kept == 8
+    assert report.duplicate_rate == pytest.approx(8 / 11)
+    assert report.ids_made_unique == 0  # the repeats are reported as repeats, not as clashing ids
+    assert "Raw duplicate rate 72.7 % (8 rows repeat an earlier row); kept." in report.summary()
+
+
+def test_a_real_file_drops_its_repeats_and_still_reports_the_raw_rate(tmp_path):
+    samples, report = read_samples(write(tmp_path / "s.csv", REPEATS))
+    assert samples["text"].tolist() == ["the same output", "another output", "unique"]
+    assert report.dropped == {"exact duplicate of an earlier row": 8}
+    assert report.duplicate_rate == pytest.approx(8 / 11) and report.duplicates_kept == 0
+    assert "Raw duplicate rate 72.7 %" in report.summary() and "dropped" in report.summary()
+
+
+def test_the_duplicate_policy_can_be_switched(tmp_path):
+    path = write(tmp_path / "s.csv", REPEATS)
+    assert len(read_samples(path, method="llm", duplicates="drop")[0]) == 3
+    kept, report = read_samples(path, duplicates="keep")
+    assert len(kept) == 11 and kept["id"].is_unique and set(kept["source"]) == {"real"}
+    assert report.duplicate_rate == pytest.approx(8 / 11)
+    with pytest.raises(CorpusError, match="Unknown duplicates policy 'some'.*auto, keep, drop"):
+        read_samples(path, duplicates="some")
+
+
+def test_auto_keeps_synthetic_repeats_and_drops_real_ones_in_one_file(tmp_path):
+    path = write(tmp_path / "s.csv", "text,source\na,real\na,real\nb,synthetic\nb,synthetic\nb,synthetic\n")
+    samples, report = read_samples(path)
+    assert samples["text"].tolist() == ["a", "b", "b", "b"]
+    assert report.duplicate_rows == 3 and report.duplicates_kept == 2
+    assert report.dropped == {"exact duplicate of an earlier row": 1}
+
+
+def test_kept_repeats_with_given_ids_stay_unique(tmp_path):
+    path = write(tmp_path / "s.csv", "id,text\n7,same\n7,same\n8,other\n")
+    samples, report = read_samples(path, method="llm")
+    assert samples["id"].tolist() == ["7", "7-2", "8"] and report.ids_made_unique == 1
+
+
+def test_a_synthetic_file_with_repeats_has_a_duplicate_rate_in_compare(tmp_path):
+    """Through the normal load path, compare's duplicate rate measures the file's repeats (it read 0)."""
+    import numpy as np
+
+    from analysis.compare import compare
+
+    real_lines = [f"Real sample {i} about river {i % 7} and city {i % 11}." for i in range(200)]
+    real = write(tmp_path / "real.txt", "\n".join(real_lines) + "\n")
+    synthetic_lines = [f"Generated text number {i % 5}." for i in range(20)]  # 5 texts, each 4 times
+    synthetic = write(tmp_path / "gen.txt", "\n".join(synthetic_lines) + "\n")
+    samples = combine_samples(read_samples(real)[0], read_samples(synthetic, method="llm")[0])[0]
+    assert (samples["method"] == "llm").sum() == 20
+    vectors = np.random.default_rng(0).normal(size=(len(samples), 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    table = compare(samples, embeddings=vectors, size=20, with_mauve=False, with_utility=False)
+    rate = table[(table["set"] == "llm") & (table["metric"] == "duplicate rate")]["value"]
+    assert rate.tolist() == [pytest.approx(15 / 20)]
+
+
+# --------------------------------------------------------------------------- options
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"holdout_fraction": 2}, r"holdout must be a fraction in \[0, 1\), got 2"),
+        ({"holdout_fraction": -0.1}, r"holdout must be a fraction"),
+        ({"holdout_fraction": float("nan")}, r"holdout must be a fraction"),
+        ({"generation": -1}, r"generation must be a whole number >= 0, got -1"),
+        ({"generation": 1.5}, r"generation must be a whole number"),
+        ({"max_bytes": 0}, r"size cap must be a positive number"),
+        ({"encoding": "no-such-codec"}, r"Unknown encoding 'no-such-codec'"),
+    ],
+)
+def test_bad_options_are_refused_before_reading(tmp_path, options, message):
+    synthetic_only = write(tmp_path / "s.txt", "a sample\n")  # no real rows: the holdout was never checked
+    with pytest.raises(CorpusError, match=message):
+        read_samples(synthetic_only, method="llm", **options)
+    with pytest.raises(CorpusError, match=message):
+        read_samples(tmp_path / "missing.csv", method="llm", **options)  # before the file is looked at
