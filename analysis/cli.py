@@ -32,7 +32,14 @@ from typing import Sequence
 import pandas as pd
 
 from analysis import summary
-from analysis.corpus import DEFAULT_MAX_BYTES, CorpusError, combine_samples, read_samples
+from analysis.corpus import (
+    DEFAULT_MAX_BYTES,
+    DUPLICATE_POLICIES,
+    CorpusError,
+    check_load_options,
+    combine_samples,
+    read_samples,
+)
 from analysis.generate.backends import GenerationError
 from analysis.compare import CompareError
 from analysis.export import csv_bytes
@@ -51,11 +58,28 @@ def _add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--holdout", type=float, default=0.1, help="share of real samples held out (default 0.1)")
     parser.add_argument("--encoding", help="force an encoding (default: UTF-8, then Latin-1)")
     parser.add_argument(
-        "--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1e6, help="refuse larger files (default %(default).0f)"
+        "--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1e6,
+        help="refuse larger files; never more is read (default %(default).0f)",
+    )
+    parser.add_argument(
+        "--duplicates", choices=DUPLICATE_POLICIES, default="auto",
+        help="exact duplicates inside a file: auto (default) keeps them in synthetic files, where repeats are "
+             "the collapse signal, and drops them in real files; keep; drop. The report gives the raw rate.",
     )
 
 
+def _max_bytes(args: argparse.Namespace) -> int:
+    """``--max-mb`` in bytes, or a CorpusError for a cap that is not a positive number."""
+    if not math.isfinite(args.max_mb) or args.max_mb <= 0:
+        raise CorpusError(f"--max-mb must be a positive number of megabytes, got {args.max_mb!r}.")
+    return max(1, int(args.max_mb * 1e6))
+
+
 def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
+    duplicates = getattr(args, "duplicates", "auto")
+    # every option is checked before the first file is read (exit 3 with the message, never a traceback)
+    check_load_options(holdout_fraction=args.holdout, generation=args.generation, duplicates=duplicates,
+                       max_bytes=_max_bytes(args), encoding=args.encoding)
     tables, reports = [], []
     for file in args.files:
         samples, report = read_samples(
@@ -67,7 +91,8 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
             label_column=args.label_column,
             holdout_fraction=args.holdout,
             encoding=args.encoding,
-            max_bytes=int(args.max_mb * 1e6),
+            max_bytes=_max_bytes(args),
+            duplicates=duplicates,
         )
         tables.append(samples)
         reports.append(report)

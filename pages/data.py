@@ -71,12 +71,18 @@ def _map_and_add(path: Path, name: str, role: str, method: str | None, generatio
         "Label column", label_options, index=label_options.index(label_guess) if label_guess else 0,
         key=f"{key}_label_column",
     )
+    keep_repeats = st.checkbox(
+        "Keep exact duplicates", value=role == "synthetic", key=f"{key}_{role}_keep_duplicates",
+        help="Repeated outputs are a symptom of collapse: synthetic sets keep them by default, real data drops "
+             "them. The load report gives the raw duplicate rate either way.",
+    )
     report = LoadReport(**report_dict)
     if text_column == text_guess and report.format not in ("txt", "folder"):
         report.text_column_reason = guess_text_column(table, name)[1]
     new, report = samples_from_frame(
         table, name=name, text_column=text_column, source=role, method=method, generation=generation,
         label_column="" if label_column == "(no label)" else label_column, report=report,
+        duplicates="keep" if keep_repeats else "drop",
     )
     st.text(report.summary())
     st.dataframe(new[["text", "label", "method", "generation", "split"]].head(5), hide_index=True)
