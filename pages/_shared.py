@@ -55,13 +55,13 @@ def user_errors(action: str) -> Iterator[None]:
     """Show any error raised inside as an ``st.error`` message, never as a traceback."""
     try:
         yield
-    except USER_ERRORS as exc:
-        st.error(str(exc), icon=":material/error:")
+    except USER_ERRORS as exc:  # messages name files and sets: shown as plain text
+        st.error(plain(exc), icon=":material/error:")
     except Exception as exc:  # the app never shows a traceback; the log keeps it
         log.exception("%s failed", action)
         st.error(
-            f"{action} failed: {type(exc).__name__}: {exc}. Nothing you loaded was lost; "
-            f"the details are in the log of the terminal running the app.",
+            plain(f"{action} failed: {type(exc).__name__}: {exc}. Nothing you loaded was lost; "
+                  f"the details are in the log of the terminal running the app."),
             icon=":material/error:",
         )
 
@@ -254,7 +254,7 @@ def current_dataset() -> tuple[pd.DataFrame, dict[str, Any]]:
             ws.recover(str(exc))
             return _dataset_of(ws)
     except (WorkspaceError, CorpusError) as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")
         if st.button("Start again with the demo corpus", key="reset_workspace"):
             ws.clear()
             st.rerun()
@@ -389,7 +389,7 @@ def url_state(prefix: str, defaults: dict[str, Any], *, limits: dict[str, Any] |
                 ignored.append(f"{name}={raw}")
         st.session_state[keys[name]] = value
     if ignored:
-        st.toast(f"Ignored link settings that are out of range: {', '.join(ignored)}.", icon=":material/link_off:")
+        st.toast(f"Ignored link settings that are out of range: {plain(', '.join(ignored))}.", icon=":material/link_off:")
     kept.update({name: st.session_state[key] for name, key in keys.items()})
     st.query_params.from_dict({**workspace_query(), **{name: str(value) for name, value in kept.items()}})
     return keys
@@ -408,7 +408,7 @@ def subset_picker(samples: pd.DataFrame, *, key: str) -> pd.DataFrame:
     picked = samples["id"].astype(str).isin(set(subsets[choice]))
     holdout = (samples["source"] == "real") & (samples["split"] == "holdout")
     chosen = samples[picked | holdout]  # the holdout is the yardstick, whatever the subset
-    st.caption(f"Subset **{choice}**: {int(picked.sum()):,} of {len(samples):,} samples, measured against all "
+    st.caption(f"Subset **{plain(choice)}**: {int(picked.sum()):,} of {len(samples):,} samples, measured against all "
                f"{int(holdout.sum()):,} real holdout samples.")
     return chosen
 
@@ -441,3 +441,26 @@ def table_download(table: pd.DataFrame, name: str, *, key: str, label: str = "CS
     st.download_button(label, data=csv_bytes(table), file_name=f"{name}.csv",
                        mime="text/csv", key=key, icon=":material/download:")
 
+
+#: Characters that Streamlit's markdown reads as syntax anywhere in a line: emphasis, code, links and
+#: images, HTML, LaTeX ($), coloured text (:red[…], a directive: its brackets), tables,
+#: strikethrough, entities, autolinked URLs and e-mail addresses (/ and @). Each is shown as itself
+#: when escaped with a backslash.
+_MARKDOWN_ESCAPES = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>$~|!&@^/"})
+
+
+def plain(text: Any) -> str:
+    """User-given text (a file, set, subset, method or label name) made safe to put in markdown.
+
+    ``st.markdown``, ``st.caption``, alerts, toasts and widget labels read markdown; a name such as
+    ``:red[x]``, ``$$x$$`` or ``[link](http://e.x)`` would be coloured, typeset or linked. Escaped
+    here, it shows exactly as written. Line breaks become spaces (a name is one line), and what
+    only starts a block at the beginning of a line (``#``, ``-``, ``+``, ``=``, ``1.``) is escaped
+    there; ``www.`` is broken so that it is not autolinked. (Emoji shortcodes such as ``:smile:``
+    are the one thing a backslash cannot stop; they show an emoji, never markup or a link.)
+    """
+    import re
+
+    escaped = " ".join(str(text).splitlines()).translate(_MARKDOWN_ESCAPES)
+    escaped = re.sub(r"^([#>+=-])|^(\d+)([.)])", lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", escaped)
+    return re.sub(r"(?i)\b(www)\.", r"\1\\.", escaped)

@@ -7,7 +7,7 @@ from analysis.ab import ab_test
 from analysis.compare import BASELINE, sets_of
 from analysis.mixture import MixtureSpec
 from pages._shared import (
-    built_preview, chart_downloads, current_dataset, dataset_embeddings, table_download, user_errors, workspace,
+    built_preview, chart_downloads, current_dataset, dataset_embeddings, plain, table_download, user_errors, workspace,
 )
 
 st.title("A/B test")
@@ -71,7 +71,7 @@ with user_errors("Running the A/B test"):
     st.caption(f"{result.settings.get('n', int(table['n'].iloc[0])):,} samples per set; {len(found)} of "
                f"{table['p_holm'].notna().sum()} tested metrics differ after Holm's correction (alpha {alpha:g}).")
     if found.empty:
-        st.info(f"No clear difference between {a} and {b} on any metric.", icon=":material/balance:")
+        st.info(f"No clear difference between {plain(a)} and {plain(b)} on any metric.", icon=":material/balance:")
     else:
         st.text("\n".join(f"• {verdict}" for verdict in found["verdict"]))  # set names are the user's: plain text
     shown = table[["metric", "a", "b", "difference", "ci_low", "ci_high", "p_holm", "significant", "verdict"]]

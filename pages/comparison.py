@@ -7,7 +7,9 @@ import streamlit as st
 from analysis import charts
 from analysis.compare import BASELINE, DEFINITIONS, METRICS, cached_compare, generation_table
 from analysis.risks import risks
-from pages._shared import chart_downloads, current_dataset, dataset_embeddings, set_controls, table_download, user_errors
+from pages._shared import (
+    chart_downloads, current_dataset, dataset_embeddings, plain, set_controls, table_download, user_errors,
+)
 
 st.title("Method comparison")
 st.caption(
@@ -57,7 +59,7 @@ with user_errors("Comparing the sets"):
         st.success("No collapse-risk rule fires for any set.", icon=":material/check:")
     for name, group in fired.groupby("set", sort=False):
         lines = "\n".join(f"- **{row.risk}** ({row.severity}, {row.rule}): {row.message}" for row in group.itertuples())
-        (st.error if (group["severity"] == "alarm").any() else st.warning)(f"**{name}**\n\n{lines}")
+        (st.error if (group["severity"] == "alarm").any() else st.warning)(f"**{plain(name)}**\n\n{lines}")
 
     st.subheader("Metrics by family")
     families = list(dict.fromkeys(family for family, _, _ in METRICS.values()))

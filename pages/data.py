@@ -19,7 +19,7 @@ from analysis.corpus import (
 )
 from analysis.embed import cached_count, embed
 from analysis.progress import ProgressMeter
-from pages._shared import current_dataset, user_errors, workspace, workspace_statement
+from pages._shared import current_dataset, plain, user_errors, workspace, workspace_statement
 
 METHODS = ["rule-based", "paraphrase", "llm", "another method…"]
 PREVIEW_ROWS = 500
@@ -103,7 +103,7 @@ def _commit(new, part: dict[str, Any], replace: bool) -> None:
         part["report"]["notes"].append(f"{renamed:,} ids clashed with rows already loaded; made unique.")
     name = part["name"] if replace else f"{manifest['name']} + {part['name']}"
     workspace().save(combined, name=name[:120], parts=parts)
-    st.session_state["flash"] = f"Loaded {len(new):,} samples from {part['name']}."
+    st.session_state["flash"] = f"Loaded {len(new):,} samples from {plain(part['name'])}."  # the user's file name
     st.rerun()
 
 

@@ -4,7 +4,8 @@ import streamlit as st
 
 from analysis import charts, explore
 from pages._shared import (
-    chart_downloads, current_dataset, dataset_embeddings, dataset_projection, table_download, user_errors, workspace,
+    chart_downloads, current_dataset, dataset_embeddings, dataset_projection, plain, table_download, user_errors,
+    workspace,
 )
 
 st.title("Embedding map")
@@ -89,7 +90,7 @@ with user_errors("Drawing the map"):
         st.caption("Drag a box on the map to list its samples here; the rest of the map greys out.")
     else:
         st.caption(f"{len(selected):,} samples in the box: " + ", ".join(
-            f"{n:,} {name}" for name, n in selected["set"].value_counts().items()))
+            f"{n:,} {plain(name)}" for name, n in selected["set"].value_counts().items()))
         full = samples.loc[selected["row"], ["id", "text", "source", "method", "generation", "label", "split"]]
         st.dataframe(full, hide_index=True, width="stretch", height=280)
         left, right = st.columns([1, 3])
@@ -100,7 +101,7 @@ with user_errors("Drawing the map"):
             if st.form_submit_button("Keep subset", icon=":material/bookmark_add:"):
                 with user_errors("Keeping the subset"):
                     workspace().save_subset(name, full["id"].astype(str).tolist())
-                    st.success(f"Kept {len(full):,} samples as subset '{name.strip()}'; the Tail coverage and Method "
+                    st.success(f"Kept {len(full):,} samples as subset '{plain(name.strip())}'; the Tail coverage and Method "
                                f"comparison pages can pick it.", icon=":material/check:")
 
     st.subheader("Nearest synthetic samples")
@@ -111,7 +112,7 @@ with user_errors("Drawing the map"):
     )
     match = points.index[(points["id"] == lookup.strip()) & (points["source"] == "real")]
     if lookup and len(match) == 0:
-        st.warning(f"No real sample has the id '{lookup}'. Copy an id from the selection table above.")
+        st.warning(f"No real sample has the id '{plain(lookup)}'. Copy an id from the selection table above.")
     elif len(match):
         row = int(match[0])
         st.text(samples.at[row, "text"])

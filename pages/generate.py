@@ -11,7 +11,7 @@ from analysis.corpus import LoadReport, combine_samples
 from analysis.generate import DEFAULTS, METHODS, generate, inputs_digest
 from analysis.generate.backends import LocalBackend, OpenAIBackend
 from analysis.progress import ProgressMeter
-from pages._shared import current_dataset, user_errors, workspace
+from pages._shared import current_dataset, plain, user_errors, workspace
 
 samples, manifest = current_dataset()
 st.title("Generate")
@@ -119,7 +119,7 @@ if start:
                 "rows": len(new), "report": part_report.to_dict()}
         workspace().save(combined, name=f"{manifest['name']} + {part['name']}"[:120], parts=[*manifest["parts"], part])
         checkpoint.unlink(missing_ok=True)
-        st.session_state["generate_flash"] = f"Added {len(new):,} {name} samples (generation {report['generation']}) to the dataset."
+        st.session_state["generate_flash"] = f"Added {len(new):,} {plain(name)} samples (generation {report['generation']}) to the dataset."
         st.session_state["generate_preview"] = new[["text", "label", "parent_id", "generation"]].head(20).to_dict("records")
         st.rerun()
 

@@ -6,7 +6,8 @@ from analysis import charts
 from analysis.metrics.utility import has_labels, tstr
 from analysis.mixture import STRATEGIES, MixtureSpec, baseline_spec, export_bytes, frontier, guardrail, review, suggest, tail_bins
 from pages._shared import (
-    chart_downloads, current_dataset, dataset_embeddings, mixture_preview, table_download, url_state, user_errors, workspace,
+    chart_downloads, current_dataset, dataset_embeddings, mixture_preview, plain, table_download, url_state, user_errors,
+    workspace,
 )
 
 st.title("Mixture designer")
@@ -41,7 +42,7 @@ with user_errors("Designing the mixture"):
         real = st.slider("Real share (%)", 0, 100, key=state["real"],
                          help="Keep at least 20–30 % real data: below that, recursive training loses the tails.")
         st.caption("Weight of each synthetic set (relative)")
-        weights = {name: st.slider(name, 0, 100, key=state[f"w:{name}"]) for name in synthetic}
+        weights = {name: st.slider(plain(name), 0, 100, key=state[f"w:{name}"]) for name in synthetic}
         strategy = st.selectbox(
             "Sampling", STRATEGIES, key=state["strategy"],
             help="uniform: random rows; dedup: near-copies of real text and repeats removed first; "
@@ -58,7 +59,7 @@ with user_errors("Designing the mixture"):
         st.warning(reason, icon=":material/warning:")
 
     counts = preview.counts(spec)
-    st.caption(f"{spec.size:,} rows: " + ", ".join(f"{n:,} {name}" for name, n in counts.items() if n) + ".")
+    st.caption(f"{spec.size:,} rows: " + ", ".join(f"{n:,} {plain(name)}" for name, n in counts.items() if n) + ".")
     if spec.size > 2 * holdout:
         st.info(f"The mixture is much larger than the real holdout ({holdout:,} samples), so coverage, recall and "
                 f"tail coverage approach 100 % for any mixture; compare mixtures near N = {holdout:,} for those, "
@@ -97,7 +98,7 @@ with user_errors("Designing the mixture"):
                 mine, ceiling = getattr(check["mixture"], metric), getattr(check["all real"], metric)
                 column.metric(f"TSTR {metric.replace('_', '-')}", f"{mine:.3f}", delta=f"{mine - ceiling:+.3f} vs all real")
             lost = check["mixture"].lost_labels
-            st.caption(("Topics the mixture never teaches (recall 0): " + ", ".join(map(str, lost))) if len(lost)
+            st.caption(("Topics the mixture never teaches (recall 0): " + ", ".join(map(plain, lost))) if len(lost)
                        else "Every real topic is recalled at least once.")
 
     bars = charts.tail_coverage_bars(tail_bins(preview, spec))
@@ -122,7 +123,7 @@ with user_errors("Designing the mixture"):
         st.session_state["mix_suggestion"] = (best.to_dict(), why)
     if suggestion := st.session_state.get("mix_suggestion"):
         best, why = MixtureSpec.from_dict(suggestion[0]), suggestion[1]
-        st.info(why, icon=":material/lightbulb:")
+        st.info(plain(why), icon=":material/lightbulb:")  # it names the sets
 
         def apply() -> None:
             st.session_state[state["strategy"]] = best.strategy
@@ -151,7 +152,7 @@ with user_errors("Designing the mixture"):
         if st.form_submit_button("Keep the mixture", icon=":material/bookmark_add:"):
             with user_errors("Keeping the mixture"):
                 workspace().save_subset(kept, samples.loc[mixture_rows, "id"].astype(str).tolist())
-                st.success(f"Kept {len(mixture_rows):,} rows as subset '{kept.strip()}'.", icon=":material/check:")
+                st.success(f"Kept {len(mixture_rows):,} rows as subset '{plain(kept.strip())}'.", icon=":material/check:")
     with st.container(horizontal=True):
         st.download_button("Rows", data=lambda: files()[1], file_name=f"mixture.{fmt}", key="mix_rows",
                            icon=":material/download:")
