@@ -552,14 +552,12 @@ def _read_table(name: str, fmt: str, raw: bytes, encoding: str | None, report: L
 
 
 def _read_jsonl(text: str, name: str) -> pd.DataFrame:
-    lines = _split_lines(text)
-    if _json_depth(text) > MAX_JSON_DEPTH:
-        number = next((n for n, line in enumerate(lines, start=1) if _json_depth(line) > MAX_JSON_DEPTH), None)
-        raise _too_deep(f"{name}, line {number}" if number else name)
     records = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(_split_lines(text), start=1):
         if not line.strip():
             continue
+        if _json_depth(line) > MAX_JSON_DEPTH:  # before decoding (a line with few brackets costs two counts)
+            raise _too_deep(f"{name}, line {number}")
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
