@@ -150,3 +150,39 @@ def test_page_renders(server, browser, path, wait_for, charts, expected, screens
     assert_no_error_shown(page)
     assert expected is None or expected in page.inner_text("body")
     page.screenshot(path=str(SCREENSHOTS / screenshot), full_page=True)
+
+
+# Each page's title (an <h1>), in the order of the sidebar.
+PAGE_TITLES = [
+    ("", "Data"), ("generate", "Generate"), ("embedding_map", "Embedding map"), ("tail_coverage", "Tail coverage"),
+    ("comparison", "Method comparison"), ("ab_test", "A/B test"), ("monitor", "Monitor"),
+    ("mixture", "Mixture designer"), ("simulator", "Collapse simulator"),
+]
+
+
+def test_no_request_leaves_the_machine(server, browser):
+    """Every page loads its scripts, styles, fonts and icons from the app itself; the favicon too.
+
+    Runs after the page tests above, so the pages' maps and tables are cached and each page is quick.
+    """
+    from urllib.parse import urlsplit
+
+    own = urlsplit(server).netloc
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    favicons: list[str] = []
+    for path, title in PAGE_TITLES:
+        page.goto(f"{server}/{path}", wait_until="domcontentloaded")
+        page.locator("h1", has_text=title).first.wait_for(timeout=300_000)
+        page.wait_for_timeout(2500)  # icons, fonts and the favicon follow the page's first render
+        # headless Chromium may not fetch a favicon at all: read where the page points it
+        favicons += page.eval_on_selector_all("link[rel~='icon']", "links => links.map(link => link.href)")
+    assert any(url.startswith(server) for url in requested)  # the recording works
+    assert favicons, "no favicon link on the page"
+
+    def elsewhere(url: str) -> bool:
+        parts = urlsplit(url)
+        return parts.scheme not in ("data", "blob", "about") and parts.netloc != own
+
+    assert not [url for url in requested + favicons if elsewhere(url)]
