@@ -4,6 +4,11 @@ One tidy table, a row per (set, metric): ``set, method, generation, metric, fami
 direction, reference, n``. Real train data is the baseline row ("real train"): what a set of real
 samples of the same size scores. All sets are subsampled (seeded) to the same size, because
 distinct-n, compression, coverage, Fréchet distance and friends change with sample size.
+
+Coverage (``coverage`` and the ``tail coverage`` rows) is judged against one reference,
+:func:`coverage_reference`: the real holdout's k-NN balls, the same balls the Embedding map and
+the Tail coverage page use. Below the floor of :func:`analysis.metrics.fidelity.coverage_unsupported`
+(40 k holdout samples, 200 at k = 5) those rows are NaN and their ``reference`` says why.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +27,7 @@ from analysis.embed import SHIPPED_CACHE_DIR, default_cache_dir
 from analysis.metrics import diversity, drift, fidelity, lm, novelty, tails, utility
 from analysis.workspace import atomic_write_bytes
 
-__all__ = ["compare", "sets_of", "set_name", "checked_sets", "equal_size", "reference_rows", "cached_compare", "generation_table", "CompareError", "METRICS", "DEFINITIONS", "BASELINE"]
+__all__ = ["compare", "sets_of", "set_name", "checked_sets", "equal_size", "reference_rows", "CoverageReference", "coverage_reference", "COVERAGE_METRICS", "cached_compare", "generation_table", "CompareError", "METRICS", "DEFINITIONS", "BASELINE"]
 
 BASELINE = "real train"
 
@@ -60,6 +66,9 @@ METRICS: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: The metrics judged by the reference's k-NN balls (:func:`coverage_reference`), NaN below its floor.
+COVERAGE_METRICS = ("coverage", "tail coverage (rarest 10%)", "tail coverage (rarest 30%)")
+
 #: metric -> one sentence: what it measures (shown on hover in the app and in the report).
 DEFINITIONS: dict[str, str] = {
     **{f"distinct-{n}": f"Share of {n}-grams that are unique among all {n}-grams of the set." for n in (1, 2, 3, 4)},
@@ -72,7 +81,8 @@ DEFINITIONS: dict[str, str] = {
     "precision": "Share of synthetic samples inside some real sample's k-NN ball (realism).",
     "density": "Mean number of real k-NN balls holding each synthetic sample, over k (realism, rewards dense regions).",
     "recall": "Share of real samples inside some synthetic sample's k-NN ball (diversity).",
-    "coverage": "Share of real samples whose k-NN ball holds at least one synthetic sample.",
+    "coverage": ("Share of real holdout samples whose k-NN ball among the holdout (k = 5) holds at least one synthetic "
+                 "sample; not reported for a holdout under 200 samples (40 k), whose balls are too wide."),
     "frechet distance": "Fréchet distance between Gaussians fitted to real and synthetic embeddings.",
     "mauve": "Area under the divergence frontier of quantised real and synthetic embeddings (mauve-text).",
     "tail coverage (rarest 10%)": "Coverage of the rarest tenth of real samples (largest k-NN radius).",
@@ -130,6 +140,57 @@ def reference_rows(samples: pd.DataFrame, reference: str = "holdout", *, k: int 
             f"Load more real data (the holdout is 10 % of it)."
         )
     return rows
+
+
+@dataclass(frozen=True)
+class CoverageReference:
+    """The real samples coverage is judged against: one for the Embedding map, Tail coverage and ``compare``.
+
+    ``rows`` are their positions in the sample table, ``x`` their embeddings (float64) and
+    ``radii`` each one's distance to its k-th nearest other reference sample: the k-NN balls of
+    :func:`analysis.metrics.fidelity.covered_by`. ``unsupported`` is ``""`` when the reference is
+    large enough for a coverage number, else the reason (:func:`analysis.metrics.fidelity.coverage_unsupported`).
+    """
+
+    split: str
+    rows: np.ndarray
+    x: np.ndarray
+    k: int
+    radii: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+    @property
+    def name(self) -> str:
+        return f"real {self.split}"
+
+    @property
+    def unsupported(self) -> str:
+        return fidelity.coverage_unsupported(self.size, self.k, reference=self.name)
+
+    def describe(self) -> str:
+        """Which balls, in words: ``"5-NN balls of the real holdout (1,003 samples)"``."""
+        return f"{self.k}-NN balls of the {self.name} ({self.size:,} samples)"
+
+    def covered(self, synthetic: np.ndarray) -> np.ndarray:
+        """Per reference sample: does its ball hold a row of ``synthetic``? All False for an empty set."""
+        synthetic = np.asarray(synthetic)
+        if len(synthetic) == 0:
+            return np.zeros(self.size, dtype=bool)
+        return fidelity.covered_by(self.x, synthetic, self.radii)
+
+
+def coverage_reference(samples: pd.DataFrame, embeddings: np.ndarray, reference: str = "holdout", *, k: int = 5) -> CoverageReference:
+    """The real ``reference`` split and its k-NN balls (radii among the split itself), as every coverage number uses them.
+
+    Raises :class:`CompareError` when the split has ``k`` or fewer samples (no ball can be drawn);
+    a split below the coverage floor is returned with :attr:`CoverageReference.unsupported` set.
+    """
+    rows = reference_rows(samples, reference, k=k)
+    x = np.asarray(embeddings)[rows].astype(np.float64)
+    return CoverageReference(split=reference, rows=rows, x=x, k=k, radii=tails.rarity(x, k=k))
 
 
 def checked_sets(samples: pd.DataFrame, *, k: int = 5) -> dict[str, np.ndarray]:
@@ -195,7 +256,9 @@ def compare(
     size
         Samples per set; default the smallest set. Each set is subsampled to it with ``seed``.
     k, bins
-        Neighbours for PRDC and tail coverage; rarity bins (head → tail).
+        Neighbours for PRDC and tail coverage; rarity bins (head → tail). Coverage uses the
+        reference's k-NN balls (:func:`coverage_reference`); below 40 k reference samples the
+        ``coverage`` and ``tail coverage`` rows are NaN, and their ``reference`` column says why.
     with_mauve
         MAUVE through the ``mauve-text`` package (k-means on the embeddings, a few seconds a set).
     with_utility
@@ -219,17 +282,18 @@ def compare(
     if len(embeddings) != len(samples):
         raise CompareError(f"{len(embeddings)} embeddings for {len(samples)} samples")
     samples = samples.reset_index(drop=True)
-    reference = reference_rows(samples, reference, k=k)
+    balls = coverage_reference(samples, embeddings, reference, k=k)
+    reference = balls.rows
     groups = checked_sets(samples, k=k)
     chosen_rows = equal_size(groups, size, seed)
     rng = np.random.default_rng([seed, 1])  # bootstrap draws; independent of the subsampling
 
-    ref_x = embeddings[reference].astype(np.float64)
+    ref_x = balls.x
     ref_texts = samples["text"].to_numpy()[reference]
     ref_labels = samples["label"].to_numpy()[reference]
     labelled = utility.has_labels(ref_labels)
-    ref_radii = tails.rarity(ref_x, k=k)
-    ref_bins = tails.rarity_bins(ref_radii, bins)
+    ref_bins = tails.rarity_bins(balls.radii, bins)
+    coverage_note = balls.unsupported or balls.describe()  # which balls, or why there is no number
     train_rows = groups[BASELINE]
     train_x, train_texts = embeddings[train_rows], samples["text"].to_numpy()[train_rows]
     # Copies count against all real text: a copy of the holdout is a copy too (and the worst kind).
@@ -255,7 +319,7 @@ def compare(
         quality = fidelity.prdc(ref_x, x, k=k)
         values["precision"], values["density"] = quality["precision"], quality["density"]
         values["recall"] = quality["recall"]
-        covered = fidelity.covered_by(ref_x, x, ref_radii)
+        covered = balls.covered(x)
         values["coverage"] = (float(covered.mean()), *_bootstrap(covered.astype(float), rng))
         values["frechet distance"] = fidelity.frechet_distance(ref_x, x)
         if with_mauve:
@@ -295,7 +359,12 @@ def compare(
             })
         if progress:
             progress(done, len(groups))
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    judged = table["metric"].isin(COVERAGE_METRICS)
+    table.loc[judged, "reference"] = table.loc[judged, "reference"] + "; " + coverage_note
+    if balls.unsupported:  # computed all the same, so the bootstrap draws of the other metrics do not move
+        table.loc[judged, ["value", "ci_low", "ci_high"]] = np.nan
+    return table
 
 
 #: Bump when compare's numbers change for the same inputs: old cached tables are then ignored.

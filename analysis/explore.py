@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.compare import set_name
-from analysis.metrics.fidelity import covered_by, knn_radii
+from analysis.compare import CompareError, CoverageReference, set_name
 
 __all__ = [
     "map_points", "stratified_sample", "density_grid", "in_box", "uncovered_real", "nearest_synthetic",
@@ -98,17 +97,19 @@ def in_box(points: pd.DataFrame, box: dict | None) -> np.ndarray:
     return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
 
 
-def uncovered_real(embeddings: np.ndarray, real_rows: np.ndarray, synthetic_rows: np.ndarray, *, k: int = 5) -> np.ndarray:
-    """For each real row: True when no synthetic row lies inside its k-NN ball among the real rows.
+def uncovered_real(reference: CoverageReference, embeddings: np.ndarray, synthetic_rows: np.ndarray) -> np.ndarray:
+    """For each row of ``reference`` (:func:`analysis.compare.coverage_reference`, the real holdout):
+    True when no synthetic row lies inside its k-NN ball.
 
-    The per-sample complement of Naeem et al.'s coverage; the real rows' radii are their distances
-    to their k-th nearest real neighbour. With no synthetic rows every real row is uncovered.
+    The per-sample complement of coverage, with the same balls as the Tail coverage page and
+    ``compare``, so the samples marked here are the ones those call uncovered (for the same
+    synthetic rows). Raises :class:`analysis.compare.CompareError` when the reference is below the
+    coverage floor. With no synthetic rows every reference row is uncovered.
     """
-    real_rows, synthetic_rows = np.asarray(real_rows), np.asarray(synthetic_rows)
-    if len(synthetic_rows) == 0:
-        return np.ones(len(real_rows), dtype=bool)
-    real = embeddings[real_rows]
-    return ~covered_by(real, embeddings[synthetic_rows], knn_radii(real, k))
+    if reference.unsupported:
+        raise CompareError(reference.unsupported)
+    synthetic_rows = np.asarray(synthetic_rows, dtype=int)
+    return ~reference.covered(np.asarray(embeddings)[synthetic_rows])
 
 
 def nearest_synthetic(embeddings: np.ndarray, row: int, synthetic_rows: np.ndarray, *, n: int = 5) -> pd.DataFrame:

@@ -277,10 +277,12 @@ def build_report(
     # Tail coverage
     try:
         tails = tail_report(samples, embeddings, size=size, seed=seed)
+        labels = tails.labels[tails.labels["supported"].astype(bool)]  # a share below the coverage floor is not drawn
         body = [
-            _svg(charts.tail_coverage_bars(tails.bins), "Share of each rarity bin of the real holdout that each set covers.", next(figure)),
+            f'<p class="muted">{_e(tails.unsupported)}</p>' if tails.unsupported else
+            _svg(charts.tail_coverage_bars(tails.bins), f"Share of each rarity bin of the real holdout that each set covers ({tails.reference}).", next(figure)),
             _svg(charts.zipf_curves(tails.zipf), "Token rank-frequency curves.", next(figure)),
-            _svg(charts.label_heatmap(tails.labels), "Coverage per label.", next(figure)) if not tails.labels.empty else "",
+            _svg(charts.label_heatmap(labels), "Coverage per label.", next(figure)) if not labels.empty else "",
             "<h3>Rare-token coverage</h3>" + _table(tails.rare_tokens),
             "<h3>Real samples no synthetic set reaches (rarest first)</h3>"
             + _table(tails.missed[["label", "rarity", "bin", "text"]], text_columns=["text"], limit=15),

@@ -43,14 +43,16 @@ def test_the_table_has_every_metric_with_its_definition(table):
     assert "exact copy rate" not in set(table.loc[table["set"] == BASELINE, "metric"])
     assert (table["n"] == 50).all()  # every set at the same size
     assert table["direction"].isin(["higher", "lower"]).all() and table["reference"].str.len().gt(0).all()
-    coverage = table[(table["metric"] == "coverage")]
-    assert ((coverage["ci_low"] <= coverage["value"]) & (coverage["value"] <= coverage["ci_high"])).all()
+    nearest = table[(table["metric"] == "nearest-real similarity")]
+    assert ((nearest["ci_low"] <= nearest["value"]) & (nearest["value"] <= nearest["ci_high"])).all()
 
 
 def test_a_collapsed_set_scores_worse_than_a_varied_one(table):
     value = table.set_index(["set", "metric"])["value"]
-    for metric in ("coverage", "recall", "vendi", "distinct-2", "mauve"):
+    for metric in ("recall", "vendi", "distinct-2", "mauve"):
         assert value[("collapsed", metric)] < value[("rule-based", metric)], metric
+    # ~30 holdout samples are below the coverage floor (200 at k = 5): coverage is refused, not ranked
+    assert np.isnan(value[("collapsed", "coverage")]) and np.isnan(value[("rule-based", "coverage")])
     assert value[("collapsed", "label divergence")] > value[("rule-based", "label divergence")]
     assert value[("collapsed", "perplexity on real")] > value[(BASELINE, "perplexity on real")]
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from analysis import explore
-from analysis.compare import BASELINE, CompareError, cached_compare, compare, generation_table, set_name
+from analysis.compare import BASELINE, CompareError, cached_compare, compare, coverage_reference, generation_table, set_name
 from analysis.coverage import tail_report, zipf_points
 from analysis.metrics.fidelity import covered_by, knn_radii
 from analysis.workspace import Workspace, WorkspaceError
@@ -21,13 +21,14 @@ def frame(texts, source, method, generation, label=None, split=None):
 
 @pytest.fixture(scope="module")
 def dataset():
-    """60 real train, 40 real holdout, two synthetic sets (one only near the head) and a second generation."""
+    """60 real train, 200 real holdout (the coverage floor at k = 5), two synthetic sets (one only near the head)
+    and a second generation."""
     rng = np.random.default_rng(0)
-    real_x = rng.normal(size=(100, 8))
-    real_x[:, 0] *= np.linspace(0.2, 4, 100)  # later rows spread out: the tail
+    real_x = rng.normal(size=(260, 8))
+    real_x[:, 0] *= np.linspace(0.2, 4, 260)  # later rows spread out: the tail
     samples = pd.concat([
         frame([f"real text {i} word{i % 7}" for i in range(60)], "real", "real", 0, label=["a", "b"] * 30, split="train"),
-        frame([f"held out {i} word{i % 5}" for i in range(40)], "real", "real", 0, label=["a", "b"] * 20, split="holdout"),
+        frame([f"held out {i} word{i % 5}" for i in range(200)], "real", "real", 0, label=["a", "b"] * 100, split="holdout"),
         frame([f"wide {i}" for i in range(30)], "synthetic", "wide", 1, label="a"),
         frame([f"narrow {i % 3}" for i in range(30)], "synthetic", "narrow", 1, label="b"),
         frame([f"narrow again {i % 2}" for i in range(30)], "synthetic", "narrow", 2, label="b"),
@@ -35,7 +36,7 @@ def dataset():
     head = real_x[np.argsort(np.abs(real_x[:, 0]))[:20]]
     embeddings = np.vstack([
         real_x,
-        real_x[rng.choice(100, 30, replace=False)] + rng.normal(scale=0.05, size=(30, 8)),
+        real_x[rng.choice(260, 30, replace=False)] + rng.normal(scale=0.05, size=(30, 8)),
         head[rng.integers(0, 20, 30)] + rng.normal(scale=0.05, size=(30, 8)),
         head[rng.integers(0, 5, 30)] + rng.normal(scale=0.05, size=(30, 8)),
     ])
@@ -57,7 +58,7 @@ def test_tail_report_bins_agree_with_a_brute_force_count(dataset):
     dist = np.linalg.norm(x[holdout][:, None] - x[rows][None], axis=2)
     covered = (dist < radii[:, None]).any(axis=1)
     for b in range(4):
-        assert wide.at[b, "real"] == (bin_of == b).sum() == 10
+        assert wide.at[b, "real"] == (bin_of == b).sum() == 50
         assert wide.at[b, "covered"] == covered[bin_of == b].sum()
     assert set(report.bins["set"]) == {BASELINE, "wide", "narrow", "narrow g2"}
 
@@ -81,7 +82,7 @@ def test_tail_report_matches_compare_tail_rows(dataset):
 
 def test_missed_samples_are_covered_by_no_synthetic_set_and_rarest_first(dataset):
     samples, x = dataset
-    report = tail_report(samples, x, bins=4)
+    report = tail_report(samples, x, bins=4, missed=200)  # list every missed one
     holdout = np.flatnonzero((samples["split"] == "holdout").to_numpy())
     synthetic = np.flatnonzero((samples["source"] == "synthetic").to_numpy())
     covered = covered_by(x[holdout], x[synthetic], knn_radii(x[holdout], 5))
@@ -140,7 +141,7 @@ def test_map_points_name_sets_and_shorten_hover_text(dataset):
     long = samples.copy()
     long.loc[0, "text"] = "<b>" + "x" * 500
     points = explore.map_points(long, np.zeros((len(long), 2)))
-    assert points["set"].value_counts().to_dict() == {"real": 100, "wide": 30, "narrow": 30, "narrow g2": 30}
+    assert points["set"].value_counts().to_dict() == {"real": 260, "wide": 30, "narrow": 30, "narrow g2": 30}
     assert len(points.at[0, "hover"]) == explore.TOOLTIP_CHARS and points.at[0, "hover"].startswith("<b>")
     with pytest.raises(ValueError, match="positions"):
         explore.map_points(samples, np.zeros((3, 2)))
@@ -170,15 +171,17 @@ def test_in_box_selects_the_points_inside_either_way_round():
     assert not explore.in_box(points, None).any() and not explore.in_box(points, {}).any()
 
 
-def test_uncovered_real_is_the_complement_of_coverage(dataset):
+def test_uncovered_real_is_the_complement_of_coverage_on_the_holdout(dataset):
     samples, x = dataset
-    real = np.flatnonzero((samples["source"] == "real").to_numpy())
+    holdout = np.flatnonzero((samples["split"] == "holdout").to_numpy())
     synthetic = np.flatnonzero((samples["method"] == "narrow").to_numpy())
-    uncovered = explore.uncovered_real(x, real, synthetic)
-    radii = np.sort(np.linalg.norm(x[real][:, None] - x[real][None], axis=2), axis=1)[:, 5]
-    brute = ~(np.linalg.norm(x[real][:, None] - x[synthetic][None], axis=2) < radii[:, None]).any(axis=1)
+    reference = coverage_reference(samples, x)
+    assert reference.rows.tolist() == holdout.tolist() and reference.describe() == "5-NN balls of the real holdout (200 samples)"
+    uncovered = explore.uncovered_real(reference, x, synthetic)
+    radii = np.sort(np.linalg.norm(x[holdout][:, None] - x[holdout][None], axis=2), axis=1)[:, 5]
+    brute = ~(np.linalg.norm(x[holdout][:, None] - x[synthetic][None], axis=2) < radii[:, None]).any(axis=1)
     assert uncovered.tolist() == brute.tolist()
-    assert explore.uncovered_real(x, real, np.array([], int)).all()
+    assert explore.uncovered_real(reference, x, np.array([], int)).all()
 
 
 def test_nearest_synthetic_is_sorted_by_cosine():

@@ -3,7 +3,11 @@
 Each real sample's rarity is the distance to its k-th nearest real neighbour: large in sparse,
 rare regions, small in the dense head. Real samples are binned head → tail by rarity quantile,
 and each bin's coverage is the share of its samples whose k-NN ball holds a synthetic sample (the
-per-sample form of Naeem et al.'s coverage). Token tails do the same for rare words.
+per-sample form of Naeem et al.'s coverage, :func:`analysis.metrics.fidelity.covered_by`). A bin's
+or a label's share is only supported when the reference holds at least 40 k samples and the group
+at least 4 k (:func:`supported`, :func:`analysis.metrics.fidelity.coverage_unsupported`): smaller
+references have balls so wide that a set is credited with regions it never reaches. Token tails
+do the same for rare words.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.metrics.diversity import tokenize
-from analysis.metrics.fidelity import covered_by, knn_radii
+from analysis.metrics.fidelity import coverage_floor, covered_by, group_floor, knn_radii
 
-__all__ = ["rarity", "rarity_bins", "tail_coverage", "rank_frequency", "rare_token_coverage", "label_coverage"]
+__all__ = ["rarity", "rarity_bins", "supported", "tail_coverage", "rank_frequency", "rare_token_coverage", "label_coverage"]
 
 
 def rarity(real: np.ndarray, *, k: int = 5) -> np.ndarray:
@@ -36,12 +40,26 @@ def rarity_bins(rarities: np.ndarray, bins: int = 10) -> np.ndarray:
     return (ranks * bins // len(rarities)).astype(int)
 
 
+def supported(group_sizes, reference_size: int, k: int) -> np.ndarray:
+    """Per group of reference samples: can its coverage share be reported?
+
+    True when the whole reference holds at least :func:`~analysis.metrics.fidelity.coverage_floor`
+    (40 k) samples and the group at least :func:`~analysis.metrics.fidelity.group_floor` (4 k): then
+    each k-NN ball spans at most a quarter of the group (see
+    :func:`analysis.metrics.fidelity.coverage_unsupported` for why).
+    """
+    sizes = np.asarray(group_sizes)
+    return (sizes >= group_floor(k)) & (reference_size >= coverage_floor(k))
+
+
 def tail_coverage(real: np.ndarray, synthetic: np.ndarray, *, k: int = 5, bins: int = 10) -> pd.DataFrame:
     """Coverage of the real data per rarity bin, head (bin 0) → tail.
 
     Columns: ``bin``, ``rarity_from``, ``rarity_to`` (the bin's k-NN radius range), ``real`` (samples
-    in the bin), ``covered`` (those whose k-NN ball holds at least one synthetic sample) and
-    ``coverage`` = covered / real. Range [0, 1] per bin; higher is better. A collapsing generator
+    in the bin), ``covered`` (those whose k-NN ball holds at least one synthetic sample),
+    ``coverage`` = covered / real and ``supported`` (:func:`supported`: False when the reference or
+    the bin is too small for its share to mean anything; show such a bin as not supported, as the
+    Tail coverage page does). Range [0, 1] per bin; higher is better. A collapsing generator
     covers the head and loses the last bins first.
     """
     radii = rarity(real, k=k)
@@ -52,6 +70,7 @@ def tail_coverage(real: np.ndarray, synthetic: np.ndarray, *, k: int = 5, bins: 
         rarity_from=("rarity", "min"), rarity_to=("rarity", "max"), real=("rarity", "size"), covered=("covered", "sum")
     ).reset_index()
     out["coverage"] = out["covered"] / out["real"]
+    out["supported"] = supported(out["real"], len(real), k)
     return out
 
 
