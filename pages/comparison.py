@@ -52,6 +52,11 @@ with user_errors("Comparing the sets"):
     }
     config["collapse risks"] = st.column_config.TextColumn(help="The collapse-risk rules that fire for the set (details below).")
     st.dataframe(wide, width="stretch", column_config=config)
+    coverage = table[table["metric"] == "coverage"]  # its reference says which balls judged it, or why it is empty
+    if len(coverage):
+        basis = str(coverage["reference"].iloc[0]).split("; ", 1)[-1]
+        refused = coverage["value"].isna().all()
+        (st.warning if refused else st.caption)(basis if refused else f"Coverage and tail coverage: {basis}.")
     table_download(table, "method-comparison", key="compare_csv", label="Table as CSV (tidy, with intervals)")
 
     st.subheader("Collapse risks, measured")

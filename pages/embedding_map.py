@@ -3,6 +3,7 @@
 import streamlit as st
 
 from analysis import charts, explore
+from analysis.compare import CompareError, coverage_reference
 from pages._shared import (
     chart_downloads, current_dataset, dataset_embeddings, dataset_projection, plain, table_download, user_errors,
     workspace,
@@ -48,9 +49,11 @@ with user_errors("Drawing the map"):
     )
     toggles = st.columns(2)
     mark_uncovered = toggles[0].toggle(
-        "Mark real samples no synthetic sample covers", key="map_uncovered",
-        help="A real sample is covered when its k-NN ball among real samples (k = 5) holds a sample of the shown "
-             "synthetic sets: the per-sample form of the coverage metric (Naeem et al. 2020).",
+        "Mark real holdout samples no synthetic sample covers", key="map_uncovered",
+        help="The real holdout is the reference of Tail coverage and Method comparison too: a holdout sample is covered "
+             "when its k-NN ball among the holdout (k = 5) holds a sample of the shown synthetic sets (all of each set), "
+             "the per-sample form of the coverage metric (Naeem et al. 2020). Train samples are not judged. Below "
+             "200 holdout samples nothing is marked: the balls are too wide to tell.",
     )
 
     visible = points[(points["source"] == "real") | points["set"].isin(shown_sets)]
@@ -70,14 +73,23 @@ with user_errors("Drawing the map"):
     real_rows = points.index[points["source"] == "real"].to_numpy()
     synthetic_rows = visible.index[visible["source"] != "real"].to_numpy()
     if mark_uncovered:
-        with st.spinner("Finding the real samples no synthetic sample covers…"):
-            uncovered = explore.uncovered_real(embeddings, real_rows, synthetic_rows)
-        missed = points.loc[real_rows[uncovered]]
-        toggles[1].caption(
-            f"{len(missed):,} of {len(real_rows):,} real samples ({uncovered.mean():.1%}) are not covered by the "
-            f"shown synthetic sets; they are ringed in black."
-        )
-        marked, marked_title = missed[missed["row"].isin(drawn["row"])], "not covered"
+        try:
+            reference = coverage_reference(samples, embeddings, k=5)
+        except CompareError as exc:  # no holdout to judge
+            toggles[1].warning(str(exc), icon=":material/warning:")
+        else:
+            if reference.unsupported:
+                toggles[1].warning(f"Nothing is marked. {reference.unsupported}", icon=":material/warning:")
+            else:
+                with st.spinner("Finding the holdout samples no synthetic sample covers…"):
+                    uncovered = explore.uncovered_real(reference, embeddings, synthetic_rows)
+                missed = points.loc[reference.rows[uncovered]]
+                toggles[1].caption(
+                    f"{len(missed):,} of {reference.size:,} real holdout samples ({uncovered.mean():.1%}) are not covered "
+                    f"by the shown synthetic sets ({reference.k}-NN balls of the holdout, as on Tail coverage); they are "
+                    f"ringed in black."
+                )
+                marked, marked_title = missed[missed["row"].isin(drawn["row"])], "not covered"
 
     chart = charts.embedding_map(drawn, color_by=color_by, density=density, density_of=mode, marked=marked, marked_title=marked_title)
     event = st.altair_chart(chart, on_select="rerun", key="map_chart", width="stretch")

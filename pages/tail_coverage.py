@@ -6,19 +6,32 @@ import streamlit as st
 
 from analysis import charts
 from analysis.coverage import TailReport, tail_report
+from analysis.metrics.fidelity import group_floor
 from pages._shared import chart_downloads, current_dataset, dataset_embeddings, set_controls, table_download, user_errors
 
 st.title("Tail coverage")
 st.caption(
     "Real holdout samples (never used to generate) binned from the most common (head) to the rarest (tail) by "
-    "their distance to their 5th nearest real neighbour, and the share of each bin that each set reaches; real "
-    "train data of the same size is the ceiling."
+    "their distance to their 5th nearest holdout neighbour, and the share of each bin that each set reaches; real "
+    "train data of the same size is the ceiling. The same k-NN balls of the holdout give the Embedding map's "
+    "uncovered marks and the comparison's coverage."
 )
 
 
 @st.cache_data(show_spinner="Measuring tail coverage…", max_entries=8)
 def _report(sha256: str, ids: tuple[str, ...], bins: int, size: int | None, seed: int, _samples: pd.DataFrame, _embeddings: np.ndarray) -> TailReport:
     return tail_report(_samples, _embeddings, bins=bins, size=size, seed=seed)
+
+
+def _not_supported(shares: pd.DataFrame, group: str, what: str, k: int) -> None:
+    """Say how many groups have no coverage share (too few holdout samples in them); the table lists them."""
+    small = shares.loc[~shares["supported"].astype(bool)]
+    if not small.empty:
+        count = small[group].nunique()
+        st.caption(
+            f"{count} {what} hold fewer than {group_floor(k)} holdout samples (4 × k), too few for a share to mean "
+            f"anything: their coverage is not drawn (empty in the table)."
+        )
 
 
 samples, manifest = current_dataset()
@@ -30,16 +43,20 @@ with user_errors("Measuring tail coverage"):
     rows = chosen.index.to_numpy()
     report = _report(manifest["sha256"], tuple(chosen["id"].astype(str)), int(bins), size, seed,
                      chosen.reset_index(drop=True), embeddings[rows])
-    st.caption(f"Each set at {report.size:,} samples (seed {seed}).")
+    st.caption(f"Each set at {report.size:,} samples (seed {seed}); coverage judged by {report.reference}.")
 
-    st.caption(
-        "Rarer samples have wider neighbourhoods (k-NN balls), so every set covers more of the tail bins than of the "
-        "head; read each bar against the ceiling tick above it: the gap is what the set misses."
-    )
-    bars = charts.tail_coverage_bars(report.bins)
-    st.altair_chart(bars, width="stretch")
-    chart_downloads(bars, "tail-coverage", key="tail_bars_export")
-    table_download(report.bins, "tail-coverage", key="tail_bins_csv", label="Table as CSV")
+    if report.unsupported:
+        st.warning(report.unsupported + " Token coverage below does not depend on it.", icon=":material/warning:")
+    else:
+        st.caption(
+            "Rarer samples have wider neighbourhoods (k-NN balls), so every set covers more of the tail bins than of the "
+            "head; read each bar against the ceiling tick above it: the gap is what the set misses."
+        )
+        _not_supported(report.bins, "bin", "rarity bins", report.k)
+        bars = charts.tail_coverage_bars(report.bins)
+        st.altair_chart(bars, width="stretch")
+        chart_downloads(bars, "tail-coverage", key="tail_bars_export")
+        table_download(report.bins, "tail-coverage", key="tail_bins_csv", label="Table as CSV")
 
     left, right = st.columns(2)
     with left:
@@ -52,18 +69,21 @@ with user_errors("Measuring tail coverage"):
         st.altair_chart(tokens, width="stretch")
         chart_downloads(tokens, "rare-token-coverage", key="tail_tokens_export")
 
+    if report.unsupported:  # said above; per-label coverage and missed samples would rest on the same balls
+        st.stop()
     if report.labels.empty:
         st.info("These samples have no labels, so there is no per-label coverage.", icon=":material/info:")
     else:
-        heatmap = charts.label_heatmap(report.labels)
+        _not_supported(report.labels, "label", "labels", report.k)
+        heatmap = charts.label_heatmap(report.labels[report.labels["supported"]])
         st.altair_chart(heatmap, width="stretch")
         chart_downloads(heatmap, "label-coverage", key="tail_labels_export")
         table_download(report.labels, "label-coverage", key="tail_labels_csv", label="Table as CSV")
 
     st.subheader("Most-missed real samples")
     st.caption(
-        f"Holdout samples that none of the {report.synthetic_sets} synthetic sets covers, rarest "
-        f"first (rarity = distance to the 5th nearest real neighbour; bin {int(bins)} is the rarest)."
+        f"Holdout samples that none of the {report.synthetic_sets} synthetic sets covers, rarest first (rarity = "
+        f"distance to the k-th nearest holdout neighbour, k = {report.k}; bin {int(bins)} is the rarest)."
     )
     missed = report.missed.assign(bin=report.missed["bin"] + 1)
     st.dataframe(missed, hide_index=True, width="stretch", height=320,
