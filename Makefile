@@ -9,7 +9,20 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: app test install install-test chromium bench clean
+.PHONY: app test install install-test chromium bench clean rebuild-llama
+
+# The local LLM's runtime, llama-cpp-python, compiles llama.cpp from source. It is built
+# portably: no native tuning, no AVX-512 and no AMX (some machines report AMX in CPUID but kill a
+# process that uses it with SIGILL); AVX2/FMA is the baseline. pip's own wheel cache does not key
+# on CMAKE_ARGS, so it is bypassed: the wheel is built with --no-cache-dir into a folder named by a
+# hash of the version and these flags, and installed from there by path. Changing a flag builds
+# anew; an earlier native wheel is never reused.
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF \
+	-DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_KEY := $(shell printf '%s %s' '$(LLAMA_VERSION)' '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-16)
+LLAMA_WHEELS := $(HOME)/.cache/collapse-lab/wheels/llama-cpp-python-$(LLAMA_KEY)
 
 # The demo's vectors, UMAP map and comparison tables: built once at install (about 5 minutes on
 # 2 cores), git-ignored, read-only at run time; rebuilt when the demo's synthetic sets change.
@@ -39,9 +52,25 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # torch==2.13.0 in pyproject.toml is the CPU build; it installs from this machine's wheel cache.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml $(VENV)/.llama-$(LLAMA_KEY) | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
+
+$(VENV)/.llama-$(LLAMA_KEY): | $(BIN)/python
+	@if ! ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
+		echo "Building llama-cpp-python $(LLAMA_VERSION) portably (about 9 minutes on 2 cores, once per machine)"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" FORCE_CMAKE=1 $(BIN)/pip wheel --quiet --no-cache-dir --no-deps \
+			--no-binary llama-cpp-python -w $(LLAMA_WHEELS).tmp llama-cpp-python==$(LLAMA_VERSION) && \
+		rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).tmp $(LLAMA_WHEELS); \
+	fi
+	$(BIN)/pip install --quiet --force-reinstall --no-deps $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	rm -f $(VENV)/.llama-*
+	touch $@
+
+# Build llama-cpp-python anew with the flags above (e.g. after a crash of the local model).
+rebuild-llama: | $(BIN)/python
+	rm -rf $(LLAMA_WHEELS) $(VENV)/.llama-*
+	$(MAKE) $(VENV)/.llama-$(LLAMA_KEY)
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'

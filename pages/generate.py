@@ -80,7 +80,7 @@ else:
                 secrets.get("COLLAPSE_LAB_OPENAI_BASE_URL"), secrets.get("COLLAPSE_LAB_OPENAI_MODEL"),
                 secrets.get("COLLAPSE_LAB_OPENAI_API_KEY"), concurrency=int(concurrency),
             )
-            st.caption(f"Endpoint {backend.base_url}, model {backend.model}; the key is read from secrets or the environment and never shown.")
+            st.caption(f"Endpoint {backend.shown_url}, model {backend.model}; the key is read from secrets or the environment and never shown.")
     if backend is None:
         st.stop()
 

@@ -128,3 +128,37 @@ def test_partial_failure_keeps_the_samples_before_it(real, tmp_path):
     frame = generate("llm", real, 4, backend=flaky, checkpoint=checkpoint, batch_size=4)
     assert len(frame) == 4 and frame["text"].is_unique
     assert os.path.exists(checkpoint)
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers one chat completion and records the Authorization header it got."""
+
+    def do_POST(self):
+        self.server.seen.append(self.headers.get("Authorization"))
+        body = b'{"choices": [{"message": {"content": "Hello."}, "finish_reason": "stop"}]}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_password_in_the_endpoint_url_is_masked_everywhere_and_sent_as_basic_auth(monkeypatch):
+    monkeypatch.setenv("COLLAPSE_LAB_OPENAI_BASE_URL", f"http://user:PASSWORD@127.0.0.1:{free_port()}/v1?key=QUERYSECRET")
+    down = OpenAIBackend(max_retries=0, timeout=2)
+    [answer] = down.complete_many([Request([{"role": "user", "content": "hi"}])])
+    assert isinstance(answer, GenerationError) and "not answering" in str(answer)
+    for shown in (str(answer), repr(down), down.shown_url):
+        assert "PASSWORD" not in shown and "QUERYSECRET" not in shown and "***" in shown
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
+    server.seen = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        up = OpenAIBackend(f"http://user:PASSWORD@127.0.0.1:{server.server_port}/v1", "x", max_retries=0)
+        assert up.complete(Request([{"role": "user", "content": "hi"}])).text == "Hello."
+        assert server.seen == ["Basic dXNlcjpQQVNTV09SRA=="]  # base64("user:PASSWORD")
+    finally:
+        server.shutdown()

