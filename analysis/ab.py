@@ -83,6 +83,8 @@ AB_METRICS: dict[str, tuple[str, str, str]] = {
 AB_DEFINITIONS: dict[str, str] = {
     **DEFINITIONS,
     "TSTR accuracy": "Accuracy on the real holdout's labels of a logistic-regression topic classifier trained on the set's embeddings.",
+    # compare counts holdout copies over the whole set; the A/B test, like its other metrics, on the equal-size rows
+    "holdout copy rate": "Share of the set's samples (the equal-size rows tested) whose text equals a text of the real holdout.",
 }
 #: Columns of :attr:`ABResult.table`.
 COLUMNS = [
