@@ -1,7 +1,7 @@
 """A/B tests: is set (or mixture) B really better than A, metric by metric, with statistics a reviewer can trust?
 
 :func:`ab_test` takes two row sets of one sample table (two synthetic sets, two generations, two
-mixtures' rows from :meth:`analysis.mixture.MixturePreview.rows`), subsamples both to the same size,
+mixtures' rows from :meth:`analysis.mixture.MixtureEngine.rows`), subsamples both to the same size,
 and for every metric of :func:`analysis.compare.compare` plus ``TSTR accuracy`` reports A, B, the
 difference B − A, a 95 % bootstrap interval of the difference, a p-value, the Holm-adjusted p-value
 across metrics and a verdict in words.
@@ -546,7 +546,7 @@ def ab_test(
         base of the novelty metrics).
     a_rows, b_rows
         Positions (``iloc``) of A's and B's rows: a synthetic set (:func:`ab_sets`), a mixture's rows
-        (:meth:`analysis.mixture.MixturePreview.rows`), any rows. They may overlap (two mixtures share real rows).
+        (:meth:`analysis.mixture.MixtureEngine.rows`), any rows. They may overlap (two mixtures share real rows).
     names
         What to call A and B in the verdicts.
     embeddings

@@ -260,7 +260,7 @@ def _weights(value: str) -> dict[str, float]:
 
 def _command_mix(args: argparse.Namespace) -> int:
     from analysis.embed import embed
-    from analysis.mixture import APPROXIMATE, EXACT, MixturePreview, MixtureSpec, export_mixture, guardrail
+    from analysis.mixture import APPROXIMATE, EXACT, MixtureEngine, MixtureSpec, export_mixture, guardrail
 
     spec = MixtureSpec(size=args.size, real_share=args.real_share, weights=args.weights or {},
                        strategy=args.strategy, seed=args.seed)  # a bad spec fails before any work
@@ -281,7 +281,7 @@ def _command_mix(args: argparse.Namespace) -> int:
             bar.total = total
             bar.update(done - bar.n)
 
-        preview = MixturePreview(samples, vectors, progress=precomputed)
+        preview = MixtureEngine(samples, vectors, progress=precomputed)
     rows = preview.rows(spec)
     metrics = preview.metrics(spec)
     level, reason = guardrail(spec.real_share)

@@ -29,7 +29,7 @@ from analysis.embed import EmbeddingError, cached_count, embed
 from analysis.progress import ProgressMeter
 from analysis.project import ProjectionError, cached_projection, project
 from analysis.generate.backends import GenerationError
-from analysis.mixture import MixturePreview
+from analysis.mixture import MixtureEngine
 from analysis.workspace import (
     DEFAULT_SHARED,
     Workspace,
@@ -331,16 +331,16 @@ def dataset_projection(samples: pd.DataFrame, embeddings: np.ndarray, sha256: st
     return xy
 
 
-_PREVIEWS: dict[str, MixturePreview] = {}  # per server process, the last two datasets' mixture engines
+_PREVIEWS: dict[str, MixtureEngine] = {}  # per server process, the last two datasets' mixture engines
 _PREVIEW_LOCK = threading.Lock()
 
 
-def mixture_preview(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str) -> MixturePreview:
+def mixture_preview(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str) -> MixtureEngine:
     """The mixture engine of the dataset: built once per server process (a progress bar meanwhile), then shared."""
     with _PREVIEW_LOCK:
         if sha256 not in _PREVIEWS:
             bar = st.progress(0.0, text=f"Precomputing neighbourhoods of {len(samples):,} samples (once per dataset)…")
-            preview = MixturePreview(samples, embeddings, progress=lambda done, total: bar.progress(
+            preview = MixtureEngine(samples, embeddings, progress=lambda done, total: bar.progress(
                 done / max(total, 1), text=f"Precomputing neighbourhoods: {done:,} of {total:,}…"))
             bar.empty()
             while len(_PREVIEWS) >= 2:
@@ -349,7 +349,7 @@ def mixture_preview(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str) 
         return _PREVIEWS[sha256]
 
 
-def built_preview(sha256: str) -> MixturePreview | None:
+def built_preview(sha256: str) -> MixtureEngine | None:
     """The dataset's mixture engine if the Mixture designer built it in this server process, else None."""
     return _PREVIEWS.get(sha256)
 

@@ -16,7 +16,7 @@ from analysis.ab import ab_sets
 from analysis.compare import compare
 from analysis.demo import load_demo
 from analysis.embed import embed
-from analysis.mixture import MixturePreview, MixtureSpec
+from analysis.mixture import MixtureEngine, MixtureSpec
 from analysis.simulate import simulate
 
 PINNED = Path(__file__).parent / "data" / "pinned_values.json"
@@ -46,7 +46,7 @@ def measured(name, demo, small):
         table = compare(samples, embeddings=vectors, size=200, seed=0, with_mauve=False)
         return _numbers(table, ["set", "metric"], "value")
     if name == "mixture":
-        engine = MixturePreview(*small)
+        engine = MixtureEngine(*small)
         spec = MixtureSpec(size=400, real_share=0.6, weights={"llm": 2.0, "paraphrase": 1.0, "rule-based": 1.0}, seed=3)
         return {metric: float(value) for metric, value in engine.metrics(spec).items()}
     if name == "ab":

@@ -33,7 +33,7 @@ import pandas as pd  # noqa: E402
 
 from analysis.demo import load_demo  # noqa: E402
 from analysis.embed import embed  # noqa: E402
-from analysis.mixture import STRATEGIES, MixtureError, MixturePreview, MixtureSpec, metrics_from_scratch  # noqa: E402
+from analysis.mixture import STRATEGIES, MixtureError, MixtureEngine, MixtureSpec, metrics_from_scratch  # noqa: E402
 
 TARGET = 10_000
 SETS = ("rule-based", "paraphrase", "llm")
@@ -81,7 +81,7 @@ def main() -> None:
           + f" (real holdout {int((samples['split'] == 'holdout').sum()):,}, the reference)", flush=True)
 
     start = time.perf_counter()
-    preview = MixturePreview(samples, vectors)
+    preview = MixtureEngine(samples, vectors)
     precompute = time.perf_counter() - start
     start = time.perf_counter()
     for strategy in STRATEGIES:

@@ -1,0 +1,88 @@
+"""Array helpers of the mixture engine: per-row smallest values, rows grouped as CSR, and allocation.
+
+Plain functions over NumPy arrays that :class:`analysis.mixture.engine.MixtureEngine` builds its
+precomputation and its per-mixture sums on. All are exact; tests/test_mixture.py checks
+:func:`allocate` directly and the others through the engine's equality with the from-scratch
+metrics (:mod:`analysis.mixture.reference`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["smallest_per_row", "csr_by_row", "csr_entries", "allocate"]
+
+
+def smallest_per_row(d2: np.ndarray, count: int, columns_sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the ``count`` smallest values and their columns, sorted ascending (exact).
+
+    The ``count``-th smallest of a column sample bounds the row's ``count``-th smallest from above,
+    so only the values at or below it are partitioned (as :func:`analysis.metrics.fidelity._kth_smallest`).
+    """
+    rows_n, columns_n = d2.shape
+    if columns_n <= 2 * len(columns_sample):
+        columns = np.argpartition(d2, count - 1, axis=1)[:, :count]
+    else:
+        bound = np.partition(d2[:, columns_sample], count - 1, axis=1)[:, count - 1]
+        rows, cols = np.nonzero(d2 <= bound[:, None])
+        counts = np.bincount(rows, minlength=rows_n)
+        starts = np.cumsum(counts) - counts
+        width = int(counts.max())
+        kept = np.full((rows_n, width), np.inf)
+        kept_cols = np.zeros((rows_n, width), dtype=np.int64)
+        slot = np.arange(len(rows)) - starts[rows]
+        kept[rows, slot] = d2[rows, cols]
+        kept_cols[rows, slot] = cols
+        pick = np.argpartition(kept, count - 1, axis=1)[:, :count]
+        columns = np.take_along_axis(kept_cols, pick, axis=1)
+    values = np.take_along_axis(d2, columns, axis=1)
+    order = np.argsort(values, axis=1, kind="stable")
+    return np.take_along_axis(columns, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def csr_by_row(rows: np.ndarray, cols: np.ndarray, n_rows: int, data: np.ndarray | None = None):
+    """(indptr, cols, data) of pairs grouped by row, columns ascending within a row."""
+    order = np.lexsort((cols, rows))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
+    return indptr, cols[order], (data[order] if data is not None else None)
+
+
+def csr_entries(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions into a CSR value array of all entries of ``rows``, and the row of each (as an index into ``rows``)."""
+    starts, stops = indptr[rows], indptr[rows + 1]
+    lengths = stops - starts
+    total = int(lengths.sum())
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return starts[owner] + offsets, owner
+
+
+def allocate(total: int, weights: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Split ``total`` by ``weights`` with largest-remainder rounding, capped at ``capacity``.
+
+    A set whose share exceeds what it holds gets all it holds and the rest is split over the others
+    by weight (water-filling), then the free sets' quotas are rounded by largest remainder (the
+    Hamilton method); ties go to the earlier set. The caller checks that the weighted sets can
+    hold ``total``.
+    """
+    weights = np.asarray(weights, dtype=float)
+    capacity = np.asarray(capacity, dtype=np.int64)
+    active = (weights > 0) & (capacity > 0)
+    full = np.zeros(len(weights), dtype=bool)
+    while True:
+        free = active & ~full
+        remaining = int(total) - int(capacity[full].sum())
+        if not free.any() or remaining <= 0:
+            quota = np.zeros(len(weights))
+            break
+        quota = np.where(free, remaining * weights / weights[free].sum(), 0.0)
+        over = free & (quota >= capacity)
+        if not over.any():
+            break
+        full |= over
+    counts = np.where(full, capacity, np.floor(quota).astype(np.int64))
+    left = int(total) - int(counts.sum())
+    remainder = np.where(active & ~full, quota - np.floor(quota), -1.0)
+    for index in np.argsort(-remainder, kind="stable")[: max(left, 0)]:
+        counts[index] += 1
+    return counts.astype(np.int64)
