@@ -1,0 +1,69 @@
+"""The coverage floor as a user meets it (issue 17.4): a small real file loaded on the Data page.
+
+600 real texts on six topics and 300 synthetic texts on two of them; the default 10 % holdout is
+about 60 samples, below the floor of 200, so Tail coverage and Method comparison say that coverage
+is not reported instead of showing shares. The embedding model is replaced by deterministic topic
+vectors (each topic a unit disc in its own plane, as in tests/test_coverage.py), so no model loads.
+"""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+TOPICS = ["sports", "tech", "health", "travel", "food", "music"]
+
+
+def topic_vectors(texts) -> np.ndarray:
+    """A point on the disc of the text's topic (its first word), seeded by the text."""
+    rows = []
+    for text in texts:
+        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little"))
+        topic = TOPICS.index(text.split()[0])
+        radius, angle = np.sqrt(rng.uniform()), rng.uniform(0, 2 * np.pi)
+        row = np.zeros(18)
+        row[topic] = 0.6 / np.sqrt(2)
+        row[6 + 2 * topic], row[7 + 2 * topic] = radius * np.cos(angle), radius * np.sin(angle)
+        rows.append(row)
+    return np.array(rows, dtype=np.float32)
+
+
+def csv(texts, labels) -> bytes:
+    return pd.DataFrame({"text": texts, "label": labels}).to_csv(index=False).encode()
+
+
+def load(at: AppTest, name: str, data: bytes, mode: str) -> None:
+    at.file_uploader(key="upload_file").set_value((name, data, "text/csv")).run()
+    at.radio(key="upload_mode").set_value(mode)
+    at.button(key="upload_add").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+
+
+def test_a_small_real_file_gets_no_coverage_numbers_and_is_told_why(monkeypatch):
+    monkeypatch.setattr("pages._shared.embed", lambda texts, **_: topic_vectors(list(texts)))
+    monkeypatch.setattr("pages._shared.cached_count", lambda texts, **_: len(set(texts)))
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    load(at, "real.csv", csv([f"{t} text {i}" for t in TOPICS for i in range(100)], [t for t in TOPICS for _ in range(100)]),
+         "Replace the current dataset")
+    at.radio(key="upload_role").set_value("synthetic").run()
+    load(at, "llm.csv", csv([f"{t} story {i}" for t in ("sports", "tech") for i in range(150)], ["sports"] * 150 + ["tech"] * 150),
+         "Add to the current dataset")
+    assert {m.label: m.value for m in at.metric}["samples"] == "900"
+
+    at.switch_page("pages/tail_coverage.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    warning = " ".join(w.value for w in at.warning)
+    assert "Coverage is not reported: the real holdout has" in warning and "at least 200" in warning
+    assert len(at.get("vega_lite_chart")) == 2  # Zipf and rare tokens only: no coverage bars, no label heatmap
+    assert "Most-missed real samples" not in [s.value for s in at.subheader]
+
+    at.session_state["compare_mauve"] = False  # MAUVE is beside the point here, and slow
+    at.switch_page("pages/comparison.py").run()
+    assert not at.exception, [e.value for e in at.exception]  # (st.error boxes here are the risk alarms of the set)
+    assert any("Coverage is not reported: the real holdout has" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    assert "coverage" not in table.columns or table["coverage"].isna().all()  # no share shown
+    assert "recall" in table.columns
