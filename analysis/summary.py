@@ -62,8 +62,9 @@ def length_stats(samples: pd.DataFrame, by: str = "method") -> pd.DataFrame:
 def duplicate_stats(samples: pd.DataFrame) -> pd.DataFrame:
     """Per set (method and generation): texts repeated inside the set, and exact copies of real text.
 
-    Loading drops exact duplicates within one file; this table shows what remains across files
-    and generations, and how many synthetic samples copy a real sample word for word.
+    Loading keeps exact repeats in synthetic files by default (they are the symptom of collapse) and
+    drops them in real files (see ``analysis.corpus`` ``duplicates=``); this table shows the repeats
+    in what was loaded, per set, and how many synthetic samples copy a real sample word for word.
     """
     real_texts = set(samples.loc[samples["source"] == "real", "text"])
     rows = []
