@@ -144,13 +144,14 @@ def rows_from_manifest(samples: pd.DataFrame, manifest: dict[str, Any] | str | P
     Raises :class:`MixtureError` when ``samples`` is not the table the mixture was drawn from
     (its :func:`samples_sha256` differs) or when the manifest is damaged.
     """
+    data: Any = manifest
     if not isinstance(manifest, dict):
         try:
-            manifest = json.loads(Path(manifest).read_text(encoding="utf-8"))
+            data = json.loads(Path(manifest).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise MixtureError(f"Cannot read the mixture manifest {manifest}: {exc}.") from None
     try:
-        expected, ids = manifest["inputs"]["samples_sha256"], manifest["rows"]["ids"]
+        expected, ids = data["inputs"]["samples_sha256"], data["rows"]["ids"]
     except (KeyError, TypeError):
         raise MixtureError(
             "The mixture manifest lacks inputs.samples_sha256 or rows.ids: it is damaged or not a mixture manifest."

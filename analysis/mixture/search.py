@@ -37,10 +37,9 @@ def frontier(engine: MixtureEngine, spec: MixtureSpec, shares: Sequence[float] |
         (False where the mixture is impossible, with the reason in ``reason`` and NaN metrics), then
         every metric of :meth:`MixtureEngine.metrics`.
     """
-    shares = np.linspace(0, 1, 11) if shares is None else np.asarray(shares, dtype=float)
-    shares = np.unique(np.round(np.append(shares, spec.real_share), 10))
+    asked = np.linspace(0, 1, 11) if shares is None else np.asarray(shares, dtype=float)
     rows = []
-    for share in shares:
+    for share in np.unique(np.round(np.append(asked, spec.real_share), 10)):
         row: dict[str, Any] = {
             "real_share": float(share),
             "current": bool(np.isclose(share, spec.real_share)),
