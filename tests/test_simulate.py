@@ -13,19 +13,22 @@ import pytest
 
 from analysis.cli import main
 from analysis.demo import load_demo
+from analysis.errors import CollapseLabError
 from analysis.metrics import diversity, tails
+from analysis.metrics.array_lm import ArrayKneserNey, Vocabulary
 from analysis.metrics.diversity import tokenize
 from analysis.metrics.lm import KneserNeyLM
 from analysis.simulate import (
+    METRICS,
+    MODEL_CLASSES,
     MODELS,
     REGIMES,
-    ArrayKneserNey,
     NgramModel,
     SimulationError,
-    _Vocabulary,
     closed_form,
     simulate,
 )
+from analysis.simulate.protocol import PointsModel, SimulationModel
 
 SEEDS = 1500
 
@@ -99,7 +102,7 @@ def small_corpus():
 @pytest.mark.parametrize("order", [2, 3])
 def test_array_kneser_ney_equals_the_metrics_model(small_corpus, order):
     train, holdout = small_corpus
-    vocabulary = _Vocabulary()
+    vocabulary = Vocabulary()
     corpus, held = vocabulary.encode(train[:200]), vocabulary.encode(holdout[:60])
     fast = ArrayKneserNey(order, 16).fit(corpus)
     reference = KneserNeyLM(order).fit_texts(train[:200])
@@ -114,7 +117,7 @@ def test_array_kneser_ney_equals_the_metrics_model(small_corpus, order):
 
 def test_exact_sampling_draws_the_model_distribution(small_corpus):
     train, _ = small_corpus
-    vocabulary = _Vocabulary()
+    vocabulary = Vocabulary()
     model = ArrayKneserNey(3, 16).fit(vocabulary.encode(train[:200]))
     context = np.array([vocabulary.index["the"], vocabulary.index["first"]])
     draws = 40_000
@@ -268,6 +271,29 @@ def test_bad_input_says_what_to_fix(call, message):
 
 def test_every_model_is_listed():
     assert MODELS == ("gaussian", "regression", "ngram", "embedding")
+
+
+def test_every_model_follows_the_protocol_and_defines_what_it_measures():
+    for name, cls in MODEL_CLASSES.items():
+        assert cls.METRICS is METRICS[name] and cls.DEFAULT_N >= 2 and isinstance(cls.PARAMETERS, tuple)
+        assert all(callable(getattr(cls, member)) for member in ("real_data", "fit", "sample", "measure", "snapshot",
+                                                                 "combine", "take", "settings", "reference"))
+        assert callable(getattr(cls, "points_of", None)) == cls.KEEPS_POINTS
+    for model in ("gaussian", "regression"):
+        instance = MODEL_CLASSES[model](n=30)
+        assert isinstance(instance, SimulationModel) and not isinstance(instance, PointsModel)
+        result = simulate(model, generations=1, seed=0)
+        assert result.n == MODEL_CLASSES[model].DEFAULT_N
+        assert list(result.metrics["metric"].unique()) == list(METRICS[model])
+
+
+def test_simulation_errors_are_collapse_lab_errors_and_the_lm_keeps_value_error():
+    assert issubclass(SimulationError, CollapseLabError) and issubclass(SimulationError, ValueError)
+    with pytest.raises(ValueError, match="discount must be in") as plain:
+        ArrayKneserNey(3, 16, discount=1.5)
+    assert not isinstance(plain.value, SimulationError)  # the LM is a metric, not part of the simulator
+    with pytest.raises(SimulationError, match="discount must be in \\(0, 1\\), got 1.5"):
+        simulate("ngram", generations=1, n=10, texts=["a b c"] * 20, holdout=["a b"], discount=1.5)
 
 
 # ------------------------------------------------------------------------------------------ CLI

@@ -10,5 +10,6 @@ docstring, checked in tests against a reference implementation or a closed form:
 - :mod:`.novelty`: nearest-real similarity, exact and near copies, duplicates;
 - :mod:`.drift`: centroid shift, label Jensen-Shannon divergence, length KS test;
 - :mod:`.lm`: interpolated Kneser-Ney n-gram model and held-out perplexity;
+- :mod:`.array_lm`: the same model on numpy arrays, with fast sampling (the collapse simulator's);
 - :mod:`.utility`: train on synthetic, test on real (TSTR) and real-vs-synthetic detection.
 """
