@@ -58,7 +58,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from analysis.compare import BASELINE, DEFINITIONS, METRICS, CompareError, equal_size, reference_rows, sets_of
-from analysis.metrics import diversity, drift, fidelity, lm, tails, utility
+from analysis.metrics import diversity, drift, fidelity, kernels, lm, tails, utility
 
 __all__ = [
     "ab_test",
@@ -139,35 +139,6 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     adjusted = np.minimum(1.0, (m - np.arange(m)) * p[order])
     out[order] = np.maximum.accumulate(adjusted)
     return out
-
-
-def _macro_f1(true: np.ndarray, predicted: np.ndarray, labels: int) -> float:
-    """Macro-F1 over the labels present in ``true`` (integer codes), as scikit-learn with ``zero_division=0``."""
-    confusion = np.bincount(true * labels + predicted, minlength=labels * labels).reshape(labels, labels)
-    tp = np.diag(confusion).astype(np.float64)
-    support, predicted_count = confusion.sum(axis=1), confusion.sum(axis=0)
-    denominator = support + predicted_count
-    f1 = np.divide(2 * tp, denominator, out=np.zeros(labels), where=denominator > 0)
-    present = support > 0
-    return float(f1[present].mean()) if present.any() else float("nan")
-
-
-def _ks_statistic(first: np.ndarray, second: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov D, ``max_x |F1(x) - F2(x)|`` (scipy's ``ks_2samp`` statistic, without its p-value)."""
-    first, second = np.sort(first), np.sort(second)
-    points = np.concatenate([first, second])
-    gap = np.searchsorted(first, points, side="right") / len(first) - np.searchsorted(second, points, side="right") / len(second)
-    return float(np.abs(gap).max())
-
-
-def _jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
-    """:func:`analysis.metrics.drift.label_divergence` from label counts (base 2; NaN when a side has none)."""
-    if p.sum() == 0 or q.sum() == 0:
-        return float("nan")
-    p, q = p / p.sum(), q / q.sum()
-    m = (p + q) / 2
-    left, right = p > 0, q > 0
-    return float(0.5 * (p[left] * np.log2(p[left] / m[left])).sum() + 0.5 * (q[right] * np.log2(q[right] / m[right])).sum())
 
 
 class _Context:
@@ -372,17 +343,14 @@ def _value(ctx: _Context, metric: str, side: int, s: np.ndarray, ref: np.ndarray
         total = counts.sum()
         return float(np.count_nonzero(counts) / total) if total else 0.0
     if metric.startswith("entropy-"):
-        counts = ctx.ngram_counts(s, int(metric[-1]))
-        counts = counts[counts > 0]
-        if not counts.size:
-            return 0.0
-        p = counts / counts.sum()
-        return float(-(p * np.log2(p)).sum())
+        return kernels.entropy_bits(ctx.ngram_counts(s, int(metric[-1])))
     if metric == "mean pairwise distance":
         return diversity.mean_pairwise_distance(ctx.x[s])
     if metric in _SAMPLE:
         return float(ctx.per_sample(metric)[s].mean())
     if metric == "coverage" or metric.startswith("tail coverage"):
+        if fidelity.coverage_unsupported(len(ctx.reference), ctx.k):
+            return float("nan")  # below the coverage floor, as in compare: no number rather than an inflated one
         covered = ctx.inside[:, np.unique(s)].any(axis=1)[ref]
         if metric != "coverage":
             covered = covered[ctx.tail_masks[metric][ref]]
@@ -403,9 +371,9 @@ def _value(ctx: _Context, metric: str, side: int, s: np.ndarray, ref: np.ndarray
         ref_codes, codes, count = ctx.label_codes
         p = np.bincount(ref_codes[ref][ref_codes[ref] >= 0], minlength=count).astype(np.float64)
         q = np.bincount(codes[s][codes[s] >= 0], minlength=count).astype(np.float64)
-        return _jensen_shannon(p, q)
+        return kernels.jensen_shannon(p, q)
     if metric == "length KS":
-        return _ks_statistic(ctx.ref_lengths[ref], ctx.lengths[s])
+        return kernels.ks_statistic(ctx.ref_lengths[ref], ctx.lengths[s])
     if metric == "compression ratio":
         return diversity.compression_ratio(list(ctx.texts[s]))
     if metric == "self-BLEU":
@@ -431,7 +399,7 @@ def _value(ctx: _Context, metric: str, side: int, s: np.ndarray, ref: np.ndarray
         chosen = chosen[chosen >= 0]
         if metric == "TSTR accuracy":
             return float((true[chosen] == predicted[side][chosen]).mean())
-        return _macro_f1(true[chosen], predicted[side][chosen], labels)
+        return kernels.macro_f1(true[chosen], predicted[side][chosen], labels)
     if metric == "detection AUC":
         result = ctx.detection[side]
         real = result.real_scores[ref]
@@ -581,7 +549,7 @@ def ab_test(
     CompareError
         When the real reference split has k or fewer samples.
     """
-    with utility._one_thread():
+    with kernels.one_blas_thread():
         return _ab_test(samples, a_rows, b_rows, names=names, embeddings=embeddings, reference=reference, size=size,
                         metrics=metrics, rounds=rounds, permutations=permutations, slow_rounds=slow_rounds,
                         alpha=alpha, seed=seed, k=k, bins=bins, with_mauve=with_mauve, progress=progress)

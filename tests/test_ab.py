@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.ab import COLUMNS, ABError, _ks_statistic, ab_sets, ab_test, format_table, holm, run_cli
+from analysis.ab import COLUMNS, ABError, ab_sets, ab_test, format_table, holm, run_cli
 from analysis.compare import compare
 from analysis.demo import load_demo
 from analysis.embed import embed
@@ -36,14 +36,6 @@ def test_holm_matches_the_closed_form():
     assert holm([0.5, 0.9]).tolist() == [1.0, 1.0]
 
 
-def test_ks_statistic_is_scipys():
-    from scipy import stats
-
-    rng = np.random.default_rng(1)
-    first, second = rng.integers(0, 30, 50), rng.integers(3, 40, 70)
-    assert _ks_statistic(first, second) == pytest.approx(stats.ks_2samp(first, second).statistic)
-
-
 def test_point_estimates_equal_compare_on_the_same_rows(small):
     samples, vectors = small
     table = compare(samples, embeddings=vectors, size=60, seed=0, with_mauve=False)
@@ -55,7 +47,9 @@ def test_point_estimates_equal_compare_on_the_same_rows(small):
         if row.metric == "TSTR accuracy":
             continue  # not a compare metric
         for name, value in (("llm", row.a), ("paraphrase", row.b)):
-            assert value == pytest.approx(expected[(name, row.metric)], rel=1e-9, abs=1e-12, nan_ok=True), (name, row.metric)
+            # cosine similarities are float32 GEMMs: their means agree to float32 precision across BLAS thread counts
+            rel = 1e-6 if row.metric == "nearest-real similarity" else 1e-9
+            assert value == pytest.approx(expected[(name, row.metric)], rel=rel, abs=1e-12, nan_ok=True), (name, row.metric)
 
 
 def test_the_bootstrap_interval_covers_a_known_difference():

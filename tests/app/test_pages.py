@@ -195,7 +195,7 @@ def test_ab_page_compares_llm_and_paraphrase_on_the_demo():
     at.number_input(key="ab_rounds").set_value(99)
     rerun_ok(next(b for b in at.button if b.label == "Run the test").click())
     table = at.dataframe[0].value
-    assert len(table) == 29 and {"difference", "ci_low", "ci_high", "verdict"} <= set(table.columns)
+    assert len(table) == 30 and {"difference", "ci_low", "ci_high", "verdict"} <= set(table.columns)
     assert (table["ci_low"] <= table["difference"] + 1e-12).all()
     assert len(charts(at)) == 1
     assert "recall (real train)" in at.dataframe[1].value.columns  # TSTR per topic, with the ceiling
