@@ -137,7 +137,7 @@ def test_the_history_survives_a_process_killed_mid_append(monitor, tmp_path, rea
             writer(fd, data[: len(data) // 2])
             os.fsync(fd)
             os.kill(os.getpid(), signal.SIGKILL)
-        module.os.write = torn
+        os.write = torn  # the one os.write the store calls
         texts = [f"Killed sample {{i}} about the river and the city." for i in range(30)]
         rng = np.random.default_rng(5)
         x = rng.normal(size=(30, 16)); x /= np.linalg.norm(x, axis=1, keepdims=True)
