@@ -22,7 +22,6 @@ input *or wrong usage* (its usage errors exit 3, so that 2 always means an alarm
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import sys
@@ -40,10 +39,9 @@ from analysis.corpus import (
     combine_samples,
     read_samples,
 )
-from analysis.generate.backends import GenerationError
-from analysis.compare import CompareError
+from analysis.errors import CollapseLabError
 from analysis.export import csv_bytes
-from analysis.risks import RulesError
+from analysis.io import file_sha256
 
 EXIT_BAD_INPUT = 3
 
@@ -164,16 +162,15 @@ def _command_generate(args: argparse.Namespace) -> int:
         )
     params = {k: v for k, v in vars(args).items() if k in DEFAULTS[args.method_kind] and v is not None}
     with _progress_bar(args.n, args.method_kind) as bar:
-        samples = generate(
+        generated = generate(
             args.method_kind, inputs, args.n, seed=args.seed, backend=args.backend,
             method_name=args.method_name, checkpoint=checkpoint, resume=args.resume,
             progress=lambda done, total: bar.update(done - bar.n), **params,
         )
-    write_samples(samples, out)
+    write_samples(generated.samples, out)
     checkpoint.unlink(missing_ok=True)
-    report = samples.attrs["generation_report"]
-    print(json.dumps(report, indent=2, default=str), file=sys.stderr)
-    print(f"{len(samples):,} samples written to {out}")
+    print(json.dumps(generated.report.to_dict(), indent=2, default=str), file=sys.stderr)
+    print(f"{len(generated.samples):,} samples written to {out}")
     return 0
 
 
@@ -272,7 +269,7 @@ def _command_mix(args: argparse.Namespace) -> int:
         tables.append(read_samples(path, source="synthetic", method=name)[0])
         inputs.append({"file": str(path), "source": "synthetic", "method": name})
     for entry in inputs:
-        entry["sha256"] = hashlib.sha256(Path(entry["file"]).read_bytes()).hexdigest() if Path(entry["file"]).is_file() else None
+        entry["sha256"] = file_sha256(entry["file"]) if Path(entry["file"]).is_file() else None
     samples = combine_samples(*tables)[0]
     with _progress_bar(len(samples), "embedding") as bar:
         vectors = embed(samples["text"], progress=lambda done, total: bar.update(done - bar.n))
@@ -304,22 +301,18 @@ def _command_mix(args: argparse.Namespace) -> int:
 
 
 def _command_simulate(args: argparse.Namespace) -> int:
-    from analysis.simulate import SimulationError, simulate
+    from tqdm import tqdm
+
+    from analysis.simulate import simulate
 
     params = {name: getattr(args, name) for name in ("temperature", "top_k", "top_p", "order")
               if getattr(args, name) is not None}
     regimes = args.regime or ["replace", "accumulate", "mix"]
-    try:
-        from tqdm import tqdm
-
-        with tqdm(total=1 + len(dict.fromkeys(regimes)) * max(args.generations, 0), unit="generation",
-                  desc=f"simulating {args.model}", file=sys.stderr) as bar:
-            result = simulate(args.model, regimes, generations=args.generations, n=args.n, seed=args.seed,
-                              real_share=args.real_share, progress=lambda done, total: bar.update(done - bar.n),
-                              **params)
-    except SimulationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    with tqdm(total=1 + len(dict.fromkeys(regimes)) * max(args.generations, 0), unit="generation",
+              desc=f"simulating {args.model}", file=sys.stderr) as bar:
+        result = simulate(args.model, regimes, generations=args.generations, n=args.n, seed=args.seed,
+                          real_share=args.real_share, progress=lambda done, total: bar.update(done - bar.n),
+                          **params)
     if args.format == "json":
         settings = {"model": result.model, "regimes": list(result.regimes), "generations": result.generations,
                     "n": result.n, "seed": result.seed, "real_share": result.real_share, "params": result.params,
@@ -343,7 +336,7 @@ def _load_named_files(args: argparse.Namespace) -> tuple[pd.DataFrame, list[dict
         tables.append(read_samples(path, source="synthetic", method=name)[0])
         inputs.append({"file": str(path), "source": "synthetic", "method": name, "rows": len(tables[-1])})
     for entry in inputs:
-        entry["sha256"] = hashlib.sha256(Path(entry["file"]).read_bytes()).hexdigest() if Path(entry["file"]).is_file() else None
+        entry["sha256"] = file_sha256(entry["file"]) if Path(entry["file"]).is_file() else None
     return combine_samples(*tables)[0], inputs
 
 
@@ -356,10 +349,10 @@ def _embedded(samples: pd.DataFrame):
 
 def _command_report(args: argparse.Namespace) -> int:
     from analysis.compare import compare
+    from analysis.io import atomic_write_bytes
     from analysis.monitor import Monitor, MonitorError
     from analysis.report import build_report
     from analysis.risks import load_rules, load_trend_rules
-    from analysis.workspace import atomic_write_bytes
 
     load_rules(args.rules), load_trend_rules(args.rules)  # a bad rules file fails before any work
     manifest = None
@@ -409,16 +402,28 @@ def _command_check(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-class _GateParser(argparse.ArgumentParser):
-    """``check``'s parser: usage errors exit 3 (bad input), since exit 2 means an alarm fired."""
+#: argparse's exit status for wrong usage.
+EXIT_USAGE = 2
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """The parser of one command; ``usage_exit`` is the exit status of its usage errors.
+
+    That is argparse's 2, except for ``check``: its usage errors exit 3 (bad input), since its
+    exit 2 means an alarm fired. ``add_parser(..., usage_exit=3)`` passes it through.
+    """
+
+    def __init__(self, *args, usage_exit: int = EXIT_USAGE, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.usage_exit = usage_exit
 
     def error(self, message: str):
         self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+        self.exit(self.usage_exit, f"{self.prog}: error: {message}\n")
 
     def parse_known_args(self, args=None, namespace=None):
         namespace, extras = super().parse_known_args(args, namespace)
-        if extras:  # otherwise the top-level parser reports them, with exit 2
+        if extras and self.usage_exit != EXIT_USAGE:  # otherwise the top-level parser reports them, with exit 2
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
 
@@ -442,7 +447,7 @@ def _command_ab(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description="Collapse Lab from the command line.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
     load = commands.add_parser("load", help="load files and print the load report")
     _add_load_options(load)
     load.add_argument("--format", choices=["table", "json"], default="table")
@@ -548,15 +553,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score each synthetic set against the real holdout and apply the level and trend rules. "
                     "Exit 0 when no rule fires, 1 when a warning rule fires, 2 when an alarm rule fires, "
                     "3 on bad input or wrong usage.",
+        usage_exit=EXIT_BAD_INPUT,
     )
-    check.__class__ = _GateParser  # argparse makes subparsers of the parent's class
     _add_named_file_options(check)
     check.add_argument("--format", choices=["text", "json"], default="text")
     check.set_defaults(run=_command_check)
     return parser
 
 
-class ArgumentError(ValueError):
+class ArgumentError(CollapseLabError, ValueError):
     """A command-line number is out of its range; the message names the option and what it accepts."""
 
 
@@ -622,10 +627,11 @@ def check_numbers(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; exit 3 with the message, never a traceback, on any :class:`CollapseLabError`."""
     args = build_parser().parse_args(argv)
     try:
         check_numbers(args)
         return args.run(args)
-    except (CorpusError, GenerationError, RulesError, CompareError, ArgumentError) as exc:
+    except CollapseLabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

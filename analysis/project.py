@@ -17,9 +17,7 @@ atomically; a damaged one is ignored and recomputed.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import io
 import json
 import re
 import threading
@@ -30,7 +28,8 @@ from typing import Callable
 import numpy as np
 
 from analysis.embed import SHIPPED_CACHE_DIR, default_cache_dir
-from analysis.workspace import atomic_write_bytes
+from analysis.errors import CollapseLabError
+from analysis.io import atomic_write, bytes_sha256
 
 __all__ = ["ProjectionError", "project", "projection_key", "cached_projection"]
 
@@ -41,7 +40,7 @@ _FORMAT = 1  # part of every key: bump when the computation changes so old maps 
 _LAYOUT_END = 0.95  # fraction reached when the real map is laid out (with rows still to place: 0.8)
 
 
-class ProjectionError(ValueError):
+class ProjectionError(CollapseLabError, ValueError):
     """The embeddings cannot be projected; the message says what is wrong and how to fix it."""
 
 
@@ -86,7 +85,6 @@ def _validate(embeddings: np.ndarray, fit_rows: np.ndarray | None, n_neighbors: 
 
 
 def _key(array: np.ndarray, mask: np.ndarray | None, n_neighbors: int, min_dist: float, metric: str, seed: int | None) -> str:
-    digest = hashlib.sha256()
     params = {
         "format": _FORMAT,
         "shape": list(array.shape),
@@ -96,10 +94,11 @@ def _key(array: np.ndarray, mask: np.ndarray | None, n_neighbors: int, min_dist:
         "seed": None if seed is None else int(seed),
         "umap": importlib.metadata.version("umap-learn"),  # without importing umap (slow)
     }
-    digest.update(json.dumps(params, sort_keys=True).encode())
-    digest.update(b"\x00mask:" + (b"all" if mask is None else mask.tobytes()))
-    digest.update(b"\x00data:" + array.tobytes())
-    return digest.hexdigest()
+    return bytes_sha256(
+        json.dumps(params, sort_keys=True).encode(),
+        b"\x00mask:" + (b"all" if mask is None else mask.tobytes()),
+        b"\x00data:" + array.tobytes(),
+    )
 
 
 def projection_key(
@@ -297,8 +296,7 @@ def project(
     coordinates = _read_any(key, cache_dir, len(array))
     if coordinates is None:
         coordinates = _fit(array, mask, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, seed=seed, report=report)
-        buffer = io.BytesIO()
-        np.save(buffer, coordinates, allow_pickle=False)
-        atomic_write_bytes(path, buffer.getvalue())
+        with atomic_write(path) as file:
+            np.save(file, coordinates, allow_pickle=False)
     report("Done", 1.0)
     return coordinates

@@ -13,7 +13,6 @@ Content-Security-Policy forbids loading any. Every piece of text that comes from
 
 from __future__ import annotations
 
-import hashlib
 import html
 import importlib.metadata
 import json
@@ -30,6 +29,7 @@ import pandas as pd
 
 from analysis import charts, summary
 from analysis.compare import BASELINE, DEFINITIONS, METRICS
+from analysis.io import bytes_sha256, file_sha256
 
 __all__ = ["build_report", "PACKAGES"]
 
@@ -122,7 +122,7 @@ def _version(package: str) -> str:
 
 def _sha256_file(path: str | Path | None) -> str | None:
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+        return file_sha256(path) if path else None
     except OSError:
         return None
 
@@ -326,7 +326,7 @@ def build_report(
         "<h3>Sample table</h3>" + _table(pd.DataFrame(per_set)),
         "<p>Whole table: " f"{len(samples):,} rows, SHA-256 <code>{samples_sha256(samples)}</code>; embeddings "
         f"{embeddings.shape[0]:,} × {embeddings.shape[1] if embeddings.ndim > 1 else 1}, SHA-256 "
-        f"<code>{hashlib.sha256(np.ascontiguousarray(embeddings, dtype=np.float32).tobytes()).hexdigest()}</code>.</p>",
+        f"<code>{bytes_sha256(np.ascontiguousarray(embeddings, dtype=np.float32).tobytes())}</code>.</p>",
         f"<p>Rules: {_e(rules_path.name)}, SHA-256 <code>{_e(_sha256_file(rules_path))}</code>.</p>",
         "<h3>Settings</h3>" + _table(pd.DataFrame({"setting": list({"size": size, "seed": seed, **(settings or {})}),
                                                   "value": [str(v) for v in {"size": size, "seed": seed, **(settings or {})}.values()]})),

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.compare import BASELINE, METRICS
+from analysis.errors import CollapseLabError
 
 __all__ = ["DEFAULT_RULES", "TREND_KINDS", "load_rules", "load_trend_rules", "risks", "RulesError"]
 
@@ -27,7 +28,7 @@ DEFAULT_RULES = Path(__file__).resolve().parent / "risk_rules.toml"
 _FIELDS = {"name", "risk", "metric", "when", "threshold", "relative", "severity", "message"}
 
 
-class RulesError(ValueError):
+class RulesError(CollapseLabError, ValueError):
     """A rules file is not valid; the message says which rule and what to fix."""
 
 

@@ -18,8 +18,8 @@ One workspace folder holds::
     recovery.json                   present after a recovery: what was damaged and where it went
     .lock                           the lock file writers hold (``fcntl.flock``)
 
-Every file is written atomically: to a temporary file in the same folder, flushed, fsynced, then
-renamed over the target. A dataset is saved by first writing its (content-addressed) Parquet file
+Every file is written atomically (:func:`analysis.io.atomic_write_bytes`): to a temporary file in the
+same folder, flushed, fsynced, then renamed over the target. A dataset is saved by first writing its (content-addressed) Parquet file
 and only then the manifest that points at it, so a crash at any moment leaves either the old or
 the new manifest, each pointing at a complete Parquet file. Writers (save, reset, clean-up,
 subsets, recovery) hold the workspace's lock: a thread lock for the sessions of one server (they
@@ -34,14 +34,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import io
 import json
 import os
 import re
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -50,7 +48,9 @@ from typing import Any, Iterator
 
 import pandas as pd
 
-from analysis.corpus import COLUMNS, LoadReport
+from analysis.corpus import COLUMNS, LoadReport, metadata_columns
+from analysis.errors import CollapseLabError
+from analysis.io import atomic_write_bytes, bytes_sha256, fsync_directory, parquet_bytes
 
 __all__ = [
     "DEFAULT_SHARED",
@@ -59,7 +59,6 @@ __all__ = [
     "WorkspaceDamaged",
     "WorkspaceError",
     "Workspaces",
-    "atomic_write_bytes",
     "default_workspace_dir",
     "new_session_token",
     "valid_session_token",
@@ -86,7 +85,7 @@ _SOURCES = ("real", "synthetic")
 _REPORT_FIELDS = frozenset(LoadReport.__dataclass_fields__)
 
 
-class WorkspaceError(RuntimeError):
+class WorkspaceError(CollapseLabError, RuntimeError):
     """The workspace cannot be used as asked; the message says what to do."""
 
 
@@ -126,43 +125,6 @@ def validate_workspace_name(name: Any) -> str:
             f"(for example team-review)."
         )
     return cleaned
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        os.chmod(temporary, 0o644)  # mkstemp makes 0600; these are ordinary data files
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(folder: Path) -> None:
-    directory = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
-def parquet_bytes(samples: pd.DataFrame) -> bytes:
-    """Serialise the sample table; metadata columns of mixed types are stored as text."""
-    table = samples.copy()
-    table.attrs = {}
-    for column in table.columns:
-        if column not in COLUMNS and table[column].dtype == object:
-            table[column] = table[column].map(lambda v: None if v is None else str(v))
-    buffer = io.BytesIO()
-    table.to_parquet(buffer, index=False)
-    return buffer.getvalue()
 
 
 # --- locking -----------------------------------------------------------------------------------
@@ -365,7 +327,7 @@ class Workspace:
             raise WorkspaceDamaged(f"{name}, which {where} names, is missing") from None
         except OSError as exc:
             raise WorkspaceDamaged(f"{name} cannot be read ({exc.strerror})") from None
-        if hashlib.sha256(data).hexdigest() != manifest["sha256"]:
+        if bytes_sha256(data) != manifest["sha256"]:
             raise WorkspaceDamaged(f"{name} does not match its checksum in {where}")
         try:
             samples = pd.read_parquet(io.BytesIO(data))
@@ -402,8 +364,8 @@ class Workspace:
         Each part is ``{"name", "source", "method", "rows", "report"}`` (``report``: a
         :class:`~analysis.corpus.LoadReport` as a dict); their rows add up to ``len(samples)``.
         """
-        data = parquet_bytes(samples)
-        digest = hashlib.sha256(data).hexdigest()
+        data = parquet_bytes(samples, as_text=metadata_columns(samples))
+        digest = bytes_sha256(data)
         samples_file = f"samples-{digest[:20]}.parquet"
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -443,13 +405,13 @@ class Workspace:
                 return
             if current is not None:
                 os.replace(self.manifest_path, self.root / PREVIOUS)
-                _fsync_directory(self.root)
+                fsync_directory(self.root)
             self._remove_unreferenced()
 
     def store_upload(self, name: str, data: bytes) -> Path:
         """Keep an uploaded file in the workspace (atomically) and return its path."""
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).strip("._") or "upload"
-        digest = hashlib.sha256(data).hexdigest()[:12]
+        digest = bytes_sha256(data)[:12]
         path = self.root / "uploads" / f"{digest}-{safe}"
         with self.lock():
             if not path.exists():
@@ -552,7 +514,7 @@ class Workspace:
             if entry.name != LOCK:
                 os.rename(entry, damaged / entry.name)
         (damaged / "DAMAGED.txt").write_text(f"Moved aside {time.strftime('%Y-%m-%d %H:%M:%S')}: {reason}.\n")
-        _fsync_directory(self.root)
+        fsync_directory(self.root)
         for folder in _CARRIED_FOLDERS:
             if (damaged / folder).is_dir():
                 shutil.copytree(damaged / folder, self.root / folder)
@@ -616,5 +578,5 @@ class Workspaces:
                 os.rename(entry, staging / entry.name)
             if not target.exists():
                 os.rename(staging, target)
-            _fsync_directory(self.base / "shared")
+            fsync_directory(self.base / "shared")
             return target

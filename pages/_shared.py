@@ -11,7 +11,6 @@ the page edge.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import tempfile
 import threading
@@ -23,13 +22,12 @@ import pandas as pd
 import streamlit as st
 
 from analysis import charts, demo
-from analysis.compare import CompareError
-from analysis.corpus import CorpusError
-from analysis.embed import EmbeddingError, cached_count, embed
-from analysis.progress import ProgressMeter
-from analysis.project import ProjectionError, cached_projection, project
-from analysis.generate.backends import GenerationError
+from analysis.embed import cached_count, embed
+from analysis.errors import CollapseLabError
+from analysis.export import csv_bytes
 from analysis.mixture import MixtureEngine
+from analysis.progress import ProgressMeter
+from analysis.project import cached_projection, project
 from analysis.workspace import (
     DEFAULT_SHARED,
     Workspace,
@@ -40,22 +38,20 @@ from analysis.workspace import (
     valid_session_token,
     validate_workspace_name,
 )
-from analysis.export import csv_bytes
 
 log = logging.getLogger("collapse_lab")
-
-#: Errors whose message is written for the user: shown as they are.
-USER_ERRORS: tuple[type[Exception], ...] = (
-    CorpusError, WorkspaceError, EmbeddingError, GenerationError, CompareError, ProjectionError,
-)
 
 
 @contextlib.contextmanager
 def user_errors(action: str) -> Iterator[None]:
-    """Show any error raised inside as an ``st.error`` message, never as a traceback."""
+    """Show any error raised inside as an ``st.error`` message, never as a traceback.
+
+    A :class:`~analysis.errors.CollapseLabError` is written for the user and shown as it is; any
+    other error is a bug: logged with its traceback, and the user is told so.
+    """
     try:
         yield
-    except USER_ERRORS as exc:  # messages name files and sets: shown as plain text
+    except CollapseLabError as exc:  # messages name files and sets: shown as plain text
         st.error(plain(exc), icon=":material/error:")
     except Exception as exc:  # the app never shows a traceback; the log keeps it
         log.exception("%s failed", action)
@@ -217,6 +213,7 @@ def _dataset_of(ws: Workspace) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 
 ROUTER_FLAG = "_collapse_lab_router"
+_APP_FOLDER = Path(__file__).resolve().parents[1]  # where app.py is; st.switch_page takes paths relative to it
 _REDIRECT, _RESTORE_QUERY = "_collapse_lab_redirect", "_collapse_lab_restore_query"
 
 
@@ -236,14 +233,18 @@ def mark_router() -> None:
         st.query_params.from_dict(query)
 
 
-def current_dataset() -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The current dataset; on the very first run, the demo corpus. Stops the page on an error."""
+def current_dataset(page: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The current dataset; on the very first run, the demo corpus. Stops the page on an error.
+
+    ``page`` is the calling script's file (``__file__``): a page run without the router is sent
+    through it and back to this page.
+    """
     if ROUTER_FLAG not in st.session_state:
         # Streamlit runs a page file directly (its older pages/ mode) when the very first request
         # to a fresh server opens a page's URL; send it through the router in app.py, which then
         # opens this page with the same query parameters (mark_router).
-        page = Path(inspect.stack()[1].filename).resolve().relative_to(Path(__file__).resolve().parents[1])
-        st.session_state[_REDIRECT] = {"page": page.as_posix(), "query": st.query_params.to_dict()}
+        relative = Path(page).resolve().relative_to(_APP_FOLDER)
+        st.session_state[_REDIRECT] = {"page": relative.as_posix(), "query": st.query_params.to_dict()}
         st.switch_page("app.py")
     ws = workspace()
     try:
@@ -253,7 +254,7 @@ def current_dataset() -> tuple[pd.DataFrame, dict[str, Any]]:
             # Moved aside (kept) and the last complete state restored; recovery_notice says so.
             ws.recover(str(exc))
             return _dataset_of(ws)
-    except (WorkspaceError, CorpusError) as exc:
+    except CollapseLabError as exc:  # WorkspaceError, or a CorpusError from the demo files
         st.error(plain(exc), icon=":material/error:")
         if st.button("Start again with the demo corpus", key="reset_workspace"):
             ws.clear()

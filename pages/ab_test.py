@@ -18,7 +18,7 @@ st.caption(
 )
 MIXTURE = "the mixture you designed"
 
-samples, manifest = current_dataset()
+samples, manifest = current_dataset(__file__)
 samples = samples.reset_index(drop=True)
 with user_errors("Running the A/B test"):
     embeddings = dataset_embeddings(samples, manifest["sha256"])

@@ -26,7 +26,7 @@ def _compare(samples: pd.DataFrame, embeddings: np.ndarray, **params) -> pd.Data
     return table
 
 
-samples, manifest = current_dataset()
+samples, manifest = current_dataset(__file__)
 samples = samples.reset_index(drop=True)
 with user_errors("Comparing the sets"):
     embeddings = dataset_embeddings(samples, manifest["sha256"])

@@ -24,7 +24,7 @@ from pages._shared import current_dataset, plain, user_errors, workspace, worksp
 METHODS = ["rule-based", "paraphrase", "llm", "another method…"]
 PREVIEW_ROWS = 500
 
-samples, manifest = current_dataset()
+samples, manifest = current_dataset(__file__)
 st.title("Data")
 st.caption(
     "Load real samples and the synthetic sets to judge against them. Everything you load is kept "

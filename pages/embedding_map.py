@@ -15,7 +15,7 @@ st.caption(
     "real and synthetic overlaid, so regions of real data that no synthetic set reaches stand out."
 )
 
-samples, manifest = current_dataset()
+samples, manifest = current_dataset(__file__)
 samples = samples.reset_index(drop=True)
 
 with user_errors("Drawing the map"):

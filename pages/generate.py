@@ -13,7 +13,7 @@ from analysis.generate.backends import LocalBackend, OpenAIBackend
 from analysis.progress import ProgressMeter
 from pages._shared import current_dataset, plain, user_errors, workspace
 
-samples, manifest = current_dataset()
+samples, manifest = current_dataset(__file__)
 st.title("Generate")
 st.caption(
     "Make a synthetic set from the current data with a rule-based, paraphrase or LLM method, on this "
@@ -102,24 +102,24 @@ if start:
     with user_errors("Generating"):
         meter = ProgressMeter(int(n))
         bar = st.progress(0.0, text="Starting…")
-        new = generate(
+        generated = generate(
             method, inputs, int(n), seed=int(seed), backend=backend, method_name=name, checkpoint=checkpoint,
             progress=lambda done, total: bar.progress(meter.fraction(done), text=meter.text(done)), **params,
         )
-        report = new.attrs["generation_report"]
-        part_report = LoadReport(path=f"generated: {name}", format="generated", rows_read=report["attempts"], rows_kept=len(new))
-        for reason, count in report["rejected"].items():
+        new, report = generated.samples, generated.report
+        part_report = LoadReport(path=f"generated: {name}", format="generated", rows_read=report.attempts, rows_kept=len(new))
+        for reason, count in report.rejected.items():
             part_report.drop(f"generated output rejected: {reason}", count)
         part_report.notes.append(
-            f"{method} from {source_name}, seed {int(seed)}, backend {report['backend']}"
-            + (f" ({report['model']})" if report["model"] else "") + f", {report['seconds']:.0f} s."
+            f"{method} from {source_name}, seed {int(seed)}, backend {report.backend}"
+            + (f" ({report.model})" if report.model else "") + f", {report.seconds:.0f} s."
         )
         combined, _ = combine_samples(samples, new)
-        part = {"name": f"generated {name} g{report['generation']}", "source": "synthetic", "method": name,
+        part = {"name": f"generated {name} g{report.generation}", "source": "synthetic", "method": name,
                 "rows": len(new), "report": part_report.to_dict()}
         workspace().save(combined, name=f"{manifest['name']} + {part['name']}"[:120], parts=[*manifest["parts"], part])
         checkpoint.unlink(missing_ok=True)
-        st.session_state["generate_flash"] = f"Added {len(new):,} {plain(name)} samples (generation {report['generation']}) to the dataset."
+        st.session_state["generate_flash"] = f"Added {len(new):,} {plain(name)} samples (generation {report.generation}) to the dataset."
         st.session_state["generate_preview"] = new[["text", "label", "parent_id", "generation"]].head(20).to_dict("records")
         st.rerun()
 

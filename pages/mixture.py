@@ -19,7 +19,7 @@ st.caption(
 FRONTIER_METRICS = ["tail coverage (rarest 10%)", "coverage", "recall", "distinct-2", "vendi", "centroid shift"]
 HEADLINE = ["coverage", "tail coverage (rarest 10%)", "recall", "precision", "distinct-2", "entropy-1", "vendi", "centroid shift"]
 
-samples, manifest = current_dataset()
+samples, manifest = current_dataset(__file__)
 samples = samples.reset_index(drop=True)
 with user_errors("Designing the mixture"):
     embeddings = dataset_embeddings(samples, manifest["sha256"])

@@ -18,7 +18,7 @@ st.caption(
     "trend rules warn when diversity or entropy falls, the tail is lost, perplexity spikes or the data drifts."
 )
 
-samples, manifest = current_dataset()
+samples, manifest = current_dataset(__file__)
 samples = samples.reset_index(drop=True)
 real = samples[samples["source"] == "real"]
 synthetic_sets = samples[samples["source"] == "synthetic"].groupby(["method", "generation"]).size()

@@ -27,7 +27,7 @@ ABOUT = {
 DEFAULT_N = {"gaussian": 20, "regression": 100, "ngram": 1000, "embedding": 1000}
 FAST = ("gaussian", "regression")  # cheap enough to average many runs
 
-samples, _ = current_dataset()
+samples, _ = current_dataset(__file__)
 model = st.segmented_control("Model", MODELS, default="gaussian", key="sim_model") or "gaussian"
 st.caption(ABOUT[model])
 

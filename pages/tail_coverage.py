@@ -34,7 +34,7 @@ def _not_supported(shares: pd.DataFrame, group: str, what: str, k: int) -> None:
         )
 
 
-samples, manifest = current_dataset()
+samples, manifest = current_dataset(__file__)
 samples = samples.reset_index(drop=True)
 with user_errors("Measuring tail coverage"):
     embeddings = dataset_embeddings(samples, manifest["sha256"])

@@ -34,13 +34,14 @@ def test_generate_through_the_openai_compatible_server(llama_server, real, tmp_p
     key = "sk-test-not-a-real-key"
     backend = OpenAIBackend(llama_server, "smollm2", key, concurrency=2)
     checkpoint = tmp_path / "run.jsonl"
-    frame = generate("paraphrase", real, 3, seed=1, backend=backend, max_tokens=96, checkpoint=checkpoint)
+    generated = generate("paraphrase", real, 3, seed=1, backend=backend, max_tokens=96, checkpoint=checkpoint)
+    frame = generated.samples
     assert len(frame) == 3 and frame["text"].is_unique
     assert set(frame["backend"]) == {"openai"} and set(frame["model"]) == {"smollm2"}
     assert frame["parent_id"].isin(real["id"]).all()
     # the key is never written anywhere
     assert key not in checkpoint.read_text() and key not in frame.to_json() and key not in repr(backend)
-    assert key not in str(frame.attrs["generation_report"])
+    assert key not in str(generated.report)
 
 
 def test_settings_come_from_the_environment(llama_server, monkeypatch):
@@ -125,7 +126,7 @@ def test_partial_failure_keeps_the_samples_before_it(real, tmp_path):
     flaky = Flaky()
     with pytest.raises(GenerationError, match="2 of 4 samples were accepted and kept"):
         generate("llm", real, 4, backend=flaky, checkpoint=checkpoint, batch_size=4)
-    frame = generate("llm", real, 4, backend=flaky, checkpoint=checkpoint, batch_size=4)
+    frame = generate("llm", real, 4, backend=flaky, checkpoint=checkpoint, batch_size=4).samples
     assert len(frame) == 4 and frame["text"].is_unique
     assert os.path.exists(checkpoint)
 

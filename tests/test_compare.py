@@ -16,8 +16,8 @@ from analysis.risks import RulesError, load_rules, risks
 def dataset():
     demo = load_demo(synthetic=False)
     real = demo.groupby("label").head(25).reset_index(drop=True)  # 300 real, ~30 holdout
-    rules = generate("rule-based", real, 60, seed=1, noise=0.3)
-    collapsed = generate("rule-based", real[real["label"] == "People"].head(3), 60, seed=2, noise=0.5, method_name="collapsed")
+    rules = generate("rule-based", real, 60, seed=1, noise=0.3).samples
+    collapsed = generate("rule-based", real[real["label"] == "People"].head(3), 60, seed=2, noise=0.5, method_name="collapsed").samples
     samples = combine_samples(real, rules, collapsed)[0]
     return samples, embed(samples["text"])
 

@@ -8,6 +8,7 @@ import pytest
 from analysis.corpus import (
     COLUMNS,
     CorpusError,
+    LoadReport,
     assign_split,
     combine_samples,
     load_samples,
@@ -100,9 +101,13 @@ def test_folder_of_txt_files_with_subfolder_labels(tmp_path):
     assert any("not .txt" in note for note in report.notes)
 
 
-def test_load_samples_keeps_the_report_in_attrs(files):
-    samples = load_samples(files["csv"])
-    assert samples.attrs["load_report"]["rows_kept"] == 3
+def test_the_report_is_a_typed_value_not_frame_attrs(files):
+    loaded = read_samples(files["csv"])
+    assert isinstance(loaded.report, LoadReport) and loaded.report.rows_kept == 3
+    samples, report = loaded  # still unpacks as a pair
+    assert samples is loaded.samples and report is loaded.report
+    plain = load_samples(files["csv"])
+    assert plain.attrs == {} and plain.equals(loaded.samples)
 
 
 # --------------------------------------------------------------------------- columns

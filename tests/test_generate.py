@@ -44,7 +44,7 @@ def assert_provenance(frame, method, n, generation=1):
 
 
 def test_rule_based_rows_and_provenance(real):
-    frame = generate("rule-based", real, 30, seed=3, noise=0.3)
+    frame = generate("rule-based", real, 30, seed=3, noise=0.3).samples
     assert_provenance(frame, "rule-based", 30)
     assert frame["parent_id"].isin(real["id"]).all()
     assert set(frame["backend"]) == {"rules"} and set(frame["noise"]) == {0.3}
@@ -53,16 +53,16 @@ def test_rule_based_rows_and_provenance(real):
 
 
 def test_rule_based_is_deterministic_per_seed(real):
-    one = generate("rule-based", real, 20, seed=7)
-    two = generate("rule-based", real.sample(frac=1, random_state=1), 20, seed=7)  # row order does not matter
-    other = generate("rule-based", real, 20, seed=8)
+    one = generate("rule-based", real, 20, seed=7).samples
+    two = generate("rule-based", real.sample(frac=1, random_state=1), 20, seed=7).samples  # row order does not matter
+    other = generate("rule-based", real, 20, seed=8).samples
     assert one["text"].tolist() == two["text"].tolist()
     assert one["text"].tolist() != other["text"].tolist()
 
 
 def test_noise_changes_the_output_measurably(real):
     def changed_words(noise):
-        frame = generate("rule-based", real, 40, seed=1, noise=noise)
+        frame = generate("rule-based", real, 40, seed=1, noise=noise).samples
         parents = real.set_index("id").loc[frame["parent_id"], "text"]
         share = [
             1 - len(set(a.split()) & set(b.split())) / len(set(a.split()) | set(b.split()))
@@ -76,14 +76,14 @@ def test_noise_changes_the_output_measurably(real):
 
 
 def test_the_holdout_is_never_an_input(real):
-    frame = generate("rule-based", real, 40, seed=2, noise=0.2)
+    frame = generate("rule-based", real, 40, seed=2, noise=0.2).samples
     holdout = set(real.loc[real["split"] == "holdout", "id"])
     assert holdout and not (set(frame["parent_id"]) & holdout)
 
 
 def test_recursion_makes_the_next_generation(real):
-    first = generate("rule-based", real, 20, seed=1)
-    second = generate("rule-based", first, 10, seed=1)
+    first = generate("rule-based", real, 20, seed=1).samples
+    second = generate("rule-based", first, 10, seed=1).samples
     assert_provenance(second, "rule-based", 10, generation=2)
     assert second["parent_id"].isin(first["id"]).all()
 
@@ -123,16 +123,18 @@ def test_rejections_are_counted_and_replaced(real):
         Completion("The Nile is long and flows north."),  # duplicate of the first
         Completion("Mount Everest is the highest mountain on Earth."),
     ]
-    frame = generate("llm", real, 2, backend=ScriptedBackend(answers), batch_size=1)
+    generated = generate("llm", real, 2, backend=ScriptedBackend(answers), batch_size=1)
+    frame, report = generated.samples, generated.report
     assert frame["text"].tolist() == ["The Nile is long and flows north.", "Mount Everest is the highest mountain on Earth."]
-    assert frame.attrs["generation_report"]["rejected"] == {"truncated": 1, "empty": 1, "duplicate": 1}
+    assert report.rejected == {"truncated": 1, "empty": 1, "duplicate": 1}
 
 
 def test_cancel_returns_what_was_accepted(real):
     calls = []
-    frame = generate("rule-based", real, 50, batch_size=5, should_stop=lambda: len(calls) >= 2,
-                     progress=lambda done, total: calls.append(done))
-    assert len(frame) == 10 and frame.attrs["generation_report"]["complete"] is False
+    generated = generate("rule-based", real, 50, batch_size=5, should_stop=lambda: len(calls) >= 2,
+                         progress=lambda done, total: calls.append(done))
+    assert len(generated.samples) == 10 and generated.report.complete is False
+    assert generated.report.accepted == 10 and generated.report.requested == 50
 
 
 KILLED_RUN = textwrap.dedent(
@@ -158,8 +160,8 @@ def test_a_killed_run_resumes_to_exactly_n_unique_samples(real, tmp_path):
     assert 25 <= len(on_file) < 60
     with open(checkpoint, "a") as file:
         file.write('{"index": 99, "row": {"te')  # a torn last line, as a kill during a write leaves
-    resumed = generate("rule-based", real, 60, seed=5, checkpoint=checkpoint, batch_size=7)
-    uninterrupted = generate("rule-based", real, 60, seed=5, batch_size=7)
+    resumed = generate("rule-based", real, 60, seed=5, checkpoint=checkpoint, batch_size=7).samples
+    uninterrupted = generate("rule-based", real, 60, seed=5, batch_size=7).samples
     assert len(resumed) == 60 and resumed["text"].is_unique and resumed["id"].is_unique
     assert resumed["text"].tolist() == uninterrupted["text"].tolist()
 
@@ -175,7 +177,7 @@ def test_a_checkpoint_of_other_settings_is_refused(real, tmp_path):
 
 
 def test_paraphrase_with_the_local_model(real, local):
-    frame = generate("paraphrase", real, 3, seed=1, backend=local, max_tokens=96)
+    frame = generate("paraphrase", real, 3, seed=1, backend=local, max_tokens=96).samples
     assert_provenance(frame, "paraphrase", 3)
     assert frame["parent_id"].isin(real["id"]).all()
     assert set(frame["backend"]) == {"local"} and set(frame["model"]) == {"SmolLM2-135M-Instruct.Q4_1.gguf"}
@@ -185,7 +187,7 @@ def test_paraphrase_with_the_local_model(real, local):
 
 
 def test_llm_with_the_local_model_writes_for_a_label(real, local):
-    frame = generate("llm", real, 3, seed=1, backend=local, k=2, max_tokens=96)
+    frame = generate("llm", real, 3, seed=1, backend=local, k=2, max_tokens=96).samples
     assert_provenance(frame, "llm", 3)
     assert frame["parent_id"].isna().all() and frame["label"].isin(real["label"]).all()
     examples = frame["example_ids"].map(json.loads)
@@ -195,8 +197,8 @@ def test_llm_with_the_local_model_writes_for_a_label(real, local):
 
 
 def test_local_generation_is_reproducible(real, local):
-    one = generate("paraphrase", real, 2, seed=11, backend=local, max_tokens=64)
-    two = generate("paraphrase", real, 2, seed=11, backend=local, max_tokens=64)
+    one = generate("paraphrase", real, 2, seed=11, backend=local, max_tokens=64).samples
+    two = generate("paraphrase", real, 2, seed=11, backend=local, max_tokens=64).samples
     assert one["text"].tolist() == two["text"].tolist()
 
 
@@ -240,7 +242,7 @@ def test_a_worker_that_dies_mid_run_is_a_clear_error_and_the_run_resumes(real, l
     assert "keep running" in message and "--resume" in message and "COLLAPSE_LAB_OPENAI_BASE_URL" in message
     kept = [json.loads(line) for line in checkpoint.read_text().splitlines()[1:]]
     assert len(kept) == 2  # the first batch, on file; the second died with the worker
-    resumed = generate("paraphrase", real, 4, **settings)  # a fresh worker picks the run up
+    resumed = generate("paraphrase", real, 4, **settings).samples  # a fresh worker picks the run up
     assert worker.pid not in (None, killed[0])
     assert len(resumed) == 4 and resumed["text"].is_unique
     rows = [r["row"]["text"] for r in kept if "row" in r]

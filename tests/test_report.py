@@ -22,7 +22,7 @@ SCRIPT = "<script>alert(1)</script> is how the page would be attacked"
 def dataset():
     demo = load_demo(synthetic=False)
     real = demo.groupby("label").head(25).reset_index(drop=True)  # 300 real, ~30 holdout
-    rules = generate("rule-based", real, 60, seed=1, noise=0.3)
+    rules = generate("rule-based", real, 60, seed=1, noise=0.3).samples
     hostile = samples_from_frame(
         pd.DataFrame({"text": [SCRIPT, *real["text"].iloc[200:259]], "label": ["<b>bold</b>", *real["label"].iloc[200:259]]}),
         method="<img src=x onerror=alert(2)>",

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 
 from analysis.corpus import LoadReport, samples_from_frame
+from analysis.io import atomic_write_bytes
 from analysis.workspace import (
     Workspace,
     WorkspaceDamaged,
     WorkspaceError,
     Workspaces,
-    atomic_write_bytes,
     new_session_token,
     valid_session_token,
     validate_workspace_name,

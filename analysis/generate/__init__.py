@@ -1,6 +1,7 @@
 """Generate synthetic text offline with three methods, resumably: rule-based, paraphrase, llm.
 
-One entry point, :func:`generate`. Each output row is in the sample-table data model with its
+One entry point, :func:`generate`; it returns :class:`Generated`: the new rows and the run's
+:class:`GenerationReport`. Each output row is in the sample-table data model with its
 provenance as metadata: method, ``parent_id``, ``generation``, backend, model, prompt template,
 temperature, top-p and seed. Given a previous synthetic generation as input it produces the next
 one (generation k → k + 1), which the collapse simulator and the monitor build on.
@@ -15,6 +16,7 @@ import hashlib
 import json
 import random
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,6 +41,8 @@ __all__ = [
     "METHODS",
     "DEFAULTS",
     "generate",
+    "Generated",
+    "GenerationReport",
     "GenerationError",
     "LocalBackend",
     "OpenAIBackend",
@@ -53,6 +57,36 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "llm": {"k": 3, "temperature": 0.9, "top_p": 0.95, "max_tokens": 160, "example_chars": 300},
 }
 PROVENANCE = ["backend", "model", "prompt_template", "temperature", "top_p", "seed", "run_seed"]
+
+
+@dataclass(frozen=True)
+class GenerationReport:
+    """What one run of :func:`generate` did: outputs accepted and rejected (by reason), settings, time."""
+
+    method: str  #: the method name written in the rows
+    generation: int  #: the generation of the new rows (one more than the inputs')
+    requested: int
+    accepted: int
+    rejected: dict[str, int]  #: rejected outputs by reason (``truncated``, ``empty``, ``duplicate``, ...)
+    attempts: int  #: sample indices tried, accepted or not
+    complete: bool  #: False when the run was stopped (``should_stop``) before ``requested`` were accepted
+    seconds: float
+    backend: str  #: ``rules`` for rule-based
+    model: str | None
+    params: dict[str, Any]
+    seed: int
+    inputs: str  #: :func:`inputs_digest` of the input samples
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What :func:`generate` returns: the new rows (a sample table) and the report of the run."""
+
+    samples: pd.DataFrame
+    report: GenerationReport
 
 
 def _digest(*parts: Any) -> str:
@@ -131,7 +165,7 @@ def generate(
     batch_size: int = 8,
     max_attempts: int | None = None,
     **params: Any,
-) -> pd.DataFrame:
+) -> Generated:
     """Generate ``n`` cleaned, unique synthetic samples from ``real`` with one method.
 
     Parameters
@@ -156,16 +190,16 @@ def generate(
         Called as ``progress(accepted, n)`` after each batch.
     should_stop
         Polled between batches; when it returns True the run stops and returns what it has
-        (``attrs["generation_report"]["complete"]`` is then False).
+        (``report.complete`` is then False).
     **params
         Method parameters, see :data:`DEFAULTS` (``noise``; ``temperature``, ``top_p``,
         ``max_tokens``, ``max_input_chars``; ``k``, ``example_chars``).
 
     Returns
     -------
-    DataFrame
-        The sample table of the new rows; ``attrs["generation_report"]`` counts accepted and
-        rejected outputs by reason, with the elapsed time.
+    Generated
+        ``samples``: the sample table of the new rows; ``report``: a :class:`GenerationReport`
+        that counts accepted and rejected outputs by reason, with the settings and the elapsed time.
     """
     if method not in METHODS:
         raise GenerationError(f"Unknown method {method!r}: choose one of {', '.join(METHODS)}.")
@@ -293,19 +327,19 @@ def generate(
         frame = pd.DataFrame(columns=COLUMNS + PROVENANCE)
     extra_columns = [c for c in frame.columns if c not in COLUMNS]
     frame = frame[COLUMNS + extra_columns]
-    frame.attrs["generation_report"] = {
-        "method": name,
-        "generation": generation,
-        "requested": n,
-        "accepted": len(frame),
-        "rejected": rejected,
-        "attempts": next_index,
-        "complete": complete and len(frame) == n,
-        "seconds": round(time.perf_counter() - started, 3),
-        "backend": engine.name if engine else "rules",
-        "model": engine.model if engine else None,
-        "params": params,
-        "seed": seed,
-        "inputs": inputs_digest(inputs),
-    }
-    return frame
+    report = GenerationReport(
+        method=name,
+        generation=generation,
+        requested=n,
+        accepted=len(frame),
+        rejected=rejected,
+        attempts=next_index,
+        complete=complete and len(frame) == n,
+        seconds=round(time.perf_counter() - started, 3),
+        backend=engine.name if engine else "rules",
+        model=engine.model if engine else None,
+        params=params,
+        seed=seed,
+        inputs=inputs_digest(inputs),
+    )
+    return Generated(frame, report)

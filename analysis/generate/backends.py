@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from analysis.errors import CollapseLabError
+
 __all__ = [
     "Request",
     "Completion",
@@ -46,7 +48,7 @@ __all__ = [
 ]
 
 
-class GenerationError(RuntimeError):
+class GenerationError(CollapseLabError, RuntimeError):
     """Generation cannot go on; the message says why and what to do. Samples accepted so far are kept."""
 
 

@@ -19,6 +19,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.errors import CollapseLabError
+
 __all__ = ["TSTRResult", "DetectionResult", "tstr", "detection", "most_synthetic", "has_labels", "UtilityError"]
 
 #: Inverse regularisation strength of every logistic regression here. On unit-length 384-d
@@ -27,7 +29,7 @@ __all__ = ["TSTRResult", "DetectionResult", "tstr", "detection", "most_synthetic
 C = 10.0
 
 
-class UtilityError(ValueError):
+class UtilityError(CollapseLabError, ValueError):
     """A utility metric cannot be computed on the inputs; the message says what is missing."""
 
 

@@ -53,7 +53,8 @@ def main() -> None:
         recording = Recording(backend)
         with tempfile.TemporaryDirectory() as scratch:
             start = time.perf_counter()
-            samples = generate(args.method, real, args.n, seed=round_, backend=recording, checkpoint=Path(scratch) / "run.jsonl")
+            samples = generate(args.method, real, args.n, seed=round_, backend=recording,
+                               checkpoint=Path(scratch) / "run.jsonl").samples
             through_generate.append(time.perf_counter() - start)
         accepted = len(samples)
         start = time.perf_counter()
