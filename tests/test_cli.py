@@ -137,3 +137,48 @@ def test_a_negative_size_fails_fast_in_a_real_process(tmp_path):
     assert result.returncode == 3
     assert "--size -5: expected a whole number >= 6" in result.stderr and "Traceback" not in result.stderr
     assert "embedding" not in result.stderr  # refused before the texts were embedded
+
+
+def test_an_embedding_model_that_cannot_load_exits_3_with_the_message(tmp_path, capsys, monkeypatch):
+    """An EmbeddingError (not on the CLI's old list of caught errors) is a message and exit 3, not a traceback."""
+    monkeypatch.setenv("COLLAPSE_LAB_CACHE", str(tmp_path / "cache"))
+    real = write(tmp_path / "real.txt", "one sample here\nanother sample\n")
+    assert main(["embed", str(real), "--model", str(tmp_path / "no-such-model")]) == 3
+    err = capsys.readouterr().err
+    assert "error: Cannot load the embedding model" in err and "no-such-model" in err
+    assert "Traceback" not in err
+
+
+def _user_errors():
+    from analysis.embed import EmbeddingError
+    from analysis.errors import CollapseLabError
+    from analysis.metrics.utility import UtilityError
+    from analysis.project import ProjectionError
+    from analysis.simulate import SimulationError
+    from analysis.workspace import WorkspaceDamaged, WorkspaceError
+
+    class SomeNewError(CollapseLabError):
+        """A user error the CLI has never heard of: the base class is what it catches."""
+
+    return [EmbeddingError, ProjectionError, SimulationError, UtilityError, WorkspaceDamaged, WorkspaceError, SomeNewError]
+
+
+@pytest.mark.parametrize("error", _user_errors(), ids=lambda error: error.__name__)
+def test_every_collapse_lab_error_exits_3_with_its_message(error, tmp_path, capsys, monkeypatch):
+    import analysis.cli
+
+    def fails(args):
+        raise error("what is wrong, where, and how to fix it")
+
+    monkeypatch.setattr(analysis.cli, "_command_load", fails)
+    assert main(["load", str(tmp_path / "any.csv")]) == 3
+    assert capsys.readouterr().err == "error: what is wrong, where, and how to fix it\n"
+
+
+def test_usage_errors_exit_2_except_for_check_where_2_means_an_alarm(capsys):
+    for argv, code in ((["load"], 2), (["load", "x.csv", "--colour"], 2), (["simulate", "--model", "markov"], 2),
+                       (["check"], 3), (["check", "--real", "r.csv", "--synthetic", "a=s.csv", "--colour"], 3)):
+        with pytest.raises(SystemExit) as stopped:
+            main(argv)
+        assert stopped.value.code == code, argv
+        assert "usage: python -m analysis" in capsys.readouterr().err
