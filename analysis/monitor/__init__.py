@@ -1,13 +1,26 @@
-"""Snapshots of a synthetic-data pipeline, their metrics over time, trend rules and the CI gate.
+"""Snapshots of a synthetic-data pipeline, their metrics over time, and early-warning trend rules.
 
-The code lives in :mod:`analysis.monitor.core` for now; this package re-exports its public API.
+One job per module: :mod:`~analysis.monitor.store` (the append-only, crash-safe JSONL history
+and the tidy history table, :class:`MonitorError`); :mod:`~analysis.monitor.core` (the
+:class:`Monitor`, which scores snapshots against a real holdout and appends them);
+:mod:`~analysis.monitor.trends` (the ``[[trend]]`` rules: :func:`warnings`, :func:`thresholds`);
+:mod:`~analysis.monitor.gate` (:func:`gate`, the CI quality gate behind ``python -m analysis
+check``); :mod:`~analysis.monitor.demo` (:func:`demo_history`). ``from analysis.monitor import …``
+gives the public API of all of them.
 """
 
-from analysis.monitor.core import (
-    EXIT_CODES, FIRED_COLUMNS, HISTORY_COLUMNS, THRESHOLD_COLUMNS, VERDICT_COLUMNS, WARNING_COLUMNS, GateResult,
-    Monitor, MonitorError, append_record, demo_history, gate, history_frame, history_from_table, read_records,
-    thresholds, warnings,
+from analysis.monitor.core import Monitor
+from analysis.monitor.demo import demo_history
+from analysis.monitor.gate import EXIT_CODES, FIRED_COLUMNS, VERDICT_COLUMNS, GateResult, gate
+from analysis.monitor.store import (
+    HISTORY_COLUMNS,
+    MonitorError,
+    append_record,
+    history_frame,
+    history_from_table,
+    read_records,
 )
+from analysis.monitor.trends import THRESHOLD_COLUMNS, WARNING_COLUMNS, thresholds, warnings
 
 __all__ = [
     "HISTORY_COLUMNS", "WARNING_COLUMNS", "THRESHOLD_COLUMNS", "VERDICT_COLUMNS", "FIRED_COLUMNS", "EXIT_CODES",
