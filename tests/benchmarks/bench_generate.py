@@ -4,13 +4,15 @@
 
 Prints the local model's accepted samples per minute, and the ratio of `generate`'s throughput to
 `Llama.create_chat_completion` on exactly the same prompts, settings and seeds in the same run
-(target >= 0.9: the interface, cleaning and checkpointing cost at most 10 %). Both produce the
-same tokens, so the ratio measures the interface only. Rounds alternate; medians are compared.
+(target >= 0.9: the interface, cleaning, checkpointing and the worker process that runs the model
+cost at most 10 %). Both produce the same tokens, so the ratio measures the interface only. Rounds
+alternate; medians are compared. It also prints which CPU features this llama.cpp build uses.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -21,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from analysis.demo import load_demo  # noqa: E402
 from analysis.generate import LocalBackend, generate  # noqa: E402
-from analysis.generate.backends import load_llama  # noqa: E402
 
 
 class Recording:
@@ -45,7 +46,10 @@ def main() -> None:
 
     real = load_demo(synthetic=False)
     backend = LocalBackend()
-    llama = load_llama(backend.model_path)
+    from llama_cpp import Llama  # the direct baseline, in this process; generate's model runs in its worker
+
+    llama = Llama(model_path=str(backend.model_path), n_ctx=backend.n_ctx, n_threads=os.cpu_count(), verbose=False, seed=0)
+    backend.complete_many([])  # start the worker and load its model before the clock
     llama.create_chat_completion(messages=[{"role": "user", "content": "Hello"}], max_tokens=8)  # warm up
 
     through_generate, direct, accepted = [], [], 0
@@ -67,6 +71,7 @@ def main() -> None:
         print(f"round {round_ + 1}: generate {through_generate[-1]:.1f} s, direct Llama {direct[-1]:.1f} s "
               f"({len(recording.requests)} prompts, {accepted} accepted)", flush=True)
 
+    print(f"llama.cpp build: {backend.worker.system_info.strip()}")
     per_minute = accepted / statistics.median(through_generate) * 60
     ratio = statistics.median(direct) / statistics.median(through_generate)
     print(f"local LLM ({args.method}): {per_minute:.1f} accepted samples/min on this machine")
