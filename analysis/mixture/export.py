@@ -21,8 +21,8 @@ import pandas as pd
 
 from analysis.compare import BASELINE
 from analysis.corpus import write_samples
+from analysis.io import atomic_write_bytes, file_sha256
 from analysis.mixture.spec import MixtureError, MixtureSpec, guardrail
-from analysis.workspace import atomic_write_bytes
 
 __all__ = ["export_mixture", "export_bytes", "rows_from_manifest", "samples_sha256", "MANIFEST_VERSION"]
 
@@ -129,7 +129,7 @@ def export_mixture(
         "rows": {"count": len(mixture), "ids": mixture["id"].astype(str).tolist()},
         "file": path.name,
         "format": format,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "sha256": file_sha256(path),
     }
     atomic_write_bytes(
         path.with_name(path.name + ".manifest.json"), json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
