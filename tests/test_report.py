@@ -106,7 +106,7 @@ def test_the_report_opens_offline_in_chromium(report):
     assert errors == []
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
     assert "<script>alert(1)</script> is how the page would be attacked" in body
-    assert "Review <draft>" in body and svg_drawn >= 5
+    assert "Review <draft>" in body and svg_drawn >= 4  # summary, comparison, Zipf, trends: the small holdout gets no tail chart
 
 
 def test_report_command_writes_the_file(tmp_path, capsys):
