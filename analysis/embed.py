@@ -7,8 +7,8 @@ app and the command line share work and a repeated text never goes through the m
 
 Cache layout: ``<cache dir>/embeddings/<model slug>/shard-<uuid>.npz``, each shard holding
 ``keys`` (n × 32 uint8: the SHA-256 digests) and ``vectors`` (n × d float32), written atomically once and
-never changed. :func:`embed` writes one shard as each chunk of texts leaves the model (at most
-:data:`CHUNK` texts or about :data:`SHARD_SECONDS` of work), so a killed run keeps every finished chunk
+never changed. :func:`embed` writes one shard as each chunk of texts leaves the model (:data:`CHUNK`
+texts, a fixed number so that runs batch alike and give the same bits), so a killed run keeps every finished chunk
 and a rerun embeds only what is missing; a run that finishes merges its chunks into one shard. A
 process reads all shards once into one in-memory index and picks up new shards as they appear; a
 damaged, half-written or vanished shard is skipped. Readers never lock: the index and its matrix
@@ -26,7 +26,6 @@ import hashlib
 import os
 import re
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
@@ -40,8 +39,9 @@ __all__ = ["cached_count", "DEFAULT_MODEL", "EmbeddingError", "EmbeddingCache", 
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-CHUNK = 256  # most texts per model call and per cache shard: the progress granularity
-SHARD_SECONDS = 5.0  # chunks shrink (to whole batches) so that one takes about this long at most
+# Texts per model call and per durable cache shard: a kill loses at most this many. Fixed, not
+# sized by time, so the same texts are batched the same way on every run and give the same bits.
+CHUNK = 256
 
 _MODELS: dict[str, object] = {}
 _MODELS_LOCK = threading.Lock()
@@ -303,24 +303,18 @@ def embed(
     if found.any():
         vectors[found] = cached
     order = sorted(missing, key=lambda i: len(unique[i]), reverse=True)  # similar lengths batch together
-    start, size, pieces = 0, CHUNK, []
-    while start < len(order):
-        chunk = order[start : start + size]
-        began = time.perf_counter()
+    pieces = []
+    for start in range(0, len(order), CHUNK):
+        chunk = order[start : start + CHUNK]
         vectors[chunk] = encoder.encode(
             [unique[i] for i in chunk], batch_size=batch_size, convert_to_numpy=True,
             normalize_embeddings=True, show_progress_bar=False,
         )
-        seconds = time.perf_counter() - began
         if cache is not None:  # durable before it counts as done: a kill loses at most this chunk
             pieces.append(cache.add([keys[i] for i in chunk], vectors[chunk]))
-        start += len(chunk)
         done += int(counts[chunk].sum())
         if progress:
             progress(done, len(texts))
-        # the next chunk holds what the model did in SHARD_SECONDS, in whole batches, at most CHUNK
-        fits = int(len(chunk) * SHARD_SECONDS / max(seconds, 1e-9)) // batch_size * batch_size
-        size = max(min(fits, CHUNK), min(batch_size, CHUNK), 1)
     if len(pieces) > 1:  # a finished run leaves one shard, not one per chunk: fewer files for every reader
         cache.add([keys[i] for i in order], vectors[order])  # durable before the pieces go
         for piece in pieces:  # a reader that misses a piece finds its vectors in the whole
