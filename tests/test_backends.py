@@ -75,10 +75,20 @@ def test_an_endpoint_that_is_down_gives_a_clear_error_and_keeps_what_was_made(ll
 
 
 class Garbage(http.server.BaseHTTPRequestHandler):
-    """An endpoint that answers nonsense: HTML, or JSON without choices."""
+    """A test endpoint: answers nonsense (HTML, or JSON without choices) or, in mode "ok", one chat completion.
+
+    It records the Authorization header of every request in ``server.seen``.
+    """
+
+    BODIES = {
+        "html": b"<html>bad gateway</html>",
+        "json": b'{"object": "error"}',
+        "ok": b'{"choices": [{"message": {"content": "Hello."}, "finish_reason": "stop"}]}',
+    }
 
     def do_POST(self):
-        body = b"<html>bad gateway</html>" if self.server.mode == "html" else b'{"object": "error"}'
+        getattr(self.server, "seen", []).append(self.headers.get("Authorization"))
+        body = self.BODIES[self.server.mode]
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -131,21 +141,6 @@ def test_partial_failure_keeps_the_samples_before_it(real, tmp_path):
     assert os.path.exists(checkpoint)
 
 
-class Recorder(http.server.BaseHTTPRequestHandler):
-    """Answers one chat completion and records the Authorization header it got."""
-
-    def do_POST(self):
-        self.server.seen.append(self.headers.get("Authorization"))
-        body = b'{"choices": [{"message": {"content": "Hello."}, "finish_reason": "stop"}]}'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 def test_a_password_in_the_endpoint_url_is_masked_everywhere_and_sent_as_basic_auth(monkeypatch):
     monkeypatch.setenv("COLLAPSE_LAB_OPENAI_BASE_URL", f"http://user:PASSWORD@127.0.0.1:{free_port()}/v1?key=QUERYSECRET")
     down = OpenAIBackend(max_retries=0, timeout=2)
@@ -154,8 +149,8 @@ def test_a_password_in_the_endpoint_url_is_masked_everywhere_and_sent_as_basic_a
     for shown in (str(answer), repr(down), down.shown_url):
         assert "PASSWORD" not in shown and "QUERYSECRET" not in shown and "***" in shown
 
-    server = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
-    server.seen = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), Garbage)
+    server.mode, server.seen = "ok", []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         up = OpenAIBackend(f"http://user:PASSWORD@127.0.0.1:{server.server_port}/v1", "x", max_retries=0)

@@ -12,7 +12,6 @@ fractions of a second per set, never a re-embedding:
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import CollapseLabError
+from analysis.metrics.kernels import one_blas_thread
 
 __all__ = ["TSTRResult", "DetectionResult", "tstr", "detection", "most_synthetic", "has_labels", "UtilityError"]
 
@@ -31,15 +31,6 @@ C = 10.0
 
 class UtilityError(CollapseLabError, ValueError):
     """A utility metric cannot be computed on the inputs; the message says what is missing."""
-
-
-def _one_thread():
-    """One BLAS thread: on 2 busy cores, lbfgs with 2 threads measured 50x slower (3.4 s vs 0.07 s a fit)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
 
 
 def _classifier(seed: int):
@@ -140,7 +131,7 @@ def tstr(
     if len(set(train_y)) == 1:
         predicted = np.full(len(test_y), train_y[0], dtype=object)
     else:
-        with _one_thread():
+        with one_blas_thread():  # lbfgs with 2 threads on 2 busy cores measured 50x slower
             predicted = _classifier(seed).fit(train_x, train_y).predict(test_x).astype(object)
     labels = sorted(set(test_y))
     precision, recall, f1, support = precision_recall_fscore_support(
@@ -241,7 +232,7 @@ def detection(
     y = np.concatenate([np.zeros(len(real_rows), int), np.ones(len(synthetic_rows), int)])
     scores = np.empty(len(y))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    with _one_thread():
+    with one_blas_thread():  # lbfgs with 2 threads on 2 busy cores measured 50x slower
         for train, test in splitter.split(x, y):
             scores[test] = _classifier(seed).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
     real_scores = np.full(len(real), np.nan)
