@@ -48,10 +48,11 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -88,16 +89,44 @@ AB_DEFINITIONS: dict[str, str] = {
 }
 #: Columns of :attr:`ABResult.table`.
 COLUMNS = [
-    "metric", "family", "direction", "a", "b", "difference", "ci_low", "ci_high", "p_value", "test", "p_holm",
-    "significant", "better", "verdict", "definition", "reference", "n",
+    "metric",
+    "family",
+    "direction",
+    "a",
+    "b",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "test",
+    "p_holm",
+    "significant",
+    "better",
+    "verdict",
+    "definition",
+    "reference",
+    "n",
 ]
 
 # How each metric is resampled (see the module docstring).
 _SAMPLE = {"precision", "density", "nearest-real similarity", "exact copy rate", "near copy rate", "holdout copy rate"}
 _SET = {
-    "distinct-1", "distinct-2", "distinct-3", "distinct-4", "entropy-1", "entropy-2", "mean pairwise distance",
-    "recall", "coverage", "tail coverage (rarest 10%)", "tail coverage (rarest 30%)", "rare-token coverage",
-    "duplicate rate", "centroid shift", "label divergence", "length KS",
+    "distinct-1",
+    "distinct-2",
+    "distinct-3",
+    "distinct-4",
+    "entropy-1",
+    "entropy-2",
+    "mean pairwise distance",
+    "recall",
+    "coverage",
+    "tail coverage (rarest 10%)",
+    "tail coverage (rarest 30%)",
+    "rare-token coverage",
+    "duplicate rate",
+    "centroid shift",
+    "label divergence",
+    "length KS",
 }
 _FITTED = {"perplexity on real", "TSTR macro-F1", "TSTR accuracy", "detection AUC"}
 _SLOW = {"compression ratio", "self-BLEU", "vendi", "frechet distance", "mauve"}
@@ -148,8 +177,19 @@ class _Context:
     first use, so a test of a few metrics costs only what they need.
     """
 
-    def __init__(self, samples: pd.DataFrame, embeddings: np.ndarray, a: np.ndarray, b: np.ndarray,
-                 reference: np.ndarray, train: np.ndarray, *, k: int, bins: int, seed: int) -> None:
+    def __init__(
+        self,
+        samples: pd.DataFrame,
+        embeddings: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        reference: np.ndarray,
+        train: np.ndarray,
+        *,
+        k: int,
+        bins: int,
+        seed: int,
+    ) -> None:
         self.samples, self.k, self.bins, self.seed = samples, k, bins, seed
         self.rows = np.concatenate([a, b])
         self.sides = (np.arange(len(a)), np.arange(len(a), len(a) + len(b)))
@@ -181,7 +221,10 @@ class _Context:
                 indices.extend(ids)
                 indptr.append(len(indices))
             data = np.ones(len(indices), np.float64)
-            matrix = sparse.csr_matrix((data, np.asarray(indices, np.int64), np.asarray(indptr)), shape=(len(self.tokens), max(len(vocabulary), 1)))
+            matrix = sparse.csr_matrix(
+                (data, np.asarray(indices, np.int64), np.asarray(indptr)),
+                shape=(len(self.tokens), max(len(vocabulary), 1)),
+            )
             matrix.sum_duplicates()
             cache[n] = (matrix, vocabulary)
         return cache[n][0]
@@ -209,7 +252,7 @@ class _Context:
         given = utility._present(values)
         codes = np.full(len(values), -1)
         codes[given], uniques = pd.factorize(values[given].astype(str))
-        return codes[: len(self.ref_labels)], codes[len(self.ref_labels):], max(len(uniques), 1)
+        return codes[: len(self.ref_labels)], codes[len(self.ref_labels) :], max(len(uniques), 1)
 
     @cached_property
     def text_ids(self) -> np.ndarray:
@@ -459,8 +502,18 @@ def _number(value: float) -> str:
     return f"{value:.3g}" if math.isfinite(value) else "n/a"
 
 
-def _verdict(metric: str, family: str, direction: str, names: tuple[str, str], difference: float,
-             low: float, high: float, p_holm: float, significant: bool, level: float) -> tuple[str, str]:
+def _verdict(
+    metric: str,
+    family: str,
+    direction: str,
+    names: tuple[str, str],
+    difference: float,
+    low: float,
+    high: float,
+    p_holm: float,
+    significant: bool,
+    level: float,
+) -> tuple[str, str]:
     """The verdict sentence and the name of the set the metric favours ("" when none)."""
     interval = f"{level:.0%} CI [{_number(low)}, {_number(high)}]".replace("%", " %")
     if not math.isfinite(difference):
@@ -471,8 +524,10 @@ def _verdict(metric: str, family: str, direction: str, names: tuple[str, str], d
         return f"No clear difference in {metric}: {difference:+.3g}, {interval}, Holm p = {_number(p_holm)}.", ""
     b_better = (difference > 0) == (direction == "higher")
     better, worse = _PHRASES.get(metric, _PHRASES.get(family, ("scores better", "scores worse")))
-    sentence = (f"{names[1]} {better if b_better else worse} than {names[0]}: {difference:+.3g} {metric}, "
-                f"{interval}, Holm p = {_number(p_holm)}.")
+    sentence = (
+        f"{names[1]} {better if b_better else worse} than {names[0]}: {difference:+.3g} {metric}, "
+        f"{interval}, Holm p = {_number(p_holm)}."
+    )
     return sentence, names[1] if b_better else names[0]
 
 
@@ -550,13 +605,47 @@ def ab_test(
         When the real reference split has k or fewer samples.
     """
     with kernels.one_blas_thread():
-        return _ab_test(samples, a_rows, b_rows, names=names, embeddings=embeddings, reference=reference, size=size,
-                        metrics=metrics, rounds=rounds, permutations=permutations, slow_rounds=slow_rounds,
-                        alpha=alpha, seed=seed, k=k, bins=bins, with_mauve=with_mauve, progress=progress)
+        return _ab_test(
+            samples,
+            a_rows,
+            b_rows,
+            names=names,
+            embeddings=embeddings,
+            reference=reference,
+            size=size,
+            metrics=metrics,
+            rounds=rounds,
+            permutations=permutations,
+            slow_rounds=slow_rounds,
+            alpha=alpha,
+            seed=seed,
+            k=k,
+            bins=bins,
+            with_mauve=with_mauve,
+            progress=progress,
+        )
 
 
-def _ab_test(samples, a_rows, b_rows, *, names, embeddings, reference, size, metrics, rounds, permutations,
-             slow_rounds, alpha, seed, k, bins, with_mauve, progress) -> ABResult:
+def _ab_test(
+    samples,
+    a_rows,
+    b_rows,
+    *,
+    names,
+    embeddings,
+    reference,
+    size,
+    metrics,
+    rounds,
+    permutations,
+    slow_rounds,
+    alpha,
+    seed,
+    k,
+    bins,
+    with_mauve,
+    progress,
+) -> ABResult:
     start = time.perf_counter()
     if names[0] == names[1]:
         raise ABError(f"A and B are both called {names[0]!r}; give them different names.")
@@ -581,7 +670,9 @@ def _ab_test(samples, a_rows, b_rows, *, names, embeddings, reference, size, met
     reference_positions = reference_rows(samples, reference, k=k)
     train = sets_of(samples)[BASELINE]
     subsampled = equal_size({"a": a_rows, "b": b_rows}, size, seed)
-    ctx = _Context(samples, embeddings, subsampled["a"], subsampled["b"], reference_positions, train, k=k, bins=bins, seed=seed)
+    ctx = _Context(
+        samples, embeddings, subsampled["a"], subsampled["b"], reference_positions, train, k=k, bins=bins, seed=seed
+    )
     n, n_ref = len(subsampled["a"]), len(reference_positions)
     full_ref = np.arange(n_ref)
     side_a, side_b = ctx.sides
@@ -590,12 +681,14 @@ def _ab_test(samples, a_rows, b_rows, *, names, embeddings, reference, size, met
     draws_n = max(rounds, slow_rounds)
     ref_draws = rng.integers(0, n_ref, size=(draws_n, n_ref))
     boot = [side[rng.integers(0, len(side), size=(draws_n, len(side)))][:rounds] for side in ctx.sides]
-    half = [np.sort(np.argsort(rng.random((draws_n, len(side))), axis=1)[:, : len(side) // 2], axis=1) + side[0]
-            for side in ctx.sides]
+    half = [
+        np.sort(np.argsort(rng.random((draws_n, len(side))), axis=1)[:, : len(side) // 2], axis=1) + side[0]
+        for side in ctx.sides
+    ]
     slow_half = [h[:slow_rounds] for h in half]
     pooled = np.concatenate(ctx.sides)
     perms = np.argsort(rng.random((permutations, len(pooled))), axis=1)
-    perm_a, perm_b = pooled[perms[:, : len(side_a)]], pooled[perms[:, len(side_a):]]
+    perm_a, perm_b = pooled[perms[:, : len(side_a)]], pooled[perms[:, len(side_a) :]]
     z = stats.norm.ppf(1 - alpha / 2)
 
     records = []
@@ -608,8 +701,13 @@ def _ab_test(samples, a_rows, b_rows, *, names, embeddings, reference, size, met
         test = ""
         if math.isfinite(difference):
             if metric in _SLOW:
-                draws = np.array([_value(ctx, metric, 1, slow_half[1][r], ref_draws[r]) - _value(ctx, metric, 0, slow_half[0][r], ref_draws[r])
-                                  for r in range(slow_rounds)])
+                draws = np.array(
+                    [
+                        _value(ctx, metric, 1, slow_half[1][r], ref_draws[r])
+                        - _value(ctx, metric, 0, slow_half[0][r], ref_draws[r])
+                        for r in range(slow_rounds)
+                    ]
+                )
                 spread = float(np.std(draws, ddof=1)) if slow_rounds > 1 else float("nan")
                 if math.isfinite(spread) and spread > 0:
                     low, high = difference - z * spread, difference + z * spread
@@ -620,27 +718,56 @@ def _ab_test(samples, a_rows, b_rows, *, names, embeddings, reference, size, met
                     draws = values[boot[1]].mean(axis=1) - values[boot[0]].mean(axis=1)
                 else:
                     sets = boot if metric in _FITTED else half
-                    draws = np.array([_value(ctx, metric, 1, sets[1][r], ref_draws[r]) - _value(ctx, metric, 0, sets[0][r], ref_draws[r])
-                                      for r in range(rounds)], dtype=np.float64)
+                    draws = np.array(
+                        [
+                            _value(ctx, metric, 1, sets[1][r], ref_draws[r])
+                            - _value(ctx, metric, 0, sets[0][r], ref_draws[r])
+                            for r in range(rounds)
+                        ],
+                        dtype=np.float64,
+                    )
                 draws = draws[np.isfinite(draws)]
                 if draws.size:
                     centred = draws - draws.mean()
                     low, high = difference + np.percentile(centred, [100 * alpha / 2, 100 * (1 - alpha / 2)])
                     if metric in _FITTED or metric in _NOT_PERMUTED:
-                        p, test = (1 + np.count_nonzero(np.abs(centred) >= abs(difference) - 1e-12)) / (1 + draws.size), "bootstrap"
+                        p, test = (
+                            (1 + np.count_nonzero(np.abs(centred) >= abs(difference) - 1e-12)) / (1 + draws.size),
+                            "bootstrap",
+                        )
                     elif permutations:
                         if metric in _SAMPLE:
                             null = values[perm_b].mean(axis=1) - values[perm_a].mean(axis=1)
                         else:
-                            null = np.array([_value(ctx, metric, 1, perm_b[r], full_ref) - _value(ctx, metric, 0, perm_a[r], full_ref)
-                                             for r in range(permutations)])
+                            null = np.array(
+                                [
+                                    _value(ctx, metric, 1, perm_b[r], full_ref)
+                                    - _value(ctx, metric, 0, perm_a[r], full_ref)
+                                    for r in range(permutations)
+                                ]
+                            )
                         null = null[np.isfinite(null)]
-                        p, test = (1 + np.count_nonzero(np.abs(null) >= abs(difference) - 1e-12)) / (1 + null.size), "permutation"
-        records.append({
-            "metric": metric, "family": family, "direction": direction, "a": a, "b": b, "difference": difference,
-            "ci_low": float(low), "ci_high": float(high), "p_value": float(p), "test": test,
-            "definition": AB_DEFINITIONS[metric], "reference": citation, "n": n,
-        })
+                        p, test = (
+                            (1 + np.count_nonzero(np.abs(null) >= abs(difference) - 1e-12)) / (1 + null.size),
+                            "permutation",
+                        )
+        records.append(
+            {
+                "metric": metric,
+                "family": family,
+                "direction": direction,
+                "a": a,
+                "b": b,
+                "difference": difference,
+                "ci_low": float(low),
+                "ci_high": float(high),
+                "p_value": float(p),
+                "test": test,
+                "definition": AB_DEFINITIONS[metric],
+                "reference": citation,
+                "n": n,
+            }
+        )
         if progress:
             progress(done, len(chosen))
     table = pd.DataFrame(records)
@@ -648,7 +775,18 @@ def _ab_test(samples, a_rows, b_rows, *, names, embeddings, reference, size, met
     # A verdict needs both: the Holm-adjusted test rejects, and the interval of the difference excludes 0.
     table["significant"] = (table["p_holm"] < alpha) & ((table["ci_low"] > 0) | (table["ci_high"] < 0))
     verdicts = [
-        _verdict(r.metric, r.family, r.direction, names, r.difference, r.ci_low, r.ci_high, r.p_holm, r.significant, 1 - alpha)
+        _verdict(
+            r.metric,
+            r.family,
+            r.direction,
+            names,
+            r.difference,
+            r.ci_low,
+            r.ci_high,
+            r.p_holm,
+            r.significant,
+            1 - alpha,
+        )
         for r in table.itertuples()
     ]
     table["verdict"] = [v for v, _ in verdicts]
@@ -663,11 +801,21 @@ def _ab_test(samples, a_rows, b_rows, *, names, embeddings, reference, size, met
             frame["row"] = ctx.rows[side][frame["position"].to_numpy()]
             most[name] = frame
     settings = {
-        "n": n, "reference": reference, "reference_n": n_ref, "seed": seed, "k": k, "bins": bins, "rounds": rounds,
-        "permutations": permutations, "slow_rounds": slow_rounds, "alpha": alpha,
+        "n": n,
+        "reference": reference,
+        "reference_n": n_ref,
+        "seed": seed,
+        "k": k,
+        "bins": bins,
+        "rounds": rounds,
+        "permutations": permutations,
+        "slow_rounds": slow_rounds,
+        "alpha": alpha,
         "seconds": round(time.perf_counter() - start, 3),
     }
-    return ABResult(table=table, names=tuple(names), per_label=per_label, ceiling=ceiling, most_synthetic=most, settings=settings)
+    return ABResult(
+        table=table, names=tuple(names), per_label=per_label, ceiling=ceiling, most_synthetic=most, settings=settings
+    )
 
 
 def _tstr_tables(ctx: _Context, n: int, seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -679,15 +827,23 @@ def _tstr_tables(ctx: _Context, n: int, seed: int) -> tuple[pd.DataFrame, dict[s
     train = equal_size({"real": ctx.train}, n, seed)["real"]
     embeddings_train = ctx.train_x[np.searchsorted(ctx.train, train)]
     try:
-        real = utility.tstr(embeddings_train, ctx.samples["label"].to_numpy()[train], ctx.ref_x, ctx.ref_labels, seed=seed)
+        real = utility.tstr(
+            embeddings_train, ctx.samples["label"].to_numpy()[train], ctx.ref_x, ctx.ref_labels, seed=seed
+        )
     except utility.UtilityError:
         return empty, nan
     a, b = ctx.tstr
-    table = pd.DataFrame({
-        "label": a.per_label["label"], "support": a.per_label["support"],
-        "recall_a": a.per_label["recall"], "recall_b": b.per_label["recall"], "recall_real": real.per_label["recall"],
-        "train_a": a.per_label["train"], "train_b": b.per_label["train"],
-    })
+    table = pd.DataFrame(
+        {
+            "label": a.per_label["label"],
+            "support": a.per_label["support"],
+            "recall_a": a.per_label["recall"],
+            "recall_b": b.per_label["recall"],
+            "recall_real": real.per_label["recall"],
+            "train_a": a.per_label["train"],
+            "train_b": b.per_label["train"],
+        }
+    )
     return table, {"TSTR macro-F1": real.macro_f1, "TSTR accuracy": real.accuracy}
 
 
@@ -700,8 +856,15 @@ def ab_sets(samples: pd.DataFrame, a: str, b: str, **options: Any) -> ABResult:
     return ab_test(samples, groups[a], groups[b], names=(a, b), **options)
 
 
-def ab_files(real: Sequence[str | Path], a: tuple[str, str | Path], b: tuple[str, str | Path], *,
-             holdout: float = 0.1, progress: Callable[[int, int], None] | None = None, **options: Any) -> ABResult:
+def ab_files(
+    real: Sequence[str | Path],
+    a: tuple[str, str | Path],
+    b: tuple[str, str | Path],
+    *,
+    holdout: float = 0.1,
+    progress: Callable[[int, int], None] | None = None,
+    **options: Any,
+) -> ABResult:
     """:func:`ab_test` of two files against real files: ``a`` and ``b`` are ``(name, path)``.
 
     Every row of A's file is A (a synthetic set or an exported mixture, real rows included), every row
@@ -726,11 +889,14 @@ def format_table(result: ABResult) -> str:
     """The A/B table as text: one line per metric, then the verdicts of the significant ones."""
     table = result.table
     shown = table[["family", "metric", "a", "b", "difference", "ci_low", "ci_high", "p_holm"]].rename(
-        columns={"a": result.names[0], "b": result.names[1], "difference": "B - A", "p_holm": "Holm p"})
+        columns={"a": result.names[0], "b": result.names[1], "difference": "B - A", "p_holm": "Holm p"}
+    )
     lines = [shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"), ""]
     significant = table[table["significant"]]
-    lines.append(f"{len(significant)} of {table['p_holm'].notna().sum()} tested metrics differ "
-                 f"(Holm, alpha = {result.settings.get('alpha', 0.05)}; n = {result.settings.get('n')} per set):")
+    lines.append(
+        f"{len(significant)} of {table['p_holm'].notna().sum()} tested metrics differ "
+        f"(Holm, alpha = {result.settings.get('alpha', 0.05)}; n = {result.settings.get('n')} per set):"
+    )
     lines += [f"  {verdict}" for verdict in significant["verdict"]]
     return "\n".join(lines)
 
@@ -744,13 +910,24 @@ def run_cli(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from tqdm import tqdm
 
     with tqdm(total=0, unit="text", desc="embedding", file=sys.stderr) as bar:
+
         def embedded(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        result = ab_files(args.real, args.a, args.b, holdout=args.holdout, progress=embedded, size=args.size,
-                          seed=args.seed, rounds=args.rounds, permutations=args.permutations, alpha=args.alpha,
-                          with_mauve=args.mauve)
+        result = ab_files(
+            args.real,
+            args.a,
+            args.b,
+            holdout=args.holdout,
+            progress=embedded,
+            size=args.size,
+            seed=args.seed,
+            rounds=args.rounds,
+            permutations=args.permutations,
+            alpha=args.alpha,
+            with_mauve=args.mauve,
+        )
     out = out or sys.stdout
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2, default=str), file=out)

@@ -7,16 +7,46 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "count_bars", "length_histogram", "embedding_map", "MAP_SELECTION", "tail_coverage_bars", "zipf_curves",
-    "label_heatmap", "value_bars", "metric_multiples", "generation_lines", "frontier_lines", "simulation_curves",
-    "generation_histogram", "weight_bars", "generation_scatter", "trend_chart",
-    "ab_differences", "set_colors", "to_png", "to_svg",
+    "count_bars",
+    "length_histogram",
+    "embedding_map",
+    "MAP_SELECTION",
+    "tail_coverage_bars",
+    "zipf_curves",
+    "label_heatmap",
+    "value_bars",
+    "metric_multiples",
+    "generation_lines",
+    "frontier_lines",
+    "simulation_curves",
+    "generation_histogram",
+    "weight_bars",
+    "generation_scatter",
+    "trend_chart",
+    "ab_differences",
+    "set_colors",
+    "to_png",
+    "to_svg",
 ]
 
 #: Real data in greys (darkest: the holdout reference), synthetic sets in a categorical palette.
 _REAL_COLORS = {"real": "#5f6b73", "real holdout": "#2b2b2b", "real train": "#8c9aa3"}
-_SYNTHETIC_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
-                     "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5"]
+_SYNTHETIC_COLORS = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#bcbd22",
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+]
 
 
 def set_colors(names) -> alt.Scale:
@@ -40,7 +70,11 @@ def count_bars(table: pd.DataFrame, by: str, *, title: str | None = None) -> alt
         .encode(
             x=alt.X("samples:Q", title="samples"),
             y=alt.Y(f"{by}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=220)),
-            tooltip=[alt.Tooltip(f"{by}:N"), alt.Tooltip("samples:Q", format=","), alt.Tooltip("share:Q", format=".1%")],
+            tooltip=[
+                alt.Tooltip(f"{by}:N"),
+                alt.Tooltip("samples:Q", format=","),
+                alt.Tooltip("share:Q", format=".1%"),
+            ],
         )
         .properties(height=alt.Step(22))
     )
@@ -102,8 +136,11 @@ def embedding_map(
     x = alt.X("x:Q", title="UMAP 1", axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(zero=False, nice=False))
     y = alt.Y("y:Q", title="UMAP 2", axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(zero=False, nice=False))
     tooltip = [
-        alt.Tooltip("hover:N", title="text"), alt.Tooltip("set:N"), alt.Tooltip("label:N"),
-        alt.Tooltip("generation:Q"), alt.Tooltip("id:N"),
+        alt.Tooltip("hover:N", title="text"),
+        alt.Tooltip("set:N"),
+        alt.Tooltip("label:N"),
+        alt.Tooltip("generation:Q"),
+        alt.Tooltip("id:N"),
     ]
     color_type = "O" if color_by == "generation" else "N"
     color = alt.Color(f"{color_by}:{color_type}", title=color_by)
@@ -113,7 +150,8 @@ def embedding_map(
         alt.Chart(points)
         .mark_circle(size=14, opacity=0.7)
         .encode(
-            x=x, y=y,
+            x=x,
+            y=y,
             color=alt.when(box).then(color).otherwise(alt.value(_GREY)),
             tooltip=tooltip,
         )
@@ -125,15 +163,24 @@ def embedding_map(
         limit = float(density[density_of].abs().max()) or 1.0
         scale = (
             alt.Scale(scheme="redblue", reverse=True, domain=[-limit, limit])
-            if diverging else alt.Scale(scheme="greys", domain=[0, limit])
+            if diverging
+            else alt.Scale(scheme="greys", domain=[0, limit])
         )
         layers.append(
             alt.Chart(density)
             .mark_rect(opacity=0.45)
             .encode(
-                x="x:Q", x2="x2", y="y:Q", y2="y2",
-                color=alt.Color(f"{density_of}:Q", scale=scale, title=f"density ({density_of})", legend=alt.Legend(format="%")),
-                tooltip=[alt.Tooltip("real:Q", format=".2%", title="real share"), alt.Tooltip("synthetic:Q", format=".2%", title="synthetic share")],
+                x="x:Q",
+                x2="x2",
+                y="y:Q",
+                y2="y2",
+                color=alt.Color(
+                    f"{density_of}:Q", scale=scale, title=f"density ({density_of})", legend=alt.Legend(format="%")
+                ),
+                tooltip=[
+                    alt.Tooltip("real:Q", format=".2%", title="real share"),
+                    alt.Tooltip("synthetic:Q", format=".2%", title="synthetic share"),
+                ],
             )
         )
     layers.append(dots)
@@ -148,6 +195,7 @@ def embedding_map(
 
 # --- Tail coverage -----------------------------------------------------------------------------
 
+
 def tail_coverage_bars(bins: pd.DataFrame, *, ceiling: str = "real train") -> alt.LayerChart:
     """Share of each rarity bin (head → tail) that each set covers, grouped bars, with the ceiling as ticks.
 
@@ -156,24 +204,45 @@ def tail_coverage_bars(bins: pd.DataFrame, *, ceiling: str = "real train") -> al
     """
     table = bins.assign(bin_label=bins["bin"].map(lambda b: f"{b + 1}"))
     order = [str(b + 1) for b in sorted(bins["bin"].unique())]
-    x = alt.X("bin_label:N", sort=order, title="rarity bin: 1 = most common (head) … last = rarest (tail)", axis=alt.Axis(labelAngle=0))
+    x = alt.X(
+        "bin_label:N",
+        sort=order,
+        title="rarity bin: 1 = most common (head) … last = rarest (tail)",
+        axis=alt.Axis(labelAngle=0),
+    )
     tooltip = [
-        alt.Tooltip("set:N"), alt.Tooltip("bin_label:N", title="bin"), alt.Tooltip("coverage:Q", format=".1%"),
-        alt.Tooltip("covered:Q"), alt.Tooltip("real:Q", title="real samples"),
-        alt.Tooltip("rarity_from:Q", format=".3f"), alt.Tooltip("rarity_to:Q", format=".3f"),
+        alt.Tooltip("set:N"),
+        alt.Tooltip("bin_label:N", title="bin"),
+        alt.Tooltip("coverage:Q", format=".1%"),
+        alt.Tooltip("covered:Q"),
+        alt.Tooltip("real:Q", title="real samples"),
+        alt.Tooltip("rarity_from:Q", format=".3f"),
+        alt.Tooltip("rarity_to:Q", format=".3f"),
     ]
     bars = (
         alt.Chart(table[table["set"] != ceiling])
         .mark_bar()
-        .encode(x=x, xOffset="set:N", y=alt.Y("coverage:Q", title="share of the bin covered", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-                color=alt.Color("set:N", title="set", scale=set_colors(table["set"])), tooltip=tooltip)
+        .encode(
+            x=x,
+            xOffset="set:N",
+            y=alt.Y(
+                "coverage:Q",
+                title="share of the bin covered",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            color=alt.Color("set:N", title="set", scale=set_colors(table["set"])),
+            tooltip=tooltip,
+        )
     )
     ticks = (
         alt.Chart(table[table["set"] == ceiling])
         .mark_tick(color="black", thickness=2, size=40)
         .encode(x=x, y="coverage:Q", tooltip=tooltip)
     )
-    return alt.layer(bars, ticks).properties(title=f"Tail coverage per rarity bin (black ticks: {ceiling}, the ceiling)", height=340)
+    return alt.layer(bars, ticks).properties(
+        title=f"Tail coverage per rarity bin (black ticks: {ceiling}, the ceiling)", height=340
+    )
 
 
 def zipf_curves(zipf: pd.DataFrame) -> alt.Chart:
@@ -199,7 +268,13 @@ def label_heatmap(labels: pd.DataFrame) -> alt.LayerChart:
     )
     cells = base.mark_rect().encode(
         color=alt.Color("coverage:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]), legend=alt.Legend(format="%")),
-        tooltip=["set:N", "label:N", alt.Tooltip("coverage:Q", format=".1%"), "covered:Q", alt.Tooltip("real:Q", title="real samples")],
+        tooltip=[
+            "set:N",
+            "label:N",
+            alt.Tooltip("coverage:Q", format=".1%"),
+            "covered:Q",
+            alt.Tooltip("real:Q", title="real samples"),
+        ],
     )
     text = base.mark_text(fontSize=10).encode(
         text=alt.Text("coverage:Q", format=".0%"),
@@ -226,6 +301,7 @@ def value_bars(table: pd.DataFrame, *, value: str, title: str, percent: bool = T
 
 # --- Method comparison -------------------------------------------------------------------------
 
+
 def metric_multiples(table: pd.DataFrame, *, columns: int = 4) -> alt.FacetChart:
     """Small multiples of a :func:`analysis.compare.compare` table: one panel per metric, a bar per set.
 
@@ -237,8 +313,16 @@ def metric_multiples(table: pd.DataFrame, *, columns: int = 4) -> alt.FacetChart
     bars = base.mark_bar().encode(
         x=alt.X("value:Q", title=None),
         color=alt.Color("set:N", legend=None, scale=set_colors(table["set"])),
-        tooltip=["set:N", "metric:N", alt.Tooltip("value:Q", format=".4g"), alt.Tooltip("ci_low:Q", format=".4g"),
-                 alt.Tooltip("ci_high:Q", format=".4g"), "direction:N", "reference:N", "n:Q"],
+        tooltip=[
+            "set:N",
+            "metric:N",
+            alt.Tooltip("value:Q", format=".4g"),
+            alt.Tooltip("ci_low:Q", format=".4g"),
+            alt.Tooltip("ci_high:Q", format=".4g"),
+            "direction:N",
+            "reference:N",
+            "n:Q",
+        ],
     )
     errors = base.mark_errorbar(color="black").encode(x="ci_low:Q", x2="ci_high:Q")
     return (
@@ -266,6 +350,7 @@ def generation_lines(table: pd.DataFrame, *, metric: str) -> alt.Chart:
 
 # --- Mixture designer --------------------------------------------------------------------------
 
+
 def frontier_lines(frontier: pd.DataFrame, metrics: list[str], *, current: float, columns: int = 3) -> alt.FacetChart:
     """Each metric against the real share (:func:`analysis.mixture.frontier`), one panel per metric.
 
@@ -275,15 +360,31 @@ def frontier_lines(frontier: pd.DataFrame, metrics: list[str], *, current: float
     ok = frontier[frontier["ok"]]
     data = ok.melt(id_vars=["real_share"], value_vars=metrics, var_name="metric", value_name="value")
     x = alt.X("real_share:Q", title="real share", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]))
-    bands = alt.Chart(pd.DataFrame({"from": [0.0, 0.2], "to": [0.2, 0.3], "level": ["alarm", "warning"]})).mark_rect(opacity=0.12).encode(
-        x=alt.X("from:Q", scale=alt.Scale(domain=[0, 1])), x2="to:Q",
-        color=alt.Color("level:N", scale=alt.Scale(domain=["alarm", "warning"], range=["#d62728", "#ff7f0e"]), legend=None),
+    bands = (
+        alt.Chart(pd.DataFrame({"from": [0.0, 0.2], "to": [0.2, 0.3], "level": ["alarm", "warning"]}))
+        .mark_rect(opacity=0.12)
+        .encode(
+            x=alt.X("from:Q", scale=alt.Scale(domain=[0, 1])),
+            x2="to:Q",
+            color=alt.Color(
+                "level:N", scale=alt.Scale(domain=["alarm", "warning"], range=["#d62728", "#ff7f0e"]), legend=None
+            ),
+        )
     )
-    lines = alt.Chart().mark_line(point=True).encode(
-        x=x, y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-        tooltip=[alt.Tooltip("real_share:Q", format=".0%"), "metric:N", alt.Tooltip("value:Q", format=".4g")],
+    lines = (
+        alt.Chart()
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+            tooltip=[alt.Tooltip("real_share:Q", format=".0%"), "metric:N", alt.Tooltip("value:Q", format=".4g")],
+        )
     )
-    now = alt.Chart(pd.DataFrame({"real_share": [current]})).mark_rule(strokeDash=[4, 3], color="black").encode(x="real_share:Q")
+    now = (
+        alt.Chart(pd.DataFrame({"real_share": [current]}))
+        .mark_rule(strokeDash=[4, 3], color="black")
+        .encode(x="real_share:Q")
+    )
     return (
         alt.layer(bands, lines, now, data=data)
         .properties(width=220, height=150)
@@ -297,7 +398,9 @@ def frontier_lines(frontier: pd.DataFrame, metrics: list[str], *, current: float
 _REGIME_COLORS = alt.Scale(domain=["replace", "accumulate", "mix"], range=["#d62728", "#1f77b4", "#2ca02c"])
 
 
-def simulation_curves(metrics: pd.DataFrame, *, expected: pd.DataFrame | None = None, columns: int = 3) -> alt.FacetChart:
+def simulation_curves(
+    metrics: pd.DataFrame, *, expected: pd.DataFrame | None = None, columns: int = 3
+) -> alt.FacetChart:
     """Each metric over generations, a line per regime, one panel per metric (:attr:`SimulationResult.metrics`).
 
     ``expected`` (``regime, generation, metric, value``: the closed forms of
@@ -305,8 +408,10 @@ def simulation_curves(metrics: pd.DataFrame, *, expected: pd.DataFrame | None = 
     """
     data = metrics[["regime", "generation", "metric", "value"]].assign(kind="simulated")
     if expected is not None and not expected.empty:
-        data = pd.concat([data, expected[["regime", "generation", "metric", "value"]].assign(kind="expected (closed form)")],
-                         ignore_index=True)
+        data = pd.concat(
+            [data, expected[["regime", "generation", "metric", "value"]].assign(kind="expected (closed form)")],
+            ignore_index=True,
+        )
     order = list(dict.fromkeys(metrics["metric"]))
     return (
         alt.Chart(data)
@@ -318,8 +423,11 @@ def simulation_curves(metrics: pd.DataFrame, *, expected: pd.DataFrame | None = 
             # get no legend: Vega-Lite drew its symbols without colour; the page's caption says
             # dashed lines are the closed forms.
             color=alt.Color("regime:N", scale=_REGIME_COLORS, title="regime", legend=alt.Legend(orient="bottom")),
-            strokeDash=alt.StrokeDash("kind:N", legend=None,
-                                      scale=alt.Scale(domain=["simulated", "expected (closed form)"], range=[[1, 0], [5, 4]])),
+            strokeDash=alt.StrokeDash(
+                "kind:N",
+                legend=None,
+                scale=alt.Scale(domain=["simulated", "expected (closed form)"], range=[[1, 0], [5, 4]]),
+            ),
             detail="kind:N",
             tooltip=["regime:N", "kind:N", "generation:Q", "metric:N", alt.Tooltip("value:Q", format=".4g")],
         )
@@ -338,26 +446,55 @@ def generation_histogram(histogram: pd.DataFrame) -> alt.LayerChart:
     width = histogram["bin_end"] - histogram["bin_start"]
     totals = histogram.groupby("regime")["count"].transform("sum").clip(lower=1)
     table = histogram.assign(sample_density=histogram["count"] / totals / width)
-    bars = alt.Chart(table).mark_bar(opacity=0.45, binSpacing=0).encode(
-        x=alt.X("bin_start:Q", title="x"), x2="bin_end:Q", y=alt.Y("sample_density:Q", title="density", stack=None), y2=alt.datum(0),
-        color=alt.Color("regime:N", scale=_REGIME_COLORS),
-        tooltip=["regime:N", alt.Tooltip("bin_start:Q", format=".2f"), "count:Q"],
+    bars = (
+        alt.Chart(table)
+        .mark_bar(opacity=0.45, binSpacing=0)
+        .encode(
+            x=alt.X("bin_start:Q", title="x"),
+            x2="bin_end:Q",
+            y=alt.Y("sample_density:Q", title="density", stack=None),
+            y2=alt.datum(0),
+            color=alt.Color("regime:N", scale=_REGIME_COLORS),
+            tooltip=["regime:N", alt.Tooltip("bin_start:Q", format=".2f"), "count:Q"],
+        )
     )
     real = table.drop_duplicates("bin_start")
-    line = alt.Chart(real).mark_line(color="black").encode(
-        x=alt.X("bin_start:Q"), y="real_density:Q", tooltip=[alt.Tooltip("real_density:Q", format=".3f")])
-    return alt.layer(bars, line).properties(title="Samples of this generation (bars) and the real distribution (black)", height=300)
+    line = (
+        alt.Chart(real)
+        .mark_line(color="black")
+        .encode(x=alt.X("bin_start:Q"), y="real_density:Q", tooltip=[alt.Tooltip("real_density:Q", format=".3f")])
+    )
+    return alt.layer(bars, line).properties(
+        title="Samples of this generation (bars) and the real distribution (black)", height=300
+    )
 
 
 def weight_bars(weights: pd.DataFrame) -> alt.LayerChart:
     """The regression model's fitted weights per regime at one generation, with the true weights as ticks."""
-    bars = alt.Chart(weights).mark_bar().encode(
-        x=alt.X("feature:O", title="feature"), xOffset="regime:N", y=alt.Y("fitted:Q", title="weight"),
-        color=alt.Color("regime:N", scale=_REGIME_COLORS),
-        tooltip=["regime:N", "feature:O", alt.Tooltip("fitted:Q", format=".3f"), alt.Tooltip("true:Q", format=".3f")],
+    bars = (
+        alt.Chart(weights)
+        .mark_bar()
+        .encode(
+            x=alt.X("feature:O", title="feature"),
+            xOffset="regime:N",
+            y=alt.Y("fitted:Q", title="weight"),
+            color=alt.Color("regime:N", scale=_REGIME_COLORS),
+            tooltip=[
+                "regime:N",
+                "feature:O",
+                alt.Tooltip("fitted:Q", format=".3f"),
+                alt.Tooltip("true:Q", format=".3f"),
+            ],
+        )
     )
-    ticks = alt.Chart(weights.drop_duplicates("feature")).mark_tick(color="black", thickness=2).encode(x="feature:O", y="true:Q")
-    return alt.layer(bars, ticks).properties(title="Fitted weights (bars) and the true weights (black ticks)", height=300)
+    ticks = (
+        alt.Chart(weights.drop_duplicates("feature"))
+        .mark_tick(color="black", thickness=2)
+        .encode(x="feature:O", y="true:Q")
+    )
+    return alt.layer(bars, ticks).properties(
+        title="Fitted weights (bars) and the true weights (black ticks)", height=300
+    )
 
 
 def generation_scatter(points: pd.DataFrame) -> alt.Chart:
@@ -369,8 +506,12 @@ def generation_scatter(points: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("x:Q", title="UMAP 1", axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(zero=False)),
             y=alt.Y("y:Q", title="UMAP 2", axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(zero=False)),
-            color=alt.Color("regime:N", scale=alt.Scale(domain=["real", "replace", "accumulate", "mix"],
-                                                        range=["#c7c7c7", "#d62728", "#1f77b4", "#2ca02c"])),
+            color=alt.Color(
+                "regime:N",
+                scale=alt.Scale(
+                    domain=["real", "replace", "accumulate", "mix"], range=["#c7c7c7", "#d62728", "#1f77b4", "#2ca02c"]
+                ),
+            ),
             order=alt.Order("layer:Q"),
             tooltip=["regime:N", "generation:Q"],
         )
@@ -381,8 +522,15 @@ def generation_scatter(points: pd.DataFrame) -> alt.Chart:
 
 # --- Monitor -----------------------------------------------------------------------------------
 
-def trend_chart(history: pd.DataFrame, warnings: pd.DataFrame | None = None, thresholds: pd.DataFrame | None = None,
-                *, metrics: list[str] | None = None, columns: int = 3) -> alt.FacetChart:
+
+def trend_chart(
+    history: pd.DataFrame,
+    warnings: pd.DataFrame | None = None,
+    thresholds: pd.DataFrame | None = None,
+    *,
+    metrics: list[str] | None = None,
+    columns: int = 3,
+) -> alt.FacetChart:
     """Each metric across the snapshots of a history, with the real-train baseline, rule limits and warnings.
 
     Parameters
@@ -404,7 +552,9 @@ def trend_chart(history: pd.DataFrame, warnings: pd.DataFrame | None = None, thr
     """
     from analysis.compare import BASELINE, METRICS  # here: compare does not need charts, charts rarely needs compare
 
-    metrics = metrics or [m for m in METRICS if m in set(thresholds["metric"] if thresholds is not None else []) | {"coverage"}]
+    metrics = metrics or [
+        m for m in METRICS if m in set(thresholds["metric"] if thresholds is not None else []) | {"coverage"}
+    ]
     history = history[history["metric"].isin(metrics)]
     order = list(dict.fromkeys(history.sort_values("order")["snapshot"]))
     parts = [
@@ -422,18 +572,43 @@ def trend_chart(history: pd.DataFrame, warnings: pd.DataFrame | None = None, thr
     data = data.dropna(subset=["y"])
     x = alt.X("snapshot:N", sort=order, title="snapshot", axis=alt.Axis(labelAngle=-30))
     y = alt.Y("y:Q", title=None, scale=alt.Scale(zero=False))
-    lines = alt.Chart().mark_line(point=True).encode(
-        x=x, y=y, detail="line:N",
-        color=alt.Color("dash:N", title=None, scale=alt.Scale(domain=["value", "real train", "rule limit"],
-                                                                 range=["#1f77b4", "#8c9aa3", "#d62728"])),
-        strokeDash=alt.StrokeDash("dash:N", legend=None, scale=alt.Scale(domain=["value", "real train", "rule limit"],
-                                                                          range=[[1, 0], [2, 2], [6, 4]])),
-        tooltip=["line:N", "snapshot:N", alt.Tooltip("y:Q", format=".4g")],
-    ).transform_filter(alt.datum.dash != "warning")
-    marks = alt.Chart().mark_point(shape="triangle-up", size=140, filled=True).encode(
-        x=x, y=y, fill=alt.Fill("severity:N", title="warning", scale=alt.Scale(domain=["warning", "alarm"], range=["#ff7f0e", "#d62728"])),
-        color=alt.value("black"), tooltip=["line:N", "snapshot:N", alt.Tooltip("y:Q", format=".4g")],
-    ).transform_filter(alt.datum.dash == "warning")
+    lines = (
+        alt.Chart()
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=y,
+            detail="line:N",
+            color=alt.Color(
+                "dash:N",
+                title=None,
+                scale=alt.Scale(domain=["value", "real train", "rule limit"], range=["#1f77b4", "#8c9aa3", "#d62728"]),
+            ),
+            strokeDash=alt.StrokeDash(
+                "dash:N",
+                legend=None,
+                scale=alt.Scale(domain=["value", "real train", "rule limit"], range=[[1, 0], [2, 2], [6, 4]]),
+            ),
+            tooltip=["line:N", "snapshot:N", alt.Tooltip("y:Q", format=".4g")],
+        )
+        .transform_filter(alt.datum.dash != "warning")
+    )
+    marks = (
+        alt.Chart()
+        .mark_point(shape="triangle-up", size=140, filled=True)
+        .encode(
+            x=x,
+            y=y,
+            fill=alt.Fill(
+                "severity:N",
+                title="warning",
+                scale=alt.Scale(domain=["warning", "alarm"], range=["#ff7f0e", "#d62728"]),
+            ),
+            color=alt.value("black"),
+            tooltip=["line:N", "snapshot:N", alt.Tooltip("y:Q", format=".4g")],
+        )
+        .transform_filter(alt.datum.dash == "warning")
+    )
     return (
         alt.layer(lines, marks, data=data)
         .properties(width=260, height=170)
@@ -444,6 +619,7 @@ def trend_chart(history: pd.DataFrame, warnings: pd.DataFrame | None = None, thr
 
 # --- A/B test ----------------------------------------------------------------------------------
 
+
 def ab_differences(table: pd.DataFrame, *, names: tuple[str, str] = ("A", "B"), columns: int = 4) -> alt.FacetChart:
     """The difference B − A of each metric with its 95 % interval (:attr:`analysis.ab.ABResult.table`).
 
@@ -452,21 +628,35 @@ def ab_differences(table: pd.DataFrame, *, names: tuple[str, str] = ("A", "B"), 
     """
     a, b = names
     data = table.dropna(subset=["difference"]).assign(
-        favours=lambda t: t["better"].where(t["significant"].astype(bool) & t["better"].astype(bool), "no clear difference"),
+        favours=lambda t: t["better"].where(
+            t["significant"].astype(bool) & t["better"].astype(bool), "no clear difference"
+        ),
         row="B − A",
     )
     base = alt.Chart().encode(y=alt.Y("row:N", title=None, axis=None))
     zero = alt.Chart().mark_rule(color="#888888", strokeDash=[3, 3]).encode(x=alt.datum(0))
     errors = base.mark_errorbar(thickness=2).encode(
-        x=alt.X("ci_low:Q", title=None), x2="ci_high:Q",
-        color=alt.Color("favours:N", title="favours", scale=alt.Scale(domain=[a, b, "no clear difference"],
-                                                                      range=["#1f77b4", "#ff7f0e", "#9e9e9e"])),
+        x=alt.X("ci_low:Q", title=None),
+        x2="ci_high:Q",
+        color=alt.Color(
+            "favours:N",
+            title="favours",
+            scale=alt.Scale(domain=[a, b, "no clear difference"], range=["#1f77b4", "#ff7f0e", "#9e9e9e"]),
+        ),
     )
     points = base.mark_point(filled=True, size=70).encode(
-        x="difference:Q", color="favours:N",
-        tooltip=["metric:N", alt.Tooltip("a:Q", title=a, format=".4g"), alt.Tooltip("b:Q", title=b, format=".4g"),
-                 alt.Tooltip("difference:Q", format=".4g"), alt.Tooltip("ci_low:Q", format=".4g"),
-                 alt.Tooltip("ci_high:Q", format=".4g"), alt.Tooltip("p_holm:Q", format=".3g"), "direction:N"],
+        x="difference:Q",
+        color="favours:N",
+        tooltip=[
+            "metric:N",
+            alt.Tooltip("a:Q", title=a, format=".4g"),
+            alt.Tooltip("b:Q", title=b, format=".4g"),
+            alt.Tooltip("difference:Q", format=".4g"),
+            alt.Tooltip("ci_low:Q", format=".4g"),
+            alt.Tooltip("ci_high:Q", format=".4g"),
+            alt.Tooltip("p_holm:Q", format=".3g"),
+            "direction:N",
+        ],
     )
     data = data.assign(panel=data["metric"] + " (" + data["direction"] + " is better)")
     return (
@@ -478,6 +668,7 @@ def ab_differences(table: pd.DataFrame, *, names: tuple[str, str] = ("A", "B"), 
 
 
 # --- Export ------------------------------------------------------------------------------------
+
 
 def to_png(chart: alt.TopLevelMixin, *, scale: float = 2.0) -> bytes:
     """The chart as a PNG image, rendered offline by vl-convert (no browser, no network)."""

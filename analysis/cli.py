@@ -25,8 +25,8 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -47,7 +47,9 @@ EXIT_BAD_INPUT = 3
 
 
 def _add_load_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="CSV, TSV, JSONL, JSON, Parquet, TXT or a folder of .txt")
+    parser.add_argument(
+        "files", nargs="+", metavar="FILE", help="CSV, TSV, JSONL, JSON, Parquet, TXT or a folder of .txt"
+    )
     parser.add_argument("--source", choices=["real", "synthetic"], help="override the files' source")
     parser.add_argument("--method", help="generation method of synthetic files (rule-based, paraphrase, llm, ...)")
     parser.add_argument("--generation", type=int, help="recursive generation of synthetic files")
@@ -56,13 +58,17 @@ def _add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--holdout", type=float, default=0.1, help="share of real samples held out (default 0.1)")
     parser.add_argument("--encoding", help="force an encoding (default: UTF-8, then Latin-1)")
     parser.add_argument(
-        "--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1e6,
+        "--max-mb",
+        type=float,
+        default=DEFAULT_MAX_BYTES / 1e6,
         help="refuse larger files; never more is read (default %(default).0f)",
     )
     parser.add_argument(
-        "--duplicates", choices=DUPLICATE_POLICIES, default="auto",
+        "--duplicates",
+        choices=DUPLICATE_POLICIES,
+        default="auto",
         help="exact duplicates inside a file: auto (default) keeps them in synthetic files, where repeats are "
-             "the collapse signal, and drops them in real files; keep; drop. The report gives the raw rate.",
+        "the collapse signal, and drops them in real files; keep; drop. The report gives the raw rate.",
     )
 
 
@@ -76,8 +82,13 @@ def _max_bytes(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
     duplicates = getattr(args, "duplicates", "auto")
     # every option is checked before the first file is read (exit 3 with the message, never a traceback)
-    check_load_options(holdout_fraction=args.holdout, generation=args.generation, duplicates=duplicates,
-                       max_bytes=_max_bytes(args), encoding=args.encoding)
+    check_load_options(
+        holdout_fraction=args.holdout,
+        generation=args.generation,
+        duplicates=duplicates,
+        max_bytes=_max_bytes(args),
+        encoding=args.encoding,
+    )
     tables, reports = [], []
     for file in args.files:
         samples, report = read_samples(
@@ -100,14 +111,19 @@ def _load(args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
 def _command_load(args: argparse.Namespace) -> int:
     samples, reports = _load(args)
     if args.format == "json":
-        print(json.dumps(
-            {
-                "files": [r.to_dict() for r in reports],
-                "overview": summary.overview(samples),
-                "counts": {by: summary.counts(samples, by).to_dict("records") for by in ("source", "method", "generation", "label")},
-            },
-            indent=2,
-        ))
+        print(
+            json.dumps(
+                {
+                    "files": [r.to_dict() for r in reports],
+                    "overview": summary.overview(samples),
+                    "counts": {
+                        by: summary.counts(samples, by).to_dict("records")
+                        for by in ("source", "method", "generation", "label")
+                    },
+                },
+                indent=2,
+            )
+        )
         return 0
     for report in reports:
         print(report.summary())
@@ -129,14 +145,17 @@ def _command_embed(args: argparse.Namespace) -> int:
         print(report.summary(), file=sys.stderr)
     cached: list[int] = []  # the first progress call counts what an earlier (or killed) run left in the cache
     with tqdm(total=len(samples), unit="text", desc="embedding", file=sys.stderr) as bar:
+
         def progress(done: int, total: int) -> None:
             cached[:] = cached or [done]
             bar.update(done - bar.n)
 
         vectors = embed(samples["text"].tolist(), model=args.model, progress=progress)
-    print(f"{len(samples):,} samples embedded: {vectors.shape[0]} x {vectors.shape[1]} float32, cached "
-          f"({cached[0] if cached else 0:,} were in the cache already; each chunk is saved as it finishes, "
-          f"so an interrupted run resumes where it stopped).")
+    print(
+        f"{len(samples):,} samples embedded: {vectors.shape[0]} x {vectors.shape[1]} float32, cached "
+        f"({cached[0] if cached else 0:,} were in the cache already; each chunk is saved as it finishes, "
+        f"so an interrupted run resumes where it stopped)."
+    )
     return 0
 
 
@@ -163,9 +182,16 @@ def _command_generate(args: argparse.Namespace) -> int:
     params = {k: v for k, v in vars(args).items() if k in DEFAULTS[args.method_kind] and v is not None}
     with _progress_bar(args.n, args.method_kind) as bar:
         generated = generate(
-            args.method_kind, inputs, args.n, seed=args.seed, backend=args.backend,
-            method_name=args.method_name, checkpoint=checkpoint, resume=args.resume,
-            progress=lambda done, total: bar.update(done - bar.n), **params,
+            args.method_kind,
+            inputs,
+            args.n,
+            seed=args.seed,
+            backend=args.backend,
+            method_name=args.method_name,
+            checkpoint=checkpoint,
+            resume=args.resume,
+            progress=lambda done, total: bar.update(done - bar.n),
+            **params,
         )
     write_samples(generated.samples, out)
     checkpoint.unlink(missing_ok=True)
@@ -229,7 +255,9 @@ def _command_compare(args: argparse.Namespace) -> int:
     table = compare(samples, embeddings=vectors, size=args.size, seed=args.seed, with_mauve=not args.no_mauve)
     fired = risks(table, rules)
     if args.format == "json":
-        print(json.dumps({"metrics": table.to_dict("records"), "risks": fired.to_dict("records")}, indent=2, default=str))
+        print(
+            json.dumps({"metrics": table.to_dict("records"), "risks": fired.to_dict("records")}, indent=2, default=str)
+        )
     elif args.format == "csv":
         print(csv_bytes(table).decode("utf-8"), end="")
     else:
@@ -259,8 +287,9 @@ def _command_mix(args: argparse.Namespace) -> int:
     from analysis.embed import embed
     from analysis.mixture import APPROXIMATE, EXACT, MixtureEngine, MixtureSpec, export_mixture, guardrail
 
-    spec = MixtureSpec(size=args.size, real_share=args.real_share, weights=args.weights or {},
-                       strategy=args.strategy, seed=args.seed)  # a bad spec fails before any work
+    spec = MixtureSpec(
+        size=args.size, real_share=args.real_share, weights=args.weights or {}, strategy=args.strategy, seed=args.seed
+    )  # a bad spec fails before any work
     tables, inputs = [], []
     for path in args.real:
         tables.append(read_samples(path, source="real", holdout_fraction=args.holdout)[0])
@@ -274,6 +303,7 @@ def _command_mix(args: argparse.Namespace) -> int:
     with _progress_bar(len(samples), "embedding") as bar:
         vectors = embed(samples["text"], progress=lambda done, total: bar.update(done - bar.n))
     with _progress_bar(0, "precomputing") as bar:
+
         def precomputed(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
@@ -291,11 +321,17 @@ def _command_mix(args: argparse.Namespace) -> int:
         "approximate": APPROXIMATE,
     }
     if args.out:
-        manifest = export_mixture(samples, rows, spec, args.out, metrics=metrics,
-                                  inputs={"files": inputs, "holdout": args.holdout})
-        result["out"] = {"rows": str(Path(args.out).with_name(manifest["file"])),
-                         "manifest": str(Path(args.out).with_name(manifest["file"] + ".manifest.json"))}
-        print(f"{len(rows):,} rows written to {result['out']['rows']}, manifest {result['out']['manifest']}", file=sys.stderr)
+        manifest = export_mixture(
+            samples, rows, spec, args.out, metrics=metrics, inputs={"files": inputs, "holdout": args.holdout}
+        )
+        result["out"] = {
+            "rows": str(Path(args.out).with_name(manifest["file"])),
+            "manifest": str(Path(args.out).with_name(manifest["file"] + ".manifest.json")),
+        }
+        print(
+            f"{len(rows):,} rows written to {result['out']['rows']}, manifest {result['out']['manifest']}",
+            file=sys.stderr,
+        )
     print(json.dumps(result, indent=2, default=str))
     return 0
 
@@ -305,18 +341,39 @@ def _command_simulate(args: argparse.Namespace) -> int:
 
     from analysis.simulate import simulate
 
-    params = {name: getattr(args, name) for name in ("temperature", "top_k", "top_p", "order")
-              if getattr(args, name) is not None}
+    params = {
+        name: getattr(args, name)
+        for name in ("temperature", "top_k", "top_p", "order")
+        if getattr(args, name) is not None
+    }
     regimes = args.regime or ["replace", "accumulate", "mix"]
-    with tqdm(total=1 + len(dict.fromkeys(regimes)) * max(args.generations, 0), unit="generation",
-              desc=f"simulating {args.model}", file=sys.stderr) as bar:
-        result = simulate(args.model, regimes, generations=args.generations, n=args.n, seed=args.seed,
-                          real_share=args.real_share, progress=lambda done, total: bar.update(done - bar.n),
-                          **params)
+    with tqdm(
+        total=1 + len(dict.fromkeys(regimes)) * max(args.generations, 0),
+        unit="generation",
+        desc=f"simulating {args.model}",
+        file=sys.stderr,
+    ) as bar:
+        result = simulate(
+            args.model,
+            regimes,
+            generations=args.generations,
+            n=args.n,
+            seed=args.seed,
+            real_share=args.real_share,
+            progress=lambda done, total: bar.update(done - bar.n),
+            **params,
+        )
     if args.format == "json":
-        settings = {"model": result.model, "regimes": list(result.regimes), "generations": result.generations,
-                    "n": result.n, "seed": result.seed, "real_share": result.real_share, "params": result.params,
-                    "seconds": round(result.seconds, 3)}
+        settings = {
+            "model": result.model,
+            "regimes": list(result.regimes),
+            "generations": result.generations,
+            "n": result.n,
+            "seed": result.seed,
+            "real_share": result.real_share,
+            "params": result.params,
+            "seconds": round(result.seconds, 3),
+        }
         print(json.dumps({"settings": settings, "metrics": result.metrics.to_dict("records")}, indent=2, default=str))
     elif args.format == "csv":
         print(csv_bytes(result.metrics).decode("utf-8"), end="")
@@ -360,8 +417,10 @@ def _command_report(args: argparse.Namespace) -> int:
         try:
             manifest = json.loads(Path(args.mixture).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            raise CorpusError(f"{args.mixture}: cannot read the mixture manifest ({exc}). Give the .manifest.json that "
-                              f"`python -m analysis mix --out` wrote.") from None
+            raise CorpusError(
+                f"{args.mixture}: cannot read the mixture manifest ({exc}). Give the .manifest.json that "
+                f"`python -m analysis mix --out` wrote."
+            ) from None
     history = None
     if args.history:
         path = Path(args.history)
@@ -374,9 +433,17 @@ def _command_report(args: argparse.Namespace) -> int:
     samples, inputs = _load_named_files(args)
     vectors = _embedded(samples)
     table = compare(samples, embeddings=vectors, size=args.size, seed=args.seed, with_mauve=not args.no_mauve)
-    html = build_report(samples, embeddings=vectors, compare_table=table, mixture_manifest=manifest, history=history,
-                        rules=args.rules, title=args.title, inputs=inputs,
-                        settings={"size": args.size, "seed": args.seed, "holdout": args.holdout, "mauve": not args.no_mauve})
+    html = build_report(
+        samples,
+        embeddings=vectors,
+        compare_table=table,
+        mixture_manifest=manifest,
+        history=history,
+        rules=args.rules,
+        title=args.title,
+        inputs=inputs,
+        settings={"size": args.size, "seed": args.seed, "holdout": args.holdout, "mauve": not args.no_mauve},
+    )
     atomic_write_bytes(Path(args.out), html.encode("utf-8"))
     print(f"report written to {args.out} ({len(html) / 1e6:.1f} MB)")
     return 0
@@ -390,7 +457,9 @@ def _command_check(args: argparse.Namespace) -> int:
     try:
         load_rules(args.rules), load_trend_rules(args.rules)  # a bad rules file fails before any work
         samples, _ = _load_named_files(args)
-        table = compare(samples, embeddings=_embedded(samples), size=args.size, seed=args.seed, with_mauve=not args.no_mauve)
+        table = compare(
+            samples, embeddings=_embedded(samples), size=args.size, seed=args.seed, with_mauve=not args.no_mauve
+        )
         result = gate(table, args.rules)
     except Exception as exc:  # the gate never crashes into exit 1 ("warning"): anything unchecked is exit 3
         print(f"error: {exc}", file=sys.stderr)
@@ -429,13 +498,23 @@ class _CommandParser(argparse.ArgumentParser):
 
 
 def _add_named_file_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--real", nargs="+", required=True, metavar="FILE", help="real samples (10 %% held out by hash)")
-    parser.add_argument("--synthetic", nargs="+", required=True, type=_named_file, metavar="NAME=FILE",
-                        help="synthetic sets; files named alike with a generation column form one method's generations")
+    parser.add_argument(
+        "--real", nargs="+", required=True, metavar="FILE", help="real samples (10 %% held out by hash)"
+    )
+    parser.add_argument(
+        "--synthetic",
+        nargs="+",
+        required=True,
+        type=_named_file,
+        metavar="NAME=FILE",
+        help="synthetic sets; files named alike with a generation column form one method's generations",
+    )
     parser.add_argument("--size", type=int, help="samples per set (default: the smallest set)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--holdout", type=float, default=0.1)
-    parser.add_argument("--rules", help="a rules TOML file with [[rule]] and [[trend]] tables (default: analysis/risk_rules.toml)")
+    parser.add_argument(
+        "--rules", help="a rules TOML file with [[rule]] and [[trend]] tables (default: analysis/risk_rules.toml)"
+    )
     parser.add_argument("--no-mauve", action="store_true", help="skip MAUVE (k-means; a few seconds a set)")
 
 
@@ -459,13 +538,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="generate synthetic samples from an input file, resumably")
     generate.add_argument("--method", dest="method_kind", required=True, choices=["rule-based", "paraphrase", "llm"])
-    generate.add_argument("--input", dest="files", nargs="+", required=True, metavar="FILE", help="the samples to learn from")
+    generate.add_argument(
+        "--input", dest="files", nargs="+", required=True, metavar="FILE", help="the samples to learn from"
+    )
     generate.add_argument("--n", type=int, required=True, help="number of samples to generate")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--out", required=True, help="output file: .csv, .jsonl or .parquet")
-    generate.add_argument("--backend", choices=["local", "openai"], default="local",
-                          help="local: bundled SmolLM2; openai: COLLAPSE_LAB_OPENAI_BASE_URL / _MODEL / _API_KEY")
-    generate.add_argument("--resume", action="store_true", help="continue a run that stopped (its checkpoint is OUT.checkpoint.jsonl)")
+    generate.add_argument(
+        "--backend",
+        choices=["local", "openai"],
+        default="local",
+        help="local: bundled SmolLM2; openai: COLLAPSE_LAB_OPENAI_BASE_URL / _MODEL / _API_KEY",
+    )
+    generate.add_argument(
+        "--resume", action="store_true", help="continue a run that stopped (its checkpoint is OUT.checkpoint.jsonl)"
+    )
     generate.add_argument("--method-name", help="the method name written in the rows (default: --method)")
     generate.add_argument("--noise", type=float, help="rule-based: 0..1 (default 0.3)")
     generate.add_argument("--temperature", type=float)
@@ -474,11 +561,20 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--k", type=int, help="llm: real examples shown per prompt (default 3)")
     generate.add_argument("--text-column")
     generate.add_argument("--label-column")
-    generate.set_defaults(run=_command_generate, source=None, method=None, generation=None, holdout=0.1,
-                          encoding=None, max_mb=DEFAULT_MAX_BYTES / 1e6)
+    generate.set_defaults(
+        run=_command_generate,
+        source=None,
+        method=None,
+        generation=None,
+        holdout=0.1,
+        encoding=None,
+        max_mb=DEFAULT_MAX_BYTES / 1e6,
+    )
 
     comparison = commands.add_parser("compare", help="every metric per synthetic set against the real holdout")
-    comparison.add_argument("--real", nargs="+", required=True, metavar="FILE", help="real samples (10 %% held out by hash)")
+    comparison.add_argument(
+        "--real", nargs="+", required=True, metavar="FILE", help="real samples (10 %% held out by hash)"
+    )
     comparison.add_argument("--synthetic", nargs="+", required=True, type=_named_file, metavar="NAME=FILE")
     comparison.add_argument("--format", choices=["table", "csv", "json"], default="table")
     comparison.add_argument("--size", type=int, help="samples per set (default: the smallest set)")
@@ -488,8 +584,12 @@ def build_parser() -> argparse.ArgumentParser:
     comparison.add_argument("--no-mauve", action="store_true", help="skip MAUVE (k-means; a few seconds a set)")
     comparison.set_defaults(run=_command_compare)
 
-    mix = commands.add_parser("mix", help="a mixture of real and synthetic samples: its metrics, and its rows with --out")
-    mix.add_argument("--real", nargs="+", required=True, metavar="FILE", help="real samples (10 %% held out by hash, never mixed in)")
+    mix = commands.add_parser(
+        "mix", help="a mixture of real and synthetic samples: its metrics, and its rows with --out"
+    )
+    mix.add_argument(
+        "--real", nargs="+", required=True, metavar="FILE", help="real samples (10 %% held out by hash, never mixed in)"
+    )
     mix.add_argument("--synthetic", nargs="+", required=True, type=_named_file, metavar="NAME=FILE")
     mix.add_argument("--size", type=int, required=True, help="rows in the mixture")
     mix.add_argument("--real-share", dest="real_share", type=float, required=True, help="share of real rows, 0..1")
@@ -502,24 +602,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulation = commands.add_parser("simulate", help="train a model on its own output, generation after generation")
     simulation.add_argument("--model", required=True, choices=["gaussian", "regression", "ngram", "embedding"])
-    simulation.add_argument("--regime", action="append", choices=["replace", "accumulate", "mix"],
-                            help="repeat for several (default: all three)")
-    simulation.add_argument("--real-share", dest="real_share", type=float, default=2 / 3,
-                            help="the mix regime's real share, 0..1 (default 2/3)")
+    simulation.add_argument(
+        "--regime",
+        action="append",
+        choices=["replace", "accumulate", "mix"],
+        help="repeat for several (default: all three)",
+    )
+    simulation.add_argument(
+        "--real-share",
+        dest="real_share",
+        type=float,
+        default=2 / 3,
+        help="the mix regime's real share, 0..1 (default 2/3)",
+    )
     simulation.add_argument("--generations", type=int, required=True, help="generations after generation 0")
     simulation.add_argument("--seed", type=int, default=0)
     simulation.add_argument("--n", type=int, help="samples per generation (default per model)")
-    simulation.add_argument("--format", choices=["table", "csv", "json"], default="table",
-                            help="table: one column per metric; csv, json: the tidy table")
+    simulation.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="table: one column per metric; csv, json: the tidy table",
+    )
     simulation.add_argument("--temperature", type=float, help="ngram: sampling temperature (default 1)")
     simulation.add_argument("--top-k", dest="top_k", type=int, help="ngram: keep the k likeliest words (default: all)")
     simulation.add_argument("--top-p", dest="top_p", type=float, help="ngram: nucleus share (default 0.9)")
     simulation.add_argument("--order", type=int, help="ngram: 2 or 3 (default 3)")
     simulation.set_defaults(run=_command_simulate)
 
-    ab = commands.add_parser("ab", help="A/B test two synthetic sets or mixtures: differences, intervals, Holm verdicts")
+    ab = commands.add_parser(
+        "ab", help="A/B test two synthetic sets or mixtures: differences, intervals, Holm verdicts"
+    )
     ab.add_argument("--real", nargs="+", required=True, metavar="FILE", help="real samples (10 %% held out by hash)")
-    ab.add_argument("--a", required=True, type=_named_file, metavar="NAME=FILE", help="set A: a synthetic set or an exported mixture")
+    ab.add_argument(
+        "--a",
+        required=True,
+        type=_named_file,
+        metavar="NAME=FILE",
+        help="set A: a synthetic set or an exported mixture",
+    )
     ab.add_argument("--b", required=True, type=_named_file, metavar="NAME=FILE", help="set B")
     ab.add_argument("--format", choices=["table", "json"], default="table")
     ab.add_argument("--size", type=int, help="samples per set (default: the smaller set)")
@@ -533,9 +654,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the demo's synthetic sets: counts, or --rebuild them")
     demo.add_argument("--rebuild", action="store_true", help="regenerate data/demo/ with this code (resumable)")
-    demo.add_argument("--embed", action="store_true",
-                      help="write the vectors of every demo text to data/demo/embeddings/ and its default map and "
-                           "comparison tables to data/demo/cache/ (shipped, read-only)")
+    demo.add_argument(
+        "--embed",
+        action="store_true",
+        help="write the vectors of every demo text to data/demo/embeddings/ and its default map and "
+        "comparison tables to data/demo/cache/ (shipped, read-only)",
+    )
     demo.add_argument("--only", nargs="+", help="rebuild only these sets (rule-based, paraphrase, llm, llm-g2, llm-g3)")
     demo.add_argument("--backend", choices=["local", "openai"], default="local")
     demo.set_defaults(run=_command_demo)
@@ -549,10 +673,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(run=_command_report)
 
     check = commands.add_parser(
-        "check", help="quality gate: exit 0 ok, 1 warning, 2 alarm, 3 bad input or usage",
+        "check",
+        help="quality gate: exit 0 ok, 1 warning, 2 alarm, 3 bad input or usage",
         description="Score each synthetic set against the real holdout and apply the level and trend rules. "
-                    "Exit 0 when no rule fires, 1 when a warning rule fires, 2 when an alarm rule fires, "
-                    "3 on bad input or wrong usage.",
+        "Exit 0 when no rule fires, 1 when a warning rule fires, 2 when an alarm rule fires, "
+        "3 on bad input or wrong usage.",
         usage_exit=EXIT_BAD_INPUT,
     )
     _add_named_file_options(check)
@@ -570,8 +695,10 @@ _MIN_SET = 6
 
 
 def _whole(low: int, high: int | None = None) -> tuple:
-    return (lambda v: float(v).is_integer() and v >= low and (high is None or v <= high),
-            f"a whole number >= {low}" + (f" and <= {high}" if high is not None else ""))
+    return (
+        lambda v: float(v).is_integer() and v >= low and (high is None or v <= high),
+        f"a whole number >= {low}" + (f" and <= {high}" if high is not None else ""),
+    )
 
 
 def _between(low: float, high: float, *, open_low: bool = False, open_high: bool = False) -> tuple:
@@ -579,7 +706,8 @@ def _between(low: float, high: float, *, open_low: bool = False, open_high: bool
         return math.isfinite(v) and (v > low if open_low else v >= low) and (v < high if open_high else v <= high)
 
     return test, f"a number {'>' if open_low else '>='} {low:g}" + (
-        "" if high == math.inf else f" and {'<' if open_high else '<='} {high:g}")
+        "" if high == math.inf else f" and {'<' if open_high else '<='} {high:g}"
+    )
 
 
 _SEED = ("--seed", *_whole(0))
@@ -588,20 +716,42 @@ _SET_SIZE = ("--size", *_whole(_MIN_SET))
 #: command -> argument -> (option, test, what it accepts); None values are "not given" and pass.
 #: ``load`` and ``embed`` check their options where the files are read.
 _NUMBERS: dict[str, dict[str, tuple]] = {
-    "generate": {"n": ("--n", *_whole(1)), "seed": _SEED, "noise": ("--noise", *_between(0, 1)),
-                 "temperature": ("--temperature", *_between(0, math.inf)), "top_p": ("--top-p", *_between(0, 1, open_low=True)),
-                 "max_tokens": ("--max-tokens", *_whole(1)), "k": ("--k", *_whole(1))},
+    "generate": {
+        "n": ("--n", *_whole(1)),
+        "seed": _SEED,
+        "noise": ("--noise", *_between(0, 1)),
+        "temperature": ("--temperature", *_between(0, math.inf)),
+        "top_p": ("--top-p", *_between(0, 1, open_low=True)),
+        "max_tokens": ("--max-tokens", *_whole(1)),
+        "k": ("--k", *_whole(1)),
+    },
     "compare": {"size": _SET_SIZE, "seed": _SEED, "holdout": _HOLDOUT},
     "check": {"size": _SET_SIZE, "seed": _SEED, "holdout": _HOLDOUT},
     "report": {"size": _SET_SIZE, "seed": _SEED, "holdout": _HOLDOUT},
-    "mix": {"size": ("--size", *_whole(1)), "real_share": ("--real-share", *_between(0, 1)), "seed": _SEED,
-            "holdout": _HOLDOUT},
-    "ab": {"size": _SET_SIZE, "seed": _SEED, "holdout": _HOLDOUT, "rounds": ("--rounds", *_whole(1)),
-           "permutations": ("--permutations", *_whole(0)), "alpha": ("--alpha", *_between(0, 1, open_low=True, open_high=True))},
-    "simulate": {"generations": ("--generations", *_whole(1)), "n": ("--n", *_whole(2)), "seed": _SEED,
-                 "real_share": ("--real-share", *_between(0, 1)), "temperature": ("--temperature", *_between(0, math.inf, open_low=True)),
-                 "top_k": ("--top-k", *_whole(1)), "top_p": ("--top-p", *_between(0, 1, open_low=True)),
-                 "order": ("--order", *_whole(2, 3))},
+    "mix": {
+        "size": ("--size", *_whole(1)),
+        "real_share": ("--real-share", *_between(0, 1)),
+        "seed": _SEED,
+        "holdout": _HOLDOUT,
+    },
+    "ab": {
+        "size": _SET_SIZE,
+        "seed": _SEED,
+        "holdout": _HOLDOUT,
+        "rounds": ("--rounds", *_whole(1)),
+        "permutations": ("--permutations", *_whole(0)),
+        "alpha": ("--alpha", *_between(0, 1, open_low=True, open_high=True)),
+    },
+    "simulate": {
+        "generations": ("--generations", *_whole(1)),
+        "n": ("--n", *_whole(2)),
+        "seed": _SEED,
+        "real_share": ("--real-share", *_between(0, 1)),
+        "temperature": ("--temperature", *_between(0, math.inf, open_low=True)),
+        "top_k": ("--top-k", *_whole(1)),
+        "top_p": ("--top-p", *_between(0, 1, open_low=True)),
+        "order": ("--order", *_whole(2, 3)),
+    },
 }
 
 
@@ -618,8 +768,10 @@ def check_numbers(args: argparse.Namespace) -> None:
         if value is None:
             continue
         if not test(value):
-            raise ArgumentError(f"{option} {value}: expected {accepts}. Give a value in that range"
-                                + (" or leave the option out." if name in ("size", "seed", "holdout") else "."))
+            raise ArgumentError(
+                f"{option} {value}: expected {accepts}. Give a value in that range"
+                + (" or leave the option out." if name in ("size", "seed", "holdout") else ".")
+            )
     weights = getattr(args, "weights", None) or {}
     for name, weight in weights.items():
         if not (math.isfinite(weight) and weight >= 0):

@@ -14,9 +14,10 @@ the Tail coverage page use. Below the floor of :func:`analysis.metrics.fidelity.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,23 @@ from analysis.errors import CollapseLabError
 from analysis.io import atomic_write_bytes, bytes_sha256, parquet_bytes
 from analysis.metrics import diversity, drift, fidelity, lm, novelty, tails, utility
 
-__all__ = ["compare", "sets_of", "set_name", "checked_sets", "equal_size", "reference_rows", "CoverageReference", "coverage_reference", "COVERAGE_METRICS", "cached_compare", "generation_table", "CompareError", "METRICS", "DEFINITIONS", "BASELINE"]
+__all__ = [
+    "compare",
+    "sets_of",
+    "set_name",
+    "checked_sets",
+    "equal_size",
+    "reference_rows",
+    "CoverageReference",
+    "coverage_reference",
+    "COVERAGE_METRICS",
+    "cached_compare",
+    "generation_table",
+    "CompareError",
+    "METRICS",
+    "DEFINITIONS",
+    "BASELINE",
+]
 
 BASELINE = "real train"
 
@@ -80,8 +97,10 @@ DEFINITIONS: dict[str, str] = {
     "precision": "Share of synthetic samples inside some real sample's k-NN ball (realism).",
     "density": "Mean number of real k-NN balls holding each synthetic sample, over k (realism, rewards dense regions).",
     "recall": "Share of real samples inside some synthetic sample's k-NN ball (diversity).",
-    "coverage": ("Share of real holdout samples whose k-NN ball among the holdout (k = 5) holds at least one synthetic "
-                 "sample; not reported for a holdout under 200 samples (40 k), whose balls are too wide."),
+    "coverage": (
+        "Share of real holdout samples whose k-NN ball among the holdout (k = 5) holds at least one synthetic "
+        "sample; not reported for a holdout under 200 samples (40 k), whose balls are too wide."
+    ),
     "frechet distance": "Fréchet distance between Gaussians fitted to real and synthetic embeddings.",
     "mauve": "Area under the divergence frontier of quantised real and synthetic embeddings (mauve-text).",
     "tail coverage (rarest 10%)": "Coverage of the rarest tenth of real samples (largest k-NN radius).",
@@ -90,8 +109,10 @@ DEFINITIONS: dict[str, str] = {
     "nearest-real similarity": "Mean cosine similarity of each sample to its nearest real train sample.",
     "exact copy rate": "Share of samples whose text equals a real text, train or holdout.",
     "near copy rate": "Share of samples with cosine similarity >= 0.95 to a real sample, train or holdout.",
-    "holdout copy rate": ("Share of the set's samples whose text equals a text of the real holdout (the evaluation set), "
-                          "over every sample of the set, not the equal-size subsample: one copy is enough to matter."),
+    "holdout copy rate": (
+        "Share of the set's samples whose text equals a text of the real holdout (the evaluation set), "
+        "over every sample of the set, not the equal-size subsample: one copy is enough to matter."
+    ),
     "duplicate rate": "Share of samples that repeat an earlier sample of the same set.",
     "centroid shift": "Cosine distance between the mean real and mean synthetic embedding.",
     "label divergence": "Jensen-Shannon divergence of the label shares of the set and of real data.",
@@ -181,7 +202,9 @@ class CoverageReference:
         return fidelity.covered_by(self.x, synthetic, self.radii)
 
 
-def coverage_reference(samples: pd.DataFrame, embeddings: np.ndarray, reference: str = "holdout", *, k: int = 5) -> CoverageReference:
+def coverage_reference(
+    samples: pd.DataFrame, embeddings: np.ndarray, reference: str = "holdout", *, k: int = 5
+) -> CoverageReference:
     """The real ``reference`` split and its k-NN balls (radii among the split itself), as every coverage number uses them.
 
     Raises :class:`CompareError` when the split has ``k`` or fewer samples (no ball can be drawn);
@@ -198,7 +221,8 @@ def checked_sets(samples: pd.DataFrame, *, k: int = 5) -> dict[str, np.ndarray]:
     small = {name: len(rows) for name, rows in groups.items() if len(rows) <= k}
     if small:
         raise CompareError(
-            "Too few samples to compare: " + ", ".join(f"{name} has {n}" for name, n in small.items())
+            "Too few samples to compare: "
+            + ", ".join(f"{name} has {n}" for name, n in small.items())
             + f"; every set needs at least {k + 1} (k + 1). Drop those sets or add samples."
         )
     if len(groups) < 2:
@@ -345,17 +369,32 @@ def compare(
         values["length KS"] = drift.length_ks(ref_texts, texts)[0]
         values["perplexity on real"] = lm.perplexity(texts, ref_texts, order=3)
         if with_utility:
-            values["TSTR macro-F1"] = _tstr_macro_f1(x, samples["label"].to_numpy()[chosen], ref_x, ref_labels, seed) if labelled else float("nan")
+            values["TSTR macro-F1"] = (
+                _tstr_macro_f1(x, samples["label"].to_numpy()[chosen], ref_x, ref_labels, seed)
+                if labelled
+                else float("nan")
+            )
             values["detection AUC"] = utility.detection(ref_x, x, seed=seed).auc
 
         method_of, generation_of = str(samples["method"].iat[chosen[0]]), int(samples["generation"].iat[chosen[0]])
         for metric, value in values.items():
             value, low, high = value if isinstance(value, tuple) else (value, np.nan, np.nan)
             family, direction, citation = METRICS[metric]
-            rows.append({
-                "set": name, "method": method_of, "generation": generation_of, "metric": metric, "family": family, "value": float(value), "ci_low": low,
-                "ci_high": high, "direction": direction, "reference": citation, "n": len(chosen),
-            })
+            rows.append(
+                {
+                    "set": name,
+                    "method": method_of,
+                    "generation": generation_of,
+                    "metric": metric,
+                    "family": family,
+                    "value": float(value),
+                    "ci_low": low,
+                    "ci_high": high,
+                    "direction": direction,
+                    "reference": citation,
+                    "n": len(chosen),
+                }
+            )
         if progress:
             progress(done, len(groups))
     table = pd.DataFrame(rows)

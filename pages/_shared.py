@@ -14,8 +14,9 @@ import contextlib
 import logging
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,8 +57,10 @@ def user_errors(action: str) -> Iterator[None]:
     except Exception as exc:  # the app never shows a traceback; the log keeps it
         log.exception("%s failed", action)
         st.error(
-            plain(f"{action} failed: {type(exc).__name__}: {exc}. Nothing you loaded was lost; "
-                  f"the details are in the log of the terminal running the app."),
+            plain(
+                f"{action} failed: {type(exc).__name__}: {exc}. Nothing you loaded was lost; "
+                f"the details are in the log of the terminal running the app."
+            ),
             icon=":material/error:",
         )
 
@@ -82,14 +85,18 @@ def choose_workspace() -> None:
         if valid_session_token(token):
             state["private"] = token
         elif not state["private"]:
-            st.toast("The link's session id is not valid: a new private workspace was opened.", icon=":material/link_off:")
+            st.toast(
+                "The link's session id is not valid: a new private workspace was opened.", icon=":material/link_off:"
+            )
     shared = st.query_params.get(SHARED_PARAM)
     if shared is not None:
         try:
             state["shared"] = validate_workspace_name(shared)
         except WorkspaceError:  # the name is not repeated: it is the link's text, not ours
-            st.error(f"The link's workspace {BAD_NAME} This session's private workspace is open instead.",
-                     icon=":material/error:")
+            st.error(
+                f"The link's workspace {BAD_NAME} This session's private workspace is open instead.",
+                icon=":material/error:",
+            )
             state["shared"] = None
     if not state["private"]:
         state["private"] = new_session_token()
@@ -134,8 +141,10 @@ def workspace_statement() -> str:
     name = shared_workspace_name()
     if name:
         return f"Shared workspace '{name}': everyone who opens it sees and changes it."
-    return ("Private workspace of this browser session: no other session sees or changes it. This page's "
-            "link reopens it (a refresh keeps it); do not share that link.")
+    return (
+        "Private workspace of this browser session: no other session sees or changes it. This page's "
+        "link reopens it (a refresh keeps it); do not share that link."
+    )
 
 
 def _open_shared() -> None:
@@ -165,12 +174,19 @@ def sidebar_workspace() -> None:
         return
     st.caption(workspace_statement())
     if Workspaces().shared(DEFAULT_SHARED).manifest_path.exists():
-        st.caption(f"The shared workspace '{DEFAULT_SHARED}' holds a dataset (a workspace from an earlier version "
-                   f"of Collapse Lab is moved there).")
+        st.caption(
+            f"The shared workspace '{DEFAULT_SHARED}' holds a dataset (a workspace from an earlier version "
+            f"of Collapse Lab is moved there)."
+        )
     with st.expander("Open a shared workspace"):
-        st.text_input("Name", key="shared_workspace_name", placeholder="team-review", max_chars=64,
-                      help="Letters, digits, '_' and '-'. Everyone who opens a shared workspace by this name "
-                           "sees and changes it; your private workspace stays as it is.")
+        st.text_input(
+            "Name",
+            key="shared_workspace_name",
+            placeholder="team-review",
+            max_chars=64,
+            help="Letters, digits, '_' and '-'. Everyone who opens a shared workspace by this name "
+            "sees and changes it; your private workspace stays as it is.",
+        )
         st.button("Open", key="open_shared", on_click=_open_shared)
         if error := st.session_state.pop("_workspace_switch_error", None):
             st.error(error, icon=":material/error:")
@@ -269,8 +285,12 @@ def recovery_notice() -> None:
     if note is None:
         return
     st.warning(note.message(), icon=":material/healing:")
-    st.button("Dismiss", key="dismiss_recovery", help="Hides this message; the damaged copy stays on disk.",
-              on_click=ws.dismiss_recovery)
+    st.button(
+        "Dismiss",
+        key="dismiss_recovery",
+        help="Hides this message; the damaged copy stays on disk.",
+        on_click=ws.dismiss_recovery,
+    )
 
 
 def sidebar_dataset(manifest: dict[str, Any]) -> None:
@@ -288,6 +308,7 @@ def sidebar_dataset(manifest: dict[str, Any]) -> None:
 
 # --- Work shared by the analysis pages ---------------------------------------------------------
 
+
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _embeddings(sha256: str, _texts: tuple[str, ...]) -> np.ndarray:
     """Kept per dataset checksum; the vectors come from the on-disk cache (filled by :func:`dataset_embeddings`)."""
@@ -303,7 +324,10 @@ def dataset_embeddings(samples: pd.DataFrame, sha256: str) -> np.ndarray:
     if missing > 0:
         bar = st.progress(0.0, text=f"Embedding {missing:,} samples not yet in the cache…")
         meter = ProgressMeter(len(texts), unit="samples")
-        embed(texts, progress=lambda done, total: bar.progress(meter.fraction(done), text="Embedding: " + meter.text(done)))
+        embed(
+            texts,
+            progress=lambda done, total: bar.progress(meter.fraction(done), text="Embedding: " + meter.text(done)),
+        )
         bar.empty()
     return _embeddings(sha256, texts)
 
@@ -316,13 +340,20 @@ def _projection(sha256: str, fit_on_real: bool, params: tuple, _embeddings_: np.
 _SERVED: dict[tuple, None] = {}  # maps _projection served lately: a rerun skips the disk check (a 21 MB hash)
 
 
-def dataset_projection(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str, *, fit_on_real: bool, **params) -> np.ndarray:
+def dataset_projection(
+    samples: pd.DataFrame, embeddings: np.ndarray, sha256: str, *, fit_on_real: bool, **params
+) -> np.ndarray:
     """The 2-D map of the dataset: from memory, from the disk cache, or fitted now with a progress bar."""
     fit_rows = (samples["source"] == "real").to_numpy() if fit_on_real else None
     key = (sha256, fit_on_real, tuple(sorted(params.items())))
     if key not in _SERVED and cached_projection(embeddings, fit_rows=fit_rows, **params) is None:
         bar = st.progress(0.0, text=f"Fitting the UMAP map of {len(samples):,} samples (once; then it is cached)…")
-        xy = project(embeddings, fit_rows=fit_rows, progress=lambda stage, fraction: bar.progress(fraction, text=f"UMAP: {stage}"), **params)
+        xy = project(
+            embeddings,
+            fit_rows=fit_rows,
+            progress=lambda stage, fraction: bar.progress(fraction, text=f"UMAP: {stage}"),
+            **params,
+        )
         bar.empty()
         return xy
     xy = _projection(*key, embeddings, fit_rows)
@@ -341,8 +372,13 @@ def mixture_preview(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str) 
     with _PREVIEW_LOCK:
         if sha256 not in _PREVIEWS:
             bar = st.progress(0.0, text=f"Precomputing neighbourhoods of {len(samples):,} samples (once per dataset)…")
-            preview = MixtureEngine(samples, embeddings, progress=lambda done, total: bar.progress(
-                done / max(total, 1), text=f"Precomputing neighbourhoods: {done:,} of {total:,}…"))
+            preview = MixtureEngine(
+                samples,
+                embeddings,
+                progress=lambda done, total: bar.progress(
+                    done / max(total, 1), text=f"Precomputing neighbourhoods: {done:,} of {total:,}…"
+                ),
+            )
             bar.empty()
             while len(_PREVIEWS) >= 2:
                 _PREVIEWS.pop(next(iter(_PREVIEWS)))
@@ -390,10 +426,13 @@ def url_state(prefix: str, defaults: dict[str, Any], *, limits: dict[str, Any] |
                 ignored.append(f"{name}={raw}")
         st.session_state[keys[name]] = value
     if ignored:
-        st.toast(f"Ignored link settings that are out of range: {plain(', '.join(ignored))}.", icon=":material/link_off:")
+        st.toast(
+            f"Ignored link settings that are out of range: {plain(', '.join(ignored))}.", icon=":material/link_off:"
+        )
     kept.update({name: st.session_state[key] for name, key in keys.items()})
     st.query_params.from_dict({**workspace_query(), **{name: str(value) for name, value in kept.items()}})
     return keys
+
 
 def subset_picker(samples: pd.DataFrame, *, key: str) -> pd.DataFrame:
     """A 'Samples' picker over the named subsets kept from the Embedding map; returns the rows to analyse."""
@@ -401,7 +440,9 @@ def subset_picker(samples: pd.DataFrame, *, key: str) -> pd.DataFrame:
     if not subsets:
         return samples
     choice = st.selectbox(
-        "Samples", ["all samples", *subsets], key=key,
+        "Samples",
+        ["all samples", *subsets],
+        key=key,
         help="Named subsets are kept from a selection on the Embedding map.",
     )
     if choice == "all samples":
@@ -409,8 +450,10 @@ def subset_picker(samples: pd.DataFrame, *, key: str) -> pd.DataFrame:
     picked = samples["id"].astype(str).isin(set(subsets[choice]))
     holdout = (samples["source"] == "real") & (samples["split"] == "holdout")
     chosen = samples[picked | holdout]  # the holdout is the yardstick, whatever the subset
-    st.caption(f"Subset **{plain(choice)}**: {int(picked.sum()):,} of {len(samples):,} samples, measured against all "
-               f"{int(holdout.sum()):,} real holdout samples.")
+    st.caption(
+        f"Subset **{plain(choice)}**: {int(picked.sum()):,} of {len(samples):,} samples, measured against all "
+        f"{int(holdout.sum()):,} real holdout samples."
+    )
     return chosen
 
 
@@ -423,8 +466,15 @@ def set_controls(samples: pd.DataFrame, *, key: str, size_help: str):
     columns = st.columns([2, 1, 1, 1])
     with columns[0]:
         chosen = subset_picker(samples, key=f"{key}_subset")
-    size = columns[1].number_input("Samples per set (0 = smallest set)", 0, 100_000, 0, step=100, key=f"{key}_size",
-                                   help=f"Every set is subsampled to this size, because {size_help}.")
+    size = columns[1].number_input(
+        "Samples per set (0 = smallest set)",
+        0,
+        100_000,
+        0,
+        step=100,
+        key=f"{key}_size",
+        help=f"Every set is subsampled to this size, because {size_help}.",
+    )
     seed = columns[2].number_input("Seed", 0, 2**31 - 1, 0, key=f"{key}_seed")
     return chosen, int(size) or None, int(seed), columns[3]
 
@@ -432,15 +482,28 @@ def set_controls(samples: pd.DataFrame, *, key: str, size_help: str):
 def chart_downloads(chart, name: str, *, key: str) -> None:
     """PNG and SVG downloads of a chart, rendered only when clicked."""
     row = st.container(horizontal=True)
-    row.download_button("PNG", data=lambda: charts.to_png(chart), file_name=f"{name}.png", mime="image/png",
-                         key=f"{key}_png", icon=":material/download:")
-    row.download_button("SVG", data=lambda: charts.to_svg(chart), file_name=f"{name}.svg", mime="image/svg+xml",
-                          key=f"{key}_svg", icon=":material/download:")
+    row.download_button(
+        "PNG",
+        data=lambda: charts.to_png(chart),
+        file_name=f"{name}.png",
+        mime="image/png",
+        key=f"{key}_png",
+        icon=":material/download:",
+    )
+    row.download_button(
+        "SVG",
+        data=lambda: charts.to_svg(chart),
+        file_name=f"{name}.svg",
+        mime="image/svg+xml",
+        key=f"{key}_svg",
+        icon=":material/download:",
+    )
 
 
 def table_download(table: pd.DataFrame, name: str, *, key: str, label: str = "CSV") -> None:
-    st.download_button(label, data=csv_bytes(table), file_name=f"{name}.csv",
-                       mime="text/csv", key=key, icon=":material/download:")
+    st.download_button(
+        label, data=csv_bytes(table), file_name=f"{name}.csv", mime="text/csv", key=key, icon=":material/download:"
+    )
 
 
 #: Characters that Streamlit's markdown reads as syntax anywhere in a line: emphasis, code, links and

@@ -8,7 +8,13 @@ from analysis import charts
 from analysis.compare import BASELINE, DEFINITIONS, METRICS, cached_compare, generation_table
 from analysis.risks import risks
 from pages._shared import (
-    chart_downloads, current_dataset, dataset_embeddings, plain, set_controls, table_download, user_errors,
+    chart_downloads,
+    current_dataset,
+    dataset_embeddings,
+    plain,
+    set_controls,
+    table_download,
+    user_errors,
 )
 
 st.title("Method comparison")
@@ -20,8 +26,12 @@ st.caption(
 
 def _compare(samples: pd.DataFrame, embeddings: np.ndarray, **params) -> pd.DataFrame:
     bar = st.progress(0.0, text="Comparing sets (once; then it is cached on disk)…")
-    table = cached_compare(samples, embeddings, progress=lambda done, total: bar.progress(
-        done / total, text=f"Compared {done} of {total} sets…"), **params)
+    table = cached_compare(
+        samples,
+        embeddings,
+        progress=lambda done, total: bar.progress(done / total, text=f"Compared {done} of {total} sets…"),
+        **params,
+    )
     bar.empty()
     return table
 
@@ -31,26 +41,39 @@ samples = samples.reset_index(drop=True)
 with user_errors("Comparing the sets"):
     embeddings = dataset_embeddings(samples, manifest["sha256"])
     chosen, size, seed, extra = set_controls(samples, key="compare", size_help="most metrics change with size")
-    with_mauve = extra.toggle("MAUVE", value=True, key="compare_mauve",
-                              help="MAUVE (mauve-text) clusters the embeddings: a few seconds per set.")
-    table = _compare(chosen.reset_index(drop=True), embeddings[chosen.index.to_numpy()],
-                     size=size, seed=seed, with_mauve=with_mauve)
+    with_mauve = extra.toggle(
+        "MAUVE",
+        value=True,
+        key="compare_mauve",
+        help="MAUVE (mauve-text) clusters the embeddings: a few seconds per set.",
+    )
+    table = _compare(
+        chosen.reset_index(drop=True), embeddings[chosen.index.to_numpy()], size=size, seed=seed, with_mauve=with_mauve
+    )
     fired = risks(table)
 
     wide = table.pivot_table(index="set", columns="metric", values="value", aggfunc="first", sort=False)
     wide = wide[[metric for metric in METRICS if metric in wide.columns]]
     summary = fired.groupby("set")["risk"].agg(lambda r: ", ".join(dict.fromkeys(r)))
-    wide.insert(0, "collapse risks", [summary.get(name, "none" if name != BASELINE else "(baseline)") for name in wide.index])
-    st.caption(f"{len(wide) - 1} synthetic sets and the real-train baseline, {int(table['n'].iloc[0]):,} samples each. "
-               "Hover a column title for the metric's definition and direction.")
+    wide.insert(
+        0, "collapse risks", [summary.get(name, "none" if name != BASELINE else "(baseline)") for name in wide.index]
+    )
+    st.caption(
+        f"{len(wide) - 1} synthetic sets and the real-train baseline, {int(table['n'].iloc[0]):,} samples each. "
+        "Hover a column title for the metric's definition and direction."
+    )
     config = {
         metric: st.column_config.NumberColumn(
-            metric, format="%.3f",
+            metric,
+            format="%.3f",
             help=f"{DEFINITIONS[metric]} {METRICS[metric][1].capitalize()} is better. Reference: {METRICS[metric][2]}.",
         )
-        for metric in wide.columns if metric in METRICS
+        for metric in wide.columns
+        if metric in METRICS
     }
-    config["collapse risks"] = st.column_config.TextColumn(help="The collapse-risk rules that fire for the set (details below).")
+    config["collapse risks"] = st.column_config.TextColumn(
+        help="The collapse-risk rules that fire for the set (details below)."
+    )
     st.dataframe(wide, width="stretch", column_config=config)
     coverage = table[table["metric"] == "coverage"]  # its reference says which balls judged it, or why it is empty
     if len(coverage):
@@ -76,9 +99,14 @@ with user_errors("Comparing the sets"):
 
     if (table["generation"] > 1).any():
         st.subheader("Across generations")
-        metric = st.selectbox("Metric", list(METRICS), index=list(METRICS).index("distinct-2"), key="compare_gen_metric",
-                              help="Each method's recursive generations: g1 was made from real data, g2 from g1, …; "
-                                   "generation 0 is the real-train baseline.")
+        metric = st.selectbox(
+            "Metric",
+            list(METRICS),
+            index=list(METRICS).index("distinct-2"),
+            key="compare_gen_metric",
+            help="Each method's recursive generations: g1 was made from real data, g2 from g1, …; "
+            "generation 0 is the real-train baseline.",
+        )
         chart = charts.generation_lines(generation_table(table, metric), metric=metric)
         st.altair_chart(chart, width="stretch")
         chart_downloads(chart, "generations", key="compare_gen_export")

@@ -63,32 +63,48 @@ def _map_and_add(path: Path, name: str, role: str, method: str | None, generatio
     label_guess = guess_label_column(table, text_guess)
     left, right = st.columns(2)
     text_column = left.selectbox(
-        "Text column", columns, index=columns.index(text_guess), key=f"{key}_text_column",
+        "Text column",
+        columns,
+        index=columns.index(text_guess),
+        key=f"{key}_text_column",
         help="Guessed: the text column with the longest mean length. Change it if the guess is wrong.",
     )
     label_options = ["(no label)"] + columns
     label_column = right.selectbox(
-        "Label column", label_options, index=label_options.index(label_guess) if label_guess else 0,
+        "Label column",
+        label_options,
+        index=label_options.index(label_guess) if label_guess else 0,
         key=f"{key}_label_column",
     )
     keep_repeats = st.checkbox(
-        "Keep exact duplicates", value=role == "synthetic", key=f"{key}_{role}_keep_duplicates",
+        "Keep exact duplicates",
+        value=role == "synthetic",
+        key=f"{key}_{role}_keep_duplicates",
         help="Repeated outputs are a symptom of collapse: synthetic sets keep them by default, real data drops "
-             "them. The load report gives the raw duplicate rate either way.",
+        "them. The load report gives the raw duplicate rate either way.",
     )
     report = LoadReport(**report_dict)
     if text_column == text_guess and report.format not in ("txt", "folder"):
         report.text_column_reason = guess_text_column(table, name)[1]
     new, report = samples_from_frame(
-        table, name=name, text_column=text_column, source=role, method=method, generation=generation,
-        label_column="" if label_column == "(no label)" else label_column, report=report,
+        table,
+        name=name,
+        text_column=text_column,
+        source=role,
+        method=method,
+        generation=generation,
+        label_column="" if label_column == "(no label)" else label_column,
+        report=report,
         duplicates="keep" if keep_repeats else "drop",
     )
     st.text(report.summary())
     st.dataframe(new[["text", "label", "method", "generation", "split"]].head(5), hide_index=True)
     replace = st.radio(
-        "Then", ["Add to the current dataset", "Replace the current dataset"], horizontal=True,
-        index=1 if manifest["name"] == demo.DEMO_NAME and role == "real" else 0, key=f"{key}_mode",
+        "Then",
+        ["Add to the current dataset", "Replace the current dataset"],
+        horizontal=True,
+        index=1 if manifest["name"] == demo.DEMO_NAME and role == "real" else 0,
+        key=f"{key}_mode",
     ).startswith("Replace")
     if st.button(f"Load {len(new):,} samples", type="primary", key=f"{key}_add"):
         part = {"name": name, "source": role, "method": method or "real", "rows": len(new), "report": report.to_dict()}
@@ -127,7 +143,8 @@ with upload_tab:
     role, method, generation = _role_inputs("upload")
     uploaded = st.file_uploader(
         "A file of samples: CSV, TSV, JSONL, JSON, Parquet or TXT (one sample per line)",
-        type=sorted({ext.lstrip(".") for ext in FORMATS}), key="upload_file",
+        type=sorted({ext.lstrip(".") for ext in FORMATS}),
+        key="upload_file",
     )
     if uploaded is not None:
         with user_errors(f"Reading {uploaded.name}"):
@@ -137,8 +154,8 @@ with upload_tab:
 with folder_tab:
     folder_role, folder_method, folder_generation = _role_inputs("folder")
     folder = st.text_input(
-        "Path of a file or folder on this machine (a folder of .txt files: one sample per file, "
-        "subfolder = label)", key="folder_path",
+        "Path of a file or folder on this machine (a folder of .txt files: one sample per file, subfolder = label)",
+        key="folder_path",
     ).strip()
     if folder:
         with user_errors(f"Reading {folder}"):
@@ -151,8 +168,14 @@ st.text(manifest["name"])
 numbers = summary.overview(samples)
 for column, (label, value) in zip(
     st.columns(len(numbers)),
-    [("samples", "samples"), ("real", "real"), ("synthetic", "synthetic"), ("real holdout", "holdout"),
-     ("synthetic methods", "methods"), ("labels", "labels")],
+    [
+        ("samples", "samples"),
+        ("real", "real"),
+        ("synthetic", "synthetic"),
+        ("real holdout", "holdout"),
+        ("synthetic methods", "methods"),
+        ("labels", "labels"),
+    ],
 ):
     column.metric(label, f"{numbers[value]:,}")
 
@@ -183,7 +206,8 @@ st.markdown("**Samples**")
 method_filter = st.selectbox("Show", ["all", *sorted(samples["method"].unique())], key="preview_method")
 shown = samples if method_filter == "all" else samples[samples["method"] == method_filter]
 st.dataframe(
-    shown.head(PREVIEW_ROWS), hide_index=True,
+    shown.head(PREVIEW_ROWS),
+    hide_index=True,
     column_order=["text", "source", "method", "generation", "label", "split", "id", "parent_id"],
 )
 st.caption(f"First {min(PREVIEW_ROWS, len(shown)):,} of {len(shown):,} rows.")

@@ -5,7 +5,13 @@ import streamlit as st
 from analysis import charts, explore
 from analysis.compare import CompareError, coverage_reference
 from pages._shared import (
-    chart_downloads, current_dataset, dataset_embeddings, dataset_projection, plain, table_download, user_errors,
+    chart_downloads,
+    current_dataset,
+    dataset_embeddings,
+    dataset_projection,
+    plain,
+    table_download,
+    user_errors,
     workspace,
 )
 
@@ -23,37 +29,72 @@ with user_errors("Drawing the map"):
 
     with st.sidebar.expander("Map settings", icon=":material/tune:"):
         fit_on_real = st.toggle(
-            "Synthetic in the geometry of real", key="map_fit_real",
+            "Synthetic in the geometry of real",
+            key="map_fit_real",
             help="Fit the map on real samples only and place synthetic samples into it, instead of fitting on all samples.",
         )
-        n_neighbors = st.slider("Neighbours (n_neighbors)", 5, 100, 15, key="map_neighbors",
-                                help="Larger keeps more global structure, smaller more local detail.")
-        min_dist = st.slider("Minimum distance (min_dist)", 0.0, 0.99, 0.1, 0.01, key="map_min_dist",
-                             help="How tightly points may pack together on the map.")
-        seed = st.number_input("Seed (empty: fastest)", 0, 2**31 - 1, value=None, key="map_seed",
-                               help="With a seed the same data always gives the same map, but UMAP runs on one "
-                                    "thread (about 2x slower). Either way a map is cached, so a revisit shows the same map.")
-    xy = dataset_projection(samples, embeddings, manifest["sha256"], fit_on_real=fit_on_real,
-                            n_neighbors=n_neighbors, min_dist=min_dist, seed=None if seed is None else int(seed))
+        n_neighbors = st.slider(
+            "Neighbours (n_neighbors)",
+            5,
+            100,
+            15,
+            key="map_neighbors",
+            help="Larger keeps more global structure, smaller more local detail.",
+        )
+        min_dist = st.slider(
+            "Minimum distance (min_dist)",
+            0.0,
+            0.99,
+            0.1,
+            0.01,
+            key="map_min_dist",
+            help="How tightly points may pack together on the map.",
+        )
+        seed = st.number_input(
+            "Seed (empty: fastest)",
+            0,
+            2**31 - 1,
+            value=None,
+            key="map_seed",
+            help="With a seed the same data always gives the same map, but UMAP runs on one "
+            "thread (about 2x slower). Either way a map is cached, so a revisit shows the same map.",
+        )
+    xy = dataset_projection(
+        samples,
+        embeddings,
+        manifest["sha256"],
+        fit_on_real=fit_on_real,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        seed=None if seed is None else int(seed),
+    )
     points = explore.map_points(samples, xy)
     synthetic_sets = [name for name in dict.fromkeys(points["set"]) if name != "real"]
 
     top = st.columns([1, 2, 1.4])
     color_by = top[0].selectbox("Colour by", ["set", "source", "method", "generation", "label"], key="map_color")
-    shown_sets = top[1].multiselect("Synthetic sets shown", synthetic_sets, default=synthetic_sets, key="map_sets",
-                                    help="Methods and recursive generations (g2, g3, …). Real samples are always shown.")
+    shown_sets = top[1].multiselect(
+        "Synthetic sets shown",
+        synthetic_sets,
+        default=synthetic_sets,
+        key="map_sets",
+        help="Methods and recursive generations (g2, g3, …). Real samples are always shown.",
+    )
     density_choice = top[2].selectbox(
-        "Density layer", ["synthetic − real", "real", "synthetic", "none"], key="map_density",
+        "Density layer",
+        ["synthetic − real", "real", "synthetic", "none"],
+        key="map_density",
         help="Binned density of the real samples and of the chosen synthetic sets. 'synthetic − real': red cells hold "
-             "more synthetic than real (synthetic piles up), blue cells more real than synthetic (synthetic rarely goes).",
+        "more synthetic than real (synthetic piles up), blue cells more real than synthetic (synthetic rarely goes).",
     )
     toggles = st.columns(2)
     mark_uncovered = toggles[0].toggle(
-        "Mark real holdout samples no synthetic sample covers", key="map_uncovered",
+        "Mark real holdout samples no synthetic sample covers",
+        key="map_uncovered",
         help="The real holdout is the reference of Tail coverage and Method comparison too: a holdout sample is covered "
-             "when its k-NN ball among the holdout (k = 5) holds a sample of the shown synthetic sets (all of each set), "
-             "the per-sample form of the coverage metric (Naeem et al. 2020). Train samples are not judged. Below "
-             "200 holdout samples nothing is marked: the balls are too wide to tell.",
+        "when its k-NN ball among the holdout (k = 5) holds a sample of the shown synthetic sets (all of each set), "
+        "the per-sample form of the coverage metric (Naeem et al. 2020). Train samples are not judged. Below "
+        "200 holdout samples nothing is marked: the balls are too wide to tell.",
     )
 
     visible = points[(points["source"] == "real") | points["set"].isin(shown_sets)]
@@ -91,7 +132,9 @@ with user_errors("Drawing the map"):
                 )
                 marked, marked_title = missed[missed["row"].isin(drawn["row"])], "not covered"
 
-    chart = charts.embedding_map(drawn, color_by=color_by, density=density, density_of=mode, marked=marked, marked_title=marked_title)
+    chart = charts.embedding_map(
+        drawn, color_by=color_by, density=density, density_of=mode, marked=marked, marked_title=marked_title
+    )
     event = st.altair_chart(chart, on_select="rerun", key="map_chart", width="stretch")
     chart_downloads(chart, "embedding-map", key="map_export")
 
@@ -101,8 +144,10 @@ with user_errors("Drawing the map"):
     if selected.empty:
         st.caption("Drag a box on the map to list its samples here; the rest of the map greys out.")
     else:
-        st.caption(f"{len(selected):,} samples in the box: " + ", ".join(
-            f"{n:,} {plain(name)}" for name, n in selected["set"].value_counts().items()))
+        st.caption(
+            f"{len(selected):,} samples in the box: "
+            + ", ".join(f"{n:,} {plain(name)}" for name, n in selected["set"].value_counts().items())
+        )
         full = samples.loc[selected["row"], ["id", "text", "source", "method", "generation", "label", "split"]]
         st.dataframe(full, hide_index=True, width="stretch", height=280)
         left, right = st.columns([1, 3])
@@ -113,13 +158,18 @@ with user_errors("Drawing the map"):
             if st.form_submit_button("Keep subset", icon=":material/bookmark_add:"):
                 with user_errors("Keeping the subset"):
                     workspace().save_subset(name, full["id"].astype(str).tolist())
-                    st.success(f"Kept {len(full):,} samples as subset '{plain(name.strip())}'; the Tail coverage and Method "
-                               f"comparison pages can pick it.", icon=":material/check:")
+                    st.success(
+                        f"Kept {len(full):,} samples as subset '{plain(name.strip())}'; the Tail coverage and Method "
+                        f"comparison pages can pick it.",
+                        icon=":material/check:",
+                    )
 
     st.subheader("Nearest synthetic samples")
     candidates = selected[selected["source"] == "real"] if not selected.empty else points.loc[real_rows]
     lookup = st.text_input(
-        "Real sample id", value=str(candidates["id"].iloc[0]) if len(candidates) else "", key="map_lookup",
+        "Real sample id",
+        value=str(candidates["id"].iloc[0]) if len(candidates) else "",
+        key="map_lookup",
         help="The first real sample of the selection, or any real sample's id.",
     )
     match = points.index[(points["id"] == lookup.strip()) & (points["source"] == "real")]
@@ -129,6 +179,12 @@ with user_errors("Drawing the map"):
         row = int(match[0])
         st.text(samples.at[row, "text"])
         nearest = explore.nearest_synthetic(embeddings, row, synthetic_rows, n=5)
-        table = samples.loc[nearest["row"], ["id", "text", "method", "generation"]].assign(similarity=nearest["similarity"].to_numpy())
-        st.dataframe(table, hide_index=True, width="stretch",
-                     column_config={"similarity": st.column_config.NumberColumn("cosine similarity", format="%.3f")})
+        table = samples.loc[nearest["row"], ["id", "text", "method", "generation"]].assign(
+            similarity=nearest["similarity"].to_numpy()
+        )
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={"similarity": st.column_config.NumberColumn("cosine similarity", format="%.3f")},
+        )

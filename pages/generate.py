@@ -29,41 +29,69 @@ method = left.selectbox("Method", METHODS, key="gen_method")
 sets = samples.groupby(["source", "method", "generation"]).size().reset_index(name="rows")
 choices = {"real train split": ("real", "real", 0)}
 for row in sets[sets["source"] == "synthetic"].itertuples():
-    choices[f"{row.method}, generation {row.generation} ({row.rows:,} samples)"] = ("synthetic", row.method, row.generation)
+    choices[f"{row.method}, generation {row.generation} ({row.rows:,} samples)"] = (
+        "synthetic",
+        row.method,
+        row.generation,
+    )
 source_name = right.selectbox(
-    "Generate from", list(choices), key="gen_input",
+    "Generate from",
+    list(choices),
+    key="gen_input",
     help="A synthetic set here makes its next generation (k → k + 1): recursive training data.",
 )
 source, input_method, input_generation = choices[source_name]
-inputs = samples[(samples["source"] == source) & (samples["method"] == input_method) & (samples["generation"] == input_generation)]
+inputs = samples[
+    (samples["source"] == source) & (samples["method"] == input_method) & (samples["generation"] == input_generation)
+]
 
 left, middle, right = st.columns(3)
-n = left.number_input("Samples", min_value=1, max_value=100_000, value=20 if method != "rule-based" else 500, key="gen_n")
+n = left.number_input(
+    "Samples", min_value=1, max_value=100_000, value=20 if method != "rule-based" else 500, key="gen_n"
+)
 seed = middle.number_input("Seed", min_value=0, value=0, step=1, key="gen_seed")
 taken = set(samples["method"])
-suggested = method if method not in taken else next(f"{method}-{i}" for i in range(2, 1000) if f"{method}-{i}" not in taken)
-name = right.text_input(
-    "Method name in the data", value=suggested, key=f"gen_name_{method}",
-    help="A name already in the dataset adds these samples to that set.",
-).strip() or suggested
+suggested = (
+    method if method not in taken else next(f"{method}-{i}" for i in range(2, 1000) if f"{method}-{i}" not in taken)
+)
+name = (
+    right.text_input(
+        "Method name in the data",
+        value=suggested,
+        key=f"gen_name_{method}",
+        help="A name already in the dataset adds these samples to that set.",
+    ).strip()
+    or suggested
+)
 
 params: dict = {}
 if method == "rule-based":
     params["noise"] = st.slider(
-        "Noise", 0.0, 1.0, DEFAULTS["rule-based"]["noise"], 0.05, key="gen_noise",
+        "Noise",
+        0.0,
+        1.0,
+        DEFAULTS["rule-based"]["noise"],
+        0.05,
+        key="gen_noise",
         help="Share of words edited (synonym, insertion, swap, deletion, corpus word) and chance of a template.",
     )
     backend = None
 else:
     left, middle, right = st.columns(3)
-    params["temperature"] = left.slider("Temperature", 0.0, 1.5, DEFAULTS[method]["temperature"], 0.05, key="gen_temperature")
+    params["temperature"] = left.slider(
+        "Temperature", 0.0, 1.5, DEFAULTS[method]["temperature"], 0.05, key="gen_temperature"
+    )
     params["top_p"] = middle.slider("Top-p", 0.1, 1.0, DEFAULTS[method]["top_p"], 0.05, key="gen_top_p")
-    params["max_tokens"] = right.number_input("Max tokens", 16, 1024, DEFAULTS[method]["max_tokens"], key="gen_max_tokens")
+    params["max_tokens"] = right.number_input(
+        "Max tokens", 16, 1024, DEFAULTS[method]["max_tokens"], key="gen_max_tokens"
+    )
     if method == "llm":
         params["k"] = st.number_input("Real examples per prompt (k)", 1, 10, DEFAULTS["llm"]["k"], key="gen_k")
     where = st.radio(
-        "Backend", ["local: SmolLM2-135M-Instruct (llama.cpp)", "OpenAI-compatible endpoint"],
-        horizontal=True, key="gen_backend",
+        "Backend",
+        ["local: SmolLM2-135M-Instruct (llama.cpp)", "OpenAI-compatible endpoint"],
+        horizontal=True,
+        key="gen_backend",
     )
     backend = None
     with user_errors("Setting up the backend"):
@@ -72,30 +100,55 @@ else:
         else:
             secrets = {}
             try:
-                secrets = {k: st.secrets[k] for k in ("COLLAPSE_LAB_OPENAI_BASE_URL", "COLLAPSE_LAB_OPENAI_MODEL", "COLLAPSE_LAB_OPENAI_API_KEY") if k in st.secrets}
+                secrets = {
+                    k: st.secrets[k]
+                    for k in (
+                        "COLLAPSE_LAB_OPENAI_BASE_URL",
+                        "COLLAPSE_LAB_OPENAI_MODEL",
+                        "COLLAPSE_LAB_OPENAI_API_KEY",
+                    )
+                    if k in st.secrets
+                }
             except Exception:  # no secrets.toml (Streamlit raises its own error type): the environment is used
                 pass
             concurrency = st.number_input("Concurrent requests", 1, 64, 4, key="gen_concurrency")
             backend = OpenAIBackend(
-                secrets.get("COLLAPSE_LAB_OPENAI_BASE_URL"), secrets.get("COLLAPSE_LAB_OPENAI_MODEL"),
-                secrets.get("COLLAPSE_LAB_OPENAI_API_KEY"), concurrency=int(concurrency),
+                secrets.get("COLLAPSE_LAB_OPENAI_BASE_URL"),
+                secrets.get("COLLAPSE_LAB_OPENAI_MODEL"),
+                secrets.get("COLLAPSE_LAB_OPENAI_API_KEY"),
+                concurrency=int(concurrency),
             )
-            st.caption(f"Endpoint {backend.shown_url}, model {backend.model}; the key is read from secrets or the environment and never shown.")
+            st.caption(
+                f"Endpoint {backend.shown_url}, model {backend.model}; the key is read from secrets or the environment and never shown."
+            )
     if backend is None:
         st.stop()
 
-settings = {"method": method, "name": name, "n": int(n), "seed": int(seed), "params": params,
-            "inputs": inputs_digest(inputs), "backend": getattr(backend, "name", "rules"), "model": getattr(backend, "model", None)}
+settings = {
+    "method": method,
+    "name": name,
+    "n": int(n),
+    "seed": int(seed),
+    "params": params,
+    "inputs": inputs_digest(inputs),
+    "backend": getattr(backend, "name", "rules"),
+    "model": getattr(backend, "model", None),
+}
 run_key = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 checkpoint = workspace().root / "runs" / f"{method}-{run_key}.jsonl"
 if checkpoint.exists():
     done = sum(1 for line in checkpoint.read_text(encoding="utf-8").splitlines() if '"row"' in line)
-    st.info(f"A run with these settings stopped at {done:,} of {int(n):,} samples; Generate continues it.", icon=":material/history:")
+    st.info(
+        f"A run with these settings stopped at {done:,} of {int(n):,} samples; Generate continues it.",
+        icon=":material/history:",
+    )
 
 # --------------------------------------------------------------------------- run
 start_column, cancel_column = st.columns([1, 5])
 start = start_column.button("Generate", type="primary", key="gen_start")
-cancelled = cancel_column.button("Cancel", key="gen_cancel", help="Stops the run; what was accepted stays in the checkpoint.")
+cancelled = cancel_column.button(
+    "Cancel", key="gen_cancel", help="Stops the run; what was accepted stays in the checkpoint."
+)
 if cancelled:
     st.warning("Cancelled. The samples accepted so far are kept; Generate with the same settings continues the run.")
 if start:
@@ -103,24 +156,43 @@ if start:
         meter = ProgressMeter(int(n))
         bar = st.progress(0.0, text="Starting…")
         generated = generate(
-            method, inputs, int(n), seed=int(seed), backend=backend, method_name=name, checkpoint=checkpoint,
-            progress=lambda done, total: bar.progress(meter.fraction(done), text=meter.text(done)), **params,
+            method,
+            inputs,
+            int(n),
+            seed=int(seed),
+            backend=backend,
+            method_name=name,
+            checkpoint=checkpoint,
+            progress=lambda done, total: bar.progress(meter.fraction(done), text=meter.text(done)),
+            **params,
         )
         new, report = generated.samples, generated.report
-        part_report = LoadReport(path=f"generated: {name}", format="generated", rows_read=report.attempts, rows_kept=len(new))
+        part_report = LoadReport(
+            path=f"generated: {name}", format="generated", rows_read=report.attempts, rows_kept=len(new)
+        )
         for reason, count in report.rejected.items():
             part_report.drop(f"generated output rejected: {reason}", count)
         part_report.notes.append(
             f"{method} from {source_name}, seed {int(seed)}, backend {report.backend}"
-            + (f" ({report.model})" if report.model else "") + f", {report.seconds:.0f} s."
+            + (f" ({report.model})" if report.model else "")
+            + f", {report.seconds:.0f} s."
         )
         combined, _ = combine_samples(samples, new)
-        part = {"name": f"generated {name} g{report.generation}", "source": "synthetic", "method": name,
-                "rows": len(new), "report": part_report.to_dict()}
+        part = {
+            "name": f"generated {name} g{report.generation}",
+            "source": "synthetic",
+            "method": name,
+            "rows": len(new),
+            "report": part_report.to_dict(),
+        }
         workspace().save(combined, name=f"{manifest['name']} + {part['name']}"[:120], parts=[*manifest["parts"], part])
         checkpoint.unlink(missing_ok=True)
-        st.session_state["generate_flash"] = f"Added {len(new):,} {plain(name)} samples (generation {report.generation}) to the dataset."
-        st.session_state["generate_preview"] = new[["text", "label", "parent_id", "generation"]].head(20).to_dict("records")
+        st.session_state["generate_flash"] = (
+            f"Added {len(new):,} {plain(name)} samples (generation {report.generation}) to the dataset."
+        )
+        st.session_state["generate_preview"] = (
+            new[["text", "label", "parent_id", "generation"]].head(20).to_dict("records")
+        )
         st.rerun()
 
 if preview := st.session_state.get("generate_preview"):

@@ -4,9 +4,26 @@ import streamlit as st
 
 from analysis import charts
 from analysis.metrics.utility import has_labels, tstr
-from analysis.mixture import STRATEGIES, MixtureSpec, baseline_spec, export_bytes, frontier, guardrail, review, suggest, tail_bins
+from analysis.mixture import (
+    STRATEGIES,
+    MixtureSpec,
+    baseline_spec,
+    export_bytes,
+    frontier,
+    guardrail,
+    review,
+    suggest,
+    tail_bins,
+)
 from pages._shared import (
-    chart_downloads, current_dataset, dataset_embeddings, mixture_preview, plain, table_download, url_state, user_errors,
+    chart_downloads,
+    current_dataset,
+    dataset_embeddings,
+    mixture_preview,
+    plain,
+    table_download,
+    url_state,
+    user_errors,
     workspace,
 )
 
@@ -17,7 +34,16 @@ st.caption(
 )
 
 FRONTIER_METRICS = ["tail coverage (rarest 10%)", "coverage", "recall", "distinct-2", "vendi", "centroid shift"]
-HEADLINE = ["coverage", "tail coverage (rarest 10%)", "recall", "precision", "distinct-2", "entropy-1", "vendi", "centroid shift"]
+HEADLINE = [
+    "coverage",
+    "tail coverage (rarest 10%)",
+    "recall",
+    "precision",
+    "distinct-2",
+    "entropy-1",
+    "vendi",
+    "centroid shift",
+]
 
 samples, manifest = current_dataset(__file__)
 samples = samples.reset_index(drop=True)
@@ -31,26 +57,50 @@ with user_errors("Designing the mixture"):
 
     # the state lives in the URL: a link opens the same mixture
     state = url_state(
-        "mix", {"size": default_size, "real": 70, "strategy": "uniform", "seed": 0, **{f"w:{name}": 100 for name in synthetic}},
-        limits={"size": (preview.k + 1, 10_000_000), "real": (0, 100), "strategy": STRATEGIES, "seed": (0, 2**31 - 1),
-                **{f"w:{name}": (0, 100) for name in synthetic}},
+        "mix",
+        {
+            "size": default_size,
+            "real": 70,
+            "strategy": "uniform",
+            "seed": 0,
+            **{f"w:{name}": 100 for name in synthetic},
+        },
+        limits={
+            "size": (preview.k + 1, 10_000_000),
+            "real": (0, 100),
+            "strategy": STRATEGIES,
+            "seed": (0, 2**31 - 1),
+            **{f"w:{name}": (0, 100) for name in synthetic},
+        },
     )
 
     with st.sidebar:
         st.subheader("Mixture")
         size = st.number_input("Total size N", preview.k + 1, 10_000_000, step=500, key=state["size"])
-        real = st.slider("Real share (%)", 0, 100, key=state["real"],
-                         help="Keep at least 20–30 % real data: below that, recursive training loses the tails.")
+        real = st.slider(
+            "Real share (%)",
+            0,
+            100,
+            key=state["real"],
+            help="Keep at least 20–30 % real data: below that, recursive training loses the tails.",
+        )
         st.caption("Weight of each synthetic set (relative)")
         weights = {name: st.slider(plain(name), 0, 100, key=state[f"w:{name}"]) for name in synthetic}
         strategy = st.selectbox(
-            "Sampling", STRATEGIES, key=state["strategy"],
+            "Sampling",
+            STRATEGIES,
+            key=state["strategy"],
             help="uniform: random rows; dedup: near-copies of real text and repeats removed first; "
-                 "tail-aware: dedup, then synthetic rows that reach rare real regions first.",
+            "tail-aware: dedup, then synthetic rows that reach rare real regions first.",
         )
         seed = st.number_input("Seed", 0, 2**31 - 1, key=state["seed"])
-    spec = MixtureSpec(size=int(size), real_share=real / 100, weights={k: float(v) for k, v in weights.items()},
-                       strategy=strategy, seed=int(seed))
+    spec = MixtureSpec(
+        size=int(size),
+        real_share=real / 100,
+        weights={k: float(v) for k, v in weights.items()},
+        strategy=strategy,
+        seed=int(seed),
+    )
 
     level, reason = guardrail(spec.real_share)
     if level == "alarm":
@@ -61,53 +111,89 @@ with user_errors("Designing the mixture"):
     counts = preview.counts(spec)
     st.caption(f"{spec.size:,} rows: " + ", ".join(f"{n:,} {plain(name)}" for name, n in counts.items() if n) + ".")
     if spec.size > 2 * holdout:
-        st.info(f"The mixture is much larger than the real holdout ({holdout:,} samples), so coverage, recall and "
-                f"tail coverage approach 100 % for any mixture; compare mixtures near N = {holdout:,} for those, "
-                f"and use diversity and drift at the full size.", icon=":material/info:")
+        st.info(
+            f"The mixture is much larger than the real holdout ({holdout:,} samples), so coverage, recall and "
+            f"tail coverage approach 100 % for any mixture; compare mixtures near N = {holdout:,} for those, "
+            f"and use diversity and drift at the full size.",
+            icon=":material/info:",
+        )
     table, fired = review(preview, spec)
     st.subheader("Metrics of the mixture")
-    st.caption("Against the real holdout; the small number is the difference from all-real data of the same size. "
-               "Hover a value's help for its definition.")
+    st.caption(
+        "Against the real holdout; the small number is the difference from all-real data of the same size. "
+        "Hover a value's help for its definition."
+    )
     rows = table.set_index("metric")
     for start in range(0, len(HEADLINE), 4):
-        for column, metric in zip(st.columns(4), HEADLINE[start:start + 4]):
+        for column, metric in zip(st.columns(4), HEADLINE[start : start + 4]):
             row = rows.loc[metric]
-            column.metric(metric, f"{row.value:.3f}", delta=f"{row.value - row.baseline:+.3f}",
-                          delta_color="normal" if row.direction == "higher" else "inverse",
-                          help=f"{row.definition} {row.direction.capitalize()} is better.")
+            column.metric(
+                metric,
+                f"{row.value:.3f}",
+                delta=f"{row.value - row.baseline:+.3f}",
+                delta_color="normal" if row.direction == "higher" else "inverse",
+                help=f"{row.definition} {row.direction.capitalize()} is better.",
+            )
             for risk in fired[fired["metric"] == metric].itertuples():
                 column.caption(f":orange[**{risk.risk}**]: {risk.message}")
     with st.expander("Every metric"):
-        st.dataframe(table, hide_index=True, width="stretch",
-                     column_config={"value": st.column_config.NumberColumn(format="%.4f"),
-                                    "baseline": st.column_config.NumberColumn("all real", format="%.4f")})
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "value": st.column_config.NumberColumn(format="%.4f"),
+                "baseline": st.column_config.NumberColumn("all real", format="%.4f"),
+            },
+        )
 
-    if st.button("Downstream check: train on the mixture, test on real", icon=":material/model_training:", key="mix_downstream",
-                 help="A topic classifier (logistic regression on the embeddings) trained on the mixture and on all-real "
-                      "data of the same size, scored on the real holdout's labels."):
+    if st.button(
+        "Downstream check: train on the mixture, test on real",
+        icon=":material/model_training:",
+        key="mix_downstream",
+        help="A topic classifier (logistic regression on the embeddings) trained on the mixture and on all-real "
+        "data of the same size, scored on the real holdout's labels.",
+    ):
         labels = samples["label"]
         if not has_labels(labels):
             st.info("These samples have no labels, so there is no downstream topic task.", icon=":material/info:")
         else:
             holdout = preview.holdout_rows
-            check = {name: tstr(embeddings[rows], labels.to_numpy()[rows], embeddings[holdout], labels.to_numpy()[holdout],
-                                seed=spec.seed)
-                     for name, rows in (("mixture", preview.rows(spec)), ("all real", preview.rows(baseline_spec(preview, spec))))}
+            check = {
+                name: tstr(
+                    embeddings[rows],
+                    labels.to_numpy()[rows],
+                    embeddings[holdout],
+                    labels.to_numpy()[holdout],
+                    seed=spec.seed,
+                )
+                for name, rows in (
+                    ("mixture", preview.rows(spec)),
+                    ("all real", preview.rows(baseline_spec(preview, spec))),
+                )
+            }
             left, right = st.columns(2)
             for column, metric in zip((left, right), ("accuracy", "macro_f1")):
                 mine, ceiling = getattr(check["mixture"], metric), getattr(check["all real"], metric)
-                column.metric(f"TSTR {metric.replace('_', '-')}", f"{mine:.3f}", delta=f"{mine - ceiling:+.3f} vs all real")
+                column.metric(
+                    f"TSTR {metric.replace('_', '-')}", f"{mine:.3f}", delta=f"{mine - ceiling:+.3f} vs all real"
+                )
             lost = check["mixture"].lost_labels
-            st.caption(("Topics the mixture never teaches (recall 0): " + ", ".join(map(plain, lost))) if len(lost)
-                       else "Every real topic is recalled at least once.")
+            st.caption(
+                ("Topics the mixture never teaches (recall 0): " + ", ".join(map(plain, lost)))
+                if len(lost)
+                else "Every real topic is recalled at least once."
+            )
 
     bars = charts.tail_coverage_bars(tail_bins(preview, spec))
     st.altair_chart(bars, width="stretch")
     chart_downloads(bars, "mixture-tail-coverage", key="mix_tail_export")
 
     st.subheader("Frontier")
-    st.caption("Each metric as the real share goes from 0 to 100 % with these weights; the dashed line is this mixture, "
-               "the shaded bands the guardrails.")
+    st.caption(
+        "Each metric as the real share goes from 0 to 100 % with these weights; the dashed line is this mixture, "
+        "the shaded bands the guardrails."
+    )
     front = frontier(preview, spec)
     chart = charts.frontier_lines(front, FRONTIER_METRICS, current=spec.real_share)
     st.altair_chart(chart)
@@ -115,8 +201,10 @@ with user_errors("Designing the mixture"):
     table_download(front, "mixture-frontier", key="mix_frontier_csv", label="Frontier as CSV")
 
     st.subheader("Suggest weights")
-    st.caption(f"Searches method weights and sampling for the best tail coverage at N = {spec.size:,} and at least "
-               f"{real} % real (diversity breaks ties).")
+    st.caption(
+        f"Searches method weights and sampling for the best tail coverage at N = {spec.size:,} and at least "
+        f"{real} % real (diversity breaks ties)."
+    )
     if st.button("Suggest", icon=":material/auto_fix_high:", key="mix_suggest"):
         with st.spinner("Trying weights and strategies…"):
             best, why = suggest(preview, spec.size, spec.real_share, seed=spec.seed)
@@ -140,21 +228,35 @@ with user_errors("Designing the mixture"):
     mixture_rows = preview.rows(spec)
     values = dict(zip(table["metric"], table["value"]))
     st.session_state["mixture_design"] = {"dataset": manifest["sha256"], "spec": spec.to_dict(), "metrics": values}
-    st.caption(f"{len(mixture_rows):,} rows and a manifest (input hash, settings, seed, counts, metrics) that "
-               f"rebuilds exactly these rows: `analysis.mixture.rows_from_manifest`.")
+    st.caption(
+        f"{len(mixture_rows):,} rows and a manifest (input hash, settings, seed, counts, metrics) that "
+        f"rebuilds exactly these rows: `analysis.mixture.rows_from_manifest`."
+    )
 
     def files() -> tuple[str, bytes, bytes]:
         return export_bytes(samples, mixture_rows, spec, fmt, metrics=values)
 
     with st.form("mix_keep", clear_on_submit=True, border=False):
-        kept = st.text_input("Keep this mixture as a named subset", placeholder="e.g. 70 % real, tail-aware",
-                             help="Kept subsets can be picked on the A/B test, Tail coverage and Method comparison pages.")
+        kept = st.text_input(
+            "Keep this mixture as a named subset",
+            placeholder="e.g. 70 % real, tail-aware",
+            help="Kept subsets can be picked on the A/B test, Tail coverage and Method comparison pages.",
+        )
         if st.form_submit_button("Keep the mixture", icon=":material/bookmark_add:"):
             with user_errors("Keeping the mixture"):
                 workspace().save_subset(kept, samples.loc[mixture_rows, "id"].astype(str).tolist())
-                st.success(f"Kept {len(mixture_rows):,} rows as subset '{plain(kept.strip())}'.", icon=":material/check:")
+                st.success(
+                    f"Kept {len(mixture_rows):,} rows as subset '{plain(kept.strip())}'.", icon=":material/check:"
+                )
     with st.container(horizontal=True):
-        st.download_button("Rows", data=lambda: files()[1], file_name=f"mixture.{fmt}", key="mix_rows",
-                           icon=":material/download:")
-        st.download_button("Manifest", data=lambda: files()[2], file_name=f"mixture.{fmt}.manifest.json",
-                           mime="application/json", key="mix_manifest", icon=":material/download:")
+        st.download_button(
+            "Rows", data=lambda: files()[1], file_name=f"mixture.{fmt}", key="mix_rows", icon=":material/download:"
+        )
+        st.download_button(
+            "Manifest",
+            data=lambda: files()[2],
+            file_name=f"mixture.{fmt}.manifest.json",
+            mime="application/json",
+            key="mix_manifest",
+            icon=":material/download:",
+        )

@@ -9,7 +9,13 @@ from analysis.compare import cached_compare
 from analysis.mixture import MixtureSpec, export_bytes
 from analysis.report import build_report
 from pages._shared import (
-    built_preview, chart_downloads, current_dataset, dataset_embeddings, table_download, user_errors, workspace,
+    built_preview,
+    chart_downloads,
+    current_dataset,
+    dataset_embeddings,
+    table_download,
+    user_errors,
+    workspace,
 )
 
 st.title("Monitor")
@@ -25,24 +31,36 @@ synthetic_sets = samples[samples["source"] == "synthetic"].groupby(["method", "g
 
 with user_errors("Monitoring"):
     embeddings = dataset_embeddings(samples, manifest["sha256"])
-    source = st.segmented_control(
-        "Snapshots", ["generations in this dataset", "saved snapshots"], default="generations in this dataset",
-        key="monitor_source",
-        help="Generations: each method's recursive generations (g1, g2, …) in the current dataset form a series. "
-             "Saved: snapshots you added below, kept in the workspace.",
-    ) or "generations in this dataset"
+    source = (
+        st.segmented_control(
+            "Snapshots",
+            ["generations in this dataset", "saved snapshots"],
+            default="generations in this dataset",
+            key="monitor_source",
+            help="Generations: each method's recursive generations (g1, g2, …) in the current dataset form a series. "
+            "Saved: snapshots you added below, kept in the workspace.",
+        )
+        or "generations in this dataset"
+    )
     ws = workspace()
     if source == "generations in this dataset":
         bar = st.progress(0.0, text="Scoring every set against the real holdout (cached on disk)…")
-        table = cached_compare(samples, embeddings, with_mauve=False,
-                               progress=lambda done, total: bar.progress(done / total, text=f"Scored {done} of {total} sets…"))
+        table = cached_compare(
+            samples,
+            embeddings,
+            with_mauve=False,
+            progress=lambda done, total: bar.progress(done / total, text=f"Scored {done} of {total} sets…"),
+        )
         bar.empty()
         history = monitor.history_from_table(table)
         multi = history.groupby("series")["snapshot"].nunique()
         history = history[history["series"].isin(multi[multi > 1].index)]
         if history.empty:
-            st.info("No method in this dataset has more than one generation. Load recursive generations (Data page, "
-                    "generation 2, 3, …) or add snapshots under 'saved snapshots'.", icon=":material/info:")
+            st.info(
+                "No method in this dataset has more than one generation. Load recursive generations (Data page, "
+                "generation 2, 3, …) or add snapshots under 'saved snapshots'.",
+                icon=":material/info:",
+            )
     else:
         history = monitor.Monitor(ws.root).history()
         with st.expander("Add a snapshot", icon=":material/add:", expanded=history.empty):
@@ -50,27 +68,42 @@ with user_errors("Monitoring"):
                 options = [f"{method} g{generation}" for method, generation in synthetic_sets.index]
                 chosen = st.selectbox("Synthetic set of the current dataset", options, key="monitor_set")
                 name = st.text_input("Snapshot name", placeholder="e.g. 2026-11-25 nightly", key="monitor_name")
-                generation = st.number_input("Generation (0: none; the order of adding)", 0, 10_000, 0, key="monitor_generation")
+                generation = st.number_input(
+                    "Generation (0: none; the order of adding)", 0, 10_000, 0, key="monitor_generation"
+                )
                 if st.form_submit_button("Score and add", icon=":material/add_chart:") and chosen:
                     method, _, gen = chosen.rpartition(" g")
-                    rows = samples.index[(samples["method"] == method) & (samples["generation"] == int(gen))
-                                         & (samples["source"] == "synthetic")].to_numpy()
+                    rows = samples.index[
+                        (samples["method"] == method)
+                        & (samples["generation"] == int(gen))
+                        & (samples["source"] == "synthetic")
+                    ].to_numpy()
                     with st.spinner("Scoring the snapshot against the real holdout…"):
                         watcher = monitor.Monitor(ws.root, real, real_embeddings=embeddings[real.index.to_numpy()])
-                        watcher.add_snapshot(samples.loc[rows], name.strip() or chosen,
-                                             generation=int(generation) or None, embeddings=embeddings[rows])
+                        watcher.add_snapshot(
+                            samples.loc[rows],
+                            name.strip() or chosen,
+                            generation=int(generation) or None,
+                            embeddings=embeddings[rows],
+                        )
                     st.rerun()
 
     if not history.empty and source == "saved snapshots":
         listed = history.drop_duplicates(["series", "snapshot"]).sort_values("order")
-        st.dataframe(listed[["series", "snapshot", "generation", "timestamp", "size", "added_at"]], hide_index=True,
-                     width="stretch", key="monitor_snapshots")
+        st.dataframe(
+            listed[["series", "snapshot", "generation", "timestamp", "size", "added_at"]],
+            hide_index=True,
+            width="stretch",
+            key="monitor_snapshots",
+        )
     if not history.empty:
         fired = monitor.warnings(history)
         limits = monitor.thresholds(history)
         st.subheader("Trends")
-        st.caption("Lines: each series per snapshot; grey dashed: real train data of the same size; red dashed: a rule's "
-                   "limit; triangles: where a rule fired (orange warning, red alarm).")
+        st.caption(
+            "Lines: each series per snapshot; grey dashed: real train data of the same size; red dashed: a rule's "
+            "limit; triangles: where a rule fired (orange warning, red alarm)."
+        )
         chart = charts.trend_chart(history, fired, limits)
         st.altair_chart(chart)
         chart_downloads(chart, "monitor-trends", key="monitor_export")
@@ -84,9 +117,11 @@ with user_errors("Monitoring"):
         table_download(history, "monitor-history", key="monitor_history_csv", label="History as CSV")
 
     st.subheader("Report")
-    st.caption("One HTML file for a design review: the dataset, the method comparison, tail coverage, these trends and "
-               "warnings, the mixture you designed (if any), every metric's definition and the versions; it opens "
-               "offline, with every sample text escaped.")
+    st.caption(
+        "One HTML file for a design review: the dataset, the method comparison, tail coverage, these trends and "
+        "warnings, the mixture you designed (if any), every metric's definition and the versions; it opens "
+        "offline, with every sample text escaped."
+    )
     if st.button("Build the report", icon=":material/description:", key="monitor_report"):
         mixture = None
         design = st.session_state.get("mixture_design")
@@ -96,12 +131,25 @@ with user_errors("Monitoring"):
             rows = preview.rows(spec)
             mixture = json.loads(export_bytes(samples, rows, spec, "parquet", metrics=design["metrics"])[2])
         with st.spinner("Building the report (comparison, tail coverage, charts)…"):
-            html = build_report(samples, embeddings=embeddings, history=history if not history.empty else None,
-                                mixture_manifest=mixture, title=f"Collapse Lab report: {manifest.get('name', 'dataset')}")
+            html = build_report(
+                samples,
+                embeddings=embeddings,
+                history=history if not history.empty else None,
+                mixture_manifest=mixture,
+                title=f"Collapse Lab report: {manifest.get('name', 'dataset')}",
+            )
         st.session_state["monitor_report_html"] = (manifest["sha256"], html.encode("utf-8"), mixture is not None)
     built = st.session_state.get("monitor_report_html")
     if built and built[0] == manifest["sha256"]:
-        st.download_button("Download report.html", data=built[1], file_name="collapse-lab-report.html", mime="text/html",
-                           key="monitor_report_download", icon=":material/download:")
-        st.caption(f"{len(built[1]) / 1e6:.1f} MB" + (", with the mixture you designed." if built[2] else
-                                                     "; design a mixture first to include it."))
+        st.download_button(
+            "Download report.html",
+            data=built[1],
+            file_name="collapse-lab-report.html",
+            mime="text/html",
+            key="monitor_report_download",
+            icon=":material/download:",
+        )
+        st.caption(
+            f"{len(built[1]) / 1e6:.1f} MB"
+            + (", with the mixture you designed." if built[2] else "; design a mixture first to include it.")
+        )

@@ -16,13 +16,13 @@ st.caption(
 
 ABOUT = {
     "gaussian": "A Gaussian fitted by maximum likelihood to its own samples (Shumailov et al., Nature 2024): "
-                "the variance shrinks and the tails vanish.",
+    "the variance shrinks and the tails vanish.",
     "regression": "Linear regression trained on its own predictions (Gerstgrasser et al. 2024): test error grows "
-                  "linearly under replace and stays bounded under accumulate.",
+    "linearly under replace and stays bounded under accumulate.",
     "ngram": "A Kneser-Ney n-gram language model of the real texts, sampling its next training set: perplexity on "
-             "real text climbs, rare words disappear.",
+    "real text climbs, rare words disappear.",
     "embedding": "A Gaussian mixture fitted to the sentence embeddings of real texts and resampled: coverage of the "
-                 "real data shrinks.",
+    "real data shrinks.",
 }
 DEFAULT_N = {"gaussian": 20, "regression": 100, "ngram": 1000, "embedding": 1000}
 FAST = ("gaussian", "regression")  # cheap enough to average many runs
@@ -36,24 +36,51 @@ with st.form(f"sim_settings_{model}"):
     regimes = top[0].multiselect("Regimes", REGIMES, default=list(REGIMES), key=f"sim_regimes_{model}")
     generations = top[1].slider("Generations", 1, 50, 20, key=f"sim_generations_{model}")
     n = top[2].number_input("Samples per generation (n)", 10, 100_000, DEFAULT_N[model], key=f"sim_n_{model}")
-    real_share = top[3].slider("Real share in mix (%)", 0, 100, 67, key=f"sim_share_{model}",
-                               help="The share of each generation's training data that stays real in the mix regime.")
+    real_share = top[3].slider(
+        "Real share in mix (%)",
+        0,
+        100,
+        67,
+        key=f"sim_share_{model}",
+        help="The share of each generation's training data that stays real in the mix regime.",
+    )
     more = st.columns(4)
     seed = more[0].number_input("Seed", 0, 2**31 - 1, 0, key=f"sim_seed_{model}")
     params: dict = {}
     repeats = 1
     if model in FAST:
-        repeats = more[1].number_input("Runs to average", 1, 1000, 100, key=f"sim_repeats_{model}",
-                                       help="The closed forms are expectations: average many seeded runs to compare.")
+        repeats = more[1].number_input(
+            "Runs to average",
+            1,
+            1000,
+            100,
+            key=f"sim_repeats_{model}",
+            help="The closed forms are expectations: average many seeded runs to compare.",
+        )
     if model == "ngram":
         params["order"] = more[1].selectbox("Order", [2, 3], index=1, key="sim_order")
         params["temperature"] = more[2].slider("Temperature", 0.1, 2.0, 1.0, 0.1, key="sim_temperature")
-        params["top_p"] = more[3].slider("Top-p", 0.1, 1.0, 0.9, 0.05, key="sim_top_p",
-                                         help="Sampling only from the most likely words: the truncation that drives collapse.")
+        params["top_p"] = more[3].slider(
+            "Top-p",
+            0.1,
+            1.0,
+            0.9,
+            0.05,
+            key="sim_top_p",
+            help="Sampling only from the most likely words: the truncation that drives collapse.",
+        )
     st.form_submit_button("Run", icon=":material/play_arrow:", type="primary")
 
-settings = dict(model=model, regimes=tuple(regimes), generations=int(generations), n=int(n), seed=int(seed),
-                real_share=real_share / 100, repeats=int(repeats), params=tuple(sorted(params.items())))
+settings = dict(
+    model=model,
+    regimes=tuple(regimes),
+    generations=int(generations),
+    n=int(n),
+    seed=int(seed),
+    real_share=real_share / 100,
+    repeats=int(repeats),
+    params=tuple(sorted(params.items())),
+)
 key = repr(sorted(settings.items()))
 results = st.session_state.setdefault("sim_results", {})
 
@@ -65,12 +92,23 @@ with user_errors("Simulating"):
         bar = st.progress(0.0, text="Simulating…")
         data = {"samples": samples} if model in ("ngram", "embedding") else {}
         common = dict(generations=int(generations), n=int(n), real_share=real_share / 100, **params, **data)
-        run = simulate(model, regimes, seed=int(seed), **common,
-                       progress=lambda done, total: bar.progress(done / total, text=f"Generation steps: {done} of {total}…"))
+        run = simulate(
+            model,
+            regimes,
+            seed=int(seed),
+            **common,
+            progress=lambda done, total: bar.progress(done / total, text=f"Generation steps: {done} of {total}…"),
+        )
         curves = run.metrics
         if repeats > 1:
-            curves = average_runs(model, regimes, repeats=int(repeats), seed=int(seed), **common,
-                                  progress=lambda done, total: bar.progress(done / total, text=f"Runs: {done} of {total}…"))
+            curves = average_runs(
+                model,
+                regimes,
+                repeats=int(repeats),
+                seed=int(seed),
+                **common,
+                progress=lambda done, total: bar.progress(done / total, text=f"Runs: {done} of {total}…"),
+            )
         expected = expected_curves(model, regimes, generations=int(generations), n=int(n), **params)
         bar.empty()
         while len(results) >= 6:
@@ -81,15 +119,22 @@ with user_errors("Simulating"):
 
     averaged = f"mean of {repeats} runs (seeds {seed}–{seed + repeats - 1})" if repeats > 1 else f"one run, seed {seed}"
     st.subheader("Over generations")
-    dashed = " Solid: simulated; dashed: the closed form." if result["expected"] is not None and len(result["expected"]) else ""
+    dashed = (
+        " Solid: simulated; dashed: the closed form."
+        if result["expected"] is not None and len(result["expected"])
+        else ""
+    )
     st.caption(f"{model}, n = {n:,} per generation, {averaged}; computed in {run.seconds:.1f} s for one run.{dashed}")
     chart = charts.simulation_curves(curves, expected=result["expected"])
     st.altair_chart(chart)
     chart_downloads(chart, f"simulation-{model}", key="sim_curves_export")
     table_download(curves, f"simulation-{model}", key="sim_csv", label="Curves as CSV")
     with st.expander("What each metric measures"):
-        st.dataframe(pd.DataFrame({"metric": list(METRICS[model]), "definition": list(METRICS[model].values())}),
-                     hide_index=True, width="stretch")
+        st.dataframe(
+            pd.DataFrame({"metric": list(METRICS[model]), "definition": list(METRICS[model].values())}),
+            hide_index=True,
+            width="stretch",
+        )
 
     st.subheader("One generation")
     shown = st.slider("Generation", 0, run.generations, run.generations, key="sim_generation")
@@ -110,7 +155,9 @@ with user_errors("Simulating"):
         st.dataframe(texts[texts["generation"] == shown][["regime", "text"]], hide_index=True, width="stretch")
     else:
         maps = st.session_state.setdefault("sim_maps", {})
-        if key not in maps and st.button("Draw the generations on a map", icon=":material/scatter_plot:", key="sim_map"):
+        if key not in maps and st.button(
+            "Draw the generations on a map", icon=":material/scatter_plot:", key="sim_map"
+        ):
             with st.spinner("Fitting a UMAP map of the real points and placing every generation in it…"):
                 maps[key] = project_generations(run)
         if key in maps:

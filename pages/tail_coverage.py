@@ -7,7 +7,14 @@ import streamlit as st
 from analysis import charts
 from analysis.coverage import TailReport, tail_report
 from analysis.metrics.fidelity import group_floor
-from pages._shared import chart_downloads, current_dataset, dataset_embeddings, set_controls, table_download, user_errors
+from pages._shared import (
+    chart_downloads,
+    current_dataset,
+    dataset_embeddings,
+    set_controls,
+    table_download,
+    user_errors,
+)
 
 st.title("Tail coverage")
 st.caption(
@@ -19,7 +26,15 @@ st.caption(
 
 
 @st.cache_data(show_spinner="Measuring tail coverage…", max_entries=8)
-def _report(sha256: str, ids: tuple[str, ...], bins: int, size: int | None, seed: int, _samples: pd.DataFrame, _embeddings: np.ndarray) -> TailReport:
+def _report(
+    sha256: str,
+    ids: tuple[str, ...],
+    bins: int,
+    size: int | None,
+    seed: int,
+    _samples: pd.DataFrame,
+    _embeddings: np.ndarray,
+) -> TailReport:
     return tail_report(_samples, _embeddings, bins=bins, size=size, seed=seed)
 
 
@@ -41,8 +56,15 @@ with user_errors("Measuring tail coverage"):
     chosen, size, seed, extra = set_controls(samples, key="tail", size_help="coverage grows with size")
     bins = extra.number_input("Rarity bins", 2, 50, 10, key="tail_bins")
     rows = chosen.index.to_numpy()
-    report = _report(manifest["sha256"], tuple(chosen["id"].astype(str)), int(bins), size, seed,
-                     chosen.reset_index(drop=True), embeddings[rows])
+    report = _report(
+        manifest["sha256"],
+        tuple(chosen["id"].astype(str)),
+        int(bins),
+        size,
+        seed,
+        chosen.reset_index(drop=True),
+        embeddings[rows],
+    )
     st.caption(f"Each set at {report.size:,} samples (seed {seed}); coverage judged by {report.reference}.")
 
     if report.unsupported:
@@ -64,8 +86,11 @@ with user_errors("Measuring tail coverage"):
         st.altair_chart(zipf, width="stretch")
         chart_downloads(zipf, "zipf", key="tail_zipf_export")
     with right:
-        tokens = charts.value_bars(report.rare_tokens, value="rare-token coverage",
-                                   title="Rare-token coverage (holdout words seen at most twice)")
+        tokens = charts.value_bars(
+            report.rare_tokens,
+            value="rare-token coverage",
+            title="Rare-token coverage (holdout words seen at most twice)",
+        )
         st.altair_chart(tokens, width="stretch")
         chart_downloads(tokens, "rare-token-coverage", key="tail_tokens_export")
 
@@ -86,6 +111,11 @@ with user_errors("Measuring tail coverage"):
         f"distance to the k-th nearest holdout neighbour, k = {report.k}; bin {int(bins)} is the rarest)."
     )
     missed = report.missed.assign(bin=report.missed["bin"] + 1)
-    st.dataframe(missed, hide_index=True, width="stretch", height=320,
-                 column_config={"rarity": st.column_config.NumberColumn(format="%.3f")})
+    st.dataframe(
+        missed,
+        hide_index=True,
+        width="stretch",
+        height=320,
+        column_config={"rarity": st.column_config.NumberColumn(format="%.3f")},
+    )
     table_download(missed, "most-missed", key="tail_missed_csv", label="Table as CSV")

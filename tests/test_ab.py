@@ -49,13 +49,23 @@ def test_point_estimates_equal_compare_on_the_same_rows(small):
         for name, value in (("llm", row.a), ("paraphrase", row.b)):
             # cosine similarities are float32 GEMMs: their means agree to float32 precision across BLAS thread counts
             rel = 1e-6 if row.metric == "nearest-real similarity" else 1e-9
-            assert value == pytest.approx(expected[(name, row.metric)], rel=rel, abs=1e-12, nan_ok=True), (name, row.metric)
+            assert value == pytest.approx(expected[(name, row.metric)], rel=rel, abs=1e-12, nan_ok=True), (
+                name,
+                row.metric,
+            )
 
 
 def test_the_bootstrap_interval_covers_a_known_difference():
     # A copies real train text with probability 0.2, B with 0.5: the difference of exact copy rates is 0.3.
-    real = pd.DataFrame({"text": [f"real sample number {i}" for i in range(200)], "source": "real", "method": "real",
-                         "generation": 0, "split": ["holdout" if i % 5 == 0 else "train" for i in range(200)]})
+    real = pd.DataFrame(
+        {
+            "text": [f"real sample number {i}" for i in range(200)],
+            "source": "real",
+            "method": "real",
+            "generation": 0,
+            "split": ["holdout" if i % 5 == 0 else "train" for i in range(200)],
+        }
+    )
     train_texts = real.loc[real["split"] == "train", "text"].tolist()
     covered = 0
     for seed in range(20):
@@ -63,12 +73,21 @@ def test_the_bootstrap_interval_covers_a_known_difference():
         sides = []
         for method, share in (("a", 0.2), ("b", 0.5)):
             copy = rng.random(150) < share
-            texts = [train_texts[rng.integers(len(train_texts))] if c else f"new {method} text {seed} {i}" for i, c in enumerate(copy)]
-            sides.append(pd.DataFrame({"text": texts, "source": "synthetic", "method": method, "generation": 1, "split": "train"}))
+            texts = [
+                train_texts[rng.integers(len(train_texts))] if c else f"new {method} text {seed} {i}"
+                for i, c in enumerate(copy)
+            ]
+            sides.append(
+                pd.DataFrame(
+                    {"text": texts, "source": "synthetic", "method": method, "generation": 1, "split": "train"}
+                )
+            )
         samples = pd.concat([real, *sides], ignore_index=True)
         samples["label"], samples["id"] = None, samples.index.astype(str)
         vectors = np.random.default_rng(seed).normal(size=(len(samples), 8))
-        result = ab_sets(samples, "a", "b", embeddings=vectors, metrics=["exact copy rate"], rounds=999, permutations=199, seed=seed)
+        result = ab_sets(
+            samples, "a", "b", embeddings=vectors, metrics=["exact copy rate"], rounds=999, permutations=199, seed=seed
+        )
         row = result.table.iloc[0]
         covered += row["ci_low"] <= 0.3 <= row["ci_high"]
         assert row["ci_low"] > 0 and row["significant"]  # 0.3 apart at n = 150 is never missed
@@ -83,8 +102,16 @@ def test_real_against_real_permutation_tests_reject_at_about_alpha(demo):
     repetitions = 100
     for seed in range(repetitions):
         rows = np.random.default_rng(seed).choice(train, 160, replace=False)
-        result = ab_test(samples, rows[:80], rows[80:], embeddings=vectors, metrics=["coverage"], rounds=9,
-                         permutations=199, seed=seed)
+        result = ab_test(
+            samples,
+            rows[:80],
+            rows[80:],
+            embeddings=vectors,
+            metrics=["coverage"],
+            rounds=9,
+            permutations=199,
+            seed=seed,
+        )
         rejected += result.table["p_value"].iloc[0] < 0.05
     # Two disjoint real samples: H0 holds, so rejections ~ Binomial(100, 0.05), mean 5;
     # P(X = 0) = 0.006 and P(X >= 12) = 0.004: [1, 11] is a 99 % band.
@@ -95,11 +122,21 @@ def test_a_clear_difference_gets_a_verdict_in_words(demo):
     samples, vectors = demo
     paraphrase = np.flatnonzero((samples["method"] == "paraphrase").to_numpy())
     repeated = np.repeat(paraphrase[:10], 6)  # 10 texts, each 6 times
-    result = ab_test(samples, repeated, paraphrase[100:160], names=("echo", "varied"), embeddings=vectors,
-                     metrics=["distinct-2", "duplicate rate", "label divergence"], permutations=199, rounds=199)
+    result = ab_test(
+        samples,
+        repeated,
+        paraphrase[100:160],
+        names=("echo", "varied"),
+        embeddings=vectors,
+        metrics=["distinct-2", "duplicate rate", "label divergence"],
+        permutations=199,
+        rounds=199,
+    )
     table = result.table.set_index("metric")
     assert table.loc["distinct-2", "significant"] and table.loc["duplicate rate", "significant"]
-    assert table.loc["distinct-2", "better"] == "varied" and table.loc["duplicate rate", "difference"] == pytest.approx(-50 / 60)
+    assert table.loc["distinct-2", "better"] == "varied" and table.loc["duplicate rate", "difference"] == pytest.approx(
+        -50 / 60
+    )
     assert table.loc["distinct-2", "verdict"].startswith("varied is more diverse than echo: +")
     assert "95 % CI [" in table.loc["distinct-2", "verdict"] and table.loc["distinct-2", "test"] == "permutation"
     assert table.loc["duplicate rate", "verdict"].startswith("varied copies less than echo")
@@ -126,8 +163,22 @@ def test_the_command_line_prints_json(small, tmp_path, capsys):
     for method in ("llm", "paraphrase"):
         paths[method] = tmp_path / f"{method}.csv"
         samples[samples["method"] == method][["text", "label"]].to_csv(paths[method], index=False)
-    args = argparse.Namespace(real=[str(real)], a=("llm", str(paths["llm"])), b=("paraphrase", str(paths["paraphrase"])),
-                              format="json", size=None, seed=0, holdout=0.1, rounds=19, permutations=19, alpha=0.05, mauve=False)
+    args = argparse.Namespace(
+        real=[str(real)],
+        a=("llm", str(paths["llm"])),
+        b=("paraphrase", str(paths["paraphrase"])),
+        format="json",
+        size=None,
+        seed=0,
+        holdout=0.1,
+        rounds=19,
+        permutations=19,
+        alpha=0.05,
+        mauve=False,
+    )
     assert run_cli(args) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["names"] == ["llm", "paraphrase"] and {m["metric"] for m in printed["metrics"]} >= {"TSTR macro-F1", "detection AUC"}
+    assert printed["names"] == ["llm", "paraphrase"] and {m["metric"] for m in printed["metrics"]} >= {
+        "TSTR macro-F1",
+        "detection AUC",
+    }

@@ -23,8 +23,23 @@ def real():
 def llama_server(tmp_path_factory):
     """`python -m llama_cpp.server` with the bundled SmolLM2 on a loopback port; stopped after the session."""
     port = free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()), "--model_alias", "smollm2",
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--verbose", "false"]
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(smollm2_path()),
+        "--model_alias",
+        "smollm2",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "1024",
+        "--verbose",
+        "false",
+    ]
     base_url = f"http://127.0.0.1:{port}/v1"
     with running(command, f"{base_url}/models", tmp_path_factory.mktemp("server") / "server.log"):
         yield base_url
@@ -142,7 +157,9 @@ def test_partial_failure_keeps_the_samples_before_it(real, tmp_path):
 
 
 def test_a_password_in_the_endpoint_url_is_masked_everywhere_and_sent_as_basic_auth(monkeypatch):
-    monkeypatch.setenv("COLLAPSE_LAB_OPENAI_BASE_URL", f"http://user:PASSWORD@127.0.0.1:{free_port()}/v1?key=QUERYSECRET")
+    monkeypatch.setenv(
+        "COLLAPSE_LAB_OPENAI_BASE_URL", f"http://user:PASSWORD@127.0.0.1:{free_port()}/v1?key=QUERYSECRET"
+    )
     down = OpenAIBackend(max_retries=0, timeout=2)
     [answer] = down.complete_many([Request([{"role": "user", "content": "hi"}])])
     assert isinstance(answer, GenerationError) and "not answering" in str(answer)

@@ -10,7 +10,10 @@ from analysis.generate.clean import clean_output
     [
         ('Sure, here is the rewritten text:\n\n"Paris is the capital of France."', "Paris is the capital of France."),
         ("Certainly! Rewritten text: The cat sat near the door.\n\nI hope this helps!", "The cat sat near the door."),
-        ("Here is one possible example of a new text about Geography:\n\nThe Nile flows north.", "The Nile flows north."),
+        (
+            "Here is one possible example of a new text about Geography:\n\nThe Nile flows north.",
+            "The Nile flows north.",
+        ),
         ("Paraphrase: A short text about maths.", "A short text about maths."),
         ("1. The Nile flows north through Africa.", "The Nile flows north through Africa."),
         ("“The Nile flows north through Africa.”", "The Nile flows north through Africa."),

@@ -61,9 +61,25 @@ def test_embed_fills_the_cache(tmp_path, capsys, monkeypatch):
 
 
 def test_generate_writes_the_output_and_resumes(tmp_path, capsys):
-    real = write(tmp_path / "real.txt", "\n".join(f"Sample number {i} is about the river and the city." for i in range(30)))
+    real = write(
+        tmp_path / "real.txt", "\n".join(f"Sample number {i} is about the river and the city." for i in range(30))
+    )
     out = tmp_path / "rules.csv"
-    args = ["generate", "--method", "rule-based", "--input", str(real), "--n", "12", "--seed", "3", "--out", str(out), "--noise", "0.4"]
+    args = [
+        "generate",
+        "--method",
+        "rule-based",
+        "--input",
+        str(real),
+        "--n",
+        "12",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--noise",
+        "0.4",
+    ]
     assert main(args) == 0
     frame = pd.read_csv(out)
     assert len(frame) == 12 and set(frame["method"]) == {"rule-based"} and set(frame["noise"]) == {0.4}
@@ -76,9 +92,14 @@ def test_generate_writes_the_output_and_resumes(tmp_path, capsys):
 
 
 def test_compare_prints_metrics_and_risks(tmp_path, capsys):
-    real = write(tmp_path / "real.txt", "\n".join(f"Sample {i} tells of river {i % 7} and city {i % 11} in the north." for i in range(120)))
+    real = write(
+        tmp_path / "real.txt",
+        "\n".join(f"Sample {i} tells of river {i % 7} and city {i % 11} in the north." for i in range(120)),
+    )
     same = write(tmp_path / "same.txt", "\n".join(f"The same sentence again, copy {i}." for i in range(20)))
-    assert main(["compare", "--real", str(real), "--synthetic", f"repeats={same}", "--no-mauve", "--format", "json"]) == 0
+    assert (
+        main(["compare", "--real", str(real), "--synthetic", f"repeats={same}", "--no-mauve", "--format", "json"]) == 0
+    )
     result = json.loads(capsys.readouterr().out)
     sets = {row["set"] for row in result["metrics"]}
     assert sets == {"real train", "repeats"}
@@ -108,11 +129,29 @@ BAD_NUMBERS = [
     (["compare", "--real", "r.csv", "--synthetic", "a=s.csv", "--size", "0"], "--size 0"),
     (["report", "--real", "r.csv", "--synthetic", "a=s.csv", "--out", "r.html", "--holdout", "0"], "--holdout 0"),
     (["generate", "--method", "rule-based", "--input", "r.csv", "--n", "-1", "--out", "o.csv"], "--n -1"),
-    (["generate", "--method", "rule-based", "--input", "r.csv", "--n", "5", "--out", "o.csv", "--noise", "1.5"], "--noise 1.5"),
+    (
+        ["generate", "--method", "rule-based", "--input", "r.csv", "--n", "5", "--out", "o.csv", "--noise", "1.5"],
+        "--noise 1.5",
+    ),
     (["generate", "--method", "llm", "--input", "r.csv", "--n", "5", "--out", "o.csv", "--top-p", "0"], "--top-p 0"),
     (["mix", "--real", "r.csv", "--synthetic", "a=s.csv", "--size", "-10", "--real-share", "0.5"], "--size -10"),
     (["mix", "--real", "r.csv", "--synthetic", "a=s.csv", "--size", "10", "--real-share", "1.5"], "--real-share 1.5"),
-    (["mix", "--real", "r.csv", "--synthetic", "a=s.csv", "--size", "10", "--real-share", "0.5", "--weights", "a=-1"], "a=-1"),
+    (
+        [
+            "mix",
+            "--real",
+            "r.csv",
+            "--synthetic",
+            "a=s.csv",
+            "--size",
+            "10",
+            "--real-share",
+            "0.5",
+            "--weights",
+            "a=-1",
+        ],
+        "a=-1",
+    ),
     (["ab", "--real", "r.csv", "--a", "a=a.csv", "--b", "b=b.csv", "--alpha", "1"], "--alpha 1"),
     (["ab", "--real", "r.csv", "--a", "a=a.csv", "--b", "b=b.csv", "--rounds", "0"], "--rounds 0"),
     (["simulate", "--model", "gaussian", "--generations", "-1"], "--generations -1"),
@@ -132,7 +171,18 @@ def test_numbers_out_of_range_exit_3_before_any_work(argv, named, tmp_path, monk
 
 def test_a_negative_size_fails_fast_in_a_real_process(tmp_path):
     real = write(tmp_path / "real.txt", "\n".join(f"Sample {i} about rivers" for i in range(40)))
-    command = [sys.executable, "-m", "analysis", "check", "--real", str(real), "--synthetic", f"same={real}", "--size", "-5"]
+    command = [
+        sys.executable,
+        "-m",
+        "analysis",
+        "check",
+        "--real",
+        str(real),
+        "--synthetic",
+        f"same={real}",
+        "--size",
+        "-5",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 3
     assert "--size -5: expected a whole number >= 6" in result.stderr and "Traceback" not in result.stderr
@@ -160,7 +210,15 @@ def _user_errors():
     class SomeNewError(CollapseLabError):
         """A user error the CLI has never heard of: the base class is what it catches."""
 
-    return [EmbeddingError, ProjectionError, SimulationError, UtilityError, WorkspaceDamaged, WorkspaceError, SomeNewError]
+    return [
+        EmbeddingError,
+        ProjectionError,
+        SimulationError,
+        UtilityError,
+        WorkspaceDamaged,
+        WorkspaceError,
+        SomeNewError,
+    ]
 
 
 @pytest.mark.parametrize("error", _user_errors(), ids=lambda error: error.__name__)
@@ -176,8 +234,13 @@ def test_every_collapse_lab_error_exits_3_with_its_message(error, tmp_path, caps
 
 
 def test_usage_errors_exit_2_except_for_check_where_2_means_an_alarm(capsys):
-    for argv, code in ((["load"], 2), (["load", "x.csv", "--colour"], 2), (["simulate", "--model", "markov"], 2),
-                       (["check"], 3), (["check", "--real", "r.csv", "--synthetic", "a=s.csv", "--colour"], 3)):
+    for argv, code in (
+        (["load"], 2),
+        (["load", "x.csv", "--colour"], 2),
+        (["simulate", "--model", "markov"], 2),
+        (["check"], 3),
+        (["check", "--real", "r.csv", "--synthetic", "a=s.csv", "--colour"], 3),
+    ):
         with pytest.raises(SystemExit) as stopped:
             main(argv)
         assert stopped.value.code == code, argv

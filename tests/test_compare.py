@@ -17,7 +17,9 @@ def dataset():
     demo = load_demo(synthetic=False)
     real = demo.groupby("label").head(25).reset_index(drop=True)  # 300 real, ~30 holdout
     rules = generate("rule-based", real, 60, seed=1, noise=0.3).samples
-    collapsed = generate("rule-based", real[real["label"] == "People"].head(3), 60, seed=2, noise=0.5, method_name="collapsed").samples
+    collapsed = generate(
+        "rule-based", real[real["label"] == "People"].head(3), 60, seed=2, noise=0.5, method_name="collapsed"
+    ).samples
     samples = combine_samples(real, rules, collapsed)[0]
     return samples, embed(samples["text"])
 
@@ -29,15 +31,36 @@ def table(dataset):
 
 
 def test_sets_are_the_baseline_and_each_method():
-    frame = pd.DataFrame({
-        "source": ["real", "real", "synthetic", "synthetic", "synthetic"], "split": ["train", "holdout", "train", "train", "train"],
-        "method": ["real", "real", "llm", "llm", "rules"], "generation": [0, 0, 1, 2, 1],
-    })
-    assert {k: v.tolist() for k, v in sets_of(frame).items()} == {BASELINE: [0], "llm": [2], "llm g2": [3], "rules": [4]}
+    frame = pd.DataFrame(
+        {
+            "source": ["real", "real", "synthetic", "synthetic", "synthetic"],
+            "split": ["train", "holdout", "train", "train", "train"],
+            "method": ["real", "real", "llm", "llm", "rules"],
+            "generation": [0, 0, 1, 2, 1],
+        }
+    )
+    assert {k: v.tolist() for k, v in sets_of(frame).items()} == {
+        BASELINE: [0],
+        "llm": [2],
+        "llm g2": [3],
+        "rules": [4],
+    }
 
 
 def test_the_table_has_every_metric_with_its_definition(table):
-    assert list(table.columns) == ["set", "method", "generation", "metric", "family", "value", "ci_low", "ci_high", "direction", "reference", "n"]
+    assert list(table.columns) == [
+        "set",
+        "method",
+        "generation",
+        "metric",
+        "family",
+        "value",
+        "ci_low",
+        "ci_high",
+        "direction",
+        "reference",
+        "n",
+    ]
     assert set(table["set"]) == {BASELINE, "rule-based", "collapsed"}
     assert set(table.loc[table["set"] == "rule-based", "metric"]) == set(METRICS)
     assert "exact copy rate" not in set(table.loc[table["set"] == BASELINE, "metric"])
@@ -82,11 +105,25 @@ def test_the_shipped_rules_fire_on_the_collapsed_set(table):
 
 
 def test_rules_with_relative_and_absolute_thresholds():
-    table = pd.DataFrame({
-        "set": [BASELINE, "a", "b"], "metric": ["distinct-2"] * 3, "value": [0.5, 0.40, 0.45],
-    })
-    rules = [{"name": "flat", "risk": "flattening", "metric": "distinct-2", "when": "below", "threshold": 0.85,
-              "relative": True, "severity": "warning", "message": "{value:.2f} < {limit:.3f} (real {baseline})"}]
+    table = pd.DataFrame(
+        {
+            "set": [BASELINE, "a", "b"],
+            "metric": ["distinct-2"] * 3,
+            "value": [0.5, 0.40, 0.45],
+        }
+    )
+    rules = [
+        {
+            "name": "flat",
+            "risk": "flattening",
+            "metric": "distinct-2",
+            "when": "below",
+            "threshold": 0.85,
+            "relative": True,
+            "severity": "warning",
+            "message": "{value:.2f} < {limit:.3f} (real {baseline})",
+        }
+    ]
     fired = risks(table, rules)
     assert fired["set"].tolist() == ["a"]  # 0.40 < 0.425; 0.45 is not
     assert fired["message"].iloc[0] == "0.40 < 0.425 (real 0.5)"

@@ -162,7 +162,7 @@ def test_bad_generation_value_names_the_row(tmp_path):
 
 
 def test_empty_texts_and_exact_duplicates_are_dropped_and_counted(tmp_path):
-    path = write(tmp_path / "s.csv", "text\nhello world\n\"   \"\nhello world\nsecond\n\"\"\n")
+    path = write(tmp_path / "s.csv", 'text\nhello world\n"   "\nhello world\nsecond\n""\n')
     samples, report = read_samples(path)
     assert samples["text"].tolist() == ["hello world", "second"]
     assert report.dropped == {"empty text": 2, "exact duplicate of an earlier row": 1}

@@ -34,16 +34,20 @@ def six_topics(holdout_per_topic: int) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(0)
     real = [topic_vectors(t, 100, rng) for t in range(6)]
     synthetic = [topic_vectors(t, 150, rng) for t in (0, 1)]
-    samples = pd.DataFrame({
-        "id": [f"real-{t}-{i}" for t in TOPICS for i in range(100)] + [f"llm-{i}" for i in range(300)],
-        "text": [f"{t} text {i}" for t in TOPICS for i in range(100)] + [f"{t} story {i}" for t in ("sports", "tech") for i in range(150)],
-        "source": ["real"] * 600 + ["synthetic"] * 300,
-        "method": ["real"] * 600 + ["llm"] * 300,
-        "generation": [0] * 600 + [1] * 300,
-        "label": [t for t in TOPICS for _ in range(100)] + ["sports"] * 150 + ["tech"] * 150,
-        "parent_id": None,
-        "split": [("holdout" if i < holdout_per_topic else "train") for _ in TOPICS for i in range(100)] + [None] * 300,
-    })
+    samples = pd.DataFrame(
+        {
+            "id": [f"real-{t}-{i}" for t in TOPICS for i in range(100)] + [f"llm-{i}" for i in range(300)],
+            "text": [f"{t} text {i}" for t in TOPICS for i in range(100)]
+            + [f"{t} story {i}" for t in ("sports", "tech") for i in range(150)],
+            "source": ["real"] * 600 + ["synthetic"] * 300,
+            "method": ["real"] * 600 + ["llm"] * 300,
+            "generation": [0] * 600 + [1] * 300,
+            "label": [t for t in TOPICS for _ in range(100)] + ["sports"] * 150 + ["tech"] * 150,
+            "parent_id": None,
+            "split": [("holdout" if i < holdout_per_topic else "train") for _ in TOPICS for i in range(100)]
+            + [None] * 300,
+        }
+    )
     return samples, np.vstack(real + synthetic)
 
 

@@ -35,7 +35,13 @@ def test_the_committed_synthetic_sets_match_their_manifest():
 
     manifest = json.loads((demo.DEMO_DIR / "manifest.json").read_text())
     assert manifest["command"] == "python -m analysis demo --rebuild"
-    expected = {"rule-based": (1000, 1), "paraphrase": (1000, 1), "llm": (1000, 1), "llm-g2": (300, 2), "llm-g3": (300, 3)}
+    expected = {
+        "rule-based": (1000, 1),
+        "paraphrase": (1000, 1),
+        "llm": (1000, 1),
+        "llm-g2": (300, 2),
+        "llm-g3": (300, 3),
+    }
     assert set(manifest["sets"]) == set(expected)
     for name, (rows, generation) in expected.items():
         entry = manifest["sets"][name]
@@ -53,7 +59,11 @@ def test_the_demo_sets_have_provenance_and_never_touch_the_holdout():
     synthetic = samples[samples["source"] == "synthetic"]
     assert len(real) == 10_033 and len(synthetic) == 3_600
     assert synthetic.groupby(["method", "generation"]).size().to_dict() == {
-        ("llm", 1): 1000, ("llm", 2): 300, ("llm", 3): 300, ("paraphrase", 1): 1000, ("rule-based", 1): 1000,
+        ("llm", 1): 1000,
+        ("llm", 2): 300,
+        ("llm", 3): 300,
+        ("paraphrase", 1): 1000,
+        ("rule-based", 1): 1000,
     }
     holdout = set(real.loc[real["split"] == "holdout", "id"])
     parents = set(synthetic["parent_id"].dropna())

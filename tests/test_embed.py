@@ -156,7 +156,9 @@ def test_concurrent_lookups_while_shards_arrive_return_each_texts_own_vector(tmp
             try:
                 found, vectors = shared.lookup(sample) if seed % 3 else (shared.refresh() or shared.lookup(sample))
                 expected = _fake_vectors([k for k, hit in zip(sample, found) if hit])
-                if not all(hit for k, hit in zip(sample, found) if block_of[k] in done) or not np.array_equal(vectors, expected):
+                if not all(hit for k, hit in zip(sample, found) if block_of[k] in done) or not np.array_equal(
+                    vectors, expected
+                ):
                     errors.append(f"wrong or missing vectors with {len(done)} shards written")
             except Exception as exc:  # noqa: BLE001 - any exception in a reader is a failure
                 errors.append(f"{type(exc).__name__}: {exc}")
@@ -189,7 +191,9 @@ embed_module.embed(json.load(open(sys.argv[1])), cache_dir=sys.argv[2])
 """
 
 
-def test_a_run_killed_mid_way_keeps_its_finished_shards_and_the_rerun_embeds_only_the_rest(model, tmp_path, monkeypatch):
+def test_a_run_killed_mid_way_keeps_its_finished_shards_and_the_rerun_embeds_only_the_rest(
+    model, tmp_path, monkeypatch
+):
     """Issue 17.2: SIGKILL a real embedding process once shards exist; its work survives and is reused."""
     import json
     import os
@@ -204,15 +208,25 @@ def test_a_run_killed_mid_way_keeps_its_finished_shards_and_the_rerun_embeds_onl
     (tmp_path / "texts.json").write_text(json.dumps(texts))
     cache_dir = tmp_path / "cache"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    process = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path / "texts.json"), str(cache_dir)],
-                               cwd=embed_module.Path(embed_module.__file__).parent.parent, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, str(tmp_path / "texts.json"), str(cache_dir)],
+        cwd=embed_module.Path(embed_module.__file__).parent.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 90
-    while process.poll() is None and time.monotonic() < deadline and len(list(cache_dir.glob("embeddings/*/shard-*.npz"))) < 3:
+    while (
+        process.poll() is None
+        and time.monotonic() < deadline
+        and len(list(cache_dir.glob("embeddings/*/shard-*.npz"))) < 3
+    ):
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     stderr = process.communicate()[1].decode(errors="replace")
-    assert process.returncode == -signal.SIGKILL, f"the run ended before it was killed (rc {process.returncode}): {stderr[-500:]}"
+    assert process.returncode == -signal.SIGKILL, (
+        f"the run ended before it was killed (rc {process.returncode}): {stderr[-500:]}"
+    )
 
     (shard_dir,) = (cache_dir / "embeddings").iterdir()
     shards = list(shard_dir.glob("shard-*.npz"))

@@ -20,12 +20,14 @@ def read_back(data: bytes) -> pd.DataFrame:
 
 
 def test_formula_cells_get_a_leading_quote_and_numbers_stay():
-    frame = pd.DataFrame({
-        "text": [*FORMULAS, "plain text", "a = b"],
-        "count": [-5, 3, -1, 0, 7, 8, 9, 10, 11],
-        "score": [-0.5] * 9,
-        "=header": ["x"] * 9,
-    })
+    frame = pd.DataFrame(
+        {
+            "text": [*FORMULAS, "plain text", "a = b"],
+            "count": [-5, 3, -1, 0, 7, 8, 9, 10, 11],
+            "score": [-0.5] * 9,
+            "=header": ["x"] * 9,
+        }
+    )
     back = read_back(csv_bytes(frame))
     assert back["text"].tolist() == ["'" + f for f in FORMULAS] + ["plain text", "a = b"]
     assert back["count"].tolist() == [-5, 3, -1, 0, 7, 8, 9, 10, 11]  # numbers are never text
@@ -47,7 +49,9 @@ def test_a_carriage_return_inside_a_cell_is_quoted():
 
 
 def test_write_samples_neutralises_csv_and_keeps_jsonl_and_parquet_exact(tmp_path):
-    samples = samples_from_frame(pd.DataFrame({"text": FORMULAS + ["- a bullet", "plain"]}), source="synthetic", method="llm")[0]
+    samples = samples_from_frame(
+        pd.DataFrame({"text": FORMULAS + ["- a bullet", "plain"]}), source="synthetic", method="llm"
+    )[0]
     write_samples(samples, tmp_path / "out.csv")
     written = read_back((tmp_path / "out.csv").read_bytes())
     texts = samples["text"].tolist()
@@ -65,8 +69,9 @@ def test_the_mixture_export_as_csv_is_neutralised(tmp_path):
 
     rng = np.random.default_rng(0)
     real = samples_from_frame(pd.DataFrame({"text": [f"=real {i}" for i in range(40)]}), source="real")[0]
-    synthetic = samples_from_frame(pd.DataFrame({"text": [f"@synthetic {i}" for i in range(40)]}), source="synthetic",
-                                   method="llm")[0]
+    synthetic = samples_from_frame(
+        pd.DataFrame({"text": [f"@synthetic {i}" for i in range(40)]}), source="synthetic", method="llm"
+    )[0]
     samples = pd.concat([real, synthetic], ignore_index=True)
     rows = np.sort(rng.choice(len(samples), 20, replace=False))
     export_mixture(samples, rows, MixtureSpec(size=20, real_share=0.5), tmp_path / "mix.csv")

@@ -7,10 +7,8 @@ import subprocess
 import sys
 import textwrap
 
-import pandas as pd
 import pytest
 
-from analysis.corpus import samples_from_frame
 from analysis.demo import load_demo
 from analysis.generate import GenerationError, LocalBackend, generate
 from analysis.generate.backends import Completion, Request
@@ -125,14 +123,23 @@ def test_rejections_are_counted_and_replaced(real):
     ]
     generated = generate("llm", real, 2, backend=ScriptedBackend(answers), batch_size=1)
     frame, report = generated.samples, generated.report
-    assert frame["text"].tolist() == ["The Nile is long and flows north.", "Mount Everest is the highest mountain on Earth."]
+    assert frame["text"].tolist() == [
+        "The Nile is long and flows north.",
+        "Mount Everest is the highest mountain on Earth.",
+    ]
     assert report.rejected == {"truncated": 1, "empty": 1, "duplicate": 1}
 
 
 def test_cancel_returns_what_was_accepted(real):
     calls = []
-    generated = generate("rule-based", real, 50, batch_size=5, should_stop=lambda: len(calls) >= 2,
-                         progress=lambda done, total: calls.append(done))
+    generated = generate(
+        "rule-based",
+        real,
+        50,
+        batch_size=5,
+        should_stop=lambda: len(calls) >= 2,
+        progress=lambda done, total: calls.append(done),
+    )
     assert len(generated.samples) == 10 and generated.report.complete is False
     assert generated.report.accepted == 10 and generated.report.requested == 50
 
@@ -154,7 +161,9 @@ KILLED_RUN = textwrap.dedent(
 def test_a_killed_run_resumes_to_exactly_n_unique_samples(real, tmp_path):
     real.to_parquet(tmp_path / "real.parquet")
     checkpoint = tmp_path / "run.jsonl"
-    result = subprocess.run([sys.executable, "-c", KILLED_RUN, str(tmp_path / "real.parquet"), str(checkpoint)], capture_output=True)
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(tmp_path / "real.parquet"), str(checkpoint)], capture_output=True
+    )
     assert result.returncode == -signal.SIGKILL, result.stderr.decode()
     on_file = [json.loads(line) for line in checkpoint.read_text().splitlines()[1:]]
     assert 25 <= len(on_file) < 60

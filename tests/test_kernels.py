@@ -6,7 +6,14 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import entropy, ks_2samp
 from sklearn.metrics import f1_score
 
-from analysis.metrics.kernels import entropy_bits, jensen_shannon, ks_statistic, macro_f1, one_blas_thread, vendi_from_gram
+from analysis.metrics.kernels import (
+    entropy_bits,
+    jensen_shannon,
+    ks_statistic,
+    macro_f1,
+    one_blas_thread,
+    vendi_from_gram,
+)
 
 rng = np.random.default_rng(0)
 

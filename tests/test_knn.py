@@ -45,8 +45,9 @@ def test_kth_neighbour_equals_brute_force(data, name, kind, block_bytes, monkeyp
         assert np.array_equal(knn.kth_neighbour_sq(p, kth), expected), (name, kth)
     # and against numpy's own arithmetic on the uncentred data, to rounding
     raw = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
-    np.testing.assert_allclose(knn.kth_neighbour_sq(x, 5, kind=kind), np.partition(raw, 5, axis=1)[:, 5],
-                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        knn.kth_neighbour_sq(x, 5, kind=kind), np.partition(raw, 5, axis=1)[:, 5], rtol=1e-9, atol=1e-9
+    )
 
 
 def test_rows_with_more_ties_than_candidates_fall_back_to_a_full_row(data):
@@ -96,7 +97,7 @@ def test_error_bound_holds(data, kind):
     for name, x in data.items():
         p = knn.prepare(x, kind=kind)
         shift, u2, row_e, sq_a, sq_b = knn._terms(p, p)
-        (_, _, _, g), = knn._blocks(p, p)
+        ((_, _, _, g),) = knn._blocks(p, p)
         v = (g.astype(np.uint32) << np.uint32(shift)).view(np.float32).astype(np.float64)
         approx = sq_a[:, None] + sq_b[None, :] - 2 * v
         bound = row_e[:, None] + u2 * np.abs(v)

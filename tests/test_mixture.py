@@ -20,8 +20,8 @@ from analysis.mixture import (
     EXACT,
     STRATEGIES,
     WARNING_SHARE,
-    MixtureError,
     MixtureEngine,
+    MixtureError,
     MixtureSpec,
     export_mixture,
     frontier,
@@ -58,8 +58,13 @@ def random_specs(engine, count, seed):
     names = engine.set_names[1:]
     for _ in range(count):
         weights = {name: float(w) for name, w in zip(names, rng.dirichlet(np.ones(len(names)))) if rng.random() < 0.8}
-        yield MixtureSpec(size=int(rng.integers(20, 700)), real_share=float(rng.choice([0, 1, rng.random()])),
-                          weights=weights or {names[0]: 1.0}, strategy=str(rng.choice(STRATEGIES)), seed=int(rng.integers(0, 5)))
+        yield MixtureSpec(
+            size=int(rng.integers(20, 700)),
+            real_share=float(rng.choice([0, 1, rng.random()])),
+            weights=weights or {names[0]: 1.0},
+            strategy=str(rng.choice(STRATEGIES)),
+            seed=int(rng.integers(0, 5)),
+        )
 
 
 def check_exact(engine, samples, vectors, spec):
@@ -107,7 +112,9 @@ def test_rows_are_deterministic_real_train_only_and_nested(small, engine):
     more_real = sample_mixture(engine, MixtureSpec(size=400, real_share=0.75, weights=spec.weights, seed=4))
     real = lambda r: set(r[samples["source"].to_numpy()[r] == "real"])  # noqa: E731
     assert real(rows) < real(more_real)  # a slider move adds rows; it does not redraw them
-    assert not np.array_equal(rows, sample_mixture(engine, MixtureSpec(size=400, real_share=0.6, weights=spec.weights, seed=5)))
+    assert not np.array_equal(
+        rows, sample_mixture(engine, MixtureSpec(size=400, real_share=0.6, weights=spec.weights, seed=5))
+    )
 
 
 def test_largest_remainder_allocation_with_caps():
@@ -119,7 +126,10 @@ def test_largest_remainder_allocation_with_caps():
 
 
 def test_impossible_mixtures_say_what_to_change(engine):
-    with pytest.raises(MixtureError, match=r"needs 900 synthetic samples but the sets with a weight above 0 hold \d+ \(llm g2 .*Lower the size to at most"):
+    with pytest.raises(
+        MixtureError,
+        match=r"needs 900 synthetic samples but the sets with a weight above 0 hold \d+ \(llm g2 .*Lower the size to at most",
+    ):
         engine.metrics(MixtureSpec(size=1000, real_share=0.1, weights={"llm g2": 1}))
     with pytest.raises(MixtureError, match=r"real samples but the real train split has \d+.*load more real data"):
         engine.metrics(MixtureSpec(size=1000, real_share=0.9))
@@ -145,7 +155,9 @@ def test_dedup_drops_copies_of_real_and_repeats_within_a_set(small):
     copies = samples_from_frame(pd.DataFrame({"text": train["text"].iloc[:20].tolist()}), method="copies")[0]
     fresh = samples[samples["method"] == "llm"]["text"].iloc[:30].tolist()
     # near-repeats: the loader drops exact repeats, so each variant gets its original's vector
-    repeats = samples_from_frame(pd.DataFrame({"text": fresh + [t + " (copy)" for t in fresh[:10]]}), method="repeats")[0]
+    repeats = samples_from_frame(pd.DataFrame({"text": fresh + [t + " (copy)" for t in fresh[:10]]}), method="repeats")[
+        0
+    ]
     both = combine_samples(samples, copies, repeats)[0]
     both_vectors = embed(both["text"].str.removesuffix(" (copy)"))
     engine = MixtureEngine(both, both_vectors)
@@ -199,7 +211,9 @@ def test_the_manifest_rebuilds_the_same_rows(small, engine, tmp_path, fmt):
     assert manifest["package_version"] and len(manifest["inputs"]["samples_sha256"]) == 64
     assert np.array_equal(rows_from_manifest(samples, tmp_path / f"mix.{fmt}.manifest.json"), rows)
     assert np.array_equal(sample_mixture(engine, MixtureSpec.from_dict(on_disk["spec"])), rows)
-    written = {"csv": pd.read_csv, "jsonl": lambda p: pd.read_json(p, lines=True), "parquet": pd.read_parquet}[fmt](tmp_path / f"mix.{fmt}")
+    written = {"csv": pd.read_csv, "jsonl": lambda p: pd.read_json(p, lines=True), "parquet": pd.read_parquet}[fmt](
+        tmp_path / f"mix.{fmt}"
+    )
     assert written["id"].astype(str).tolist() == samples["id"].iloc[rows].tolist()
     changed = samples.copy()
     changed.loc[0, "text"] = "edited"
@@ -238,9 +252,26 @@ def test_mix_on_the_command_line(small, tmp_path, capsys):
     rules = samples[samples["method"] == "rule-based"][["text"]].iloc[:150]
     rules.to_csv(tmp_path / "rules.csv", index=False)
     out = tmp_path / "mixture.parquet"
-    args = ["mix", "--real", str(tmp_path / "real.csv"), "--synthetic", f"llm={tmp_path / 'llm.jsonl'}",
-            f"rules={tmp_path / 'rules.csv'}", "--size", "200", "--real-share", "0.25", "--weights", "llm=1,rules=3",
-            "--strategy", "dedup", "--seed", "1", "--out", str(out)]
+    args = [
+        "mix",
+        "--real",
+        str(tmp_path / "real.csv"),
+        "--synthetic",
+        f"llm={tmp_path / 'llm.jsonl'}",
+        f"rules={tmp_path / 'rules.csv'}",
+        "--size",
+        "200",
+        "--real-share",
+        "0.25",
+        "--weights",
+        "llm=1,rules=3",
+        "--strategy",
+        "dedup",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["counts"] == {BASELINE: 50, "llm": 38, "rules": 112}

@@ -17,13 +17,23 @@ from analysis.cli import main
 from analysis.compare import BASELINE, COVERAGE_METRICS, METRICS
 from analysis.corpus import samples_from_frame
 from analysis.monitor import (
-    HISTORY_COLUMNS, THRESHOLD_COLUMNS, WARNING_COLUMNS, Monitor, MonitorError, append_record, demo_history, gate,
-    history_frame, read_records, thresholds, warnings,
+    HISTORY_COLUMNS,
+    THRESHOLD_COLUMNS,
+    WARNING_COLUMNS,
+    Monitor,
+    MonitorError,
+    append_record,
+    demo_history,
+    gate,
+    history_frame,
+    read_records,
+    thresholds,
+    warnings,
 )
 from analysis.risks import RulesError, load_trend_rules
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORDS = "river city mountain king war music science ocean forest empire language planet temple bridge poet".split()
+WORDS = ["river", "city", "mountain", "king", "war", "music", "science", "ocean", "forest", "empire", "language", "planet", "temple", "bridge", "poet"]
 
 
 def sentences(n, seed, vocabulary=WORDS):
@@ -40,7 +50,10 @@ def vectors(n, seed, dim=16, shift=0.0):
 
 def fake_embed(texts):
     """Deterministic stand-in vectors (a seed per text), so these tests need no model."""
-    rows = [np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little")).normal(size=16) for t in texts]
+    rows = [
+        np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little")).normal(size=16)
+        for t in texts
+    ]
     x = np.array(rows)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
@@ -55,16 +68,28 @@ def real():
 @pytest.fixture
 def monitor(tmp_path, real):
     samples, embeddings = real
-    return Monitor(tmp_path / "ws", samples, real_embeddings=embeddings, series="pipeline", size=30,
-                   cache_dir=tmp_path / "cache", embedder=fake_embed)
+    return Monitor(
+        tmp_path / "ws",
+        samples,
+        real_embeddings=embeddings,
+        series="pipeline",
+        size=30,
+        cache_dir=tmp_path / "cache",
+        embedder=fake_embed,
+    )
 
 
 # --- History on disk ------------------------------------------------------------------------------
 
+
 def test_snapshots_append_one_line_each_and_read_back_as_a_tidy_table(monitor):
     for generation, seed in ((3, 3), (1, 1), (2, 2)):  # added out of order
-        monitor.add_snapshot(sentences(40, seed), f"week {generation}", generation=generation,
-                             embeddings=vectors(40, seed, shift=generation))
+        monitor.add_snapshot(
+            sentences(40, seed),
+            f"week {generation}",
+            generation=generation,
+            embeddings=vectors(40, seed, shift=generation),
+        )
     lines = monitor.path.read_bytes().splitlines()
     assert len(lines) == 3 and all(json.loads(line)["series"] == "pipeline" for line in lines)
     history = monitor.history()
@@ -75,7 +100,9 @@ def test_snapshots_append_one_line_each_and_read_back_as_a_tidy_table(monitor):
     assert (history["size"] == 30).all() and (history["n"] == 40).all()
     judged = history["metric"].isin(COVERAGE_METRICS)  # 24 holdout samples, below the coverage floor: not reported
     assert history.loc[judged, "value"].isna().all()
-    assert history["baseline"].notna().any() and history.loc[~judged, "value"].notna().mean() > 0.9  # label divergence: no labels
+    assert (
+        history["baseline"].notna().any() and history.loc[~judged, "value"].notna().mean() > 0.9
+    )  # label divergence: no labels
     # the snapshot moved further from the real centre at every generation
     shift = history[history["metric"] == "centroid shift"].set_index("order")["value"]
     assert shift[1] < shift[2] < shift[3]
@@ -101,8 +128,14 @@ def test_timestamps_order_snapshots_without_generations(monitor):
 def test_other_real_data_is_refused(monitor, tmp_path, real):
     monitor.add_snapshot(sentences(30, 1), "a")
     other = samples_from_frame(pd.DataFrame({"text": sentences(240, 7)}), source="real")[0]
-    stranger = Monitor(tmp_path / "ws", other, real_embeddings=vectors(len(other), 7), series="pipeline",
-                       cache_dir=tmp_path / "cache", embedder=fake_embed)
+    stranger = Monitor(
+        tmp_path / "ws",
+        other,
+        real_embeddings=vectors(len(other), 7),
+        series="pipeline",
+        cache_dir=tmp_path / "cache",
+        embedder=fake_embed,
+    )
     with pytest.raises(MonitorError, match="other real data"):
         stranger.add_snapshot(sentences(30, 2), "b")
     with pytest.raises(MonitorError, match="no real data"):
@@ -131,7 +164,7 @@ def test_the_history_survives_a_process_killed_mid_append(monitor, tmp_path, rea
         import os, signal
         import numpy as np, pandas as pd
         from analysis import monitor as module
-        real = pd.read_parquet({str(tmp_path / 'real.parquet')!r})
+        real = pd.read_parquet({str(tmp_path / "real.parquet")!r})
         writer = os.write
         def torn(fd, data):
             writer(fd, data[: len(data) // 2])
@@ -141,8 +174,8 @@ def test_the_history_survives_a_process_killed_mid_append(monitor, tmp_path, rea
         texts = [f"Killed sample {{i}} about the river and the city." for i in range(30)]
         rng = np.random.default_rng(5)
         x = rng.normal(size=(30, 16)); x /= np.linalg.norm(x, axis=1, keepdims=True)
-        m = module.Monitor({str(tmp_path / 'ws')!r}, real, real_embeddings=np.load({str(tmp_path / 'real.npy')!r}),
-                           series="pipeline", size=30, cache_dir={str(tmp_path / 'cache')!r})
+        m = module.Monitor({str(tmp_path / "ws")!r}, real, real_embeddings=np.load({str(tmp_path / "real.npy")!r}),
+                           series="pipeline", size=30, cache_dir={str(tmp_path / "cache")!r})
         m.add_snapshot(texts, "killed", generation=2, embeddings=x)
     """)
     child = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -176,8 +209,14 @@ def test_snapshots_from_a_folder_and_from_a_column(monitor, tmp_path):
 
     frame = pd.DataFrame({"text": sentences(60, 8), "generation": [1] * 30 + [2] * 30})
     samples = samples_from_frame(frame, method="llm")[0]
-    by_column = Monitor(tmp_path / "ws2", monitor._real, real_embeddings=monitor._real_embeddings, series="llm",
-                        cache_dir=tmp_path / "cache", embedder=fake_embed)
+    by_column = Monitor(
+        tmp_path / "ws2",
+        monitor._real,
+        real_embeddings=monitor._real_embeddings,
+        series="llm",
+        cache_dir=tmp_path / "cache",
+        embedder=fake_embed,
+    )
     assert [r["snapshot"] for r in by_column.add_by(samples, "generation")] == ["llm g1", "llm g2"]
 
 
@@ -195,13 +234,20 @@ def test_demo_history_has_the_llm_generations():
 
 # --- Trend rules ----------------------------------------------------------------------------------
 
+
 def series(values: dict[str, list[float]], baseline: dict[str, float] | None = None) -> pd.DataFrame:
     """A hand-made history: one snapshot per position, the given metric values."""
     length = max(len(v) for v in values.values())
-    records = [{
-        "series": "s", "snapshot": f"g{i + 1}", "generation": i + 1,
-        "metrics": {m: v[i] for m, v in values.items()}, "baseline": baseline or {m: v[0] for m, v in values.items()},
-    } for i in range(length)]
+    records = [
+        {
+            "series": "s",
+            "snapshot": f"g{i + 1}",
+            "generation": i + 1,
+            "metrics": {m: v[i] for m, v in values.items()},
+            "baseline": baseline or {m: v[0] for m, v in values.items()},
+        }
+        for i in range(length)
+    ]
     return history_frame(records)
 
 
@@ -223,12 +269,39 @@ def tripping(rule: dict) -> list[float]:
 
 
 EXTRA_RULES = [  # kinds the shipped file does not use, so each kind is tested
-    {"name": "too far", "risk": "semantic drift", "metric": "centroid shift", "kind": "above", "threshold": 2.0,
-     "relative": True, "floor": 0.03, "severity": "alarm", "message": "{value:.3f} over {limit:.3f}"},
-    {"name": "too few", "risk": "tail loss", "metric": "coverage", "kind": "below", "threshold": 0.5, "relative": False,
-     "severity": "warning", "message": "{value:.2f} under {limit:.2f}"},
-    {"name": "dip", "risk": "model health", "metric": "perplexity on real", "kind": "spike", "window": 3, "threshold": 3.0,
-     "min_spread": 0.02, "direction": "down", "severity": "warning", "message": "{value} {reference} {change} {limit}"},
+    {
+        "name": "too far",
+        "risk": "semantic drift",
+        "metric": "centroid shift",
+        "kind": "above",
+        "threshold": 2.0,
+        "relative": True,
+        "floor": 0.03,
+        "severity": "alarm",
+        "message": "{value:.3f} over {limit:.3f}",
+    },
+    {
+        "name": "too few",
+        "risk": "tail loss",
+        "metric": "coverage",
+        "kind": "below",
+        "threshold": 0.5,
+        "relative": False,
+        "severity": "warning",
+        "message": "{value:.2f} under {limit:.2f}",
+    },
+    {
+        "name": "dip",
+        "risk": "model health",
+        "metric": "perplexity on real",
+        "kind": "spike",
+        "window": 3,
+        "threshold": 3.0,
+        "min_spread": 0.02,
+        "direction": "down",
+        "severity": "warning",
+        "message": "{value} {reference} {change} {limit}",
+    },
 ]
 
 
@@ -252,8 +325,17 @@ def test_the_shipped_rules_are_quiet_on_a_flat_history_of_every_metric():
 
 
 def test_drop_from_the_first_snapshot_and_over_a_window():
-    first = {"name": "f", "risk": "r", "metric": "vendi", "kind": "drop", "reference": "first", "window": 1,
-             "threshold": 0.1, "severity": "warning", "message": "{change:.2f}"}
+    first = {
+        "name": "f",
+        "risk": "r",
+        "metric": "vendi",
+        "kind": "drop",
+        "reference": "first",
+        "window": 1,
+        "threshold": 0.1,
+        "severity": "warning",
+        "message": "{change:.2f}",
+    }
     window = {**first, "name": "w", "reference": "window", "window": 2}
     slow = series({"vendi": [100, 97, 94, 91, 88, 85]})  # 3 % a step: 15 % from the first, 6 % over two steps
     assert warnings(slow, [first])["snapshot"].tolist() == ["g5", "g6"]
@@ -279,10 +361,14 @@ def test_a_spike_needs_history_and_a_plateau_needs_a_bad_level():
 
 def test_bad_trend_rules_are_refused(tmp_path):
     path = tmp_path / "rules.toml"
-    path.write_text('[[trend]]\nname = "x"\nrisk = "r"\nmetric = "vendi"\nkind = "wobble"\nseverity = "warning"\nmessage = ""\n')
+    path.write_text(
+        '[[trend]]\nname = "x"\nrisk = "r"\nmetric = "vendi"\nkind = "wobble"\nseverity = "warning"\nmessage = ""\n'
+    )
     with pytest.raises(RulesError, match="unknown kind"):
         load_trend_rules(path)
-    path.write_text('[[trend]]\nname = "x"\nrisk = "r"\nmetric = "vendi"\nkind = "spike"\nthreshold = 3\nseverity = "warning"\nmessage = ""\n')
+    path.write_text(
+        '[[trend]]\nname = "x"\nrisk = "r"\nmetric = "vendi"\nkind = "spike"\nthreshold = 3\nseverity = "warning"\nmessage = ""\n'
+    )
     with pytest.raises(RulesError, match="needs window"):
         load_trend_rules(path)
     path.write_text('[[rule]]\nname = "only level rules"\n')
@@ -291,27 +377,46 @@ def test_bad_trend_rules_are_refused(tmp_path):
 
 # --- The gate -------------------------------------------------------------------------------------
 
+
 def compare_table(values: dict[str, dict[str, float]]) -> pd.DataFrame:
     rows = []
     for name, metrics in values.items():
         method, _, generation = name.partition(" g")
         for metric, value in metrics.items():
             family, direction, reference = METRICS[metric]
-            rows.append({"set": name, "method": "real" if name == BASELINE else method,
-                         "generation": int(generation or (0 if name == BASELINE else 1)), "metric": metric,
-                         "family": family, "value": value, "ci_low": np.nan, "ci_high": np.nan, "direction": direction,
-                         "reference": reference, "n": 100})
+            rows.append(
+                {
+                    "set": name,
+                    "method": "real" if name == BASELINE else method,
+                    "generation": int(generation or (0 if name == BASELINE else 1)),
+                    "metric": metric,
+                    "family": family,
+                    "value": value,
+                    "ci_low": np.nan,
+                    "ci_high": np.nan,
+                    "direction": direction,
+                    "reference": reference,
+                    "n": 100,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def test_gate_verdicts_level_and_trend_rules():
     healthy = {"distinct-2": 0.74, "recall": 0.95, "centroid shift": 0.04}
-    table = compare_table({
-        BASELINE: healthy, "paraphrase": healthy,
-        "llm": {"distinct-2": 0.74, "recall": 0.9, "centroid shift": 0.05},
-        "llm g2": {"distinct-2": 0.65, "recall": 0.9, "centroid shift": 0.05},  # 12 % below g1: a trend warning only
-        "llm g3": {"distinct-2": 0.50, "recall": 0.3, "centroid shift": 0.05},  # lost recall: level alarm
-    })
+    table = compare_table(
+        {
+            BASELINE: healthy,
+            "paraphrase": healthy,
+            "llm": {"distinct-2": 0.74, "recall": 0.9, "centroid shift": 0.05},
+            "llm g2": {
+                "distinct-2": 0.65,
+                "recall": 0.9,
+                "centroid shift": 0.05,
+            },  # 12 % below g1: a trend warning only
+            "llm g3": {"distinct-2": 0.50, "recall": 0.3, "centroid shift": 0.05},  # lost recall: level alarm
+        }
+    )
     result = gate(table)
     verdicts = result.verdicts.set_index("set")["verdict"].to_dict()
     assert verdicts == {"paraphrase": "ok", "llm": "ok", "llm g2": "warning", "llm g3": "alarm"}
@@ -322,6 +427,7 @@ def test_gate_verdicts_level_and_trend_rules():
 
 
 # --- `python -m analysis check` -------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def demo_files(tmp_path_factory):
@@ -348,9 +454,13 @@ def test_check_exit_codes(demo_files, tmp_path, capsys):
     assert "fresh: OK (no rule fires)" in capsys.readouterr().out
 
     warn = tmp_path / "warn.toml"
-    warn.write_text('[[rule]]\nname = "one topic"\nrisk = "semantic drift"\nmetric = "label divergence"\nwhen = "above"\n'
-                    'threshold = 0.2\nrelative = false\nseverity = "warning"\nmessage = "JS {value:.2f}"\n')
-    assert check(folder, "--synthetic", f"narrow={folder / 'narrow.csv'}", "--rules", str(warn), "--format", "json") == 1
+    warn.write_text(
+        '[[rule]]\nname = "one topic"\nrisk = "semantic drift"\nmetric = "label divergence"\nwhen = "above"\n'
+        'threshold = 0.2\nrelative = false\nseverity = "warning"\nmessage = "JS {value:.2f}"\n'
+    )
+    assert (
+        check(folder, "--synthetic", f"narrow={folder / 'narrow.csv'}", "--rules", str(warn), "--format", "json") == 1
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["verdict"] == "warning" and result["sets"][0]["rules"] == "one topic"
 
@@ -366,14 +476,18 @@ def test_check_exit_codes(demo_files, tmp_path, capsys):
     broken = tmp_path / "broken.toml"
     broken.write_text('[[trend]]\nname = "x"\n')
     assert check(folder, "--synthetic", f"fresh={folder / 'fresh.csv'}", "--rules", str(broken)) == 3
-    for usage in (["check"], ["check", "--real", "r.csv", "--synthetic", "no-equals-sign"],
-                  ["check", "--real", "r.csv", "--synthetic", "a=b.csv", "--colour"]):
+    for usage in (
+        ["check"],
+        ["check", "--real", "r.csv", "--synthetic", "no-equals-sign"],
+        ["check", "--real", "r.csv", "--synthetic", "a=b.csv", "--colour"],
+    ):
         with pytest.raises(SystemExit) as stopped:
             main(usage)
         assert stopped.value.code == 3, usage  # never 2: that means an alarm
 
 
 # --- Copies of the evaluation holdout ---------------------------------------------------------------
+
 
 def copied(texts, synthetic_texts):
     from analysis.corpus import combine_samples

@@ -33,8 +33,11 @@ def demo():
     rng = np.random.default_rng(20261129)
     labels = pd.factorize(samples["label"])[0]
     methods = pd.factorize(samples["method"].astype(str) + samples["generation"].astype(str))[0]
-    vectors = (rng.normal(size=(labels.max() + 1, 384))[labels] + 0.6 * rng.normal(size=(methods.max() + 1, 384))[methods]
-               + 0.9 * rng.normal(size=(len(samples), 384)))
+    vectors = (
+        rng.normal(size=(labels.max() + 1, 384))[labels]
+        + 0.6 * rng.normal(size=(methods.max() + 1, 384))[methods]
+        + 0.9 * rng.normal(size=(len(samples), 384))
+    )
     return samples, (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -46,7 +49,10 @@ def small(demo):
 
 
 def _numbers(frame, keys, values):
-    return {" | ".join(str(v) for v in key): float(value) for key, value in zip(frame[keys].itertuples(index=False), frame[values])}
+    return {
+        " | ".join(str(v) for v in key): float(value)
+        for key, value in zip(frame[keys].itertuples(index=False), frame[values])
+    }
 
 
 def measured(name, demo, small):
@@ -60,9 +66,14 @@ def measured(name, demo, small):
         return {metric: float(value) for metric, value in engine.metrics(spec).items()}
     if name == "ab":
         samples, vectors = small
-        table = ab_sets(samples, "llm", "paraphrase", embeddings=vectors, rounds=19, permutations=19, slow_rounds=3).table
-        return {f"{row.metric} | {column}": float(getattr(row, column))
-                for row in table.itertuples() for column in ("a", "b", "difference", "ci_low", "ci_high", "p_value")}
+        table = ab_sets(
+            samples, "llm", "paraphrase", embeddings=vectors, rounds=19, permutations=19, slow_rounds=3
+        ).table
+        return {
+            f"{row.metric} | {column}": float(getattr(row, column))
+            for row in table.itertuples()
+            for column in ("a", "b", "difference", "ci_low", "ci_high", "p_value")
+        }
     if name == "simulate":
         result = simulate("gaussian", generations=6, n=80, seed=4)
         return _numbers(result.metrics, ["model", "regime", "generation", "metric"], "value")

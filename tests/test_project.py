@@ -58,7 +58,9 @@ def test_second_call_is_read_from_cache_without_fitting(clusters, shared_cache, 
     np.testing.assert_array_equal(cached_projection(points, metric="euclidean", cache_dir=shared_cache), first)
     assert cached_projection(points, metric="euclidean", seed=1, cache_dir=shared_cache) is None
     # same values in another dtype and memory layout: the same map
-    np.testing.assert_array_equal(project(np.asfortranarray(points.astype(np.float64)), metric="euclidean", cache_dir=shared_cache), first)
+    np.testing.assert_array_equal(
+        project(np.asfortranarray(points.astype(np.float64)), metric="euclidean", cache_dir=shared_cache), first
+    )
 
 
 def test_key_changes_with_every_input():
@@ -83,15 +85,24 @@ def test_key_changes_with_every_input():
     assert projection_key(points, fit_rows=np.ones(30, bool)) == base  # all rows fitted = no mask
     # n_neighbors is reduced to rows - 1, so every larger value is the same map
     small = points[:5]
-    assert projection_key(small, n_neighbors=15) == projection_key(small, n_neighbors=4) != projection_key(small, n_neighbors=3)
+    assert (
+        projection_key(small, n_neighbors=15)
+        == projection_key(small, n_neighbors=4)
+        != projection_key(small, n_neighbors=3)
+    )
 
 
 def test_fit_rows_places_the_other_rows_in_the_fitted_map(clusters, tmp_path):
     points, labels = clusters
     fit_rows = np.arange(len(points)) % 3 != 0  # two thirds "real"; the rest placed by transform
     stages = []
-    coordinates = project(points, fit_rows=fit_rows, metric="euclidean", cache_dir=tmp_path,
-                          progress=lambda stage, fraction: stages.append((stage, fraction)))
+    coordinates = project(
+        points,
+        fit_rows=fit_rows,
+        metric="euclidean",
+        cache_dir=tmp_path,
+        progress=lambda stage, fraction: stages.append((stage, fraction)),
+    )
     assert coordinates.shape == (len(points), 2) and coordinates.dtype == np.float32
     assert np.isfinite(coordinates[~fit_rows]).all()
     assert nearest_in_same_cluster(coordinates, labels) > 0.9

@@ -24,7 +24,9 @@ def dataset():
     real = demo.groupby("label").head(25).reset_index(drop=True)  # 300 real, ~30 holdout
     rules = generate("rule-based", real, 60, seed=1, noise=0.3).samples
     hostile = samples_from_frame(
-        pd.DataFrame({"text": [SCRIPT, *real["text"].iloc[200:259]], "label": ["<b>bold</b>", *real["label"].iloc[200:259]]}),
+        pd.DataFrame(
+            {"text": [SCRIPT, *real["text"].iloc[200:259]], "label": ["<b>bold</b>", *real["label"].iloc[200:259]]}
+        ),
         method="<img src=x onerror=alert(2)>",
     )[0]
     samples = combine_samples(real, rules, hostile)[0]
@@ -33,9 +35,16 @@ def dataset():
 
 @pytest.fixture(scope="module")
 def history():
-    records = [{"series": "llm", "snapshot": f"llm g{g}", "generation": g,
-                "metrics": {"distinct-2": v, "vendi": 100 - 10 * g, "coverage": 0.6},
-                "baseline": {"distinct-2": 0.74, "vendi": 110, "coverage": 0.7}} for g, v in ((1, 0.7), (2, 0.6), (3, 0.5))]
+    records = [
+        {
+            "series": "llm",
+            "snapshot": f"llm g{g}",
+            "generation": g,
+            "metrics": {"distinct-2": v, "vendi": 100 - 10 * g, "coverage": 0.6},
+            "baseline": {"distinct-2": 0.74, "vendi": 110, "coverage": 0.7},
+        }
+        for g, v in ((1, 0.7), (2, 0.6), (3, 0.5))
+    ]
     return history_frame(records)
 
 
@@ -43,9 +52,15 @@ def history():
 def report(dataset, history, tmp_path_factory):
     samples, vectors = dataset
     folder = tmp_path_factory.mktemp("report")
-    manifest = {"spec": {"size": 100, "real_share": 0.5, "weights": {"rule-based": 1.0}, "strategy": "uniform", "seed": 0},
-                "guardrail": {"level": "ok", "reason": "real share 50 %"}, "counts": {"set": {"real train": 50, "rule-based": 50}},
-                "metrics": {"distinct-2": 0.7}, "file": "mix.csv", "sha256": "ab" * 32, "inputs": {"samples_sha256": "cd" * 32}}
+    manifest = {
+        "spec": {"size": 100, "real_share": 0.5, "weights": {"rule-based": 1.0}, "strategy": "uniform", "seed": 0},
+        "guardrail": {"level": "ok", "reason": "real share 50 %"},
+        "counts": {"set": {"real train": 50, "rule-based": 50}},
+        "metrics": {"distinct-2": 0.7},
+        "file": "mix.csv",
+        "sha256": "ab" * 32,
+        "inputs": {"samples_sha256": "cd" * 32},
+    }
     html = build_report(samples, embeddings=vectors, mixture_manifest=manifest, history=history, title="Review <draft>")
     path = folder / "report.html"
     path.write_text(html, encoding="utf-8")
@@ -54,8 +69,16 @@ def report(dataset, history, tmp_path_factory):
 
 def test_the_report_has_every_section_and_definition(report):
     html, _ = report
-    for heading in ("Dataset summary", "Verdict and warnings", "Method comparison", "Tail coverage", "Mixture",
-                    "Monitor", "Metric definitions", "Manifest"):
+    for heading in (
+        "Dataset summary",
+        "Verdict and warnings",
+        "Method comparison",
+        "Tail coverage",
+        "Mixture",
+        "Monitor",
+        "Metric definitions",
+        "Manifest",
+    ):
         assert f">{heading}</h2>" in html, heading
     for metric in METRICS:
         assert html_escape(DEFINITIONS[metric]) in html, metric
@@ -100,13 +123,17 @@ def test_the_report_opens_offline_in_chromium(report):
             page.goto(path.as_uri(), wait_until="load")
             page.wait_for_timeout(500)
             body = page.inner_text("body")
-            svg_drawn = page.evaluate("Array.from(document.querySelectorAll('svg')).filter(s => s.getBoundingClientRect().width > 100).length")
+            svg_drawn = page.evaluate(
+                "Array.from(document.querySelectorAll('svg')).filter(s => s.getBoundingClientRect().width > 100).length"
+            )
         finally:
             browser.close()
     assert errors == []
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
     assert "<script>alert(1)</script> is how the page would be attacked" in body
-    assert "Review <draft>" in body and svg_drawn >= 4  # summary, comparison, Zipf, trends: the small holdout gets no tail chart
+    assert (
+        "Review <draft>" in body and svg_drawn >= 4
+    )  # summary, comparison, Zipf, trends: the small holdout gets no tail chart
 
 
 def test_report_command_writes_the_file(tmp_path, capsys):
@@ -115,10 +142,39 @@ def test_report_command_writes_the_file(tmp_path, capsys):
     real[["text", "label"]].to_csv(tmp_path / "real.csv", index=False)
     demo.drop(real.index).head(60)[["text", "label"]].to_csv(tmp_path / "other.csv", index=False)
     out = tmp_path / "report.html"
-    assert main(["report", "--real", str(tmp_path / "real.csv"), "--synthetic", f"other={tmp_path / 'other.csv'}",
-                 "--no-mauve", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--real",
+                str(tmp_path / "real.csv"),
+                "--synthetic",
+                f"other={tmp_path / 'other.csv'}",
+                "--no-mauve",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     html = out.read_text(encoding="utf-8")
     assert "report written to" in capsys.readouterr().out
-    assert "real.csv" in html and "other.csv" in html and html.count("<svg") >= 3  # ~24 holdout samples: no tail coverage
-    assert main(["report", "--real", str(tmp_path / "real.csv"), "--synthetic", f"other={tmp_path / 'other.csv'}",
-                 "--out", str(out), "--mixture", str(tmp_path / "nope.json")]) == 3
+    assert (
+        "real.csv" in html and "other.csv" in html and html.count("<svg") >= 3
+    )  # ~24 holdout samples: no tail coverage
+    assert (
+        main(
+            [
+                "report",
+                "--real",
+                str(tmp_path / "real.csv"),
+                "--synthetic",
+                f"other={tmp_path / 'other.csv'}",
+                "--out",
+                str(out),
+                "--mixture",
+                str(tmp_path / "nope.json"),
+            ]
+        )
+        == 3
+    )

@@ -45,8 +45,12 @@ def within_three_standard_errors(runs: np.ndarray, expected: np.ndarray) -> None
 
 def test_gaussian_variance_follows_the_closed_form_under_replace():
     n, generations = 20, 8
-    runs = np.array([simulate("gaussian", ["replace"], generations=generations, n=n, seed=seed)
-                     .curve("variance", "replace") for seed in range(SEEDS)])
+    runs = np.array(
+        [
+            simulate("gaussian", ["replace"], generations=generations, n=n, seed=seed).curve("variance", "replace")
+            for seed in range(SEEDS)
+        ]
+    )
     expected = closed_form("gaussian", "replace", generations=generations, n=n)["value"].to_numpy()
     np.testing.assert_allclose(expected, ((n - 1) / n) ** (np.arange(generations + 1) + 1))
     within_three_standard_errors(runs, expected)
@@ -67,13 +71,19 @@ def test_gaussian_tail_mass_is_exact_and_shrinks_under_replace():
 
 def test_regression_test_error_grows_linearly_under_replace_and_stays_bounded_under_accumulate():
     n, dim, noise, generations = 30, 5, 1.0, 8
-    runs = [simulate("regression", ["replace", "accumulate"], generations=generations, n=n, seed=seed, dim=dim, noise=noise)
-            for seed in range(SEEDS)]
+    runs = [
+        simulate("regression", ["replace", "accumulate"], generations=generations, n=n, seed=seed, dim=dim, noise=noise)
+        for seed in range(SEEDS)
+    ]
     replace = np.array([r.curve("test error", "replace") for r in runs])
     accumulate = np.array([r.curve("test error", "accumulate") for r in runs])
     unit = noise**2 * dim / (n - dim - 1)
-    expected_replace = closed_form("regression", "replace", generations=generations, n=n, dim=dim, noise=noise)["value"].to_numpy()
-    expected_accumulate = closed_form("regression", "accumulate", generations=generations, n=n, dim=dim, noise=noise)["value"].to_numpy()
+    expected_replace = closed_form("regression", "replace", generations=generations, n=n, dim=dim, noise=noise)[
+        "value"
+    ].to_numpy()
+    expected_accumulate = closed_form("regression", "accumulate", generations=generations, n=n, dim=dim, noise=noise)[
+        "value"
+    ].to_numpy()
     np.testing.assert_allclose(expected_replace, unit * (np.arange(generations + 1) + 1))
     assert (expected_accumulate <= np.pi**2 / 6 * unit).all()
     within_three_standard_errors(replace, expected_replace)
@@ -106,11 +116,13 @@ def test_array_kneser_ney_equals_the_metrics_model(small_corpus, order):
     corpus, held = vocabulary.encode(train[:200]), vocabulary.encode(holdout[:60])
     fast = ArrayKneserNey(order, 16).fit(corpus)
     reference = KneserNeyLM(order).fit_texts(train[:200])
-    assert fast.perplexity(held) == pytest.approx(reference.perplexity_tokens(tokenize(t) for t in holdout[:60]), rel=1e-9)
+    assert fast.perplexity(held) == pytest.approx(
+        reference.perplexity_tokens(tokenize(t) for t in holdout[:60]), rel=1e-9
+    )
     words = np.array(vocabulary.words)
     for text in holdout[:5]:
         ids = vocabulary.encode([text]).ids[:4]
-        context = np.concatenate([[0] * (order - 1), ids])[-(order - 1):]
+        context = np.concatenate([[0] * (order - 1), ids])[-(order - 1) :]
         p = fast.score(fast.known(ids[-1:]), fast.known(context)[None, :])[0]
         assert p == pytest.approx(reference.score(words[ids[-1]], list(words[context])), rel=1e-9)
 
@@ -160,7 +172,9 @@ def test_ngram_collapses_under_replace(ngram_run):
     perplexity = ngram_run.curve("perplexity", "replace")
     rare = ngram_run.curve("rare-token mass", "replace")
     vocabulary = ngram_run.curve("vocabulary", "replace")
-    assert perplexity[2] > 1.5 * perplexity[0] and perplexity[-1] > 4 * perplexity[0]  # Shumailov et al.: perplexity climbs
+    assert (
+        perplexity[2] > 1.5 * perplexity[0] and perplexity[-1] > 4 * perplexity[0]
+    )  # Shumailov et al.: perplexity climbs
     assert rare[-1] < 0.1 * rare[0]  # the tails go first
     assert (np.diff(vocabulary) < 0).all()
 
@@ -216,13 +230,18 @@ def test_embedding_model_loses_coverage_under_replace():
 
 def test_results_are_deterministic_and_regimes_independent(small_corpus):
     train, holdout = small_corpus
-    for model, params in [("gaussian", {}), ("regression", {}), ("ngram", {"texts": train, "holdout": holdout, "n": 50})]:
+    for model, params in [
+        ("gaussian", {}),
+        ("regression", {}),
+        ("ngram", {"texts": train, "holdout": holdout, "n": 50}),
+    ]:
         first = simulate(model, generations=3, seed=7, **params)
         again = simulate(model, generations=3, seed=7, **params)
         alone = simulate(model, ["mix"], generations=3, seed=7, **params)
         assert first.metrics.equals(again.metrics)
-        np.testing.assert_array_equal(first.curve(first.metrics["metric"].iloc[0], "mix"),
-                                      alone.curve(first.metrics["metric"].iloc[0], "mix"))
+        np.testing.assert_array_equal(
+            first.curve(first.metrics["metric"].iloc[0], "mix"), alone.curve(first.metrics["metric"].iloc[0], "mix")
+        )
         other = simulate(model, generations=3, seed=8, **params)
         assert not first.metrics["value"].equals(other.metrics["value"])
 
@@ -276,8 +295,20 @@ def test_every_model_is_listed():
 def test_every_model_follows_the_protocol_and_defines_what_it_measures():
     for name, cls in MODEL_CLASSES.items():
         assert cls.METRICS is METRICS[name] and cls.DEFAULT_N >= 2 and isinstance(cls.PARAMETERS, tuple)
-        assert all(callable(getattr(cls, member)) for member in ("real_data", "fit", "sample", "measure", "snapshot",
-                                                                 "combine", "take", "settings", "reference"))
+        assert all(
+            callable(getattr(cls, member))
+            for member in (
+                "real_data",
+                "fit",
+                "sample",
+                "measure",
+                "snapshot",
+                "combine",
+                "take",
+                "settings",
+                "reference",
+            )
+        )
         assert callable(getattr(cls, "points_of", None)) == cls.KEEPS_POINTS
     for model in ("gaussian", "regression"):
         instance = MODEL_CLASSES[model](n=30)
@@ -300,8 +331,30 @@ def test_simulation_errors_are_collapse_lab_errors_and_the_lm_keeps_value_error(
 
 
 def test_cli_prints_the_tidy_table(capsys):
-    assert main(["simulate", "--model", "regression", "--regime", "replace", "--regime", "mix", "--real-share", "0.5",
-                 "--generations", "3", "--seed", "1", "--n", "40", "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--model",
+                "regression",
+                "--regime",
+                "replace",
+                "--regime",
+                "mix",
+                "--real-share",
+                "0.5",
+                "--generations",
+                "3",
+                "--seed",
+                "1",
+                "--n",
+                "40",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["settings"]["regimes"] == ["replace", "mix"] and out["settings"]["real_share"] == 0.5
     expected = simulate("regression", ["replace", "mix"], generations=3, seed=1, n=40, real_share=0.5).metrics
@@ -325,7 +378,9 @@ def test_average_runs_is_the_mean_of_the_seeded_runs_and_expected_curves_stack_t
     runs = [simulate("gaussian", ["replace"], generations=3, n=15, seed=s).metrics for s in (4, 5, 6)]
     mean = pd.concat(runs).groupby(["generation", "metric"])["value"].mean()
     std = pd.concat(runs).groupby(["generation", "metric"])["value"].std(ddof=1)
-    table = average_runs("gaussian", ["replace"], repeats=3, seed=4, generations=3, n=15).set_index(["generation", "metric"])
+    table = average_runs("gaussian", ["replace"], repeats=3, seed=4, generations=3, n=15).set_index(
+        ["generation", "metric"]
+    )
     np.testing.assert_allclose(table["value"], mean.loc[table.index], rtol=1e-12)
     np.testing.assert_allclose(table["se"], std.loc[table.index] / np.sqrt(3), rtol=1e-12)
     with pytest.raises(SimulationError, match="repeats"):

@@ -10,4 +10,3 @@ def test_the_app_listens_on_this_machine_only():
     """The Data page reads files and folders on the server: serving it to a network must be a deliberate choice."""
     server = tomllib.loads(CONFIG.read_text(encoding="utf-8"))["server"]
     assert server["address"] == "localhost"
-

@@ -41,34 +41,54 @@ PENDING: dict[str, str] = {}
 
 def test_the_walk_finds_the_error_classes():
     names = {name.rpartition(".")[2] for name in ERRORS}
-    assert {"CorpusError", "WorkspaceError", "WorkspaceDamaged", "EmbeddingError", "GenerationError", "CompareError",
-            "ABError", "UtilityError", "RulesError", "ProjectionError", "ArgumentError", "SimulationError",
-            "MixtureError", "MonitorError"} <= names
+    assert {
+        "CorpusError",
+        "WorkspaceError",
+        "WorkspaceDamaged",
+        "EmbeddingError",
+        "GenerationError",
+        "CompareError",
+        "ABError",
+        "UtilityError",
+        "RulesError",
+        "ProjectionError",
+        "ArgumentError",
+        "SimulationError",
+        "MixtureError",
+        "MonitorError",
+    } <= names
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=PENDING[ERRORS[name].__name__]))
-    if ERRORS[name].__name__ in PENDING else name
-    for name in sorted(ERRORS)
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=PENDING[ERRORS[name].__name__]))
+        if ERRORS[name].__name__ in PENDING
+        else name
+        for name in sorted(ERRORS)
+    ],
+)
 def test_every_error_class_derives_from_collapse_lab_error(name):
     assert issubclass(ERRORS[name], CollapseLabError), f"{name} does not derive from analysis.errors.CollapseLabError"
 
 
-@pytest.mark.parametrize("name, second_base", [
-    ("analysis.corpus.CorpusError", ValueError),
-    ("analysis.workspace.WorkspaceError", RuntimeError),
-    ("analysis.workspace.WorkspaceDamaged", RuntimeError),
-    ("analysis.embed.EmbeddingError", RuntimeError),
-    ("analysis.generate.backends.GenerationError", RuntimeError),
-    ("analysis.compare.CompareError", ValueError),
-    ("analysis.ab.ABError", ValueError),
-    ("analysis.metrics.utility.UtilityError", ValueError),
-    ("analysis.risks.RulesError", ValueError),
-    ("analysis.project.ProjectionError", ValueError),
-    ("analysis.cli.ArgumentError", ValueError),
-    ("analysis.monitor.store.MonitorError", ValueError),
-])
+@pytest.mark.parametrize(
+    "name, second_base",
+    [
+        ("analysis.corpus.CorpusError", ValueError),
+        ("analysis.workspace.WorkspaceError", RuntimeError),
+        ("analysis.workspace.WorkspaceDamaged", RuntimeError),
+        ("analysis.embed.EmbeddingError", RuntimeError),
+        ("analysis.generate.backends.GenerationError", RuntimeError),
+        ("analysis.compare.CompareError", ValueError),
+        ("analysis.ab.ABError", ValueError),
+        ("analysis.metrics.utility.UtilityError", ValueError),
+        ("analysis.risks.RulesError", ValueError),
+        ("analysis.project.ProjectionError", ValueError),
+        ("analysis.cli.ArgumentError", ValueError),
+        ("analysis.monitor.store.MonitorError", ValueError),
+    ],
+)
 def test_error_classes_keep_their_builtin_base(name, second_base):
     """An ``except ValueError`` (or ``RuntimeError``) written against the old classes still catches them."""
     assert issubclass(ERRORS[name], second_base)
@@ -133,7 +153,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(module)
         for target in sorted(graph.get(module, ())):
             if state.get(target) == "open":
-                return stack[stack.index(target):] + [target]
+                return stack[stack.index(target) :] + [target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         state[module] = "done"

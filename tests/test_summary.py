@@ -18,7 +18,11 @@ def test_overview():
     numbers = summary.overview(samples)
     assert numbers["holdout"] == int((samples["split"] == "holdout").sum())
     assert {k: v for k, v in numbers.items() if k != "holdout"} == {
-        "samples": 6, "real": 3, "synthetic": 3, "methods": 1, "labels": 2,
+        "samples": 6,
+        "real": 3,
+        "synthetic": 3,
+        "methods": 1,
+        "labels": 2,
     }
 
 

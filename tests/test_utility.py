@@ -31,8 +31,10 @@ def test_detection_of_real_against_a_disjoint_real_split_stays_near_one_half(rea
 
 def test_detection_of_visibly_different_texts_is_near_one(real):
     demo, vectors = real
-    fake = [f"Order #{i}: {n} units of part {chr(65 + i % 26)}-{i * 7 % 100} ship on day {i % 28 + 1}; invoice attached."
-            for i, n in zip(range(150), range(3, 600, 4))]
+    fake = [
+        f"Order #{i}: {n} units of part {chr(65 + i % 26)}-{i * 7 % 100} ship on day {i % 28 + 1}; invoice attached."
+        for i, n in zip(range(150), range(3, 600, 4))
+    ]
     rows = np.flatnonzero((demo["split"] == "holdout").to_numpy())[:150]
     result = detection(vectors[rows], embed(fake), seed=0)
     assert result.auc >= 0.98
@@ -64,10 +66,14 @@ def test_tstr_of_real_train_data_beats_a_set_that_lost_half_the_labels(real):
     assert ceiling.macro_f1 >= missing.macro_f1 and ceiling.accuracy >= missing.accuracy
     assert set(missing.lost_labels) == lost  # per-label recall shows which labels were lost
     kept = missing.per_label[~missing.per_label["label"].isin(lost)]
-    assert (kept["recall"] > 0.3).all() and (missing.per_label.loc[missing.per_label["label"].isin(lost), "train"] == 0).all()
+    assert (kept["recall"] > 0.3).all() and (
+        missing.per_label.loc[missing.per_label["label"].isin(lost), "train"] == 0
+    ).all()
     assert ceiling.lost_labels == []
     # the scores are scikit-learn's on the same predictions
-    assert missing.macro_f1 == pytest.approx(f1_score(labels[holdout], missing.predicted, average="macro", labels=names, zero_division=0))
+    assert missing.macro_f1 == pytest.approx(
+        f1_score(labels[holdout], missing.predicted, average="macro", labels=names, zero_division=0)
+    )
     assert missing.accuracy == pytest.approx(np.mean(missing.predicted == labels[holdout]))
 
 

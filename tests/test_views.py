@@ -5,7 +5,15 @@ import pandas as pd
 import pytest
 
 from analysis import explore
-from analysis.compare import BASELINE, CompareError, cached_compare, compare, coverage_reference, generation_table, set_name
+from analysis.compare import (
+    BASELINE,
+    CompareError,
+    cached_compare,
+    compare,
+    coverage_reference,
+    generation_table,
+    set_name,
+)
 from analysis.coverage import tail_report, zipf_points
 from analysis.metrics.fidelity import covered_by, knn_radii
 from analysis.workspace import Workspace, WorkspaceError
@@ -13,10 +21,18 @@ from analysis.workspace import Workspace, WorkspaceError
 
 def frame(texts, source, method, generation, label=None, split=None):
     n = len(texts)
-    return pd.DataFrame({
-        "id": [f"{method}-{generation}-{i}" for i in range(n)], "text": texts, "source": source, "method": method,
-        "generation": generation, "label": label, "parent_id": None, "split": split,
-    })
+    return pd.DataFrame(
+        {
+            "id": [f"{method}-{generation}-{i}" for i in range(n)],
+            "text": texts,
+            "source": source,
+            "method": method,
+            "generation": generation,
+            "label": label,
+            "parent_id": None,
+            "split": split,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -26,24 +42,44 @@ def dataset():
     rng = np.random.default_rng(0)
     real_x = rng.normal(size=(260, 8))
     real_x[:, 0] *= np.linspace(0.2, 4, 260)  # later rows spread out: the tail
-    samples = pd.concat([
-        frame([f"real text {i} word{i % 7}" for i in range(60)], "real", "real", 0, label=["a", "b"] * 30, split="train"),
-        frame([f"held out {i} word{i % 5}" for i in range(200)], "real", "real", 0, label=["a", "b"] * 100, split="holdout"),
-        frame([f"wide {i}" for i in range(30)], "synthetic", "wide", 1, label="a"),
-        frame([f"narrow {i % 3}" for i in range(30)], "synthetic", "narrow", 1, label="b"),
-        frame([f"narrow again {i % 2}" for i in range(30)], "synthetic", "narrow", 2, label="b"),
-    ], ignore_index=True)
+    samples = pd.concat(
+        [
+            frame(
+                [f"real text {i} word{i % 7}" for i in range(60)],
+                "real",
+                "real",
+                0,
+                label=["a", "b"] * 30,
+                split="train",
+            ),
+            frame(
+                [f"held out {i} word{i % 5}" for i in range(200)],
+                "real",
+                "real",
+                0,
+                label=["a", "b"] * 100,
+                split="holdout",
+            ),
+            frame([f"wide {i}" for i in range(30)], "synthetic", "wide", 1, label="a"),
+            frame([f"narrow {i % 3}" for i in range(30)], "synthetic", "narrow", 1, label="b"),
+            frame([f"narrow again {i % 2}" for i in range(30)], "synthetic", "narrow", 2, label="b"),
+        ],
+        ignore_index=True,
+    )
     head = real_x[np.argsort(np.abs(real_x[:, 0]))[:20]]
-    embeddings = np.vstack([
-        real_x,
-        real_x[rng.choice(260, 30, replace=False)] + rng.normal(scale=0.05, size=(30, 8)),
-        head[rng.integers(0, 20, 30)] + rng.normal(scale=0.05, size=(30, 8)),
-        head[rng.integers(0, 5, 30)] + rng.normal(scale=0.05, size=(30, 8)),
-    ])
+    embeddings = np.vstack(
+        [
+            real_x,
+            real_x[rng.choice(260, 30, replace=False)] + rng.normal(scale=0.05, size=(30, 8)),
+            head[rng.integers(0, 20, 30)] + rng.normal(scale=0.05, size=(30, 8)),
+            head[rng.integers(0, 5, 30)] + rng.normal(scale=0.05, size=(30, 8)),
+        ]
+    )
     return samples, embeddings
 
 
 # --- Tail coverage -------------------------------------------------------------------------------
+
 
 def test_tail_report_bins_agree_with_a_brute_force_count(dataset):
     samples, x = dataset
@@ -111,6 +147,7 @@ def test_tail_report_without_holdout_says_so(dataset):
 
 # --- Method comparison ---------------------------------------------------------------------------
 
+
 def test_cached_compare_computes_once_and_keys_on_parameters(dataset, tmp_path, monkeypatch):
     samples, x = dataset
     first = cached_compare(samples, x, cache_dir=tmp_path, seed=1, with_mauve=False)
@@ -136,6 +173,7 @@ def test_generation_table_starts_at_the_real_baseline(dataset):
 
 # --- Embedding map -------------------------------------------------------------------------------
 
+
 def test_map_points_name_sets_and_shorten_hover_text(dataset):
     samples, _ = dataset
     long = samples.copy()
@@ -153,12 +191,17 @@ def test_stratified_sample_keeps_each_sets_share():
     counts = drawn["set"].value_counts()
     assert len(drawn) <= 1000 and drawn.index.is_monotonic_increasing
     assert counts["real"] == 799 and counts["a"] == 149 and counts["b"] == 49 and counts["tiny"] == 1
-    assert explore.stratified_sample(points.head(10), 1000) is not None and len(explore.stratified_sample(points.head(10), 1000)) == 10
+    assert (
+        explore.stratified_sample(points.head(10), 1000) is not None
+        and len(explore.stratified_sample(points.head(10), 1000)) == 10
+    )
 
 
 def test_density_grid_shares_sum_to_one_and_difference_is_their_gap():
     rng = np.random.default_rng(0)
-    points = pd.DataFrame({"x": rng.normal(size=300), "y": rng.normal(size=300), "source": ["real"] * 200 + ["synthetic"] * 100})
+    points = pd.DataFrame(
+        {"x": rng.normal(size=300), "y": rng.normal(size=300), "source": ["real"] * 200 + ["synthetic"] * 100}
+    )
     grid = explore.density_grid(points, (points["source"] == "synthetic").to_numpy(), bins=8)
     assert grid["real"].sum() == pytest.approx(1) and grid["synthetic"].sum() == pytest.approx(1)
     assert np.allclose(grid["difference"], grid["synthetic"] - grid["real"])
@@ -176,7 +219,10 @@ def test_uncovered_real_is_the_complement_of_coverage_on_the_holdout(dataset):
     holdout = np.flatnonzero((samples["split"] == "holdout").to_numpy())
     synthetic = np.flatnonzero((samples["method"] == "narrow").to_numpy())
     reference = coverage_reference(samples, x)
-    assert reference.rows.tolist() == holdout.tolist() and reference.describe() == "5-NN balls of the real holdout (200 samples)"
+    assert (
+        reference.rows.tolist() == holdout.tolist()
+        and reference.describe() == "5-NN balls of the real holdout (200 samples)"
+    )
     uncovered = explore.uncovered_real(reference, x, synthetic)
     radii = np.sort(np.linalg.norm(x[holdout][:, None] - x[holdout][None], axis=2), axis=1)[:, 5]
     brute = ~(np.linalg.norm(x[holdout][:, None] - x[synthetic][None], axis=2) < radii[:, None]).any(axis=1)
@@ -192,6 +238,7 @@ def test_nearest_synthetic_is_sorted_by_cosine():
 
 
 # --- Named subsets ---------------------------------------------------------------------------------
+
 
 def test_subsets_are_kept_replaced_and_deleted(tmp_path):
     ws = Workspace(tmp_path)

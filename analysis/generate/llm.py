@@ -8,7 +8,7 @@ past its token limit more often than not.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from analysis.generate.paraphrase import shorten
 
@@ -25,5 +25,7 @@ def messages(label: str | None, examples: Sequence[str], *, example_chars: int =
     for example in examples:
         turns.append({"role": "user", "content": f"Write a short encyclopedia summary about {topic}."})
         turns.append({"role": "assistant", "content": shorten(example.strip(), example_chars)})
-    turns.append({"role": "user", "content": f"Write a short encyclopedia summary about another {topic.removeprefix('a ')}."})
+    turns.append(
+        {"role": "user", "content": f"Write a short encyclopedia summary about another {topic.removeprefix('a ')}."}
+    )
     return turns

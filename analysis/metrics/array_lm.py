@@ -115,7 +115,7 @@ class Vocabulary:
     def decode(self, corpus: TokenCorpus, rows: Sequence[int] | np.ndarray | None = None) -> list[str]:
         words = np.array(self.words, dtype=object)
         rows = range(len(corpus)) if rows is None else rows
-        return [" ".join(words[corpus.ids[corpus.offsets[r]:corpus.offsets[r + 1]]]) for r in rows]
+        return [" ".join(words[corpus.ids[corpus.offsets[r] : corpus.offsets[r + 1]]]) for r in rows]
 
 
 class _Level:
@@ -171,14 +171,22 @@ class ArrayKneserNey:
         if order < 2:
             raise ValueError(f"the n-gram order must be >= 2, got {order}")
         if order * bits > 63:
-            raise ValueError(f"order {order} with a vocabulary of 2^{bits} words does not fit 64-bit keys: "
-                             f"use order <= {63 // bits}")
+            raise ValueError(
+                f"order {order} with a vocabulary of 2^{bits} words does not fit 64-bit keys: use order <= {63 // bits}"
+            )
         if not 0 < discount < 1:
             raise ValueError(f"discount must be in (0, 1), got {discount}")
         self.order, self.bits, self.discount = order, bits, discount
 
-    def fit(self, corpus: TokenCorpus, *, temperature: float = 1.0, top_k: int | None = None,
-            top_p: float = 1.0, vocabulary: np.ndarray | None = None) -> ArrayKneserNey:
+    def fit(
+        self,
+        corpus: TokenCorpus,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float = 1.0,
+        vocabulary: np.ndarray | None = None,
+    ) -> ArrayKneserNey:
         """Count the corpus and build every order's scoring and sampling arrays.
 
         ``vocabulary`` (sorted ids, ``<s>`` and ``</s>`` included) fixes the vocabulary of the
@@ -218,8 +226,9 @@ class ArrayKneserNey:
             level.stay = mass / (mass + level.gamma)
             words = keys & mask
             usable = ~np.isin(words, (BOS_ID, UNK_ID))
-            self._sampling(level, words[usable], group[usable], np.maximum(weight - d, 0.0)[usable],
-                           temperature, top_k, top_p)
+            self._sampling(
+                level, words[usable], group[usable], np.maximum(weight - d, 0.0)[usable], temperature, top_k, top_p
+            )
             self.levels[size] = level
         unigram = self.levels[1]
         self.uniform = unigram.gamma[0] / (len(self.vocabulary) + 1)
@@ -300,7 +309,7 @@ class ArrayKneserNey:
         positions = np.repeat(starts[:-1] + pad - corpus.offsets[:-1], corpus.lengths) + np.arange(len(corpus.ids))
         flat[positions] = corpus.ids
         flat = self.known(flat)
-        targets = (starts[:-1, None] + pad + np.arange(int(lengths.max()) - pad)[None, :])
+        targets = starts[:-1, None] + pad + np.arange(int(lengths.max()) - pad)[None, :]
         targets = targets[targets < starts[1:, None]]
         contexts = np.stack([flat[targets - pad + j] for j in range(pad)], axis=1)
         p = self.score(flat[targets], contexts)

@@ -12,7 +12,7 @@ import math
 import random
 import re
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -17,8 +17,16 @@ from scipy import linalg
 from analysis.metrics import knn
 
 __all__ = [
-    "prdc", "knn_radii", "covered_by", "coverage_floor", "group_floor", "coverage_unsupported", "nearest_similarity",
-    "frechet_distance", "REFERENCE_PER_K", "GROUP_PER_K",
+    "prdc",
+    "knn_radii",
+    "covered_by",
+    "coverage_floor",
+    "group_floor",
+    "coverage_unsupported",
+    "nearest_similarity",
+    "frechet_distance",
+    "REFERENCE_PER_K",
+    "GROUP_PER_K",
 ]
 
 #: Bytes of distance matrix held at once by the float64 blockwise computations.

@@ -43,7 +43,9 @@ def ks_statistic(first: np.ndarray, second: np.ndarray) -> float:
     """Two-sample Kolmogorov-Smirnov D, ``max_x |F1(x) - F2(x)|`` (scipy's ``ks_2samp`` statistic, without its p-value)."""
     first, second = np.sort(first), np.sort(second)
     points = np.concatenate([first, second])
-    gap = np.searchsorted(first, points, side="right") / len(first) - np.searchsorted(second, points, side="right") / len(second)
+    gap = np.searchsorted(first, points, side="right") / len(first) - np.searchsorted(
+        second, points, side="right"
+    ) / len(second)
     return float(np.abs(gap).max())
 
 
@@ -59,7 +61,9 @@ def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
     p, q = p / p.sum(), q / q.sum()
     m = (p + q) / 2
     left, right = p > 0, q > 0
-    return float(0.5 * (p[left] * np.log2(p[left] / m[left])).sum() + 0.5 * (q[right] * np.log2(q[right] / m[right])).sum())
+    return float(
+        0.5 * (p[left] * np.log2(p[left] / m[left])).sum() + 0.5 * (q[right] * np.log2(q[right] / m[right])).sum()
+    )
 
 
 def macro_f1(true: np.ndarray, predicted: np.ndarray, labels: int) -> float:

@@ -98,8 +98,9 @@ def prepare(x: np.ndarray, centre: np.ndarray | None = None, kind: str | None = 
     sq, low_norm, residual_norm = _norms(x, rounded)
     # Norms are rounded up by a relative 1e-12 so float64 rounding cannot make the bound too tight.
     up = 1 + 1e-12
-    return Prepared(x=x, low=low, kind=kind, sq=sq, norm=np.sqrt(sq) * up, low_norm=low_norm * up,
-                    residual_norm=residual_norm * up)
+    return Prepared(
+        x=x, low=low, kind=kind, sq=sq, norm=np.sqrt(sq) * up, low_norm=low_norm * up, residual_norm=residual_norm * up
+    )
 
 
 def _prepared(x, kind) -> Prepared:
@@ -152,8 +153,12 @@ def _terms(a: Prepared, b: Prepared) -> tuple:
     shift = np.uint32(16 if a.kind == "bfloat16" else 0)
     u = 2.0**-8 if a.kind == "bfloat16" else 0.0
     gamma = 2.0 * a.x.shape[1] * 2.0**-24
-    row_e = (2.0 * (a.low_norm * b.residual_norm.max() + a.residual_norm * b.norm.max()
-                    + gamma * a.low_norm * b.low_norm.max()) + 1e-12 * (a.sq + b.sq.max()) + 1e-30)
+    row_e = (
+        2.0
+        * (a.low_norm * b.residual_norm.max() + a.residual_norm * b.norm.max() + gamma * a.low_norm * b.low_norm.max())
+        + 1e-12 * (a.sq + b.sq.max())
+        + 1e-30
+    )
     return shift, 2.0 * u, row_e * (1 + 1e-12), a.sq, b.sq
 
 
@@ -187,9 +192,14 @@ def kth_neighbour_sq(x: np.ndarray | Prepared, kth: int, *, kind: str | None = N
     return out
 
 
-def ball_counts(centres: np.ndarray | Prepared, centre_r2: np.ndarray, points: np.ndarray | Prepared,
-                point_r2: np.ndarray | None = None,
-                *, kind: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ball_counts(
+    centres: np.ndarray | Prepared,
+    centre_r2: np.ndarray,
+    points: np.ndarray | Prepared,
+    point_r2: np.ndarray | None = None,
+    *,
+    kind: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which points lie strictly inside which balls, counted, for PRDC and coverage.
 
     Ball i is centred on ``centres[i]`` with squared radius ``centre_r2[i]``; optionally point j
@@ -219,8 +229,9 @@ def ball_counts(centres: np.ndarray | Prepared, centre_r2: np.ndarray, points: n
     holding = np.zeros(len(b.x), dtype=np.uint8)
     reached = np.zeros(len(a.x), dtype=np.bool_)
     for start, stop, _, g in _blocks(a, b):
-        _cross(g, start, shift, u2, row_e, sq_a, sq_b, a.x, b.x, a_r2, b_r2, held, holding, reached,
-               _chunks(stop - start))
+        _cross(
+            g, start, shift, u2, row_e, sq_a, sq_b, a.x, b.x, a_r2, b_r2, held, holding, reached, _chunks(stop - start)
+        )
     return held, holding.astype(bool), reached
 
 

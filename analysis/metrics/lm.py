@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from analysis.metrics.diversity import tokenize
 
@@ -45,7 +45,7 @@ class KneserNeyLM:
         self.vocabulary: set[str] = set()
 
     # ------------------------------------------------------------------ training
-    def fit(self, sentences: Iterable[Sequence[str]]) -> "KneserNeyLM":
+    def fit(self, sentences: Iterable[Sequence[str]]) -> KneserNeyLM:
         """Count every n-gram (orders 1..n) of the padded token sequences."""
         pad = self.order - 1
         for tokens in sentences:
@@ -59,7 +59,7 @@ class KneserNeyLM:
         self._continuation()
         return self
 
-    def fit_texts(self, texts: Iterable[str]) -> "KneserNeyLM":
+    def fit_texts(self, texts: Iterable[str]) -> KneserNeyLM:
         return self.fit(tokenize(t) for t in texts)
 
     def _continuation(self) -> None:
@@ -101,7 +101,9 @@ class KneserNeyLM:
         """``p(word | context)``, using the last ``order - 1`` words of the context; unseen words are ``<unk>``."""
         if not self.counts:
             raise ValueError("the model is not trained: call fit() first")
-        context = tuple(w if w in self.vocabulary else UNK for w in context)[-(self.order - 1) :] if self.order > 1 else ()
+        context = (
+            tuple(w if w in self.vocabulary else UNK for w in context)[-(self.order - 1) :] if self.order > 1 else ()
+        )
         return self._score(word if word in self.vocabulary else UNK, context)
 
     def perplexity_tokens(self, sentences: Iterable[Sequence[str]]) -> float:
@@ -119,7 +121,9 @@ class KneserNeyLM:
         return math.exp(-log_sum / count)
 
 
-def perplexity(train_texts: Sequence[str], test_texts: Sequence[str], *, order: int = 3, discount: float = 0.75) -> float:
+def perplexity(
+    train_texts: Sequence[str], test_texts: Sequence[str], *, order: int = 3, discount: float = 0.75
+) -> float:
     """Perplexity on ``test_texts`` of a Kneser-Ney model of ``order`` trained on ``train_texts``.
 
     ``PP = exp(-(1/N) sum_i ln p(w_i | w_{i-n+1..i-1}))`` over the N words and end symbols of the

@@ -13,7 +13,7 @@ do the same for rare words.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,15 @@ import pandas as pd
 from analysis.metrics.diversity import tokenize
 from analysis.metrics.fidelity import coverage_floor, covered_by, group_floor, knn_radii
 
-__all__ = ["rarity", "rarity_bins", "supported", "tail_coverage", "rank_frequency", "rare_token_coverage", "label_coverage"]
+__all__ = [
+    "rarity",
+    "rarity_bins",
+    "supported",
+    "tail_coverage",
+    "rank_frequency",
+    "rare_token_coverage",
+    "label_coverage",
+]
 
 
 def rarity(real: np.ndarray, *, k: int = 5) -> np.ndarray:
@@ -66,9 +74,16 @@ def tail_coverage(real: np.ndarray, synthetic: np.ndarray, *, k: int = 5, bins: 
     bin_of = rarity_bins(radii, bins)
     covered = covered_by(real, synthetic, radii)
     table = pd.DataFrame({"bin": bin_of, "rarity": radii, "covered": covered})
-    out = table.groupby("bin").agg(
-        rarity_from=("rarity", "min"), rarity_to=("rarity", "max"), real=("rarity", "size"), covered=("covered", "sum")
-    ).reset_index()
+    out = (
+        table.groupby("bin")
+        .agg(
+            rarity_from=("rarity", "min"),
+            rarity_to=("rarity", "max"),
+            real=("rarity", "size"),
+            covered=("covered", "sum"),
+        )
+        .reset_index()
+    )
     out["coverage"] = out["covered"] / out["real"]
     out["supported"] = supported(out["real"], len(real), k)
     return out

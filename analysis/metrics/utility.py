@@ -12,8 +12,8 @@ fractions of a second per set, never a re-embedding:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -134,14 +134,18 @@ def tstr(
         with one_blas_thread():  # lbfgs with 2 threads on 2 busy cores measured 50x slower
             predicted = _classifier(seed).fit(train_x, train_y).predict(test_x).astype(object)
     labels = sorted(set(test_y))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        test_y, predicted, labels=labels, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(test_y, predicted, labels=labels, zero_division=0)
     train_counts = pd.Series(train_y).value_counts()
-    per_label = pd.DataFrame({
-        "label": labels, "support": support.astype(int), "train": [int(train_counts.get(label, 0)) for label in labels],
-        "recall": recall, "precision": precision, "f1": f1,
-    })
+    per_label = pd.DataFrame(
+        {
+            "label": labels,
+            "support": support.astype(int),
+            "train": [int(train_counts.get(label, 0)) for label in labels],
+            "recall": recall,
+            "precision": precision,
+            "f1": f1,
+        }
+    )
     correct = predicted == test_y
     return TSTRResult(
         accuracy=float(correct.mean()),
@@ -238,9 +242,9 @@ def detection(
     real_scores = np.full(len(real), np.nan)
     synthetic_scores = np.full(len(synthetic), np.nan)
     real_scores[real_rows] = scores[: len(real_rows)]
-    synthetic_scores[synthetic_rows] = scores[len(real_rows):]
+    synthetic_scores[synthetic_rows] = scores[len(real_rows) :]
     return DetectionResult(
-        auc=_auc(scores[: len(real_rows)], scores[len(real_rows):]),
+        auc=_auc(scores[: len(real_rows)], scores[len(real_rows) :]),
         real_scores=real_scores,
         synthetic_scores=synthetic_scores,
         folds=folds,
@@ -259,8 +263,10 @@ def most_synthetic(texts: Sequence[str], result: DetectionResult, n: int = 10) -
     if len(texts) != len(result.synthetic_scores):
         raise ValueError(f"{len(texts)} texts for {len(result.synthetic_scores)} detection scores")
     order = [i for i in result.most_synthetic[:n] if not np.isnan(result.synthetic_scores[i])]
-    return pd.DataFrame({
-        "position": np.asarray(order, dtype=int),
-        "score": result.synthetic_scores[order],
-        "text": [texts[i] for i in order],
-    })
+    return pd.DataFrame(
+        {
+            "position": np.asarray(order, dtype=int),
+            "score": result.synthetic_scores[order],
+            "text": [texts[i] for i in order],
+        }
+    )

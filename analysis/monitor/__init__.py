@@ -23,7 +23,21 @@ from analysis.monitor.store import (
 from analysis.monitor.trends import THRESHOLD_COLUMNS, WARNING_COLUMNS, thresholds, warnings
 
 __all__ = [
-    "HISTORY_COLUMNS", "WARNING_COLUMNS", "THRESHOLD_COLUMNS", "VERDICT_COLUMNS", "FIRED_COLUMNS", "EXIT_CODES",
-    "Monitor", "MonitorError", "GateResult", "append_record", "read_records", "history_frame",
-    "history_from_table", "warnings", "thresholds", "gate", "demo_history",
+    "HISTORY_COLUMNS",
+    "WARNING_COLUMNS",
+    "THRESHOLD_COLUMNS",
+    "VERDICT_COLUMNS",
+    "FIRED_COLUMNS",
+    "EXIT_CODES",
+    "Monitor",
+    "MonitorError",
+    "GateResult",
+    "append_record",
+    "read_records",
+    "history_frame",
+    "history_from_table",
+    "warnings",
+    "thresholds",
+    "gate",
+    "demo_history",
 ]

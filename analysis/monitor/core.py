@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,9 @@ def _timestamp_text(timestamp: Any) -> str | None:
     try:
         return pd.Timestamp(timestamp).isoformat()
     except (ValueError, TypeError):
-        raise MonitorError(f"The timestamp {timestamp!r} is not a date or time; use ISO 8601, e.g. 2024-05-01T12:00.") from None
+        raise MonitorError(
+            f"The timestamp {timestamp!r} is not a date or time; use ISO 8601, e.g. 2024-05-01T12:00."
+        ) from None
 
 
 def _digits(text: str) -> int | None:
@@ -48,7 +51,9 @@ def _date_in(text: str) -> str | None:
     if not found:
         return None
     value = found.group(0).replace("_", "T")
-    value = re.sub(r"T(\d{2})-?(\d{2})(?:-?(\d{2}))?$", lambda m: f"T{m[1]}:{m[2]}" + (f":{m[3]}" if m[3] else ""), value)
+    value = re.sub(
+        r"T(\d{2})-?(\d{2})(?:-?(\d{2}))?$", lambda m: f"T{m[1]}:{m[2]}" + (f":{m[3]}" if m[3] else ""), value
+    )
     try:
         return pd.Timestamp(value).isoformat()
     except ValueError:
@@ -172,15 +177,23 @@ class Monitor:
 
         return embed(texts)
 
-    def _snapshot_samples(self, samples_or_set: Any, name: str, embeddings: np.ndarray | None) -> tuple[pd.DataFrame, np.ndarray | None]:
+    def _snapshot_samples(
+        self, samples_or_set: Any, name: str, embeddings: np.ndarray | None
+    ) -> tuple[pd.DataFrame, np.ndarray | None]:
         if isinstance(samples_or_set, pd.DataFrame) and set(COLUMNS) <= set(samples_or_set.columns):
-            frame = samples_or_set[samples_or_set["source"] != "real"] if (samples_or_set["source"] != "real").any() else samples_or_set
+            frame = (
+                samples_or_set[samples_or_set["source"] != "real"]
+                if (samples_or_set["source"] != "real").any()
+                else samples_or_set
+            )
             if embeddings is not None and len(frame) != len(samples_or_set):
                 embeddings = np.asarray(embeddings)[(samples_or_set["source"] != "real").to_numpy()]
             frame = frame.copy()
         else:
             if isinstance(samples_or_set, pd.DataFrame):
-                raw = samples_or_set.drop(columns=[c for c in ("source", "method", "generation") if c in samples_or_set.columns])
+                raw = samples_or_set.drop(
+                    columns=[c for c in ("source", "method", "generation") if c in samples_or_set.columns]
+                )
             else:
                 raw = pd.DataFrame({"text": [str(t) for t in samples_or_set]})
             try:
@@ -256,27 +269,39 @@ class Monitor:
         if vectors is None:
             vectors = self._embed(snapshot["text"].tolist())
         if np.shape(vectors)[1:] != np.shape(self._real_embeddings)[1:]:
-            raise MonitorError(f"Snapshot {name!r} has {np.shape(vectors)[1:]}-dimensional vectors, the real data "
-                               f"{np.shape(self._real_embeddings)[1:]}: embed both with the same model.")
-        all_vectors = np.vstack([np.asarray(self._real_embeddings, dtype=np.float32), np.asarray(vectors, dtype=np.float32)])
+            raise MonitorError(
+                f"Snapshot {name!r} has {np.shape(vectors)[1:]}-dimensional vectors, the real data "
+                f"{np.shape(self._real_embeddings)[1:]}: embed both with the same model."
+            )
+        all_vectors = np.vstack(
+            [np.asarray(self._real_embeddings, dtype=np.float32), np.asarray(vectors, dtype=np.float32)]
+        )
         try:
             table = cached_compare(samples, all_vectors, cache_dir=self.cache_dir, progress=progress, **self.settings)
         except CompareError as exc:
             raise MonitorError(f"Snapshot {name!r}: {exc}") from None
         (record,) = records_of_table(table, series_of={name: self.series})
-        record.update({
-            "generation": None if generation is None else int(generation),
-            "timestamp": _timestamp_text(timestamp),
-            "added_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-            "n": int(len(snapshot)),
-            "settings": self.settings,
-            "real_sha256": self._real_sha256,
-        })
+        record.update(
+            {
+                "generation": None if generation is None else int(generation),
+                "timestamp": _timestamp_text(timestamp),
+                "added_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+                "n": int(len(snapshot)),
+                "settings": self.settings,
+                "real_sha256": self._real_sha256,
+            }
+        )
         append_record(self.path, record)
         return record
 
-    def add_by(self, samples: pd.DataFrame, by: str = "generation", *, embeddings: np.ndarray | None = None,
-               skip_existing: bool = True) -> list[dict[str, Any]]:
+    def add_by(
+        self,
+        samples: pd.DataFrame,
+        by: str = "generation",
+        *,
+        embeddings: np.ndarray | None = None,
+        skip_existing: bool = True,
+    ) -> list[dict[str, Any]]:
         """Add the synthetic rows of a sample table as one snapshot per value of the column ``by``.
 
         Parameters
@@ -297,7 +322,9 @@ class Monitor:
             The records appended.
         """
         if by not in samples.columns:
-            raise MonitorError(f"There is no column {by!r} to split the snapshots by; columns: {', '.join(map(str, samples.columns))}.")
+            raise MonitorError(
+                f"There is no column {by!r} to split the snapshots by; columns: {', '.join(map(str, samples.columns))}."
+            )
         synthetic = (samples["source"] != "real").to_numpy()
         present = {r["snapshot"] for r in self.records()}
         added = []
@@ -309,7 +336,9 @@ class Monitor:
             if skip_existing and name in present:
                 continue
             vectors = None if embeddings is None else np.asarray(embeddings)[rows]
-            added.append(self.add_snapshot(samples[rows], name, generation=generation, timestamp=timestamp, embeddings=vectors))
+            added.append(
+                self.add_snapshot(samples[rows], name, generation=generation, timestamp=timestamp, embeddings=vectors)
+            )
         return added
 
     def add_folder(self, folder: str | Path, *, pattern: str = "*", skip_existing: bool = True) -> list[dict[str, Any]]:

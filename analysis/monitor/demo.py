@@ -12,8 +12,9 @@ from analysis.monitor.store import history_frame, records_of_table
 __all__ = ["demo_history"]
 
 
-def demo_history(*, size: int = 300, seed: int = 0, with_mauve: bool = False,
-                 cache_dir: str | Path | None = None) -> pd.DataFrame:
+def demo_history(
+    *, size: int = 300, seed: int = 0, with_mauve: bool = False, cache_dir: str | Path | None = None
+) -> pd.DataFrame:
     """The demo's recursive llm generations 1 → 3 as the snapshots of a series ``llm``.
 
     Each generation is scored alone against the demo's real holdout (as a :class:`Monitor`
@@ -42,10 +43,23 @@ def demo_history(*, size: int = 300, seed: int = 0, with_mauve: bool = False,
     records = []
     for generation in sorted(set(generations[~real].tolist())):
         keep = real | (generations == generation)
-        table = cached_compare(samples[keep].reset_index(drop=True), vectors[keep], cache_dir=cache_dir,
-                               size=size, seed=seed, with_mauve=with_mauve)
+        table = cached_compare(
+            samples[keep].reset_index(drop=True),
+            vectors[keep],
+            cache_dir=cache_dir,
+            size=size,
+            seed=seed,
+            with_mauve=with_mauve,
+        )
         (record,) = records_of_table(table)
-        record.update({"series": "llm", "snapshot": f"llm g{generation}", "generation": int(generation),
-                       "n": int((~real & (generations == generation)).sum()), "added_at": None})
+        record.update(
+            {
+                "series": "llm",
+                "snapshot": f"llm g{generation}",
+                "generation": int(generation),
+                "n": int((~real & (generations == generation)).sum()),
+                "added_at": None,
+            }
+        )
         records.append(record)
     return history_frame(records)

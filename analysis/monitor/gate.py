@@ -37,17 +37,23 @@ class GateResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-ready data (``python -m analysis check --format json``)."""
-        return json_safe({
-            "verdict": self.verdict, "exit_code": self.exit_code,
-            "sets": self.verdicts.to_dict("records"), "fired": self.fired.to_dict("records"),
-        })
+        return json_safe(
+            {
+                "verdict": self.verdict,
+                "exit_code": self.exit_code,
+                "sets": self.verdicts.to_dict("records"),
+                "fired": self.fired.to_dict("records"),
+            }
+        )
 
     def text(self) -> str:
         """The result as lines of text: a verdict line per set, then each rule that fired under it."""
         lines = []
         for verdict in self.verdicts.itertuples():
-            lines.append(f"{verdict.set}: {verdict.verdict.upper()}"
-                         + (f" ({verdict.rules})" if verdict.rules else " (no rule fires)"))
+            lines.append(
+                f"{verdict.set}: {verdict.verdict.upper()}"
+                + (f" ({verdict.rules})" if verdict.rules else " (no rule fires)")
+            )
             for row in self.fired[self.fired["set"] == verdict.set].itertuples():
                 lines.append(f"  [{row.severity}] {row.rule} ({row.risk}, {row.scope}): {row.message}")
         lines.append(f"verdict: {self.verdict} (exit {self.exit_code})")
@@ -76,18 +82,33 @@ def gate(table: pd.DataFrame, rules: str | Path | None = None) -> GateResult:
     """
     level = risks(table, load_rules(rules))
     trend = warnings(history_from_table(table), load_trend_rules(rules))
-    fired = pd.concat([
-        level.assign(scope="set")[FIRED_COLUMNS],
-        trend.rename(columns={"snapshot": "set"}).assign(scope="trend")[FIRED_COLUMNS],
-    ], ignore_index=True) if len(level) or len(trend) else pd.DataFrame(columns=FIRED_COLUMNS)
+    fired = (
+        pd.concat(
+            [
+                level.assign(scope="set")[FIRED_COLUMNS],
+                trend.rename(columns={"snapshot": "set"}).assign(scope="trend")[FIRED_COLUMNS],
+            ],
+            ignore_index=True,
+        )
+        if len(level) or len(trend)
+        else pd.DataFrame(columns=FIRED_COLUMNS)
+    )
     sets = table[table["set"] != BASELINE].drop_duplicates("set")[["set", "method", "generation"]]
     verdicts = []
     for row in sets.itertuples():
         mine = fired[fired["set"] == row.set]
         alarms, warns = int((mine["severity"] == "alarm").sum()), int((mine["severity"] == "warning").sum())
-        verdicts.append({"set": row.set, "method": row.method, "generation": int(row.generation),
-                         "verdict": "alarm" if alarms else "warning" if warns else "ok", "warnings": warns,
-                         "alarms": alarms, "rules": ", ".join(dict.fromkeys(mine["rule"]))})
+        verdicts.append(
+            {
+                "set": row.set,
+                "method": row.method,
+                "generation": int(row.generation),
+                "verdict": "alarm" if alarms else "warning" if warns else "ok",
+                "warnings": warns,
+                "alarms": alarms,
+                "rules": ", ".join(dict.fromkeys(mine["rule"])),
+            }
+        )
     verdicts = pd.DataFrame(verdicts, columns=VERDICT_COLUMNS)
     exit_code = max((EXIT_CODES[v] for v in verdicts["verdict"]), default=0)
     return GateResult(verdicts=verdicts, fired=fired.reset_index(drop=True), exit_code=exit_code)

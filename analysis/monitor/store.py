@@ -19,8 +19,9 @@ import fcntl
 import json
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,15 +30,35 @@ from analysis.compare import BASELINE, METRICS
 from analysis.errors import CollapseLabError
 
 __all__ = [
-    "HISTORY_FORMAT", "HISTORY_COLUMNS", "MonitorError", "json_safe", "append_record", "read_records",
-    "history_frame", "records_of_table", "history_from_table",
+    "HISTORY_FORMAT",
+    "HISTORY_COLUMNS",
+    "MonitorError",
+    "json_safe",
+    "append_record",
+    "read_records",
+    "history_frame",
+    "records_of_table",
+    "history_from_table",
 ]
 
 HISTORY_FORMAT = 1
 #: Columns of :meth:`Monitor.history` (and :func:`history_frame`): one row per snapshot and metric.
 HISTORY_COLUMNS = [
-    "series", "snapshot", "order", "generation", "timestamp", "metric", "family", "direction", "value",
-    "ci_low", "ci_high", "baseline", "n", "size", "added_at",
+    "series",
+    "snapshot",
+    "order",
+    "generation",
+    "timestamp",
+    "metric",
+    "family",
+    "direction",
+    "value",
+    "ci_low",
+    "ci_high",
+    "baseline",
+    "n",
+    "size",
+    "added_at",
 ]
 
 
@@ -168,13 +189,25 @@ def history_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         for metric, value in record["metrics"].items():
             family, direction, _ = METRICS.get(metric, ("other", "higher", ""))
             low, high = (ci.get(metric) or [None, None])[:2]
-            rows.append({
-                "series": series, "snapshot": snapshot, "_position": position, "generation": record.get("generation"),
-                "timestamp": record.get("timestamp"), "metric": metric, "family": family, "direction": direction,
-                "value": _as_float(value), "ci_low": _as_float(low), "ci_high": _as_float(high),
-                "baseline": _as_float(baseline.get(metric)), "n": record.get("n"), "size": record.get("size"),
-                "added_at": record.get("added_at"),
-            })
+            rows.append(
+                {
+                    "series": series,
+                    "snapshot": snapshot,
+                    "_position": position,
+                    "generation": record.get("generation"),
+                    "timestamp": record.get("timestamp"),
+                    "metric": metric,
+                    "family": family,
+                    "direction": direction,
+                    "value": _as_float(value),
+                    "ci_low": _as_float(low),
+                    "ci_high": _as_float(high),
+                    "baseline": _as_float(baseline.get(metric)),
+                    "n": record.get("n"),
+                    "size": record.get("size"),
+                    "added_at": record.get("added_at"),
+                }
+            )
     if not rows:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     table = pd.DataFrame(rows)
@@ -197,18 +230,22 @@ def records_of_table(table: pd.DataFrame, *, series_of: dict[str, str] | None = 
     records = []
     for name, rows in table[table["set"] != BASELINE].groupby("set", sort=False):
         rows = rows.set_index("metric")
-        records.append({
-            "format": HISTORY_FORMAT,
-            "series": (series_of or {}).get(name, str(rows["method"].iloc[0])),
-            "snapshot": str(name),
-            "generation": int(rows["generation"].iloc[0]),
-            "timestamp": None,
-            "n": int(rows["n"].iloc[0]),
-            "size": int(rows["n"].iloc[0]),
-            "metrics": rows["value"].to_dict(),
-            "ci": {m: [low, high] for m, low, high in zip(rows.index, rows["ci_low"], rows["ci_high"]) if pd.notna(low)},
-            "baseline": {m: base.get(m) for m in rows.index},
-        })
+        records.append(
+            {
+                "format": HISTORY_FORMAT,
+                "series": (series_of or {}).get(name, str(rows["method"].iloc[0])),
+                "snapshot": str(name),
+                "generation": int(rows["generation"].iloc[0]),
+                "timestamp": None,
+                "n": int(rows["n"].iloc[0]),
+                "size": int(rows["n"].iloc[0]),
+                "metrics": rows["value"].to_dict(),
+                "ci": {
+                    m: [low, high] for m, low, high in zip(rows.index, rows["ci_low"], rows["ci_high"]) if pd.notna(low)
+                },
+                "baseline": {m: base.get(m) for m in rows.index},
+            }
+        )
     return records
 
 

@@ -11,8 +11,9 @@ real-train baseline).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,8 +24,23 @@ __all__ = ["WARNING_COLUMNS", "THRESHOLD_COLUMNS", "warnings", "thresholds"]
 
 #: Columns of :func:`warnings`: one row per rule firing at a snapshot.
 WARNING_COLUMNS = [
-    "series", "snapshot", "order", "generation", "timestamp", "metric", "rule", "kind", "risk", "severity",
-    "value", "reference", "change", "limit", "threshold", "baseline", "message",
+    "series",
+    "snapshot",
+    "order",
+    "generation",
+    "timestamp",
+    "metric",
+    "rule",
+    "kind",
+    "risk",
+    "severity",
+    "value",
+    "reference",
+    "change",
+    "limit",
+    "threshold",
+    "baseline",
+    "message",
 ]
 #: Columns of :func:`thresholds`: each rule's limit at each snapshot.
 THRESHOLD_COLUMNS = ["series", "snapshot", "order", "metric", "rule", "kind", "severity", "limit"]
@@ -46,10 +62,14 @@ def _evaluate(rule: dict[str, Any], values: np.ndarray, baselines: np.ndarray, i
         reference = values[at]
         sign = 1.0 if kind == "rise" else -1.0
         change = sign * (value - reference) / abs(reference)
-        return {"reference": reference, "change": change, "limit": reference + sign * threshold * abs(reference),
-                "fires": change > threshold}
+        return {
+            "reference": reference,
+            "change": change,
+            "limit": reference + sign * threshold * abs(reference),
+            "fires": change > threshold,
+        }
     if kind == "spike":
-        previous = values[max(0, i - int(rule["window"])):i]
+        previous = values[max(0, i - int(rule["window"])) : i]
         previous = previous[np.isfinite(previous)]
         if len(previous) < 2:
             return None
@@ -63,7 +83,7 @@ def _evaluate(rule: dict[str, Any], values: np.ndarray, baselines: np.ndarray, i
     baseline = baselines[i]
     if kind == "plateau":
         window = int(rule["window"])
-        recent = values[i - window + 1:i + 1] if i + 1 >= window else np.array([])
+        recent = values[i - window + 1 : i + 1] if i + 1 >= window else np.array([])
         if len(recent) < window or not np.isfinite(recent).all() or not math.isfinite(baseline):
             return None
         mean = float(recent.mean())
@@ -82,8 +102,12 @@ def _evaluate(rule: dict[str, Any], values: np.ndarray, baselines: np.ndarray, i
     if kind == "below" and "ceiling" in rule:
         limit = min(limit, float(rule["ceiling"]))
     change = (value - baseline) / abs(baseline) if math.isfinite(baseline) and baseline else math.nan
-    return {"reference": baseline, "change": change, "limit": limit,
-            "fires": value > limit if kind == "above" else value < limit}
+    return {
+        "reference": baseline,
+        "change": change,
+        "limit": limit,
+        "fires": value > limit if kind == "above" else value < limit,
+    }
 
 
 def _series(history: pd.DataFrame):
@@ -101,7 +125,9 @@ def _rules_by_metric(rules: list[dict[str, Any]]) -> dict[str, list[dict[str, An
     return by_metric
 
 
-def _judged(history: pd.DataFrame, rules) -> Iterator[tuple[str, str, pd.DataFrame, dict[str, Any], int, dict[str, Any]]]:
+def _judged(
+    history: pd.DataFrame, rules
+) -> Iterator[tuple[str, str, pd.DataFrame, dict[str, Any], int, dict[str, Any]]]:
     """Every (series, metric, rows, rule, snapshot index, outcome) where a trend rule can be judged."""
     by_metric = _rules_by_metric(_trend_rules(rules))
     for series, metric, rows in _series(history):
@@ -141,17 +167,36 @@ def warnings(history: pd.DataFrame, rules: str | Path | list[dict[str, Any]] | N
     for series, metric, rows, rule, i, outcome in _judged(history, rules):
         if not outcome["fires"]:
             continue
-        numbers = {"value": float(rows["value"].iat[i]), "reference": outcome["reference"], "change": outcome["change"],
-                   "limit": outcome["limit"], "baseline": float(rows["baseline"].iat[i])}
-        fired.append({
-            "series": series, "snapshot": rows["snapshot"].iat[i], "order": int(rows["order"].iat[i]),
-            "generation": rows["generation"].iat[i], "timestamp": rows["timestamp"].iat[i], "metric": metric,
-            "rule": rule["name"], "kind": rule["kind"], "risk": rule["risk"], "severity": rule["severity"],
-            **{k: float(v) for k, v in numbers.items()}, "threshold": float(rule["threshold"]),
-            "message": rule["message"].format(**numbers),
-        })
+        numbers = {
+            "value": float(rows["value"].iat[i]),
+            "reference": outcome["reference"],
+            "change": outcome["change"],
+            "limit": outcome["limit"],
+            "baseline": float(rows["baseline"].iat[i]),
+        }
+        fired.append(
+            {
+                "series": series,
+                "snapshot": rows["snapshot"].iat[i],
+                "order": int(rows["order"].iat[i]),
+                "generation": rows["generation"].iat[i],
+                "timestamp": rows["timestamp"].iat[i],
+                "metric": metric,
+                "rule": rule["name"],
+                "kind": rule["kind"],
+                "risk": rule["risk"],
+                "severity": rule["severity"],
+                **{k: float(v) for k, v in numbers.items()},
+                "threshold": float(rule["threshold"]),
+                "message": rule["message"].format(**numbers),
+            }
+        )
     table = pd.DataFrame(fired, columns=WARNING_COLUMNS)
-    return table.sort_values(["series", "order", "severity"], kind="stable").reset_index(drop=True) if len(table) else table
+    return (
+        table.sort_values(["series", "order", "severity"], kind="stable").reset_index(drop=True)
+        if len(table)
+        else table
+    )
 
 
 def thresholds(history: pd.DataFrame, rules: str | Path | list[dict[str, Any]] | None = None) -> pd.DataFrame:
@@ -172,8 +217,16 @@ def thresholds(history: pd.DataFrame, rules: str | Path | list[dict[str, Any]] |
         above which a flat stretch fires.
     """
     rows_out = [
-        {"series": series, "snapshot": rows["snapshot"].iat[i], "order": int(rows["order"].iat[i]), "metric": metric,
-         "rule": rule["name"], "kind": rule["kind"], "severity": rule["severity"], "limit": float(outcome["limit"])}
+        {
+            "series": series,
+            "snapshot": rows["snapshot"].iat[i],
+            "order": int(rows["order"].iat[i]),
+            "metric": metric,
+            "rule": rule["name"],
+            "kind": rule["kind"],
+            "severity": rule["severity"],
+            "limit": float(outcome["limit"]),
+        }
         for series, metric, rows, rule, i, outcome in _judged(history, rules)
         if math.isfinite(outcome["limit"])
     ]

@@ -63,12 +63,21 @@ def closed_form(model: str, regime: str, *, generations: int, n: int, **params: 
         else:
             value = unit * np.cumsum(1.0 / np.arange(1, generations + 2) ** 2)
         return pd.DataFrame({"generation": t, "metric": "test error", "value": value})
-    raise SimulationError(f"no closed form for the {model} model under {regime}: closed forms exist for "
-                          f"gaussian/replace and regression/replace and regression/accumulate")
+    raise SimulationError(
+        f"no closed form for the {model} model under {regime}: closed forms exist for "
+        f"gaussian/replace and regression/replace and regression/accumulate"
+    )
 
 
-def average_runs(model: str, regimes: Sequence[str] = REGIMES, *, repeats: int, seed: int = 0,
-                 progress: Callable[[int, int], None] | None = None, **settings: Any) -> pd.DataFrame:
+def average_runs(
+    model: str,
+    regimes: Sequence[str] = REGIMES,
+    *,
+    repeats: int,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    **settings: Any,
+) -> pd.DataFrame:
     """The mean of each metric over ``repeats`` runs with seeds ``seed … seed + repeats - 1``.
 
     One run is noisy; the closed forms of :func:`closed_form` are expectations, so a run averaged

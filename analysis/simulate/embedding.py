@@ -51,8 +51,18 @@ class EmbeddingModel(ArrayData):
         Real holdout points kept as the reference (seeded subsample; default 1,000).
     """
 
-    PARAMETERS: ClassVar[tuple[str, ...]] = ("components", "covariance", "dims", "k", "samples", "texts", "holdout",
-                                             "embeddings", "holdout_embeddings", "max_holdout")
+    PARAMETERS: ClassVar[tuple[str, ...]] = (
+        "components",
+        "covariance",
+        "dims",
+        "k",
+        "samples",
+        "texts",
+        "holdout",
+        "embeddings",
+        "holdout_embeddings",
+        "max_holdout",
+    )
     KEEPS_POINTS: ClassVar[bool] = True
     DEFAULT_N: ClassVar[int] = 1000
     METRICS: ClassVar[dict[str, str]] = {
@@ -64,24 +74,37 @@ class EmbeddingModel(ArrayData):
         "mean pairwise distance": "Mean cosine distance between generated points.",
     }
 
-    def __init__(self, *, n: int, components: int = 10, covariance: str = "full", dims: int = 16, k: int = 5,
-                 samples: pd.DataFrame | None = None, texts: Sequence[str] | None = None,
-                 holdout: Sequence[str] | None = None, embeddings: np.ndarray | None = None,
-                 holdout_embeddings: np.ndarray | None = None, max_holdout: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        n: int,
+        components: int = 10,
+        covariance: str = "full",
+        dims: int = 16,
+        k: int = 5,
+        samples: pd.DataFrame | None = None,
+        texts: Sequence[str] | None = None,
+        holdout: Sequence[str] | None = None,
+        embeddings: np.ndarray | None = None,
+        holdout_embeddings: np.ndarray | None = None,
+        max_holdout: int = 1000,
+    ) -> None:
         if covariance not in ("diag", "full", "spherical", "tied"):
             raise SimulationError(f"covariance must be diag, full, spherical or tied, got {covariance!r}")
         if int(components) < 1:
             raise SimulationError(f"components must be >= 1, got {components}")
         if n < int(components) + 5 or n <= int(k):
-            raise SimulationError(f"n must be at least components + 5 = {int(components) + 5} and more than k = {k}, "
-                                  f"got {n}")
+            raise SimulationError(
+                f"n must be at least components + 5 = {int(components) + 5} and more than k = {k}, got {n}"
+            )
         self.n, self.components, self.covariance, self.k = n, int(components), covariance, int(k)
         train, held = real_vectors(samples, embeddings, holdout_embeddings, texts, holdout)
         if train.ndim != 2 or held.ndim != 2 or train.shape[1] != held.shape[1]:
             raise SimulationError(f"embeddings must be 2-D with the same width, got {train.shape} and {held.shape}")
         if len(train) < n:
-            raise SimulationError(f"n = {n} points per generation, but the real data has only {len(train)} train "
-                                  f"embeddings: lower n")
+            raise SimulationError(
+                f"n = {n} points per generation, but the real data has only {len(train)} train embeddings: lower n"
+            )
         if len(held) <= self.k:
             raise SimulationError(f"the real holdout needs more than k = {self.k} points, got {len(held)}")
         if len(held) > max_holdout:
@@ -100,8 +123,14 @@ class EmbeddingModel(ArrayData):
         self.lift = np.linalg.qr(np.vstack([self.axes, self.centre]).T)[1].T
 
     def settings(self) -> dict[str, Any]:
-        return {"components": self.components, "covariance": self.covariance, "dims": self.dims, "k": self.k,
-                "real_train_points": len(self.pool), "real_holdout_points": len(self.holdout)}
+        return {
+            "components": self.components,
+            "covariance": self.covariance,
+            "dims": self.dims,
+            "k": self.k,
+            "real_train_points": len(self.pool),
+            "real_holdout_points": len(self.holdout),
+        }
 
     def reference(self) -> dict[str, Any]:
         return {"holdout": self.holdout.astype(np.float32), "real": self.real.astype(np.float32)}
@@ -116,8 +145,13 @@ class EmbeddingModel(ArrayData):
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.mixture import GaussianMixture
 
-        mixture = GaussianMixture(self.components, covariance_type=self.covariance, reg_covar=1e-5, max_iter=100,
-                                  random_state=int(rng.integers(2**31 - 1)))
+        mixture = GaussianMixture(
+            self.components,
+            covariance_type=self.covariance,
+            reg_covar=1e-5,
+            max_iter=100,
+            random_state=int(rng.integers(2**31 - 1)),
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return mixture.fit(data)
@@ -145,8 +179,9 @@ class EmbeddingModel(ArrayData):
         return {"components": {"component": np.arange(len(fitted.weights_)), "weight": fitted.weights_}}
 
 
-def project_generations(result: SimulationResult, *, per_generation: int = 300, seed: int = 0,
-                        cache_dir=None, progress=None) -> pd.DataFrame:
+def project_generations(
+    result: SimulationResult, *, per_generation: int = 300, seed: int = 0, cache_dir=None, progress=None
+) -> pd.DataFrame:
     """2-D map coordinates of the embedding model's generations, in a UMAP map fitted on real data.
 
     The real holdout points (principal-component coordinates, Euclidean) fix the map

@@ -28,7 +28,10 @@ __all__ = ["MODELS", "MODEL_CLASSES", "REGIMES", "DEFAULT_REAL_SHARE", "METRICS"
 
 #: Every model by name: a class following :class:`analysis.simulate.protocol.SimulationModel`.
 MODEL_CLASSES: dict[str, type[SimulationModel]] = {
-    "gaussian": GaussianModel, "regression": RegressionModel, "ngram": NgramModel, "embedding": EmbeddingModel,
+    "gaussian": GaussianModel,
+    "regression": RegressionModel,
+    "ngram": NgramModel,
+    "embedding": EmbeddingModel,
 }
 MODELS = tuple(MODEL_CLASSES)
 REGIMES = ("replace", "accumulate", "mix")
@@ -44,8 +47,9 @@ def _stream(seed: int, regime: str | None, generation: int) -> np.random.Generat
     return np.random.default_rng([seed, code, generation])
 
 
-def _validate(model: str, regimes: Sequence[str], generations: int, n: int, seed: int,
-              real_share: float) -> tuple[str, ...]:
+def _validate(
+    model: str, regimes: Sequence[str], generations: int, n: int, seed: int, real_share: float
+) -> tuple[str, ...]:
     if model not in MODELS:
         raise SimulationError(f"unknown model {model!r}: choose one of {', '.join(MODELS)}")
     if isinstance(regimes, str):
@@ -62,8 +66,11 @@ def _validate(model: str, regimes: Sequence[str], generations: int, n: int, seed
         raise SimulationError(f"n (samples per generation) must be an integer >= 2, got {n!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SimulationError(f"seed must be a non-negative integer, got {seed!r}")
-    if not isinstance(real_share, (int, float, np.floating)) or not 0.0 <= float(real_share) <= 1.0 \
-            or math.isnan(float(real_share)):
+    if (
+        not isinstance(real_share, (int, float, np.floating))
+        or not 0.0 <= float(real_share) <= 1.0
+        or math.isnan(float(real_share))
+    ):
         raise SimulationError(f"real_share must be a number in [0, 1], got {real_share!r}")
     return regimes
 
@@ -144,8 +151,9 @@ def simulate(
     snapshots: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
     points: dict[tuple[str, int], np.ndarray] = {}
 
-    def record(regime: str, generation: int, measured: dict[str, float], views: dict[str, dict[str, Any]],
-               sample: Any) -> None:
+    def record(
+        regime: str, generation: int, measured: dict[str, float], views: dict[str, dict[str, Any]], sample: Any
+    ) -> None:
         for metric, value in measured.items():
             rows["regime"].append(regime)
             rows["generation"].append(generation)
@@ -161,25 +169,43 @@ def simulate(
     metrics = pd.DataFrame(rows)
     metrics.insert(0, "model", model)
     return SimulationResult(
-        model=model, regimes=regimes, generations=generations, n=n, seed=seed, real_share=real_share,
-        params=engine.settings(), metrics=metrics,
+        model=model,
+        regimes=regimes,
+        generations=generations,
+        n=n,
+        seed=seed,
+        real_share=real_share,
+        params=engine.settings(),
+        metrics=metrics,
         snapshots={name: _stack(parts) for name, parts in snapshots.items()},
-        points=points, reference=engine.reference(), seconds=time.perf_counter() - started,
+        points=points,
+        reference=engine.reference(),
+        seconds=time.perf_counter() - started,
     )
 
 
 def _stack(parts: list[tuple[str, int, dict[str, Any]]]) -> pd.DataFrame:
     """One tidy table from per-(regime, generation) column dicts."""
     sizes = [len(next(iter(columns.values()))) for _, _, columns in parts]
-    table = {"regime": np.repeat([regime for regime, _, _ in parts], sizes),
-             "generation": np.repeat([generation for _, generation, _ in parts], sizes)}
+    table = {
+        "regime": np.repeat([regime for regime, _, _ in parts], sizes),
+        "generation": np.repeat([generation for _, generation, _ in parts], sizes),
+    }
     for name in parts[0][2]:
         table[name] = np.concatenate([np.asarray(columns[name]) for _, _, columns in parts])
     return pd.DataFrame(table)
 
 
-def _loop(engine: SimulationModel, regimes: tuple[str, ...], generations: int, n: int, seed: int, real_share: float,
-          record: Callable[..., None], report: Callable[[int], None]) -> None:
+def _loop(
+    engine: SimulationModel,
+    regimes: tuple[str, ...],
+    generations: int,
+    n: int,
+    seed: int,
+    real_share: float,
+    record: Callable[..., None],
+    report: Callable[[int], None],
+) -> None:
     """Generation 0 once, then each regime's generations 1 ... G (see :func:`simulate`)."""
     rng = _stream(seed, None, 0)
     real = engine.real_data(rng)
@@ -204,13 +230,15 @@ def _loop(engine: SimulationModel, regimes: tuple[str, ...], generations: int, n
             else:
                 chosen = np.zeros(n, dtype=bool)
                 chosen[rng.choice(n, m_real, replace=False)] = True
-                train = engine.combine([engine.take(real, np.flatnonzero(chosen)),
-                                        engine.take(previous, np.flatnonzero(~chosen))])
+                train = engine.combine(
+                    [engine.take(real, np.flatnonzero(chosen)), engine.take(previous, np.flatnonzero(~chosen))]
+                )
             fitted = engine.fit(train, rng)
             previous = engine.sample(fitted, n, rng)
             if regime == "accumulate":
                 history.append(previous)
-            record(regime, generation, engine.measure(fitted, previous, rng), engine.snapshot(fitted, previous),
-                   previous)
+            record(
+                regime, generation, engine.measure(fitted, previous, rng), engine.snapshot(fitted, previous), previous
+            )
             done += 1
             report(done)

@@ -44,11 +44,11 @@ class GaussianModel(ArrayData):
     METRICS: ClassVar[dict[str, str]] = {
         "mean": "Fitted mean (averaged over dimensions). Real: the true mean mu0.",
         "variance": "Fitted maximum-likelihood variance (averaged over dimensions); "
-                    "under replace E[var_t] = ((n-1)/n)^(t+1) sigma0^2 (Shumailov et al. 2024).",
+        "under replace E[var_t] = ((n-1)/n)^(t+1) sigma0^2 (Shumailov et al. 2024).",
         "tail mass": "Probability, under the fitted model, of falling outside the real distribution's "
-                     "central region: |x - mu0| > 2 sigma0 in 1-D; Mahalanobis distance to the real "
-                     "distribution beyond the chi-square quantile of the same mass (0.9545) in d-D. "
-                     "Real: 0.0455. Falls to 0 as the model collapses.",
+        "central region: |x - mu0| > 2 sigma0 in 1-D; Mahalanobis distance to the real "
+        "distribution beyond the chi-square quantile of the same mass (0.9545) in d-D. "
+        "Real: 0.0455. Falls to 0 as the model collapses.",
     }
 
     def __init__(self, *, n: int, mean: float = 0.0, std: float = 1.0, dim: int = 1, bins: int = 60) -> None:
@@ -101,8 +101,11 @@ class GaussianModel(ArrayData):
 
     def measure(self, fitted, sample: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
         mu, cov = fitted
-        return {"mean": float(mu.mean()), "variance": float(np.diag(cov).mean()),
-                "tail mass": self.tail_mass(fitted, rng)}
+        return {
+            "mean": float(mu.mean()),
+            "variance": float(np.diag(cov).mean()),
+            "tail mass": self.tail_mass(fitted, rng),
+        }
 
     def snapshot(self, fitted, sample: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
         """``histogram``: ``bin_start, bin_end, count`` (generation t's n samples, first coordinate,
@@ -114,5 +117,12 @@ class GaussianModel(ArrayData):
         s = math.sqrt(max(cov[0, 0], 1e-300))
         density = np.exp(-0.5 * ((centre - mu[0]) / s) ** 2) / (s * math.sqrt(2 * math.pi))
         real = np.exp(-0.5 * ((centre - self.mean) / self.std) ** 2) / (self.std * math.sqrt(2 * math.pi))
-        return {"histogram": {"bin_start": self.edges[:-1], "bin_end": self.edges[1:], "count": counts,
-                              "density": density, "real_density": real}}
+        return {
+            "histogram": {
+                "bin_start": self.edges[:-1],
+                "bin_end": self.edges[1:],
+                "count": counts,
+                "density": density,
+                "real_density": real,
+            }
+        }

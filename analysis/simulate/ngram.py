@@ -54,32 +54,56 @@ class NgramModel:
         Example texts per generation in the ``texts`` snapshot (default 3).
     """
 
-    PARAMETERS: ClassVar[tuple[str, ...]] = ("order", "discount", "temperature", "top_k", "top_p", "max_tokens",
-                                             "samples", "texts", "holdout", "embed_sample", "rank_points", "examples")
+    PARAMETERS: ClassVar[tuple[str, ...]] = (
+        "order",
+        "discount",
+        "temperature",
+        "top_k",
+        "top_p",
+        "max_tokens",
+        "samples",
+        "texts",
+        "holdout",
+        "embed_sample",
+        "rank_points",
+        "examples",
+    )
     KEEPS_POINTS: ClassVar[bool] = False
     DEFAULT_N: ClassVar[int] = 1000
     METRICS: ClassVar[dict[str, str]] = {
         "perplexity": "Held-out perplexity of generation t's Kneser-Ney model on the real holdout, its uniform floor "
-                      "over the fixed vocabulary of the real data (train and holdout words), so generations are "
-                      "comparable (lower is better).",
+        "over the fixed vocabulary of the real data (train and holdout words), so generations are "
+        "comparable (lower is better).",
         "entropy": "Shannon entropy (bits) of the word distribution of generation t's n sampled texts "
-                   "(Zhang et al. 2018).",
+        "(Zhang et al. 2018).",
         "vocabulary": "Distinct words in generation t's n sampled texts.",
         "rare-token mass": "Share of the words in generation t's sampled texts that are rare in the real "
-                           "training texts R (seen there at most twice).",
+        "training texts R (seen there at most twice).",
         "rare-token coverage": "Share of the real training texts' rare words (seen at most twice) that "
-                               "generation t's sampled texts use.",
+        "generation t's sampled texts use.",
         "distinct-2": "Unique word bigrams over all bigrams of generation t's sampled texts (Li et al. 2016).",
         "coverage": "k-NN coverage of the real holdout by a seeded subsample of generation t's texts, "
-                    "in MiniLM embedding space (Naeem et al. 2020); with embed_sample > 0.",
+        "in MiniLM embedding space (Naeem et al. 2020); with embed_sample > 0.",
         "recall": "k-NN recall of the real holdout by the same subsample (Naeem et al. 2020); with embed_sample > 0.",
     }
 
-    def __init__(self, *, n: int, order: int = 3, discount: float = 0.75, temperature: float = 1.0,
-                 top_k: int | None = None, top_p: float = 0.9, max_tokens: int | None = None,
-                 samples: pd.DataFrame | None = None, texts: Sequence[str] | None = None,
-                 holdout: Sequence[str] | None = None, embed_sample: int = 0, rank_points: int = 120,
-                 examples: int = 3) -> None:
+    def __init__(
+        self,
+        *,
+        n: int,
+        order: int = 3,
+        discount: float = 0.75,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float = 0.9,
+        max_tokens: int | None = None,
+        samples: pd.DataFrame | None = None,
+        texts: Sequence[str] | None = None,
+        holdout: Sequence[str] | None = None,
+        embed_sample: int = 0,
+        rank_points: int = 120,
+        examples: int = 3,
+    ) -> None:
         if n < 10:
             raise SimulationError(f"n must be at least 10 texts for the n-gram model, got {n}")
         if not temperature > 0:
@@ -92,8 +116,10 @@ class NgramModel:
             raise SimulationError(f"order must be 2 or 3, got {order}")
         train, held = real_texts(samples, texts, holdout)
         if len(train) < n:
-            raise SimulationError(f"n = {n} texts per generation, but the real data has only {len(train)} train "
-                                  f"texts: lower n or add texts")
+            raise SimulationError(
+                f"n = {n} texts per generation, but the real data has only {len(train)} train "
+                f"texts: lower n or add texts"
+            )
         if not held:
             raise SimulationError("the real data has no holdout texts to measure perplexity on: pass holdout=[...]")
         self.n, self.order, self.discount = n, int(order), float(discount)
@@ -117,9 +143,17 @@ class NgramModel:
         self._holdout_vectors: np.ndarray | None = None
 
     def settings(self) -> dict[str, Any]:
-        return {"order": self.order, "discount": self.discount, "temperature": self.temperature, "top_k": self.top_k,
-                "top_p": self.top_p, "max_tokens": self.max_tokens, "embed_sample": self.embed_sample,
-                "real_train_texts": len(self.pool), "real_holdout_texts": len(self.holdout)}
+        return {
+            "order": self.order,
+            "discount": self.discount,
+            "temperature": self.temperature,
+            "top_k": self.top_k,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "embed_sample": self.embed_sample,
+            "real_train_texts": len(self.pool),
+            "real_holdout_texts": len(self.holdout),
+        }
 
     def reference(self) -> dict[str, Any]:
         return {"real_train_texts": len(self.pool), "real_holdout_texts": len(self.holdout)}
@@ -142,7 +176,8 @@ class NgramModel:
 
     def fit(self, data: TokenCorpus, rng: np.random.Generator) -> ArrayKneserNey:
         return ArrayKneserNey(self.order, self.bits, discount=self.discount).fit(
-            data, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, vocabulary=self.fixed_vocabulary)
+            data, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, vocabulary=self.fixed_vocabulary
+        )
 
     def sample(self, fitted: ArrayKneserNey, n: int, rng: np.random.Generator) -> TokenCorpus:
         corpus = fitted.sample(n, rng, max_tokens=self.max_tokens)

@@ -12,8 +12,9 @@ from analysis.simulate.protocol import SimulationError
 __all__ = ["real_texts", "real_vectors"]
 
 
-def real_texts(samples: pd.DataFrame | None, texts: Sequence[str] | None,
-               holdout: Sequence[str] | None) -> tuple[list[str], list[str]]:
+def real_texts(
+    samples: pd.DataFrame | None, texts: Sequence[str] | None, holdout: Sequence[str] | None
+) -> tuple[list[str], list[str]]:
     """(real train texts, real holdout texts): given, from a sample table, or the demo's."""
     if texts is not None:
         train = [str(t) for t in texts if str(t).strip()]
@@ -32,14 +33,20 @@ def real_texts(samples: pd.DataFrame | None, texts: Sequence[str] | None,
         samples = load_demo(synthetic=False)
     missing = {"text", "source", "split"} - set(samples.columns)
     if missing:
-        raise SimulationError(f"the sample table lacks column(s) {sorted(missing)}: pass a table from "
-                              f"analysis.corpus (or texts=[...])")
+        raise SimulationError(
+            f"the sample table lacks column(s) {sorted(missing)}: pass a table from analysis.corpus (or texts=[...])"
+        )
     real = samples[samples["source"] == "real"]
     return real.loc[real["split"] == "train", "text"].tolist(), real.loc[real["split"] == "holdout", "text"].tolist()
 
 
-def real_vectors(samples: pd.DataFrame | None, embeddings: np.ndarray | None, holdout_embeddings: np.ndarray | None,
-                 texts: Sequence[str] | None, holdout: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+def real_vectors(
+    samples: pd.DataFrame | None,
+    embeddings: np.ndarray | None,
+    holdout_embeddings: np.ndarray | None,
+    texts: Sequence[str] | None,
+    holdout: Sequence[str] | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(real train embeddings, real holdout embeddings), float64: given, or embeddings of :func:`real_texts`."""
     if embeddings is not None:
         train = np.asarray(embeddings, dtype=np.float64)

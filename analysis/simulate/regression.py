@@ -41,16 +41,17 @@ class RegressionModel:
     DEFAULT_N: ClassVar[int] = 100
     METRICS: ClassVar[dict[str, str]] = {
         "test error": "Excess test risk ||w_t - w*||^2 (isotropic test inputs: E_x[(x.w_t - x.w*)^2]); "
-                      "replace: E = (t+1) sigma^2 d/(n-d-1); accumulate: sigma^2 d/(n-d-1) sum_{k=1}^{t+1} 1/k^2 "
-                      "(Gerstgrasser et al. 2024).",
+        "replace: E = (t+1) sigma^2 d/(n-d-1); accumulate: sigma^2 d/(n-d-1) sum_{k=1}^{t+1} 1/k^2 "
+        "(Gerstgrasser et al. 2024).",
     }
 
     def __init__(self, *, n: int, dim: int = 10, noise: float = 1.0) -> None:
         if int(dim) < 1:
             raise SimulationError(f"dim must be >= 1, got {dim}")
         if n < int(dim) + 2:
-            raise SimulationError(f"n must be at least dim + 2 = {int(dim) + 2} for regression with {int(dim)} "
-                                  f"features, got {n}")
+            raise SimulationError(
+                f"n must be at least dim + 2 = {int(dim) + 2} for regression with {int(dim)} features, got {n}"
+            )
         if not noise >= 0:
             raise SimulationError(f"noise must be >= 0, got {noise}")
         self.n, self.dim, self.noise = n, int(dim), float(noise)

@@ -52,13 +52,15 @@ class SimulationResult:
 
     def wide(self) -> pd.DataFrame:
         """The metrics as one row per (regime, generation) and one column per metric."""
-        return self.metrics.pivot_table(index=["regime", "generation"], columns="metric", values="value",
-                                        sort=False).reset_index()
+        return self.metrics.pivot_table(
+            index=["regime", "generation"], columns="metric", values="value", sort=False
+        ).reset_index()
 
     def curve(self, metric: str, regime: str) -> np.ndarray:
         """One metric's values over generations 0 … G for one regime."""
         rows = self.metrics[(self.metrics["metric"] == metric) & (self.metrics["regime"] == regime)]
         if rows.empty:
-            raise SimulationError(f"no metric {metric!r} for regime {regime!r}; metrics: "
-                                  f"{sorted(self.metrics['metric'].unique())}")
+            raise SimulationError(
+                f"no metric {metric!r} for regime {regime!r}; metrics: {sorted(self.metrics['metric'].unique())}"
+            )
         return rows.sort_values("generation")["value"].to_numpy()

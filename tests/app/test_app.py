@@ -230,8 +230,11 @@ def _make_workspace(ws, damage: str):
     for texts in (["An earlier sample.", "Another earlier one.", "A third earlier one."], ["The newest sample."]):
         samples = samples_from_frame(pd.DataFrame({"text": texts}))[0]
         report = LoadReport(path="f.csv", format="csv", rows_read=len(texts), rows_kept=len(texts)).to_dict()
-        manifest = ws.save(samples, name="mine", parts=[{"name": "f.csv", "source": "real", "method": "real",
-                                                          "rows": len(texts), "report": report}])
+        manifest = ws.save(
+            samples,
+            name="mine",
+            parts=[{"name": "f.csv", "source": "real", "method": "real", "rows": len(texts), "report": report}],
+        )
     data = json.loads(ws.manifest_path.read_text())
     if damage == "parts removed":
         del data["parts"]

@@ -44,10 +44,25 @@ def server(tmp_path_factory, app_cache):
     """
     folder = tmp_path_factory.mktemp("browser")
     port = free_port()
-    env = {**os.environ, "COLLAPSE_LAB_WORKSPACE": str(folder / "workspace"), "COLLAPSE_LAB_CACHE": str(app_cache),
-           "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true"]
+    env = {
+        **os.environ,
+        "COLLAPSE_LAB_WORKSPACE": str(folder / "workspace"),
+        "COLLAPSE_LAB_CACHE": str(app_cache),
+        "HF_HUB_OFFLINE": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+    ]
     url = f"http://127.0.0.1:{port}"
     with running(command, f"{url}/_stcore/health", folder / "streamlit.log", cwd=REPO, env=env):
         yield url
@@ -79,7 +94,7 @@ def open_page(browser, url: str, wait_for: str, charts: int):
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_text(wait_for).first.wait_for(timeout=300_000)
     page.wait_for_function(
-        f"document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] canvas, [data-testid=\"stVegaLiteChart\"] svg.marks').length >= {charts}",
+        f'document.querySelectorAll(\'[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks\').length >= {charts}',
         timeout=300_000,
     )
     page.wait_for_timeout(1500)  # let the last chart finish drawing
@@ -154,9 +169,15 @@ def test_page_renders(server, browser, path, wait_for, charts, expected, screens
 
 # Each page's title (an <h1>), in the order of the sidebar.
 PAGE_TITLES = [
-    ("", "Data"), ("generate", "Generate"), ("embedding_map", "Embedding map"), ("tail_coverage", "Tail coverage"),
-    ("comparison", "Method comparison"), ("ab_test", "A/B test"), ("monitor", "Monitor"),
-    ("mixture", "Mixture designer"), ("simulator", "Collapse simulator"),
+    ("", "Data"),
+    ("generate", "Generate"),
+    ("embedding_map", "Embedding map"),
+    ("tail_coverage", "Tail coverage"),
+    ("comparison", "Method comparison"),
+    ("ab_test", "A/B test"),
+    ("monitor", "Monitor"),
+    ("mixture", "Mixture designer"),
+    ("simulator", "Collapse simulator"),
 ]
 
 

@@ -79,7 +79,9 @@ def test_file_and_set_names_are_plain_text_on_the_data_mixture_and_comparison_pa
 def test_an_error_naming_a_file_shows_the_name_as_written():
     at = ok(AppTest.from_file(APP, default_timeout=120).run())
     name = "$$e$$ :red[e] [link](e.x).jsonl"
-    at.file_uploader(key="upload_file").set_value((name, b'{"text": "fine"}\n{"text": oops}\n', "application/json")).run()
+    at.file_uploader(key="upload_file").set_value(
+        (name, b'{"text": "fine"}\n{"text": oops}\n', "application/json")
+    ).run()
     ok(at)
     assert len(at.error) == 1 and "malformed JSON" in at.error[0].value
     assert shown_as_written(at.error[0].value, name), at.error[0].value

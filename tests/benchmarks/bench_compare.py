@@ -33,7 +33,10 @@ def main() -> None:
     samples = load_demo()
     samples = samples[(samples["source"] == "real") | (samples["generation"] == 1)].reset_index(drop=True)
     texts = samples["text"]
-    print(f"{len(samples):,} samples: " + ", ".join(f"{m} {n:,}" for m, n in samples["method"].value_counts().items()), flush=True)
+    print(
+        f"{len(samples):,} samples: " + ", ".join(f"{m} {n:,}" for m, n in samples["method"].value_counts().items()),
+        flush=True,
+    )
     vectors = embed(texts, progress=None)  # fills the cache once (not timed)
 
     start = time.perf_counter()
@@ -44,8 +47,10 @@ def main() -> None:
     start = time.perf_counter()
     embed(sample, use_cache=False)  # neither the cache nor the shipped demo vectors
     cold_seconds = (time.perf_counter() - start) * len(texts) / len(sample)
-    print(f"compare: {compare_seconds:.1f} s for {table['set'].nunique()} sets x {table['metric'].nunique()} metrics "
-          f"at {int(table['n'].iloc[0]):,} samples each")
+    print(
+        f"compare: {compare_seconds:.1f} s for {table['set'].nunique()} sets x {table['metric'].nunique()} metrics "
+        f"at {int(table['n'].iloc[0]):,} samples each"
+    )
     print(f"embedding the same {len(texts):,} texts cold: {cold_seconds:.0f} s (from {len(sample):,})")
     print(f"compare / cold embedding: {compare_seconds / cold_seconds:.3f}")
 

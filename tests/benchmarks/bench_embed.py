@@ -54,8 +54,10 @@ def main() -> None:
             cold.append(timed(lambda: embed(texts, cache_dir=scratch)))
         print(f"round {round_ + 1}: encode {plain[-1]:.1f} s, cold embed {cold[-1]:.1f} s", flush=True)
     plain_rate, cold_rate = args.n / statistics.median(plain), args.n / statistics.median(cold)
-    print(f"cold embed vs plain encode: {cold_rate / plain_rate:.2f}x "
-          f"(embed {cold_rate:.1f} texts/s, encode {plain_rate:.1f} texts/s; target >= 1.0)")
+    print(
+        f"cold embed vs plain encode: {cold_rate / plain_rate:.2f}x "
+        f"(embed {cold_rate:.1f} texts/s, encode {plain_rate:.1f} texts/s; target >= 1.0)"
+    )
 
     with tempfile.TemporaryDirectory() as scratch:
         embed(texts, cache_dir=scratch)
@@ -63,7 +65,9 @@ def main() -> None:
         embed_module._CACHES.clear()  # what a new process does: read the shards from disk
         from_disk = timed(lambda: embed(texts, cache_dir=scratch))
     hit_rate = args.n / statistics.median(hits)
-    print(f"cache hit (in memory): {hit_rate:,.0f} texts/s (target >= 50,000) = {hit_rate / plain_rate:,.0f}x plain encode")
+    print(
+        f"cache hit (in memory): {hit_rate:,.0f} texts/s (target >= 50,000) = {hit_rate / plain_rate:,.0f}x plain encode"
+    )
     print(f"cache hit (fresh index, read from disk): {args.n / from_disk:,.0f} texts/s")
 
 

@@ -48,7 +48,9 @@ def main() -> None:
     backend = LocalBackend()
     from llama_cpp import Llama  # the direct baseline, in this process; generate's model runs in its worker
 
-    llama = Llama(model_path=str(backend.model_path), n_ctx=backend.n_ctx, n_threads=os.cpu_count(), verbose=False, seed=0)
+    llama = Llama(
+        model_path=str(backend.model_path), n_ctx=backend.n_ctx, n_threads=os.cpu_count(), verbose=False, seed=0
+    )
     backend.complete_many([])  # start the worker and load its model before the clock
     llama.create_chat_completion(messages=[{"role": "user", "content": "Hello"}], max_tokens=8)  # warm up
 
@@ -57,19 +59,26 @@ def main() -> None:
         recording = Recording(backend)
         with tempfile.TemporaryDirectory() as scratch:
             start = time.perf_counter()
-            samples = generate(args.method, real, args.n, seed=round_, backend=recording,
-                               checkpoint=Path(scratch) / "run.jsonl").samples
+            samples = generate(
+                args.method, real, args.n, seed=round_, backend=recording, checkpoint=Path(scratch) / "run.jsonl"
+            ).samples
             through_generate.append(time.perf_counter() - start)
         accepted = len(samples)
         start = time.perf_counter()
         for request in recording.requests:
             llama.create_chat_completion(
-                messages=request.messages, max_tokens=request.max_tokens, temperature=request.temperature,
-                top_p=request.top_p, seed=request.seed,
+                messages=request.messages,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                top_p=request.top_p,
+                seed=request.seed,
             )
         direct.append(time.perf_counter() - start)
-        print(f"round {round_ + 1}: generate {through_generate[-1]:.1f} s, direct Llama {direct[-1]:.1f} s "
-              f"({len(recording.requests)} prompts, {accepted} accepted)", flush=True)
+        print(
+            f"round {round_ + 1}: generate {through_generate[-1]:.1f} s, direct Llama {direct[-1]:.1f} s "
+            f"({len(recording.requests)} prompts, {accepted} accepted)",
+            flush=True,
+        )
 
     print(f"llama.cpp build: {backend.worker.system_info.strip()}")
     per_minute = accepted / statistics.median(through_generate) * 60

@@ -33,7 +33,7 @@ import pandas as pd  # noqa: E402
 
 from analysis.demo import load_demo  # noqa: E402
 from analysis.embed import embed  # noqa: E402
-from analysis.mixture import STRATEGIES, MixtureError, MixtureEngine, MixtureSpec, metrics_from_scratch  # noqa: E402
+from analysis.mixture import STRATEGIES, MixtureEngine, MixtureError, MixtureSpec, metrics_from_scratch  # noqa: E402
 
 TARGET = 10_000
 SETS = ("rule-based", "paraphrase", "llm")
@@ -61,8 +61,13 @@ def enlarge(samples: pd.DataFrame, vectors: np.ndarray, noise: float, rng: np.ra
 
 def random_spec(rng: np.random.Generator) -> MixtureSpec:
     weights = dict(zip(SETS, rng.dirichlet(np.ones(len(SETS))).round(3).tolist()))
-    return MixtureSpec(size=int(rng.integers(1_000, 20_001)), real_share=float(rng.random()), weights=weights,
-                       strategy=str(rng.choice(STRATEGIES)), seed=0)
+    return MixtureSpec(
+        size=int(rng.integers(1_000, 20_001)),
+        real_share=float(rng.random()),
+        weights=weights,
+        strategy=str(rng.choice(STRATEGIES)),
+        seed=0,
+    )
 
 
 def main() -> None:
@@ -77,8 +82,12 @@ def main() -> None:
     demo_vectors = embed(demo["text"])  # the shipped vectors: no model runs
     print("Enlarging the demo to 10,000 real + 3 x 10,000 synthetic:")
     samples, vectors = enlarge(demo, demo_vectors, args.noise, rng)
-    print(f"{len(samples):,} samples: " + ", ".join(f"{m} {n:,}" for m, n in samples["method"].value_counts().items())
-          + f" (real holdout {int((samples['split'] == 'holdout').sum()):,}, the reference)", flush=True)
+    print(
+        f"{len(samples):,} samples: "
+        + ", ".join(f"{m} {n:,}" for m, n in samples["method"].value_counts().items())
+        + f" (real holdout {int((samples['split'] == 'holdout').sum()):,}, the reference)",
+        flush=True,
+    )
 
     start = time.perf_counter()
     preview = MixtureEngine(samples, vectors)
@@ -87,8 +96,11 @@ def main() -> None:
     for strategy in STRATEGIES:
         preview.prepare(strategy, 0)
     orders = time.perf_counter() - start
-    print(f"precompute: {precompute:.1f} s ({len(preview.pool_rows):,} candidates, {preview.neighbours} neighbours each); "
-          f"draw orders for the 3 strategies: {orders:.1f} s", flush=True)
+    print(
+        f"precompute: {precompute:.1f} s ({len(preview.pool_rows):,} candidates, {preview.neighbours} neighbours each); "
+        f"draw orders for the 3 strategies: {orders:.1f} s",
+        flush=True,
+    )
 
     specs, seconds, direct = [], [], []
     while len(specs) < args.moves:
@@ -102,8 +114,11 @@ def main() -> None:
         specs.append(spec)
         direct.append(preview.last_direct_rows)
     ms = np.array(seconds) * 1e3
-    print(f"metrics() over {len(specs)} random moves: p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
-          f"max {ms.max():.1f} ms; radii computed directly in {sum(d > 0 for d in direct)} moves", flush=True)
+    print(
+        f"metrics() over {len(specs)} random moves: p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
+        f"max {ms.max():.1f} ms; radii computed directly in {sum(d > 0 for d in direct)} moves",
+        flush=True,
+    )
 
     scratch, engine, worst = [], [], 0.0
     for spec in specs[: args.scratch]:
@@ -115,11 +130,16 @@ def main() -> None:
         expected = metrics_from_scratch(samples, vectors, preview.holdout_rows, rows)
         scratch.append(time.perf_counter() - started)
         worst = max(worst, max(abs(values[name] - value) for name, value in expected.items()))
-        print(f"  size {spec.size:>6,}, real {spec.real_share:.0%}, {spec.strategy:<10}: scratch {scratch[-1]:.2f} s, "
-              f"preview {engine[-1] * 1e3:.1f} ms", flush=True)
+        print(
+            f"  size {spec.size:>6,}, real {spec.real_share:.0%}, {spec.strategy:<10}: scratch {scratch[-1]:.2f} s, "
+            f"preview {engine[-1] * 1e3:.1f} ms",
+            flush=True,
+        )
     print(f"largest difference preview vs scratch, over every metric: {worst:.2e}")
-    print(f"scratch / preview on the same {len(scratch)} moves: {np.sum(scratch) / np.sum(engine):.0f}x "
-          f"(median per move {np.median(np.array(scratch) / np.array(engine)):.0f}x)")
+    print(
+        f"scratch / preview on the same {len(scratch)} moves: {np.sum(scratch) / np.sum(engine):.0f}x "
+        f"(median per move {np.median(np.array(scratch) / np.array(engine)):.0f}x)"
+    )
     print(f"p95 / 100 ms target: {np.percentile(ms, 95) / 100:.2f}")
 
 

@@ -64,13 +64,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         port = free_port()
-        env = {**os.environ, "COLLAPSE_LAB_WORKSPACE": str(folder / "workspace"),
-               "COLLAPSE_LAB_CACHE": str(folder / "cache"), "HF_HUB_OFFLINE": "1"}
-        command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
-                   "--server.address", "127.0.0.1", "--server.headless", "true"]
+        env = {
+            **os.environ,
+            "COLLAPSE_LAB_WORKSPACE": str(folder / "workspace"),
+            "COLLAPSE_LAB_CACHE": str(folder / "cache"),
+            "HF_HUB_OFFLINE": "1",
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ]
         url = f"http://127.0.0.1:{port}"
-        with running(command, f"{url}/_stcore/health", folder / "streamlit.log", cwd=REPO, env=env), \
-                sync_playwright() as playwright:
+        with (
+            running(command, f"{url}/_stcore/health", folder / "streamlit.log", cwd=REPO, env=env),
+            sync_playwright() as playwright,
+        ):
             browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             start = time.perf_counter()

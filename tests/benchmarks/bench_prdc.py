@@ -98,9 +98,12 @@ def main() -> None:
         for which in ("ours", "ours-float32"):
             r = results[which]
             difference = max(abs(r["values"][key] - package["values"][key]) for key in package["values"])
-            print(f"  {which} ({r['kind']}): {package['seconds'] / r['seconds']:.1f}x faster (target >= 10), "
-                  f"peak memory {r['peak_mb'] / package['peak_mb']:.3f} of the package's (target <= 0.1), "
-                  f"largest difference {difference:.2e} (target <= 1e-9)", flush=True)
+            print(
+                f"  {which} ({r['kind']}): {package['seconds'] / r['seconds']:.1f}x faster (target >= 10), "
+                f"peak memory {r['peak_mb'] / package['peak_mb']:.3f} of the package's (target <= 0.1), "
+                f"largest difference {difference:.2e} (target <= 1e-9)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

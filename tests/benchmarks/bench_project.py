@@ -60,5 +60,6 @@ def main() -> None:
     print(f"cached reload: {warm * 1000:.1f} ms (target <= 1 s)")
     print(f"reload / cold fit: {warm / cold:.5f}  ({cold / warm:,.0f}x faster)")
 
+
 if __name__ == "__main__":
     main()

@@ -48,13 +48,17 @@ def main() -> None:
     full, result = timed(args.repeats, generations=args.generations, **common)
     steps = len(REGIMES) * (args.generations - 1)
     per_step = (full - single) / steps
-    print(f"n-gram on the demo: {result.params['real_train_texts']:,} real train texts, "
-          f"{result.params['real_holdout_texts']:,} holdout, n = {args.n:,} texts per generation, "
-          f"order {result.params['order']}, top_p {result.params['top_p']}")
+    print(
+        f"n-gram on the demo: {result.params['real_train_texts']:,} real train texts, "
+        f"{result.params['real_holdout_texts']:,} holdout, n = {args.n:,} texts per generation, "
+        f"order {result.params['order']}, top_p {result.params['top_p']}"
+    )
     print(f"one generation (x{len(REGIMES)} regimes, with set-up): {single:.2f} s")
     print(f"{args.generations} generations x {len(REGIMES)} regimes: {full:.2f} s")
-    print(f"seconds per generation step (one regime): {per_step:.3f} s; "
-          f"per generation of all {len(REGIMES)} regimes: {per_step * len(REGIMES):.3f} s")
+    print(
+        f"seconds per generation step (one regime): {per_step:.3f} s; "
+        f"per generation of all {len(REGIMES)} regimes: {per_step * len(REGIMES):.3f} s"
+    )
     print(f"full / single: {full / single:.2f}")
 
 

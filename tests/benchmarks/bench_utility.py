@@ -40,10 +40,16 @@ def main() -> None:
     labels = samples["label"].to_numpy()
     holdout = reference_rows(samples)
     groups = equal_size(sets_of(samples))  # every set at the size compare uses
-    print(f"{len(samples):,} samples; sets of {len(next(iter(groups.values()))):,} against a holdout of {len(holdout):,}", flush=True)
+    print(
+        f"{len(samples):,} samples; sets of {len(next(iter(groups.values()))):,} against a holdout of {len(holdout):,}",
+        flush=True,
+    )
 
     start = time.perf_counter()
-    scores = {name: tstr(vectors[rows], labels[rows], vectors[holdout], labels[holdout]).macro_f1 for name, rows in groups.items()}
+    scores = {
+        name: tstr(vectors[rows], labels[rows], vectors[holdout], labels[holdout]).macro_f1
+        for name, rows in groups.items()
+    }
     tstr_seconds = time.perf_counter() - start
     start = time.perf_counter()
     aucs = {name: detection(vectors[holdout], vectors[rows]).auc for name, rows in groups.items()}
@@ -59,17 +65,23 @@ def main() -> None:
     compare_seconds, without_seconds = min(timings[True]), min(timings[False])
 
     print(f"TSTR, {len(groups)} sets: {tstr_seconds:.2f} s = {tstr_seconds / compare_seconds:.4f} x one compare call")
-    print(f"detection, {len(groups)} sets: {detection_seconds:.2f} s = {detection_seconds / compare_seconds:.4f} x one compare call")
-    print(f"compare: {compare_seconds:.1f} s with the utility rows, {without_seconds:.1f} s without "
-          f"(added {compare_seconds - without_seconds:+.1f} s, {(compare_seconds - without_seconds) / without_seconds:+.1%})")
+    print(
+        f"detection, {len(groups)} sets: {detection_seconds:.2f} s = {detection_seconds / compare_seconds:.4f} x one compare call"
+    )
+    print(
+        f"compare: {compare_seconds:.1f} s with the utility rows, {without_seconds:.1f} s without "
+        f"(added {compare_seconds - without_seconds:+.1f} s, {(compare_seconds - without_seconds) / without_seconds:+.1%})"
+    )
     if args.ab:
         from analysis.ab import ab_sets
 
         start = time.perf_counter()
         result = ab_sets(samples, "llm", "paraphrase", embeddings=vectors)
         ab_seconds = time.perf_counter() - start
-        print(f"A/B llm vs paraphrase, {len(result.table)} metrics, n = {result.settings['n']}: {ab_seconds:.1f} s "
-              f"= {ab_seconds / compare_seconds:.2f} x one compare call; {int(result.table['significant'].sum())} significant")
+        print(
+            f"A/B llm vs paraphrase, {len(result.table)} metrics, n = {result.settings['n']}: {ab_seconds:.1f} s "
+            f"= {ab_seconds / compare_seconds:.2f} x one compare call; {int(result.table['significant'].sum())} significant"
+        )
 
 
 if __name__ == "__main__":
