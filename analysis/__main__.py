@@ -1,4 +1,4 @@
-"""``python -m analysis``: see analysis/cli.py."""
+"""``python -m analysis``: see analysis/cli/__init__.py."""
 
 import sys
 

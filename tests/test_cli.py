@@ -223,12 +223,12 @@ def _user_errors():
 
 @pytest.mark.parametrize("error", _user_errors(), ids=lambda error: error.__name__)
 def test_every_collapse_lab_error_exits_3_with_its_message(error, tmp_path, capsys, monkeypatch):
-    import analysis.cli
+    import analysis.cli.data
 
     def fails(args):
         raise error("what is wrong, where, and how to fix it")
 
-    monkeypatch.setattr(analysis.cli, "_command_load", fails)
+    monkeypatch.setattr(analysis.cli.data, "command_load", fails)
     assert main(["load", str(tmp_path / "any.csv")]) == 3
     assert capsys.readouterr().err == "error: what is wrong, where, and how to fix it\n"
 

@@ -1,0 +1,118 @@
+"""Commands that read data: ``load`` (the load report), ``embed`` (vectors into the cache) and ``demo``
+(the demo's sets, vectors and views)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from analysis import summary
+from analysis.cli.common import add_load_options, load_files, progress_bar
+
+#: ``load`` and ``embed`` check their options where the files are read.
+NUMBERS: dict[str, dict[str, tuple]] = {}
+
+
+def command_load(args: argparse.Namespace) -> int:
+    samples, reports = load_files(args)
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    "files": [r.to_dict() for r in reports],
+                    "overview": summary.overview(samples),
+                    "counts": {
+                        by: summary.counts(samples, by).to_dict("records")
+                        for by in ("source", "method", "generation", "label")
+                    },
+                },
+                indent=2,
+            )
+        )
+        return 0
+    for report in reports:
+        print(report.summary())
+    print()
+    print(", ".join(f"{value:,} {name}" for name, value in summary.overview(samples).items()))
+    for by in ("source", "method", "generation", "label"):
+        print()
+        print(summary.counts(samples, by).to_string(index=False, formatters={"share": "{:.1%}".format}))
+    return 0
+
+
+def command_embed(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from analysis.embed import embed
+
+    samples, reports = load_files(args)
+    for report in reports:
+        print(report.summary(), file=sys.stderr)
+    cached: list[int] = []  # the first progress call counts what an earlier (or killed) run left in the cache
+    with tqdm(total=len(samples), unit="text", desc="embedding", file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            cached[:] = cached or [done]
+            bar.update(done - bar.n)
+
+        vectors = embed(samples["text"].tolist(), model=args.model, progress=progress)
+    print(
+        f"{len(samples):,} samples embedded: {vectors.shape[0]} x {vectors.shape[1]} float32, cached "
+        f"({cached[0] if cached else 0:,} were in the cache already; each chunk is saved as it finishes, "
+        f"so an interrupted run resumes where it stopped)."
+    )
+    return 0
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from analysis import demo
+
+    if args.rebuild:
+        bars: dict[str, object] = {}
+
+        def progress(name: str, done: int, total: int) -> None:
+            if name not in bars:
+                bars[name] = progress_bar(total, name)
+            bars[name].update(done - bars[name].n)
+
+        demo.build_demo_sets(force=True, only=args.only, progress=progress, backend=args.backend)
+        for bar in bars.values():
+            bar.close()
+    if args.embed:
+        bar = progress_bar(0, "embedding the demo")
+
+        def embedded(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        path = demo.ship_demo_embeddings(progress=embedded)
+        bar.close()
+        print(f"demo vectors written to {path}")
+        for path in demo.ship_demo_views(progress=lambda message: print(message, file=sys.stderr, flush=True)):
+            print(f"demo view written to {path}")
+    samples = demo.load_demo()
+    print(summary.counts(samples, "method").to_string(index=False, formatters={"share": "{:.1%}".format}))
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    load = commands.add_parser("load", help="load files and print the load report")
+    add_load_options(load)
+    load.add_argument("--format", choices=["table", "json"], default="table")
+    load.set_defaults(run=command_load)
+    embed = commands.add_parser("embed", help="embed the samples of files into the cache (progress bar)")
+    add_load_options(embed)
+    embed.add_argument("--model", help="sentence-transformers name or path (default: bundled all-MiniLM-L6-v2)")
+    embed.set_defaults(run=command_embed)
+    demo = commands.add_parser("demo", help="the demo's synthetic sets: counts, or --rebuild them")
+    demo.add_argument("--rebuild", action="store_true", help="regenerate data/demo/ with this code (resumable)")
+    demo.add_argument(
+        "--embed",
+        action="store_true",
+        help="write the vectors of every demo text to data/demo/embeddings/ and its default map and "
+        "comparison tables to data/demo/cache/ (shipped, read-only)",
+    )
+    demo.add_argument("--only", nargs="+", help="rebuild only these sets (rule-based, paraphrase, llm, llm-g2, llm-g3)")
+    demo.add_argument("--backend", choices=["local", "openai"], default="local")
+    demo.set_defaults(run=command_demo)

@@ -1,0 +1,113 @@
+"""``report`` (one self-contained HTML report) and ``check`` (the quality gate for CI)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from analysis.cli.common import (
+    EXIT_BAD_INPUT,
+    HOLDOUT,
+    SEED,
+    SET_SIZE,
+    add_named_file_options,
+    embedded,
+    load_named_files,
+)
+from analysis.corpus import CorpusError
+
+#: command -> argument -> (option, test, what it accepts); None values are "not given" and pass.
+NUMBERS: dict[str, dict[str, tuple]] = {
+    "report": {"size": SET_SIZE, "seed": SEED, "holdout": HOLDOUT},
+    "check": {"size": SET_SIZE, "seed": SEED, "holdout": HOLDOUT},
+}
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from analysis.compare import compare
+    from analysis.io import atomic_write_bytes
+    from analysis.monitor import Monitor, MonitorError
+    from analysis.report import build_report
+    from analysis.risks import load_rules, load_trend_rules
+
+    load_rules(args.rules), load_trend_rules(args.rules)  # a bad rules file fails before any work
+    manifest = None
+    if args.mixture:
+        try:
+            manifest = json.loads(Path(args.mixture).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CorpusError(
+                f"{args.mixture}: cannot read the mixture manifest ({exc}). Give the .manifest.json that "
+                f"`python -m analysis mix --out` wrote."
+            ) from None
+    history = None
+    if args.history:
+        path = Path(args.history)
+        if not path.is_file():
+            raise CorpusError(f"{path}: no such monitor history. Give a <workspace>/monitor/<series>.jsonl file.")
+        try:
+            history = Monitor(path.parent.parent, series=path.stem).history()
+        except MonitorError as exc:
+            raise CorpusError(str(exc)) from None
+    samples, inputs = load_named_files(args)
+    vectors = embedded(samples)
+    table = compare(samples, embeddings=vectors, size=args.size, seed=args.seed, with_mauve=not args.no_mauve)
+    html = build_report(
+        samples,
+        embeddings=vectors,
+        compare_table=table,
+        mixture_manifest=manifest,
+        history=history,
+        rules=args.rules,
+        title=args.title,
+        inputs=inputs,
+        settings={"size": args.size, "seed": args.seed, "holdout": args.holdout, "mauve": not args.no_mauve},
+    )
+    atomic_write_bytes(Path(args.out), html.encode("utf-8"))
+    print(f"report written to {args.out} ({len(html) / 1e6:.1f} MB)")
+    return 0
+
+
+def command_check(args: argparse.Namespace) -> int:
+    from analysis.compare import compare
+    from analysis.monitor import gate
+    from analysis.risks import load_rules, load_trend_rules
+
+    try:
+        load_rules(args.rules), load_trend_rules(args.rules)  # a bad rules file fails before any work
+        samples, _ = load_named_files(args)
+        table = compare(
+            samples, embeddings=embedded(samples), size=args.size, seed=args.seed, with_mauve=not args.no_mauve
+        )
+        result = gate(table, args.rules)
+    except Exception as exc:  # the gate never crashes into exit 1 ("warning"): anything unchecked is exit 3
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        print(result.text())
+    return result.exit_code
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="a self-contained HTML report of real and synthetic files")
+    add_named_file_options(report)
+    report.add_argument("--out", required=True, help="the HTML file to write")
+    report.add_argument("--title", default="Collapse Lab report")
+    report.add_argument("--mixture", metavar="MANIFEST", help="a mixture manifest (mix --out wrote OUT.manifest.json)")
+    report.add_argument("--history", metavar="JSONL", help="a monitor history (<workspace>/monitor/<series>.jsonl)")
+    report.set_defaults(run=command_report)
+    check = commands.add_parser(
+        "check",
+        help="quality gate: exit 0 ok, 1 warning, 2 alarm, 3 bad input or usage",
+        description="Score each synthetic set against the real holdout and apply the level and trend rules. "
+        "Exit 0 when no rule fires, 1 when a warning rule fires, 2 when an alarm rule fires, "
+        "3 on bad input or wrong usage.",
+        usage_exit=EXIT_BAD_INPUT,
+    )
+    add_named_file_options(check)
+    check.add_argument("--format", choices=["text", "json"], default="text")
+    check.set_defaults(run=command_check)
