@@ -75,7 +75,7 @@ def test_every_error_class_derives_from_collapse_lab_error(name):
 @pytest.mark.parametrize(
     "name, second_base",
     [
-        ("analysis.corpus.CorpusError", ValueError),
+        ("analysis.corpus.schema.CorpusError", ValueError),
         ("analysis.workspace.WorkspaceError", RuntimeError),
         ("analysis.workspace.WorkspaceDamaged", RuntimeError),
         ("analysis.embed.EmbeddingError", RuntimeError),
@@ -173,7 +173,7 @@ def test_find_cycle_finds_one():
 
 def test_the_import_graph_sees_deferred_and_relative_imports():
     graph = import_graph()
-    assert "analysis.io" in graph["analysis.corpus"] and "analysis.corpus" in graph["analysis.workspace"]
+    assert "analysis.io" in graph["analysis.corpus.writers"] and "analysis.corpus" in graph["analysis.workspace"]
     assert "analysis.demo" in graph["analysis.cli.data"]  # imported inside a command function
 
 

@@ -1,0 +1,244 @@
+"""The file readers, one per format (CSV/TSV, JSONL, JSON, Parquet, TXT, a folder of .txt files), each turning
+a file into a raw table with the file's own columns (:func:`read_table`), before any mapping to the sample table."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.corpus.decode import decode_text, split_lines
+from analysis.corpus.files import SNIFF_BYTES, detect_format, read_at_most, read_file_bytes, stat_input
+from analysis.corpus.schema import (
+    DEFAULT_MAX_BYTES,
+    MAX_JSON_DEPTH,
+    CorpusError,
+    LoadReport,
+    check_encoding,
+    check_max_bytes,
+)
+
+_QUOTED_FIELD = re.compile(r'"[^"]*"')
+
+
+def _separator(text: str, fmt: str, name: str, report: LoadReport) -> str:
+    """The field separator: the extension's, unless the header row holds only the other one."""
+    expected, other = ("\t", ",") if fmt == "tsv" else (",", "\t")
+    header = next((line for line in split_lines(text[:SNIFF_BYTES]) if line.strip()), "")
+    header = _QUOTED_FIELD.sub("", header)
+    if header.count(expected) == 0 and header.count(other) > 0:
+        actual = "TSV" if other == "\t" else "CSV"
+        report.format = actual.lower()
+        report.notes.append(
+            f"{name} is named .{fmt} but its header row is {'tab' if other == chr(9) else 'comma'}-separated; "
+            f"read as {actual}. Rename it to .{actual.lower()} to make this explicit."
+        )
+        return other
+    return expected
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _json_depth(text: str) -> int:
+    """How deep arrays and objects nest in JSON text (brackets inside strings do not count).
+
+    A scan in C (regular expressions, then a cumulative sum), so a file nested 10,000 deep is
+    refused at once instead of running the decoder into Python's recursion limit.
+    """
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return 0  # too few brackets to nest too deep
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    steps = np.frombuffer(brackets.encode("ascii"), dtype=np.uint8)
+    opening = (steps == ord("[")) | (steps == ord("{"))
+    depth = np.cumsum(np.where(opening, 1, -1).astype(np.int32), dtype=np.int32)
+    return int(depth.max(initial=0))
+
+
+def _too_deep(where: str) -> CorpusError:
+    return CorpusError(
+        f"{where}: arrays or objects nested more than {MAX_JSON_DEPTH} levels deep. A sample is a record "
+        f"of plain fields; flatten the nesting, or keep only the fields you need."
+    )
+
+
+def _read_table(name: str, fmt: str, raw: bytes, encoding: str | None, report: LoadReport):
+    """Parse a file's bytes into a DataFrame (or a list of strings for TXT)."""
+    if fmt == "parquet":
+        if not raw.startswith(b"PAR1"):
+            raise CorpusError(
+                f"{name}: not a Parquet file (no PAR1 magic bytes). Check that it was written as "
+                f"Parquet, or rename it to its real format."
+            )
+        try:
+            return pd.read_parquet(io.BytesIO(raw))
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise CorpusError(f"{name}: the Parquet file is damaged or unreadable ({exc}). Re-export it.") from None
+    text = decode_text(raw, name, encoding, report, fmt)
+    if fmt in ("csv", "tsv"):
+        separator = _separator(text, fmt, name, report)
+        try:
+            return pd.read_csv(
+                io.StringIO(text),
+                sep=separator,
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=True,
+            )
+        except pd.errors.EmptyDataError:
+            raise CorpusError(f"{name}: the file has no rows. Add samples below the header.") from None
+        except pd.errors.ParserError as exc:
+            raise CorpusError(
+                f"{name}: malformed {report.format.upper()}: {exc}. Quote fields that contain the separator "
+                f"or line breaks, and make every row have the header's number of fields."
+            ) from None
+    if fmt == "jsonl":
+        return _read_jsonl(text, name)
+    if fmt == "json":
+        return _read_json(text, name)
+    if fmt == "txt":
+        return split_lines(text)
+    raise AssertionError(fmt)
+
+
+def _read_jsonl(text: str, name: str) -> pd.DataFrame:
+    records = []
+    for number, line in enumerate(split_lines(text), start=1):
+        if not line.strip():
+            continue
+        if _json_depth(line) > MAX_JSON_DEPTH:  # before decoding (a line with few brackets costs two counts)
+            raise _too_deep(f"{name}, line {number}")
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CorpusError(
+                f"{name}, line {number}: malformed JSON ({exc.msg} at column {exc.colno}). "
+                f"Each line must be one JSON object or string; fix or remove that line."
+            ) from None
+        except RecursionError:
+            raise _too_deep(f"{name}, line {number}") from None
+        if isinstance(value, str):
+            value = {"text": value}
+        if not isinstance(value, dict):
+            raise CorpusError(
+                f"{name}, line {number}: expected a JSON object or string, got "
+                f'{type(value).__name__}. Write one object per line, like {{"text": "..."}}.'
+            )
+        records.append(value)
+    return pd.DataFrame.from_records(records)
+
+
+def _read_json(text: str, name: str) -> pd.DataFrame:
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        raise _too_deep(name)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CorpusError(
+            f"{name}, line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg}). "
+            f"Fix the file; if it holds one object per line, name it .jsonl."
+        ) from None
+    except RecursionError:
+        raise _too_deep(name) from None
+    if isinstance(value, dict):
+        # {"data": [...]} / {"samples": [...]}, a dict of records keyed by name, or columns
+        lists = [v for v in value.values() if isinstance(v, list)]
+        if len(value) == 1 and lists:
+            value = lists[0]
+        elif value and all(isinstance(v, dict) for v in value.values()):
+            value = [{"key": k, **v} for k, v in value.items()]
+        elif value and all(isinstance(v, list) for v in value.values()):
+            try:
+                return pd.DataFrame(value)
+            except ValueError as exc:
+                raise CorpusError(f"{name}: the JSON columns have different lengths ({exc}).") from None
+    if not isinstance(value, list):
+        raise CorpusError(
+            f"{name}: expected a JSON list of records or of strings, got {type(value).__name__}. "
+            f'Write [{{"text": "..."}}, ...] or ["...", ...].'
+        )
+    if all(isinstance(v, str) for v in value):
+        return pd.DataFrame({"text": value})
+    bad = next((i for i, v in enumerate(value) if not isinstance(v, (dict, str))), None)
+    if bad is not None:
+        raise CorpusError(
+            f"{name}: item {bad} of the JSON list is a {type(value[bad]).__name__}; every item must "
+            f"be an object (a record) or a string."
+        )
+    return pd.DataFrame.from_records([{"text": v} if isinstance(v, str) else v for v in value])
+
+
+def _read_folder(path: Path, max_bytes: int, encoding: str | None, report: LoadReport) -> pd.DataFrame:
+    """A folder of .txt files: one sample per file; a subfolder's name becomes the label.
+
+    Only regular files are read (pipes, devices and sockets in the folder are skipped and
+    counted), and ``max_bytes`` bounds the bytes read from all of them together.
+    """
+    entries = sorted(p for p in path.rglob("*") if not p.name.startswith(".") and not p.is_dir())
+    files = [p for p in entries if p.is_file()]
+    texts = [p for p in files if p.suffix.lower() == ".txt"]
+    if not texts:
+        raise CorpusError(
+            f"{path}: the folder holds no .txt files ({len(files)} other files). Put one sample per "
+            f".txt file in it, or load a CSV/JSONL/Parquet file instead."
+        )
+    if len(files) > len(texts):
+        report.notes.append(f"Skipped {len(files) - len(texts)} file(s) in the folder that are not .txt.")
+    if len(entries) > len(files):
+        report.notes.append(
+            f"Skipped {len(entries) - len(files)} entries in the folder that are not regular files "
+            f"(pipes, devices, sockets or broken links)."
+        )
+    rows, encodings, read = [], set(), 0
+    for file in texts:
+        file_report = LoadReport(path=str(file), format="txt")
+        raw = read_at_most(file, str(file), max_bytes - read)
+        if raw is None:
+            raise CorpusError(
+                f"{path}: its .txt files hold more than the {max_bytes / 1e6:,.1f} MB cap together (reached at "
+                f"{file.relative_to(path)}). Split the folder, or raise the cap (max_bytes=, or --max-mb)."
+            )
+        read += len(raw)
+        text = decode_text(raw, str(file), encoding, file_report, "txt")
+        encodings.add(file_report.encoding)
+        report.notes.extend(file_report.notes)
+        relative = file.relative_to(path)
+        label = relative.parts[0] if len(relative.parts) > 1 else None
+        rows.append({"text": text.strip(), "file": str(relative), "label": label})
+    report.encoding = ", ".join(sorted(e for e in encodings if e))
+    frame = pd.DataFrame(rows)
+    if frame["label"].isna().all():
+        frame = frame.drop(columns="label")
+    return frame
+
+
+def read_table(
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    display_name: str | None = None,
+) -> tuple[pd.DataFrame, LoadReport]:
+    """Parse a file or folder into a raw table with the file's own columns, before any mapping.
+
+    TXT files become a ``text`` and a ``line`` column; a folder of .txt files a ``text``, a
+    ``file`` and (with subfolders) a ``label`` column. Used to offer the columns for mapping.
+    """
+    path = Path(path)
+    name = display_name or path.name
+    check_max_bytes(max_bytes)
+    check_encoding(encoding)
+    stat_input(path, name)  # a missing path, a pipe, a device or a socket stops here, unread
+    fmt = detect_format(path)
+    report = LoadReport(path=name, format=fmt)
+    if fmt == "folder":
+        return _read_folder(path, max_bytes, encoding, report), report
+    table = _read_table(name, fmt, read_file_bytes(path, name, max_bytes), encoding, report)
+    if fmt == "txt":
+        table = pd.DataFrame({"text": table, "line": range(1, len(table) + 1)})
+    return table, report

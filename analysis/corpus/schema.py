@@ -1,0 +1,224 @@
+"""The sample table's schema: its columns, the load options and their checks, the load report, ids and splits.
+
+Every loader of :mod:`analysis.corpus` returns one pandas DataFrame in the data model of the design guide (§3):
+
+========== ==============================================================
+column     meaning
+========== ==============================================================
+id         unique, stable: given, or a hash of source + text
+text       the sample; never empty after validation
+source     ``real`` or ``synthetic``
+method     ``real``, ``rule-based``, ``paraphrase``, ``llm`` or a user name
+generation 0 for real data, k for the k-th recursive generation
+label      optional topic / category (``None`` where unknown)
+parent_id  optional: the real sample a synthetic one came from
+split      ``train`` or ``holdout`` (hash-based hold-out of the real data)
+========== ==============================================================
+
+Other columns of the file are kept as metadata. A bad file raises one :class:`CorpusError`
+whose message says what is wrong, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import CollapseLabError
+
+#: The data-model columns, in display order.
+COLUMNS = ["id", "text", "source", "method", "generation", "label", "parent_id", "split"]
+
+#: File extension -> format name.
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".txt": "txt",
+}
+
+#: Default cap on the size of one input file (bytes). Raise it with ``max_bytes=``.
+DEFAULT_MAX_BYTES = 500 * 1024 * 1024
+
+#: JSON and JSONL values nested deeper than this (arrays and objects) are refused.
+MAX_JSON_DEPTH = 100
+
+#: What loading does with exact duplicates (same source, method, generation and text) inside a file:
+#: ``auto`` keeps a synthetic row's repeats (they are the symptom of collapse) and drops a real row's,
+#: ``keep`` keeps every row, ``drop`` keeps the first of each.
+DUPLICATE_POLICIES = ("auto", "keep", "drop")
+
+#: The two sources of a sample.
+SOURCES = ("real", "synthetic")
+#: The accepted input formats, as a sentence for messages.
+ACCEPTED_FORMATS = "CSV, TSV, JSONL, JSON, Parquet or TXT (one sample per line), or a folder of .txt files"
+
+
+class CorpusError(CollapseLabError, ValueError):
+    """A file cannot be loaded as samples. The message says what, where, and how to fix it."""
+
+
+@dataclass
+class LoadReport:
+    """What a load did: where the samples came from, what was chosen, dropped and changed."""
+
+    path: str
+    format: str
+    encoding: str | None = None
+    text_column: str | None = None
+    text_column_reason: str = ""
+    label_column: str | None = None
+    rows_read: int = 0
+    rows_kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    ids_made_unique: int = 0
+    notes: list[str] = field(default_factory=list)
+    #: Non-empty rows that repeat an earlier row's source, method, generation and text, and their
+    #: share of the non-empty rows: measured before any row is dropped, whatever the policy.
+    duplicate_rows: int = 0
+    duplicate_rate: float = 0.0
+    #: The duplicate policy applied (one of :data:`DUPLICATE_POLICIES`; empty where the rows were not
+    #: loaded from a table, e.g. generated) and how many repeats were kept.
+    duplicates: str = ""
+    duplicates_kept: int = 0
+
+    def drop(self, reason: str, count: int) -> None:
+        if count:
+            self.dropped[reason] = self.dropped.get(reason, 0) + int(count)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One paragraph a person can read."""
+        parts = [f"{self.path}: {self.rows_kept:,} of {self.rows_read:,} rows kept ({self.format}"]
+        if self.encoding:
+            parts[0] += f", {self.encoding}"
+        parts[0] += ")."
+        if self.text_column:
+            parts.append(f"Text column: '{self.text_column}' ({self.text_column_reason}).")
+        if self.label_column:
+            parts.append(f"Label column: '{self.label_column}'.")
+        for reason, count in self.dropped.items():
+            parts.append(f"Dropped {count:,}: {reason}.")
+        if self.duplicates:
+            parts.append(self._duplicate_sentence())
+        if self.ids_made_unique:
+            parts.append(f"{self.ids_made_unique:,} duplicate ids were made unique.")
+        parts.extend(self.notes)
+        return " ".join(parts)
+
+    def _duplicate_sentence(self) -> str:
+        sentence = f"Raw duplicate rate {100 * self.duplicate_rate:.1f} %"
+        if not self.duplicate_rows:
+            return sentence + "."
+        sentence += f" ({self.duplicate_rows:,} rows repeat an earlier row)"
+        if self.duplicates_kept == self.duplicate_rows:
+            return sentence + "; kept."
+        if self.duplicates_kept:
+            return sentence + f"; {self.duplicates_kept:,} synthetic repeats kept, the real ones dropped."
+        return sentence + "; dropped."
+
+
+class LoadedSamples(NamedTuple):
+    """What :func:`read_samples` returns: the sample table and its load report (unpacks as a pair)."""
+
+    samples: pd.DataFrame
+    report: LoadReport
+
+
+# --------------------------------------------------------------------------- ids and splits
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha1("\x00".join(parts).encode("utf-8")).hexdigest()
+
+
+def sample_id(source: str, text: str) -> str:
+    """The stable id of a sample that has none: a hash of its source and text."""
+    return f"{source[:1]}-{_digest(source, text)[:16]}"
+
+
+def assign_split(texts: pd.Series | list[str], holdout_fraction: float = 0.1) -> pd.Series:
+    """Deterministic hash-based hold-out: ``holdout`` where the text's hash falls below the fraction.
+
+    The split depends on the text alone, so it is the same across runs, machines and row orders.
+    """
+    if not 0.0 <= holdout_fraction < 1.0:
+        raise ValueError(f"holdout_fraction must be in [0, 1), got {holdout_fraction}")
+    texts = pd.Series(texts, dtype=object)
+    threshold = holdout_fraction * 2**32
+    buckets = texts.map(lambda t: int(_digest("split", t)[:8], 16))
+    return pd.Series(["holdout" if b < threshold else "train" for b in buckets], index=texts.index, dtype=object)
+
+
+# --------------------------------------------------------------------------- load options
+
+
+def check_max_bytes(max_bytes: int) -> None:
+    """Refuse a size cap that is not a positive whole number of bytes, with a :class:`CorpusError`."""
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes <= 0:
+        raise CorpusError(f"The size cap must be a positive number of bytes, got {max_bytes!r}.")
+
+
+def check_load_options(
+    *,
+    holdout_fraction: float = 0.1,
+    generation: int | None = None,
+    duplicates: str = "auto",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    encoding: str | None = None,
+) -> None:
+    """Refuse loading options that cannot work, before any file is read, with a :class:`CorpusError`
+    that says which option is wrong and what it accepts."""
+    try:
+        fraction = float(holdout_fraction)
+    except (TypeError, ValueError):
+        fraction = math.nan
+    if isinstance(holdout_fraction, bool) or not 0.0 <= fraction < 1.0:
+        raise CorpusError(
+            f"The holdout must be a fraction in [0, 1), got {holdout_fraction!r}: the share of real samples "
+            f"held out for evaluation, e.g. 0.1 for 10 %."
+        )
+    if generation is not None:
+        whole = isinstance(generation, (int, np.integer)) or (isinstance(generation, float) and generation.is_integer())
+        if isinstance(generation, bool) or not whole or generation < 0:
+            raise CorpusError(
+                f"The generation must be a whole number >= 0, got {generation!r}: 0 for real data, k for the "
+                f"k-th recursive generation."
+            )
+    if duplicates not in DUPLICATE_POLICIES:
+        raise CorpusError(
+            f"Unknown duplicates policy {duplicates!r}; use one of {', '.join(DUPLICATE_POLICIES)} (auto keeps "
+            f"repeats in synthetic files and drops them in real files)."
+        )
+    check_max_bytes(max_bytes)
+    check_encoding(encoding)
+
+
+def check_encoding(encoding: str | None) -> None:
+    """Refuse an encoding name Python does not know (``None`` or empty: detect it), with a :class:`CorpusError`."""
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise CorpusError(
+                f"Unknown encoding {encoding!r}. Use a name Python knows (utf-8, utf-16, cp1252, latin-1, ...), "
+                f"or leave it unset to try UTF-8, then Windows-1252, then Latin-1."
+            ) from None
+
+
+def metadata_columns(samples: pd.DataFrame) -> list[str]:
+    """The columns of a sample table beyond the data model's :data:`COLUMNS`, in table order."""
+    return [c for c in samples.columns if c not in COLUMNS]
