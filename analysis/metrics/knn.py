@@ -24,18 +24,42 @@ distances need not be exact, only provably on the right side:
 
 Results therefore equal a float64 brute force: the same radii, the same decisions. Only speed
 depends on the data. Memory stays one row block of the Gram matrix (``BLOCK_BYTES``).
+
+Engines. Each query row's answer depends only on that row and the whole reference set, so the work
+splits into blocks of query rows (:func:`kth_neighbour_sq_rows`, :func:`ball_counts_rows`) whose
+results concatenate (and, for ``holding``, OR) to exactly the whole. ``with knn.using(engine):``
+hands :func:`kth_neighbour_sq` and :func:`ball_counts` to an engine that runs those blocks
+elsewhere (:class:`analysis.distributed.RayEngine`: Ray tasks, the reference set in Ray's object
+store) for everything called inside the block, compare and the map's placement included; without
+one they run here, as before.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 
 import numba as nb
 import numpy as np
 
-__all__ = ["BLOCK_BYTES", "SLACK", "prepare", "kth_neighbour_sq", "ball_counts"]
+__all__ = [
+    "BLOCK_BYTES",
+    "SLACK",
+    "KnnEngine",
+    "Prepared",
+    "ball_counts",
+    "ball_counts_rows",
+    "current_engine",
+    "kth_neighbour_sq",
+    "kth_neighbour_sq_rows",
+    "prepare",
+    "using",
+]
 
 #: Bytes of Gram matrix held at once.
 BLOCK_BYTES = 64 * 1024 * 1024
@@ -107,6 +131,51 @@ def _prepared(x, kind) -> Prepared:
     return x if isinstance(x, Prepared) else prepare(x, kind=kind)
 
 
+def _rows(p: Prepared, start: int, stop: int) -> Prepared:
+    """Rows ``start:stop`` of a prepared set (views, no copy)."""
+    return Prepared(
+        x=p.x[start:stop],
+        low=p.low[start:stop],
+        kind=p.kind,
+        sq=p.sq[start:stop],
+        norm=p.norm[start:stop],
+        low_norm=p.low_norm[start:stop],
+        residual_norm=p.residual_norm[start:stop],
+    )
+
+
+class KnnEngine(Protocol):
+    """Where :func:`kth_neighbour_sq` and :func:`ball_counts` run once their inputs are prepared.
+
+    An engine must return exactly what the local functions return; it gets there by running
+    :func:`kth_neighbour_sq_rows` and :func:`ball_counts_rows` over blocks of query rows.
+    """
+
+    def kth_neighbour_sq(self, x: Prepared, kth: int) -> np.ndarray: ...
+
+    def ball_counts(
+        self, a: Prepared, a_r2: np.ndarray, b: Prepared, b_r2: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+_ENGINE: ContextVar[KnnEngine | None] = ContextVar("collapse_lab_knn_engine", default=None)
+
+
+@contextmanager
+def using(engine: KnnEngine | None) -> Iterator[KnnEngine | None]:
+    """Run this context's k-NN work (radii, ball counts) on ``engine``; ``None`` runs it here."""
+    token = _ENGINE.set(engine)
+    try:
+        yield engine
+    finally:
+        _ENGINE.reset(token)
+
+
+def current_engine() -> KnnEngine | None:
+    """The engine set by the innermost :func:`using`, or ``None`` (run here)."""
+    return _ENGINE.get()
+
+
 def _blocks(a: Prepared, b: Prepared, *, upper: bool = False):
     """Yield ``(start, stop, first, g)``: the Gram block of rows ``start:stop`` of a against the
     columns ``first:`` of b (``first`` is 0, or ``start`` with ``upper``, for a = b: the block's
@@ -173,6 +242,9 @@ def kth_neighbour_sq(x: np.ndarray | Prepared, kth: int, *, kind: str | None = N
     n = len(p.x)
     if not 0 <= kth < n:
         raise ValueError(f"kth must be between 0 and n - 1 = {n - 1}, got {kth}")
+    engine = _ENGINE.get()
+    if engine is not None:
+        return engine.kth_neighbour_sq(p, kth)
     keep = min(n, kth + 1 + SLACK)
     # Each row keeps its `keep` smallest lower bounds (sorted) and their columns; worst = the last.
     lows = np.full((n, keep), np.inf)
@@ -189,6 +261,32 @@ def kth_neighbour_sq(x: np.ndarray | Prepared, kth: int, *, kind: str | None = N
     if not certain.all():
         rows = np.flatnonzero(~certain)
         out[rows] = _brute_kth(p.x, rows, p.x, kth)
+    return out
+
+
+def kth_neighbour_sq_rows(x: Prepared, kth: int, start: int, stop: int) -> np.ndarray:
+    """``kth_neighbour_sq(x, kth)[start:stop]``, computed for those rows alone: one engine task.
+
+    The rows are scanned against every row of ``x`` (no triangle trick, so about twice the GEMM
+    work per row of the whole-set call); the result is the same exact value per row.
+    """
+    n = len(x.x)
+    if not 0 <= kth < n:
+        raise ValueError(f"kth must be between 0 and n - 1 = {n - 1}, got {kth}")
+    if not 0 <= start <= stop <= n:
+        raise ValueError(f"rows {start}:{stop} are not within the set's {n} rows")
+    a = _rows(x, start, stop)
+    keep = min(n, kth + 1 + SLACK)
+    lows = np.full((stop - start, keep), np.inf)
+    index = np.zeros((stop - start, keep), dtype=np.int64)
+    worst = np.full(stop - start, np.inf)
+    terms = _terms(a, x)
+    for block_start, block_stop, first, g in _blocks(a, x):
+        _scan_rows(g, block_start, first, *terms, lows, index, worst, _chunks(block_stop - block_start))
+    out, certain = _finish_kth_rows(a.x, x.x, lows, index, worst, kth)
+    if not certain.all():
+        rows = np.flatnonzero(~certain)
+        out[rows] = _brute_kth(a.x, rows, x.x, kth)
     return out
 
 
@@ -224,6 +322,28 @@ def ball_counts(
         raise ValueError(f"the two sets were rounded for different GEMMs: {a.kind} vs {b.kind}")
     a_r2 = np.asarray(centre_r2, dtype=np.float64)
     b_r2 = np.full(len(b.x), -np.inf) if point_r2 is None else np.asarray(point_r2, dtype=np.float64)
+    engine = _ENGINE.get()
+    if engine is not None:
+        return engine.ball_counts(a, a_r2, b, b_r2)
+    return _ball_counts(a, a_r2, b, b_r2)
+
+
+def ball_counts_rows(
+    a: Prepared, a_r2: np.ndarray, b: Prepared, b_r2: np.ndarray, start: int, stop: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`ball_counts` for the balls (centres) ``start:stop`` alone: one engine task.
+
+    ``held`` and ``reached`` are those rows' values; ``holding`` is over every point, counting only
+    these balls: the whole's is the OR over blocks. ``b_r2`` is ``-inf`` everywhere for no point balls.
+    """
+    if not 0 <= start <= stop <= len(a.x):
+        raise ValueError(f"rows {start}:{stop} are not within the set's {len(a.x)} rows")
+    return _ball_counts(_rows(a, start, stop), np.asarray(a_r2)[start:stop], b, np.asarray(b_r2))
+
+
+def _ball_counts(
+    a: Prepared, a_r2: np.ndarray, b: Prepared, b_r2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     shift, u2, row_e, sq_a, sq_b = _terms(a, b)
     held = np.zeros(len(a.x), dtype=np.int64)
     holding = np.zeros(len(b.x), dtype=np.uint8)
@@ -394,9 +514,15 @@ def _scan_columns(g, row0, col0, skip, shift, u2, row_e, sq, sq_b, lows, index, 
                             worst[a + t] = _insert(lows[a + t], index[a + t], low[t], i)
 
 
-@nb.njit(parallel=True, cache=True)
 def _finish_kth(x, lows, index, worst, kth):
-    """Per row: the exact kth smallest among its candidates, and whether that is provably the row's.
+    """Per row: the exact kth smallest among its candidates, and whether that is provably the row's."""
+    return _finish_kth_rows(x, x, lows, index, worst, kth)
+
+
+@nb.njit(parallel=True, cache=True)
+def _finish_kth_rows(x, x_b, lows, index, worst, kth):
+    """Per row of x: the exact kth smallest among its candidates (rows of x_b), and whether that
+    is provably the row's.
 
     Candidates come sorted by lower bound, so once a candidate's lower bound reaches the kth
     smallest exact value so far, neither it nor any later one can go below it: stop there."""
@@ -408,7 +534,7 @@ def _finish_kth(x, lows, index, worst, kth):
         for q in range(keep):
             if lows[i, q] >= top[kth]:
                 break
-            value = _exact_sq(x[i], x[index[i, q]])
+            value = _exact_sq(x[i], x_b[index[i, q]])
             p = kth
             if value < top[p]:
                 while p > 0 and top[p - 1] > value:
@@ -418,7 +544,7 @@ def _finish_kth(x, lows, index, worst, kth):
         out[i] = top[kth]
         # Every column left out has a lower bound >= worst; if that exceeds the kth value found,
         # none of them can be among the kth + 1 smallest.
-        certain[i] = keep == n or worst[i] > top[kth]
+        certain[i] = keep == len(x_b) or worst[i] > top[kth]
     return out, certain
 
 
