@@ -79,7 +79,7 @@ rebuild-llama: | $(BIN)/python
 	$(MAKE) $(VENV)/.llama-$(LLAMA_KEY)
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,scale]'  # scale: Ray, so tests/test_ray.py runs
 	touch $@
 
 $(DEMO_BUILT): data/demo/manifest.json | $(VENV)/.installed
