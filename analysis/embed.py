@@ -341,3 +341,11 @@ def cached_count(texts: Iterable[str], *, model: str | None = None, cache_dir: s
     unique = list(dict.fromkeys(t if isinstance(t, str) else str(t) for t in texts))
     found, _ = _cache_for(identity, cache_dir).lookup(text_keys(identity, unique))
     return int(found.sum())
+
+
+def embedding_cache(model: str | None = None, cache_dir: str | Path | None = None) -> EmbeddingCache:
+    """The on-disk cache :func:`embed` reads and fills for ``model`` under ``cache_dir`` (one per process).
+
+    For engines that embed elsewhere and write the vectors back here (``analysis.distributed``).
+    """
+    return _cache_for(model_id(model), cache_dir)
