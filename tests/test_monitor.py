@@ -33,7 +33,23 @@ from analysis.monitor import (
 from analysis.risks import RulesError, load_trend_rules
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORDS = ["river", "city", "mountain", "king", "war", "music", "science", "ocean", "forest", "empire", "language", "planet", "temple", "bridge", "poet"]
+WORDS = [
+    "river",
+    "city",
+    "mountain",
+    "king",
+    "war",
+    "music",
+    "science",
+    "ocean",
+    "forest",
+    "empire",
+    "language",
+    "planet",
+    "temple",
+    "bridge",
+    "poet",
+]
 
 
 def sentences(n, seed, vocabulary=WORDS):
@@ -92,8 +108,9 @@ def test_snapshots_append_one_line_each_and_read_back_as_a_tidy_table(monitor):
         )
     lines = monitor.path.read_bytes().splitlines()
     assert len(lines) == 3 and all(json.loads(line)["series"] == "pipeline" for line in lines)
-    history = monitor.history()
-    assert list(history.columns) == HISTORY_COLUMNS and history.attrs["skipped"] == 0
+    read = monitor.read_history()
+    history = read.table
+    assert list(history.columns) == HISTORY_COLUMNS and read.skipped == 0 and history.attrs == {}
     places = history.drop_duplicates("snapshot").set_index("snapshot")["order"].to_dict()
     assert places == {"week 1": 1, "week 2": 2, "week 3": 3}  # ordered by generation
     assert set(history["metric"]) == set(METRICS) - {"mauve"}  # MAUVE off by default
@@ -147,8 +164,8 @@ def test_a_torn_last_line_is_ignored_and_the_file_stays_usable(monitor):
     whole = monitor.path.read_bytes()
     with open(monitor.path, "ab") as file:  # what a writer killed mid-line leaves behind
         file.write(whole[: len(whole) // 2])
-    history = monitor.history()
-    assert history.attrs["skipped"] == 1 and history["snapshot"].unique().tolist() == ["one"]
+    read = monitor.read_history()
+    assert read.skipped == 1 and read.table["snapshot"].unique().tolist() == ["one"]
     monitor.add_snapshot(sentences(30, 2), "two", generation=2)
     records, skipped = read_records(monitor.path)
     assert [r["snapshot"] for r in records] == ["one", "two"] and skipped == 1
@@ -181,8 +198,8 @@ def test_the_history_survives_a_process_killed_mid_append(monitor, tmp_path, rea
     child = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert not monitor.path.read_bytes().endswith(b"\n")  # the torn line is there
-    history = monitor.history()
-    assert history["snapshot"].unique().tolist() == ["one"] and history.attrs["skipped"] == 1
+    read = monitor.read_history()
+    assert read.table["snapshot"].unique().tolist() == ["one"] and read.skipped == 1
     monitor.add_snapshot(sentences(30, 3), "three", generation=3)
     assert monitor.history()["snapshot"].unique().tolist() == ["one", "three"]
 
@@ -367,7 +384,8 @@ def test_bad_trend_rules_are_refused(tmp_path):
     with pytest.raises(RulesError, match="unknown kind"):
         load_trend_rules(path)
     path.write_text(
-        '[[trend]]\nname = "x"\nrisk = "r"\nmetric = "vendi"\nkind = "spike"\nthreshold = 3\nseverity = "warning"\nmessage = ""\n'
+        '[[trend]]\nname = "x"\nrisk = "r"\nmetric = "vendi"\nkind = "spike"\nthreshold = 3\n'
+        'severity = "warning"\nmessage = ""\n'
     )
     with pytest.raises(RulesError, match="needs window"):
         load_trend_rules(path)

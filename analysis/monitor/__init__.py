@@ -1,7 +1,7 @@
 """Snapshots of a synthetic-data pipeline, their metrics over time, and early-warning trend rules.
 
 One job per module: :mod:`~analysis.monitor.store` (the append-only, crash-safe JSONL history
-and the tidy history table, :class:`MonitorError`); :mod:`~analysis.monitor.core` (the
+and the tidy history table, :class:`MonitorHistory`, :class:`MonitorError`); :mod:`~analysis.monitor.core` (the
 :class:`Monitor`, which scores snapshots against a real holdout and appends them);
 :mod:`~analysis.monitor.trends` (the ``[[trend]]`` rules: :func:`warnings`, :func:`thresholds`);
 :mod:`~analysis.monitor.gate` (:func:`gate`, the CI quality gate behind ``python -m analysis
@@ -15,6 +15,7 @@ from analysis.monitor.gate import EXIT_CODES, FIRED_COLUMNS, VERDICT_COLUMNS, Ga
 from analysis.monitor.store import (
     HISTORY_COLUMNS,
     MonitorError,
+    MonitorHistory,
     append_record,
     history_frame,
     history_from_table,
@@ -31,6 +32,7 @@ __all__ = [
     "EXIT_CODES",
     "Monitor",
     "MonitorError",
+    "MonitorHistory",
     "GateResult",
     "append_record",
     "read_records",

@@ -25,7 +25,14 @@ import pandas as pd
 
 from analysis.compare import cached_compare
 from analysis.corpus import COLUMNS, CorpusError, read_samples, samples_from_frame
-from analysis.monitor.store import MonitorError, append_record, history_frame, read_records, records_of_table
+from analysis.monitor.store import (
+    MonitorError,
+    MonitorHistory,
+    append_record,
+    history_frame,
+    read_records,
+    records_of_table,
+)
 
 __all__ = ["Monitor"]
 
@@ -151,16 +158,16 @@ class Monitor:
         """The complete snapshot records in the order they were added (torn lines skipped)."""
         return read_records(self.path)[0]
 
-    def history(self) -> pd.DataFrame:
-        """The tidy history: :data:`HISTORY_COLUMNS`, one row per snapshot and metric.
-
-        ``attrs["skipped"]`` counts lines of the file that were not complete records (a torn
-        last line after a killed process), which are ignored.
-        """
+    def read_history(self) -> MonitorHistory:
+        """The tidy history and how many lines of the file were skipped: lines that were not complete
+        records (a torn last line after a killed process) are ignored and counted."""
         records, skipped = read_records(self.path)
-        table = history_frame(records)
-        table.attrs["skipped"] = skipped
-        return table
+        return MonitorHistory(table=history_frame(records), skipped=skipped)
+
+    def history(self) -> pd.DataFrame:
+        """The tidy history: :data:`HISTORY_COLUMNS`, one row per snapshot and metric (torn lines
+        ignored; :meth:`read_history` also says how many)."""
+        return self.read_history().table
 
     def snapshots(self) -> pd.DataFrame:
         """One row per snapshot: ``snapshot, order, generation, timestamp, n, size, added_at``."""
@@ -202,8 +209,8 @@ class Monitor:
                 raise MonitorError(str(exc)) from None
             if embeddings is not None and len(frame) != len(raw):
                 raise MonitorError(
-                    f"Snapshot {name!r}: loading dropped {len(raw) - len(frame)} rows (empty or duplicate texts), so the "
-                    f"embeddings no longer line up. Drop those rows first, or leave embeddings out."
+                    f"Snapshot {name!r}: loading dropped {len(raw) - len(frame)} rows (empty or duplicate texts), "
+                    f"so the embeddings no longer line up. Drop those rows first, or leave embeddings out."
                 )
         frame["source"], frame["method"], frame["generation"], frame["split"] = "synthetic", name, 1, "train"
         return frame.reset_index(drop=True), (None if embeddings is None else np.asarray(embeddings))

@@ -1,4 +1,5 @@
-"""The CI quality gate behind ``python -m analysis check``: level rules and trend rules together, a verdict per set and an exit code."""
+"""The CI quality gate behind ``python -m analysis check``: level rules and trend rules together, a verdict
+per set and an exit code."""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ re-measurement), never an edit in place.
 :func:`history_frame` turns records into the tidy :data:`HISTORY_COLUMNS` table;
 :func:`history_from_table` reads a :func:`analysis.compare.compare` table as a history (each
 method's generations are a series); :func:`records_of_table` gives the snapshot records of a
-compare table. :class:`MonitorError` is the monitor's user-facing error.
+compare table; :class:`MonitorHistory` is that table together with the count of lines skipped.
+:class:`MonitorError` is the monitor's user-facing error.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import math
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ __all__ = [
     "HISTORY_FORMAT",
     "HISTORY_COLUMNS",
     "MonitorError",
+    "MonitorHistory",
     "json_safe",
     "append_record",
     "read_records",
@@ -157,6 +160,18 @@ def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int]:
     return records, skipped
 
 
+@dataclass(frozen=True)
+class MonitorHistory:
+    """What :meth:`Monitor.read_history` returns: the tidy history and how many lines of the file were skipped.
+
+    ``table`` holds :data:`HISTORY_COLUMNS` (see :func:`history_frame`); ``skipped`` counts the lines
+    that were not complete records (a torn last line after a killed process), which are ignored.
+    """
+
+    table: pd.DataFrame
+    skipped: int = 0
+
+
 def _as_float(value: Any) -> float:
     return math.nan if value is None else float(value)
 
@@ -177,7 +192,8 @@ def history_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         the snapshots of a series: by generation, then timestamp, then the order they were added
         (a snapshot without generation or timestamp goes after those with one). ``baseline`` is
         what real train data of the same size scores on that metric; ``timestamp`` is a UTC
-        datetime or NaT. ``attrs["skipped"]`` is not set here (see :meth:`Monitor.history`).
+        datetime or NaT. The count of skipped lines travels in :class:`MonitorHistory`
+        (see :meth:`Monitor.read_history`).
     """
     latest: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
     for position, record in enumerate(records):
