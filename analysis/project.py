@@ -5,8 +5,17 @@ real data: on top of it, beside it, or piled into a few spots (collapse). :func:
 an (n, d) embedding matrix into (n, 2) map coordinates with UMAP.
 
 With ``fit_rows`` the map is fitted on those rows only (the real samples) and every other row is
-placed into the finished map with UMAP's ``transform``: the synthetic data is drawn in the
-geometry of the real data and cannot bend it, so maps of different synthetic sets are comparable.
+placed into the finished map: the synthetic data is drawn in the geometry of the real data and
+cannot bend it, so maps of different synthetic sets are comparable.
+
+Above ``fit_limit`` rows (default :data:`FIT_LIMIT`) UMAP is fitted on a stratified sample of the
+rows it would fit on (each stratum, e.g. each set, keeps its share:
+:func:`analysis.placement.stratified_fit_mask`) and every other row is placed into that map. Rows
+are placed by their nearest fitted neighbours (``placement="knn"``, the default:
+:func:`analysis.placement.knn_place`) or by UMAP's own ``transform`` (``placement="transform"``).
+On 50,000 demo-like points the k-NN placement agrees with a full fit as well as ``transform``
+does and is many times faster (``tests/benchmarks/bench_scale.py --check-placement``; README
+"The map of every point"), so a million points get a map in minutes, not hours.
 
 A fit of 10,000 points takes tens of seconds, so each map is stored as
 ``<cache dir>/projections/<key>.npy`` (an (n, 2) float32 array) where the key is a SHA-256 of
@@ -30,14 +39,23 @@ import numpy as np
 from analysis.embed import SHIPPED_CACHE_DIR, default_cache_dir
 from analysis.errors import CollapseLabError
 from analysis.io import atomic_write, bytes_sha256
+from analysis.placement import PLACE_K, knn_place, stratified_fit_mask
 
-__all__ = ["ProjectionError", "project", "projection_key", "cached_projection"]
+__all__ = ["ProjectionError", "project", "projection_key", "cached_projection", "FIT_LIMIT", "PLACEMENTS"]
 
 Progress = Callable[[str, float], None]
 
 MIN_ROWS = 3  # UMAP's spectral layout and neighbour graph need at least this many points
 _FORMAT = 1  # part of every key: bump when the computation changes so old maps are not reused
 _LAYOUT_END = 0.95  # fraction reached when the real map is laid out (with rows still to place: 0.8)
+#: Rows UMAP is fitted on at most; the others are placed into the fitted map. Above the demo's 13,602
+#: rows (its shipped map is fully fitted) and well under a minute to fit on 2 cores.
+FIT_LIMIT = 20_000
+#: How rows that are not fitted are placed: their k nearest fitted rows, or UMAP's ``transform``.
+PLACEMENTS = ("knn", "transform")
+#: Principal components the k-NN placement searches candidates in (re-ranked exactly in full dimension).
+SEARCH_DIMS = 64
+_SAMPLE_SEED = 0
 
 
 class ProjectionError(CollapseLabError, ValueError):
@@ -45,9 +63,17 @@ class ProjectionError(CollapseLabError, ValueError):
 
 
 def _validate(
-    embeddings: np.ndarray, fit_rows: np.ndarray | None, n_neighbors: int, min_dist: float
-) -> tuple[np.ndarray, np.ndarray | None, int]:
-    """The embeddings as C-contiguous float32, the fit mask (None: all rows), the usable n_neighbors."""
+    embeddings: np.ndarray,
+    fit_rows: np.ndarray | None,
+    n_neighbors: int,
+    min_dist: float,
+    *,
+    strata: np.ndarray | None = None,
+    fit_limit: int | None = None,
+    placement: str = "knn",
+) -> tuple[np.ndarray, np.ndarray | None, int, dict | None]:
+    """The embeddings as C-contiguous float32, the mask of the rows UMAP is fitted on (None: all
+    rows), the usable n_neighbors and the plan of how the other rows are placed (None: none are)."""
     array = np.asarray(embeddings)
     if array.ndim != 2 or array.shape[1] == 0:
         raise ProjectionError(
@@ -82,12 +108,33 @@ def _validate(
         raise ProjectionError(f"n_neighbors must be an integer of at least 2, got {n_neighbors!r}.")
     if not 0.0 <= min_dist <= 1.0:
         raise ProjectionError(f"min_dist must be between 0 and 1, got {min_dist!r}.")
+    if placement not in PLACEMENTS:
+        raise ProjectionError(f"placement must be one of {', '.join(PLACEMENTS)}, got {placement!r}.")
+    if fit_limit is not None and (isinstance(fit_limit, bool) or int(fit_limit) != fit_limit or fit_limit < MIN_ROWS):
+        raise ProjectionError(f"fit_limit must be None or an integer of at least {MIN_ROWS}, got {fit_limit!r}.")
+    if strata is not None and len(strata) != n:
+        raise ProjectionError(f"strata must have one entry per row ({n}), got {len(strata)}.")
+    plan = None
+    pool = np.ones(n, dtype=bool) if mask is None else mask
+    if fit_limit is not None and int(pool.sum()) > fit_limit:
+        mask = stratified_fit_mask(pool, strata, int(fit_limit), seed=_SAMPLE_SEED)
+        plan = {"fit_limit": int(fit_limit), "sample_seed": _SAMPLE_SEED, "stratified": strata is not None}
+    if mask is not None:
+        plan = {**(plan or {}), "placement": placement}
+        if placement == "knn":
+            plan.update(k=PLACE_K, search_dims=SEARCH_DIMS)
     fitted = n if mask is None else int(mask.sum())
-    return array, mask, min(int(n_neighbors), fitted - 1)
+    return array, mask, min(int(n_neighbors), fitted - 1), plan
 
 
 def _key(
-    array: np.ndarray, mask: np.ndarray | None, n_neighbors: int, min_dist: float, metric: str, seed: int | None
+    array: np.ndarray,
+    mask: np.ndarray | None,
+    n_neighbors: int,
+    min_dist: float,
+    metric: str,
+    seed: int | None,
+    plan: dict | None = None,
 ) -> str:
     params = {
         "format": _FORMAT,
@@ -98,10 +145,14 @@ def _key(
         "seed": None if seed is None else int(seed),
         "umap": importlib.metadata.version("umap-learn"),  # without importing umap (slow)
     }
+    if plan is not None:  # only maps that place rows carry a plan: keys of fully fitted maps are unchanged
+        params["plan"] = plan
+    # the fit mask is the sample drawn from the plan, so the key holds the rows actually fitted
     return bytes_sha256(
         json.dumps(params, sort_keys=True).encode(),
         b"\x00mask:" + (b"all" if mask is None else mask.tobytes()),
-        b"\x00data:" + array.tobytes(),
+        b"\x00data:",
+        memoryview(array).cast("B"),  # C-contiguous: hashed in place, not copied (1.5 GB at a million rows)
     )
 
 
@@ -113,20 +164,27 @@ def projection_key(
     min_dist: float = 0.1,
     metric: str = "cosine",
     seed: int | None = None,
+    strata: np.ndarray | None = None,
+    fit_limit: int | None = FIT_LIMIT,
+    placement: str = "knn",
 ) -> str:
     """The cache key of a map: hex SHA-256 of everything the map depends on.
 
-    That is the float32 C-contiguous bytes of ``embeddings`` and its shape, the ``fit_rows``
-    mask (an all-True mask counts as None), the parameters (``n_neighbors`` as reduced for
-    small inputs, see :func:`project`) and the installed umap-learn version.
+    That is the float32 C-contiguous bytes of ``embeddings`` and its shape, the mask of the rows
+    UMAP is fitted on (``fit_rows``, or the stratified sample drawn from them above ``fit_limit``;
+    an all-True mask counts as None), the parameters (``n_neighbors`` as reduced for small
+    inputs, see :func:`project`), the plan of how the other rows are placed (only when some are:
+    a fully fitted map keeps the key it always had) and the installed umap-learn version.
 
     Raises
     ------
     ProjectionError
         For the same invalid inputs as :func:`project`.
     """
-    array, mask, n_neighbors = _validate(embeddings, fit_rows, n_neighbors, min_dist)
-    return _key(array, mask, n_neighbors, min_dist, metric, seed)
+    array, mask, n_neighbors, plan = _validate(
+        embeddings, fit_rows, n_neighbors, min_dist, strata=strata, fit_limit=fit_limit, placement=placement
+    )
+    return _key(array, mask, n_neighbors, min_dist, metric, seed, plan)
 
 
 def _cache_path(key: str, cache_dir: str | Path | None) -> Path:
@@ -161,14 +219,19 @@ def cached_projection(
     metric: str = "cosine",
     seed: int | None = None,
     cache_dir: str | Path | None = None,
+    strata: np.ndarray | None = None,
+    fit_limit: int | None = FIT_LIMIT,
+    placement: str = "knn",
 ) -> np.ndarray | None:
     """The map :func:`project` would return, if it is cached; None otherwise. Never computes.
 
     Parameters are those of :func:`project`. Lets a caller say "loading the cached map" rather
     than "fitting the map" before calling :func:`project`.
     """
-    array, mask, n_neighbors = _validate(embeddings, fit_rows, n_neighbors, min_dist)
-    return _read_any(_key(array, mask, n_neighbors, min_dist, metric, seed), cache_dir, len(array))
+    array, mask, n_neighbors, plan = _validate(
+        embeddings, fit_rows, n_neighbors, min_dist, strata=strata, fit_limit=fit_limit, placement=placement
+    )
+    return _read_any(_key(array, mask, n_neighbors, min_dist, metric, seed, plan), cache_dir, len(array))
 
 
 class _EpochStream:
@@ -208,8 +271,9 @@ def _fit(
     metric: str,
     seed: int | None,
     report: Progress,
+    placement: str = "knn",
 ) -> np.ndarray:
-    """Fit UMAP on the masked rows (all rows without a mask) and place the other rows with ``transform``."""
+    """Fit UMAP on the masked rows (all rows without a mask) and place the other rows (``placement``)."""
     report("Finding nearest neighbours", 0.0)
     import umap  # here, not at the top: importing umap (numba) takes seconds, a cache hit needs none of it
 
@@ -232,12 +296,40 @@ def _fit(
         if mask is None:
             return model.fit_transform(array).astype(np.float32)
         coordinates = np.empty((len(array), 2), np.float32)
-        coordinates[mask] = model.fit_transform(array[mask])
+        fitted = array[mask]
+        coordinates[mask] = model.fit_transform(fitted)
         stage = "Placing the other rows in the real map"
         report(stage, layout_end)
-        model.tqdm_kwds["file"] = _EpochStream(report, stage, layout_end, _LAYOUT_END)
-        coordinates[~mask] = model.transform(array[~mask])
+        if placement == "transform":
+            model.tqdm_kwds["file"] = _EpochStream(report, stage, layout_end, _LAYOUT_END)
+            coordinates[~mask] = model.transform(array[~mask])
+        else:
+            del model  # its graph and index are not needed to place by neighbours
+            rest = np.flatnonzero(~mask)
+            span = _LAYOUT_END - layout_end
+            coordinates[rest] = knn_place(
+                fitted,
+                coordinates[mask],
+                _Rows(array, rest),
+                k=PLACE_K,
+                search_dims=SEARCH_DIMS,
+                progress=lambda done, total: report(stage, layout_end + span * done / max(total, 1)),
+            )
     return coordinates
+
+
+class _Rows:
+    """``array[rows]`` read block by block (slicing gives a copy of the block only), so a million
+    placed rows are never copied out of the embeddings at once."""
+
+    def __init__(self, array: np.ndarray, rows: np.ndarray) -> None:
+        self.array, self.rows = array, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, part: slice) -> np.ndarray:
+        return self.array[self.rows[part]]
 
 
 def project(
@@ -250,6 +342,9 @@ def project(
     seed: int | None = None,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
+    strata: np.ndarray | None = None,
+    fit_limit: int | None = FIT_LIMIT,
+    placement: str = "knn",
 ) -> np.ndarray:
     """Project embeddings to 2-D with UMAP: an (n, 2) float32 array, row-aligned with ``embeddings``.
 
@@ -259,8 +354,8 @@ def project(
         (n, d) numbers, one row per sample, at least 3 rows.
     fit_rows
         Boolean mask of length n: the rows the map is fitted on (at least 3). The other rows are
-        placed into the fitted map with ``UMAP.transform`` and do not change it ("synthetic in
-        the geometry of real"). None (default) fits on all rows.
+        placed into the fitted map (see ``placement``) and do not change it ("synthetic in the
+        geometry of real"). None (default) fits on all rows.
     n_neighbors
         UMAP's neighbourhood size (at least 2). UMAP needs more fitted rows than neighbours, so
         with k fitted rows it is reduced to ``min(n_neighbors, k - 1)``.
@@ -274,6 +369,16 @@ def project(
         (10,000 demo embeddings on 2 cores: about 6 s against 34 s seeded, see
         ``tests/benchmarks/bench_project.py``); two fits then differ slightly, and the disk cache
         keeps the first, so the same inputs still show the same map.
+    strata
+        One value per row (e.g. the set's name): above ``fit_limit`` each value keeps its share
+        of the fitted sample. None draws the sample uniformly.
+    fit_limit
+        Rows UMAP is fitted on at most (default :data:`FIT_LIMIT`, None: no limit). Above it a
+        seeded stratified sample is fitted and the other rows are placed.
+    placement
+        How rows that are not fitted are placed: ``"knn"`` (default), the weighted mean of the
+        map positions of their 10 nearest fitted rows (cosine), or ``"transform"``, UMAP's own
+        ``transform`` (much slower at scale; see the module docstring).
     cache_dir
         Folder of cached maps, default ``<analysis.embed.default_cache_dir()>/projections``.
     progress
@@ -294,13 +399,22 @@ def project(
         not a boolean mask of length n with at least 3 True rows, or invalid parameters.
     """
     report: Progress = progress or (lambda stage, fraction: None)
-    array, mask, n_neighbors = _validate(embeddings, fit_rows, n_neighbors, min_dist)
-    key = _key(array, mask, n_neighbors, min_dist, metric, seed)
+    array, mask, n_neighbors, plan = _validate(
+        embeddings, fit_rows, n_neighbors, min_dist, strata=strata, fit_limit=fit_limit, placement=placement
+    )
+    key = _key(array, mask, n_neighbors, min_dist, metric, seed, plan)
     path = _cache_path(key, cache_dir)
     coordinates = _read_any(key, cache_dir, len(array))
     if coordinates is None:
         coordinates = _fit(
-            array, mask, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, seed=seed, report=report
+            array,
+            mask,
+            n_neighbors=n_neighbors,
+            min_dist=min_dist,
+            metric=metric,
+            seed=seed,
+            report=report,
+            placement=placement,
         )
         with atomic_write(path) as file:
             np.save(file, coordinates, allow_pickle=False)
