@@ -7,6 +7,7 @@ embed FILE...  embed the samples of files into the on-disk cache, with a progres
 generate       generate synthetic samples with one method (rule-based, paraphrase, llm), resumably
 demo           show or rebuild the demo's synthetic sets (``--rebuild``) and shipped vectors and views (``--embed``)
 compare        every metric for each synthetic set against the real holdout, and the risks that fire
+gaps           the named regions of the real data each synthetic set misses (``--format table|json``)
 mix            draw a mixture of real and synthetic samples, print its metrics (JSON), write it with ``--out``
 simulate       train a model on its own output, generation after generation (replace, accumulate, mix)
 ab             A/B test two sets or mixtures: every metric's difference, 95 % interval and Holm-corrected verdict
@@ -29,14 +30,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from analysis.cli import ab, compare, data, gate, generate, mix, simulate
+from analysis.cli import ab, compare, data, gaps, gate, generate, mix, simulate
 from analysis.cli.common import EXIT_BAD_INPUT, EXIT_USAGE, ArgumentError, CommandParser, check_numbers
 from analysis.errors import CollapseLabError
 
 __all__ = ["ArgumentError", "EXIT_BAD_INPUT", "EXIT_USAGE", "build_parser", "main"]
 
 #: The command modules, in the order their commands are listed in ``--help``.
-COMMANDS = (data, generate, compare, mix, simulate, ab, gate)
+COMMANDS = (data, generate, compare, gaps, mix, simulate, ab, gate)
 
 
 def build_parser() -> argparse.ArgumentParser:
