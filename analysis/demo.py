@@ -15,6 +15,7 @@ settings. ``python -m analysis demo --rebuild`` regenerates them (resumable).
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -207,7 +208,7 @@ def build_demo_sets(
             seed=spec["seed"],
             backend=None if spec["method"] == "rule-based" else engine,
             checkpoint=demo_dir / ".checkpoints" / f"{name}.jsonl",
-            progress=(lambda done, total, name=name: progress(name, done, total)) if progress else None,
+            progress=functools.partial(progress, name) if progress else None,
             **spec["params"],
         )
         samples, report = generated.samples, generated.report
@@ -273,7 +274,9 @@ def demo_as_saved() -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as folder:
         workspace = Workspace(folder)
         save_demo(workspace)
-        return workspace.load()[0].reset_index(drop=True)
+        loaded = workspace.load()
+        assert loaded is not None  # just saved
+        return loaded[0].reset_index(drop=True)
 
 
 def save_demo(workspace) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 
@@ -75,7 +76,7 @@ if method == "rule-based":
         key="gen_noise",
         help="Share of words edited (synonym, insertion, swap, deletion, corpus word) and chance of a template.",
     )
-    backend = None
+    backend: LocalBackend | OpenAIBackend | None = None
 else:
     left, middle, right = st.columns(3)
     params["temperature"] = left.slider(
@@ -99,7 +100,7 @@ else:
             backend = LocalBackend()
         else:
             secrets = {}
-            try:
+            with contextlib.suppress(Exception):  # no secrets.toml (Streamlit raises its own type): the environment
                 secrets = {
                     k: st.secrets[k]
                     for k in (
@@ -109,8 +110,6 @@ else:
                     )
                     if k in st.secrets
                 }
-            except Exception:  # no secrets.toml (Streamlit raises its own error type): the environment is used
-                pass
             concurrency = st.number_input("Concurrent requests", 1, 64, 4, key="gen_concurrency")
             backend = OpenAIBackend(
                 secrets.get("COLLAPSE_LAB_OPENAI_BASE_URL"),
@@ -119,7 +118,8 @@ else:
                 concurrency=int(concurrency),
             )
             st.caption(
-                f"Endpoint {backend.shown_url}, model {backend.model}; the key is read from secrets or the environment and never shown."
+                f"Endpoint {backend.shown_url}, model {backend.model}; "
+                "the key is read from secrets or the environment and never shown."
             )
     if backend is None:
         st.stop()
@@ -155,6 +155,10 @@ if start:
     with user_errors("Generating"):
         meter = ProgressMeter(int(n))
         bar = st.progress(0.0, text="Starting…")
+
+        def show(done: int, total: int) -> None:
+            bar.progress(meter.fraction(done), text=meter.text(done))
+
         generated = generate(
             method,
             inputs,
@@ -163,7 +167,7 @@ if start:
             backend=backend,
             method_name=name,
             checkpoint=checkpoint,
-            progress=lambda done, total: bar.progress(meter.fraction(done), text=meter.text(done)),
+            progress=show,
             **params,
         )
         new, report = generated.samples, generated.report

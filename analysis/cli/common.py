@@ -7,6 +7,7 @@ import argparse
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -138,10 +139,11 @@ def weights_option(value: str) -> dict[str, float]:
     return weights
 
 
-def load_named_files(args: argparse.Namespace) -> tuple[pd.DataFrame, list[dict]]:
+def load_named_files(args: argparse.Namespace) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """The ``--real`` and ``--synthetic NAME=FILE`` files as one sample table (as ``compare`` and
     ``mix`` read them), and a record per file with its SHA-256."""
-    tables, inputs = [], []
+    tables: list[pd.DataFrame] = []
+    inputs: list[dict[str, Any]] = []
     for path in args.real:
         tables.append(read_samples(path, source="real", holdout_fraction=args.holdout)[0])
         inputs.append({"file": str(path), "source": "real", "rows": len(tables[-1])})

@@ -6,10 +6,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from analysis.cli.common import HOLDOUT, SEED, between, named_file, progress_bar, weights_option, whole
-from analysis.corpus import combine_samples, read_samples
-from analysis.io import file_sha256
+from analysis.cli.common import (
+    HOLDOUT,
+    SEED,
+    between,
+    embedded,
+    load_named_files,
+    named_file,
+    progress_bar,
+    weights_option,
+    whole,
+)
 
 #: command -> argument -> (option, test, what it accepts); None values are "not given" and pass.
 NUMBERS: dict[str, dict[str, tuple]] = {
@@ -23,24 +32,13 @@ NUMBERS: dict[str, dict[str, tuple]] = {
 
 
 def command_mix(args: argparse.Namespace) -> int:
-    from analysis.embed import embed
     from analysis.mixture import APPROXIMATE, EXACT, MixtureEngine, MixtureSpec, export_mixture, guardrail
 
     spec = MixtureSpec(
         size=args.size, real_share=args.real_share, weights=args.weights or {}, strategy=args.strategy, seed=args.seed
     )  # a bad spec fails before any work
-    tables, inputs = [], []
-    for path in args.real:
-        tables.append(read_samples(path, source="real", holdout_fraction=args.holdout)[0])
-        inputs.append({"file": str(path), "source": "real"})
-    for name, path in args.synthetic:
-        tables.append(read_samples(path, source="synthetic", method=name)[0])
-        inputs.append({"file": str(path), "source": "synthetic", "method": name})
-    for entry in inputs:
-        entry["sha256"] = file_sha256(entry["file"]) if Path(entry["file"]).is_file() else None
-    samples = combine_samples(*tables)[0]
-    with progress_bar(len(samples), "embedding") as bar:
-        vectors = embed(samples["text"], progress=lambda done, total: bar.update(done - bar.n))
+    samples, inputs = load_named_files(args)
+    vectors = embedded(samples)
     with progress_bar(0, "precomputing") as bar:
 
         def precomputed(done: int, total: int) -> None:
@@ -51,7 +49,7 @@ def command_mix(args: argparse.Namespace) -> int:
     rows = preview.rows(spec)
     metrics = preview.metrics(spec)
     level, reason = guardrail(spec.real_share)
-    result = {
+    result: dict[str, Any] = {
         "spec": spec.to_dict(),
         "counts": preview.counts(spec),
         "guardrail": {"level": level, "reason": reason},

@@ -125,7 +125,7 @@ class LlamaWorker:
         return self._process.pid if self._process and self._process.poll() is None else None
 
     def _start(self) -> None:
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115  # closed in close(), after the worker ends
         self._process = subprocess.Popen(
             [sys.executable, str(_WORKER_SCRIPT)],
             stdin=subprocess.PIPE,
@@ -207,7 +207,8 @@ class LlamaWorker:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             try:
-                process.stdin.close()  # the worker's loop ends on end of input
+                if process.stdin is not None:
+                    process.stdin.close()  # the worker's loop ends on end of input
                 process.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired):
                 process.kill()
@@ -217,13 +218,18 @@ class LlamaWorker:
             self._log = None
 
 
+def _close_workers() -> None:
+    for worker in list(_WORKERS.values()):
+        worker.close()
+
+
 def llama_worker(model_path: str | Path, *, n_ctx: int = 2048, n_threads: int | None = None) -> LlamaWorker:
     """The worker for ``model_path``, shared by every caller in this process (one model load)."""
     key = (str(Path(model_path).resolve()), n_ctx, n_threads or os.cpu_count() or 1)
     with _WORKERS_LOCK:
         if key not in _WORKERS:
             if not _WORKERS:
-                atexit.register(lambda: [worker.close() for worker in list(_WORKERS.values())])
+                atexit.register(_close_workers)
             _WORKERS[key] = LlamaWorker(model_path, n_ctx=n_ctx, n_threads=n_threads)
         return _WORKERS[key]
 
@@ -322,7 +328,8 @@ class OpenAIBackend:
         self.timeout, self.max_retries, self.backoff, self.concurrency = timeout, max_retries, backoff, concurrency
 
     def __repr__(self) -> str:  # never show the key
-        return f"OpenAIBackend(base_url={self.shown_url!r}, model={self.model!r}, key={'set' if self._api_key else 'none'})"
+        key = "set" if self._api_key else "none"
+        return f"OpenAIBackend(base_url={self.shown_url!r}, model={self.model!r}, key={key})"
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}

@@ -17,7 +17,8 @@ REJECTION_REASONS = ("empty", "truncated", "too short", "too long", "copy of the
 
 _PREAMBLE = re.compile(
     r"""^\s*(?:
-        (?:sure|certainly|of\ course|okay|ok|absolutely|here\ you\ go)\s*[,!.:]\s*(?:[^\n:]*?\b(?:version|text|rewrite|paraphrase|sentence|paragraph)\b[^\n:]*?(?::\s*|\n))?
+        (?:sure|certainly|of\ course|okay|ok|absolutely|here\ you\ go)\s*[,!.:]\s*
+        (?:[^\n:]*?\b(?:version|text|rewrite|paraphrase|sentence|paragraph)\b[^\n:]*?(?::\s*|\n))?
       | (?:here(?:'s|\ is|\ are)|below\ is)\b[^\n:]*?(?::\s*|\n)
       | (?:(?:the\ )?(?:rewritten|paraphrased|new|revised)\ (?:text|version|sentence|paragraph)s?\b[^\n:]*?:\s*)
       | (?:(?:paraphrase|rewrite|rewritten\ text|text|answer|output|response)\s*:\s*)

@@ -55,7 +55,7 @@ def main() -> int:
                     top_p=request["top_p"],
                     seed=request["seed"],
                 )
-                choice = result["choices"][0]
+                choice = result["choices"][0]  # type: ignore[index]  # not streamed: one response
                 answers.append(
                     {"text": choice["message"]["content"] or "", "finish_reason": choice.get("finish_reason")}
                 )

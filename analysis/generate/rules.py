@@ -88,9 +88,11 @@ def augment(
             if not candidates:
                 continue
             i = rng.choice(candidates)
-            tokens[i] = _replace_core(tokens[i], rng.choice(SYNONYMS[_core(tokens[i])]))
+            core = _core(tokens[i])
+            assert core is not None  # a candidate's core is in SYNONYMS
+            tokens[i] = _replace_core(tokens[i], rng.choice(SYNONYMS[core]))
         elif op == "insert":
-            with_synonyms = [_core(t) for t in tokens if _core(t) in SYNONYMS]
+            with_synonyms = [core for t in tokens if (core := _core(t)) is not None and core in SYNONYMS]
             pool = [rng.choice(SYNONYMS[w]) for w in with_synonyms] or list(vocabulary)
             if not pool:
                 continue
