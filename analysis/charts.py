@@ -6,6 +6,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from analysis.metrics.catalog import CATALOG
+
 __all__ = [
     "count_bars",
     "length_histogram",
@@ -550,10 +552,10 @@ def trend_chart(
     FacetChart
         One panel per metric (own y scale), snapshots on x in their order; one line per series.
     """
-    from analysis.compare import BASELINE, METRICS  # here: compare does not need charts, charts rarely needs compare
+    from analysis.compare import BASELINE  # here: compare does not need charts, charts rarely needs compare
 
     metrics = metrics or [
-        m for m in METRICS if m in set(thresholds["metric"] if thresholds is not None else []) | {"coverage"}
+        m for m in CATALOG if m in set(thresholds["metric"] if thresholds is not None else []) | {"coverage"}
     ]
     history = history[history["metric"].isin(metrics)]
     order = list(dict.fromkeys(history.sort_values("order")["snapshot"]))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ import pandas as pd
 from analysis.embed import SHIPPED_CACHE_DIR, default_cache_dir
 from analysis.errors import CollapseLabError
 from analysis.io import atomic_write_bytes, bytes_sha256, parquet_bytes
-from analysis.metrics import diversity, drift, fidelity, lm, novelty, tails, utility
+from analysis.metrics import catalog, diversity, drift, fidelity, lm, novelty, tails, utility
+from analysis.metrics.catalog import Metric
 
 __all__ = [
     "compare",
@@ -47,80 +49,12 @@ __all__ = [
 
 BASELINE = "real train"
 
-#: metric -> (family, better direction, reference)
-METRICS: dict[str, tuple[str, str, str]] = {
-    "distinct-1": ("diversity", "higher", "Li et al. 2016"),
-    "distinct-2": ("diversity", "higher", "Li et al. 2016"),
-    "distinct-3": ("diversity", "higher", "Li et al. 2016"),
-    "distinct-4": ("diversity", "higher", "Li et al. 2016"),
-    "entropy-1": ("diversity", "higher", "Zhang et al. 2018"),
-    "entropy-2": ("diversity", "higher", "Zhang et al. 2018"),
-    "compression ratio": ("diversity", "lower", "Shaib et al. 2024"),
-    "self-BLEU": ("diversity", "lower", "Zhu et al. 2018 (Texygen)"),
-    "vendi": ("diversity", "higher", "Friedman and Dieng 2023"),
-    "mean pairwise distance": ("diversity", "higher", "cosine distance, all pairs"),
-    "precision": ("fidelity", "higher", "Naeem et al. 2020"),
-    "density": ("fidelity", "higher", "Naeem et al. 2020"),
-    "recall": ("coverage", "higher", "Naeem et al. 2020"),
-    "coverage": ("coverage", "higher", "Naeem et al. 2020"),
-    "frechet distance": ("fidelity", "lower", "Heusel et al. 2017"),
-    "mauve": ("fidelity", "higher", "Pillutla et al. 2021 (mauve-text)"),
-    "tail coverage (rarest 10%)": ("tails", "higher", "k-NN coverage of the rarest rarity bin"),
-    "tail coverage (rarest 30%)": ("tails", "higher", "k-NN coverage of the three rarest bins"),
-    "rare-token coverage": ("tails", "higher", "share of rare real tokens used"),
-    "nearest-real similarity": ("novelty", "lower", "mean cosine to the nearest real train sample"),
-    "exact copy rate": ("novelty", "lower", "copies of real text (train or holdout)"),
-    "near copy rate": ("novelty", "lower", "cosine >= 0.95 to real text (train or holdout)"),
-    "holdout copy rate": ("novelty", "lower", "copies of the evaluation holdout, every sample of the set"),
-    "duplicate rate": ("novelty", "lower", "repeats inside the set"),
-    "centroid shift": ("drift", "lower", "cosine distance of mean embeddings"),
-    "label divergence": ("drift", "lower", "Jensen-Shannon, base 2 (Lin 1991)"),
-    "length KS": ("drift", "lower", "Kolmogorov-Smirnov D on words per text"),
-    "perplexity on real": ("model health", "lower", "Kneser-Ney 3-gram (Chen and Goodman 1999)"),
-    "TSTR macro-F1": ("utility", "higher", "train on synthetic, test on real (Esteban et al. 2017)"),
-    "detection AUC": ("utility", "lower", "classifier two-sample test (Lopez-Paz and Oquab 2017)"),
-}
-
-
+#: metric -> (family, better direction, reference): compare's metrics, read from :mod:`analysis.metrics.catalog`.
+METRICS: dict[str, tuple[str, str, str]] = catalog.legacy_table()
 #: The metrics judged by the reference's k-NN balls (:func:`coverage_reference`), NaN below its floor.
-COVERAGE_METRICS = ("coverage", "tail coverage (rarest 10%)", "tail coverage (rarest 30%)")
-
-#: metric -> one sentence: what it measures (shown on hover in the app and in the report).
-DEFINITIONS: dict[str, str] = {
-    **{f"distinct-{n}": f"Share of {n}-grams that are unique among all {n}-grams of the set." for n in (1, 2, 3, 4)},
-    "entropy-1": "Shannon entropy (bits) of the set's word distribution.",
-    "entropy-2": "Shannon entropy (bits) of the set's word-bigram distribution.",
-    "compression ratio": "Size of the set's text over its gzip-compressed size; repetitive text compresses more.",
-    "self-BLEU": "Mean BLEU-4 of each sample against the rest of the set (seeded subsample of 500).",
-    "vendi": "Effective number of distinct samples: exp of the entropy of the cosine-kernel eigenvalues.",
-    "mean pairwise distance": "Mean cosine distance between all pairs of the set's embeddings.",
-    "precision": "Share of synthetic samples inside some real sample's k-NN ball (realism).",
-    "density": "Mean number of real k-NN balls holding each synthetic sample, over k (realism, rewards dense regions).",
-    "recall": "Share of real samples inside some synthetic sample's k-NN ball (diversity).",
-    "coverage": (
-        "Share of real holdout samples whose k-NN ball among the holdout (k = 5) holds at least one synthetic "
-        "sample; not reported for a holdout under 200 samples (40 k), whose balls are too wide."
-    ),
-    "frechet distance": "Fréchet distance between Gaussians fitted to real and synthetic embeddings.",
-    "mauve": "Area under the divergence frontier of quantised real and synthetic embeddings (mauve-text).",
-    "tail coverage (rarest 10%)": "Coverage of the rarest tenth of real samples (largest k-NN radius).",
-    "tail coverage (rarest 30%)": "Coverage of the rarest three tenths of real samples.",
-    "rare-token coverage": "Share of the real holdout's rare words (seen at most twice) that the set uses.",
-    "nearest-real similarity": "Mean cosine similarity of each sample to its nearest real train sample.",
-    "exact copy rate": "Share of samples whose text equals a real text, train or holdout.",
-    "near copy rate": "Share of samples with cosine similarity >= 0.95 to a real sample, train or holdout.",
-    "holdout copy rate": (
-        "Share of the set's samples whose text equals a text of the real holdout (the evaluation set), "
-        "over every sample of the set, not the equal-size subsample: one copy is enough to matter."
-    ),
-    "duplicate rate": "Share of samples that repeat an earlier sample of the same set.",
-    "centroid shift": "Cosine distance between the mean real and mean synthetic embedding.",
-    "label divergence": "Jensen-Shannon divergence of the label shares of the set and of real data.",
-    "length KS": "Kolmogorov-Smirnov statistic between the word-count distributions.",
-    "perplexity on real": "Perplexity on the real holdout of a Kneser-Ney 3-gram model trained on the set.",
-    "TSTR macro-F1": "Macro-F1 on the real holdout's labels of a logistic-regression topic classifier trained on the set's embeddings.",
-    "detection AUC": "Cross-validated ROC AUC of a logistic regression telling the set from the real holdout (0.5: indistinguishable).",
-}
+COVERAGE_METRICS = catalog.coverage_metrics()
+#: metric -> one sentence: what it measures (shown on hover in the app and in the report), from the catalogue.
+DEFINITIONS: dict[str, str] = catalog.definitions()
 
 
 class CompareError(CollapseLabError, ValueError):
@@ -205,7 +139,7 @@ class CoverageReference:
 def coverage_reference(
     samples: pd.DataFrame, embeddings: np.ndarray, reference: str = "holdout", *, k: int = 5
 ) -> CoverageReference:
-    """The real ``reference`` split and its k-NN balls (radii among the split itself), as every coverage number uses them.
+    """The real ``reference`` split and its k-NN balls (radii among the split itself), as coverage numbers use them.
 
     Raises :class:`CompareError` when the split has ``k`` or fewer samples (no ball can be drawn);
     a split below the coverage floor is returned with :attr:`CoverageReference.unsupported` set.
@@ -237,20 +171,122 @@ def _bootstrap(indicator: np.ndarray, rng: np.random.Generator, rounds: int = 10
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def _mauve(reference: np.ndarray, candidate: np.ndarray, seed: int) -> float:
-    import mauve
+class _Judge:
+    """What every set is judged against, computed once per :func:`compare` call."""
 
-    result = mauve.compute_mauve(
-        p_features=reference, q_features=candidate, seed=seed + 25, verbose=False, num_buckets="auto"
-    )
-    return float(result.mauve)
+    def __init__(
+        self,
+        samples: pd.DataFrame,
+        embeddings: np.ndarray,
+        balls: CoverageReference,
+        groups: dict[str, np.ndarray],
+        rng: np.random.Generator,
+        *,
+        seed: int,
+        k: int,
+        bins: int,
+    ) -> None:
+        self.samples, self.embeddings, self.balls, self.groups, self.rng = samples, embeddings, balls, groups, rng
+        self.seed, self.k, self.bins = seed, k, bins
+        texts, labels = samples["text"].to_numpy(), samples["label"].to_numpy()
+        self.texts, self.labels = texts, labels
+        self.ref_x, self.ref_texts, self.ref_labels = balls.x, texts[balls.rows], labels[balls.rows]
+        self.labelled = utility.has_labels(self.ref_labels)
+        self.ref_bins = tails.rarity_bins(balls.radii, bins)
+        train_rows = groups[BASELINE]
+        self.train_x, self.train_texts = embeddings[train_rows], texts[train_rows]
+        # Copies count against all real text: a copy of the holdout is a copy too (and the worst kind).
+        real_mask = (samples["source"] == "real").to_numpy()
+        self.other_real_rows = np.flatnonzero(real_mask & (samples["split"] != "train").to_numpy())
+        self.real_texts = set(texts[real_mask])
+        self.reference_texts = set(self.ref_texts)
 
 
-def _tstr_macro_f1(x: np.ndarray, labels: np.ndarray, ref_x: np.ndarray, ref_labels: np.ndarray, seed: int) -> float:
-    try:
-        return utility.tstr(x, labels, ref_x, ref_labels, seed=seed).macro_f1
-    except utility.UtilityError:  # the set has no labels
-        return float("nan")
+class _SetView:
+    """One set's equal-size rows, and what several of its metrics share, computed on first use."""
+
+    def __init__(self, judge: _Judge, name: str, chosen: np.ndarray) -> None:
+        self.judge, self.name, self.chosen = judge, name, chosen
+        self.x = judge.embeddings[chosen].astype(np.float64)
+        self.texts = list(judge.texts[chosen])
+
+    @cached_property
+    def quality(self) -> dict[str, float]:
+        return fidelity.prdc(self.judge.ref_x, self.x, k=self.judge.k)
+
+    @cached_property
+    def covered(self) -> np.ndarray:
+        return self.judge.balls.covered(self.x)
+
+    @cached_property
+    def similarity(self) -> np.ndarray:
+        return fidelity.nearest_similarity(self.x, self.judge.train_x)[0]
+
+    @cached_property
+    def copies(self) -> dict[str, float]:
+        judge = self.judge
+        return novelty.novelty(judge.train_texts, self.texts, judge.train_x, self.x, similarity=self.similarity)
+
+    @cached_property
+    def nearest_real(self) -> np.ndarray:
+        rows = self.judge.other_real_rows
+        if not len(rows):
+            return self.similarity
+        return np.maximum(self.similarity, fidelity.nearest_similarity(self.x, self.judge.embeddings[rows])[0])
+
+    def with_interval(self, values: np.ndarray, mean: float | None = None) -> tuple[float, float, float]:
+        """The mean of per-sample ``values`` (or ``mean``) and its bootstrap 95 % interval."""
+        values = values.astype(float)
+        return (float(values.mean()) if mean is None else mean, *_bootstrap(values, self.judge.rng))
+
+    def tail_coverage(self, tenths: int) -> tuple[float, float, float]:
+        bins = self.judge.bins
+        return self.with_interval(self.covered[self.judge.ref_bins >= bins - tenths * bins // 10])
+
+    def tstr_macro_f1(self) -> float:
+        judge = self.judge
+        if not judge.labelled:
+            return float("nan")
+        try:
+            return utility.tstr(
+                self.x, judge.labels[self.chosen], judge.ref_x, judge.ref_labels, seed=judge.seed
+            ).macro_f1
+        except utility.UtilityError:  # the set has no labels
+            return float("nan")
+
+
+_Value = float | tuple[float, float, float]
+
+#: kind -> how compare computes a metric of that kind for one set (see :attr:`analysis.metrics.catalog.Metric.kind`).
+COMPUTE: dict[str, Callable[[_SetView, Metric], _Value]] = {
+    "distinct": lambda v, m: diversity.distinct_n(v.texts, m.parameter or 1),
+    "entropy": lambda v, m: diversity.ngram_entropy(v.texts, m.parameter or 1),
+    "compression ratio": lambda v, m: diversity.compression_ratio(v.texts),
+    "self-BLEU": lambda v, m: diversity.self_bleu(v.texts, sample_size=500, seed=v.judge.seed),
+    "vendi": lambda v, m: diversity.vendi_score(v.x),
+    "mean pairwise distance": lambda v, m: diversity.mean_pairwise_distance(v.x),
+    "precision": lambda v, m: v.quality["precision"],
+    "density": lambda v, m: v.quality["density"],
+    "recall": lambda v, m: v.quality["recall"],
+    "coverage": lambda v, m: v.with_interval(v.covered),
+    "frechet distance": lambda v, m: fidelity.frechet_distance(v.judge.ref_x, v.x),
+    "mauve": lambda v, m: fidelity.mauve_score(v.judge.ref_x, v.x, v.judge.seed),
+    "tail coverage": lambda v, m: v.tail_coverage(m.parameter or 1),
+    "rare-token coverage": lambda v, m: tails.rare_token_coverage(v.judge.ref_texts, v.texts),
+    "nearest-real similarity": lambda v, m: v.with_interval(v.similarity, v.copies["nearest_real_similarity"]),
+    "exact copy rate": lambda v, m: float(np.mean([t in v.judge.real_texts for t in v.texts])),
+    "near copy rate": lambda v, m: float((v.nearest_real >= 0.95).mean()),
+    "holdout copy rate": lambda v, m: float(
+        np.mean([t in v.judge.reference_texts for t in v.judge.texts[v.judge.groups[v.name]]])
+    ),
+    "duplicate rate": lambda v, m: v.copies["duplicate_rate"],
+    "centroid shift": lambda v, m: drift.centroid_shift(v.judge.ref_x, v.x),
+    "label divergence": lambda v, m: drift.label_divergence(v.judge.ref_labels, v.judge.labels[v.chosen]),
+    "length KS": lambda v, m: drift.length_ks(v.judge.ref_texts, v.texts)[0],
+    "perplexity on real": lambda v, m: lm.perplexity(v.texts, v.judge.ref_texts, order=3),
+    "TSTR macro-F1": lambda v, m: v.tstr_macro_f1(),
+    "detection AUC": lambda v, m: utility.detection(v.judge.ref_x, v.x, seed=v.judge.seed).auc,
+}
 
 
 def compare(
@@ -311,94 +347,38 @@ def compare(
     chosen_rows = equal_size(groups, size, seed)
     rng = np.random.default_rng([seed, 1])  # bootstrap draws; independent of the subsampling
 
-    ref_x = balls.x
-    ref_texts = samples["text"].to_numpy()[reference]
-    ref_labels = samples["label"].to_numpy()[reference]
-    labelled = utility.has_labels(ref_labels)
-    ref_bins = tails.rarity_bins(balls.radii, bins)
+    judge = _Judge(samples, embeddings, balls, groups, rng, seed=seed, k=k, bins=bins)
     coverage_note = balls.unsupported or balls.describe()  # which balls, or why there is no number
-    train_rows = groups[BASELINE]
-    train_x, train_texts = embeddings[train_rows], samples["text"].to_numpy()[train_rows]
-    # Copies count against all real text: a copy of the holdout is a copy too (and the worst kind).
-    real_mask = (samples["source"] == "real").to_numpy()
-    other_real_rows = np.flatnonzero(real_mask & (samples["split"] != "train").to_numpy())
-    real_texts = set(samples["text"].to_numpy()[real_mask])
-    reference_texts = set(ref_texts)
-
+    switches = {"": True, "mauve": with_mauve, "utility": with_utility}
     rows = []
     for done, (name, chosen) in enumerate(chosen_rows.items(), start=1):
-        x = embeddings[chosen].astype(np.float64)
-        texts = list(samples["text"].to_numpy()[chosen])
-        values: dict[str, float | tuple[float, float, float]] = {}
-        for n in (1, 2, 3, 4):
-            values[f"distinct-{n}"] = diversity.distinct_n(texts, n)
-        values["entropy-1"] = diversity.ngram_entropy(texts, 1)
-        values["entropy-2"] = diversity.ngram_entropy(texts, 2)
-        values["compression ratio"] = diversity.compression_ratio(texts)
-        values["self-BLEU"] = diversity.self_bleu(texts, sample_size=500, seed=seed)
-        values["vendi"] = diversity.vendi_score(x)
-        values["mean pairwise distance"] = diversity.mean_pairwise_distance(x)
-
-        quality = fidelity.prdc(ref_x, x, k=k)
-        values["precision"], values["density"] = quality["precision"], quality["density"]
-        values["recall"] = quality["recall"]
-        covered = balls.covered(x)
-        values["coverage"] = (float(covered.mean()), *_bootstrap(covered.astype(float), rng))
-        values["frechet distance"] = fidelity.frechet_distance(ref_x, x)
-        if with_mauve:
-            values["mauve"] = _mauve(ref_x, x, seed)
-        for share, label in ((1, "tail coverage (rarest 10%)"), (3, "tail coverage (rarest 30%)")):
-            in_tail = ref_bins >= bins - share * bins // 10
-            values[label] = (float(covered[in_tail].mean()), *_bootstrap(covered[in_tail].astype(float), rng))
-        values["rare-token coverage"] = tails.rare_token_coverage(ref_texts, texts)
-
-        if name != BASELINE:  # novelty of real train against itself is meaningless
-            similarity, _ = fidelity.nearest_similarity(x, train_x)
-            copies = novelty.novelty(train_texts, texts, train_x, x, similarity=similarity)
-            values["nearest-real similarity"] = (copies["nearest_real_similarity"], *_bootstrap(similarity, rng))
-            nearest_real = similarity
-            if len(other_real_rows):
-                nearest_real = np.maximum(similarity, fidelity.nearest_similarity(x, embeddings[other_real_rows])[0])
-            values["exact copy rate"] = float(np.mean([t in real_texts for t in texts]))
-            values["near copy rate"] = float((nearest_real >= 0.95).mean())
-            every_text = samples["text"].to_numpy()[groups[name]]
-            values["holdout copy rate"] = float(np.mean([t in reference_texts for t in every_text]))
-            values["duplicate rate"] = copies["duplicate_rate"]
-        values["centroid shift"] = drift.centroid_shift(ref_x, x)
-        values["label divergence"] = drift.label_divergence(ref_labels, samples["label"].to_numpy()[chosen])
-        values["length KS"] = drift.length_ks(ref_texts, texts)[0]
-        values["perplexity on real"] = lm.perplexity(texts, ref_texts, order=3)
-        if with_utility:
-            values["TSTR macro-F1"] = (
-                _tstr_macro_f1(x, samples["label"].to_numpy()[chosen], ref_x, ref_labels, seed)
-                if labelled
-                else float("nan")
-            )
-            values["detection AUC"] = utility.detection(ref_x, x, seed=seed).auc
-
+        view = _SetView(judge, name, chosen)
         method_of, generation_of = str(samples["method"].iat[chosen[0]]), int(samples["generation"].iat[chosen[0]])
-        for metric, value in values.items():
+        # in catalogue order: the bootstrap draws (coverage, tails, nearest-real similarity) come in a fixed order
+        for metric in catalog.compare_metrics():
+            if not switches[metric.switch] or (name == BASELINE and not metric.for_real_train):
+                continue  # novelty of real train against itself is meaningless
+            value = COMPUTE[metric.kind](view, metric)
             value, low, high = value if isinstance(value, tuple) else (value, np.nan, np.nan)
-            family, direction, citation = METRICS[metric]
             rows.append(
                 {
                     "set": name,
                     "method": method_of,
                     "generation": generation_of,
-                    "metric": metric,
-                    "family": family,
+                    "metric": metric.name,
+                    "family": metric.family,
                     "value": float(value),
                     "ci_low": low,
                     "ci_high": high,
-                    "direction": direction,
-                    "reference": citation,
+                    "direction": metric.direction,
+                    "reference": metric.reference,
                     "n": len(chosen),
                 }
             )
         if progress:
             progress(done, len(groups))
     table = pd.DataFrame(rows)
-    judged = table["metric"].isin(COVERAGE_METRICS)
+    judged = table["metric"].isin(catalog.coverage_metrics())
     table.loc[judged, "reference"] = table.loc[judged, "reference"] + "; " + coverage_note
     if balls.unsupported:  # computed all the same, so the bootstrap draws of the other metrics do not move
         table.loc[judged, ["value", "ci_low", "ci_high"]] = np.nan
@@ -427,7 +407,7 @@ def cached_compare(
     progress: Callable[[int, int], None] | None = None,
     **params: Any,
 ) -> pd.DataFrame:
-    """:func:`compare`, kept on disk under ``<cache dir>/compare/<key>.parquet`` so the app and the CLI compute it once."""
+    """:func:`compare`, kept on disk under ``<cache dir>/compare/<key>.parquet`` (the app and the CLI share it)."""
     name = f"{compare_key(samples, embeddings, **params)}.parquet"
     path = Path(cache_dir or default_cache_dir()) / "compare" / name
     for candidate in (path, SHIPPED_CACHE_DIR / "compare" / name):  # the cache, then the demo's shipped tables

@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import charts, summary
-from analysis.compare import BASELINE, DEFINITIONS, METRICS
+from analysis.compare import BASELINE
 from analysis.io import bytes_sha256, file_sha256
+from analysis.metrics import catalog
 
 __all__ = ["build_report", "PACKAGES"]
 
@@ -145,11 +146,18 @@ def _sha256_file(path: str | Path | None) -> str | None:
 def _wide_comparison(table: pd.DataFrame) -> pd.DataFrame:
     sets = list(dict.fromkeys(table["set"]))
     wide = table.pivot_table(index="metric", columns="set", values="value", aggfunc="first")
-    wide = wide.reindex([m for m in METRICS if m in wide.index])[sets]
-    wide.insert(0, "better", [METRICS[m][1] for m in wide.index])
-    wide.insert(0, "family", [METRICS[m][0] for m in wide.index])
+    known = {m.name: m for m in catalog.compare_metrics()}
+    wide = wide.reindex([m for m in known if m in wide.index])[sets]
+    wide.insert(0, "better", [known[m].direction for m in wide.index])
+    wide.insert(0, "family", [known[m].family for m in wide.index])
     wide.columns.name = None
     return wide.reset_index()
+
+
+def definitions_table() -> pd.DataFrame:
+    """The report's metric definitions: ``metric, family, better, definition, reference`` per compare metric."""
+    rows = [(m.name, m.family, m.direction, m.definition, m.reference) for m in catalog.compare_metrics()]
+    return pd.DataFrame(rows, columns=["metric", "family", "better", "definition", "reference"])
 
 
 def _examples(samples: pd.DataFrame, per_set: int = 3, chars: int = 400) -> pd.DataFrame:
@@ -349,18 +357,7 @@ def build_report(
         sections.append(("monitor", "Monitor", "".join(body)))
 
     # Definitions
-    definitions = pd.DataFrame(
-        [
-            {
-                "metric": m,
-                "family": family,
-                "better": direction,
-                "definition": DEFINITIONS.get(m, ""),
-                "reference": reference,
-            }
-            for m, (family, direction, reference) in METRICS.items()
-        ]
-    )
+    definitions = definitions_table()
     sections.append(("definitions", "Metric definitions", _table(definitions, text_columns=["definition"])))
 
     # Manifest

@@ -19,8 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.compare import BASELINE, METRICS
+from analysis.compare import BASELINE
 from analysis.errors import CollapseLabError
+from analysis.metrics.catalog import compare_metrics
 
 __all__ = ["DEFAULT_RULES", "TREND_KINDS", "load_rules", "load_trend_rules", "risks", "RulesError"]
 
@@ -30,6 +31,13 @@ _FIELDS = {"name", "risk", "metric", "when", "threshold", "relative", "severity"
 
 class RulesError(CollapseLabError, ValueError):
     """A rules file is not valid; the message says which rule and what to fix."""
+
+
+def _check_metric(metric: str, where: str) -> None:
+    """A :class:`RulesError` unless ``metric`` is one of compare's metrics (:mod:`analysis.metrics.catalog`)."""
+    known = [m.name for m in compare_metrics()]
+    if metric not in known:
+        raise RulesError(f"{where}: unknown metric {metric!r}; known: {', '.join(known)}.")
 
 
 def load_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
@@ -44,8 +52,7 @@ def load_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
         where = f"{path}, rule {number} ({rule.get('name', '?')})"
         if missing:
             raise RulesError(f"{where}: missing {', '.join(sorted(missing))}.")
-        if rule["metric"] not in METRICS:
-            raise RulesError(f"{where}: unknown metric {rule['metric']!r}; known: {', '.join(METRICS)}.")
+        _check_metric(rule["metric"], where)
         if rule["when"] not in ("below", "above") or rule["severity"] not in ("warning", "alarm"):
             raise RulesError(f"{where}: 'when' must be below/above and 'severity' warning/alarm.")
     return rules
@@ -140,8 +147,7 @@ def load_trend_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
         missing = TREND_KINDS[rule["kind"]] - set(rule)
         if missing:
             raise RulesError(f"{where}: a {rule['kind']!r} rule needs {', '.join(sorted(missing))}.")
-        if rule["metric"] not in METRICS:
-            raise RulesError(f"{where}: unknown metric {rule['metric']!r}; known: {', '.join(METRICS)}.")
+        _check_metric(rule["metric"], where)
         if rule["severity"] not in ("warning", "alarm"):
             raise RulesError(f"{where}: 'severity' must be warning or alarm.")
         rule = {"direction": "up", "min_spread": 0.02, **rule}

@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from analysis import charts
-from analysis.compare import BASELINE, DEFINITIONS, METRICS, cached_compare, generation_table
+from analysis.compare import BASELINE, cached_compare, generation_table
+from analysis.metrics.catalog import definitions, legacy_table
 from analysis.risks import risks
 from pages._shared import (
     chart_downloads,
@@ -16,6 +17,8 @@ from pages._shared import (
     table_download,
     user_errors,
 )
+
+METRICS, DEFINITIONS = legacy_table(), definitions()  # compare's metrics, from the catalogue
 
 st.title("Method comparison")
 st.caption(

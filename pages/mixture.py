@@ -3,6 +3,7 @@
 import streamlit as st
 
 from analysis import charts
+from analysis.metrics.catalog import frontier_metrics, tile_metrics
 from analysis.metrics.utility import has_labels, tstr
 from analysis.mixture import (
     STRATEGIES,
@@ -19,7 +20,7 @@ from pages._shared import (
     chart_downloads,
     current_dataset,
     dataset_embeddings,
-    mixture_preview,
+    mixture_engine,
     plain,
     table_download,
     url_state,
@@ -33,23 +34,13 @@ st.caption(
     "diversity and drift against the real holdout update on every move, next to all-real data of the same size."
 )
 
-FRONTIER_METRICS = ["tail coverage (rarest 10%)", "coverage", "recall", "distinct-2", "vendi", "centroid shift"]
-HEADLINE = [
-    "coverage",
-    "tail coverage (rarest 10%)",
-    "recall",
-    "precision",
-    "distinct-2",
-    "entropy-1",
-    "vendi",
-    "centroid shift",
-]
+FRONTIER_METRICS, HEADLINE = frontier_metrics(), tile_metrics()  # from analysis.metrics.catalog
 
 samples, manifest = current_dataset(__file__)
 samples = samples.reset_index(drop=True)
 with user_errors("Designing the mixture"):
     embeddings = dataset_embeddings(samples, manifest["sha256"])
-    preview = mixture_preview(samples, embeddings, manifest["sha256"])
+    preview = mixture_engine(samples, embeddings, manifest["sha256"])
     synthetic = preview.set_names[1:]
     available = preview.available()
     holdout = len(preview.holdout_rows)

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.ab import COLUMNS, ABError, ab_sets, ab_test, format_table, holm, run_cli
+from analysis.ab import COLUMNS, ABError, ab_sets, ab_test, holm
+from analysis.cli.ab import command_ab, format_table
 from analysis.compare import compare
 from analysis.demo import load_demo
 from analysis.embed import embed
@@ -176,7 +177,7 @@ def test_the_command_line_prints_json(small, tmp_path, capsys):
         alpha=0.05,
         mauve=False,
     )
-    assert run_cli(args) == 0
+    assert command_ab(args) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["names"] == ["llm", "paraphrase"] and {m["metric"] for m in printed["metrics"]} >= {
         "TSTR macro-F1",

@@ -240,4 +240,4 @@ def test_fast_kth_smallest_equals_a_full_partition_even_with_ties():
     for values in cases:
         for kth in (0, 5, 40):
             expected = np.partition(values, kth, axis=1)[:, kth]
-            assert np.array_equal(fidelity._kth_smallest(values, kth), expected)
+            assert np.array_equal(fidelity.kth_smallest(values, kth), expected)

@@ -81,7 +81,7 @@ def test_every_error_class_derives_from_collapse_lab_error(name):
         ("analysis.embed.EmbeddingError", RuntimeError),
         ("analysis.generate.backends.GenerationError", RuntimeError),
         ("analysis.compare.CompareError", ValueError),
-        ("analysis.ab.ABError", ValueError),
+        ("analysis.ab.result.ABError", ValueError),
         ("analysis.metrics.utility.UtilityError", ValueError),
         ("analysis.risks.RulesError", ValueError),
         ("analysis.project.ProjectionError", ValueError),

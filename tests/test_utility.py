@@ -7,7 +7,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 
 from analysis.demo import load_demo
 from analysis.embed import embed
-from analysis.metrics.utility import UtilityError, _auc, detection, most_synthetic, tstr
+from analysis.metrics.utility import UtilityError, detection, most_synthetic, roc_auc, tstr
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_auc_is_the_mann_whitney_statistic_as_scikit_learn_computes_it():
     rng = np.random.default_rng(0)
     real_scores, synthetic_scores = rng.random(40).round(1), (rng.random(50) + 0.2).round(1)  # with ties
     expected = roc_auc_score(np.r_[np.zeros(40), np.ones(50)], np.r_[real_scores, synthetic_scores])
-    assert _auc(real_scores, synthetic_scores) == pytest.approx(expected, abs=1e-12)
+    assert roc_auc(real_scores, synthetic_scores) == pytest.approx(expected, abs=1e-12)
 
 
 def test_tstr_of_real_train_data_beats_a_set_that_lost_half_the_labels(real):

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, TextIO
 
 from analysis.cli.common import HOLDOUT, SEED, SET_SIZE, between, named_file, whole
+
+if TYPE_CHECKING:
+    from analysis.ab import ABResult
 
 #: command -> argument -> (option, test, what it accepts); None values are "not given" and pass.
 NUMBERS: dict[str, dict[str, tuple]] = {
@@ -19,10 +25,59 @@ NUMBERS: dict[str, dict[str, tuple]] = {
 }
 
 
-def command_ab(args: argparse.Namespace) -> int:
-    from analysis.ab import run_cli
+def format_table(result: ABResult) -> str:
+    """The A/B table as text: one line per metric, then the verdicts of the significant ones."""
+    table = result.table
+    shown = table[["family", "metric", "a", "b", "difference", "ci_low", "ci_high", "p_holm"]].rename(
+        columns={"a": result.names[0], "b": result.names[1], "difference": "B - A", "p_holm": "Holm p"}
+    )
+    lines = [shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"), ""]
+    significant = table[table["significant"]]
+    lines.append(
+        f"{len(significant)} of {table['p_holm'].notna().sum()} tested metrics differ "
+        f"(Holm, alpha = {result.settings.get('alpha', 0.05)}; n = {result.settings.get('n')} per set):"
+    )
+    lines += [f"  {verdict}" for verdict in significant["verdict"]]
+    return "\n".join(lines)
 
-    return run_cli(args)
+
+def command_ab(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """``python -m analysis ab``: read the files, run :func:`analysis.ab.ab_files`, print a table or JSON.
+
+    Returns the exit code.
+
+    ``args`` holds ``real`` (paths), ``a`` and ``b`` (``(name, path)``), ``format`` (``table`` or
+    ``json``), ``size``, ``seed``, ``holdout``, ``rounds``, ``permutations``, ``alpha`` and ``mauve``.
+    """
+    from tqdm import tqdm
+
+    from analysis.ab import ab_files
+
+    with tqdm(total=0, unit="text", desc="embedding", file=sys.stderr) as bar:
+
+        def embedded(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = ab_files(
+            args.real,
+            args.a,
+            args.b,
+            holdout=args.holdout,
+            progress=embedded,
+            size=args.size,
+            seed=args.seed,
+            rounds=args.rounds,
+            permutations=args.permutations,
+            alpha=args.alpha,
+            with_mauve=args.mauve,
+        )
+    out = out or sys.stdout
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2, default=str), file=out)
+    else:
+        print(format_table(result), file=out)
+    return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -1,7 +1,8 @@
 """Diversity of a set of texts: how much it repeats itself, in words and in meaning.
 
-Token-level metrics use :func:`tokenize` (lower-cased runs of letters and digits), so every
-metric sees the same tokens. Embedding-level metrics take L2-normalised rows (as
+Token-level metrics use :func:`analysis.metrics.ngrams.tokenize` (lower-cased runs of letters and
+digits, re-exported here), so every metric sees the same tokens, and count n-grams through
+:func:`analysis.metrics.ngrams.ngram_totals`. Embedding-level metrics take L2-normalised rows (as
 :func:`analysis.embed.embed` returns).
 """
 
@@ -10,11 +11,13 @@ from __future__ import annotations
 import gzip
 import math
 import random
-import re
 from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+
+from analysis.metrics.kernels import entropy_bits, vendi_from_gram
+from analysis.metrics.ngrams import ngram_totals, ngrams, tokenize
 
 __all__ = [
     "tokenize",
@@ -26,17 +29,6 @@ __all__ = [
     "vendi_score",
     "mean_pairwise_distance",
 ]
-
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens: runs of letters, digits and underscores."""
-    return _TOKEN.findall(text.lower())
-
-
-def ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
 def _check_n(n: int) -> None:
@@ -52,8 +44,9 @@ def distinct_n(texts: Sequence[str], n: int = 2) -> float:
     diverse. Depends on the set's size (more text, more repeats): compare sets at equal size.
     """
     _check_n(n)
-    grams = [g for text in texts for g in ngrams(tokenize(text), n)]
-    return len(set(grams)) / len(grams) if grams else 0.0
+    counts = ngram_totals((tokenize(text) for text in texts), n)
+    total = int(counts.sum())
+    return len(counts) / total if total else 0.0
 
 
 def ngram_entropy(texts: Sequence[str], n: int = 1) -> float:
@@ -65,12 +58,7 @@ def ngram_entropy(texts: Sequence[str], n: int = 1) -> float:
     diverse; a collapsing model's entropy falls.
     """
     _check_n(n)
-    counts = Counter(g for text in texts for g in ngrams(tokenize(text), n))
-    total = sum(counts.values())
-    if not total:
-        return 0.0
-    p = np.fromiter(counts.values(), dtype=np.float64) / total
-    return float(-(p * np.log2(p)).sum())
+    return entropy_bits(ngram_totals((tokenize(text) for text in texts), n))
 
 
 def compression_ratio(texts: Sequence[str]) -> float:
@@ -174,10 +162,7 @@ def vendi_score(embeddings: np.ndarray) -> float:
     if x.ndim != 2 or len(x) == 0:
         raise ValueError("embeddings must be a non-empty (n, d) array")
     x = x / np.linalg.norm(x, axis=1, keepdims=True)
-    gram = x.T @ x / len(x) if len(x) > x.shape[1] else x @ x.T / len(x)
-    eigenvalues = np.clip(np.linalg.eigvalsh(gram), 0.0, None)
-    eigenvalues = eigenvalues[eigenvalues > 1e-12]
-    return float(np.exp(-(eigenvalues * np.log(eigenvalues)).sum()))
+    return vendi_from_gram(x.T @ x if len(x) > x.shape[1] else x @ x.T, len(x))
 
 
 def mean_pairwise_distance(embeddings: np.ndarray) -> float:

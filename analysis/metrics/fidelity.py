@@ -1,8 +1,9 @@
 """Fidelity and coverage of a synthetic set against real data, in embedding space.
 
 :func:`prdc`, :func:`knn_radii` and :func:`covered_by` are exact and blockwise (no n × m distance
-matrix is ever held in memory); :mod:`analysis.metrics.knn` computes them. ``_squared_distances``
-and ``_kth_smallest`` are the plain float64 blocks the mixture engine and the A/B test build on.
+matrix is ever held in memory); :mod:`analysis.metrics.knn` computes them. :func:`squared_distances`,
+:func:`kth_smallest` and :func:`block_rows` are the plain float64 blocks the mixture engine and the A/B
+test build on.
 
 Coverage has one definition here (:func:`covered_by`) and one floor (:func:`coverage_unsupported`):
 the Embedding map's uncovered marks, the Tail coverage tables and ``compare``'s coverage rows all
@@ -25,6 +26,11 @@ __all__ = [
     "coverage_unsupported",
     "nearest_similarity",
     "frechet_distance",
+    "mauve_score",
+    "block_rows",
+    "squared_distances",
+    "kth_smallest",
+    "BLOCK_BYTES",
     "REFERENCE_PER_K",
     "GROUP_PER_K",
 ]
@@ -40,11 +46,12 @@ def _as_array(x: np.ndarray, dtype) -> np.ndarray:
     return x
 
 
-def _block_rows(columns: int, dtype) -> int:
+def block_rows(columns: int, dtype) -> int:
+    """Rows of a block of ``columns`` distances of ``dtype`` that fit in :data:`BLOCK_BYTES` (at least 1)."""
     return max(1, BLOCK_BYTES // (columns * np.dtype(dtype).itemsize))
 
 
-def _squared_distances(a: np.ndarray, a_norms: np.ndarray, b: np.ndarray, b_norms: np.ndarray) -> np.ndarray:
+def squared_distances(a: np.ndarray, a_norms: np.ndarray, b: np.ndarray, b_norms: np.ndarray) -> np.ndarray:
     """``|a_i - b_j|^2`` for a block of rows, through ``|a|^2 - 2 a·b + |b|^2``, clipped at 0."""
     d = (-2.0 * a) @ b.T  # scaling the small block, not the product, saves a pass over the product
     d += a_norms[:, None]
@@ -53,7 +60,7 @@ def _squared_distances(a: np.ndarray, a_norms: np.ndarray, b: np.ndarray, b_norm
     return d
 
 
-def _kth_smallest(d2: np.ndarray, kth: int) -> np.ndarray:
+def kth_smallest(d2: np.ndarray, kth: int) -> np.ndarray:
     """Per row, the value a full ``np.partition(d2, kth, axis=1)[:, kth]`` would give, faster.
 
     The kth smallest of the first few hundred columns bounds the row's kth smallest from above,
@@ -158,7 +165,7 @@ def nearest_similarity(queries: np.ndarray, pool: np.ndarray) -> tuple[np.ndarra
     pool = pool / np.linalg.norm(pool, axis=1, keepdims=True)
     best = np.empty(len(queries), dtype=np.float64)
     index = np.empty(len(queries), dtype=np.int64)
-    step = _block_rows(len(pool), np.float32)
+    step = block_rows(len(pool), np.float32)
     for start in range(0, len(queries), step):
         similarity = queries[start : start + step] @ pool.T
         index[start : start + step] = similarity.argmax(axis=1)
@@ -225,3 +232,19 @@ def frechet_distance(real: np.ndarray, synthetic: np.ndarray) -> float:
         root = linalg.sqrtm((sigma_r + offset) @ (sigma_s + offset))
     root = root.real
     return float(((mu_r - mu_s) ** 2).sum() + np.trace(sigma_r) + np.trace(sigma_s) - 2 * np.trace(root))
+
+
+def mauve_score(reference: np.ndarray, candidate: np.ndarray, seed: int) -> float:
+    """MAUVE of ``candidate`` against ``reference`` embeddings, through the ``mauve-text`` package.
+
+    The area under the divergence frontier of the two sets quantised by k-means (Pillutla et al.,
+    "MAUVE: Measuring the Gap Between Neural Text and Human Text", NeurIPS 2021); range (0, 1],
+    higher is closer. The k-means is seeded with ``seed + 25`` (as ``compare`` always seeded it), with
+    mauve-text's automatic number of buckets. A few seconds a set.
+    """
+    import mauve
+
+    result = mauve.compute_mauve(
+        p_features=reference, q_features=candidate, seed=seed + 25, verbose=False, num_buckets="auto"
+    )
+    return float(result.mauve)

@@ -21,7 +21,17 @@ import pandas as pd
 from analysis.errors import CollapseLabError
 from analysis.metrics.kernels import one_blas_thread
 
-__all__ = ["TSTRResult", "DetectionResult", "tstr", "detection", "most_synthetic", "has_labels", "UtilityError"]
+__all__ = [
+    "TSTRResult",
+    "DetectionResult",
+    "tstr",
+    "detection",
+    "most_synthetic",
+    "has_labels",
+    "present_labels",
+    "roc_auc",
+    "UtilityError",
+]
 
 #: Inverse regularisation strength of every logistic regression here. On unit-length 384-d
 #: sentence embeddings, C = 1 underfits (demo, 1,000 real train rows: macro-F1 0.60 at C = 1,
@@ -39,7 +49,7 @@ def _classifier(seed: int):
     return LogisticRegression(C=C, max_iter=1000, random_state=seed)
 
 
-def _present(labels: Sequence) -> np.ndarray:
+def present_labels(labels: Sequence) -> np.ndarray:
     """True where a label is given (not None, not NaN, not empty)."""
     values = pd.Series(list(labels), dtype=object)
     return (values.notna() & (values.astype(str).str.len() > 0)).to_numpy()
@@ -48,7 +58,7 @@ def _present(labels: Sequence) -> np.ndarray:
 def has_labels(labels: Sequence, *, minimum: int = 2) -> bool:
     """Whether ``labels`` hold at least ``minimum`` distinct given labels (what :func:`tstr` needs)."""
     values = pd.Series(list(labels), dtype=object)
-    return int(values[_present(values)].astype(str).nunique()) >= minimum
+    return int(values[present_labels(values)].astype(str).nunique()) >= minimum
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,7 @@ def tstr(
     train_y, test_y = np.asarray(list(train_labels), dtype=object), np.asarray(list(test_labels), dtype=object)
     if len(train_x) != len(train_y) or len(test_x) != len(test_y):
         raise ValueError("embeddings and labels must have the same length")
-    train_keep, test_keep = _present(train_y), _present(test_y)
+    train_keep, test_keep = present_labels(train_y), present_labels(test_y)
     if not train_keep.any() or not has_labels(test_y[test_keep]):
         raise UtilityError(
             "Train on synthetic, test on real needs labels: the training set has "
@@ -184,7 +194,7 @@ class DetectionResult:
         return np.argsort(-scores, kind="stable")
 
 
-def _auc(real_scores: np.ndarray, synthetic_scores: np.ndarray) -> float:
+def roc_auc(real_scores: np.ndarray, synthetic_scores: np.ndarray) -> float:
     """ROC AUC as the Mann-Whitney U statistic: P(score of a synthetic row > score of a real row), ties ½."""
     from scipy.stats import rankdata
 
@@ -244,7 +254,7 @@ def detection(
     real_scores[real_rows] = scores[: len(real_rows)]
     synthetic_scores[synthetic_rows] = scores[len(real_rows) :]
     return DetectionResult(
-        auc=_auc(scores[: len(real_rows)], scores[len(real_rows) :]),
+        auc=roc_auc(scores[: len(real_rows)], scores[len(real_rows) :]),
         real_scores=real_scores,
         synthetic_scores=synthetic_scores,
         folds=folds,

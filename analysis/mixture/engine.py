@@ -20,17 +20,34 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from analysis.compare import BASELINE, reference_rows, sets_of
-from analysis.metrics.diversity import tokenize
-from analysis.metrics.fidelity import _block_rows, _kth_smallest, _squared_distances, knn_radii
+from analysis.metrics.catalog import incremental_metrics
+from analysis.metrics.fidelity import block_rows, knn_radii, kth_smallest, squared_distances
 from analysis.metrics.kernels import entropy_bits, one_blas_thread, vendi_from_gram
+from analysis.metrics.ngrams import ngram_count_matrix, rare_token_ids, row_counts, tokenize
 from analysis.metrics.tails import rarity_bins
 from analysis.mixture.kernels import allocate, csr_by_row, csr_entries, smallest_per_row
 from analysis.mixture.spec import MixtureError, MixtureSpec
 
-__all__ = ["MixtureEngine", "sample_mixture"]
+__all__ = ["MixtureEngine", "sample_mixture", "ENGINE_KINDS"]
+
+#: The metric kinds (:attr:`analysis.metrics.catalog.Metric.kind`) the engine computes per mixture; every
+#: metric the catalogue marks ``incremental`` must be of one of them.
+ENGINE_KINDS = frozenset(
+    {
+        "coverage",
+        "tail coverage",
+        "recall",
+        "precision",
+        "density",
+        "distinct",
+        "entropy",
+        "vendi",
+        "centroid shift",
+        "rare-token coverage",
+    }
+)
 
 
 class MixtureEngine:
@@ -128,8 +145,8 @@ class MixtureEngine:
         self.neighbours = int(neighbours or min(384, max(64, (192 << 20) // (12 * pool))))
         self.neighbours = min(self.neighbours, pool - 1)
 
-        blocks_pool = -(-pool // _block_rows(pool, np.float64))
-        blocks_holdout = -(-len(self.holdout_rows) // _block_rows(pool, np.float64))
+        blocks_pool = -(-pool // block_rows(pool, np.float64))
+        blocks_holdout = -(-len(self.holdout_rows) // block_rows(pool, np.float64))
         total_steps, done = blocks_pool + blocks_holdout + 1, 0
 
         def step() -> None:
@@ -159,16 +176,16 @@ class MixtureEngine:
         train_r2 = np.empty(train_n)
         self._near_copy = np.zeros(pool, dtype=bool)
         ball_rows, ball_cols = [], []
-        step_rows = _block_rows(pool, np.float64)
+        step_rows = block_rows(pool, np.float64)
         for start in range(0, pool, step_rows):
             stop = min(pool, start + step_rows)
-            d2 = _squared_distances(x[start:stop], norms[start:stop], x, norms)
+            d2 = squared_distances(x[start:stop], norms[start:stop], x, norms)
             local = np.arange(stop - start)
             d2[local, start + local] = np.inf  # a row is not its own neighbour
             self._nbr[start:stop], self._nbr_d2[start:stop] = smallest_per_row(d2, self.neighbours, sample_columns)
             if start < train_n:  # train rows come first: their radii among train rows
                 upto = min(stop, train_n) - start
-                train_r2[start : start + upto] = _kth_smallest(d2[:upto, :train_n], k - 1)
+                train_r2[start : start + upto] = kth_smallest(d2[:upto, :train_n], k - 1)
             if stop > train_n:  # synthetic rows: near-copies of real train, and which train balls hold them
                 first = max(start, train_n) - start
                 block = d2[first:, :train_n]
@@ -194,7 +211,7 @@ class MixtureEngine:
         holding_c, holding_j, near_c, near_j, near_d2 = [], [], [], [], []
         for start in range(0, len(reference), step_rows):
             stop = min(len(reference), start + step_rows)
-            d2 = _squared_distances(reference[start:stop], self._reference_norms[start:stop], x, norms)
+            d2 = squared_distances(reference[start:stop], self._reference_norms[start:stop], x, norms)
             j, c = np.nonzero(d2 < radii2[start:stop, None])
             holding_c.append(c)
             holding_j.append(j + start)
@@ -221,35 +238,12 @@ class MixtureEngine:
 
     # ------------------------------------------------------------------ precomputation
     def _build_ngrams(self, texts: np.ndarray) -> None:
-        vocabulary: dict[str, int] = {}
-        token_ids = []
-        for text in texts[self.pool_rows]:
-            token_ids.append(
-                np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokenize(text)), dtype=np.int64)
-            )
-        holdout_tokens = [
-            vocabulary.setdefault(t, len(vocabulary)) for text in texts[self.holdout_rows] for t in tokenize(text)
-        ]
-        size = len(vocabulary)
-        lengths = np.array([len(ids) for ids in token_ids])
-        flat = np.concatenate(token_ids) if token_ids else np.zeros(0, np.int64)
-        owner = np.repeat(np.arange(len(token_ids)), lengths)
-        self._unigrams = self._count_matrix(owner, flat, size)
-        keep = np.ones(len(flat), dtype=bool)
-        keep[np.cumsum(lengths)[lengths > 0] - 1] = False  # a text's last token starts no bigram
-        bigram_keys = flat[:-1][keep[:-1]] * size + flat[1:][keep[:-1]] if len(flat) > 1 else np.zeros(0, np.int64)
-        bigram_owner = owner[:-1][keep[:-1]] if len(flat) > 1 else np.zeros(0, np.int64)
-        vocabulary_bigrams, bigram_ids = np.unique(bigram_keys, return_inverse=True)
-        self._bigrams = self._count_matrix(bigram_owner, bigram_ids.ravel(), len(vocabulary_bigrams))
-        counts = np.bincount(np.asarray(holdout_tokens, dtype=np.int64), minlength=size)
-        self._rare_tokens = np.flatnonzero((counts > 0) & (counts <= 2))
-
-    def _count_matrix(self, owner: np.ndarray, ids: np.ndarray, size: int) -> sparse.csr_matrix:
-        matrix = sparse.csr_matrix(
-            (np.ones(len(ids), dtype=np.int64), (owner, ids)), shape=(len(self.pool_rows), max(size, 1))
-        )
-        matrix.sum_duplicates()
-        return matrix
+        """n-gram count matrices of the candidates for every n an incremental metric needs, and the rare tokens."""
+        tokens = [tokenize(text) for text in texts[self.pool_rows]]
+        orders = {m.parameter or 1 for m in incremental_metrics() if m.kind in ("distinct", "entropy")} | {1}
+        self._ngrams = {n: ngram_count_matrix(tokens, n) for n in sorted(orders)}
+        holdout = (tokenize(text) for text in texts[self.holdout_rows])
+        self._rare_tokens = rare_token_ids(holdout, self._ngrams[1][1])
 
     def _eligible(self, group: int) -> np.ndarray:
         return np.arange(self.group_starts[group], self.group_starts[group + 1])
@@ -447,24 +441,7 @@ class MixtureEngine:
             mean = total / n
             a = self._reference_mean
             out["centroid shift"] = float(1 - a @ mean / (np.linalg.norm(a) * np.linalg.norm(mean)))
-        order = [
-            "coverage",
-            "recall",
-            "precision",
-            "density",
-            "tail coverage (rarest 10%)",
-            "tail coverage (rarest 30%)",
-        ]
-        order += [f"coverage bin {b}" for b in range(self.bins)]
-        order += [
-            "distinct-1",
-            "distinct-2",
-            "entropy-1",
-            "entropy-2",
-            "vendi",
-            "centroid shift",
-            "rare-token coverage",
-        ]
+        order = [m.name for m in incremental_metrics()] + [f"coverage bin {b}" for b in range(self.bins)]
         return {name: out[name] for name in order}
 
     def _prefix(self, state: dict[str, Any], counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -500,9 +477,10 @@ class MixtureEngine:
             "precision": float((balls > 0).mean()),
             "density": float(balls.sum() / (k * n)),
         }
-        for share, label in ((1, "tail coverage (rarest 10%)"), (3, "tail coverage (rarest 30%)")):
-            in_tail = self.holdout_bins >= self.bins - share * self.bins // 10
-            out[label] = float(covered[in_tail].mean())
+        for metric in incremental_metrics():
+            if metric.kind == "tail coverage":
+                tenths = metric.parameter or 1
+                out[metric.name] = float(covered[self.holdout_bins >= self.bins - tenths * self.bins // 10].mean())
         per_bin = np.bincount(self.holdout_bins[covered], minlength=self.bins) / np.maximum(self._bin_sizes, 1)
         out.update({f"coverage bin {b}": float(per_bin[b]) for b in range(self.bins)})
         out["recall"] = self._recall(chosen)
@@ -528,12 +506,12 @@ class MixtureEngine:
             todo = todo[~found]
         if len(todo):  # fewer than k chosen rows among the kept neighbours: compute against the mixture
             x, norms = self._x[chosen], self._norms[chosen]
-            step = _block_rows(len(chosen), np.float64)
+            step = block_rows(len(chosen), np.float64)
             for start in range(0, len(todo), step):
                 rows = todo[start : start + step]
-                d2 = _squared_distances(x[rows], norms[rows], x, norms)
+                d2 = squared_distances(x[rows], norms[rows], x, norms)
                 d2[np.arange(len(rows)), rows] = np.inf
-                r2[rows] = _kth_smallest(d2, k - 1)
+                r2[rows] = kth_smallest(d2, k - 1)
         self.last_direct_rows = int(len(todo))
         return np.sqrt(r2) ** 2  # the radius, squared, as prdc compares
 
@@ -550,22 +528,24 @@ class MixtureEngine:
         far = np.flatnonzero(beyond)
         if len(far):
             rows = chosen[far]
-            d2 = _squared_distances(self._reference, self._reference_norms, self._x[rows], self._norms[rows])
+            d2 = squared_distances(self._reference, self._reference_norms, self._x[rows], self._norms[rows])
             recalled |= (d2 < r2[far][None, :]).any(axis=1)
         return float(recalled.mean())
 
     def _ngram_metrics(self, chosen: np.ndarray) -> dict[str, float]:
+        counts = {n: row_counts(matrix, chosen) for n, (matrix, _) in self._ngrams.items()}
         out: dict[str, float] = {}
-        for n, matrix in ((1, self._unigrams), (2, self._bigrams)):
-            part = matrix[chosen]
-            counts = np.bincount(part.indices, weights=part.data, minlength=matrix.shape[1])
-            total = counts.sum()
-            present = counts[counts > 0]
-            out[f"distinct-{n}"] = float(len(present) / total) if total else 0.0
-            out[f"entropy-{n}"] = entropy_bits(present)
-            if n == 1:
-                used = counts[self._rare_tokens] > 0
-                out["rare-token coverage"] = float(used.mean()) if len(self._rare_tokens) else float("nan")
+        for metric in incremental_metrics():
+            if metric.kind in ("distinct", "entropy"):
+                n_counts = counts[metric.parameter or 1]
+                present = n_counts[n_counts > 0]
+                if metric.kind == "entropy":
+                    out[metric.name] = entropy_bits(present)
+                else:
+                    total = n_counts.sum()
+                    out[metric.name] = float(len(present) / total) if total else 0.0
+        rare, total = self._rare_tokens
+        out["rare-token coverage"] = float(np.count_nonzero(counts[1][rare]) / total) if total else float("nan")
         return out
 
 

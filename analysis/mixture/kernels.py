@@ -17,7 +17,7 @@ def smallest_per_row(d2: np.ndarray, count: int, columns_sample: np.ndarray) -> 
     """Per row, the ``count`` smallest values and their columns, sorted ascending (exact).
 
     The ``count``-th smallest of a column sample bounds the row's ``count``-th smallest from above,
-    so only the values at or below it are partitioned (as :func:`analysis.metrics.fidelity._kth_smallest`).
+    so only the values at or below it are partitioned (as :func:`analysis.metrics.fidelity.kth_smallest`).
     """
     rows_n, columns_n = d2.shape
     if columns_n <= 2 * len(columns_sample):

@@ -14,7 +14,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from analysis.compare import BASELINE, METRICS
+from analysis.compare import BASELINE
+from analysis.metrics.catalog import CATALOG
 from analysis.mixture.engine import MixtureEngine
 from analysis.mixture.spec import DEFINITIONS, MixtureSpec
 from analysis.risks import risks
@@ -45,8 +46,8 @@ def review(engine: MixtureEngine, spec: MixtureSpec, rules=None) -> tuple[pd.Dat
     table = pd.DataFrame(
         {
             "metric": list(DEFINITIONS),
-            "family": [METRICS[m][0] for m in DEFINITIONS],
-            "direction": [METRICS[m][1] for m in DEFINITIONS],
+            "family": [CATALOG[m].family for m in DEFINITIONS],
+            "direction": [CATALOG[m].direction for m in DEFINITIONS],
             "value": [values[m] for m in DEFINITIONS],
             "baseline": [base[m] for m in DEFINITIONS],
             "definition": list(DEFINITIONS.values()),

@@ -3,7 +3,8 @@
 :class:`MixtureSpec` is the one description of a mixture (size, real share, weights per synthetic
 set, strategy, seed) that the engine, the search, the export and the CLI all take;
 :func:`guardrail` judges its real share; :data:`DEFINITIONS` names the metrics the engine reports
-(:meth:`analysis.mixture.engine.MixtureEngine.metrics`). Nothing here touches data.
+(:meth:`analysis.mixture.engine.MixtureEngine.metrics`), those :mod:`analysis.metrics.catalog` marks
+``incremental``. Nothing here touches data.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from analysis.compare import CompareError
 from analysis.errors import CollapseLabError
+from analysis.metrics.catalog import incremental_metrics
 
 __all__ = [
     "MixtureError",
@@ -31,27 +33,8 @@ STRATEGIES = ("uniform", "dedup", "tail-aware")
 #: Real share below which :func:`guardrail` warns, and below which it raises an alarm.
 WARNING_SHARE, ALARM_SHARE = 0.30, 0.20
 
-#: The mixture metrics and what each measures (all against the real holdout).
-DEFINITIONS: dict[str, str] = {
-    "coverage": "Share of real holdout samples whose k-NN ball holds at least one mixture sample (Naeem et al. 2020).",
-    "recall": (
-        "Share of real holdout samples inside some mixture sample's k-NN ball within the mixture (Naeem et al. 2020)."
-    ),
-    "precision": "Share of mixture samples inside some real holdout sample's k-NN ball (Naeem et al. 2020).",
-    "density": "Mean number of real holdout k-NN balls holding each mixture sample, over k (Naeem et al. 2020).",
-    "tail coverage (rarest 10%)": "Coverage of the rarest tenth of the real holdout (largest k-NN radius).",
-    "tail coverage (rarest 30%)": "Coverage of the rarest three tenths of the real holdout.",
-    "distinct-1": "Share of word unigrams that are unique among all unigrams of the mixture (Li et al. 2016).",
-    "distinct-2": "Share of word bigrams that are unique among all bigrams of the mixture (Li et al. 2016).",
-    "entropy-1": "Shannon entropy (bits) of the mixture's word distribution (Zhang et al. 2018).",
-    "entropy-2": "Shannon entropy (bits) of the mixture's word-bigram distribution (Zhang et al. 2018).",
-    "vendi": (
-        "Effective number of distinct samples: exp of the entropy of the cosine-kernel eigenvalues "
-        "(Friedman and Dieng 2023)."
-    ),
-    "centroid shift": "Cosine distance between the mean real holdout and the mean mixture embedding.",
-    "rare-token coverage": "Share of the real holdout's rare words (seen at most twice) that the mixture uses.",
-}
+#: The mixture metrics and what each measures (all against the real holdout): the catalogue's incremental metrics.
+DEFINITIONS: dict[str, str] = {m.name: m.definition for m in incremental_metrics()}
 
 #: Metrics of :meth:`analysis.mixture.engine.MixtureEngine.metrics` that equal :mod:`analysis.metrics` on the same rows
 #: (up to floating-point summation order, below 1e-9), plus ``coverage bin <b>`` for every rarity bin.

@@ -12,14 +12,14 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from analysis.simulate.protocol import ArrayData, SimulationError
+from analysis.simulate.protocol import RowData, SimulationError
 from analysis.simulate.real_data import real_vectors
 from analysis.simulate.result import SimulationResult
 
 __all__ = ["EmbeddingModel", "project_generations"]
 
 
-class EmbeddingModel(ArrayData):
+class EmbeddingModel(RowData):
     """A Gaussian mixture in sentence-embedding space, refitted to its own samples each generation.
 
     Real data: a seeded sample of ``n`` embeddings of the real train texts (the demo's shipped

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from analysis.simulate.protocol import ArrayData, SimulationError
+from analysis.simulate.protocol import RowData, SimulationError
 
 __all__ = ["GaussianModel", "TAIL_Z"]
 
@@ -20,7 +20,7 @@ __all__ = ["GaussianModel", "TAIL_Z"]
 TAIL_Z = 2.0
 
 
-class GaussianModel(ArrayData):
+class GaussianModel(RowData):
     """A Gaussian fitted by maximum likelihood, resampled each generation (Shumailov et al. 2024).
 
     Real data: ``n`` draws from ``N(mean · 1, std² I_dim)``. Fit: sample mean and the MLE

@@ -15,13 +15,13 @@ import pandas as pd
 
 from analysis.metrics.array_lm import UNK_ID, ArrayKneserNey, TokenCorpus, Vocabulary
 from analysis.metrics.kernels import entropy_bits
-from analysis.simulate.protocol import SimulationError
+from analysis.simulate.protocol import RowData, SimulationError
 from analysis.simulate.real_data import real_texts
 
 __all__ = ["NgramModel"]
 
 
-class NgramModel:
+class NgramModel(RowData):
     """The Kneser-Ney n-gram model trained on its own samples (model health under recursion).
 
     Real data: a seeded sample of ``n`` texts of the real train split (the demo's by default, or
@@ -165,14 +165,6 @@ class NgramModel:
         counts = np.bincount(real.ids, minlength=len(self.vocabulary.words))
         self.rare = (counts > 0) & (counts <= 2)
         return real
-
-    @staticmethod
-    def combine(parts: Sequence[TokenCorpus]) -> TokenCorpus:
-        return TokenCorpus.concat(parts)
-
-    @staticmethod
-    def take(data: TokenCorpus, rows: np.ndarray) -> TokenCorpus:
-        return data.take(rows)
 
     def fit(self, data: TokenCorpus, rng: np.random.Generator) -> ArrayKneserNey:
         return ArrayKneserNey(self.order, self.bits, discount=self.discount).fit(

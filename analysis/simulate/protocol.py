@@ -15,7 +15,7 @@ import numpy as np
 
 from analysis.errors import CollapseLabError
 
-__all__ = ["SimulationError", "SimulationModel", "PointsModel", "ArrayData"]
+__all__ = ["SimulationError", "SimulationModel", "PointsModel", "RowData", "ArrayData"]
 
 
 class SimulationError(CollapseLabError, ValueError):
@@ -81,13 +81,31 @@ class PointsModel(SimulationModel, Protocol):
         """A sample as an ``(n, d)`` float32 array."""
 
 
-class ArrayData:
-    """Data of a model that is one numpy array of rows: generations join and subsample by row."""
+class RowData:
+    """``combine`` and ``take`` for data that joins and subsamples by row, for every model of the simulator.
+
+    The data is a numpy array of rows (the Gaussian and embedding models), a tuple of row-aligned
+    arrays (the regression's design and labels), or an object with ``take(rows)`` and a
+    ``concat(parts)`` class method (:class:`analysis.metrics.array_lm.TokenCorpus`).
+    """
 
     @staticmethod
-    def combine(parts: Sequence[np.ndarray]) -> np.ndarray:
-        return np.concatenate(parts)
+    def combine(parts: Sequence[Any]) -> Any:
+        first = parts[0]
+        if isinstance(first, np.ndarray):
+            return np.concatenate(parts)
+        if isinstance(first, tuple):
+            return tuple(np.concatenate(column) for column in zip(*parts))
+        return type(first).concat(parts)
 
     @staticmethod
-    def take(data: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return data[rows]
+    def take(data: Any, rows: np.ndarray) -> Any:
+        if isinstance(data, np.ndarray):
+            return data[rows]
+        if isinstance(data, tuple):
+            return tuple(column[rows] for column in data)
+        return data.take(rows)
+
+
+#: The old name of :class:`RowData`, from when it joined arrays only.
+ArrayData = RowData

@@ -11,12 +11,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from analysis.simulate.protocol import SimulationError
+from analysis.simulate.protocol import RowData, SimulationError
 
 __all__ = ["RegressionModel"]
 
 
-class RegressionModel:
+class RegressionModel(RowData):
     """Least-squares regression trained on its own predictions (Dohmatob et al. 2024; Gerstgrasser et al. 2024).
 
     A fixed design ``X`` (n × dim, rows i.i.d. N(0, I)) is drawn once; the real labels are
@@ -66,14 +66,6 @@ class RegressionModel:
         self.design = rng.standard_normal((self.n, self.dim))
         self.w_true = rng.standard_normal(self.dim) / math.sqrt(self.dim)
         return self.design, self.design @ self.w_true + self.noise * rng.standard_normal(self.n)
-
-    @staticmethod
-    def combine(parts):
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-    @staticmethod
-    def take(data, rows: np.ndarray):
-        return data[0][rows], data[1][rows]
 
     def fit(self, data, rng: np.random.Generator) -> np.ndarray:
         x, y = data

@@ -1,0 +1,196 @@
+"""What the A/B metrics read, computed once per test: the pool of A's and B's rows and the real reference.
+
+:class:`ABContext` holds the pool (A's rows, then B's), the real reference and real train, and
+computes their features on first use (n-gram counts, distances to the reference, k-NN radii, fitted
+classifiers and language models), so each metric of :mod:`analysis.ab.values` is a cheap function
+of a subset of pool rows and reference rows.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from analysis.metrics import fidelity, tails, utility
+from analysis.metrics.lm import KneserNeyLM
+from analysis.metrics.ngrams import ngram_count_matrix, rare_token_ids, row_counts, tokenize
+
+__all__ = ["ABContext"]
+
+
+class ABContext:
+    """Everything the A/B metrics read, computed once: the pool (A's rows, then B's) and the real reference.
+
+    Pool positions ``0 .. n_a - 1`` are A, ``n_a .. n_a + n_b - 1`` are B. Features are computed on
+    first use, so a test of a few metrics costs only what they need.
+    """
+
+    def __init__(
+        self,
+        samples: pd.DataFrame,
+        embeddings: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        reference: np.ndarray,
+        train: np.ndarray,
+        *,
+        k: int,
+        bins: int,
+        seed: int,
+    ) -> None:
+        self.samples, self.k, self.bins, self.seed = samples, k, bins, seed
+        self.rows = np.concatenate([a, b])
+        self.sides = (np.arange(len(a)), np.arange(len(a), len(a) + len(b)))
+        self.reference, self.train = reference, train
+        self.x = np.asarray(embeddings[self.rows], np.float64)
+        self.ref_x = np.asarray(embeddings[reference], np.float64)
+        self.train_x = np.asarray(embeddings[train], np.float64)
+        real = (samples["source"] == "real").to_numpy()
+        self.other_real_x = np.asarray(embeddings[np.setdiff1d(np.flatnonzero(real), train)], np.float64)
+        self.real_texts = set(samples["text"].to_numpy()[real])
+        texts = samples["text"].to_numpy()
+        self.texts, self.ref_texts = texts[self.rows], texts[reference]
+        labels = samples["label"].to_numpy()
+        self.labels, self.ref_labels = labels[self.rows], labels[reference]
+
+    # ------------------------------------------------------------------ text features
+    @cached_property
+    def tokens(self) -> list[list[str]]:
+        return [tokenize(t) for t in self.texts]
+
+    def ngram_matrix(self, n: int) -> tuple[sparse.csr_matrix, dict[tuple[str, ...], int]]:
+        """Counts of every n-gram per pool row (pool × vocabulary), and the vocabulary of the pool's n-grams."""
+        cache = self.__dict__.setdefault("_ngram", {})
+        if n not in cache:
+            cache[n] = ngram_count_matrix(self.tokens, n)
+        return cache[n]
+
+    def ngram_counts(self, s: np.ndarray, n: int) -> np.ndarray:
+        """The n-gram counts of the pool rows ``s``."""
+        return row_counts(self.ngram_matrix(n)[0], s)
+
+    @cached_property
+    def rare_ids(self) -> tuple[np.ndarray, int]:
+        """Pool unigram ids of the reference's rare tokens (seen at most twice in it), and how many there are."""
+        return rare_token_ids((tokenize(text) for text in self.ref_texts), self.ngram_matrix(1)[1])
+
+    @cached_property
+    def label_codes(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Integer codes of the reference's and the pool's labels (-1: no label), and how many labels."""
+        values = pd.Series(np.concatenate([self.ref_labels, self.labels]), dtype=object)
+        given = utility.present_labels(values)
+        codes = np.full(len(values), -1)
+        codes[given], uniques = pd.factorize(values[given].astype(str))
+        return codes[: len(self.ref_labels)], codes[len(self.ref_labels) :], max(len(uniques), 1)
+
+    @cached_property
+    def text_ids(self) -> np.ndarray:
+        return pd.factorize(pd.Series(self.texts))[0]
+
+    @cached_property
+    def lengths(self) -> np.ndarray:
+        return np.array([len(t.split()) for t in self.texts])
+
+    @cached_property
+    def ref_lengths(self) -> np.ndarray:
+        return np.array([len(t.split()) for t in self.ref_texts])
+
+    # ------------------------------------------------------------------ embedding features
+    @cached_property
+    def ref_radii(self) -> np.ndarray:
+        return tails.rarity(self.ref_x, k=self.k)
+
+    @cached_property
+    def ref_bins(self) -> np.ndarray:
+        return tails.rarity_bins(self.ref_radii, self.bins)
+
+    def tail_mask(self, tenths: int) -> np.ndarray:
+        """The reference samples in the rarest ``tenths`` tenths (tail coverage's samples)."""
+        return self.ref_bins >= self.bins - tenths * self.bins // 10
+
+    @cached_property
+    def distances(self) -> np.ndarray:
+        """Euclidean distances reference × pool, as :mod:`analysis.metrics.fidelity` computes them."""
+        ref_norms = np.einsum("ij,ij->i", self.ref_x, self.ref_x)
+        norms = np.einsum("ij,ij->i", self.x, self.x)
+        return np.sqrt(fidelity.squared_distances(self.ref_x, ref_norms, self.x, norms))
+
+    @cached_property
+    def inside(self) -> np.ndarray:
+        """inside[i, j]: pool row j lies in reference sample i's k-NN ball."""
+        return self.distances <= self.ref_radii[:, None]
+
+    @cached_property
+    def own_radii(self) -> np.ndarray:
+        """Each pool row's k-NN radius within its own set (A or B), for recall."""
+        radii = np.empty(len(self.rows))
+        for side in self.sides:
+            radii[side] = fidelity.knn_radii(self.x[side], self.k)
+        return radii
+
+    @cached_property
+    def nearest_train(self) -> np.ndarray:
+        return fidelity.nearest_similarity(self.x, self.train_x)[0]
+
+    @cached_property
+    def nearest_real(self) -> np.ndarray:
+        """Cosine to the nearest real sample, train or holdout (near copies)."""
+        if not len(self.other_real_x):
+            return self.nearest_train
+        return np.maximum(self.nearest_train, fidelity.nearest_similarity(self.x, self.other_real_x)[0])
+
+    @cached_property
+    def copies(self) -> np.ndarray:
+        """1 where the text equals a real text, train or holdout (as compare counts copies)."""
+        return np.array([t in self.real_texts for t in self.texts], np.float64)
+
+    @cached_property
+    def holdout_copies(self) -> np.ndarray:
+        reference_texts = set(self.ref_texts)
+        return np.array([t in reference_texts for t in self.texts], np.float64)
+
+    # ------------------------------------------------------------------ fitted per side
+    @cached_property
+    def labelled(self) -> bool:
+        return utility.has_labels(self.ref_labels)
+
+    @cached_property
+    def tstr(self) -> list[utility.TSTRResult | None]:
+        out = []
+        for side in self.sides:
+            try:
+                out.append(utility.tstr(self.x[side], self.labels[side], self.ref_x, self.ref_labels, seed=self.seed))
+            except utility.UtilityError:
+                out.append(None)
+        return out
+
+    @cached_property
+    def tstr_codes(self) -> tuple[np.ndarray, list[np.ndarray | None], int, np.ndarray]:
+        """Integer codes of the labelled reference rows' true labels and of each side's predictions."""
+        keep = utility.present_labels(self.ref_labels)
+        true = self.ref_labels[keep].astype(str)
+        names = sorted(set(true) | {p for r in self.tstr if r is not None for p in r.predicted})
+        code = {name: i for i, name in enumerate(names)}
+        true_codes = np.array([code[t] for t in true])
+        predicted = [None if r is None else np.array([code[p] for p in r.predicted]) for r in self.tstr]
+        return true_codes, predicted, len(names), np.flatnonzero(keep)
+
+    @cached_property
+    def detection(self) -> list[utility.DetectionResult]:
+        return [utility.detection(self.ref_x, self.x[side], seed=self.seed) for side in self.sides]
+
+    @cached_property
+    def perplexity_parts(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per side, per reference text: the sum of log-probabilities and the number of scored tokens."""
+        out = []
+        ref_tokens = [tokenize(t) for t in self.ref_texts]
+        counts = np.array([len(t) + 1 for t in ref_tokens], np.float64)
+        for side in self.sides:
+            model = KneserNeyLM(3).fit(self.tokens[i] for i in side)
+            logs = np.array([-c * math.log(model.perplexity_tokens([t])) for t, c in zip(ref_tokens, counts)])
+            out.append((logs, counts))
+        return out
