@@ -30,7 +30,18 @@ from analysis.io import bytes_sha256
 from analysis.metrics.fidelity import group_floor
 from analysis.regions import Region, RegionMap, find_regions
 
-__all__ = ["Gap", "GapReport", "Region", "find_gaps", "region_map", "is_gap", "gap_margin", "RULE", "ALPHA"]
+__all__ = [
+    "Gap",
+    "GapReport",
+    "Region",
+    "find_gaps",
+    "gaps_frame",
+    "region_map",
+    "is_gap",
+    "gap_margin",
+    "RULE",
+    "ALPHA",
+]
 
 #: Family-wise false-gap rate per set (Bonferroni over its regions).
 ALPHA = 0.05
@@ -285,3 +296,32 @@ def find_gaps(
         tested=pd.DataFrame(tested),
         unsupported=balls.unsupported,
     )
+
+
+def gaps_frame(report: GapReport, samples: pd.DataFrame, *, example_chars: int = 160) -> pd.DataFrame:
+    """Every set's gaps as one table for a page or a CSV: the examples as their texts (cut at ``example_chars``).
+
+    Columns: ``set, region, real uncovered, covered, covered by real, examples, labels`` (label mix
+    of the uncovered samples as "label count, ..."; empty without labels).
+    """
+    text_of = dict(zip(samples["id"].astype(str), samples["text"].astype(str)))
+
+    def cut(text: str) -> str:
+        text = " ".join(text.split())
+        return text if len(text) <= example_chars else text[: example_chars - 1].rstrip() + "…"
+
+    rows = [
+        {
+            "set": gap.set,
+            "region": gap.name,
+            "real uncovered": gap.real_uncovered,
+            "covered": gap.share_covered,
+            "covered by real": gap.share_covered_by_real,
+            "examples": "\n".join(cut(text_of.get(i, "")) for i in gap.example_ids),
+            "labels": ", ".join(f"{label} {count}" for label, count in (gap.labels or {}).items()),
+        }
+        for gaps in report.gaps.values()
+        for gap in gaps
+    ]
+    columns = ["set", "region", "real uncovered", "covered", "covered by real", "examples", "labels"]
+    return pd.DataFrame(rows, columns=columns)

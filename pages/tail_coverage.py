@@ -6,11 +6,14 @@ import streamlit as st
 
 from analysis import charts
 from analysis.coverage import TailReport, tail_report
+from analysis.gaps import GapReport, find_gaps, gaps_frame
 from analysis.metrics.fidelity import group_floor
 from pages._shared import (
     chart_downloads,
     current_dataset,
     dataset_embeddings,
+    dataset_projection,
+    plain,
     set_controls,
     table_download,
     user_errors,
@@ -36,6 +39,64 @@ def _report(
     _embeddings: np.ndarray,
 ) -> TailReport:
     return tail_report(_samples, _embeddings, bins=bins, size=size, seed=seed)
+
+
+@st.cache_data(show_spinner="Naming the regions each set misses…", max_entries=8)
+def _gaps(
+    sha256: str,
+    ids: tuple[str, ...],
+    size: int | None,
+    seed: int,
+    _samples: pd.DataFrame,
+    _embeddings: np.ndarray,
+    _xy: np.ndarray,
+) -> GapReport:
+    return find_gaps(_samples, _embeddings, xy=_xy, size=size, seed=seed)
+
+
+def _named_gaps(report: GapReport, samples: pd.DataFrame) -> None:
+    """The regions each set misses, in words: name, uncovered count, covered share against real, examples, labels."""
+    st.subheader("What each set misses")
+    st.caption(
+        "Real samples clustered on the Embedding map's default map into regions, each named by its most distinctive "
+        "words (c-TF-IDF). A region is listed for a set when the set covers less of its holdout samples than real data "
+        "of the same size does, by more than sampling explains. " + plain(report.rule)
+    )
+    if report.unsupported:
+        st.info("No gaps are named. " + plain(report.unsupported), icon=":material/info:")
+        return
+    for name in report.gaps:
+        st.markdown("**" + plain(report.text_summary(name)) + "**")
+    table = gaps_frame(report, samples)
+    if table.empty:
+        return
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "real uncovered": st.column_config.NumberColumn(
+                help="Real holdout samples of the region the set leaves uncovered"
+            ),
+            "covered": st.column_config.ProgressColumn(
+                "covered",
+                format="percent",
+                min_value=0.0,
+                max_value=1.0,
+                help="Share of the region's holdout samples the set covers",
+            ),
+            "covered by real": st.column_config.ProgressColumn(
+                "real covers",
+                format="percent",
+                min_value=0.0,
+                max_value=1.0,
+                help="Share a real train sample of the same size covers",
+            ),
+            "examples": st.column_config.TextColumn("example real texts (uncovered)", width="large"),
+            "labels": st.column_config.TextColumn("label mix (uncovered)"),
+        },
+    )
+    table_download(table, "named-gaps", key="tail_gaps_csv", label="Table as CSV")
 
 
 def _not_supported(shares: pd.DataFrame, group: str, what: str, k: int) -> None:
@@ -66,6 +127,21 @@ with user_errors("Measuring tail coverage"):
         embeddings[rows],
     )
     st.caption(f"Each set at {report.size:,} samples (seed {seed}); coverage judged by {report.reference}.")
+    xy = dataset_projection(
+        samples, embeddings, manifest["sha256"], fit_on_real=False, n_neighbors=15, min_dist=0.1, seed=None
+    )
+    _named_gaps(
+        _gaps(
+            manifest["sha256"],
+            tuple(chosen["id"].astype(str)),
+            size,
+            seed,
+            chosen.reset_index(drop=True),
+            embeddings[rows],
+            np.asarray(xy)[rows],
+        ),
+        chosen,
+    )
 
     if report.unsupported:
         st.warning(report.unsupported + " Token coverage below does not depend on it.", icon=":material/warning:")

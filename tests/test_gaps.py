@@ -184,3 +184,19 @@ def test_check_says_what_each_set_misses(files, capsys) -> None:
     assert len(line.removeprefix("llm misses: ").split(", ")) == 4
     for topic in ("cooking", "space", "music", "medicine"):
         assert any(word in line for word in TOPICS[topic].split())
+
+
+@pytest.mark.slow  # the app on the built demo
+def test_tail_coverage_page_names_what_each_demo_set_misses() -> None:
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=600).run()
+    at.switch_page("pages/tail_coverage.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    assert "What each set misses" in [s.value for s in at.subheader]
+    assert any(m.value.startswith("**llm g3 misses: ") for m in at.markdown)
+    gaps = next(d.value for d in at.dataframe if "real uncovered" in d.value.columns)
+    assert {"llm", "llm g3"} <= set(gaps["set"]) and (gaps["covered"] < gaps["covered by real"]).all()
+    assert gaps["examples"].str.len().gt(0).all()
