@@ -332,6 +332,12 @@ class MixtureEngine:
             self._orders.popitem(last=False)
         return state
 
+    def _repr_html_(self) -> str:
+        """The sets it mixes and the reference, escaped (Jupyter's rich display)."""
+        from analysis.display import mixture_engine_html
+
+        return mixture_engine_html(self)
+
     def prepare(self, strategy: str = "uniform", seed: int = 0) -> None:
         """Build a draw order now (else on first use): dedup and tail-aware take a second or two."""
         self._order(strategy, seed)

@@ -93,6 +93,12 @@ class MixtureSpec:
     def __hash__(self) -> int:
         return hash((self.size, self.real_share, tuple(sorted(self.weights.items())), self.strategy, self.seed))
 
+    def _repr_html_(self) -> str:
+        """Size, real share and its guardrail, weights, escaped (Jupyter's rich display)."""
+        from analysis.display import mixture_spec_html
+
+        return mixture_spec_html(self, guardrail(self.real_share))
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the manifest's ``spec``; :meth:`from_dict` reads it back)."""
         return asdict(self)

@@ -171,6 +171,12 @@ class MonitorHistory:
     table: pd.DataFrame
     skipped: int = 0
 
+    def _repr_html_(self) -> str:
+        """A row per snapshot with its watched metrics, escaped (Jupyter's rich display)."""
+        from analysis.display import history_html
+
+        return history_html(self.table, skipped=self.skipped)
+
 
 def _as_float(value: Any) -> float:
     return math.nan if value is None else float(value)

@@ -64,3 +64,9 @@ class SimulationResult:
                 f"no metric {metric!r} for regime {regime!r}; metrics: {sorted(self.metrics['metric'].unique())}"
             )
         return rows.sort_values("generation")["value"].to_numpy()
+
+    def _repr_html_(self) -> str:
+        """Settings and the first and last generation per regime, escaped (Jupyter's rich display)."""
+        from analysis.display import simulation_html
+
+        return simulation_html(self)
