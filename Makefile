@@ -82,6 +82,16 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test,scale]'  # scale: Ray, so tests/test_ray.py runs
 	touch $@
 
+# JupyterLab on notebooks/ (the [notebooks] extra), on localhost; the notebooks' kernel is this
+# virtualenv's ipykernel ("python3"). The tests run the notebooks without it (tests/test_notebooks.py).
+.PHONY: notebooks
+notebooks: $(VENV)/.installed-notebooks $(DEMO_BUILT)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=localhost
+
+$(VENV)/.installed-notebooks: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[notebooks]'
+	touch $@
+
 $(DEMO_BUILT): data/demo/manifest.json | $(VENV)/.installed
 	$(BIN)/python -m analysis demo --embed
 	touch $@
