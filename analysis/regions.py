@@ -22,7 +22,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Region", "RegionMap", "find_regions", "ctfidf_terms", "min_cluster_size", "FIT_AT_MOST"]
+__all__ = [
+    "Region",
+    "RegionMap",
+    "find_regions",
+    "ctfidf_terms",
+    "min_cluster_size",
+    "label_positions",
+    "region_name_layer",
+    "FIT_AT_MOST",
+]
 
 #: HDBSCAN is fitted on at most this many points (seeded sample); the others join their nearest fitted point's region.
 FIT_AT_MOST = 20_000
@@ -192,3 +201,63 @@ def find_regions(texts: pd.Series | list[str], xy: np.ndarray, *, seed: int = 0)
         for c in range(len(ids))
     ]
     return RegionMap(regions, labels)
+
+
+def label_positions(
+    regions: list[Region],
+    *,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    width_px: int = 700,
+    height_px: int = 520,
+    font_px: int = 12,
+) -> pd.DataFrame:
+    """Where to write each region's name on the map so that no two names overlap: largest regions first.
+
+    A name is a box of about ``0.6 × font_px`` pixels per character by ``1.4 × font_px``, centred on
+    the region's centre; a name whose box meets one already placed is nudged one line down, then up,
+    and dropped if it still meets one. Columns: ``region, name, terms, size, x, y`` (data units).
+    """
+    sx = (x_range[1] - x_range[0]) / max(width_px, 1) or 1.0
+    sy = (y_range[1] - y_range[0]) / max(height_px, 1) or 1.0
+    line = 1.4 * font_px * sy
+    placed: list[tuple[float, float, float, float]] = []
+    rows = []
+    for region in sorted(regions, key=lambda r: (-r.size, r.id)):
+        if not (np.isfinite(region.x) and np.isfinite(region.y)):
+            continue
+        half_w, half_h = 0.6 * font_px * len(region.name) * sx / 2, line / 2
+        for dy in (0.0, -line, line):
+            box = (region.x - half_w, region.x + half_w, region.y + dy - half_h, region.y + dy + half_h)
+            if all(box[1] <= b[0] or b[1] <= box[0] or box[3] <= b[2] or b[3] <= box[2] for b in placed):
+                placed.append(box)
+                rows.append(
+                    {
+                        "region": region.id,
+                        "name": region.name,
+                        "terms": ", ".join(region.terms),
+                        "size": region.size,
+                        "x": region.x,
+                        "y": region.y + dy,
+                    }
+                )
+                break
+    return pd.DataFrame(rows, columns=["region", "name", "terms", "size", "x", "y"])
+
+
+def region_name_layer(labels: pd.DataFrame, *, font_px: int = 12):
+    """An Altair text layer of region names in map coordinates (:func:`label_positions`), white halo under dark text."""
+    import altair as alt
+
+    base = alt.Chart(labels).encode(
+        x="x:Q",
+        y="y:Q",
+        text="name:N",
+        tooltip=[
+            alt.Tooltip("name:N", title="region"),
+            alt.Tooltip("terms:N", title="distinctive words"),
+            alt.Tooltip("size:Q", title="real samples", format=","),
+        ],
+    )
+    halo = base.mark_text(fontSize=font_px, fontWeight="bold", stroke="white", strokeWidth=3, opacity=0.9)
+    return alt.layer(halo, base.mark_text(fontSize=font_px, fontWeight="bold", color="#1a1a1a"))

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analysis import charts, explore
+from analysis import charts, explore, mapview
 from analysis.compare import CompareError, coverage_reference
 from pages._shared import (
     chart_downloads,
@@ -14,6 +14,15 @@ from pages._shared import (
     user_errors,
     workspace,
 )
+
+TABLE_PAGE = 50  # samples per page of the selection table
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def map_points(sha256: str, settings: tuple, _samples, _xy):
+    """The points table of a dataset's map (a million rows take about a second: built once per map)."""
+    return explore.map_points(_samples, _xy, hover=False)
+
 
 st.title("Embedding map")
 st.caption(
@@ -68,8 +77,8 @@ with user_errors("Drawing the map"):
         min_dist=min_dist,
         seed=None if seed is None else int(seed),
     )
-    points = explore.map_points(samples, xy)
-    synthetic_sets = [name for name in dict.fromkeys(points["set"]) if name != "real"]
+    points = map_points(manifest["sha256"], (fit_on_real, n_neighbors, min_dist, seed), samples, xy)
+    synthetic_sets = [name for name in points["set"].cat.categories if name != "real"]
 
     top = st.columns([1, 2, 1.4])
     color_by = top[0].selectbox("Colour by", ["set", "source", "method", "generation", "label"], key="map_color")
@@ -84,8 +93,9 @@ with user_errors("Drawing the map"):
         "Density layer",
         ["synthetic − real", "real", "synthetic", "none"],
         key="map_density",
-        help="Binned density of the real samples and of the chosen synthetic sets. 'synthetic − real': red cells hold "
-        "more synthetic than real (synthetic piles up), blue cells more real than synthetic (synthetic rarely goes).",
+        help="Binned density of the real samples and of the chosen synthetic sets, over the points. "
+        "'synthetic − real': red cells hold more synthetic than real (synthetic piles up), blue cells more real than synthetic (synthetic "
+        "rarely goes).",
     )
     toggles = st.columns(2)
     mark_uncovered = toggles[0].toggle(
@@ -97,18 +107,25 @@ with user_errors("Drawing the map"):
         "200 holdout samples nothing is marked: the balls are too wide to tell.",
     )
 
-    visible = points[(points["source"] == "real") | points["set"].isin(shown_sets)]
-    drawn = explore.stratified_sample(visible)
-    if len(drawn) < len(visible):
-        st.info(
-            f"Drawing a stratified sample of {len(drawn):,} of {len(visible):,} points (each set keeps its share) so the "
-            f"browser stays responsive; densities, coverage and selections use all {len(visible):,}.",
-            icon=":material/info:",
-        )
-    density = None
-    if density_choice != "none":
-        density = explore.density_grid(visible, (visible["source"] != "real").to_numpy())
+    visible_mask = ((points["source"] == "real") | points["set"].isin(shown_sets)).to_numpy()
+    visible = points[visible_mask]
+    x, y = visible["x"].to_numpy(), visible["y"].to_numpy()
+    zoom = st.session_state.get("map_zoom")
+    extent = zoom if zoom is not None else mapview.Extent.of(points["x"].to_numpy(), points["y"].to_numpy())
+    in_view = extent.contains(x, y)
     mode = {"synthetic − real": "difference"}.get(density_choice, density_choice)
+    colors = mapview.color_key(
+        visible[color_by].astype(str) if color_by == "generation" else visible[color_by], color_by
+    )
+    real_visible = (visible["source"] == "real").to_numpy()
+    png = mapview.density_image(
+        x, y, visible[color_by].astype(str) if color_by == "generation" else visible[color_by], colors, extent,
+        layer=mode, real=real_visible, synthetic=~real_visible,
+    )  # fmt: skip
+    shown = None
+    if in_view.sum() <= mapview.POINT_LIMIT:
+        shown = visible[in_view]
+        shown = shown.assign(hover=explore.hover_text(samples["text"].iloc[shown["row"]]).to_numpy())
 
     marked, marked_title = None, "marked"
     real_rows = points.index[points["source"] == "real"].to_numpy()
@@ -130,26 +147,58 @@ with user_errors("Drawing the map"):
                     f"by the shown synthetic sets ({reference.k}-NN balls of the holdout, as on Tail coverage); they are "
                     f"ringed in black."
                 )
-                marked, marked_title = missed[missed["row"].isin(drawn["row"])], "not covered"
+                missed = missed[extent.contains(missed["x"].to_numpy(), missed["y"].to_numpy())]
+                if len(missed) > mapview.MARK_LIMIT:
+                    toggles[1].caption(
+                        f"{mapview.MARK_LIMIT:,} of the {len(missed):,} in view are ringed (a seeded sample); zoom in "
+                        "to ring them all."
+                    )
+                    missed = missed.sample(mapview.MARK_LIMIT, random_state=0)
+                marked = missed.assign(hover=explore.hover_text(samples["text"].iloc[missed["row"]]).to_numpy())
+                marked_title = "not covered"
 
-    chart = charts.embedding_map(
-        drawn, color_by=color_by, density=density, density_of=mode, marked=marked, marked_title=marked_title
+    chart = mapview.map_chart(
+        png, extent, color_by=color_by, colors=colors, points=shown, marked=marked, marked_title=marked_title
     )
     event = st.altair_chart(chart, on_select="rerun", key="map_chart", width="stretch")
+    st.caption(
+        f"Every one of the {int(in_view.sum()):,} samples in view is drawn in the density image "
+        f"({mapview.IMAGE_WIDTH}×{mapview.IMAGE_HEIGHT} pixels, rendered on the server); "
+        + (
+            f"they are few enough ({mapview.POINT_LIMIT:,} at most) to be drawn as points too: hover one to read it."
+            if shown is not None
+            else f"points you can hover appear when at most {mapview.POINT_LIMIT:,} are in view: zoom in."
+        )
+    )
+    box = (event.get("selection") or {}).get(charts.MAP_SELECTION) if event else None
+    box_extent = mapview.Extent.of_box(box)
+    zooms = st.container(horizontal=True)
+    if zooms.button(
+        "Zoom to selection", icon=":material/zoom_in:", disabled=box_extent is None, key="map_zoom_in",
+        help="Redraw the map for the box at full resolution.",
+    ):  # fmt: skip
+        st.session_state["map_zoom"] = box_extent
+        st.rerun()
+    if zooms.button("Whole map", icon=":material/zoom_out_map:", disabled=zoom is None, key="map_zoom_reset"):
+        st.session_state["map_zoom"] = None
+        st.rerun()
     chart_downloads(chart, "embedding-map", key="map_export")
 
-    box = (event.get("selection") or {}).get(charts.MAP_SELECTION) if event else None
-    selected = visible[explore.in_box(visible, box)]
+    rows, counts = mapview.select_box(visible, box)
+    selected = visible.iloc[rows]
     st.subheader("Selection")
     if selected.empty:
-        st.caption("Drag a box on the map to list its samples here; the rest of the map greys out.")
+        st.caption("Drag a box on the map to list its samples here (every sample in the box, not only those drawn).")
     else:
         st.caption(
-            f"{len(selected):,} samples in the box: "
-            + ", ".join(f"{n:,} {plain(name)}" for name, n in selected["set"].value_counts().items())
+            f"{len(selected):,} samples in the box: " + ", ".join(f"{n:,} {plain(name)}" for name, n in counts.items())
         )
-        full = samples.loc[selected["row"], ["id", "text", "source", "method", "generation", "label", "split"]]
-        st.dataframe(full, hide_index=True, width="stretch", height=280)
+        pages = max(1, -(-len(selected) // TABLE_PAGE))
+        page = st.number_input(f"Page (of {pages:,}, {TABLE_PAGE} samples each)", 1, pages, 1, key="map_table_page")
+        chosen = selected["row"].to_numpy()[(page - 1) * TABLE_PAGE : page * TABLE_PAGE]
+        columns = ["id", "text", "source", "method", "generation", "label", "split"]
+        st.dataframe(samples.iloc[chosen][columns], hide_index=True, width="stretch", height=280)
+        full = samples.iloc[selected["row"].to_numpy()][columns]
         left, right = st.columns([1, 3])
         with left:
             table_download(full, "selection", key="map_selection_csv", label="Selection as CSV")
@@ -165,7 +214,7 @@ with user_errors("Drawing the map"):
                     )
 
     st.subheader("Nearest synthetic samples")
-    candidates = selected[selected["source"] == "real"] if not selected.empty else points.loc[real_rows]
+    candidates = selected[selected["source"] == "real"] if not selected.empty else points.iloc[real_rows[:1]]
     lookup = st.text_input(
         "Real sample id",
         value=str(candidates["id"].iloc[0]) if len(candidates) else "",

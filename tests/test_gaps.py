@@ -200,3 +200,13 @@ def test_tail_coverage_page_names_what_each_demo_set_misses() -> None:
     gaps = next(d.value for d in at.dataframe if "real uncovered" in d.value.columns)
     assert {"llm", "llm g3"} <= set(gaps["set"]) and (gaps["covered"] < gaps["covered by real"]).all()
     assert gaps["examples"].str.len().gt(0).all()
+
+
+def test_region_names_on_the_map_do_not_overlap() -> None:
+    from analysis.regions import Region, label_positions
+
+    regions = [Region(i, f"name number {i}", ("a",), 100 - i, 0.0 + 0.01 * i, 0.0) for i in range(5)]
+    regions.append(Region(9, "far away", ("b",), 10, 9.0, 9.0))
+    labels = label_positions(regions, x_range=(0, 10), y_range=(0, 10), width_px=700, height_px=520)
+    assert list(labels["region"][:3]) == [0, 1, 2] and 9 in set(labels["region"])  # nudged down, up, then dropped
+    assert len(labels) == 4 and labels["y"].nunique() == 4
