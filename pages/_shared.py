@@ -25,6 +25,7 @@ import streamlit as st
 from analysis import charts, demo
 from analysis.embed import cached_count, embed
 from analysis.errors import CollapseLabError
+from analysis.explore import set_names
 from analysis.export import csv_bytes
 from analysis.mixture import MixtureEngine
 from analysis.progress import ProgressMeter
@@ -333,8 +334,10 @@ def dataset_embeddings(samples: pd.DataFrame, sha256: str) -> np.ndarray:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _projection(sha256: str, fit_on_real: bool, params: tuple, _embeddings_: np.ndarray, _fit_rows) -> np.ndarray:
-    return project(_embeddings_, fit_rows=_fit_rows, **dict(params))
+def _projection(
+    sha256: str, fit_on_real: bool, params: tuple, _embeddings_: np.ndarray, _fit_rows, _strata=None
+) -> np.ndarray:
+    return project(_embeddings_, fit_rows=_fit_rows, strata=_strata, **dict(params))
 
 
 _SERVED: dict[tuple, None] = {}  # maps _projection served lately: a rerun skips the disk check (a 21 MB hash)
@@ -345,18 +348,20 @@ def dataset_projection(
 ) -> np.ndarray:
     """The 2-D map of the dataset: from memory, from the disk cache, or fitted now with a progress bar."""
     fit_rows = (samples["source"] == "real").to_numpy() if fit_on_real else None
+    strata = np.asarray(set_names(samples))  # above FIT_LIMIT rows each set keeps its share of the fitted sample
     key = (sha256, fit_on_real, tuple(sorted(params.items())))
-    if key not in _SERVED and cached_projection(embeddings, fit_rows=fit_rows, **params) is None:
+    if key not in _SERVED and cached_projection(embeddings, fit_rows=fit_rows, strata=strata, **params) is None:
         bar = st.progress(0.0, text=f"Fitting the UMAP map of {len(samples):,} samples (once; then it is cached)…")
         xy = project(
             embeddings,
             fit_rows=fit_rows,
+            strata=strata,
             progress=lambda stage, fraction: bar.progress(fraction, text=f"UMAP: {stage}"),
             **params,
         )
         bar.empty()
         return xy
-    xy = _projection(*key, embeddings, fit_rows)
+    xy = _projection(*key, embeddings, fit_rows, strata)
     _SERVED[key] = None
     while len(_SERVED) > 4:  # as many as _projection keeps
         _SERVED.pop(next(iter(_SERVED)))
