@@ -368,16 +368,16 @@ def dataset_projection(
     return xy
 
 
-_PREVIEWS: dict[str, MixtureEngine] = {}  # per server process, the last two datasets' mixture engines
-_PREVIEW_LOCK = threading.Lock()
+_ENGINES: dict[str, MixtureEngine] = {}  # per server process, the last two datasets' mixture engines
+_ENGINE_LOCK = threading.Lock()
 
 
-def mixture_preview(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str) -> MixtureEngine:
+def mixture_engine(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str) -> MixtureEngine:
     """The mixture engine of the dataset: built once per server process (a progress bar meanwhile), then shared."""
-    with _PREVIEW_LOCK:
-        if sha256 not in _PREVIEWS:
+    with _ENGINE_LOCK:
+        if sha256 not in _ENGINES:
             bar = st.progress(0.0, text=f"Precomputing neighbourhoods of {len(samples):,} samples (once per dataset)…")
-            preview = MixtureEngine(
+            engine = MixtureEngine(
                 samples,
                 embeddings,
                 progress=lambda done, total: bar.progress(
@@ -385,15 +385,15 @@ def mixture_preview(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str) 
                 ),
             )
             bar.empty()
-            while len(_PREVIEWS) >= 2:
-                _PREVIEWS.pop(next(iter(_PREVIEWS)))
-            _PREVIEWS[sha256] = preview
-        return _PREVIEWS[sha256]
+            while len(_ENGINES) >= 2:
+                _ENGINES.pop(next(iter(_ENGINES)))
+            _ENGINES[sha256] = engine
+        return _ENGINES[sha256]
 
 
-def built_preview(sha256: str) -> MixtureEngine | None:
+def built_mixture_engine(sha256: str) -> MixtureEngine | None:
     """The dataset's mixture engine if the Mixture designer built it in this server process, else None."""
-    return _PREVIEWS.get(sha256)
+    return _ENGINES.get(sha256)
 
 
 def url_state(prefix: str, defaults: dict[str, Any], *, limits: dict[str, Any] | None = None) -> dict[str, str]:

@@ -7,7 +7,7 @@ from analysis.ab import ab_test
 from analysis.compare import BASELINE, sets_of
 from analysis.mixture import MixtureSpec
 from pages._shared import (
-    built_preview,
+    built_mixture_engine,
     chart_downloads,
     current_dataset,
     dataset_embeddings,
@@ -30,9 +30,9 @@ samples = samples.reset_index(drop=True)
 with user_errors("Running the A/B test"):
     embeddings = dataset_embeddings(samples, manifest["sha256"])
     candidates = {name: rows for name, rows in sets_of(samples).items() if name != BASELINE}
-    design, preview = st.session_state.get("mixture_design"), built_preview(manifest["sha256"])
-    if design and design["dataset"] == manifest["sha256"] and preview is not None:
-        candidates[MIXTURE] = preview.rows(MixtureSpec.from_dict(design["spec"]))
+    design, engine = st.session_state.get("mixture_design"), built_mixture_engine(manifest["sha256"])
+    if design and design["dataset"] == manifest["sha256"] and engine is not None:
+        candidates[MIXTURE] = engine.rows(MixtureSpec.from_dict(design["spec"]))
     ids = samples["id"].astype(str)
     for name, kept in workspace().subsets().items():
         candidates[f"subset: {name}"] = samples.index[ids.isin(set(kept))].to_numpy()

@@ -1,4 +1,5 @@
-"""Monitor: a pipeline's synthetic snapshots over time against the same real holdout, with early warnings; the report."""
+"""Monitor: a pipeline's synthetic snapshots over time against the same real holdout, with early warnings;
+the report."""
 
 import json
 
@@ -9,7 +10,7 @@ from analysis.compare import cached_compare
 from analysis.mixture import MixtureSpec, export_bytes
 from analysis.report import build_report
 from pages._shared import (
-    built_preview,
+    built_mixture_engine,
     chart_downloads,
     current_dataset,
     dataset_embeddings,
@@ -63,30 +64,32 @@ with user_errors("Monitoring"):
             )
     else:
         history = monitor.Monitor(ws.root).history()
-        with st.expander("Add a snapshot", icon=":material/add:", expanded=history.empty):
-            with st.form("monitor_add", border=False):
-                options = [f"{method} g{generation}" for method, generation in synthetic_sets.index]
-                chosen = st.selectbox("Synthetic set of the current dataset", options, key="monitor_set")
-                name = st.text_input("Snapshot name", placeholder="e.g. 2026-11-25 nightly", key="monitor_name")
-                generation = st.number_input(
-                    "Generation (0: none; the order of adding)", 0, 10_000, 0, key="monitor_generation"
-                )
-                if st.form_submit_button("Score and add", icon=":material/add_chart:") and chosen:
-                    method, _, gen = chosen.rpartition(" g")
-                    rows = samples.index[
-                        (samples["method"] == method)
-                        & (samples["generation"] == int(gen))
-                        & (samples["source"] == "synthetic")
-                    ].to_numpy()
-                    with st.spinner("Scoring the snapshot against the real holdout…"):
-                        watcher = monitor.Monitor(ws.root, real, real_embeddings=embeddings[real.index.to_numpy()])
-                        watcher.add_snapshot(
-                            samples.loc[rows],
-                            name.strip() or chosen,
-                            generation=int(generation) or None,
-                            embeddings=embeddings[rows],
-                        )
-                    st.rerun()
+        with (
+            st.expander("Add a snapshot", icon=":material/add:", expanded=history.empty),
+            st.form("monitor_add", border=False),
+        ):
+            options = [f"{method} g{generation}" for method, generation in synthetic_sets.index]
+            chosen = st.selectbox("Synthetic set of the current dataset", options, key="monitor_set")
+            name = st.text_input("Snapshot name", placeholder="e.g. 2026-11-25 nightly", key="monitor_name")
+            generation = st.number_input(
+                "Generation (0: none; the order of adding)", 0, 10_000, 0, key="monitor_generation"
+            )
+            if st.form_submit_button("Score and add", icon=":material/add_chart:") and chosen:
+                method, _, gen = chosen.rpartition(" g")
+                rows = samples.index[
+                    (samples["method"] == method)
+                    & (samples["generation"] == int(gen))
+                    & (samples["source"] == "synthetic")
+                ].to_numpy()
+                with st.spinner("Scoring the snapshot against the real holdout…"):
+                    watcher = monitor.Monitor(ws.root, real, real_embeddings=embeddings[real.index.to_numpy()])
+                    watcher.add_snapshot(
+                        samples.loc[rows],
+                        name.strip() or chosen,
+                        generation=int(generation) or None,
+                        embeddings=embeddings[rows],
+                    )
+                st.rerun()
 
     if not history.empty and source == "saved snapshots":
         listed = history.drop_duplicates(["series", "snapshot"]).sort_values("order")
@@ -125,10 +128,10 @@ with user_errors("Monitoring"):
     if st.button("Build the report", icon=":material/description:", key="monitor_report"):
         mixture = None
         design = st.session_state.get("mixture_design")
-        preview = built_preview(manifest["sha256"])
-        if design and design["dataset"] == manifest["sha256"] and preview is not None:
+        engine = built_mixture_engine(manifest["sha256"])
+        if design and design["dataset"] == manifest["sha256"] and engine is not None:
             spec = MixtureSpec.from_dict(design["spec"])
-            rows = preview.rows(spec)
+            rows = engine.rows(spec)
             mixture = json.loads(export_bytes(samples, rows, spec, "parquet", metrics=design["metrics"])[2])
         with st.spinner("Building the report (comparison, tail coverage, charts)…"):
             html = build_report(
