@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: app test install install-test chromium bench clean rebuild-llama lint
+.PHONY: app test check install install-test chromium bench clean rebuild-llama lint
 
 # The local LLM's runtime, llama-cpp-python, compiles llama.cpp from source. It is built
 # portably: no native tuning, no AVX-512 and no AMX (some machines report AMX in CPUID but kill a
@@ -33,6 +33,15 @@ app: install $(DEMO_BUILT)
 
 test: install-test $(DEMO_BUILT) chromium
 	$(BIN)/python -m pytest
+
+# The fast lane, under 2 minutes after install: lint, format and type checks, then the tests that need
+# neither the real models nor the built demo (tests/conftest.py marks the others slow and fails a fast
+# test that loads a model).
+check: install-test
+	$(BIN)/ruff check analysis pages app.py tests
+	$(BIN)/ruff format --check analysis pages app.py tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -m "not slow" -q
 
 # Lint, format and type checks (ruff and mypy, configured in pyproject.toml).
 lint: install-test

@@ -1,6 +1,5 @@
 """The monitor: snapshot history on disk (append-only, crash-safe), trend rules, the `check` gate."""
 
-import hashlib
 import json
 import math
 import os
@@ -31,6 +30,7 @@ from analysis.monitor import (
     warnings,
 )
 from analysis.risks import RulesError, load_trend_rules
+from tests.conftest import fake_embed as seeded_fake_embed
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORDS = [
@@ -65,13 +65,8 @@ def vectors(n, seed, dim=16, shift=0.0):
 
 
 def fake_embed(texts):
-    """Deterministic stand-in vectors (a seed per text), so these tests need no model."""
-    rows = [
-        np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little")).normal(size=16)
-        for t in texts
-    ]
-    x = np.array(rows)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    """The shared fake embedder (tests/conftest.py) at 16 dimensions, like :func:`vectors`: no model."""
+    return seeded_fake_embed(texts, dim=16)
 
 
 @pytest.fixture
@@ -237,6 +232,7 @@ def test_snapshots_from_a_folder_and_from_a_column(monitor, tmp_path):
     assert [r["snapshot"] for r in by_column.add_by(samples, "generation")] == ["llm g1", "llm g2"]
 
 
+@pytest.mark.slow  # embeds the demo: its built vectors or MiniLM
 def test_demo_history_has_the_llm_generations():
     history = demo_history()
     snapshots = history.drop_duplicates("snapshot")
@@ -466,6 +462,7 @@ def check(folder, *extra):
     return main(["check", "--real", str(folder / "real.csv"), "--no-mauve", *extra])
 
 
+@pytest.mark.slow  # embeds the demo files: the built demo's vectors or MiniLM
 def test_check_exit_codes(demo_files, tmp_path, capsys):
     folder = demo_files
     assert check(folder, "--synthetic", f"fresh={folder / 'fresh.csv'}") == 0
