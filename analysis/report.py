@@ -1,6 +1,9 @@
 """One self-contained HTML report of a dataset, for a design review.
 
-:func:`build_report` returns a single HTML document: the dataset summary, the verdict of the
+:func:`build_report` returns a single HTML document. It opens with one screen a review can put on
+the wall (:func:`analysis.review.review_summary`): the verdict per set in words, the top named gaps
+per set, the recommended mixture with the metrics it reaches, and a small map with the gaps circled.
+The details follow, each folded in a ``<details>``: the dataset summary, the verdict of the
 quality gate (:func:`analysis.monitor.gate`), the method comparison, tail coverage, the mixture
 (when a mixture manifest is given), the monitor's trend warnings (when a history is given), every
 metric's definition, and a manifest of the inputs (SHA-256 hashes) and package versions.
@@ -65,6 +68,12 @@ figure { margin: 1rem 0; overflow-x: auto; } figcaption { color: #555; font-size
 .ok { color: #2c7a2c; font-weight: 600; } .warning { color: #b36b00; font-weight: 600; }
 .alarm { color: #c62828; font-weight: 700; }
 code { background: #f3f3f3; padding: 0 .2rem; }
+header h1 { font-size: 1.6rem; margin-top: 0; } header p { margin: .2rem 0; }
+#at-a-glance h2 { margin-top: .8rem; } #at-a-glance h3 { margin: .7rem 0 .2rem; font-size: 1rem; }
+#at-a-glance table { font-size: .8rem; margin: .3rem 0 .5rem; } #at-a-glance p { margin: .3rem 0; font-size: .9rem; }
+.glance { display: grid; grid-template-columns: minmax(0, 1.25fr) minmax(0, 1fr); gap: 1.2rem; align-items: start; }
+.glance figure { margin: 0; } .glance ul { margin: .2rem 0; padding-left: 1.1rem; font-size: .85rem; }
+details > summary { cursor: pointer; } details > summary > h2 { display: inline-block; margin: 1.4rem 0 .3rem; }
 """
 
 
@@ -180,7 +189,8 @@ def _mixture_section(manifest: dict[str, Any]) -> str:
     rows = [
         f"<p>A mixture of <b>{_e(spec.get('size'))}</b> rows, real share <b>{_e(spec.get('real_share'))}</b>, "
         f"strategy <code>{_e(spec.get('strategy'))}</code>, seed {_e(spec.get('seed'))}. Guardrail: "
-        f'<span class="{_e(guard.get("level", "ok"))}">{_e(guard.get("level", "?"))}</span> {_e(guard.get("reason", ""))}</p>',
+        f'<span class="{_e(guard.get("level", "ok"))}">{_e(guard.get("level", "?"))}</span> '
+        f"{_e(guard.get('reason', ''))}</p>",
     ]
     if weights:
         rows.append(
@@ -204,11 +214,76 @@ def _mixture_section(manifest: dict[str, Any]) -> str:
     return "".join(rows)
 
 
+def _summary_section(review: Any, samples: pd.DataFrame, xy: np.ndarray | None, map_note: str) -> str:
+    """The report's first screen: verdicts and top gaps (left), the map and the recommended mixture (right)."""
+    from analysis.review import gap_map
+
+    worst = {"ok": 0, "warning": 1, "alarm": 2}
+    flagged = sum(1 for v in review.verdicts if worst.get(v.verdict, 0) > 0)
+    left = [
+        f'<p>Overall: <span class="{_e(review.overall)}">{_e(review.overall)}</span>: {flagged} of '
+        f"{len(review.verdicts)} synthetic sets fire a collapse-risk rule. Details, rules and numbers are folded "
+        "below.</p>",
+        "<h3>Verdict per set</h3>",
+        _table(pd.DataFrame([{"set": v.set, "verdict": v.verdict, "in words": v.sentence} for v in review.verdicts])),
+        "<h3>Top named gaps</h3>",
+    ]
+    if review.gaps and any(review.gaps.values()):
+        items = []
+        for name, gaps in review.gaps.items():
+            if not gaps:
+                continue
+            listed = "; ".join(
+                f"<b>{_e(g.name)}</b> ({int(g.real_uncovered):,} uncovered; {g.share_covered:.0%} covered, "
+                f"real {g.share_covered_by_real:.0%})"
+                for g in gaps
+            )
+            items.append(f"<li><b>{_e(name)}</b> misses: {listed}</li>")
+        left.append(f'<ul class="gaps">{"".join(items)}</ul>')
+        clean = [name for name, gaps in review.gaps.items() if not gaps]
+        if clean:
+            left.append(f"<p>No gap: {_e(', '.join(clean))}.</p>")
+        if review.gap_report is not None:
+            left.append(
+                '<details class="muted"><summary>When a region is a gap</summary>'
+                f"{_e(review.gap_report.rule)}</details>"
+            )
+    else:
+        left.append(f'<p class="muted">{_e(review.gap_note or "No named gaps.")}</p>')
+    right = []
+    if xy is not None:
+        right.append(
+            _svg(
+                gap_map(samples, xy, review, width=440, height=300),
+                "The dataset's map: real (grey), synthetic sets (colours); red circles: the named gaps.",
+                900,
+            )
+        )
+    else:
+        right.append(f'<p class="muted">(no map: {_e(map_note)})</p>')
+    right.append('<h3 id="recommended-mixture">Recommended mixture</h3>')
+    rec = review.recommendation
+    if rec is not None:
+        right.append(
+            f"<p>Keep <b>{rec.real_share:.0%} real</b>; synthetic weights <b>{_e(rec.weights_text())}</b>, "
+            f"strategy <code>{_e(rec.strategy)}</code>, {rec.size:,} rows. It reaches:</p>"
+            + _table(rec.metric_table())
+            + f'<details class="muted"><summary>How it was chosen</summary>{_e(rec.text)}</details>'
+        )
+    else:
+        right.append(f'<p class="muted">{_e(review.recommendation_note)}</p>')
+    return f'<div class="glance"><div>{"".join(left)}</div><div>{"".join(right)}</div></div>'
+
+
 def build_report(
     samples: pd.DataFrame,
     *,
     embeddings: np.ndarray | None = None,
     compare_table: pd.DataFrame | None = None,
+    gap_report: Any = None,
+    xy: np.ndarray | None = None,
+    mixture_engine: Any = None,
+    min_real_share: float | None = None,
     mixture_manifest: dict[str, Any] | str | Path | None = None,
     history: pd.DataFrame | None = None,
     rules: str | Path | None = None,
@@ -230,6 +305,16 @@ def build_report(
     compare_table
         A :func:`analysis.compare.compare` table of ``samples``; computed (with ``size``,
         ``seed``, ``with_mauve``) when not given.
+    gap_report
+        A :class:`analysis.gaps.GapReport` of ``samples`` for the summary's named gaps; computed
+        (:func:`analysis.review.named_gaps`, on ``xy``) when not given.
+    xy
+        The map of ``samples`` (n × 2) the summary draws; default the cached default map
+        (:func:`analysis.review.map_xy`), fitted with UMAP when not cached.
+    mixture_engine, min_real_share
+        For the recommended mixture (:func:`analysis.review.recommend_mixture`): an engine of
+        ``samples`` to reuse, and the real share to search at (default 30 %, the guardrail's
+        warning share).
     mixture_manifest
         A mixture manifest (:func:`analysis.mixture.export_mixture`), as a dict or a path to
         its ``.manifest.json``: adds the mixture section.
@@ -273,6 +358,30 @@ def build_report(
     size = size or int(compare_table["n"].iloc[0])
     figure = iter(range(1, 1000))
     sections: list[tuple[str, str, str]] = []  # (anchor, heading, body)
+
+    # The first screen: one summary a review can put on the wall
+    from analysis.review import map_xy, review_summary
+
+    map_note = ""
+    if xy is None:
+        try:
+            xy = map_xy(embeddings)
+        except Exception as exc:  # a map that cannot be fitted must not lose the report
+            map_note = str(exc)
+    if xy is None and not map_note:
+        map_note = "too few samples for a map"
+    review = review_summary(
+        samples,
+        embeddings,
+        compare_table,
+        rules=rules,
+        gap_report=gap_report,
+        xy=xy,
+        engine=mixture_engine,
+        min_real_share=min_real_share,
+        seed=seed,
+    )
+    summary_html = _summary_section(review, samples, xy, map_note)
 
     # Dataset summary
     overview = summary.overview(samples)
@@ -406,9 +515,12 @@ def build_report(
     sections.append(("manifest", "Manifest", "".join(body)))
 
     created = datetime.now().astimezone().isoformat(timespec="seconds")
-    nav = "".join(f'<a href="#{anchor}">{_e(heading)}</a>' for anchor, heading, _ in sections)
-    content = "".join(
-        f'<section id="{anchor}"><h2>{_e(heading)}</h2>{body}</section>' for anchor, heading, body in sections
+    nav = '<a href="#at-a-glance">At a glance</a>' + "".join(
+        f'<a href="#{anchor}">{_e(heading)}</a>' for anchor, heading, _ in sections
+    )
+    content = f'<section id="at-a-glance"><h2>At a glance</h2>{summary_html}</section>' + "".join(
+        f'<details id="{anchor}"><summary><h2>{_e(heading)}</h2></summary><section>{body}</section></details>'
+        for anchor, heading, body in sections
     )
     return (
         "<!DOCTYPE html>\n"
@@ -416,7 +528,8 @@ def build_report(
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
-        f'<header><h1>{_e(title)}</h1><p class="muted">Made by Collapse Lab {_e(_version("collapse-lab"))} on {_e(created)}. '
+        f'<header><h1>{_e(title)}</h1><p class="muted">Made by Collapse Lab {_e(_version("collapse-lab"))} '
+        f"on {_e(created)}. "
         f"Open offline; nothing here loads from the network.</p><nav>{nav}</nav></header>"
         f"{content}</body></html>\n"
     )

@@ -2,7 +2,9 @@
 
 import re
 from html import escape as html_escape
+from html.parser import HTMLParser
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,8 +13,10 @@ from analysis.compare import DEFINITIONS, METRICS
 from analysis.corpus import combine_samples, samples_from_frame
 from analysis.demo import load_demo
 from analysis.embed import embed
+from analysis.gaps import Gap, GapReport
 from analysis.generate import generate
 from analysis.monitor import history_frame
+from analysis.regions import Region
 from analysis.report import build_report
 
 SCRIPT = "<script>alert(1)</script> is how the page would be attacked"
@@ -48,10 +52,34 @@ def history():
     return history_frame(records)
 
 
+#: The hand-made named gaps the report fixture shows (so the summary test does not depend on clustering).
+GAP_NAMES = ("volcano / lava / eruption", "opera / aria / soprano")
+
+
+def hand_gaps(xy: np.ndarray) -> GapReport:
+    """Two named regions (at the map's first and last rows), both gaps of the rule-based set; none of the other."""
+    regions = [
+        Region(id=i, name=name, terms=tuple(name.split(" / ")), size=40, x=float(xy[row, 0]), y=float(xy[row, 1]))
+        for i, (name, row) in enumerate(zip(GAP_NAMES, (0, -1)))
+    ]
+    gaps = [
+        Gap("rule-based", r.id, r.name, 20 - 5 * r.id, 0.1 * r.id, 0.8, ["a", "b"], {"Science": 3}) for r in regions
+    ]
+    return GapReport(regions=regions, gaps={"rule-based": gaps, "<img src=x onerror=alert(2)>": []}, rule="a rule")
+
+
+def pca_map(vectors: np.ndarray) -> np.ndarray:
+    """A two-dimensional map without UMAP (fast): the first two principal components."""
+
+    centred = vectors - vectors.mean(axis=0)
+    return (centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T).astype(np.float32)
+
+
 @pytest.fixture(scope="module")
 def report(dataset, history, tmp_path_factory):
     samples, vectors = dataset
     folder = tmp_path_factory.mktemp("report")
+    xy = pca_map(vectors)
     manifest = {
         "spec": {"size": 100, "real_share": 0.5, "weights": {"rule-based": 1.0}, "strategy": "uniform", "seed": 0},
         "guardrail": {"level": "ok", "reason": "real share 50 %"},
@@ -61,7 +89,15 @@ def report(dataset, history, tmp_path_factory):
         "sha256": "ab" * 32,
         "inputs": {"samples_sha256": "cd" * 32},
     }
-    html = build_report(samples, embeddings=vectors, mixture_manifest=manifest, history=history, title="Review <draft>")
+    html = build_report(
+        samples,
+        embeddings=vectors,
+        mixture_manifest=manifest,
+        history=history,
+        title="Review <draft>",
+        gap_report=hand_gaps(xy),
+        xy=xy,
+    )
     path = folder / "report.html"
     path.write_text(html, encoding="utf-8")
     return html, path
@@ -86,6 +122,63 @@ def test_the_report_has_every_section_and_definition(report):
     assert "Coverage is not reported: the real holdout has" in html  # ~30 samples: no tail bars, no label heatmap
     assert "diversity falling" in html  # a trend warning of the history
     assert re.search(r"SHA-256 <code>[0-9a-f]{64}</code>", html) and "pandas" in html
+
+
+class _Outline(HTMLParser):
+    """The body's top-level blocks in order (tag, id, open) and the text inside the summary section."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks: list[tuple[str, str, bool]] = []
+        self.depth = 0  # inside <body>: 1 = a direct child
+        self.in_summary = False
+        self.summary_text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "body":
+            self.depth = 1
+            return
+        if self.depth == 1 and tag in ("header", "section", "details"):
+            self.blocks.append((tag, attrs.get("id", ""), "open" in attrs))
+            self.in_summary = attrs.get("id") == "at-a-glance"
+        if self.depth and tag not in ("meta", "br", "img", "input", "link", "hr"):
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        if self.depth > 1 and tag not in ("meta", "br", "img", "input", "link", "hr"):
+            self.depth -= 1
+            if self.depth == 1:
+                self.in_summary = False
+
+    def handle_data(self, data):
+        if self.in_summary:
+            self.summary_text.append(data)
+
+
+def test_the_report_opens_with_the_summary_and_folds_the_details(report):
+    html, _ = report
+    outline = _Outline()
+    outline.feed(html)
+    assert outline.blocks[0][0] == "header"
+    assert outline.blocks[1][:2] == ("section", "at-a-glance")  # the summary comes first, before any detail
+    details = outline.blocks[2:]
+    assert [tag for tag, _, _ in details] == ["details"] * len(details) and len(details) >= 7
+    assert not any(is_open for _, _, is_open in details)  # folded
+    text = " ".join(" ".join(outline.summary_text).split())
+    # the verdict per set, in words
+    assert "Verdict per set" in text and "rule-based" in text and "<img src=x onerror=alert(2)>" in text
+    assert re.search(r"Overall: (ok|warning|alarm)", text)
+    # the top named gaps, by name, with the numbers
+    assert "Top named gaps" in text and all(name in text for name in GAP_NAMES)
+    assert "rule-based misses: volcano / lava / eruption (20 uncovered; 0% covered, real 80%)" in text
+    assert "No gap: <img src=x onerror=alert(2)>." in text
+    # the recommended mixture: real share, weights and the metrics it reaches beside all-real data
+    assert "Recommended mixture" in text and "Keep 30% real" in text and "possible mixtures compared" in text
+    assert "tail coverage (rarest 10%)" in text and "all real" in text
+    # and the map with the gaps circled and named
+    summary = html[html.index('id="at-a-glance"') : html.index('<details id="')]
+    assert "<svg" in summary and "volcano / lava / eruption" in summary
 
 
 def test_everything_from_the_data_is_escaped(report):
@@ -122,6 +215,7 @@ def test_the_report_opens_offline_in_chromium(report):
             page.on("request", lambda request: requests.append(request.url))
             page.goto(path.as_uri(), wait_until="load")
             page.wait_for_timeout(500)
+            page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")  # unfold the details
             body = page.inner_text("body")
             svg_drawn = page.evaluate(
                 "Array.from(document.querySelectorAll('svg')).filter(s => s.getBoundingClientRect().width > 100).length"
@@ -132,8 +226,35 @@ def test_the_report_opens_offline_in_chromium(report):
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
     assert "<script>alert(1)</script> is how the page would be attacked" in body
     assert (
-        "Review <draft>" in body and svg_drawn >= 4
-    )  # summary, comparison, Zipf, trends: the small holdout gets no tail chart
+        "Review <draft>" in body and svg_drawn >= 5
+    )  # map, summary, comparison, Zipf, trends: the small holdout gets no tail chart
+
+
+@pytest.mark.browser
+def test_the_summary_fills_the_first_screen(report):
+    """At 1280 px wide the whole summary (verdicts, gaps, mixture, map) lies within the first 1,000 px."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.app.test_browser import CHROMIUM_FLAGS, SCREENSHOTS, chromium_path
+
+    _, path = report
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(path.as_uri(), wait_until="load")
+            box = page.locator("#at-a-glance").bounding_box()
+            mixture = page.locator("#recommended-mixture").bounding_box()
+            map_box = page.locator("#at-a-glance svg").first.bounding_box()
+            first_detail = page.locator("body > details").first.bounding_box()
+            SCREENSHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "report-summary.png"), full_page=False)
+        finally:
+            browser.close()
+    assert box["y"] < 200 and box["y"] + box["height"] <= 1000, box
+    assert mixture["y"] < 1000 and map_box["width"] > 300 and map_box["y"] + map_box["height"] <= 1000
+    assert first_detail["y"] >= box["y"] + box["height"]  # the details follow the summary
+    assert (SCREENSHOTS / "report-summary.png").stat().st_size > 10_000
 
 
 def test_report_command_writes_the_file(tmp_path, capsys):

@@ -13,6 +13,7 @@ from analysis.cli.common import (
     SEED,
     SET_SIZE,
     add_named_file_options,
+    between,
     embedded,
     load_named_files,
 )
@@ -20,7 +21,12 @@ from analysis.corpus import CorpusError
 
 #: command -> argument -> (option, test, what it accepts); None values are "not given" and pass.
 NUMBERS: dict[str, dict[str, tuple]] = {
-    "report": {"size": SET_SIZE, "seed": SEED, "holdout": HOLDOUT},
+    "report": {
+        "size": SET_SIZE,
+        "seed": SEED,
+        "holdout": HOLDOUT,
+        "min_real_share": ("--min-real-share", *between(0, 1)),
+    },
     "check": {"size": SET_SIZE, "seed": SEED, "holdout": HOLDOUT},
 }
 
@@ -63,6 +69,7 @@ def command_report(args: argparse.Namespace) -> int:
         rules=args.rules,
         title=args.title,
         inputs=inputs,
+        min_real_share=args.min_real_share,
         settings={"size": args.size, "seed": args.seed, "holdout": args.holdout, "mauve": not args.no_mauve},
     )
     atomic_write_bytes(Path(args.out), html.encode("utf-8"))
@@ -115,6 +122,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--title", default="Collapse Lab report")
     report.add_argument("--mixture", metavar="MANIFEST", help="a mixture manifest (mix --out wrote OUT.manifest.json)")
     report.add_argument("--history", metavar="JSONL", help="a monitor history (<workspace>/monitor/<series>.jsonl)")
+    report.add_argument(
+        "--min-real-share",
+        dest="min_real_share",
+        type=float,
+        default=0.3,
+        help="the real share the summary's recommended mixture is searched at, 0..1 (default 0.3)",
+    )
     report.set_defaults(run=command_report)
     check = commands.add_parser(
         "check",
