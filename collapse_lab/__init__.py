@@ -48,6 +48,8 @@ _API: dict[str, tuple[str, str | None]] = {
     "MapExplorer": ("analysis.api", "MapExplorer"),
     "tail_report": ("analysis.coverage", "tail_report"),
     "TailReport": ("analysis.coverage", "TailReport"),
+    "find_gaps": ("analysis.gaps", "find_gaps"),
+    "GapReport": ("analysis.gaps", "GapReport"),
     # mixtures
     "MixtureEngine": ("analysis.mixture", "MixtureEngine"),
     "MixtureSpec": ("analysis.mixture", "MixtureSpec"),
