@@ -166,7 +166,12 @@ def gap_sentence(gap: Any) -> str:
 
 
 def named_gaps(
-    samples: pd.DataFrame, embeddings: np.ndarray, *, xy: np.ndarray | None = None, seed: int = 0
+    samples: pd.DataFrame,
+    embeddings: np.ndarray,
+    *,
+    xy: np.ndarray | None = None,
+    seed: int = 0,
+    size: int | None = None,
 ) -> tuple[Any, str]:
     """The dataset's :class:`analysis.gaps.GapReport` and an empty note, or ``(None, why not)``.
 
@@ -181,7 +186,7 @@ def named_gaps(
     from analysis.errors import CollapseLabError
 
     try:
-        return find_gaps(samples, embeddings, xy=xy, seed=seed), ""
+        return find_gaps(samples, embeddings, xy=xy, seed=seed, size=size), ""
     except (CollapseLabError, ValueError) as exc:
         return None, f"No named gaps: {exc}"
 
@@ -248,11 +253,14 @@ def review_summary(
     *,
     rules: Any = None,
     gap_report: Any = None,
+    gap_note: str | None = None,
     xy: np.ndarray | None = None,
     engine: Any = None,
     recommendation: Recommendation | None = None,
+    recommendation_note: str | None = None,
     min_real_share: float | None = None,
     mixture_size: int | None = None,
+    gap_size: int | None = None,
     seed: int = 0,
     top: int = 3,
 ) -> ReviewSummary:
@@ -266,20 +274,23 @@ def review_summary(
         Its :func:`analysis.compare.compare` table (the verdicts are the rules on it).
     rules
         A rules TOML file; default the shipped one.
-    gap_report
-        A :class:`analysis.gaps.GapReport`; computed with :func:`named_gaps` (on ``xy``) when None.
-    xy
-        The map the gaps are found and drawn on (:func:`map_xy`).
+    gap_report, gap_note
+        A :class:`analysis.gaps.GapReport`; computed with :func:`named_gaps` (on ``xy``) when None,
+        unless ``gap_note`` says why there is none (as :func:`named_gaps` returns them).
+    xy, gap_size
+        The map the gaps are found and drawn on (:func:`map_xy`), and the size each set is
+        subsampled to for them (default the smallest set's, as ``compare``).
     engine, min_real_share, mixture_size, seed
-        For :func:`recommend_mixture`; ``recommendation`` given skips the search (the app caches it).
+        For :func:`recommend_mixture`; ``recommendation`` (or ``recommendation_note``, why there is
+        none) given skips the search (the app caches it).
     top
         Gaps listed per set.
     """
     samples = samples.reset_index(drop=True)
     overall, verdicts = verdict_sentences(compare_table, rules)
-    gap_note = ""
-    if gap_report is None:
-        gap_report, gap_note = named_gaps(samples, embeddings, xy=xy, seed=seed)
+    if gap_report is None and gap_note is None:
+        gap_report, gap_note = named_gaps(samples, embeddings, xy=xy, seed=seed, size=gap_size)
+    gap_note = gap_note or ""
     gaps: dict[str, list[Any]] = {}
     if gap_report is not None:
         for name in gap_report.gaps:
@@ -288,8 +299,8 @@ def review_summary(
             gap_note = f"No named gaps: {gap_report.unsupported}"
         elif not any(gaps.values()):
             gap_note = "No set leaves a real region under-covered by more than sampling explains."
-    note = ""
-    if recommendation is None:
+    note = recommendation_note or ""
+    if recommendation is None and recommendation_note is None:
         recommendation, note = recommend_mixture(
             samples, embeddings, engine=engine, min_real_share=min_real_share, size=mixture_size, seed=seed
         )

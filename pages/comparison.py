@@ -7,11 +7,14 @@ import streamlit as st
 from analysis import charts
 from analysis.compare import BASELINE, cached_compare, generation_table
 from analysis.metrics.catalog import definitions, legacy_table
+from analysis.review import Recommendation, ReviewSummary, named_gaps, recommend_mixture, review_summary
 from analysis.risks import risks
 from pages._shared import (
     chart_downloads,
     current_dataset,
     dataset_embeddings,
+    dataset_projection,
+    mixture_engine,
     plain,
     set_controls,
     table_download,
@@ -39,6 +42,65 @@ def _compare(samples: pd.DataFrame, embeddings: np.ndarray, **params) -> pd.Data
     return table
 
 
+@st.cache_data(show_spinner="Naming the regions each set misses…", max_entries=8)
+def _gaps(sha256: str, ids: tuple[str, ...], size: int | None, seed: int, _samples, _embeddings, _xy):
+    return named_gaps(_samples, _embeddings, xy=_xy, size=size, seed=seed)
+
+
+@st.cache_data(show_spinner="Searching for the mixture to recommend…", max_entries=4)
+def _recommendation(sha256: str, _samples, _embeddings, _engine) -> tuple[Recommendation | None, str]:
+    return recommend_mixture(_samples, _embeddings, engine=_engine)
+
+
+_VERDICT_COLOURS = {"ok": "green", "warning": "orange", "alarm": "red"}
+
+
+def _at_a_glance(review: ReviewSummary) -> None:
+    """The review summary (analysis.review): verdict per set in words, its top named gaps, the recommended mixture."""
+    with st.container(border=True):
+        st.subheader("At a glance")
+        flagged = sum(v.verdict != "ok" for v in review.verdicts)
+        st.markdown(
+            f"Overall: **:{_VERDICT_COLOURS.get(review.overall, 'gray')}[{review.overall}]**: {flagged} of "
+            f"{len(review.verdicts)} synthetic sets fire a collapse-risk rule (details below)."
+        )
+        left, right = st.columns([3, 2])
+        lines = []
+        for verdict in review.verdicts:
+            line = (
+                f"- **{plain(verdict.set)}** · :{_VERDICT_COLOURS.get(verdict.verdict, 'gray')}[{verdict.verdict}]: "
+                f"{plain(verdict.sentence)}"
+            )
+            gaps = review.gaps.get(verdict.set, [])
+            if gaps:
+                named = "; ".join(
+                    f"**{plain(g.name)}** ({g.real_uncovered:,} real uncovered, {g.share_covered:.0%} covered "
+                    f"against {g.share_covered_by_real:.0%} by real)"
+                    for g in gaps
+                )
+                line += f"  \n  misses: {named}"
+            lines.append(line)
+        left.markdown("\n".join(lines))
+        if review.gap_note:
+            left.caption(plain(review.gap_note))
+        rec = review.recommendation
+        with right:
+            st.markdown("**Recommended mixture**")
+            if rec is None:
+                st.caption(plain(review.recommendation_note))
+            else:
+                st.markdown(
+                    f"Keep **{rec.real_share:.0%} real**; weights {plain(rec.weights_text())}, strategy "
+                    f"{plain(rec.strategy)}, {rec.size:,} rows. It reaches:"
+                )
+                metrics = rec.metric_table()
+                st.markdown(
+                    "| metric | mixture | all real |\n| --- | ---: | ---: |\n"
+                    + "\n".join(f"| {r.metric} | {r.mixture:.3f} | {r[3]:.3f} |" for r in metrics.itertuples())
+                )
+                st.caption(plain(rec.text))
+
+
 samples, manifest = current_dataset(__file__)
 samples = samples.reset_index(drop=True)
 with user_errors("Comparing the sets"):
@@ -54,6 +116,33 @@ with user_errors("Comparing the sets"):
         chosen.reset_index(drop=True), embeddings[chosen.index.to_numpy()], size=size, seed=seed, with_mauve=with_mauve
     )
     fired = risks(table)
+
+    rows = chosen.index.to_numpy()
+    xy = dataset_projection(
+        samples, embeddings, manifest["sha256"], fit_on_real=False, n_neighbors=15, min_dist=0.1, seed=None
+    )
+    gap_report, gap_note = _gaps(
+        manifest["sha256"],
+        tuple(chosen["id"].astype(str)),
+        size,
+        seed,
+        chosen.reset_index(drop=True),
+        embeddings[rows],
+        np.asarray(xy)[rows],
+    )
+    engine = mixture_engine(samples, embeddings, manifest["sha256"])
+    recommendation, note = _recommendation(manifest["sha256"], samples, embeddings, engine)
+    review = review_summary(
+        chosen.reset_index(drop=True),
+        embeddings[rows],
+        table,
+        gap_report=gap_report,
+        gap_note=gap_note,
+        recommendation=recommendation,
+        recommendation_note=note,
+        seed=seed,
+    )
+    _at_a_glance(review)
 
     wide = table.pivot_table(index="set", columns="metric", values="value", aggfunc="first", sort=False)
     wide = wide[[metric for metric in METRICS if metric in wide.columns]]
