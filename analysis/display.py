@@ -6,11 +6,12 @@ they show (sample text, set and file names) with :func:`html.escape`: a ``<scrip
 is shown as text, never run.
 
 Charts: Altair's default renderer loads Vega from a CDN, which shows nothing offline. What works
-with no network, as checked in headless Chromium (JupyterLab 4.6, nbconvert 7.17, Altair 6.3):
+with no network (nbconvert 7.17's HTML checked in headless Chromium with other hosts refused;
+JupyterLab 4.6 from its renderer registry; Altair 6.3):
 
 - ``"default"`` / ``"html"``: Vega from a CDN: blank offline, in JupyterLab and in nbconvert's HTML;
 - ``"mimetype"`` / ``"jupyterlab"``: Vega-Lite **v6** JSON, which JupyterLab 4.6 does not render (its
-  Vega renderer takes Vega-Lite v3-v5), nor does nbconvert's HTML: both show only the text fallback;
+  Vega renderer takes Vega-Lite v3-v5), and which nbclient refuses to store (not valid nbformat);
 - ``"html"`` with ``template="inline"``: Vega bundled in the page, but every chart declares the same
   top-level constants, so only the first chart of a notebook draws;
 - ``"jupyter"`` (``alt.JupyterChart``, an anywidget, offline through vl-convert): interactive in
