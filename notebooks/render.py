@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
+from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 PRIORITY = [
@@ -44,8 +45,7 @@ def to_html(path: Path, *, small: bool) -> str:
     NotebookClient(
         notebook, kernel_name="python3", timeout=900, resources={"metadata": {"path": str(path.parent)}}
     ).execute()
-    exporter = HTMLExporter(template_name="lab")
-    exporter.display_data_priority = PRIORITY
+    exporter = HTMLExporter(template_name="lab", config=Config({"NbConvertBase": {"display_data_priority": PRIORITY}}))
     body, _ = exporter.from_notebook_node(notebook)
     return body
 
