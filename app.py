@@ -26,6 +26,7 @@ pages = {
         st.Page("pages/mixture.py", title="Mixture designer", icon=":material/tune:"),
         st.Page("pages/simulator.py", title="Collapse simulator", icon=":material/cycle:"),
     ],
+    "Learn": [st.Page("pages/lesson.py", title="Lesson", icon=":material/school:")],
 }
 page = st.navigation(pages)
 mark_router()
