@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from analysis.cli.common import HOLDOUT, SEED, SET_SIZE, named_file, progress_bar
+from analysis.cli.data import add_engine_options
 from analysis.corpus import combine_samples, read_samples
 from analysis.export import csv_bytes
 
@@ -29,7 +32,8 @@ def command_compare(args: argparse.Namespace) -> int:
     samples = combine_samples(*tables)[0]
     with progress_bar(len(samples), "embedding") as bar:
         vectors = embed(samples["text"], progress=lambda done, total: bar.update(done - bar.n))
-    table = compare(samples, embeddings=vectors, size=args.size, seed=args.seed, with_mauve=not args.no_mauve)
+    with k_nn_engine(args):  # --engine ray: the k-NN work on Ray tasks, the same numbers
+        table = compare(samples, embeddings=vectors, size=args.size, seed=args.seed, with_mauve=not args.no_mauve)
     fired = risks(table, rules)
     if args.format == "json":
         print(
@@ -47,6 +51,19 @@ def command_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def k_nn_engine(args: argparse.Namespace) -> Iterator[None]:
+    """The k-NN engine ``--engine`` names, in force for the block (local: nothing changes)."""
+    if getattr(args, "engine", "local") != "ray":
+        yield
+        return
+    from analysis.distributed import RayEngine
+    from analysis.metrics import knn
+
+    with RayEngine(args.address) as engine, knn.using(engine):
+        yield
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     comparison = commands.add_parser("compare", help="every metric per synthetic set against the real holdout")
     comparison.add_argument(
@@ -59,4 +76,5 @@ def register(commands: argparse._SubParsersAction) -> None:
     comparison.add_argument("--holdout", type=float, default=0.1)
     comparison.add_argument("--rules", help="a risk-rules TOML file (default: analysis/risk_rules.toml)")
     comparison.add_argument("--no-mauve", action="store_true", help="skip MAUVE (k-means; a few seconds a set)")
+    add_engine_options(comparison)
     comparison.set_defaults(run=command_compare)

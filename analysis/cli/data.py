@@ -8,10 +8,12 @@ import json
 import sys
 
 from analysis import summary
-from analysis.cli.common import add_load_options, load_files, progress_bar
+from analysis.cli.common import add_load_options, load_files, progress_bar, whole
 
-#: ``load`` and ``embed`` check their options where the files are read.
-NUMBERS: dict[str, dict[str, tuple]] = {}
+#: ``load`` and ``embed`` check their file options where the files are read; the Ray engine's numbers here.
+NUMBERS: dict[str, dict[str, tuple]] = {
+    "embed": {"batch_size": ("--batch-size", *whole(1)), "concurrency": ("--concurrency", *whole(1))},
+}
 
 
 def command_load(args: argparse.Namespace) -> int:
@@ -41,10 +43,48 @@ def command_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_embed_on_ray(args: argparse.Namespace) -> int:
+    """``embed --engine ray``: the files read as Ray Data blocks, embedded by a pool of actors, the
+    vectors written into this machine's cache (analysis.distributed.embed_on_ray)."""
+    from analysis.distributed import DistributedError, embed_on_ray
+
+    if args.encoding:
+        raise DistributedError(
+            "--encoding is not supported with --engine ray (Ray Data reads UTF-8); drop it or use --engine local."
+        )
+    bar = progress_bar(0, "embedding on Ray")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        run = embed_on_ray(
+            args.files,
+            model=args.model,
+            text_column=args.text_column,
+            address=args.address,
+            batch_size=args.batch_size,
+            concurrency=args.concurrency,
+            progress=progress,
+        )
+    finally:
+        bar.close()
+    print(
+        f"{run.rows:,} texts read on Ray: {run.embedded:,} embedded now, {run.cached:,} were in the cache already "
+        f"({run.seconds:.1f} s, {run.rows / max(run.seconds, 1e-9):,.0f} texts/s). The vectors are in this machine's "
+        f"cache; an interrupted run resumes where it stopped."
+    )
+    return 0
+
+
 def command_embed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from analysis.embed import embed
+
+    if getattr(args, "engine", "local") == "ray":
+        return command_embed_on_ray(args)
 
     samples, reports = load_files(args)
     for report in reports:
@@ -96,6 +136,21 @@ def command_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """``--engine local|ray`` and ``--address`` (the Ray engine needs the 'scale' extra)."""
+    parser.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="where the work runs: this machine (default) or Ray (pip install -e '.[scale]')",
+    )
+    parser.add_argument(
+        "--address",
+        help="--engine ray: the cluster (HOST:PORT as `ray start --head` prints, ray://HOST:10001, or auto); "
+        "default a local Ray on this machine",
+    )
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     load = commands.add_parser("load", help="load files and print the load report")
     add_load_options(load)
@@ -104,6 +159,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     embed = commands.add_parser("embed", help="embed the samples of files into the cache (progress bar)")
     add_load_options(embed)
     embed.add_argument("--model", help="sentence-transformers name or path (default: bundled all-MiniLM-L6-v2)")
+    add_engine_options(embed)
+    embed.add_argument(
+        "--batch-size", type=int, default=256, help="--engine ray: texts per actor call (default %(default)s)"
+    )
+    embed.add_argument(
+        "--concurrency", type=int, help="--engine ray: embedding actors, one CPU each (default: one per cluster CPU)"
+    )
     embed.set_defaults(run=command_embed)
     demo = commands.add_parser("demo", help="the demo's synthetic sets: counts, or --rebuild them")
     demo.add_argument("--rebuild", action="store_true", help="regenerate data/demo/ with this code (resumable)")
