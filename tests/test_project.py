@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis import project as project_module
@@ -179,3 +180,99 @@ def test_bad_parameters_raise_projection_error(tmp_path):
     with pytest.raises(ProjectionError, match="min_dist"):
         project(points, min_dist=2.0, cache_dir=tmp_path)
     assert issubclass(ProjectionError, ValueError)
+
+
+# --- Above fit_limit: a stratified sample is fitted, every other row placed -------------------------------------
+
+
+def test_stratified_fit_mask_keeps_each_strata_share():
+    from analysis.placement import stratified_fit_mask
+
+    strata = np.repeat(["real", "llm", "rare"], [7000, 2990, 10])
+    mask = stratified_fit_mask(np.ones(len(strata), bool), strata, 1000, seed=0)
+    kept = pd.Series(strata[mask]).value_counts()
+    assert kept["real"] == 700 and kept["llm"] == 299 and kept["rare"] == 1  # floor of the share, at least one
+    np.testing.assert_array_equal(mask, stratified_fit_mask(np.ones(len(strata), bool), strata, 1000, seed=0))
+    pool = np.arange(len(strata)) % 2 == 0  # only rows of the pool are drawn
+    assert not stratified_fit_mask(pool, strata, 500)[~pool].any()
+    small = np.arange(len(strata)) < 10
+    assert stratified_fit_mask(small, strata, 500) is not None and stratified_fit_mask(small, strata, 500).sum() == 10
+
+
+def test_knn_place_is_the_weighted_mean_of_the_nearest_fitted_rows():
+    from analysis.placement import knn_place, nearest_fitted
+
+    rng = np.random.default_rng(3)
+    fitted, queries = rng.normal(size=(500, 12)), rng.normal(size=(5000, 12))  # more queries than a block
+    fitted_xy = rng.normal(size=(500, 2))
+    indices, similarity = nearest_fitted(fitted, queries, 7)
+    unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
+    brute = unit(queries) @ unit(fitted).T
+    expected = np.argsort(-brute, axis=1)[:, :7]
+    # the same neighbours up to float32 near-ties: the k best similarities, best first, to float32 precision
+    np.testing.assert_allclose(similarity, np.take_along_axis(brute, expected, axis=1), atol=1e-5)
+    np.testing.assert_allclose(similarity, np.take_along_axis(brute, indices, axis=1), atol=1e-5)
+    assert (np.sort(indices, axis=1) == np.sort(expected, axis=1)).all(axis=1).mean() > 0.99
+    placed = knn_place(fitted, fitted_xy, queries, k=7)
+    expected = indices
+    weights = 1 / (1 - np.take_along_axis(brute, expected, axis=1) + 1e-3)
+    want = (weights[..., None] * fitted_xy[expected]).sum(1) / weights.sum(1, keepdims=True)
+    np.testing.assert_allclose(placed, want, rtol=1e-4, atol=1e-4)
+    # a query that repeats a fitted row lands (almost) on it
+    np.testing.assert_allclose(knn_place(fitted, fitted_xy, fitted[:3] * 2.0, k=7), fitted_xy[:3], atol=0.05)
+
+
+@pytest.mark.parametrize("placement", ["knn", "transform"])
+def test_above_fit_limit_a_sample_is_fitted_and_the_rest_placed_beside_their_cluster(
+    clusters, tmp_path, monkeypatch, placement
+):
+    points, labels = clusters
+    strata = np.where(labels == 0, "real", "llm")
+    stages = []
+    coordinates = project(
+        points,
+        metric="euclidean",
+        strata=strata,
+        fit_limit=60,
+        placement=placement,
+        cache_dir=tmp_path,
+        progress=lambda stage, fraction: stages.append((stage, fraction)),
+    )
+    assert coordinates.shape == (len(points), 2) and np.isfinite(coordinates).all()
+    assert nearest_in_same_cluster(coordinates, labels) > 0.9
+    assert "Placing the other rows in the real map" in [stage for stage, _ in stages]
+    fractions = [fraction for _, fraction in stages]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    # the cache answers the same plan without fitting; another plan is another map
+    monkeypatch.setattr(project_module, "_fit", lambda *a, **k: pytest.fail("fitted although cached"))
+    again = project(points, metric="euclidean", strata=strata, fit_limit=60, placement=placement, cache_dir=tmp_path)
+    np.testing.assert_array_equal(again, coordinates)
+    assert cached_projection(points, metric="euclidean", strata=strata, fit_limit=61, cache_dir=tmp_path) is None
+
+
+def test_key_carries_the_sample_plan_only_when_rows_are_placed():
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(40, 4)).astype(np.float32)
+    strata = np.repeat(["a", "b"], 20)
+    base = projection_key(points)
+    assert projection_key(points, fit_limit=None) == base == projection_key(points, fit_limit=40)  # nothing placed
+    assert projection_key(points, fit_limit=40, placement="transform") == base
+    planned = {
+        projection_key(points, fit_limit=20),
+        projection_key(points, fit_limit=21),
+        projection_key(points, fit_limit=20, placement="transform"),
+        projection_key(points, fit_limit=20, strata=strata),
+    }
+    assert len(planned) == 4 and base not in planned
+    mask = np.arange(40) < 30  # fit_rows: the placement is part of the key too
+    assert projection_key(points, fit_rows=mask) != projection_key(points, fit_rows=mask, placement="transform")
+
+
+def test_bad_sampling_parameters_raise_projection_error(tmp_path):
+    points = np.zeros((10, 4))
+    with pytest.raises(ProjectionError, match="placement"):
+        project(points, placement="nearest", cache_dir=tmp_path)
+    with pytest.raises(ProjectionError, match="fit_limit"):
+        project(points, fit_limit=2, cache_dir=tmp_path)
+    with pytest.raises(ProjectionError, match="strata"):
+        project(points, strata=np.zeros(9), cache_dir=tmp_path)

@@ -253,3 +253,122 @@ def test_subsets_are_kept_replaced_and_deleted(tmp_path):
         ws.save_subset("  ", ["a"])
     with pytest.raises(WorkspaceError, match="empty"):
         ws.save_subset("x", [])
+
+
+# --- The map of every point: density image, chart, box selection (analysis.mapview) -------------------------------
+
+
+def test_map_points_without_hover_is_categorical_and_names_the_same_sets(dataset):
+    samples, _ = dataset
+    xy = np.random.default_rng(0).normal(size=(len(samples), 2)).astype(np.float32)
+    full, lean = explore.map_points(samples, xy), explore.map_points(samples, xy, hover=False)
+    assert "hover" not in lean and isinstance(lean["set"].dtype, pd.CategoricalDtype)
+    assert lean["set"].astype(str).tolist() == full["set"].tolist()
+    assert set(full["set"]) == {"real", *(set_name(m, g) for m, g in zip(samples["method"], samples["generation"]))}
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    from io import BytesIO
+
+    from PIL import Image
+
+    return np.asarray(Image.open(BytesIO(png)).convert("RGBA"))
+
+
+def test_density_image_puts_each_point_at_its_map_position_in_its_colour():
+    from analysis import mapview
+
+    extent = mapview.Extent(0.0, 10.0, 0.0, 5.0)
+    # a red point near the bottom-left corner, a blue one near the top-right
+    x, y = np.array([0.05, 9.95]), np.array([0.05, 4.95])
+    sets = pd.Series(["a", "b"])
+    png = mapview.density_image(x, y, sets, {"a": "#ff0000", "b": "#0000ff"}, extent, width=100, height=50)
+    pixels = _pixels(png)
+    assert pixels.shape == (50, 100, 4)
+    assert tuple(pixels[-1, 0, :3]) == (255, 0, 0) and pixels[-1, 0, 3] > 0  # bottom row = smallest y
+    assert tuple(pixels[0, -1, :3]) == (0, 0, 255) and pixels[0, -1, 3] > 0
+    assert (pixels[..., 3] > 0).sum() == 2  # nothing else is drawn
+    # a point outside the extent is not drawn
+    outside = mapview.density_image(np.array([20.0]), np.array([1.0]), sets[:1], {"a": "#ff0000"}, extent)
+    assert _pixels(outside)[..., 3].max() == 0
+
+
+def test_difference_layer_is_red_where_synthetic_piles_up_and_blue_where_only_real_lives():
+    from analysis import mapview
+
+    rng = np.random.default_rng(0)
+    extent = mapview.Extent(0.0, 2.0, 0.0, 1.0)
+    real_xy = rng.uniform([0.05, 0.05], [0.95, 0.95], size=(4000, 2))  # left half
+    synthetic_xy = rng.uniform([1.05, 0.05], [1.95, 0.95], size=(4000, 2))  # right half
+    xy = np.vstack([real_xy, synthetic_xy])
+    real = np.arange(8000) < 4000
+    sets = pd.Series(np.where(real, "real", "llm"))
+    colors = {"llm": "#808080", "real": "#808080"}
+    plain = _pixels(mapview.density_image(xy[:, 0], xy[:, 1], sets, colors, extent, width=200, height=100))
+    layered = _pixels(
+        mapview.density_image(
+            xy[:, 0],
+            xy[:, 1],
+            sets,
+            colors,
+            extent,
+            layer="difference",
+            real=real,
+            synthetic=~real,
+            width=200,
+            height=100,
+        )
+    )
+    left, right = layered[20:80, 20:80, :3].astype(int), layered[20:80, 120:180, :3].astype(int)
+    assert (left[..., 2] - left[..., 0]).mean() > 20  # bluer than red on the real side
+    assert (right[..., 0] - right[..., 2]).mean() > 20  # redder than blue on the synthetic side
+    assert np.abs(plain[20:80, 20:80, 0].astype(int) - plain[20:80, 20:80, 2]).max() == 0  # grey without the layer
+
+
+def test_map_chart_spans_the_extent_and_its_payload_does_not_grow_with_the_points():
+    from analysis import charts, mapview
+
+    rng = np.random.default_rng(1)
+    sizes = {}
+    for n in (1_000, 300_000):
+        x, y = rng.normal(size=n), rng.normal(size=n)
+        sets = pd.Series(pd.Categorical(rng.choice(["real", "llm"], n)))
+        colors = mapview.color_key(sets, "set")
+        extent = mapview.Extent.of(x, y)
+        png = mapview.density_image(x, y, sets, colors, extent)
+        chart = mapview.map_chart(png, extent, color_by="set", colors=colors)
+        sizes[n] = mapview.payload_bytes(chart)
+    spec = chart.to_dict()
+    image = spec["layer"][0]
+    assert image["mark"]["type"] == "image"
+    assert image["encoding"]["x"]["scale"]["domain"] == [extent.x0, extent.x1]
+    assert image["encoding"]["y"]["scale"]["domain"] == [extent.y0, extent.y1]
+    params = spec.get("params", []) + image.get("params", [])  # Altair lifts a layer's params to the top
+    assert charts.MAP_SELECTION in {param["name"] for param in params}
+    datasets = spec["datasets"].values()
+    assert any(str(row.get("url", "")).startswith("data:image/png;base64,") for rows in datasets for row in rows)
+    bound = mapview.IMAGE_WIDTH * mapview.IMAGE_HEIGHT * 4 * 4 / 3 + 100_000  # an incompressible PNG in base64
+    assert sizes[300_000] < bound and sizes[1_000] < bound
+    assert sizes[300_000] < 300_000 * 8  # less than 8 bytes a point: far below sending them as marks
+
+
+def test_select_box_counts_every_point_inside_per_set():
+    from analysis import mapview
+
+    rng = np.random.default_rng(2)
+    points = pd.DataFrame(
+        {
+            "x": rng.uniform(0, 1, 50_000),
+            "y": rng.uniform(0, 1, 50_000),
+            "set": rng.choice(["real", "llm", "g2"], 50_000),
+        }
+    )
+    box = {"x": [0.6, 0.2], "y": [0.1, 0.5]}  # either way round, as Vega-Lite sends it
+    rows, counts = mapview.select_box(points, box)
+    inside = (points["x"].between(0.2, 0.6)) & (points["y"].between(0.1, 0.5))
+    np.testing.assert_array_equal(rows, np.flatnonzero(inside))
+    assert counts.to_dict() == points[inside]["set"].value_counts().to_dict()
+    assert counts.sum() == inside.sum()
+    assert len(mapview.select_box(points, None)[0]) == 0
+    assert len(mapview.select_box(points, {"x": [0.2, 0.2], "y": [0.1, 0.5]})[0]) == 0  # an empty box
+    assert mapview.Extent.of_box({"x": [0.2, 0.6], "y": [0.1, 0.5]}) == mapview.Extent(0.2, 0.6, 0.1, 0.5)
