@@ -188,6 +188,7 @@ def ray_session(
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the driver draws one bar of its own (rows, rate, ETA)
     context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset INFO lines under the bar
     try:
         yield ray
     finally:
