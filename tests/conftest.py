@@ -32,6 +32,36 @@ REPO = Path(__file__).resolve().parent.parent
 #: Fixtures that load a model or read the built demo: a test using one (directly or through another fixture)
 #: is ``slow``. ``demo_embedded`` is defined below; the others live in the test modules that need them.
 SLOW_FIXTURES = frozenset({"demo_embedded", "model", "local", "llama_server", "app_cache"})
+#: Fixtures of one module (``module.py::fixture``) that embed the demo with the real model or its built vectors.
+#: A module or session fixture is set up before the guard below, so it must be listed here (or be
+#: ``demo_embedded``) to keep its tests out of the fast lane.
+SLOW_MODULE_FIXTURES = frozenset(
+    {
+        "test_ab.py::demo",
+        "test_mixture.py::demo",
+        "test_utility.py::real",
+        "test_compare.py::dataset",
+        "test_report.py::dataset",
+    }
+)
+#: Tests that reach the model or the built demo inside their body (found by the guard below, in a fast-lane
+#: run): they belong in the slow lane until they embed with the fake embedder.
+SLOW_TESTS = frozenset(
+    {
+        "tests/test_ab.py::test_the_command_line_prints_json",
+        "tests/test_cli.py::test_embed_fills_the_cache",
+        "tests/test_cli.py::test_compare_prints_metrics_and_risks",
+        "tests/test_cli.py::test_an_embedding_model_that_cannot_load_exits_3_with_the_message",
+        "tests/test_compare.py::test_equal_size_makes_size_dependent_metrics_comparable",
+        "tests/test_demo.py::test_the_demo_map_and_comparisons_built_at_install_are_read_without_computing",
+        "tests/test_embed.py::test_an_unknown_model_says_nothing_is_downloaded",
+        "tests/test_mixture.py::test_dedup_drops_copies_of_real_and_repeats_within_a_set",
+        "tests/test_mixture.py::test_mix_on_the_command_line",
+        "tests/test_report.py::test_report_command_writes_the_file",
+        "tests/test_simulate.py::test_embedding_model_loses_coverage_under_replace",
+        "tests/test_utility.py::test_detection_of_visibly_different_texts_is_near_one",
+    }
+)
 #: Folders and modules whose every test needs a model, the LLM or the built demo (the app pages run on the
 #: demo; the pin runs the engines on the whole demo for about a minute).
 SLOW_PATHS = ("tests/app/", "tests/test_backends.py", "tests/test_pinned.py")
@@ -46,8 +76,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         path = Path(str(item.fspath)).resolve().relative_to(REPO).as_posix()
         fixtures = set(getattr(item, "fixturenames", ()))
+        module = path.rpartition("/")[2]
         if (
             fixtures & SLOW_FIXTURES
+            or {f"{module}::{name}" for name in fixtures} & SLOW_MODULE_FIXTURES
+            or item.nodeid.partition("[")[0] in SLOW_TESTS
             or path.startswith(SLOW_PATHS)
             or any(item.get_closest_marker(mark) for mark in SLOW_MARKS)
         ):
