@@ -138,6 +138,7 @@ def test_unreachable_address_is_a_clear_error(tmp_path, capsys):
 
 
 @needs_ray
+@pytest.mark.slow  # loads the real model in the actors
 def test_embed_on_ray_equals_the_local_path(ray_cluster, tmp_path, capsys):
     texts = sentences(300)
     pd.DataFrame({"id": range(160), "text": texts[:160], "label": "a"}).to_parquet(tmp_path / "part.parquet")
@@ -164,6 +165,7 @@ def test_embed_on_ray_equals_the_local_path(ray_cluster, tmp_path, capsys):
 
 
 @needs_ray
+@pytest.mark.slow  # loads the real model in the actors
 def test_a_killed_worker_is_reported_and_a_rerun_embeds_nothing_twice(ray_cluster, tmp_path):
     texts = sentences(200, seed=1)
     source = tmp_path / "texts.parquet"
