@@ -210,6 +210,7 @@ def test_ray_engine_k_nn_equals_the_local_engine(ray_cluster):
 
 
 @needs_ray
+@pytest.mark.slow  # the built demo's texts and vectors
 def test_compare_on_ray_equals_compare(ray_cluster, tmp_path, capsys):
     from analysis.demo import load_demo
 
