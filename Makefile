@@ -27,11 +27,15 @@ LLAMA_WHEELS := $(HOME)/.cache/collapse-lab/wheels/llama-cpp-python-$(LLAMA_KEY)
 # The demo's vectors, UMAP map and comparison tables: built once at install (about 5 minutes on
 # 2 cores), git-ignored, read-only at run time; rebuilt when the demo's synthetic sets change.
 DEMO_BUILT := data/demo/cache/.built
+# The bundled MiniLM exported to ONNX, float32 and int8, for the fast embedding backends
+# (analysis/embed_backends.py): built at install from the bundled model, nothing downloaded; git-ignored.
+# The export writes this stamp last, so a half-finished export is redone.
+EMBED_EXPORT := data/models/all-MiniLM-L6-v2-onnx/exported.json
 
-app: install $(DEMO_BUILT)
+app: install $(EMBED_EXPORT) $(DEMO_BUILT)
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address localhost
 
-test: install-test $(DEMO_BUILT) chromium
+test: install-test $(EMBED_EXPORT) $(DEMO_BUILT) chromium
 	$(BIN)/python -m pytest
 
 # The fast lane, under 2 minutes after install: lint, format and type checks, then the tests that need
@@ -49,7 +53,7 @@ lint: install-test
 	$(BIN)/ruff format --check analysis pages app.py tests
 	$(BIN)/mypy
 
-bench: install-test $(DEMO_BUILT) chromium
+bench: install-test $(EMBED_EXPORT) $(DEMO_BUILT) chromium
 	$(BIN)/python tests/benchmarks/bench_embed.py
 	$(BIN)/python tests/benchmarks/bench_generate.py
 	$(BIN)/python tests/benchmarks/bench_prdc.py
@@ -105,9 +109,12 @@ $(DEMO_BUILT): data/demo/manifest.json | $(VENV)/.installed
 	$(BIN)/python -m analysis demo --embed
 	touch $@
 
+$(EMBED_EXPORT): analysis/embed_backends.py | $(VENV)/.installed
+	$(BIN)/python -m analysis.embed_backends export $(dir $@)
+
 # Debian's chromium for the browser test (tests/app/test_browser.py); nothing is downloaded by playwright.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 clean:
-	rm -rf $(VENV) data/cache data/workspace data/demo/embeddings data/demo/cache .pytest_cache
+	rm -rf $(VENV) data/cache data/workspace data/models data/demo/embeddings data/demo/cache .pytest_cache

