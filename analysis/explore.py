@@ -167,7 +167,9 @@ def nearest_synthetic(embeddings: np.ndarray, row: int, synthetic_rows: np.ndarr
     if len(synthetic_rows) == 0:
         return pd.DataFrame({"row": np.zeros(0, int), "similarity": np.zeros(0)})
     query = np.asarray(embeddings[row], dtype=np.float32)
-    pool = np.asarray(embeddings[synthetic_rows], dtype=np.float32)
-    similarity = (pool @ query) / (np.linalg.norm(pool, axis=1) * np.linalg.norm(query))
+    similarity = np.empty(len(synthetic_rows), dtype=np.float32)
+    for start in range(0, len(synthetic_rows), 65_536):  # blocks: never a copy of every synthetic vector at once
+        pool = np.asarray(embeddings[synthetic_rows[start : start + 65_536]], dtype=np.float32)
+        similarity[start : start + len(pool)] = (pool @ query) / (np.linalg.norm(pool, axis=1) * np.linalg.norm(query))
     best = np.argsort(-similarity, kind="stable")[:n]
     return pd.DataFrame({"row": synthetic_rows[best], "similarity": similarity[best].astype(float)})
