@@ -344,6 +344,11 @@ def gate_sets():
     return real, synthetic.tolist()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured: onnx-int8 keeps min cosine >= 0.99 but moves density by 0.018 and recall by 0.01 on this "
+    "subset, so it does not pass the gate and the default backend stays torch",
+)
 def test_onnx_int8_passes_the_accuracy_gate_on_demo_texts(model, gate_sets, tmp_path, monkeypatch):
     """Issue 18 gate: min cosine >= 0.99 to the float32 reference; PRDC and tail coverage within 0.01."""
     from analysis.metrics.fidelity import prdc
