@@ -19,12 +19,12 @@ One workspace folder holds::
     .lock                           the lock file writers hold (``fcntl.flock``)
 
 Every file is written atomically (:func:`analysis.io.atomic_write_bytes`): to a temporary file in the
-same folder, flushed, fsynced, then renamed over the target. A dataset is saved by first writing its (content-addressed) Parquet file
-and only then the manifest that points at it, so a crash at any moment leaves either the old or
-the new manifest, each pointing at a complete Parquet file. Writers (save, reset, clean-up,
-subsets, recovery) hold the workspace's lock: a thread lock for the sessions of one server (they
-are threads) and an exclusive ``flock`` on ``.lock`` for other processes, so two saves at once
-never leave a manifest that names a deleted file. What a workspace holds is checked when it is
+same folder, flushed, fsynced, then renamed over the target. A dataset is saved by first writing its
+(content-addressed) Parquet file and only then the manifest that points at it, so a crash at any
+moment leaves either the old or the new manifest, each pointing at a complete Parquet file. Writers
+(save, reset, clean-up, subsets, recovery) hold the workspace's lock: a thread lock for the sessions
+of one server (they are threads) and an exclusive ``flock`` on ``.lock`` for other processes, so two
+saves at once never leave a manifest that names a deleted file. What a workspace holds is checked when it is
 read (manifest shape, the samples file's checksum and readability, counts that add up); a
 damaged workspace raises :class:`WorkspaceDamaged`, and :meth:`Workspace.recover` moves it aside
 (never deletes it) and restores its last complete state.

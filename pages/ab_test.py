@@ -19,9 +19,9 @@ from pages._shared import (
 
 st.title("A/B test")
 st.caption(
-    "Two synthetic sets, generations, mixtures or kept subsets measured at equal size against the same real holdout: the "
-    "difference B − A of every metric with a paired bootstrap 95 % interval, a permutation test where the metric "
-    "allows, Holm's correction across metrics, and a verdict in words."
+    "Two synthetic sets, generations, mixtures or kept subsets measured at equal size against the same real "
+    "holdout: the difference B − A of every metric with a paired bootstrap 95 % interval, a permutation test "
+    "where the metric allows, Holm's correction across metrics, and a verdict in words."
 )
 MIXTURE = "the mixture you designed"
 

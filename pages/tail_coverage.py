@@ -147,8 +147,8 @@ with user_errors("Measuring tail coverage"):
         st.warning(report.unsupported + " Token coverage below does not depend on it.", icon=":material/warning:")
     else:
         st.caption(
-            "Rarer samples have wider neighbourhoods (k-NN balls), so every set covers more of the tail bins than of the "
-            "head; read each bar against the ceiling tick above it: the gap is what the set misses."
+            "Rarer samples have wider neighbourhoods (k-NN balls), so every set covers more of the tail bins than "
+            "of the head; read each bar against the ceiling tick above it: the gap is what the set misses."
         )
         _not_supported(report.bins, "bin", "rarity bins", report.k)
         bars = charts.tail_coverage_bars(report.bins)

@@ -1,4 +1,7 @@
-"""A/B tests: intervals, permutation tests, Holm correction and verdicts, on demo rows with the demo vectors built at install."""
+"""A/B tests: intervals, permutation tests, Holm correction and verdicts.
+
+On demo rows with the demo vectors built at install.
+"""
 
 import argparse
 import json

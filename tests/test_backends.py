@@ -139,7 +139,7 @@ def test_partial_failure_keeps_the_samples_before_it(real, tmp_path):
 
         def complete_many(self, requests):
             answers = []
-            for request in requests:
+            for _request in requests:
                 self.calls += 1
                 if self.calls == 3:
                     answers.append(GenerationError("The endpoint is not answering (HTTP 503)."))

@@ -78,7 +78,10 @@ def test_the_demo_sets_have_provenance_and_never_touch_the_holdout():
 
 
 def test_the_demo_map_and_comparisons_built_at_install_are_read_without_computing(tmp_path, monkeypatch):
-    """data/demo/cache (built by make) holds the pages' default map and comparison tables for the demo, read from any cache."""
+    """data/demo/cache (built by make) holds the pages' default map and comparison tables for the demo.
+
+    They are read from any cache.
+    """
     from analysis import compare as compare_module
     from analysis import demo
     from analysis.compare import cached_compare

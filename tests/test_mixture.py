@@ -128,7 +128,10 @@ def test_largest_remainder_allocation_with_caps():
 def test_impossible_mixtures_say_what_to_change(engine):
     with pytest.raises(
         MixtureError,
-        match=r"needs 900 synthetic samples but the sets with a weight above 0 hold \d+ \(llm g2 .*Lower the size to at most",
+        match=(
+            r"needs 900 synthetic samples but the sets with a weight above 0 hold \d+ \(llm g2 "
+            r".*Lower the size to at most"
+        ),
     ):
         engine.metrics(MixtureSpec(size=1000, real_share=0.1, weights={"llm g2": 1}))
     with pytest.raises(MixtureError, match=r"real samples but the real train split has \d+.*load more real data"):

@@ -4,7 +4,8 @@ Pinned to 1e-12 against tests/data/pinned_values.json, written from the code bef
 regrouping. The demo's texts and labels are real, but its vectors here are seeded random ones with
 label and method structure, not the MiniLM vectors built at install: those differ between builds in
 the last float32 bits (batch composition changes padding), which would move numbers by 1e-8. The
-pin is of this machine kind's BLAS; another CPU may round float32 GEMMs differently. A change that is meant to move a number re-pins on purpose, and says why in its commit:
+pin is of this machine kind's BLAS; another CPU may round float32 GEMMs differently. A change that
+is meant to move a number re-pins on purpose, and says why in its commit:
 ``COLLAPSE_LAB_REPIN=1 .venv/bin/python -m pytest tests/test_pinned.py``.
 """
 

@@ -8,7 +8,7 @@ compares each with scipy or scikit-learn).
 from __future__ import annotations
 
 import contextlib
-from typing import ContextManager
+from contextlib import AbstractContextManager
 
 import numpy as np
 
@@ -40,7 +40,10 @@ def vendi_from_gram(gram: np.ndarray, n: int) -> float:
 
 
 def ks_statistic(first: np.ndarray, second: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov D, ``max_x |F1(x) - F2(x)|`` (scipy's ``ks_2samp`` statistic, without its p-value)."""
+    """Two-sample Kolmogorov-Smirnov D, ``max_x |F1(x) - F2(x)|``.
+
+    scipy's ``ks_2samp`` statistic, without its p-value.
+    """
     first, second = np.sort(first), np.sort(second)
     points = np.concatenate([first, second])
     gap = np.searchsorted(first, points, side="right") / len(first) - np.searchsorted(
@@ -84,7 +87,7 @@ def macro_f1(true: np.ndarray, predicted: np.ndarray, labels: int) -> float:
 _CONTROLLER: list = []  # the thread-pool controller, found once (finding the BLAS libraries costs milliseconds)
 
 
-def one_blas_thread() -> ContextManager:
+def one_blas_thread() -> AbstractContextManager[object]:
     """One BLAS thread inside the block: small per-call algebra on 2 busy cores can be 50-100x slower with 2."""
     try:
         from threadpoolctl import ThreadpoolController

@@ -97,7 +97,8 @@ def main() -> None:
         preview.prepare(strategy, 0)
     orders = time.perf_counter() - start
     print(
-        f"precompute: {precompute:.1f} s ({len(preview.pool_rows):,} candidates, {preview.neighbours} neighbours each); "
+        f"precompute: {precompute:.1f} s ({len(preview.pool_rows):,} candidates, "
+        f"{preview.neighbours} neighbours each); "
         f"draw orders for the 3 strategies: {orders:.1f} s",
         flush=True,
     )
@@ -115,7 +116,8 @@ def main() -> None:
         direct.append(preview.last_direct_rows)
     ms = np.array(seconds) * 1e3
     print(
-        f"metrics() over {len(specs)} random moves: p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
+        f"metrics() over {len(specs)} random moves: p50 {np.percentile(ms, 50):.1f} ms, "
+        f"p95 {np.percentile(ms, 95):.1f} ms, "
         f"max {ms.max():.1f} ms; radii computed directly in {sum(d > 0 for d in direct)} moves",
         flush=True,
     )

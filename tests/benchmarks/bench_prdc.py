@@ -62,7 +62,8 @@ values = run(real, synthetic)
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
 kind = "" if which == "package" else knn.gemm_kind()
-print(json.dumps({{"seconds": seconds, "warm": warm, "kind": kind, "peak_mb": peak / 1024, "shape": [len(real), len(synthetic), real.shape[1]],
+print(json.dumps({{"seconds": seconds, "warm": warm, "kind": kind, "peak_mb": peak / 1024,
+                  "shape": [len(real), len(synthetic), real.shape[1]],
                   "values": {{k: float(v) for k, v in values.items()}}}}))
 """
 

@@ -66,11 +66,13 @@ def main() -> None:
 
     print(f"TSTR, {len(groups)} sets: {tstr_seconds:.2f} s = {tstr_seconds / compare_seconds:.4f} x one compare call")
     print(
-        f"detection, {len(groups)} sets: {detection_seconds:.2f} s = {detection_seconds / compare_seconds:.4f} x one compare call"
+        f"detection, {len(groups)} sets: {detection_seconds:.2f} s "
+        f"= {detection_seconds / compare_seconds:.4f} x one compare call"
     )
     print(
         f"compare: {compare_seconds:.1f} s with the utility rows, {without_seconds:.1f} s without "
-        f"(added {compare_seconds - without_seconds:+.1f} s, {(compare_seconds - without_seconds) / without_seconds:+.1%})"
+        f"(added {compare_seconds - without_seconds:+.1f} s, "
+        f"{(compare_seconds - without_seconds) / without_seconds:+.1%})"
     )
     if args.ab:
         from analysis.ab import ab_sets
@@ -80,7 +82,8 @@ def main() -> None:
         ab_seconds = time.perf_counter() - start
         print(
             f"A/B llm vs paraphrase, {len(result.table)} metrics, n = {result.settings['n']}: {ab_seconds:.1f} s "
-            f"= {ab_seconds / compare_seconds:.2f} x one compare call; {int(result.table['significant'].sum())} significant"
+            f"= {ab_seconds / compare_seconds:.2f} x one compare call; "
+            f"{int(result.table['significant'].sum())} significant"
         )
 
 
