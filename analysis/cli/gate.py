@@ -94,8 +94,7 @@ def command_check(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2, default=str))
     else:
-        print(result.text())
-        print("\n".join(misses_lines(samples, vectors, seed=args.seed, size=args.size)))
+        print(result.text(notes=misses_lines(samples, vectors, seed=args.seed, size=args.size)))
     return result.exit_code
 
 

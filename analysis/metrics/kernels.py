@@ -8,7 +8,9 @@ compares each with scipy or scikit-learn).
 from __future__ import annotations
 
 import contextlib
+import sys
 from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +86,7 @@ def macro_f1(true: np.ndarray, predicted: np.ndarray, labels: int) -> float:
     return float(f1[present].mean()) if present.any() else float("nan")
 
 
-_CONTROLLER: list = []  # the thread-pool controller, found once (finding the BLAS libraries costs milliseconds)
+_CONTROLLER: dict[str, Any] = {}  # the thread-pool controller, kept (finding the libraries costs milliseconds)
 
 
 def one_blas_thread() -> AbstractContextManager[object]:
@@ -93,6 +95,9 @@ def one_blas_thread() -> AbstractContextManager[object]:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         return contextlib.nullcontext()
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1)
+    # The controller lists the thread pools of the libraries loaded when it is made; it is made again
+    # when modules were imported since (a library loaded later, e.g. scikit-learn's OpenMP, is limited too).
+    modules = len(sys.modules)
+    if _CONTROLLER.get("modules") != modules:
+        _CONTROLLER.update(modules=modules, controller=ThreadpoolController())
+    return _CONTROLLER["controller"].limit(limits=1)

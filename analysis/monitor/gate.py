@@ -3,6 +3,7 @@ per set and an exit code."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,9 @@ class GateResult:
             }
         )
 
-    def text(self) -> str:
-        """The result as lines of text: a verdict line per set, then each rule that fired under it."""
+    def text(self, notes: Sequence[str] = ()) -> str:
+        """The result as lines of text: a verdict line per set, then each rule that fired under it,
+        then ``notes`` (e.g. what each set misses), and the overall verdict last."""
         lines = []
         for verdict in self.verdicts.itertuples():
             lines.append(
@@ -57,6 +59,7 @@ class GateResult:
             )
             for row in self.fired[self.fired["set"] == verdict.set].itertuples():
                 lines.append(f"  [{row.severity}] {row.rule} ({row.risk}, {row.scope}): {row.message}")
+        lines.extend(notes)
         lines.append(f"verdict: {self.verdict} (exit {self.exit_code})")
         return "\n".join(lines)
 
