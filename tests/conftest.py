@@ -60,11 +60,21 @@ SLOW_TESTS = frozenset(
         "tests/test_report.py::test_report_command_writes_the_file",
         "tests/test_simulate.py::test_embedding_model_loses_coverage_under_replace",
         "tests/test_utility.py::test_detection_of_visibly_different_texts_is_near_one",
+        # no model, but tens of seconds of CPU each on 2 cores (UMAP fits, whole-corpus runs, k-NN at 3,000+
+        # points in bfloat16, processes racing): the fast lane keeps a small case of each
+        "tests/test_monitor.py::test_check_exits_2_on_a_synthetic_file_identical_to_the_real_file",
+        "tests/test_catalog.py::test_a_metric_added_to_the_catalogue_reaches_compare_the_ab_test_and_the_report",
+        "tests/test_project.py::test_above_fit_limit_a_sample_is_fitted_and_the_rest_placed_beside_their_cluster",
+        "tests/test_simulate.py::test_regression_test_error_grows_linearly_under_replace_and_stays_bounded_under_accumulate",
+        "tests/test_simulate.py::test_gaussian_variance_follows_the_closed_form_under_replace",
+        "tests/test_workspace.py::test_two_processes_saving_at_once_leave_a_loadable_workspace_every_round",
+        "tests/test_workspace.py::test_two_threads_saving_at_once_leave_a_loadable_workspace_every_round",
+        "tests/test_monitor.py::test_the_history_survives_a_process_killed_mid_append",
     }
 )
 #: Folders and modules whose every test needs a model, the LLM or the built demo (the app pages run on the
 #: demo; the pin runs the engines on the whole demo for about a minute).
-SLOW_PATHS = ("tests/app/", "tests/test_backends.py", "tests/test_pinned.py")
+SLOW_PATHS = ("tests/app/", "tests/test_backends.py", "tests/test_pinned.py", "tests/test_ray.py")
 #: Marks that imply ``slow``.
 SLOW_MARKS = ("browser",)
 #: Modules a fast test may not import: the embedding model's and the LLM's runtimes.

@@ -10,7 +10,8 @@ import pytest
 
 from analysis.metrics import knn
 
-KINDS = ["bfloat16", "float32"]
+# bfloat16 has no hardware path on CPUs without AVX-512 BF16: tens of seconds a case, so in the slow lane
+KINDS = [pytest.param("bfloat16", marks=pytest.mark.slow), "float32"]
 
 
 def brute_d2(a, b):
