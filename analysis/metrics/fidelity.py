@@ -201,10 +201,10 @@ def prdc(real: np.ndarray, synthetic: np.ndarray, *, k: int = 5) -> dict[str, fl
         if not 1 <= k < len(x):
             raise ValueError(f"k must be between 1 and the {name} set's size - 1 = {len(x) - 1}, got {k}")
     centre = real.mean(axis=0)
-    real, synthetic = knn.prepare(real, centre), knn.prepare(synthetic, centre)
-    real_r2 = knn.kth_neighbour_sq(real, k)
-    synthetic_r2 = knn.kth_neighbour_sq(synthetic, k)
-    held, holding, recalled = knn.ball_counts(real, real_r2, synthetic, synthetic_r2)
+    real_prepared, synthetic_prepared = knn.prepare(real, centre), knn.prepare(synthetic, centre)
+    real_r2 = knn.kth_neighbour_sq(real_prepared, k)
+    synthetic_r2 = knn.kth_neighbour_sq(synthetic_prepared, k)
+    held, holding, recalled = knn.ball_counts(real_prepared, real_r2, synthetic_prepared, synthetic_r2)
     return {
         "precision": float(holding.mean()),
         "recall": float(recalled.mean()),

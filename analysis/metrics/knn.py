@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import numba as nb
 import numpy as np
@@ -92,7 +92,7 @@ class Prepared:
     """One set, centred, with its low-precision copy and the per-row terms of the error bound."""
 
     x: np.ndarray  # float64, centred, C-contiguous
-    low: object  # torch bfloat16 tensor or float32 ndarray of the rounded rows
+    low: Any  # torch bfloat16 tensor or float32 ndarray of the rounded rows (torch is imported only for bfloat16)
     kind: str
     sq: np.ndarray  # |x|^2
     norm: np.ndarray  # |x|
@@ -187,6 +187,7 @@ def _blocks(a: Prepared, b: Prepared, *, upper: bool = False):
     n, m = len(a.x), len(b.x)
     itemsize = 2 if a.kind == "bfloat16" else 4
     step = max(1, min(n, BLOCK_BYTES // (m * itemsize)))
+    buffer: Any  # a torch bfloat16 tensor or a float32 ndarray, as Prepared.low
     if a.kind == "bfloat16":
         import torch
 
@@ -212,7 +213,7 @@ def _chunks(rows: int) -> int:
     return max(1, min(rows, 4 * nb.get_num_threads()))
 
 
-def _terms(a: Prepared, b: Prepared) -> tuple:
+def _terms(a: Prepared, b: Prepared) -> tuple[np.uint32, float, np.ndarray, np.ndarray, np.ndarray]:
     """What the kernels need to bound rows of a against columns of b (module docstring, step 2).
 
     The pair bound ``2 (|a'||r_b| + |r_a||b| + γ |a'||b'| + u |g|) + 1e-12 (|a|² + |b|²)`` is
@@ -309,10 +310,10 @@ def ball_counts(
     - ``reached[i]``: whether centre i lies in some point's ball (``d2[i, j] < point_r2[j]``);
       all False without ``point_r2``.
     """
-    if isinstance(centres, Prepared) != isinstance(points, Prepared):
-        raise TypeError("pass both sets prepared (on one centre) or both as arrays")
-    if isinstance(centres, Prepared):
+    if isinstance(centres, Prepared) and isinstance(points, Prepared):
         a, b = centres, points
+    elif isinstance(centres, Prepared) or isinstance(points, Prepared):
+        raise TypeError("pass both sets prepared (on one centre) or both as arrays")
     else:
         centre = np.asarray(centres, dtype=np.float64).mean(axis=0)
         a, b = prepare(centres, centre, kind), prepare(points, centre, kind)

@@ -40,7 +40,8 @@ def ngram_count_matrix(
     column.
     """
     vocabulary: dict[tuple[str, ...], int] = {}
-    indptr, indices = [0], []
+    indptr: list[int] = [0]
+    indices: list[int] = []
     for tokens in token_lists:
         indices.extend(vocabulary.setdefault(gram, len(vocabulary)) for gram in ngrams(tokens, n))
         indptr.append(len(indices))

@@ -12,7 +12,7 @@ fractions of a second per set, never a re-embedding:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,13 +49,13 @@ def _classifier(seed: int):
     return LogisticRegression(C=C, max_iter=1000, random_state=seed)
 
 
-def present_labels(labels: Sequence) -> np.ndarray:
+def present_labels(labels: Iterable) -> np.ndarray:
     """True where a label is given (not None, not NaN, not empty)."""
     values = pd.Series(list(labels), dtype=object)
     return (values.notna() & (values.astype(str).str.len() > 0)).to_numpy()
 
 
-def has_labels(labels: Sequence, *, minimum: int = 2) -> bool:
+def has_labels(labels: Iterable, *, minimum: int = 2) -> bool:
     """Whether ``labels`` hold at least ``minimum`` distinct given labels (what :func:`tstr` needs)."""
     values = pd.Series(list(labels), dtype=object)
     return int(values[present_labels(values)].astype(str).nunique()) >= minimum
