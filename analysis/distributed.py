@@ -30,7 +30,7 @@ import re
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -407,7 +407,7 @@ def embed_on_ray(
     batch_size: int = DEFAULT_BATCH_SIZE,
     concurrency: int | None = None,
     retries: int = 2,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
     crash_marker: str | None = None,
 ) -> EmbedRun:
     """Embed the texts of files on Ray and write the vectors into the local embedding cache.
@@ -513,12 +513,12 @@ class RayEngine:
         self.address = address
         self.rows_per_task = rows_per_task
         self.progress = progress
-        self._session = None
+        self._session: AbstractContextManager[Any] | None = None
         self._remote: dict[str, Any] = {}
 
     def __enter__(self) -> RayEngine:
-        self._session = ray_session(self.address)
-        self._ray = self._session.__enter__()
+        session = self._session = ray_session(self.address)
+        self._ray = session.__enter__()
         return self
 
     def __exit__(self, *exc_info) -> None:

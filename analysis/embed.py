@@ -35,8 +35,8 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
@@ -239,7 +239,8 @@ def text_keys(identity: str, texts: Iterable[str]) -> list[bytes]:
     return [hashlib.sha256(prefix + t.encode("utf-8")).digest() for t in texts]
 
 
-class _Snapshot(NamedTuple):
+@dataclass(frozen=True)
+class _Snapshot:
     """One consistent state of a cache's index.
 
     ``index`` is shared by every snapshot of a cache and only ever grows (append-only: a
@@ -307,7 +308,7 @@ class EmbeddingCache:
         for raw, vectors in blocks:
             if len(vectors) and vectors.shape[1] != width:  # another model's width: not this cache's
                 continue
-            take = []
+            take: list[int] = []
             for row in range(len(vectors)):
                 key = raw[32 * row : 32 * row + 32]
                 if key not in index and key not in fresh:  # the first vector of a key wins, as it always has
@@ -318,14 +319,16 @@ class EmbeddingCache:
                 size += len(take)
         added = size - len(old.matrix)
         buffer = self._buffer
-        if added and (buffer is None or buffer.shape[1] != width or len(buffer) < size):
-            grown = np.empty((max(size, 2 * len(old.matrix), 1024), width), np.float32)
-            if len(old.matrix):
-                grown[: len(old.matrix)] = old.matrix
-            buffer = self._buffer = grown
         if added:
+            if buffer is None or buffer.shape[1] != width or len(buffer) < size:
+                grown = np.empty((max(size, 2 * len(old.matrix), 1024), width), np.float32)
+                if len(old.matrix):
+                    grown[: len(old.matrix)] = old.matrix
+                buffer = self._buffer = grown
             np.concatenate(rows, out=buffer[len(old.matrix) : size])
-        matrix = buffer[:size] if added else old.matrix
+            matrix = buffer[:size]
+        else:
+            matrix = old.matrix
         index.update(fresh)  # rows written first: a reader that sees a key sees its row (or ignores it as newer)
         self._snapshot = _Snapshot(index, matrix, old.shards.union(names))
 
@@ -387,7 +390,7 @@ def embed(
     texts: Iterable[str],
     *,
     model: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
     batch_size: int = 16,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
@@ -422,7 +425,10 @@ def embed(
     counts = np.bincount(inverse, minlength=len(unique))  # how often each unique text occurs
     keys = text_keys(identity, unique)
     cache = _cache_for(identity, cache_dir) if use_cache else None
-    found, cached = cache.lookup(keys) if cache is not None else (np.zeros(len(unique), bool), None)
+    if cache is not None:
+        found, cached = cache.lookup(keys)
+    else:  # nothing found: lookup's own empty answer
+        found, cached = np.zeros(len(unique), bool), np.zeros((0, 0), np.float32)
     done = int(counts[found].sum())
     if progress:
         progress(done, len(texts))
@@ -441,7 +447,7 @@ def embed(
     if found.any():
         vectors[found] = cached
     order = sorted(missing, key=lambda i: len(unique[i]), reverse=True)  # similar lengths batch together
-    pieces = []
+    pieces: list[Path] = []
     for start in range(0, len(order), CHUNK):
         chunk = order[start : start + CHUNK]
         vectors[chunk] = encoder.encode(
@@ -452,11 +458,14 @@ def embed(
             show_progress_bar=False,
         )
         if cache is not None:  # durable before it counts as done: a kill loses at most this chunk
-            pieces.append(cache.add([keys[i] for i in chunk], vectors[chunk]))
+            piece = cache.add([keys[i] for i in chunk], vectors[chunk])
+            if piece is not None:  # None only for no keys, and a chunk has some
+                pieces.append(piece)
         done += int(counts[chunk].sum())
         if progress:
             progress(done, len(texts))
-    if len(pieces) > 1:  # a finished run leaves one shard, not one per chunk: fewer files for every reader
+    # A finished run leaves one shard, not one per chunk: fewer files for every reader.
+    if cache is not None and len(pieces) > 1:
         cache.add([keys[i] for i in order], vectors[order])  # durable before the pieces go
         for piece in pieces:  # a reader that misses a piece finds its vectors in the whole
             piece.unlink(missing_ok=True)
