@@ -16,7 +16,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from analysis.generate import llm as llm_prompt
 from analysis.generate import paraphrase as paraphrase_prompt
 from analysis.generate.backends import (
     Backend,
+    Completion,
     GenerationError,
     LocalBackend,
     OpenAIBackend,
@@ -163,7 +164,7 @@ def generate(
     method_name: str | None = None,
     checkpoint: str | Path | None = None,
     resume: bool = True,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
     should_stop: Callable[[], bool] | None = None,
     batch_size: int = 8,
     max_attempts: int | None = None,
@@ -270,7 +271,11 @@ def generate(
             range(next_index, min(next_index + batch_size, next_index + (n - len(accepted)) + 2, max_attempts))
         )
         next_index = indices[-1] + 1
-        jobs = []  # (index, parent, label, extra, request-or-text, prompt_text)
+        # One job per index: (index, parent, label, extra, prompt_text), and in the same order its
+        # output (rule-based: the augmented text) or its request to the backend (the other methods).
+        jobs: list[tuple[int, pd.Series | None, Any, dict[str, Any], str | None]] = []
+        texts: list[str] = []
+        requests: list[Request] = []
         for index in indices:
             rng = plan.rng(index)
             sample_seed = rng.randrange(2**31)
@@ -279,7 +284,8 @@ def generate(
             if method == "rule-based":
                 text, ops = augment(parent["text"], noise=params["noise"], rng=rng, vocabulary=vocabulary)
                 extra = {"sample_seed": sample_seed, "noise": params["noise"], "operations": ",".join(ops)}
-                jobs.append((index, parent, label, extra, text, None))
+                jobs.append((index, parent, label, extra, None))
+                texts.append(text)
             elif method == "paraphrase":
                 source = paraphrase_prompt.shorten(parent["text"], params["max_input_chars"])
                 request = Request(
@@ -290,7 +296,8 @@ def generate(
                     sample_seed,
                 )
                 extra = {"sample_seed": sample_seed, "prompt_template": paraphrase_prompt.TEMPLATE_ID}
-                jobs.append((index, parent, label, extra, request, source))
+                jobs.append((index, parent, label, extra, source))
+                requests.append(request)
             else:
                 examples = plan.examples(index, label, params["k"], rng)
                 request = Request(
@@ -305,14 +312,16 @@ def generate(
                     "prompt_template": llm_prompt.TEMPLATE_ID,
                     "example_ids": json.dumps(list(examples["id"])),
                 }
-                jobs.append((index, None, label, extra, request, None))
+                jobs.append((index, None, label, extra, None))
+                requests.append(request)
 
-        if engine is None:
-            answers = [job[4] for job in jobs]
+        answers: Sequence[str | Completion | GenerationError]
+        if engine is None:  # rule-based (the only method without a backend): the texts are the answers
+            answers = texts
         else:
-            answers = engine.complete_many([job[4] for job in jobs])
+            answers = engine.complete_many(requests)
         batch, failure = [], None
-        for (index, parent, label, extra, _, prompt_text), answer in zip(jobs, answers):
+        for (index, parent, label, extra, prompt_text), answer in zip(jobs, answers):
             if isinstance(answer, GenerationError):
                 failure = failure or answer
                 next_index = min(next_index, index)  # retry this index on resume; nothing after it is lost
