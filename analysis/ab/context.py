@@ -160,7 +160,7 @@ class ABContext:
 
     @cached_property
     def tstr(self) -> list[utility.TSTRResult | None]:
-        out = []
+        out: list[utility.TSTRResult | None] = []
         for side in self.sides:
             try:
                 out.append(utility.tstr(self.x[side], self.labels[side], self.ref_x, self.ref_labels, seed=self.seed))

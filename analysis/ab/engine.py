@@ -44,7 +44,7 @@ def ab_test(
     k: int = 5,
     bins: int = 10,
     with_mauve: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> ABResult:
     """A/B test two row sets of ``samples`` on every metric: difference, interval, p-value, Holm, verdict.
 
@@ -318,7 +318,10 @@ def _tstr_tables(ctx: ABContext, n: int, seed: int) -> tuple[pd.DataFrame, dict[
     """TSTR per label for A, B and real train data of the same size (the ceiling)."""
     empty = pd.DataFrame(columns=["label", "support", "recall_a", "recall_b", "recall_real", "train_a", "train_b"])
     nan = {"TSTR macro-F1": float("nan"), "TSTR accuracy": float("nan")}
-    if not ctx.labelled or "tstr" not in ctx.__dict__ or any(r is None for r in ctx.tstr):
+    if not ctx.labelled or "tstr" not in ctx.__dict__:
+        return empty, nan
+    a, b = ctx.tstr
+    if a is None or b is None:
         return empty, nan
     train = equal_size({"real": ctx.train}, n, seed)["real"]
     embeddings_train = ctx.train_x[np.searchsorted(ctx.train, train)]
@@ -328,7 +331,6 @@ def _tstr_tables(ctx: ABContext, n: int, seed: int) -> tuple[pd.DataFrame, dict[
         )
     except utility.UtilityError:
         return empty, nan
-    a, b = ctx.tstr
     table = pd.DataFrame(
         {
             "label": a.per_label["label"],
@@ -361,7 +363,7 @@ def ab_files(
     b: tuple[str, str | Path],
     *,
     holdout: float = 0.1,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
     **options: Any,
 ) -> ABResult:
     """:func:`ab_test` of two files against real files: ``a`` and ``b`` are ``(name, path)``.

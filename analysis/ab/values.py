@@ -23,7 +23,7 @@ __all__ = ["value", "per_sample", "VALUES", "PER_SAMPLE"]
 
 #: kind -> the per-pool-row values whose mean over a set is the metric (the ``sample`` metrics).
 PER_SAMPLE: dict[str, Callable[[ABContext], np.ndarray]] = {
-    "precision": lambda ctx: ctx.inside.any(axis=0).astype(np.float64),
+    "precision": lambda ctx: np.asarray(ctx.inside.any(axis=0), np.float64),
     "density": lambda ctx: ctx.inside.sum(axis=0) / ctx.k,
     "nearest-real similarity": lambda ctx: ctx.nearest_train,
     "exact copy rate": lambda ctx: ctx.copies,
@@ -50,7 +50,7 @@ def _coverage(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.
     """Coverage, or tail coverage of the rarest ``metric.parameter`` tenths."""
     if fidelity.coverage_unsupported(len(ctx.reference), ctx.k):
         return float("nan")  # below the coverage floor, as in compare: no number rather than an inflated one
-    covered = ctx.inside[:, np.unique(s)].any(axis=1)[ref]
+    covered = np.asarray(ctx.inside[:, np.unique(s)].any(axis=1))[ref]
     if metric.kind == "tail coverage":
         covered = covered[ctx.tail_mask(metric.parameter or 1)[ref]]
     return float(covered.mean()) if covered.size else float("nan")
@@ -83,15 +83,16 @@ def _perplexity(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: n
 def _tstr(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
     """TSTR macro-F1 or accuracy of side's classifier on the reference rows ``ref`` that have a label."""
     true, predicted, labels, kept = ctx.tstr_codes
-    if predicted[side] is None:
+    side_predicted = predicted[side]
+    if side_predicted is None:
         return float("nan")
     position = np.full(len(ctx.ref_x), -1)
     position[kept] = np.arange(len(kept))
     chosen = position[ref]
     chosen = chosen[chosen >= 0]
     if metric.kind == "TSTR accuracy":
-        return float((true[chosen] == predicted[side][chosen]).mean())
-    return kernels.macro_f1(true[chosen], predicted[side][chosen], labels)
+        return float((true[chosen] == side_predicted[chosen]).mean())
+    return kernels.macro_f1(true[chosen], side_predicted[chosen], labels)
 
 
 def _detection(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
