@@ -243,7 +243,7 @@ def tail_coverage_bars(bins: pd.DataFrame, *, ceiling: str = "real train") -> al
         .mark_tick(color="black", thickness=2, size=40)
         .encode(x=x, y="coverage:Q", tooltip=tooltip)
     )
-    return alt.layer(bars, ticks).properties(
+    return alt.LayerChart(layer=[bars, ticks]).properties(
         title=f"Tail coverage per rarity bin (black ticks: {ceiling}, the ceiling)", height=340
     )
 
@@ -283,7 +283,7 @@ def label_heatmap(labels: pd.DataFrame) -> alt.LayerChart:
         text=alt.Text("coverage:Q", format=".0%"),
         color=alt.when(alt.datum.coverage > 0.6).then(alt.value("black")).otherwise(alt.value("white")),
     )
-    return alt.layer(cells, text).properties(height=alt.Step(22))
+    return alt.LayerChart(layer=[cells, text]).properties(height=alt.Step(22))
 
 
 def value_bars(table: pd.DataFrame, *, value: str, title: str, percent: bool = True) -> alt.Chart:

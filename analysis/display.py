@@ -151,7 +151,9 @@ def _vega_bundle() -> str:
     import vl_convert
     from altair.utils._importers import vl_version_for_vl_convert
 
-    bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
+    # vl_convert's stub marks ``snippet`` required, but at run time it defaults to None (the default
+    # snippet, which sets window.vegaEmbed): signature (snippet=None, vl_version=None).
+    bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())  # type: ignore[call-arg]
     return bundle.replace("</script", "<\\/script")
 
 

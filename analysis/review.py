@@ -406,7 +406,7 @@ def gap_map(
             .encode(x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), text="label:N")
         )
         layers += [rings, labels]
-    return alt.layer(*layers).properties(width=width, height=height)
+    return alt.LayerChart(layer=layers).properties(width=width, height=height)
 
 
 def _gap_regions(summary: ReviewSummary | None, sets: list[str] | None) -> pd.DataFrame:

@@ -81,7 +81,7 @@ def generation_histogram(histogram: pd.DataFrame) -> alt.LayerChart:
         .mark_line(color="black")
         .encode(x=alt.X("bin_start:Q"), y="real_density:Q", tooltip=[alt.Tooltip("real_density:Q", format=".3f")])
     )
-    return alt.layer(bars, line).properties(
+    return alt.LayerChart(layer=[bars, line]).properties(
         title="Samples of this generation (bars) and the real distribution (black)", height=300
     )
 
@@ -109,7 +109,7 @@ def weight_bars(weights: pd.DataFrame) -> alt.LayerChart:
         .mark_tick(color="black", thickness=2)
         .encode(x="feature:O", y="true:Q")
     )
-    return alt.layer(bars, ticks).properties(
+    return alt.LayerChart(layer=[bars, ticks]).properties(
         title="Fitted weights (bars) and the true weights (black ticks)", height=300
     )
 

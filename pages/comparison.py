@@ -199,6 +199,6 @@ with user_errors("Comparing the sets"):
             help="Each method's recursive generations: g1 was made from real data, g2 from g1, …; "
             "generation 0 is the real-train baseline.",
         )
-        chart = charts.generation_lines(generation_table(table, metric), metric=metric)
-        st.altair_chart(chart, width="stretch")
-        chart_downloads(chart, "generations", key="compare_gen_export")
+        generation_chart = charts.generation_lines(generation_table(table, metric), metric=metric)
+        st.altair_chart(generation_chart, width="stretch")
+        chart_downloads(generation_chart, "generations", key="compare_gen_export")
