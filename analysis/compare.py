@@ -300,7 +300,7 @@ def compare(
     bins: int = 10,
     with_mauve: bool = True,
     with_utility: bool = True,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> pd.DataFrame:
     """Every metric for every set against the real ``reference`` split, at equal sample size.
 
@@ -342,7 +342,6 @@ def compare(
         raise CompareError(f"{len(embeddings)} embeddings for {len(samples)} samples")
     samples = samples.reset_index(drop=True)
     balls = coverage_reference(samples, embeddings, reference, k=k)
-    reference = balls.rows
     groups = checked_sets(samples, k=k)
     chosen_rows = equal_size(groups, size, seed)
     rng = np.random.default_rng([seed, 1])  # bootstrap draws; independent of the subsampling
@@ -404,7 +403,7 @@ def cached_compare(
     embeddings: np.ndarray,
     *,
     cache_dir: str | Path | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
     **params: Any,
 ) -> pd.DataFrame:
     """:func:`compare`, kept on disk under ``<cache dir>/compare/<key>.parquet`` (the app and the CLI share it)."""

@@ -354,7 +354,9 @@ def build_report(
 
         compare_table = compare(samples, embeddings=embeddings, size=size, seed=seed, with_mauve=with_mauve)
     if isinstance(mixture_manifest, (str, Path)):
-        mixture_manifest = json.loads(Path(mixture_manifest).read_text(encoding="utf-8"))
+        manifest: dict[str, Any] | None = json.loads(Path(mixture_manifest).read_text(encoding="utf-8"))
+    else:
+        manifest = mixture_manifest
     size = size or int(compare_table["n"].iloc[0])
     figure = iter(range(1, 1000))
     sections: list[tuple[str, str, str]] = []  # (anchor, heading, body)
@@ -443,8 +445,8 @@ def build_report(
     except Exception as exc:
         sections.append(("tails", "Tail coverage", f'<p class="muted">(not computed: {_e(exc)})</p>'))
 
-    if mixture_manifest:
-        sections.append(("mixture", "Mixture", _mixture_section(mixture_manifest)))
+    if manifest:
+        sections.append(("mixture", "Mixture", _mixture_section(manifest)))
 
     if history is not None and not history.empty:
         fired = warnings(history, rules)

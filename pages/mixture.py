@@ -149,13 +149,13 @@ with user_errors("Designing the mixture"):
         if not has_labels(labels):
             st.info("These samples have no labels, so there is no downstream topic task.", icon=":material/info:")
         else:
-            holdout = preview.holdout_rows
+            holdout_rows = preview.holdout_rows
             check = {
                 name: tstr(
                     embeddings[rows],
                     labels.to_numpy()[rows],
-                    embeddings[holdout],
-                    labels.to_numpy()[holdout],
+                    embeddings[holdout_rows],
+                    labels.to_numpy()[holdout_rows],
                     seed=spec.seed,
                 )
                 for name, rows in (

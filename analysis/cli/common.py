@@ -7,7 +7,7 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -21,6 +21,9 @@ from analysis.corpus import (
 )
 from analysis.errors import CollapseLabError
 from analysis.io import file_sha256
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 EXIT_BAD_INPUT = 3
 
@@ -113,7 +116,7 @@ def load_files(args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
     return combine_samples(*tables)[0], reports
 
 
-def progress_bar(total: int, desc: str, initial: int = 0):
+def progress_bar(total: int, desc: str, initial: int = 0) -> tqdm:
     from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, unit="sample", desc=desc, file=sys.stderr)

@@ -6,9 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from analysis import summary
 from analysis.cli.common import add_load_options, load_files, progress_bar, whole
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 #: ``load`` and ``embed`` check their file options where the files are read; the Ray engine's numbers here.
 NUMBERS: dict[str, dict[str, tuple]] = {
@@ -109,7 +113,7 @@ def command_demo(args: argparse.Namespace) -> int:
     from analysis import demo
 
     if args.rebuild:
-        bars: dict[str, object] = {}
+        bars: dict[str, tqdm] = {}
 
         def progress(name: str, done: int, total: int) -> None:
             if name not in bars:

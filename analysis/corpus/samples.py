@@ -62,7 +62,7 @@ def guess_text_column(frame: pd.DataFrame, name: str) -> tuple[str, str]:
             f"{name}: no text-like column found. Columns: {', '.join(map(str, frame.columns))}. "
             f"Add a column of sample texts, or name it with text_column= (--text-column)."
         )
-    best = max(lengths, key=lengths.get)
+    best = max(lengths, key=lambda column: lengths[column])
     if len(lengths) == 1:
         return best, "the only text column"
     return best, f"longest mean length, {lengths[best]:.0f} characters, of {len(lengths)} text columns"
@@ -380,9 +380,9 @@ def load_samples(path: str | Path, **options: Any) -> pd.DataFrame:
 
 def combine_samples(*tables: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Concatenate sample tables, keeping ids unique; returns the table and how many ids changed."""
-    tables = [t for t in tables if t is not None and len(t)]
-    if not tables:
+    kept = [t for t in tables if t is not None and len(t)]
+    if not kept:
         return pd.DataFrame(columns=COLUMNS), 0
-    combined = pd.concat(tables, ignore_index=True, sort=False)
+    combined = pd.concat(kept, ignore_index=True, sort=False)
     combined["id"], changed = _make_unique(combined["id"].astype(str))
     return combined[COLUMNS + metadata_columns(combined)], changed
