@@ -42,15 +42,15 @@ test: install-test $(EMBED_EXPORT) $(DEMO_BUILT) chromium
 # neither the real models nor the built demo (tests/conftest.py marks the others slow and fails a fast
 # test that loads a model).
 check: install-test
-	$(BIN)/ruff check analysis pages app.py tests
-	$(BIN)/ruff format --check analysis pages app.py tests
+	$(BIN)/ruff check analysis pages app.py tests collapse_lab notebooks
+	$(BIN)/ruff format --check analysis pages app.py tests collapse_lab
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not slow" -q
 
 # Lint, format and type checks (ruff and mypy, configured in pyproject.toml).
 lint: install-test
-	$(BIN)/ruff check analysis pages app.py tests
-	$(BIN)/ruff format --check analysis pages app.py tests
+	$(BIN)/ruff check analysis pages app.py tests collapse_lab notebooks
+	$(BIN)/ruff format --check analysis pages app.py tests collapse_lab
 	$(BIN)/mypy
 
 bench: install-test $(EMBED_EXPORT) $(DEMO_BUILT) chromium

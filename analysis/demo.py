@@ -247,7 +247,7 @@ def _version(package: str) -> str | None:
         return None
 
 
-def ship_demo_embeddings(*, progress: Callable[[int, int], None] | None = None) -> Path:
+def ship_demo_embeddings(*, progress: Callable[[int, int], object] | None = None) -> Path:
     """Write the vectors of every demo text (real and synthetic) into ``data/demo/embeddings/``.
 
     One shard in the embedding cache's own layout, read-only at run time, so the demo's map and

@@ -70,7 +70,7 @@ def nearest_fitted(
     k: int = PLACE_K,
     *,
     search_dims: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` fitted rows nearest (cosine) to each query: (indices, similarities), best first.
 
@@ -125,7 +125,7 @@ def knn_place(
     *,
     k: int = PLACE_K,
     search_dims: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> np.ndarray:
     """Map positions (n, 2) float32 for ``vectors``: the weighted mean of the positions of their k nearest fitted rows.
 

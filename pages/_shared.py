@@ -212,7 +212,10 @@ def _demo_dataset() -> tuple[pd.DataFrame, dict[str, Any]]:
     with tempfile.TemporaryDirectory() as folder:
         scratch = Workspace(folder)
         demo.save_demo(scratch)
-        return scratch.load()
+        loaded = scratch.load()
+    if loaded is None:  # save_demo has just written the dataset, so an empty workspace is a bug
+        raise RuntimeError("The demo dataset was not saved to the scratch workspace.")
+    return loaded
 
 
 def _dataset_of(ws: Workspace) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -352,11 +355,15 @@ def dataset_projection(
     key = (sha256, fit_on_real, tuple(sorted(params.items())))
     if key not in _SERVED and cached_projection(embeddings, fit_rows=fit_rows, strata=strata, **params) is None:
         bar = st.progress(0.0, text=f"Fitting the UMAP map of {len(samples):,} samples (once; then it is cached)…")
+
+        def show(stage: str, fraction: float) -> None:
+            bar.progress(fraction, text=f"UMAP: {stage}")
+
         xy = project(
             embeddings,
             fit_rows=fit_rows,
             strata=strata,
-            progress=lambda stage, fraction: bar.progress(fraction, text=f"UMAP: {stage}"),
+            progress=show,
             **params,
         )
         bar.empty()

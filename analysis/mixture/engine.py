@@ -121,7 +121,7 @@ class MixtureEngine:
         bins: int = 10,
         neighbours: int | None = None,
         near: float = 0.95,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Callable[[int, int], object] | None = None,
     ) -> None:
         samples = samples.reset_index(drop=True)
         embeddings = np.asarray(embeddings)

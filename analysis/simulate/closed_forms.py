@@ -75,7 +75,7 @@ def average_runs(
     *,
     repeats: int,
     seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
     **settings: Any,
 ) -> pd.DataFrame:
     """The mean of each metric over ``repeats`` runs with seeds ``seed … seed + repeats - 1``.

@@ -91,7 +91,7 @@ def simulate(
     n: int | None = None,
     seed: int = 0,
     real_share: float = DEFAULT_REAL_SHARE,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
     **model_params: Any,
 ) -> SimulationResult:
     """Run the recursive-training loop of one model under several data regimes.
@@ -204,7 +204,7 @@ def _loop(
     seed: int,
     real_share: float,
     record: Callable[..., None],
-    report: Callable[[int], None],
+    report: Callable[[int], object],
 ) -> None:
     """Generation 0 once, then each regime's generations 1 ... G (see :func:`simulate`)."""
     rng = _stream(seed, None, 0)
