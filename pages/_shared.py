@@ -207,7 +207,7 @@ class _Changed(Exception):
 
 
 @st.cache_data(show_spinner="Loading the demo corpus…", max_entries=1)
-def _demo_dataset() -> tuple[pd.DataFrame, dict[str, Any]]:
+def demo_dataset() -> tuple[pd.DataFrame, dict[str, Any]]:
     """The built-in demo, as a workspace saves and reads it; what an empty workspace shows (read once)."""
     with tempfile.TemporaryDirectory() as folder:
         scratch = Workspace(folder)
@@ -224,7 +224,7 @@ def _dataset_of(ws: Workspace) -> tuple[pd.DataFrame, dict[str, Any]]:
         ws.subsets()
         manifest = ws.manifest()
         if manifest is None:
-            return _demo_dataset()
+            return demo_dataset()
         try:
             return _read_workspace(str(ws.root), manifest["sha256"])
         except _Changed:

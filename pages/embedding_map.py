@@ -1,9 +1,12 @@
 """Embedding map: real and synthetic samples on one UMAP map, where synthetic data piles up and where it never goes."""
 
+import numpy as np
 import streamlit as st
 
 from analysis import charts, explore, mapview
 from analysis.compare import CompareError, coverage_reference
+from analysis.gaps import region_map
+from analysis.regions import label_positions, region_name_layer
 from pages._shared import (
     chart_downloads,
     current_dataset,
@@ -157,9 +160,15 @@ with user_errors("Drawing the map"):
                 marked = missed.assign(hover=explore.hover_text(samples["text"].iloc[missed["row"]]).to_numpy())
                 marked_title = "not covered"
 
+    real_mask = (samples["source"] == "real").to_numpy()
+    real_xy = np.asarray(xy)[real_mask]
+    regions = region_map(list(samples["text"].to_numpy()[real_mask]), real_xy)  # the Tail coverage page's regions
+    names = label_positions(regions.regions, x_range=(extent.x0, extent.x1), y_range=(extent.y0, extent.y1))
+    names = names[extent.contains(names["x"].to_numpy(), names["y"].to_numpy())]
     chart = mapview.map_chart(
-        png, extent, color_by=color_by, colors=colors, points=shown, marked=marked, marked_title=marked_title
-    )
+        png, extent, color_by=color_by, colors=colors, points=shown, marked=marked, marked_title=marked_title,
+        layers=[region_name_layer(names)] if len(names) else None,
+    )  # fmt: skip
     event = st.altair_chart(chart, on_select="rerun", key="map_chart", width="stretch")
     st.caption(
         f"Every one of the {int(in_view.sum()):,} samples in view is drawn in the density image "
@@ -181,6 +190,16 @@ with user_errors("Drawing the map"):
         st.rerun()
     if zooms.button("Whole map", icon=":material/zoom_out_map:", disabled=zoom is None, key="map_zoom_reset"):
         st.session_state["map_zoom"] = None
+        st.rerun()
+    by_name = {region.name: region.id for region in regions.regions}
+    picked = zooms.selectbox(
+        "Zoom to region", list(by_name), index=None, placeholder="Zoom to a named region", key="map_region",
+        label_visibility="collapsed", help="Crop the map to the real samples of one named region.",
+    )  # fmt: skip
+    if picked is not None:
+        members = real_xy[regions.labels == by_name[picked]]
+        st.session_state["map_zoom"] = mapview.Extent.of(members[:, 0], members[:, 1], pad=0.15)
+        st.session_state["map_region"] = None
         st.rerun()
     chart_downloads(chart, "embedding-map", key="map_export")
 

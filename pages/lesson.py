@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.lesson import LARGE_TYPE_CSS, STEPS, map_step, step_chart, step_curves
-from pages._shared import _demo_dataset, current_dataset, dataset_embeddings, dataset_projection, plain, user_errors
+from pages._shared import current_dataset, dataset_embeddings, dataset_projection, demo_dataset, plain, user_errors
 
 current_dataset(__file__)  # through the router like every page; the lesson itself needs only the built-in demo
 st.title("Lesson: how models collapse")
@@ -58,7 +58,7 @@ with user_errors("Running this step"):
             help=control.help,
         )
     if step.key == "map":
-        samples, manifest = _demo_dataset()  # the built-in demo, whatever the class has loaded
+        samples, manifest = demo_dataset()  # the built-in demo, whatever the class has loaded
         samples = samples.reset_index(drop=True)
         embeddings = dataset_embeddings(samples, manifest["sha256"])
         xy = dataset_projection(
