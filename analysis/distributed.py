@@ -61,6 +61,8 @@ SECRET_NAMES = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE
 RAY_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 INSTALL_HINT = "pip install -e '.[scale]'"
+#: The test hook's actor dies no sooner than this batch (see _Embedder), so the batches before it are kept.
+CRASH_ON_BATCH = 3
 #: A local Ray gives up when its agents start slower than about 15 s (a loaded 2-core machine); try again.
 LOCAL_START_ATTEMPTS = 3
 #: How long a local Ray's node waits for its agents to start (Ray's ``agent_register_timeout_ms``).
@@ -327,18 +329,21 @@ class _Embedder:
     """A Ray actor: loads the model once, then embeds the batches it is given that the cache lacks.
 
     Returns one row per batch: how many texts came in, and the keys and float32 vectors (as bytes)
-    of the texts embedded now. ``crash_marker`` is a test hook: the actor exits on its second batch
-    when that file does not exist yet (and creates it first), as a worker killed mid-run would.
+    of the texts embedded now. ``crash_marker`` is a test hook: when that file does not exist yet, the
+    actor creates it and exits, as a worker killed mid-run would, on its first batch from the third on
+    that finds a vector the driver has written into the cache (``cache_dir``), so some work came back first.
     """
 
-    def __init__(self, model: str | None, cached: list, crash_marker: str | None = None) -> None:
+    def __init__(
+        self, model: str | None, cached: list, crash_marker: str | None = None, cache_dir: str | None = None
+    ) -> None:
         import ray
 
         from analysis.embed import embed, model_id
 
         self.model, self.identity = model, model_id(model)
         self.cached = ray.get(cached[0])
-        self.crash_marker = crash_marker
+        self.crash_marker, self.cache_dir = crash_marker, cache_dir
         self.batches = 0
         self.dimension = embed(["warm-up"], model=model, use_cache=False).shape[1]  # loads the model, once
 
@@ -349,11 +354,16 @@ class _Embedder:
         position = np.minimum(np.searchsorted(self.cached, wanted), len(self.cached) - 1)
         return self.cached[position] == wanted
 
+    def _crash_now(self) -> bool:
+        if not self.crash_marker or self.batches < CRASH_ON_BATCH or os.path.exists(self.crash_marker):
+            return False
+        return self.cache_dir is not None and any(Path(self.cache_dir).glob("shard-*.npz"))
+
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from analysis.embed import embed, text_keys
 
         self.batches += 1
-        if self.crash_marker and self.batches == 2 and not os.path.exists(self.crash_marker):
+        if self._crash_now():
             Path(self.crash_marker).touch()
             os._exit(1)
         texts = list(dict.fromkeys(str(t) for t in batch["text"]))
@@ -442,7 +452,10 @@ def embed_on_ray(
 
     started = time.monotonic()
     with ray_session(address) as ray:
-        texts = read_texts(paths, text_column=text_column).materialize()
+        # one block per batch: Ray Data returns a task's output only when its whole input block is done,
+        # so without this a big block's finished batches would be lost with a worker that dies later
+        texts = read_texts(paths, text_column=text_column).repartition(target_num_rows_per_block=batch_size)
+        texts = texts.materialize()
         total = texts.count()
         cache = embedding_cache(model, cache_dir)
         cached = ray.put(_cached_keys(cache))
@@ -452,7 +465,12 @@ def embed_on_ray(
             batch_size=batch_size,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=size),
-            fn_constructor_kwargs={"model": model, "cached": [cached], "crash_marker": crash_marker},
+            fn_constructor_kwargs={
+                "model": model,
+                "cached": [cached],
+                "crash_marker": crash_marker,
+                "cache_dir": str(cache.directory),
+            },
             num_cpus=1,
             max_restarts=retries,
             max_task_retries=retries,
