@@ -314,7 +314,7 @@ def map_chart(
             .encode(x=x, y=y, tooltip=tooltip, shape=alt.Shape("mark:N", title=None))
         )
     charts.extend(layers or [])
-    return alt.layer(*charts).properties(height=height)
+    return alt.LayerChart(layer=charts).properties(height=height)
 
 
 def select_box(points: pd.DataFrame, box: dict | None) -> tuple[np.ndarray, pd.Series]:

@@ -17,6 +17,7 @@ against a full UMAP fit and against UMAP's own ``transform``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 def nearest_fitted(
     fitted: np.ndarray,
-    queries: np.ndarray,
+    queries: np.ndarray | RowBlocks,
     k: int = PLACE_K,
     *,
     search_dims: int | None = None,
@@ -118,10 +119,18 @@ def nearest_fitted(
     return indices, similarities
 
 
+class RowBlocks(Protocol):
+    """Rows read block by block: ``len()`` and slices giving arrays (an array, or a view of some of its rows)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, part: slice) -> np.ndarray: ...
+
+
 def knn_place(
     fitted_vectors: np.ndarray,
     fitted_xy: np.ndarray,
-    vectors: np.ndarray,
+    vectors: np.ndarray | RowBlocks,
     *,
     k: int = PLACE_K,
     search_dims: int | None = None,

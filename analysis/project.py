@@ -33,6 +33,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,7 +116,7 @@ def _validate(
         raise ProjectionError(f"fit_limit must be None or an integer of at least {MIN_ROWS}, got {fit_limit!r}.")
     if strata is not None and len(strata) != n:
         raise ProjectionError(f"strata must have one entry per row ({n}), got {len(strata)}.")
-    plan = None
+    plan: dict[str, Any] | None = None
     pool = np.ones(n, dtype=bool) if mask is None else mask
     if fit_limit is not None and int(pool.sum()) > fit_limit:
         mask = stratified_fit_mask(pool, strata, int(fit_limit), seed=_SAMPLE_SEED)
@@ -153,7 +154,7 @@ def _key(
         json.dumps(params, sort_keys=True).encode(),
         b"\x00mask:" + (b"all" if mask is None else mask.tobytes()),
         b"\x00data:",
-        memoryview(array).cast("B"),  # C-contiguous: hashed in place, not copied (1.5 GB at a million rows)
+        array.data.cast("B"),  # C-contiguous: hashed in place, not copied (1.5 GB at a million rows)
     )
 
 

@@ -43,7 +43,8 @@ with user_errors("Drawing the map"):
         fit_on_real = st.toggle(
             "Synthetic in the geometry of real",
             key="map_fit_real",
-            help="Fit the map on real samples only and place synthetic samples into it, instead of fitting on all samples.",
+            help="Fit the map on real samples only and place synthetic samples into it, "
+            "instead of fitting on all samples.",
         )
         n_neighbors = st.slider(
             "Neighbours (n_neighbors)",
@@ -97,15 +98,16 @@ with user_errors("Drawing the map"):
         ["synthetic − real", "real", "synthetic", "none"],
         key="map_density",
         help="Binned density of the real samples and of the chosen synthetic sets, over the points. "
-        "'synthetic − real': red cells hold more synthetic than real (synthetic piles up), blue cells more real than synthetic (synthetic "
-        "rarely goes).",
+        "'synthetic − real': red cells hold more synthetic than real (synthetic piles up), "
+        "blue cells more real than synthetic (synthetic rarely goes).",
     )
     toggles = st.columns(2)
     mark_uncovered = toggles[0].toggle(
         "Mark real holdout samples no synthetic sample covers",
         key="map_uncovered",
-        help="The real holdout is the reference of Tail coverage and Method comparison too: a holdout sample is covered "
-        "when its k-NN ball among the holdout (k = 5) holds a sample of the shown synthetic sets (all of each set), "
+        help="The real holdout is the reference of Tail coverage and Method comparison too: "
+        "a holdout sample is covered when its k-NN ball among the holdout (k = 5) holds a sample of the shown "
+        "synthetic sets (all of each set), "
         "the per-sample form of the coverage metric (Naeem et al. 2020). Train samples are not judged. Below "
         "200 holdout samples nothing is marked: the balls are too wide to tell.",
     )
@@ -146,9 +148,9 @@ with user_errors("Drawing the map"):
                     uncovered = explore.uncovered_real(reference, embeddings, synthetic_rows)
                 missed = points.loc[reference.rows[uncovered]]
                 toggles[1].caption(
-                    f"{len(missed):,} of {reference.size:,} real holdout samples ({uncovered.mean():.1%}) are not covered "
-                    f"by the shown synthetic sets ({reference.k}-NN balls of the holdout, as on Tail coverage); they are "
-                    f"ringed in black."
+                    f"{len(missed):,} of {reference.size:,} real holdout samples ({uncovered.mean():.1%}) "
+                    f"are not covered by the shown synthetic sets ({reference.k}-NN balls of the holdout, "
+                    "as on Tail coverage); they are ringed in black."
                 )
                 missed = missed[extent.contains(missed["x"].to_numpy(), missed["y"].to_numpy())]
                 if len(missed) > mapview.MARK_LIMIT:

@@ -95,7 +95,9 @@ def open_page(browser, url: str, wait_for: str, charts: int):
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_text(wait_for).first.wait_for(timeout=300_000)
     page.wait_for_function(
-        f'document.querySelectorAll(\'[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks\').length >= {charts}',
+        "document.querySelectorAll("
+        '\'[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks\''
+        f").length >= {charts}",
         timeout=300_000,
     )
     page.wait_for_timeout(1500)  # let the last chart finish drawing
