@@ -41,10 +41,7 @@ test: install-test $(EMBED_EXPORT) $(DEMO_BUILT) chromium
 # The fast lane, under 2 minutes after install: lint, format and type checks, then the tests that need
 # neither the real models nor the built demo (tests/conftest.py marks the others slow and fails a fast
 # test that loads a model).
-check: install-test
-	$(BIN)/ruff check analysis pages app.py tests collapse_lab notebooks
-	$(BIN)/ruff format --check analysis pages app.py tests collapse_lab
-	$(BIN)/mypy
+check: lint
 	$(BIN)/python -m pytest -m "not slow" -q
 
 # Lint, format and type checks (ruff and mypy, configured in pyproject.toml).
