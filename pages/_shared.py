@@ -379,6 +379,31 @@ _ENGINES: dict[str, MixtureEngine] = {}  # per server process, the last two data
 _ENGINE_LOCK = threading.Lock()
 
 
+@st.cache_data(show_spinner="Naming the regions each set misses…", max_entries=8)
+def _gaps(sha256: str, ids: tuple[str, ...], size: int | None, seed: int, _samples, _embeddings, _xy):
+    from analysis.review import named_gaps
+
+    return named_gaps(_samples, _embeddings, xy=_xy, size=size, seed=seed)
+
+
+def dataset_gaps(
+    samples: pd.DataFrame, embeddings: np.ndarray, sha256: str, chosen: pd.DataFrame, size: int | None, seed: int
+) -> tuple[Any, str]:
+    """The regions each chosen set misses on the dataset's default map (:func:`analysis.review.named_gaps`):
+    ``(GapReport, "")``, or ``(None, why not)``; computed once per dataset, sets, size and seed for every page."""
+    rows = chosen.index.to_numpy()
+    xy = dataset_projection(samples, embeddings, sha256, fit_on_real=False, n_neighbors=15, min_dist=0.1, seed=None)
+    return _gaps(
+        sha256,
+        tuple(chosen["id"].astype(str)),
+        size,
+        seed,
+        chosen.reset_index(drop=True),
+        embeddings[rows],
+        np.asarray(xy)[rows],
+    )
+
+
 def mixture_engine(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str) -> MixtureEngine:
     """The mixture engine of the dataset: built once per server process (a progress bar meanwhile), then shared."""
     with _ENGINE_LOCK:

@@ -7,13 +7,13 @@ import streamlit as st
 from analysis import charts
 from analysis.compare import BASELINE, cached_compare, generation_table
 from analysis.metrics.catalog import definitions, legacy_table
-from analysis.review import Recommendation, ReviewSummary, named_gaps, recommend_mixture, review_summary
+from analysis.review import Recommendation, ReviewSummary, recommend_mixture, review_summary
 from analysis.risks import risks
 from pages._shared import (
     chart_downloads,
     current_dataset,
     dataset_embeddings,
-    dataset_projection,
+    dataset_gaps,
     mixture_engine,
     plain,
     set_controls,
@@ -40,11 +40,6 @@ def _compare(samples: pd.DataFrame, embeddings: np.ndarray, **params) -> pd.Data
     )
     bar.empty()
     return table
-
-
-@st.cache_data(show_spinner="Naming the regions each set misses…", max_entries=8)
-def _gaps(sha256: str, ids: tuple[str, ...], size: int | None, seed: int, _samples, _embeddings, _xy):
-    return named_gaps(_samples, _embeddings, xy=_xy, size=size, seed=seed)
 
 
 @st.cache_data(show_spinner="Searching for the mixture to recommend…", max_entries=4)
@@ -118,18 +113,7 @@ with user_errors("Comparing the sets"):
     fired = risks(table)
 
     rows = chosen.index.to_numpy()
-    xy = dataset_projection(
-        samples, embeddings, manifest["sha256"], fit_on_real=False, n_neighbors=15, min_dist=0.1, seed=None
-    )
-    gap_report, gap_note = _gaps(
-        manifest["sha256"],
-        tuple(chosen["id"].astype(str)),
-        size,
-        seed,
-        chosen.reset_index(drop=True),
-        embeddings[rows],
-        np.asarray(xy)[rows],
-    )
+    gap_report, gap_note = dataset_gaps(samples, embeddings, manifest["sha256"], chosen, size, seed)
     engine = mixture_engine(samples, embeddings, manifest["sha256"])
     recommendation, note = _recommendation(manifest["sha256"], samples, embeddings, engine)
     review = review_summary(

@@ -6,13 +6,13 @@ import streamlit as st
 
 from analysis import charts
 from analysis.coverage import TailReport, tail_report
-from analysis.gaps import GapReport, find_gaps, gaps_frame
+from analysis.gaps import GapReport, gaps_frame
 from analysis.metrics.fidelity import group_floor
 from pages._shared import (
     chart_downloads,
     current_dataset,
     dataset_embeddings,
-    dataset_projection,
+    dataset_gaps,
     plain,
     set_controls,
     table_download,
@@ -41,27 +41,17 @@ def _report(
     return tail_report(_samples, _embeddings, bins=bins, size=size, seed=seed)
 
 
-@st.cache_data(show_spinner="Naming the regions each set misses…", max_entries=8)
-def _gaps(
-    sha256: str,
-    ids: tuple[str, ...],
-    size: int | None,
-    seed: int,
-    _samples: pd.DataFrame,
-    _embeddings: np.ndarray,
-    _xy: np.ndarray,
-) -> GapReport:
-    return find_gaps(_samples, _embeddings, xy=_xy, size=size, seed=seed)
-
-
-def _named_gaps(report: GapReport, samples: pd.DataFrame) -> None:
+def _named_gaps(report: GapReport | None, note: str, samples: pd.DataFrame) -> None:
     """The regions each set misses, in words: name, uncovered count, covered share against real, examples, labels."""
     st.subheader("What each set misses")
     st.caption(
         "Real samples clustered on the Embedding map's default map into regions, each named by its most distinctive "
         "words (c-TF-IDF). A region is listed for a set when the set covers less of its holdout samples than real data "
-        "of the same size does, by more than sampling explains. " + plain(report.rule)
+        "of the same size does, by more than sampling explains. " + (plain(report.rule) if report else "")
     )
+    if report is None:
+        st.info("No gaps are named. " + plain(note), icon=":material/info:")
+        return
     if report.unsupported:
         st.info("No gaps are named. " + plain(report.unsupported), icon=":material/info:")
         return
@@ -127,21 +117,8 @@ with user_errors("Measuring tail coverage"):
         embeddings[rows],
     )
     st.caption(f"Each set at {report.size:,} samples (seed {seed}); coverage judged by {report.reference}.")
-    xy = dataset_projection(
-        samples, embeddings, manifest["sha256"], fit_on_real=False, n_neighbors=15, min_dist=0.1, seed=None
-    )
-    _named_gaps(
-        _gaps(
-            manifest["sha256"],
-            tuple(chosen["id"].astype(str)),
-            size,
-            seed,
-            chosen.reset_index(drop=True),
-            embeddings[rows],
-            np.asarray(xy)[rows],
-        ),
-        chosen,
-    )
+    gap_report, gap_note = dataset_gaps(samples, embeddings, manifest["sha256"], chosen, size, seed)
+    _named_gaps(gap_report, gap_note, chosen)
 
     if report.unsupported:
         st.warning(report.unsupported + " Token coverage below does not depend on it.", icon=":material/warning:")
