@@ -140,58 +140,58 @@ def test_unreachable_address_is_a_clear_error(tmp_path, capsys):
 @needs_ray
 @pytest.mark.slow  # loads the real model in the actors
 def test_embed_on_ray_equals_the_local_path(ray_cluster, tmp_path, capsys):
-    texts = sentences(300)
-    pd.DataFrame({"id": range(160), "text": texts[:160], "label": "a"}).to_parquet(tmp_path / "part.parquet")
+    texts = sentences(120)
+    pd.DataFrame({"id": range(60), "text": texts[:60], "label": "a"}).to_parquet(tmp_path / "part.parquet")
     shards = tmp_path / "shards"  # a folder of JSONL shards
     shards.mkdir()
-    for number, start in enumerate((160, 230)):
-        rows = [json.dumps({"text": t, "n": i}) for i, t in enumerate(texts[start : start + 70])]
+    for number, start in enumerate((60, 90)):
+        rows = [json.dumps({"text": t, "n": i}) for i, t in enumerate(texts[start : start + 30])]
         (shards / f"shard-{number}.jsonl").write_text("\n".join(rows + ['{"text": "   "}']) + "\n", encoding="utf-8")
     cache = tmp_path / "cache"  # COLLAPSE_LAB_CACHE for this test (conftest)
-    args = ["embed", str(tmp_path / "part.parquet"), str(shards), "--engine", "ray", "--batch-size", "64"]
+    args = ["embed", str(tmp_path / "part.parquet"), str(shards), "--engine", "ray", "--batch-size", "32"]
     assert main(args) == 0
-    assert "300 texts read on Ray: 300 embedded now, 0 were in the cache" in capsys.readouterr().out
+    assert "120 texts read on Ray: 120 embedded now, 0 were in the cache" in capsys.readouterr().out
 
     identity = model_id(None)
     found, on_ray = embedding_cache(None, cache).lookup(text_keys(identity, texts))
     assert found.all()
     local = embed(texts, cache_dir=tmp_path / "local")
     assert np.abs(on_ray - local).max() <= 1e-5
-    assert len(shard_keys(cache)) == 300  # each text embedded once; the blank one dropped
+    assert len(shard_keys(cache)) == 120  # each text embedded once; the blank one dropped
 
     assert main(args) == 0  # a rerun embeds nothing
-    assert "300 texts read on Ray: 0 embedded now, 300 were in the cache" in capsys.readouterr().out
-    assert len(shard_keys(cache)) == 300
+    assert "120 texts read on Ray: 0 embedded now, 120 were in the cache" in capsys.readouterr().out
+    assert len(shard_keys(cache)) == 120
 
 
 @needs_ray
 @pytest.mark.slow  # loads the real model in the actors
 def test_a_killed_worker_is_reported_and_a_rerun_embeds_nothing_twice(ray_cluster, tmp_path):
-    texts = sentences(200, seed=1)
+    texts = sentences(120, seed=1)
     source = tmp_path / "texts.parquet"
     pd.DataFrame({"text": texts}).to_parquet(source)
     cache = tmp_path / "cache"
     marker = tmp_path / "crashed"
     with pytest.raises(distributed.WorkerDiedError, match="are in the cache") as died:
-        distributed.embed_on_ray([source], batch_size=16, concurrency=1, retries=0, crash_marker=str(marker))
-    assert marker.exists()  # the actor did die, on its 3rd batch of 16
+        distributed.embed_on_ray([source], batch_size=8, concurrency=1, retries=0, crash_marker=str(marker))
+    assert marker.exists()  # the actor did die, on its 3rd batch of 8
     partial = shard_keys(cache)
-    assert 0 < len(partial) < 200  # the batches that came back before the crash are kept
+    assert 0 < len(partial) < 120  # the batches that came back before the crash are kept
     assert f"{len(partial):,} vectors embedded before it are in the cache" in str(died.value)
 
-    run = distributed.embed_on_ray([source], batch_size=16, concurrency=1)
-    assert run.embedded == 200 - len(partial) and run.cached == len(partial)  # exactly the missing texts
+    run = distributed.embed_on_ray([source], batch_size=8, concurrency=1)
+    assert run.embedded == 120 - len(partial) and run.cached == len(partial)  # exactly the missing texts
     keys = shard_keys(cache)
-    assert len(keys) == len(set(keys)) == 200  # no text went through the model twice
+    assert len(keys) == len(set(keys)) == 120  # no text went through the model twice
 
     # with retries, the same crash is absorbed: the actor restarts and the batch runs again
     retried = tmp_path / "retried"
     run = distributed.embed_on_ray(
-        [source], batch_size=16, concurrency=1, cache_dir=retried, retries=2, crash_marker=str(tmp_path / "again")
+        [source], batch_size=8, concurrency=1, cache_dir=retried, retries=2, crash_marker=str(tmp_path / "again")
     )
-    assert run.embedded == 200
+    assert run.embedded == 120
     keys = shard_keys(retried)
-    assert len(keys) == len(set(keys)) == 200
+    assert len(keys) == len(set(keys)) == 120
 
 
 @needs_ray
