@@ -60,6 +60,8 @@ bench: install-test $(EMBED_EXPORT) $(DEMO_BUILT) chromium
 	$(BIN)/python tests/benchmarks/bench_simulate.py
 	$(BIN)/python tests/benchmarks/bench_utility.py
 	$(BIN)/python tests/benchmarks/bench_pages.py
+	$(BIN)/python tests/benchmarks/bench_ray.py
+	$(BIN)/python tests/benchmarks/bench_scale.py
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
