@@ -228,7 +228,9 @@ INKED_SHARE = """async () => {
     }
     return inked / (canvas.width * canvas.height);
 }"""
-MILLION = int(os.environ.get("COLLAPSE_LAB_BROWSER_POINTS", "1000000"))
+#: Points of the large-map check; it runs only when set (e.g. 1000000): building and serving a million points
+#: takes minutes and gigabytes, so it is an opt-in scale check rather than part of every test run.
+MILLION = int(os.environ.get("COLLAPSE_LAB_BROWSER_POINTS", "0"))
 DOCS = REPO / "docs"
 
 
@@ -304,6 +306,7 @@ def million_server(million_workspace):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not MILLION, reason="scale check: set COLLAPSE_LAB_BROWSER_POINTS=1000000 to run it")
 def test_embedding_map_of_a_million_points_is_drawn(million_server, browser):
     """Every point is in the server-drawn image; the browser gets a bounded chart, not a million rows."""
     page = open_page(browser, f"{million_server}/embedding_map?workspace=million", "Synthetic sets shown", charts=1)
