@@ -27,6 +27,7 @@ __all__ = [
     "generation_scatter",
     "trend_chart",
     "ab_differences",
+    "map_tooltip",
     "set_colors",
     "to_png",
     "to_svg",
@@ -50,6 +51,17 @@ _SYNTHETIC_COLORS = [
     "#ff9896",
     "#c5b0d5",
 ]
+
+
+def map_tooltip() -> list[alt.Tooltip]:
+    """The hover of a point on the map: its text (plain), set, label, generation and id."""
+    return [
+        alt.Tooltip("hover:N", title="text"),
+        alt.Tooltip("set:N"),
+        alt.Tooltip("label:N"),
+        alt.Tooltip("generation:Q"),
+        alt.Tooltip("id:N"),
+    ]
 
 
 def set_colors(names) -> alt.Scale:
@@ -138,13 +150,7 @@ def embedding_map(
     box = alt.selection_interval(name=MAP_SELECTION, encodings=["x", "y"])
     x = alt.X("x:Q", title="UMAP 1", axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(zero=False, nice=False))
     y = alt.Y("y:Q", title="UMAP 2", axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(zero=False, nice=False))
-    tooltip = [
-        alt.Tooltip("hover:N", title="text"),
-        alt.Tooltip("set:N"),
-        alt.Tooltip("label:N"),
-        alt.Tooltip("generation:Q"),
-        alt.Tooltip("id:N"),
-    ]
+    tooltip = map_tooltip()
     color_type = "O" if color_by == "generation" else "N"
     color = alt.Color(f"{color_by}:{color_type}", title=color_by)
     if color_by == "set":

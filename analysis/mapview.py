@@ -25,7 +25,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from analysis.charts import MAP_SELECTION, set_colors
+from analysis.charts import MAP_SELECTION, map_tooltip, set_colors
 
 __all__ = [
     "IMAGE_WIDTH",
@@ -291,13 +291,7 @@ def map_chart(
             color=alt.Color(f"{color_by}:N", scale=color_scale, title=color_by, legend=alt.Legend(symbolOpacity=1)),
         )
     )
-    tooltip = [
-        alt.Tooltip("hover:N", title="text"),
-        alt.Tooltip("set:N"),
-        alt.Tooltip("label:N"),
-        alt.Tooltip("generation:Q"),
-        alt.Tooltip("id:N"),
-    ]
+    tooltip = map_tooltip()
     charts: list[alt.Chart] = [image, key]
     if points is not None and not points.empty:
         used = list(dict.fromkeys(["x", "y", color_by, "hover", "set", "label", "generation", "id"]))
