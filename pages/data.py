@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,51 @@ if message := st.session_state.pop("flash", None):
     st.success(message, icon=":material/check_circle:")
 
 
-@st.cache_data(show_spinner="Reading the file…", max_entries=8)
+#: Raw tables kept in the session (each a whole file's columns: a big file is read once, not on every rerun).
+RAW_TABLES_KEPT = 2
+
+
 def _raw_table(path: str, name: str, modified: int) -> tuple[Any, dict[str, Any]]:
-    """The file's own columns, cached by path and modification time (a changed file is read again)."""
-    table, report = read_table(path, display_name=name)
-    return table, report.to_dict()
+    """The file's own columns, read once per session and file version (a changed file is read again): a
+    CSV, TSV, JSONL or Parquet file a chunk at a time, with a progress bar of the rows read."""
+    key = (path, name, modified)
+    held: dict = st.session_state.setdefault("raw_tables", {})
+    if key not in held:
+        bar = st.progress(0.0, text=f"Reading {plain(name)}…")
+        started = time.monotonic()
+
+        def show(rows: int, fraction: float) -> None:
+            rate = rows / max(time.monotonic() - started, 1e-9)
+            bar.progress(
+                fraction,
+                text=f"Reading {plain(name)}: {rows:,} rows read, {fraction:.0%} of the file ({rate:,.0f} rows/s)",
+            )
+
+        try:
+            table, report = read_table(path, display_name=name, progress=show)
+        finally:
+            bar.empty()
+        for old in list(held)[: max(0, len(held) - RAW_TABLES_KEPT + 1)]:
+            del held[old]
+        held[key] = (table, report.to_dict())
+    return held[key]
+
+
+def _once(key: tuple, rows: int, function: Any, *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)`` once per ``key`` (the file version and the choices: the column guess, the
+    validated sample table), so a rerun of the page (any widget) does not check a big table again; the last
+    few are kept."""
+    held: dict = st.session_state.setdefault("mapped_tables", {})
+    full = key
+    if full not in held:
+        if rows > 100_000:
+            with st.spinner(f"Checking {rows:,} rows…"):
+                held[full] = function(*args, **kwargs)
+        else:
+            held[full] = function(*args, **kwargs)
+        for old in list(held)[: max(0, len(held) - 4)]:
+            del held[old]
+    return held[full]
 
 
 def _role_inputs(key: str) -> tuple[str, str | None, int | None]:
@@ -59,7 +100,12 @@ def _map_and_add(path: Path, name: str, role: str, method: str | None, generatio
     modified = path.stat().st_mtime_ns if path.exists() else 0
     table, report_dict = _raw_table(str(path), name, modified)
     columns = [str(c) for c in table.columns]
-    text_guess = "text" if report_dict["format"] in ("txt", "folder") else guess_text_column(table, name)[0]
+    guessed = (
+        ("text", "")
+        if report_dict["format"] in ("txt", "folder")
+        else _once(("guess", str(path), name, modified), len(table), guess_text_column, table, name)
+    )
+    text_guess = guessed[0]
     label_guess = guess_label_column(table, text_guess)
     left, right = st.columns(2)
     text_column = left.selectbox(
@@ -85,8 +131,23 @@ def _map_and_add(path: Path, name: str, role: str, method: str | None, generatio
     )
     report = LoadReport(**report_dict)
     if text_column == text_guess and report.format not in ("txt", "folder"):
-        report.text_column_reason = guess_text_column(table, name)[1]
-    new, report = samples_from_frame(
+        report.text_column_reason = guessed[1]
+    new, report = _once(
+        (
+            "samples",
+            str(path),
+            name,
+            modified,
+            text_column,
+            role,
+            method,
+            generation,
+            label_column,
+            keep_repeats,
+            report.text_column_reason,
+        ),
+        len(table),
+        samples_from_frame,
         table,
         name=name,
         text_column=text_column,

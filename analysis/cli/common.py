@@ -4,8 +4,10 @@ bars, and the range checks that refuse a bad number before any work."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +89,40 @@ def max_bytes(args: argparse.Namespace) -> int:
     return max(1, int(args.max_mb * 1e6))
 
 
+#: Files from this size on show a progress bar on stderr while they are read (smaller ones load in a second).
+READ_BAR_BYTES = 20_000_000
+
+
+@contextlib.contextmanager
+def reading(path: str | Path) -> Iterator[Callable[[int, float], None] | None]:
+    """A ``progress(rows, fraction)`` for :func:`read_samples` that draws a bar on stderr (rows read, share of
+    the file, time left) while a big file is read; ``None`` for a small one."""
+    try:
+        size = Path(path).stat().st_size if Path(path).is_file() else 0
+    except OSError:
+        size = 0
+    if size < READ_BAR_BYTES:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=1000,
+        desc=f"reading {Path(path).name}",
+        file=sys.stderr,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
+    )
+
+    def progress(rows: int, fraction: float) -> None:
+        bar.set_postfix_str(f"{rows:,} rows", refresh=False)
+        bar.update(round(fraction * 1000) - bar.n)
+
+    try:
+        yield progress
+    finally:
+        bar.close()
+
+
 def load_files(args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
     duplicates = getattr(args, "duplicates", "auto")
     # every option is checked before the first file is read (exit 3 with the message, never a traceback)
@@ -99,18 +135,20 @@ def load_files(args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
     )
     tables, reports = [], []
     for file in args.files:
-        samples, report = read_samples(
-            file,
-            text_column=args.text_column,
-            source=args.source,
-            method=args.method,
-            generation=args.generation,
-            label_column=args.label_column,
-            holdout_fraction=args.holdout,
-            encoding=args.encoding,
-            max_bytes=max_bytes(args),
-            duplicates=duplicates,
-        )
+        with reading(file) as progress:
+            samples, report = read_samples(
+                file,
+                progress=progress,
+                text_column=args.text_column,
+                source=args.source,
+                method=args.method,
+                generation=args.generation,
+                label_column=args.label_column,
+                holdout_fraction=args.holdout,
+                encoding=args.encoding,
+                max_bytes=max_bytes(args),
+                duplicates=duplicates,
+            )
         tables.append(samples)
         reports.append(report)
     return combine_samples(*tables)[0], reports
@@ -148,10 +186,12 @@ def load_named_files(args: argparse.Namespace) -> tuple[pd.DataFrame, list[dict[
     tables: list[pd.DataFrame] = []
     inputs: list[dict[str, Any]] = []
     for path in args.real:
-        tables.append(read_samples(path, source="real", holdout_fraction=args.holdout)[0])
+        with reading(path) as progress:
+            tables.append(read_samples(path, source="real", holdout_fraction=args.holdout, progress=progress)[0])
         inputs.append({"file": str(path), "source": "real", "rows": len(tables[-1])})
     for name, path in args.synthetic:
-        tables.append(read_samples(path, source="synthetic", method=name)[0])
+        with reading(path) as progress:
+            tables.append(read_samples(path, source="synthetic", method=name, progress=progress)[0])
         inputs.append({"file": str(path), "source": "synthetic", "method": name, "rows": len(tables[-1])})
     for entry in inputs:
         entry["sha256"] = file_sha256(entry["file"]) if Path(entry["file"]).is_file() else None

@@ -75,8 +75,12 @@ def decode_text(raw: bytes, name: str, encoding: str | None, report: LoadReport,
 
 
 def _binary_message(raw: bytes, name: str, fmt: str) -> str:
-    offset = raw.find(b"\x00")
-    head = raw[:SNIFF_BYTES]
+    return binary_message(raw[:SNIFF_BYTES], raw.find(b"\x00"), name, fmt)
+
+
+def binary_message(head: bytes, offset: int, name: str, fmt: str) -> str:
+    """Why a file with a NUL byte at ``offset`` is refused; ``head`` (its first bytes) tells UTF-16 apart."""
+    head = head[:SNIFF_BYTES]
     even, odd = head[0::2].count(0), head[1::2].count(0)
     if len(head) >= 4 and max(even, odd) >= 0.3 * len(head) / 2 and min(even, odd) <= 0.05 * len(head) / 2:
         order = "le" if odd > even else "be"

@@ -21,6 +21,7 @@ from analysis.corpus.schema import (
     check_encoding,
     check_max_bytes,
 )
+from analysis.corpus.stream import STREAMED_FORMATS, ChunkCheck, LoadProgress, read_streamed
 
 _QUOTED_FIELD = re.compile(r'"[^"]*"')
 
@@ -107,30 +108,33 @@ def _read_table(name: str, fmt: str, raw: bytes, encoding: str | None, report: L
 
 
 def _read_jsonl(text: str, name: str) -> pd.DataFrame:
-    records = []
-    for number, line in enumerate(split_lines(text), start=1):
-        if not line.strip():
-            continue
-        if _json_depth(line) > MAX_JSON_DEPTH:  # before decoding (a line with few brackets costs two counts)
-            raise _too_deep(f"{name}, line {number}")
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(
-                f"{name}, line {number}: malformed JSON ({exc.msg} at column {exc.colno}). "
-                f"Each line must be one JSON object or string; fix or remove that line."
-            ) from None
-        except RecursionError:
-            raise _too_deep(f"{name}, line {number}") from None
-        if isinstance(value, str):
-            value = {"text": value}
-        if not isinstance(value, dict):
-            raise CorpusError(
-                f"{name}, line {number}: expected a JSON object or string, got "
-                f'{type(value).__name__}. Write one object per line, like {{"text": "..."}}.'
-            )
-        records.append(value)
-    return pd.DataFrame.from_records(records)
+    records = [_jsonl_record(line, number, name) for number, line in enumerate(split_lines(text), start=1)]
+    return pd.DataFrame.from_records([record for record in records if record is not None])
+
+
+def _jsonl_record(line: str, number: int, name: str) -> dict | None:
+    """Line ``number`` of a JSONL file as a record (a string is ``{"text": ...}``); ``None`` for a blank line."""
+    if not line.strip():
+        return None
+    if _json_depth(line) > MAX_JSON_DEPTH:  # before decoding (a line with few brackets costs two counts)
+        raise _too_deep(f"{name}, line {number}")
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise CorpusError(
+            f"{name}, line {number}: malformed JSON ({exc.msg} at column {exc.colno}). "
+            f"Each line must be one JSON object or string; fix or remove that line."
+        ) from None
+    except RecursionError:
+        raise _too_deep(f"{name}, line {number}") from None
+    if isinstance(value, str):
+        value = {"text": value}
+    if not isinstance(value, dict):
+        raise CorpusError(
+            f"{name}, line {number}: expected a JSON object or string, got "
+            f'{type(value).__name__}. Write one object per line, like {{"text": "..."}}.'
+        )
+    return value
 
 
 def _read_json(text: str, name: str) -> pd.DataFrame:
@@ -223,11 +227,19 @@ def read_table(
     encoding: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     display_name: str | None = None,
+    progress: LoadProgress | None = None,
+    check: ChunkCheck | None = None,
+    streaming: bool = True,
 ) -> tuple[pd.DataFrame, LoadReport]:
     """Parse a file or folder into a raw table with the file's own columns, before any mapping.
 
     TXT files become a ``text`` and a ``line`` column; a folder of .txt files a ``text``, a
     ``file`` and (with subfolders) a ``label`` column. Used to offer the columns for mapping.
+
+    CSV, TSV, JSONL and Parquet files are read a chunk at a time (:mod:`~analysis.corpus.stream`):
+    ``progress(rows, fraction)`` after each chunk, ``check(chunk, first_row)`` on each chunk as it is
+    read, memory bounded by the table itself. ``streaming=False`` reads the whole file at once (the
+    path before streaming, kept as the benchmark's baseline); the table and the errors are the same.
     """
     path = Path(path)
     name = display_name or path.name
@@ -238,7 +250,16 @@ def read_table(
     report = LoadReport(path=name, format=fmt)
     if fmt == "folder":
         return _read_folder(path, max_bytes, encoding, report), report
+    if streaming and fmt in STREAMED_FORMATS:
+        table = read_streamed(
+            path, name, fmt, encoding=encoding, max_bytes=max_bytes, report=report, progress=progress, check=check
+        )
+        return table, report
     table = _read_table(name, fmt, read_file_bytes(path, name, max_bytes), encoding, report)
     if fmt == "txt":
         table = pd.DataFrame({"text": table, "line": range(1, len(table) + 1)})
+    elif check is not None and len(table):
+        check(table, 0)
+    if progress is not None:
+        progress(len(table), 1.0)
     return table, report

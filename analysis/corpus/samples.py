@@ -20,8 +20,9 @@ from analysis.corpus.schema import (
     assign_split,
     check_load_options,
     metadata_columns,
-    sample_id,
+    sample_ids,
 )
+from analysis.corpus.stream import ChunkCheck, LoadProgress
 
 _SOURCE_ALIASES = {
     "real": "real",
@@ -39,21 +40,44 @@ _LABEL_NAMES = ("label", "labels", "topic", "category", "class")
 # --------------------------------------------------------------------------- columns
 
 
+#: A character that no number pandas.to_numeric reads can hold (anything but digits, spaces, signs, points and
+#: the letters of e, inf, infinity, nan, true, false, 0x): a string with one is text, without parsing it.
+_NEVER_NUMERIC = r"[^\p{N}\p{Z}\s+\-._eEiInNfFtTyYaArRuUlLsSxX]"
+
+
+def _all_strings(series: pd.Series) -> bool:
+    """Whether every non-missing value is a ``str`` by the column's type (a CSV column, Arrow strings)."""
+    return isinstance(series.dtype, pd.StringDtype)
+
+
 def _is_text_like(series: pd.Series) -> bool:
     values = series.dropna()
     if values.empty:
         return False
-    strings = values[values.map(lambda v: isinstance(v, str))]
+    strings = values if _all_strings(values) else values[values.map(lambda v: isinstance(v, str))]
     if len(strings) < 0.9 * len(values):
         return False
     # CSV cells are read as strings: a column of numbers written as text is not text
+    if _all_strings(strings) and strings.dtype.storage == "pyarrow":
+        maybe_numbers = strings[~strings.str.contains(_NEVER_NUMERIC, regex=True)]  # in C++: most texts stop here
+        not_numbers = (
+            len(strings) - len(maybe_numbers) + int(pd.to_numeric(maybe_numbers, errors="coerce").isna().sum())
+        )
+        return bool(not_numbers / len(strings) >= 0.5)
     return bool(pd.to_numeric(strings, errors="coerce").isna().mean() >= 0.5)
+
+
+def _mean_length(series: pd.Series) -> float:
+    values = series.dropna()
+    if _all_strings(values):
+        return values.str.len().astype("int64").mean()
+    return values.map(lambda v: len(v) if isinstance(v, str) else 0).mean()
 
 
 def guess_text_column(frame: pd.DataFrame, name: str) -> tuple[str, str]:
     """The string column with the longest mean length, and why it was chosen."""
     lengths = {
-        column: frame[column].dropna().map(lambda v: len(v) if isinstance(v, str) else 0).mean()
+        column: _mean_length(frame[column])
         for column in frame.columns
         if column not in ("id", "source", "method", "split", "label", "parent_id") and _is_text_like(frame[column])
     }
@@ -88,15 +112,70 @@ def _as_text(value: Any) -> str:
     return (value if isinstance(value, str) else str(value)).strip()
 
 
+def _texts(series: pd.Series) -> pd.Series:
+    """:func:`_as_text` of every cell; a column of strings is stripped in one vectorised call (the same
+    characters as ``str.strip``)."""
+    if _all_strings(series):
+        return series.fillna("").str.strip()
+    return series.map(_as_text)
+
+
+def _labels(series: pd.Series) -> pd.Series:
+    """Labels as stripped text, ``None`` where missing or blank."""
+    if _all_strings(series):
+        stripped = series.str.strip()
+        return stripped.mask(stripped == "")  # as the cell-by-cell map gives: strings, missing where blank
+    return series.map(
+        lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) or str(v).strip() == "" else str(v).strip()
+    )
+
+
+def _parent_ids(series: pd.Series) -> pd.Series:
+    if _all_strings(series):
+        return series.mask(series == "")
+    return series.map(lambda v: None if pd.isna(v) or v == "" else str(v))
+
+
 def _normalise_source(values: pd.Series, name: str) -> pd.Series:
+    """The ``source`` column as ``real`` / ``synthetic``; an unknown value names the first row that holds one
+    (the series' index: the row in the file, counted from 0)."""
     mapped = values.astype(str).str.strip().str.lower().map(_SOURCE_ALIASES)
-    bad = sorted(set(values[mapped.isna()].astype(str)))
-    if bad:
+    unknown = mapped.isna()
+    if unknown.any():
+        bad = sorted(set(values[unknown].astype(str)))
         raise CorpusError(
-            f"{name}, column 'source': unknown value(s) {', '.join(repr(b) for b in bad[:5])}. "
-            f"Use 'real' or 'synthetic'."
+            f"{name}, column 'source': unknown value(s) {', '.join(repr(b) for b in bad[:5])} (first at row "
+            f"{int(unknown.idxmax()) + 1}). Use 'real' or 'synthetic'."
         )
     return mapped
+
+
+def _generation_numbers(values: pd.Series, name: str) -> pd.Series:
+    """The ``generation`` column as numbers; a value that is not a whole number >= 0 names its row
+    (the series' index: the row in the file, counted from 0)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() | (numbers < 0) | (numbers % 1 != 0)
+    if bad.any():
+        row = bad.idxmax()
+        raise CorpusError(
+            f"{name}, column 'generation', row {int(row) + 1}: {values.loc[row]!r} is "
+            f"not a whole number >= 0. Use 0 for real data and k for the k-th generation."
+        )
+    return numbers
+
+
+def row_checks(name: str, *, source: str | None = None, generation: int | None = None) -> ChunkCheck:
+    """The checks of single rows that :func:`samples_from_frame` makes (the ``source`` and ``generation``
+    columns, where no argument overrides them), as a ``check(chunk, first_row)`` for a streamed read: a bad
+    row far into a big file is reported when its chunk is read, with its row number in the file."""
+
+    def check(chunk: pd.DataFrame, first_row: int) -> None:
+        if source is None and "source" in chunk.columns:
+            _normalise_source(chunk["source"], name)
+        if generation is None and "generation" in chunk.columns:
+            _generation_numbers(chunk["generation"], name)
+
+    return check
 
 
 def samples_from_frame(
@@ -145,7 +224,7 @@ def samples_from_frame(
         id_column = "id"
 
     out = pd.DataFrame(index=frame.index)
-    out["text"] = frame[text_column].map(_as_text)
+    out["text"] = _texts(frame[text_column])
 
     # source and method: argument > column > default (real)
     if source is not None:
@@ -170,13 +249,7 @@ def samples_from_frame(
     if generation is not None:
         out["generation"] = int(generation)
     elif "generation" in frame.columns:
-        numbers = pd.to_numeric(frame["generation"], errors="coerce")
-        if numbers.isna().any() or (numbers < 0).any() or (numbers % 1 != 0).any():
-            row = int(numbers.index[(numbers.isna()) | (numbers < 0) | (numbers % 1 != 0)][0])
-            raise CorpusError(
-                f"{name}, column 'generation', row {row + 1}: {frame['generation'].iloc[row]!r} is "
-                f"not a whole number >= 0. Use 0 for real data and k for the k-th generation."
-            )
+        numbers = _generation_numbers(frame["generation"], name)
         out["generation"] = numbers.astype(int)
     else:
         out["generation"] = (out["source"] == "synthetic").astype(int)
@@ -188,15 +261,11 @@ def samples_from_frame(
     out["generation"] = out["generation"].astype("int64")
 
     if label_column:
-        out["label"] = frame[label_column].map(
-            lambda v: (
-                None if v is None or (isinstance(v, float) and pd.isna(v)) or str(v).strip() == "" else str(v).strip()
-            )
-        )
+        out["label"] = _labels(frame[label_column])
     else:
         out["label"] = None
     if "parent_id" in frame.columns:
-        out["parent_id"] = frame["parent_id"].map(lambda v: None if pd.isna(v) or v == "" else str(v))
+        out["parent_id"] = _parent_ids(frame["parent_id"])
     else:
         out["parent_id"] = None
 
@@ -216,7 +285,7 @@ def samples_from_frame(
             f"Choose the column that holds the samples (text_column=, --text-column)."
         )
     repeat = np.zeros(len(out), dtype=bool)
-    repeat[~empty] = out[~empty].duplicated(subset=["source", "method", "generation", "text"], keep="first").to_numpy()
+    repeat[~empty] = _repeats(out, ["source", "method", "generation", "text"])[~empty]
     report.duplicates = duplicates
     report.duplicate_rows = int(repeat.sum())
     report.duplicate_rate = report.duplicate_rows / int((~empty).sum())
@@ -230,7 +299,7 @@ def samples_from_frame(
     report.duplicates_kept = int((repeat & ~dropped).sum())
     keep = ~empty & ~dropped
     out = out[keep]
-    generated = pd.Series([sample_id(s, t) for s, t in zip(out["source"], out["text"])], index=out.index, dtype=object)
+    generated = pd.Series(sample_ids(out["source"], out["text"]), index=out.index, dtype=object)
     if given_ids is not None:
         ids = given_ids[keep]
         missing = ids.str.strip().isin(["", "nan", "None"])
@@ -254,8 +323,30 @@ def samples_from_frame(
     return out, report
 
 
+def _repeats(table: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Rows whose values in ``columns`` repeat an earlier row's (``DataFrame.duplicated``), found on the
+    columns' integer codes (Arrow's dictionary encoding for strings): no copy of the texts."""
+    codes = pd.DataFrame({column: _codes(table[column]) for column in columns})
+    return codes.duplicated(keep="first").to_numpy()
+
+
+def _codes(series: pd.Series) -> np.ndarray:
+    """Integer codes, equal where the values are equal: Arrow's dictionary encoding for Arrow strings (in C++,
+    without turning them into Python strings), else ``pandas.factorize``."""
+    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow" and len(series):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(pa.chunked_array(series.array.__arrow_array__()), null_encoding="encode")
+        if len({len(chunk.dictionary) for chunk in encoded.chunks}) == 1:  # one dictionary for all chunks
+            return np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks])
+    return pd.factorize(series, use_na_sentinel=False)[0]
+
+
 def _unique_ids(ids: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Suffix repeated ids with -2, -3, ...; returns the new ids and a mask of the changed ones."""
+    if ids.is_unique:  # the usual case, checked in C: nothing to rename
+        return ids.astype(object), np.zeros(len(ids), dtype=bool)
     seen: dict[str, int] = {}
     taken = set(ids)
     result, changed = [], np.zeros(len(ids), dtype=bool)
@@ -298,6 +389,8 @@ def read_samples(
     max_bytes: int = DEFAULT_MAX_BYTES,
     display_name: str | None = None,
     duplicates: str = "auto",
+    progress: LoadProgress | None = None,
+    streaming: bool = True,
 ) -> LoadedSamples:
     """Load samples from a file or folder; return the sample table and its :class:`LoadReport`.
 
@@ -334,6 +427,12 @@ def read_samples(
         keeps a synthetic row's repeats (repeated outputs are the symptom of collapse) and drops a
         real row's; ``"keep"`` keeps all, ``"drop"`` the first of each. A kept repeat's generated id
         gets ``-2``, ``-3``, ... The report gives the raw duplicate rate either way.
+    progress
+        Called as ``progress(rows_read, fraction_of_the_file)`` while a CSV, TSV, JSONL or Parquet file is
+        read a chunk at a time (:mod:`~analysis.corpus.stream`), never decreasing, ending at 1.0.
+    streaming
+        ``False`` reads the whole file at once (the path before streaming, kept as a baseline); the
+        table and the errors are the same.
 
     Raises
     ------
@@ -347,7 +446,15 @@ def read_samples(
         max_bytes=max_bytes,
         encoding=encoding,
     )
-    frame, report = read_table(path, encoding=encoding, max_bytes=max_bytes, display_name=display_name)
+    frame, report = read_table(
+        path,
+        encoding=encoding,
+        max_bytes=max_bytes,
+        display_name=display_name,
+        progress=progress,
+        check=row_checks(display_name or Path(path).name, source=source, generation=generation) if streaming else None,
+        streaming=streaming,
+    )
     if text_column is None and report.format in ("txt", "folder"):
         text_column = "text"
         report.text_column_reason = "one sample per " + ("line" if report.format == "txt" else ".txt file")

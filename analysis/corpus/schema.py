@@ -24,6 +24,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
@@ -150,6 +151,30 @@ def sample_id(source: str, text: str) -> str:
     return f"{source[:1]}-{_digest(source, text)[:16]}"
 
 
+#: Values turned into Python strings at a time when a column is hashed row by row.
+_HASH_BLOCK = 1 << 16
+
+
+def _strings(values: pd.Series | Iterable[str]) -> Iterator[str]:
+    """The values one at a time; a Series is turned into Python strings a block at a time (a column of Arrow
+    strings is never copied whole into Python strings)."""
+    if not isinstance(values, pd.Series):
+        yield from values
+        return
+    for start in range(0, len(values), _HASH_BLOCK):
+        yield from values.iloc[start : start + _HASH_BLOCK].tolist()
+
+
+def sample_ids(sources: pd.Series | Iterable[str], texts: pd.Series | Iterable[str]) -> list[str]:
+    """:func:`sample_id` of each (source, text) pair: one SHA-1 per row (no vectorised SHA-1 exists), the
+    rest of the work hoisted out of the loop."""
+    sha1 = hashlib.sha1
+    return [
+        s[:1] + "-" + sha1((s + "\x00" + t).encode()).hexdigest()[:16]
+        for s, t in zip(_strings(sources), _strings(texts))
+    ]
+
+
 def assign_split(texts: pd.Series | list[str], holdout_fraction: float = 0.1) -> pd.Series:
     """Deterministic hash-based hold-out: ``holdout`` where the text's hash falls below the fraction.
 
@@ -157,10 +182,15 @@ def assign_split(texts: pd.Series | list[str], holdout_fraction: float = 0.1) ->
     """
     if not 0.0 <= holdout_fraction < 1.0:
         raise ValueError(f"holdout_fraction must be in [0, 1), got {holdout_fraction}")
-    texts = pd.Series(texts, dtype=object)
-    threshold = holdout_fraction * 2**32
-    buckets = texts.map(lambda t: int(_digest("split", t)[:8], 16))
-    return pd.Series(["holdout" if b < threshold else "train" for b in buckets], index=texts.index, dtype=object)
+    index = texts.index if isinstance(texts, pd.Series) else pd.RangeIndex(len(texts))
+    sha1 = hashlib.sha1  # one text at a time: a column of Arrow strings is never copied whole into Python strings
+    buckets = np.fromiter(
+        (int(sha1(("split\x00" + t).encode()).hexdigest()[:8], 16) for t in _strings(texts)),
+        dtype=np.int64,
+        count=len(texts),
+    )
+    split = np.where(buckets < holdout_fraction * 2**32, "holdout", "train").astype(object)
+    return pd.Series(split, index=index, dtype=object)
 
 
 # --------------------------------------------------------------------------- load options
