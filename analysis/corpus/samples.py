@@ -17,10 +17,11 @@ from analysis.corpus.schema import (
     CorpusError,
     LoadedSamples,
     LoadReport,
-    assign_split,
     check_load_options,
+    holdout_rows,
+    ids_from_digests,
     metadata_columns,
-    sample_ids,
+    source_text_digests,
 )
 from analysis.corpus.stream import ChunkCheck, LoadProgress
 
@@ -112,11 +113,18 @@ def _as_text(value: Any) -> str:
     return (value if isinstance(value, str) else str(value)).strip()
 
 
+#: A string that starts or ends with a character ``str.strip`` removes (all of Python's whitespace).
+_PADDED = "^[{0}]|[{0}]$".format("".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(0x3001)) if c.isspace()))
+
+
 def _texts(series: pd.Series) -> pd.Series:
     """:func:`_as_text` of every cell; a column of strings is stripped in one vectorised call (the same
-    characters as ``str.strip``)."""
+    characters as ``str.strip``), and not copied at all when no cell needs it."""
     if _all_strings(series):
-        return series.fillna("").str.strip()
+        series = series.fillna("")
+        if series.dtype.storage == "pyarrow" and not series.str.contains(_PADDED, regex=True).any():
+            return series
+        return series.str.strip()
     return series.map(_as_text)
 
 
@@ -285,7 +293,8 @@ def samples_from_frame(
             f"Choose the column that holds the samples (text_column=, --text-column)."
         )
     repeat = np.zeros(len(out), dtype=bool)
-    repeat[~empty] = _repeats(out, ["source", "method", "generation", "text"])[~empty]
+    digests = source_text_digests(out["source"], out["text"])  # the id hash of every row, also the repeat key
+    repeat[~empty] = _repeats(out, digests)[~empty]
     report.duplicates = duplicates
     report.duplicate_rows = int(repeat.sum())
     report.duplicate_rate = report.duplicate_rows / int((~empty).sum())
@@ -298,8 +307,11 @@ def samples_from_frame(
     report.drop("exact duplicate of an earlier row", int(dropped.sum()))
     report.duplicates_kept = int((repeat & ~dropped).sum())
     keep = ~empty & ~dropped
-    out = out[keep]
-    generated = pd.Series(sample_ids(out["source"], out["text"]), index=out.index, dtype=object)
+    if not keep.all():  # (a row selection copies every column: skipped when nothing is dropped)
+        out = out[keep]
+    kept_digests = digests if len(out) == len(digests) else [d for d, k in zip(digests, keep) if k]
+    del digests
+    generated = pd.Series(ids_from_digests(out["source"], kept_digests), index=out.index, dtype=object)
     if given_ids is not None:
         ids = given_ids[keep]
         missing = ids.str.strip().isin(["", "nan", "None"])
@@ -311,23 +323,32 @@ def samples_from_frame(
     # a kept repeat's hash id becomes id-2, id-3, ...: reported as a repeat, not as a clash of given ids
     report.ids_made_unique = int((changed & ~(missing.to_numpy() & repeat[keep])).sum())
 
-    out["split"] = "train"
-    if real.any():
-        out.loc[out["source"] == "real", "split"] = assign_split(
-            out.loc[out["source"] == "real", "text"], holdout_fraction
-        )
+    held_out = holdout_rows(out["text"], (out["source"] == "real").to_numpy(), holdout_fraction)
+    out["split"] = np.where(held_out, "holdout", "train").astype(object)
     for column in metadata:
-        out[column] = frame.loc[out.index, column]
+        out[column] = frame[column] if len(out) == len(frame) else frame.loc[out.index, column]
     out = out[COLUMNS + metadata].reset_index(drop=True)
     report.rows_kept = len(out)
     return out, report
 
 
-def _repeats(table: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Rows whose values in ``columns`` repeat an earlier row's (``DataFrame.duplicated``), found on the
-    columns' integer codes (Arrow's dictionary encoding for strings): no copy of the texts."""
-    codes = pd.DataFrame({column: _codes(table[column]) for column in columns})
-    return codes.duplicated(keep="first").to_numpy()
+def _repeats(table: pd.DataFrame, digests: list[bytes]) -> np.ndarray:
+    """Rows that repeat an earlier row's source, method, generation and text (``DataFrame.duplicated`` on those
+    columns), found on integers: the SHA-1 of source and text (``digests``, one per row; two different texts
+    share one only on a SHA-1 collision) and the codes of method and generation. No copy of the texts."""
+    if not len(table):
+        return np.zeros(0, dtype=bool)
+    words = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 20)
+    key = pd.DataFrame(
+        {
+            "head": words[:, :8].copy().view(np.uint64).ravel(),
+            "middle": words[:, 8:16].copy().view(np.uint64).ravel(),
+            "tail": words[:, 16:].copy().view(np.uint32).ravel(),
+            "method": _codes(table["method"]),
+            "generation": table["generation"].to_numpy(),
+        }
+    )
+    return key.duplicated(keep="first").to_numpy()
 
 
 def _codes(series: pd.Series) -> np.ndarray:

@@ -165,14 +165,16 @@ def _strings(values: pd.Series | Iterable[str]) -> Iterator[str]:
         yield from values.iloc[start : start + _HASH_BLOCK].tolist()
 
 
-def sample_ids(sources: pd.Series | Iterable[str], texts: pd.Series | Iterable[str]) -> list[str]:
-    """:func:`sample_id` of each (source, text) pair: one SHA-1 per row (no vectorised SHA-1 exists), the
-    rest of the work hoisted out of the loop."""
+def source_text_digests(sources: pd.Series | Iterable[str], texts: pd.Series | Iterable[str]) -> list[bytes]:
+    """The SHA-1 digest of each (source, text) pair, the hash :func:`sample_id` is made of: one SHA-1 per row
+    (no vectorised SHA-1 exists), the columns read a block at a time."""
     sha1 = hashlib.sha1
-    return [
-        s[:1] + "-" + sha1((s + "\x00" + t).encode()).hexdigest()[:16]
-        for s, t in zip(_strings(sources), _strings(texts))
-    ]
+    return [sha1((s + "\x00" + t).encode()).digest() for s, t in zip(_strings(sources), _strings(texts))]
+
+
+def ids_from_digests(sources: pd.Series | Iterable[str], digests: Iterable[bytes]) -> list[str]:
+    """:func:`sample_id` of each row from its :func:`source_text_digests` digest."""
+    return [s[:1] + "-" + digest[:8].hex() for s, digest in zip(_strings(sources), digests)]
 
 
 def assign_split(texts: pd.Series | list[str], holdout_fraction: float = 0.1) -> pd.Series:
@@ -191,6 +193,24 @@ def assign_split(texts: pd.Series | list[str], holdout_fraction: float = 0.1) ->
     )
     split = np.where(buckets < holdout_fraction * 2**32, "holdout", "train").astype(object)
     return pd.Series(split, index=index, dtype=object)
+
+
+def holdout_rows(texts: pd.Series, rows: np.ndarray, holdout_fraction: float = 0.1) -> np.ndarray:
+    """Which of ``texts`` are in the hold-out: :func:`assign_split` of the texts where ``rows`` (a boolean mask)
+    is true, ``False`` elsewhere; the column is read a block at a time, never copied."""
+    if not 0.0 <= holdout_fraction < 1.0:
+        raise ValueError(f"holdout_fraction must be in [0, 1), got {holdout_fraction}")
+    sha1, threshold = hashlib.sha1, holdout_fraction * 2**32
+    held = np.zeros(len(texts), dtype=bool)
+    for start in range(0, len(texts), _HASH_BLOCK):
+        chosen = np.flatnonzero(rows[start : start + _HASH_BLOCK])
+        if len(chosen):  # a slice, not a take: Arrow's take on a chunked column would join all its chunks first
+            strings = texts.iloc[start : start + _HASH_BLOCK].tolist()
+            block = [strings[i] for i in chosen]
+            held[start + chosen] = [
+                int(sha1(("split\x00" + t).encode()).hexdigest()[:8], 16) < threshold for t in block
+            ]
+    return held
 
 
 # --------------------------------------------------------------------------- load options
