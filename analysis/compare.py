@@ -9,6 +9,25 @@ Coverage (``coverage`` and the ``tail coverage`` rows) is judged against one ref
 :func:`coverage_reference`: the real holdout's k-NN balls, the same balls the Embedding map and
 the Tail coverage page use. Below the floor of :func:`analysis.metrics.fidelity.coverage_unsupported`
 (40 k holdout samples, 200 at k = 5) those rows are NaN and their ``reference`` says why.
+
+Bounded at scale (a million samples and more): three seeded caps keep every metric's work and
+memory bounded whatever the dataset's size; none bites on the demo (976 holdout samples, sets of
+300 to 9,057), and where one bites the output says so.
+
+- :data:`REFERENCE_LIMIT` (20,000): the reference split is a seeded uniform subsample of that many
+  (:func:`reference_sample`, seed :data:`REFERENCE_SEED`, the same rows whatever ``seed``), the one
+  reference of every neighbourhood and reference metric: ``compare``, :func:`coverage_reference`
+  (so the Embedding map and Tail coverage), the mixture engine and the A/B test. Copies of the
+  holdout are still looked up among all its texts.
+- :data:`SIZE_LIMIT` (20,000): the default equal size of the sets (:func:`equal_size`), here, on
+  Tail coverage and in the A/B test; an explicit ``size`` is taken as given.
+- :data:`NEAREST_PAIR_LIMIT` (10⁹ query × real pairs a set): nearest-real similarity and near copy
+  rate search all real rows exactly (blockwise), for a seeded subsample of at most
+  ``NEAREST_PAIR_LIMIT // real rows`` (at least 1,000) of the set's rows; their ``n`` is that count.
+
+The neighbourhood metrics are exact, blockwise (:mod:`analysis.metrics.knn`: one row block of
+distances at a time), on these subsamples; the per-sample ones carry bootstrap intervals. A capped
+table's ``reference`` column says "seeded subsample of 20,000 of the 73,540 real holdout samples".
 """
 
 from __future__ import annotations
@@ -36,6 +55,13 @@ __all__ = [
     "checked_sets",
     "equal_size",
     "reference_rows",
+    "reference_sample",
+    "capped",
+    "REFERENCE_LIMIT",
+    "REFERENCE_SEED",
+    "SIZE_LIMIT",
+    "NEAREST_PAIR_LIMIT",
+    "nearest_query_limit",
     "CoverageReference",
     "coverage_reference",
     "COVERAGE_METRICS",
@@ -48,6 +74,17 @@ __all__ = [
 ]
 
 BASELINE = "real train"
+
+#: Most reference (holdout) samples any metric is judged against: above it, a seeded uniform subsample.
+REFERENCE_LIMIT = 20_000
+#: Seed of the reference subsample: fixed, so every page and table judges against the same rows.
+REFERENCE_SEED = 0
+#: Default cap of the equal size every set is subsampled to (compare, Tail coverage, the A/B test).
+SIZE_LIMIT = 20_000
+#: Query × real-row pairs per set for the exact nearest-real search (nearest-real similarity, near copies).
+NEAREST_PAIR_LIMIT = 1_000_000_000
+#: Fewest queries per set the nearest-real search keeps, however large the real data.
+NEAREST_QUERY_FLOOR = 1_000
 
 #: metric -> (family, better direction, reference): compare's metrics, read from :mod:`analysis.metrics.catalog`.
 METRICS: dict[str, tuple[str, str, str]] = catalog.legacy_table()
@@ -79,8 +116,9 @@ def equal_size(groups: dict[str, np.ndarray], size: int | None = None, seed: int
     """Each set's rows subsampled (seeded, without replacement, sorted) to ``size``, default the smallest set.
 
     The same ``seed`` gives the same rows here, in :func:`compare` and on the Tail coverage page.
+    The default size is capped at :data:`SIZE_LIMIT` (20,000), so metrics stay bounded at any scale.
     """
-    size = size or min(len(rows) for rows in groups.values())
+    size = size or min(SIZE_LIMIT, min(len(rows) for rows in groups.values()))
     rng = np.random.default_rng(seed)
     return {name: np.sort(rng.choice(rows, size=min(size, len(rows)), replace=False)) for name, rows in groups.items()}
 
@@ -96,6 +134,36 @@ def reference_rows(samples: pd.DataFrame, reference: str = "holdout", *, k: int 
     return rows
 
 
+def capped(rows: np.ndarray, limit: int, seed: int | list[int]) -> np.ndarray:
+    """``rows``, or a seeded uniform subsample of ``limit`` of them (sorted) when there are more."""
+    rows = np.asarray(rows)
+    if len(rows) <= limit:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
+
+
+def reference_sample(samples: pd.DataFrame, reference: str = "holdout", *, k: int = 5) -> tuple[np.ndarray, int]:
+    """The reference rows every metric is judged against, and the split's full size.
+
+    :func:`reference_rows`, capped at :data:`REFERENCE_LIMIT` by a uniform subsample seeded with
+    :data:`REFERENCE_SEED` (module docstring): ``compare``, :func:`coverage_reference`, the mixture
+    engine and the A/B test all call this, so they judge against the same rows.
+    """
+    rows = reference_rows(samples, reference, k=k)
+    return capped(rows, REFERENCE_LIMIT, REFERENCE_SEED), len(rows)
+
+
+def nearest_query_limit(real_rows: int) -> int:
+    """Most rows of a set the exact nearest-real search takes against ``real_rows`` real rows: the
+    :data:`NEAREST_PAIR_LIMIT` pairs, at least :data:`NEAREST_QUERY_FLOOR` (compare and the A/B test)."""
+    return max(NEAREST_QUERY_FLOOR, NEAREST_PAIR_LIMIT // max(real_rows, 1))
+
+
+def subsample_note(used: int, total: int, what: str) -> str:
+    """``"seeded subsample of 20,000 of the 73,540 real holdout samples"``, or ``""`` when all are used."""
+    return f"seeded subsample of {used:,} of the {total:,} {what}" if used < total else ""
+
+
 @dataclass(frozen=True)
 class CoverageReference:
     """The real samples coverage is judged against: one for the Embedding map, Tail coverage and ``compare``.
@@ -104,6 +172,8 @@ class CoverageReference:
     ``radii`` each one's distance to its k-th nearest other reference sample: the k-NN balls of
     :func:`analysis.metrics.fidelity.covered_by`. ``unsupported`` is ``""`` when the reference is
     large enough for a coverage number, else the reason (:func:`analysis.metrics.fidelity.coverage_unsupported`).
+    ``total`` is the split's size: above :data:`REFERENCE_LIMIT` the balls are those of a seeded
+    subsample (:func:`reference_sample`), and :meth:`describe` says so.
     """
 
     split: str
@@ -111,6 +181,17 @@ class CoverageReference:
     x: np.ndarray
     k: int
     radii: np.ndarray
+    total: int = 0
+
+    @property
+    def capped(self) -> bool:
+        """The balls are those of a seeded subsample of the split (it holds more than :data:`REFERENCE_LIMIT`)."""
+        return self.total > self.size
+
+    @property
+    def note(self) -> str:
+        """``""``, or ``"seeded subsample of 20,000 of the 73,540 real holdout samples"`` when capped."""
+        return subsample_note(self.size, self.total, f"{self.name} samples")
 
     @property
     def size(self) -> int:
@@ -125,7 +206,10 @@ class CoverageReference:
         return fidelity.coverage_unsupported(self.size, self.k, reference=self.name)
 
     def describe(self) -> str:
-        """Which balls, in words: ``"5-NN balls of the real holdout (1,003 samples)"``."""
+        """Which balls, in words: ``"5-NN balls of the real holdout (1,003 samples)"``, or when capped
+        ``"5-NN balls of a seeded subsample of 20,000 of the 73,540 real holdout samples"``."""
+        if self.capped:
+            return f"{self.k}-NN balls of a {self.note}"
         return f"{self.k}-NN balls of the {self.name} ({self.size:,} samples)"
 
     def covered(self, synthetic: np.ndarray) -> np.ndarray:
@@ -143,10 +227,11 @@ def coverage_reference(
 
     Raises :class:`CompareError` when the split has ``k`` or fewer samples (no ball can be drawn);
     a split below the coverage floor is returned with :attr:`CoverageReference.unsupported` set.
+    Above :data:`REFERENCE_LIMIT` samples the split is a seeded subsample (:func:`reference_sample`).
     """
-    rows = reference_rows(samples, reference, k=k)
+    rows, total = reference_sample(samples, reference, k=k)
     x = np.asarray(embeddings)[rows].astype(np.float64)
-    return CoverageReference(split=reference, rows=rows, x=x, k=k, radii=tails.rarity(x, k=k))
+    return CoverageReference(split=reference, rows=rows, x=x, k=k, radii=tails.rarity(x, k=k), total=total)
 
 
 def checked_sets(samples: pd.DataFrame, *, k: int = 5) -> dict[str, np.ndarray]:
@@ -199,7 +284,12 @@ class _Judge:
         real_mask = (samples["source"] == "real").to_numpy()
         self.other_real_rows = np.flatnonzero(real_mask & (samples["split"] != "train").to_numpy())
         self.real_texts = set(texts[real_mask])
-        self.reference_texts = set(self.ref_texts)
+        # copies of the holdout are looked up among all its texts, not only the capped reference's
+        self.reference_texts = set(texts[reference_rows(samples, balls.split, k=k)])
+        real_rows = len(train_rows) + len(self.other_real_rows)
+        #: per set, the rows the exact nearest-real search takes (NEAREST_PAIR_LIMIT pairs, at least the floor)
+        self.query_limit = nearest_query_limit(real_rows)
+        self.real_rows = real_rows
 
 
 class _SetView:
@@ -219,20 +309,34 @@ class _SetView:
         return self.judge.balls.covered(self.x)
 
     @cached_property
+    def queries(self) -> np.ndarray:
+        """Positions (in ``chosen``) the nearest-real search takes: all, or a seeded subsample above the pair cap."""
+        judge = self.judge
+        every = np.arange(len(self.chosen))
+        return capped(every, judge.query_limit, [judge.seed, 4])
+
+    @property
+    def query_note(self) -> str:
+        return subsample_note(len(self.queries), len(self.chosen), "samples of the set (their nearest real row exact)")
+
+    @cached_property
     def similarity(self) -> np.ndarray:
-        return fidelity.nearest_similarity(self.x, self.judge.train_x)[0]
+        return fidelity.nearest_similarity(self.x[self.queries], self.judge.train_x)[0]
 
     @cached_property
     def copies(self) -> dict[str, float]:
         judge = self.judge
-        return novelty.novelty(judge.train_texts, self.texts, judge.train_x, self.x, similarity=self.similarity)
+        texts = [self.texts[i] for i in self.queries]
+        out = novelty.novelty(judge.train_texts, texts, judge.train_x, self.x[self.queries], similarity=self.similarity)
+        return {**out, "duplicate_rate": novelty.duplicate_rate(self.texts)}  # over every row of the set
 
     @cached_property
     def nearest_real(self) -> np.ndarray:
         rows = self.judge.other_real_rows
         if not len(rows):
             return self.similarity
-        return np.maximum(self.similarity, fidelity.nearest_similarity(self.x, self.judge.embeddings[rows])[0])
+        near = fidelity.nearest_similarity(self.x[self.queries], self.judge.embeddings[rows])[0]
+        return np.maximum(self.similarity, near)
 
     def with_interval(self, values: np.ndarray, mean: float | None = None) -> tuple[float, float, float]:
         """The mean of per-sample ``values`` (or ``mean``) and its bootstrap 95 % interval."""
@@ -313,7 +417,10 @@ def compare(
     reference
         The real split the sets are judged against (default ``holdout``, never used to generate).
     size
-        Samples per set; default the smallest set. Each set is subsampled to it with ``seed``.
+        Samples per set; default the smallest set, at most :data:`SIZE_LIMIT` (20,000). Each set is
+        subsampled to it with ``seed``. The reference is capped at :data:`REFERENCE_LIMIT` and the
+        nearest-real search at :data:`NEAREST_PAIR_LIMIT` (module docstring); where a cap bites, the
+        ``reference`` column says so and ``n`` is the samples the number is over.
     k, bins
         Neighbours for PRDC and tail coverage; rarity bins (head → tail). Coverage uses the
         reference's k-NN balls (:func:`coverage_reference`); below 40 k reference samples the
@@ -348,6 +455,7 @@ def compare(
 
     judge = _Judge(samples, embeddings, balls, groups, rng, seed=seed, k=k, bins=bins)
     coverage_note = balls.unsupported or balls.describe()  # which balls, or why there is no number
+    nearest = {"nearest-real similarity", "near copy rate"}  # over the set's nearest-real queries
     switches = {"": True, "mauve": with_mauve, "utility": with_utility}
     rows = []
     for done, (name, chosen) in enumerate(chosen_rows.items(), start=1):
@@ -359,6 +467,18 @@ def compare(
                 continue  # novelty of real train against itself is meaningless
             value = COMPUTE[metric.kind](view, metric)
             value, low, high = value if isinstance(value, tuple) else (value, np.nan, np.nan)
+            # where a cap bites, the reference column says which subsample the number is of
+            notes = [metric.reference]
+            if (
+                balls.capped
+                and "reference set" in metric.needs
+                and metric.family != "novelty"
+                and not metric.judged_by_balls
+            ):
+                notes.append(f"against a {balls.note}")
+            queried = metric.kind in nearest and len(view.queries) < len(chosen)
+            if queried:
+                notes.append(f"over a {view.query_note}")
             rows.append(
                 {
                     "set": name,
@@ -370,8 +490,8 @@ def compare(
                     "ci_low": low,
                     "ci_high": high,
                     "direction": metric.direction,
-                    "reference": metric.reference,
-                    "n": len(chosen),
+                    "reference": "; ".join(notes),
+                    "n": len(view.queries) if queried else len(chosen),
                 }
             )
         if progress:
@@ -391,11 +511,19 @@ _KEY_COLUMNS = ["id", "text", "source", "method", "generation", "label", "split"
 
 def compare_key(samples: pd.DataFrame, embeddings: np.ndarray, **params: Any) -> str:
     """A content key of everything :func:`compare` reads: the sample columns, the embeddings and the parameters."""
+    if _caps_may_bite(len(samples)):  # the caps change the numbers of a large table (never the demo's keys)
+        params = {**params, "limits": [REFERENCE_LIMIT, SIZE_LIMIT, NEAREST_PAIR_LIMIT, NEAREST_QUERY_FLOOR]}
     return bytes_sha256(
         pd.util.hash_pandas_object(samples[_KEY_COLUMNS].astype(str), index=False).to_numpy().tobytes(),
         np.ascontiguousarray(embeddings, dtype=np.float32).tobytes(),
         json.dumps({"version": COMPARE_VERSION, **params}, sort_keys=True, default=str).encode(),
     )
+
+
+def _caps_may_bite(n: int) -> bool:
+    """Whether a table of ``n`` samples can reach a cap: a reference or set above 20,000, or more nearest-real
+    pairs than :data:`NEAREST_PAIR_LIMIT` (a set and the real rows are at most n / 2 each)."""
+    return n > min(REFERENCE_LIMIT, SIZE_LIMIT) or (n // 2) ** 2 > NEAREST_PAIR_LIMIT
 
 
 def cached_compare(

@@ -18,8 +18,13 @@ from scipy import sparse
 from analysis.metrics import fidelity, tails, utility
 from analysis.metrics.lm import KneserNeyLM
 from analysis.metrics.ngrams import ngram_count_matrix, rare_token_ids, row_counts, tokenize
+from analysis.mixture.kernels import csr_by_row, csr_entries
 
-__all__ = ["ABContext"]
+__all__ = ["ABContext", "DENSE_LIMIT"]
+
+#: Reference × pool distances computed as one matrix; above it, in blocks of reference rows, so memory
+#: stays one block (plus the sparse ball memberships) at any scale. The results are the same comparisons.
+DENSE_LIMIT = 50_000_000
 
 
 class ABContext:
@@ -41,6 +46,8 @@ class ABContext:
         k: int,
         bins: int,
         seed: int,
+        query_limit: int | None = None,
+        holdout: np.ndarray | None = None,
     ) -> None:
         self.samples, self.k, self.bins, self.seed = samples, k, bins, seed
         self.rows = np.concatenate([a, b])
@@ -56,6 +63,15 @@ class ABContext:
         self.texts, self.ref_texts = texts[self.rows], texts[reference]
         labels = samples["label"].to_numpy()
         self.labels, self.ref_labels = labels[self.rows], labels[reference]
+        # copies of the holdout are looked up among all of it, not only the (capped) reference
+        self.holdout_texts = texts[reference if holdout is None else holdout]
+        # the exact nearest-real search takes at most query_limit rows of each side (seeded), all by default
+        self.queried = np.zeros(len(self.rows), dtype=bool)
+        for number, side in enumerate(self.sides):
+            limit = len(side) if query_limit is None else query_limit
+            chosen = side if len(side) <= limit else np.random.default_rng([seed, 5, number]).choice(side, limit, False)
+            self.queried[chosen] = True
+        self.query_capped = not self.queried.all()
 
     # ------------------------------------------------------------------ text features
     @cached_property
@@ -113,16 +129,42 @@ class ABContext:
         return self.ref_bins >= self.bins - tenths * self.bins // 10
 
     @cached_property
-    def distances(self) -> np.ndarray:
-        """Euclidean distances reference × pool, as :mod:`analysis.metrics.fidelity` computes them."""
+    def neighbourhoods(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """Per pool row (CSR: indptr, reference positions): the reference samples whose k-NN ball holds it
+        (distance <= the reference's radius), and those within its own k-NN radius (recall).
+
+        Euclidean distances reference × pool as :mod:`analysis.metrics.fidelity` computes them, as one
+        matrix up to :data:`DENSE_LIMIT` entries, else in blocks of reference rows (bounded memory).
+        """
         ref_norms = np.einsum("ij,ij->i", self.ref_x, self.ref_x)
         norms = np.einsum("ij,ij->i", self.x, self.x)
-        return np.sqrt(fidelity.squared_distances(self.ref_x, ref_norms, self.x, norms))
+        m, n = len(self.ref_x), len(self.x)
+        step = m if m * n <= DENSE_LIMIT else fidelity.block_rows(n, np.float64)
+        held, near = ([], []), ([], [])
+        for start in range(0, m, step):
+            stop = min(m, start + step)
+            d = np.sqrt(fidelity.squared_distances(self.ref_x[start:stop], ref_norms[start:stop], self.x, norms))
+            for (pools, refs), inside in zip(
+                (held, near), (d <= self.ref_radii[start:stop, None], d <= self.own_radii)
+            ):
+                i, j = np.nonzero(inside)
+                pools.append(j)
+                refs.append(i + start)
+        return tuple(csr_by_row(np.concatenate(j), np.concatenate(i), n)[:2] for j, i in (held, near))  # type: ignore[return-value]
+
+    def reached(self, s: np.ndarray, recall: bool = False) -> np.ndarray:
+        """Per reference sample: does the ball of one holds a pool row of ``s`` (coverage), or, with
+        ``recall``, does it lie within some row of ``s``'s own k-NN radius."""
+        indptr, refs = self.neighbourhoods[1 if recall else 0]
+        positions, _ = csr_entries(indptr, np.unique(s))
+        out = np.zeros(len(self.ref_x), dtype=bool)
+        out[refs[positions]] = True
+        return out
 
     @cached_property
-    def inside(self) -> np.ndarray:
-        """inside[i, j]: pool row j lies in reference sample i's k-NN ball."""
-        return self.distances <= self.ref_radii[:, None]
+    def balls_holding(self) -> np.ndarray:
+        """Per pool row: how many reference k-NN balls hold it (precision: > 0; density: over k)."""
+        return np.diff(self.neighbourhoods[0][0])
 
     @cached_property
     def own_radii(self) -> np.ndarray:
@@ -132,16 +174,26 @@ class ABContext:
             radii[side] = fidelity.knn_radii(self.x[side], self.k)
         return radii
 
+    def _queried(self, values: np.ndarray) -> np.ndarray:
+        """``values`` of the queried pool rows spread over the pool (NaN elsewhere); all rows by default."""
+        if not self.query_capped:
+            return values
+        out = np.full(len(self.rows), np.nan)
+        out[self.queried] = values
+        return out
+
     @cached_property
     def nearest_train(self) -> np.ndarray:
-        return fidelity.nearest_similarity(self.x, self.train_x)[0]
+        """Cosine to the nearest real train sample (exact), for the queried pool rows (NaN for the others)."""
+        return self._queried(fidelity.nearest_similarity(self.x[self.queried], self.train_x)[0])
 
     @cached_property
     def nearest_real(self) -> np.ndarray:
-        """Cosine to the nearest real sample, train or holdout (near copies)."""
+        """Cosine to the nearest real sample, train or holdout (near copies); NaN off the queried rows."""
         if not len(self.other_real_x):
             return self.nearest_train
-        return np.maximum(self.nearest_train, fidelity.nearest_similarity(self.x, self.other_real_x)[0])
+        other = self._queried(fidelity.nearest_similarity(self.x[self.queried], self.other_real_x)[0])
+        return np.maximum(self.nearest_train, other)
 
     @cached_property
     def copies(self) -> np.ndarray:
@@ -150,7 +202,7 @@ class ABContext:
 
     @cached_property
     def holdout_copies(self) -> np.ndarray:
-        reference_texts = set(self.ref_texts)
+        reference_texts = set(self.holdout_texts)
         return np.array([t in reference_texts for t in self.texts], np.float64)
 
     # ------------------------------------------------------------------ fitted per side

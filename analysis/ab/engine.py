@@ -14,8 +14,16 @@ from scipy import stats
 
 from analysis.ab.context import ABContext
 from analysis.ab.result import COLUMNS, ABError, ABResult, holm, verdict
-from analysis.ab.values import per_sample, value
-from analysis.compare import BASELINE, equal_size, reference_rows, sets_of
+from analysis.ab.values import NEAREST_KINDS, per_sample, value
+from analysis.compare import (
+    BASELINE,
+    equal_size,
+    nearest_query_limit,
+    reference_rows,
+    reference_sample,
+    sets_of,
+    subsample_note,
+)
 from analysis.metrics import catalog, kernels, utility
 
 __all__ = ["ab_test", "ab_sets", "ab_files", "AB_METRICS", "AB_DEFINITIONS"]
@@ -163,13 +171,25 @@ def _ab_test(
     embeddings = np.asarray(embeddings)
     if len(embeddings) != len(samples):
         raise ABError(f"{len(embeddings)} embeddings for {len(samples)} samples: embed the same table first.")
-    reference_positions = reference_rows(samples, reference, k=k)
+    reference_positions, reference_total = reference_sample(samples, reference, k=k)
     train = sets_of(samples)[BASELINE]
     subsampled = equal_size({"a": a_rows, "b": b_rows}, size, seed)
+    real_rows = int((samples["source"] == "real").sum())
     ctx = ABContext(
-        samples, embeddings, subsampled["a"], subsampled["b"], reference_positions, train, k=k, bins=bins, seed=seed
+        samples,
+        embeddings,
+        subsampled["a"],
+        subsampled["b"],
+        reference_positions,
+        train,
+        k=k,
+        bins=bins,
+        seed=seed,
+        query_limit=nearest_query_limit(real_rows),
+        holdout=reference_rows(samples, reference, k=k),
     )
     n, n_ref = len(subsampled["a"]), len(reference_positions)
+    reference_note = subsample_note(n_ref, reference_total, f"real {reference} samples")
     full_ref = np.arange(n_ref)
     side_a, side_b = ctx.sides
     rng = np.random.default_rng([seed, 2])
@@ -185,6 +205,13 @@ def _ab_test(
     pooled = np.concatenate(ctx.sides)
     perms = np.argsort(rng.random((permutations, len(pooled))), axis=1)
     perm_a, perm_b = pooled[perms[:, : len(side_a)]], pooled[perms[:, len(side_a) :]]
+    if ctx.query_capped:  # the nearest-real kinds resample their queried rows (own draws: the others do not move)
+        queried = [side[ctx.queried[side]] for side in ctx.sides]
+        query_rng = np.random.default_rng([seed, 6])
+        query_boot = [q[query_rng.integers(0, len(q), size=(rounds, len(q)))] for q in queried]
+        pooled_q = np.concatenate(queried)
+        query_perms = pooled_q[np.argsort(query_rng.random((permutations, len(pooled_q))), axis=1)]
+        query_perm = (query_perms[:, : len(queried[0])], query_perms[:, len(queried[0]) :])
     z = stats.norm.ppf(1 - alpha / 2)
 
     records = []
@@ -209,9 +236,11 @@ def _ab_test(
                     low, high = difference - z * spread, difference + z * spread
                     p, test = float(2 * stats.norm.sf(abs(difference) / spread)), "bootstrap (normal)"
             else:
+                nearest = ctx.query_capped and record.kind in NEAREST_KINDS
                 if record.resampling == "sample":
                     values = per_sample(ctx, record)
-                    draws = values[boot[1]].mean(axis=1) - values[boot[0]].mean(axis=1)
+                    sample_boot = query_boot if nearest else boot
+                    draws = values[sample_boot[1]].mean(axis=1) - values[sample_boot[0]].mean(axis=1)
                 else:
                     sets = boot if record.resampling == "fitted" else half
                     draws = np.array(
@@ -233,7 +262,8 @@ def _ab_test(
                         )
                     elif permutations:
                         if record.resampling == "sample":
-                            null = values[perm_b].mean(axis=1) - values[perm_a].mean(axis=1)
+                            pa, pb = query_perm if nearest else (perm_a, perm_b)
+                            null = values[pb].mean(axis=1) - values[pa].mean(axis=1)
                         else:
                             null = np.array(
                                 [
@@ -260,8 +290,8 @@ def _ab_test(
                 "p_value": float(p),
                 "test": test,
                 "definition": record.ab_definition or record.definition,
-                "reference": record.reference,
-                "n": n,
+                "reference": "; ".join(_notes(ctx, record, reference_note)),
+                "n": int(ctx.queried[side_a].sum()) if ctx.query_capped and record.kind in NEAREST_KINDS else n,
             }
         )
         if progress:
@@ -300,6 +330,8 @@ def _ab_test(
         "n": n,
         "reference": reference,
         "reference_n": n_ref,
+        "reference_total": reference_total,
+        "reference_note": reference_note,
         "seed": seed,
         "k": k,
         "bins": bins,
@@ -312,6 +344,17 @@ def _ab_test(
     return ABResult(
         table=table, names=tuple(names), per_label=per_label, ceiling=ceiling, most_synthetic=most, settings=settings
     )
+
+
+def _notes(ctx: ABContext, record: catalog.Metric, reference_note: str) -> list[str]:
+    """A row's ``reference``: the metric's source, and which subsample it is of where a cap bites."""
+    notes = [record.reference]
+    if reference_note and "reference set" in record.needs and record.family != "novelty":
+        notes.append(f"against a {reference_note}")
+    if ctx.query_capped and record.kind in NEAREST_KINDS:
+        queried = int(ctx.queried[ctx.sides[0]].sum())
+        notes.append(f"over a {subsample_note(queried, len(ctx.sides[0]), 'samples of each set')} (nearest real exact)")
+    return notes
 
 
 def _tstr_tables(ctx: ABContext, n: int, seed: int) -> tuple[pd.DataFrame, dict[str, float]]:

@@ -19,12 +19,12 @@ from analysis.ab.context import ABContext
 from analysis.metrics import diversity, drift, fidelity, kernels, utility
 from analysis.metrics.catalog import Metric
 
-__all__ = ["value", "per_sample", "VALUES", "PER_SAMPLE"]
+__all__ = ["value", "per_sample", "VALUES", "PER_SAMPLE", "NEAREST_KINDS"]
 
 #: kind -> the per-pool-row values whose mean over a set is the metric (the ``sample`` metrics).
 PER_SAMPLE: dict[str, Callable[[ABContext], np.ndarray]] = {
-    "precision": lambda ctx: np.asarray(ctx.inside.any(axis=0), np.float64),
-    "density": lambda ctx: ctx.inside.sum(axis=0) / ctx.k,
+    "precision": lambda ctx: np.asarray(ctx.balls_holding > 0, np.float64),
+    "density": lambda ctx: ctx.balls_holding / ctx.k,
     "nearest-real similarity": lambda ctx: ctx.nearest_train,
     "exact copy rate": lambda ctx: ctx.copies,
     "near copy rate": lambda ctx: (ctx.nearest_real >= 0.95).astype(np.float64),
@@ -39,6 +39,16 @@ def per_sample(ctx: ABContext, metric: Metric) -> np.ndarray:
 
 _Value = Callable[[ABContext, Metric, int, np.ndarray, np.ndarray], float]
 
+#: The per-sample kinds the exact nearest-real search gives: over the queried rows (all below the cap).
+NEAREST_KINDS = frozenset({"nearest-real similarity", "near copy rate"})
+
+
+def _mean(ctx: ABContext, metric: Metric, s: np.ndarray) -> float:
+    """The mean of ``metric``'s per-row values over ``s`` (its queried rows for the nearest-real kinds)."""
+    if ctx.query_capped and metric.kind in NEAREST_KINDS:
+        s = s[ctx.queried[s]]
+    return float(per_sample(ctx, metric)[s].mean())
+
 
 def _distinct(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
     counts = ctx.ngram_counts(s, metric.parameter or 1)
@@ -50,15 +60,14 @@ def _coverage(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.
     """Coverage, or tail coverage of the rarest ``metric.parameter`` tenths."""
     if fidelity.coverage_unsupported(len(ctx.reference), ctx.k):
         return float("nan")  # below the coverage floor, as in compare: no number rather than an inflated one
-    covered = np.asarray(ctx.inside[:, np.unique(s)].any(axis=1))[ref]
+    covered = ctx.reached(s)[ref]
     if metric.kind == "tail coverage":
         covered = covered[ctx.tail_mask(metric.parameter or 1)[ref]]
     return float(covered.mean()) if covered.size else float("nan")
 
 
 def _recall(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
-    unique = np.unique(s)
-    return float((ctx.distances[:, unique] <= ctx.own_radii[unique][None, :]).any(axis=1)[ref].mean())
+    return float(ctx.reached(s, recall=True)[ref].mean())
 
 
 def _rare_tokens(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
@@ -107,7 +116,7 @@ VALUES: dict[str, _Value] = {
     "distinct": _distinct,
     "entropy": lambda ctx, m, side, s, ref: kernels.entropy_bits(ctx.ngram_counts(s, m.parameter or 1)),
     "mean pairwise distance": lambda ctx, m, side, s, ref: diversity.mean_pairwise_distance(ctx.x[s]),
-    **{kind: lambda ctx, m, side, s, ref: float(per_sample(ctx, m)[s].mean()) for kind in PER_SAMPLE},
+    **{kind: lambda ctx, m, side, s, ref: _mean(ctx, m, s) for kind in PER_SAMPLE},
     "coverage": _coverage,
     "tail coverage": _coverage,
     "recall": _recall,

@@ -66,6 +66,8 @@ class KneserNeyLM:
         """``N1+(· c w)`` and ``N1+(· c ·)`` for every context c shorter than order - 1."""
         self._cont: dict[tuple[str, ...], Counter] = defaultdict(Counter)
         self._cont_total: Counter = Counter()
+        # N(c·) of every context, summed once (an integer sum: the same value as summing per score call)
+        self._total = {context: sum(followers.values()) for context, followers in self.counts.items()}
         for context, followers in self.counts.items():
             if len(context) == 0:
                 continue
@@ -90,7 +92,7 @@ class KneserNeyLM:
         if not followers:
             return self._score(word, context[1:])
         if len(context) + 1 == self.order:
-            count, total = followers[word], sum(followers.values())
+            count, total = followers[word], self._total[context]
         else:
             count, total = self._cont[context][word], self._cont_total[context]
         alpha = max(count - self.discount, 0.0) / total

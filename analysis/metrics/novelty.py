@@ -8,7 +8,7 @@ import numpy as np
 
 from analysis.metrics.fidelity import nearest_similarity
 
-__all__ = ["novelty"]
+__all__ = ["novelty", "duplicate_rate"]
 
 
 def novelty(
@@ -42,5 +42,11 @@ def novelty(
         "nearest_real_similarity": float(similarity.mean()),
         "exact_copy_rate": float(np.mean([t in real_set for t in synthetic])),
         "near_copy_rate": float((similarity >= near).mean()),
-        "duplicate_rate": float(1 - len(set(synthetic)) / len(synthetic)),
+        "duplicate_rate": duplicate_rate(synthetic),
     }
+
+
+def duplicate_rate(texts: Sequence[str]) -> float:
+    """Share of ``texts`` that repeat an earlier text of the same list; range [0, 1], lower is more novel."""
+    texts = list(texts)
+    return float(1 - len(set(texts)) / len(texts))

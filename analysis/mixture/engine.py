@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.compare import BASELINE, reference_rows, sets_of
+from analysis.compare import BASELINE, capped, reference_sample, sets_of, subsample_note
 from analysis.metrics.catalog import incremental_metrics
 from analysis.metrics.fidelity import block_rows, knn_radii, kth_smallest, squared_distances
 from analysis.metrics.kernels import entropy_bits, one_blas_thread, vendi_from_gram
@@ -30,7 +30,29 @@ from analysis.metrics.tails import rarity_bins
 from analysis.mixture.kernels import allocate, csr_by_row, csr_entries, smallest_per_row
 from analysis.mixture.spec import MixtureError, MixtureSpec
 
-__all__ = ["MixtureEngine", "sample_mixture", "ENGINE_KINDS"]
+__all__ = ["MixtureEngine", "sample_mixture", "ENGINE_KINDS", "POOL_LIMIT", "POOL_SEED", "pool_caps"]
+
+#: Most candidate rows (real train and synthetic, all sets together) the engine precomputes neighbourhoods
+#: of: above it each set keeps a seeded subsample (:func:`pool_caps`), so the precomputation is bounded
+#: (about POOL_LIMIT² distances) whatever the dataset's size. The demo's 12,657 candidates are all kept.
+POOL_LIMIT = 60_000
+#: Seed of the candidate subsample (with each set's name): fixed, so an engine always mixes the same rows.
+POOL_SEED = 0
+
+
+def pool_caps(sizes: np.ndarray, limit: int) -> np.ndarray:
+    """Rows each set keeps so that all sets together keep at most ``limit``: the sizes themselves when
+    they fit, else ``min(size, c)`` with the largest common cap ``c`` that fits (small sets keep every row)."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if sizes.sum() <= limit:
+        return sizes.copy()
+    remaining, left = int(limit), len(sizes)
+    for size in np.sort(sizes):
+        if size * left > remaining:
+            break
+        remaining, left = remaining - int(size), left - 1
+    return np.minimum(sizes, remaining // max(left, 1))
+
 
 #: The metric kinds (:attr:`analysis.metrics.catalog.Metric.kind`) the engine computes per mixture; every
 #: metric the catalogue marks ``incremental`` must be of one of them.
@@ -70,6 +92,15 @@ class MixtureEngine:
       ``Xᵀ X`` (whose eigenvalues over n are those of the cosine kernel ``X Xᵀ / n``, so Vendi is
       exact) and embedding sum (centroid shift) are a checkpoint plus a few hundred rows.
 
+    Bounded at scale: the candidates are every row of each set up to :data:`POOL_LIMIT` (60,000) in
+    all; above it each set keeps a seeded uniform subsample (:func:`pool_caps`: a common per-set cap,
+    smaller sets keep all their rows), and the reference is the real holdout capped at
+    :data:`analysis.compare.REFERENCE_LIMIT` (the rows of :func:`analysis.compare.reference_sample`,
+    those of ``compare`` and Tail coverage). Mixtures are drawn from the candidates, so their metrics
+    stay exact for the rows drawn (:func:`analysis.mixture.reference.metrics_from_scratch` on
+    :meth:`rows` and :attr:`holdout_rows`); :meth:`describe` says when a cap applies. Precomputing 60,000
+    candidates against 20,000 reference rows takes a few minutes on 2 cores (bench_scale).
+
     Distances are Euclidean in float64 through ``|a|² - 2 a·b + |b|²``, as
     :func:`analysis.metrics.fidelity.prdc` computes them. The precomputation holds one block of
     about 64 MiB of distances at a time (and a few masks of its size), never a P × P matrix, plus
@@ -82,8 +113,12 @@ class MixtureEngine:
     ----------
     set_names
         ``"real train"``, then each synthetic set, in the order of :meth:`counts`.
+    group_sizes, set_totals
+        Per set, the candidate rows the engine mixes, and the rows the set holds (more when capped).
     holdout_rows, holdout_radii, holdout_bins
         The reference: its positions in ``samples``, k-NN radii and rarity bins.
+    holdout_total
+        The real holdout's size (more than ``len(holdout_rows)`` when it is capped).
     last_direct_rows
         How many k-NN radii the last :meth:`metrics` call computed directly (off the lists).
 
@@ -128,7 +163,7 @@ class MixtureEngine:
         if embeddings.ndim != 2 or len(embeddings) != len(samples):
             raise MixtureError(f"{len(embeddings)} embeddings for {len(samples)} samples: embed the same table first.")
         self.samples, self.k, self.bins, self.near = samples, int(k), int(bins), float(near)
-        self.holdout_rows = reference_rows(samples, "holdout", k=k)
+        self.holdout_rows, self.holdout_total = reference_sample(samples, "holdout", k=k)
         groups = sets_of(samples)
         train = groups.pop(BASELINE)
         if not groups:
@@ -137,6 +172,12 @@ class MixtureEngine:
             raise MixtureError(f"The real train split has {len(train)} samples; a mixture needs more than k = {k}.")
         self.set_names: list[str] = [BASELINE, *groups]  # group 0: real train
         members = [train, *groups.values()]
+        self.set_totals = np.array([len(m) for m in members])
+        caps = pool_caps(self.set_totals, POOL_LIMIT)
+        members = [
+            capped(rows, int(cap), [POOL_SEED, zlib.crc32(name.encode("utf-8"))])
+            for rows, cap, name in zip(members, caps, self.set_names)
+        ]
         self.pool_rows = np.concatenate(members)  # candidate index -> sample row
         self.group_of = np.repeat(np.arange(len(members)), [len(m) for m in members])
         self.group_starts = np.concatenate([[0], np.cumsum([len(m) for m in members])])
@@ -332,6 +373,21 @@ class MixtureEngine:
             self._orders.popitem(last=False)
         return state
 
+    @property
+    def capped(self) -> bool:
+        """A cap applies: the candidates or the reference are seeded subsamples (see :meth:`describe`)."""
+        return bool((self.group_sizes < self.set_totals).any()) or len(self.holdout_rows) < self.holdout_total
+
+    def describe(self) -> str:
+        """What the engine mixes and measures against, in words, saying so when a cap applies."""
+        pool, total = int(self.group_sizes.sum()), int(self.set_totals.sum())
+        mixes = subsample_note(pool, total, f"candidate rows (at most {int(self.group_sizes.max()):,} a set)")
+        reference = subsample_note(len(self.holdout_rows), self.holdout_total, "real holdout samples")
+        return (
+            f"Mixtures are drawn from {'a ' + mixes if mixes else f'all {total:,} candidate rows'} and measured "
+            f"against {'a ' + reference if reference else f'the {self.holdout_total:,} real holdout samples'}."
+        )
+
     def _repr_html_(self) -> str:
         """The sets it mixes and the reference, escaped (Jupyter's rich display)."""
         from analysis.display import mixture_engine_html
@@ -369,8 +425,14 @@ class MixtureEngine:
         n_real = int(math.floor(spec.real_share * spec.size + 0.5))
         n_synthetic = spec.size - n_real
         if n_real > capacity[0]:
+            where = (
+                f"the engine's seeded subsample of the real train split holds {capacity[0]:,} (it keeps at most "
+                f"{POOL_LIMIT:,} candidate rows in all)"
+                if self.group_sizes[0] < self.set_totals[0]
+                else f"the real train split has {capacity[0]:,}"
+            )
             raise MixtureError(
-                f"The mixture needs {n_real:,} real samples but the real train split has {capacity[0]:,}. "
+                f"The mixture needs {n_real:,} real samples but {where}. "
                 f"Lower the size to at most {int(capacity[0] / spec.real_share):,} or the real share to at most "
                 f"{capacity[0] / spec.size:.0%}, or load more real data."
             )
@@ -385,6 +447,8 @@ class MixtureEngine:
                 f"{name} {capacity[1 + i]:,}" for i, name in enumerate(self.set_names[1:]) if weights[i] > 0
             )
             largest = int(available / (1 - spec.real_share)) if spec.real_share < 1 else spec.size
+            if (self.group_sizes[1:] < self.set_totals[1:]).any():
+                after += f" in the engine's seeded subsample ({POOL_LIMIT:,} candidate rows in all)"
             raise MixtureError(
                 f"The mixture needs {n_synthetic:,} synthetic samples but the sets with a weight above 0 hold "
                 f"{available:,}{after} ({sets}). Lower the size to at most {largest:,}, raise the real share to at "
