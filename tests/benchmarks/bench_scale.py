@@ -20,6 +20,8 @@ small gaussian noise (renormalised), so nothing is embedded. Steps, each timed o
 - ``compare_s``: :func:`analysis.compare.compare` as the Method comparison page calls it (target <= 300 s);
 - ``mixture_precompute_s`` and ``mixture_p95_ms``: :class:`analysis.mixture.MixtureEngine` and the p95
   of 50 random slider moves (targets 300 s and 100 ms);
+- ``ab_s``: :func:`analysis.ab.ab_sets` of llm against paraphrase, every metric but MAUVE (no target in issue 18;
+  compare's 300 s is the yardstick);
 - ``peak_rss_gb``: the process's peak resident memory (target <= 12).
 
 A step that runs past ``--step-limit`` seconds is stopped and reported as ``"timeout"``. The last
@@ -211,7 +213,7 @@ def scale(args) -> dict:
         if engine is not None:
             rng = np.random.default_rng(0)
             sets = [name for name in dict.fromkeys(strata) if name != "real"]
-            moves = []
+            moves, sizes, refused = [], [], 0
             while len(moves) < 50:
                 spec = MixtureSpec(
                     size=int(rng.integers(1_000, 100_001)),
@@ -222,12 +224,25 @@ def scale(args) -> dict:
                     began = time.perf_counter()
                     engine.metrics(spec)
                     moves.append(time.perf_counter() - began)
-                except MixtureError:
+                    sizes.append(spec.size)
+                except MixtureError:  # more rows than the engine's (capped) candidates hold
+                    refused += 1
                     continue
             result["mixture_p95_ms"] = round(float(np.percentile(np.array(moves) * 1e3, 95)), 1)
+            result["mixture_pool"], result["mixture_largest_n"] = int(engine.group_sizes.sum()), max(sizes)
+            result["mixture_moves_refused"] = refused
+            print(engine.describe(), flush=True)
+            del engine
         print(
             f"mixture: precompute {result['mixture_precompute_s']} s, p95 {result.get('mixture_p95_ms')} ms", flush=True
         )
+    if "ab" not in args.skip:  # the A/B test of two synthetic sets, every metric but MAUVE, 999 rounds
+        from analysis.ab import ab_sets
+
+        result["ab_s"], ab = timed(args.step_limit, ab_sets, samples, "llm", "paraphrase", embeddings=vectors)
+        if ab is not None:
+            result["ab_n"], result["ab_reference_n"] = int(ab.table["n"].max()), ab.settings["reference_n"]
+        print(f"A/B test: {result['ab_s']} s", flush=True)
     result["peak_rss_gb"] = round(peak_rss_gb(), 2)
     return result
 
@@ -281,7 +296,7 @@ def main() -> None:
     parser.add_argument(
         "--n", type=int, default=None, help="samples (default 1,000,000; 50,000 with --check-placement)"
     )
-    parser.add_argument("--skip", default="", help="comma-separated steps to skip: map, compare, mixture")
+    parser.add_argument("--skip", default="", help="comma-separated steps to skip: map, compare, mixture, ab")
     parser.add_argument("--step-limit", type=int, default=1200, help="seconds a step may run before it is stopped")
     parser.add_argument("--check-placement", action="store_true")
     args = parser.parse_args()
