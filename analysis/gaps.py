@@ -18,17 +18,20 @@ of comparisons of a set's regions. Gaps are ranked by real holdout samples left 
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
 from analysis.compare import BASELINE, checked_sets, coverage_reference, equal_size
-from analysis.io import bytes_sha256
+from analysis.embed import default_cache_dir
+from analysis.io import atomic_write, bytes_sha256
 from analysis.metrics.fidelity import group_floor
-from analysis.regions import Region, RegionMap, find_regions
+from analysis.regions import FIT_AT_MOST, Region, RegionMap, find_regions
 
 __all__ = [
     "Gap",
@@ -146,24 +149,71 @@ def is_gap(covered: int, covered_by_real: int, n: int, tests: int, *, k: int = 5
 
 
 _REGIONS: OrderedDict[str, RegionMap] = OrderedDict()  # per content key, the last few datasets' regions
+_REGIONS_FORMAT = 1  # part of every regions key: bump when find_regions changes
 
 
-def region_map(texts: list[str], xy: np.ndarray, *, seed: int = 0) -> RegionMap:
-    """:func:`analysis.regions.find_regions`, kept in memory per content (texts, map, seed) for the pages."""
+def region_map(
+    texts: list[str],
+    xy: np.ndarray,
+    *,
+    seed: int = 0,
+    texts_key: str | None = None,
+    cache_dir: str | Path | None = None,
+) -> RegionMap:
+    """:func:`analysis.regions.find_regions`, kept in memory and on disk per content (texts, map, seed) for the pages.
+
+    The key is a SHA-256 of the texts (or ``texts_key``), the map coordinates and the seed; the regions are
+    stored as ``<cache_dir>/<key>.npz`` (default ``<analysis.embed.default_cache_dir()>/regions``), beside
+    the maps, so a map opened again (even by a new server process) is named in a file read.
+    ``texts_key`` is a string that identifies the texts, such as the dataset's checksum and which of its
+    rows they are: hashing 735,000 texts takes seconds, and the pages pass it so that no visit does.
+    """
     xy = np.ascontiguousarray(xy, dtype=np.float32)
+    if texts_key is None:
+        texts_key = bytes_sha256(pd.util.hash_pandas_object(pd.Series(texts, dtype=object), index=False).to_numpy())
     key = bytes_sha256(
-        pd.util.hash_pandas_object(pd.Series(texts, dtype=object), index=False).to_numpy().tobytes(),
-        xy.tobytes(),
-        str(seed).encode(),
+        f"regions {_REGIONS_FORMAT} {FIT_AT_MOST} texts:{texts_key}".encode(),
+        b"\x00xy:",
+        xy.data.cast("B"),
+        f"\x00seed:{seed}".encode(),
     )
     if key in _REGIONS:
         _REGIONS.move_to_end(key)
         return _REGIONS[key]
-    found = find_regions(texts, xy, seed=seed)
+    path = (Path(cache_dir) if cache_dir is not None else default_cache_dir() / "regions") / f"{key}.npz"
+    found = _read_regions(path, len(xy))
+    if found is None:
+        found = find_regions(texts, xy, seed=seed)
+        with atomic_write(path) as file:
+            regions = json.dumps([region.to_dict() for region in found.regions])
+            np.savez(file, labels=found.labels.astype(np.int32), regions=np.array(regions))
     _REGIONS[key] = found
     while len(_REGIONS) > 4:
         _REGIONS.popitem(last=False)
     return found
+
+
+def _read_regions(path: Path, rows: int) -> RegionMap | None:
+    """The regions stored at ``path``, or None when missing, unreadable or not of ``rows`` rows."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            labels, listed = stored["labels"].astype(np.int64), json.loads(str(stored["regions"]))
+        regions = [
+            Region(
+                id=int(item["id"]),
+                name=str(item["name"]),
+                terms=tuple(str(term) for term in item["terms"]),
+                size=int(item["size"]),
+                x=float("nan") if item["x"] is None else float(item["x"]),
+                y=float("nan") if item["y"] is None else float(item["y"]),
+            )
+            for item in listed
+        ]
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
+        return None
+    if labels.shape != (rows,) or (rows and (labels.min() < 0 or labels.max() >= len(regions))):
+        return None
+    return RegionMap(regions, labels)
 
 
 def _default_map(embeddings: np.ndarray) -> np.ndarray:

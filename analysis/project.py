@@ -15,13 +15,19 @@ are placed by their nearest fitted neighbours (``placement="knn"``, the default:
 :func:`analysis.placement.knn_place`) or by UMAP's own ``transform`` (``placement="transform"``).
 On 50,000 demo-like points the k-NN placement agrees with a full fit as well as ``transform``
 does and is many times faster (``tests/benchmarks/bench_scale.py --check-placement``; README
-"The map of every point"), so a million points get a map in minutes, not hours.
+"The map of every point"), so a million points get a map in minutes, not hours. Above
+:data:`CELLS_ABOVE` placed × fitted pairs (a million rows) the neighbours come from an inverted-file
+index of the fitted rows (:func:`place_cells`; 97 % of the exact 10 nearest, the same agreement with
+a full fit, several times faster: :mod:`analysis.placement`).
 
 A fit of 10,000 points takes tens of seconds, so each map is stored as
 ``<cache dir>/projections/<key>.npy`` (an (n, 2) float32 array) where the key is a SHA-256 of
 everything the map depends on (:func:`projection_key`). A repeated request is a file read that
 does not even import UMAP; :func:`cached_projection` looks without computing. Files are written
-atomically; a damaged one is ignored and recomputed.
+atomically; a damaged one is ignored and recomputed. Hashing a million vectors (1.5 GB) and checking
+them for NaN takes seconds, so both are done once per read-only array per process (:class:`_Seen`, by
+identity while the array lives; the pages' embeddings are read-only): the map page asks for its map
+again in a file read. A writeable array is checked and hashed on every call, since it may have changed.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import json
 import re
 import threading
 import warnings
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +47,7 @@ import numpy as np
 from analysis.embed import SHIPPED_CACHE_DIR, default_cache_dir
 from analysis.errors import CollapseLabError
 from analysis.io import atomic_write, bytes_sha256
-from analysis.placement import PLACE_K, knn_place, stratified_fit_mask
+from analysis.placement import PLACE_K, PROBE, knn_place, stratified_fit_mask
 
 __all__ = ["ProjectionError", "project", "projection_key", "cached_projection", "FIT_LIMIT", "PLACEMENTS"]
 
@@ -54,10 +61,12 @@ _LAYOUT_END = 0.95  # fraction reached when the real map is laid out (with rows 
 FIT_LIMIT = 20_000
 #: How rows that are not fitted are placed: their k nearest fitted rows, or UMAP's ``transform``.
 PLACEMENTS = ("knn", "transform")
-#: Principal components the k-NN placement searches candidates in (None: exact cosine k-NN; a PCA-64
-#: candidate search re-ranked exactly measured 2x slower in CPU time on 2 AVX2 cores: the gather dominates).
-SEARCH_DIMS: int | None = None
+#: Above this many (placed rows × fitted rows) the k-NN placement searches an inverted-file index of
+#: about sqrt(fitted) cells (:func:`place_cells`) instead of every fitted row: the exact search of 980,000
+#: rows among 20,000 is 15 TFLOP (about 2 minutes on 2 idle cores), the index about a seventh of it.
+CELLS_ABOVE = 2_000_000_000
 _SAMPLE_SEED = 0
+_CHUNK_ROWS = 65_536  # rows checked for NaN at a time (no full-size boolean temporary)
 
 
 class ProjectionError(CollapseLabError, ValueError):
@@ -89,8 +98,10 @@ def _validate(
     n = len(array)
     if n < MIN_ROWS:
         raise ProjectionError(f"A map needs at least {MIN_ROWS} samples, got {n}. Load more samples.")
-    if not np.isfinite(array).all():
-        raise ProjectionError("The embeddings contain NaN or infinite values. Re-embed the samples.")
+    if _SEEN.keys(array) is None:  # a read-only array seen before was checked then
+        if not all(np.isfinite(array[start : start + _CHUNK_ROWS]).all() for start in range(0, n, _CHUNK_ROWS)):
+            raise ProjectionError("The embeddings contain NaN or infinite values. Re-embed the samples.")
+        _SEEN.add(array)
     mask = None
     if fit_rows is not None:
         mask = np.asarray(fit_rows)
@@ -124,9 +135,17 @@ def _validate(
     if mask is not None:
         plan = {**(plan or {}), "placement": placement}
         if placement == "knn":
-            plan.update(k=PLACE_K, search_dims=SEARCH_DIMS)
+            plan.update(k=PLACE_K, cells=place_cells(int(mask.sum()), n - int(mask.sum())))
+            if plan["cells"] is not None:
+                plan["probe"] = PROBE
     fitted = n if mask is None else int(mask.sum())
     return array, mask, min(int(n_neighbors), fitted - 1), plan
+
+
+def place_cells(fitted: int, placed: int) -> int | None:
+    """Cells of the k-NN placement's index (:func:`analysis.placement.nearest_fitted`) for ``placed`` rows
+    among ``fitted`` ones: about sqrt(fitted) above :data:`CELLS_ABOVE` of work, else None (exact)."""
+    return max(2, round(fitted**0.5)) if fitted * placed > CELLS_ABOVE else None
 
 
 def _key(
@@ -150,12 +169,56 @@ def _key(
     if plan is not None:  # only maps that place rows carry a plan: keys of fully fitted maps are unchanged
         params["plan"] = plan
     # the fit mask is the sample drawn from the plan, so the key holds the rows actually fitted
-    return bytes_sha256(
-        json.dumps(params, sort_keys=True).encode(),
-        b"\x00mask:" + (b"all" if mask is None else mask.tobytes()),
+    head = (json.dumps(params, sort_keys=True).encode(), b"\x00mask:" + (b"all" if mask is None else mask.tobytes()))
+    known = _SEEN.keys(array)
+    if known is not None and bytes_sha256(*head) in known:
+        return known[bytes_sha256(*head)]
+    key = bytes_sha256(
+        *head,
         b"\x00data:",
-        array.data.cast("B"),  # C-contiguous: hashed in place, not copied (1.5 GB at a million rows)
+        array.data.cast("B"),  # C-contiguous: hashed in place, not copied (1.5 GB at a million rows: about 1 s)
     )
+    if known is not None:
+        known[bytes_sha256(*head)] = key
+    return key
+
+
+class _Seen:
+    """Read-only embedding arrays seen in this process, by identity while they live: their values were
+    checked finite, and the map keys computed for them (per parameters and mask), so a page that asks
+    for its map again does not hash 1.5 GB of vectors again. Only an array that cannot change is kept:
+    it and every array it views are read-only and the memory is its own (or bytes); a writeable array
+    is checked and hashed on every call."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.ref, dict[str, str]]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _frozen(array: np.ndarray) -> bool:
+        base: object = array
+        while isinstance(base, np.ndarray):
+            if base.flags.writeable:
+                return False
+            base = base.base
+        return base is None or isinstance(base, bytes)
+
+    def keys(self, array: np.ndarray) -> dict[str, str] | None:
+        """The keys computed for ``array`` (head digest -> key), or None when it was not seen or is writeable."""
+        entry = self._entries.get(id(array))
+        if entry is None or entry[0]() is not array or not self._frozen(array):
+            return None
+        return entry[1]
+
+    def add(self, array: np.ndarray) -> None:
+        if not self._frozen(array):
+            return
+        ident = id(array)
+        with self._lock:
+            self._entries[ident] = (weakref.ref(array, lambda _ref: self._entries.pop(ident, None)), {})
+
+
+_SEEN = _Seen()
 
 
 def projection_key(
@@ -314,7 +377,8 @@ def _fit(
                 coordinates[mask],
                 _Rows(array, rest),
                 k=PLACE_K,
-                search_dims=SEARCH_DIMS,
+                cells=place_cells(len(fitted), len(rest)),
+                probe=PROBE,
                 progress=lambda done, total: report(stage, layout_end + span * done / max(total, 1)),
             )
     return coordinates

@@ -126,8 +126,9 @@ def _names(terms: dict[int, list[str]]) -> dict[int, str]:
     return names
 
 
-def _cluster(xy: np.ndarray, seed: int) -> np.ndarray:
-    """HDBSCAN labels for every row of ``xy``; noise and unfitted rows join their nearest fitted cluster point."""
+def _cluster(xy: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """HDBSCAN labels for every row of ``xy`` (noise and unfitted rows join their nearest fitted cluster
+    point) and the rows HDBSCAN was fitted on (all rows up to :data:`FIT_AT_MOST`, else a seeded sample)."""
     from sklearn.cluster import HDBSCAN
     from sklearn.neighbors import NearestNeighbors
 
@@ -137,7 +138,7 @@ def _cluster(xy: np.ndarray, seed: int) -> np.ndarray:
         fitted = np.sort(np.random.default_rng(seed).choice(n, size=FIT_AT_MOST, replace=False))
     labels = np.zeros(n, dtype=np.int64)
     if len(fitted) <= min_cluster_size(len(fitted)):
-        return labels
+        return labels, fitted
     found = HDBSCAN(
         min_cluster_size=min_cluster_size(len(fitted)),
         min_samples=10 if len(fitted) > 10 else None,
@@ -146,13 +147,13 @@ def _cluster(xy: np.ndarray, seed: int) -> np.ndarray:
     ).fit_predict(xy[fitted])
     clustered = fitted[found >= 0]
     if len(clustered) == 0:
-        return labels
+        return labels, fitted
     labels[clustered] = found[found >= 0]
     rest = np.setdiff1d(np.arange(n), clustered, assume_unique=True)
     if len(rest):
         nearest = NearestNeighbors(n_neighbors=1).fit(xy[clustered]).kneighbors(xy[rest], return_distance=False)[:, 0]
         labels[rest] = labels[clustered[nearest]]
-    return labels
+    return labels, fitted
 
 
 def find_regions(texts: pd.Series | list[str], xy: np.ndarray, *, seed: int = 0) -> RegionMap:
@@ -172,22 +173,29 @@ def find_regions(texts: pd.Series | list[str], xy: np.ndarray, *, seed: int = 0)
     RegionMap
         Regions numbered by falling size (0 = largest, ties by lower centre x), each with its name,
         terms, size and centre; ``labels`` gives each row's region. Every row is in a region:
-        HDBSCAN's noise joins the region of its nearest clustered point.
+        HDBSCAN's noise joins the region of its nearest clustered point. Above :data:`FIT_AT_MOST`
+        points the regions are found and named on the seeded sample HDBSCAN is fitted on (its
+        texts only: naming 735,000 texts took most of a minute), and every other point joins the
+        region of its nearest clustered point on the map; sizes and centres count every point.
     """
     xy = np.asarray(xy, dtype=np.float64)
     if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) != len(texts):
         raise ValueError(f"xy must be an (n, 2) array aligned with the {len(texts)} texts, got shape {xy.shape}")
     if len(xy) == 0:
         return RegionMap([], np.zeros(0, dtype=np.int64))
-    raw = _cluster(xy, seed)
-    ids = np.unique(raw)
-    sizes = np.array([(raw == c).sum() for c in ids])
-    centres = np.array([np.median(xy[raw == c], axis=0) for c in ids])
+    raw, fitted = _cluster(xy, seed)
+    ids, raw = np.unique(raw, return_inverse=True)  # raw: 0 .. len(ids) - 1
+    sizes = np.bincount(raw, minlength=len(ids))
+    by_region = np.argsort(raw, kind="stable")
+    groups = np.split(xy[by_region], np.cumsum(sizes)[:-1])
+    centres = np.array([np.median(group, axis=0) for group in groups])
     order = np.lexsort((centres[:, 1], centres[:, 0], -sizes))  # largest first; deterministic among equals
-    renumber = np.empty(ids.max() + 1, dtype=np.int64)
-    renumber[ids[order]] = np.arange(len(ids))
+    renumber = np.empty(len(ids), dtype=np.int64)
+    renumber[order] = np.arange(len(ids))
     labels = renumber[raw]
-    terms = ctfidf_terms(texts, labels)
+    named = fitted if len(fitted) < len(xy) else slice(None)
+    terms = ctfidf_terms(np.asarray(texts, dtype=object)[named], labels[named])
+    terms = {c: terms.get(c, []) for c in range(len(ids))}
     names = _names(terms)
     regions = [
         Region(

@@ -27,6 +27,12 @@ def map_points(sha256: str, settings: tuple, _samples, _xy):
     return explore.map_points(_samples, _xy, hover=False)
 
 
+@st.cache_resource(show_spinner="Naming the regions of the real data…", max_entries=2)
+def map_regions(sha256: str, settings: tuple, _texts, _xy):
+    """The named regions of a map's real samples: computed once per map (then read from the disk cache)."""
+    return region_map(list(_texts), _xy, texts_key=f"{sha256} real samples")
+
+
 st.title("Embedding map")
 st.caption(
     "Every sample placed by the meaning of its text (sentence embeddings, reduced to 2-D with UMAP): "
@@ -164,7 +170,9 @@ with user_errors("Drawing the map"):
 
     real_mask = (samples["source"] == "real").to_numpy()
     real_xy = np.asarray(xy)[real_mask]
-    regions = region_map(list(samples["text"].to_numpy()[real_mask]), real_xy)  # the Tail coverage page's regions
+    regions = map_regions(  # the Tail coverage page's regions
+        manifest["sha256"], (fit_on_real, n_neighbors, min_dist, seed), samples["text"].to_numpy()[real_mask], real_xy
+    )
     names = label_positions(regions.regions, x_range=(extent.x0, extent.x1), y_range=(extent.y0, extent.y1))
     names = names[extent.contains(names["x"].to_numpy(), names["y"].to_numpy())]
     chart = mapview.map_chart(

@@ -210,3 +210,49 @@ def test_region_names_on_the_map_do_not_overlap() -> None:
     labels = label_positions(regions, x_range=(0, 10), y_range=(0, 10), width_px=700, height_px=520)
     assert list(labels["region"][:3]) == [0, 1, 2] and 9 in set(labels["region"])  # nudged down, up, then dropped
     assert len(labels) == 4 and labels["y"].nunique() == 4
+
+
+def test_a_large_map_is_named_from_the_fitted_sample_and_every_point_joins_a_region(monkeypatch) -> None:
+    from analysis import regions as regions_module
+
+    real = texts_of(list(TOPICS), 100, seed=3)
+    xy = embed_fake(real["text"])[:, :2]
+    monkeypatch.setattr(regions_module, "FIT_AT_MOST", 300)  # 600 points: HDBSCAN on a sample of 300
+    named = []
+    ctfidf = regions_module.ctfidf_terms
+    monkeypatch.setattr(
+        regions_module,
+        "ctfidf_terms",
+        lambda texts, labels, **kw: named.append(len(texts)) or ctfidf(texts, labels, **kw),
+    )
+    found = find_regions(real["text"], xy, seed=0)
+    assert named == [300]  # only the sample's texts are read for the names
+    assert len(found.regions) == len(TOPICS) and sum(region.size for region in found.regions) == len(real)
+    for region in found.regions:  # every point, fitted or not, is in its topic's region
+        labels = set(real["label"].to_numpy()[found.members(region.id)])
+        assert len(labels) == 1 and set(region.terms[:3]) <= set(TOPICS[labels.pop()].split())
+
+
+def test_region_names_are_stored_beside_the_map_and_read_back_without_clustering(tmp_path, monkeypatch) -> None:
+    from analysis import gaps as gaps_module
+
+    real = texts_of(list(TOPICS), 60, seed=3)
+    texts, xy = list(real["text"]), embed_fake(real["text"])[:, :2]
+    first = gaps_module.region_map(texts, xy, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    gaps_module._REGIONS.clear()  # a new process: nothing in memory
+    monkeypatch.setattr(gaps_module, "find_regions", lambda *a, **k: pytest.fail("clustered although cached"))
+    again = gaps_module.region_map(texts, xy, cache_dir=tmp_path)
+    assert again.regions == first.regions and np.array_equal(again.labels, first.labels)
+    # the caller's key for the texts replaces hashing them; another map or seed is another entry
+    with pytest.raises(pytest.fail.Exception):
+        gaps_module.region_map(texts, xy + 1.0, cache_dir=tmp_path)
+    with pytest.raises(pytest.fail.Exception):
+        gaps_module.region_map(texts, xy, seed=1, cache_dir=tmp_path)
+    with pytest.raises(pytest.fail.Exception):
+        gaps_module.region_map(texts, xy, texts_key="dataset abc real samples", cache_dir=tmp_path)
+    # a damaged file is recomputed, not trusted
+    monkeypatch.undo()
+    gaps_module._REGIONS.clear()
+    next(tmp_path.glob("*.npz")).write_bytes(b"not a file of regions")
+    assert gaps_module.region_map(texts, xy, cache_dir=tmp_path).regions == first.regions

@@ -276,3 +276,71 @@ def test_bad_sampling_parameters_raise_projection_error(tmp_path):
         project(points, fit_limit=2, cache_dir=tmp_path)
     with pytest.raises(ProjectionError, match="strata"):
         project(points, strata=np.zeros(9), cache_dir=tmp_path)
+
+
+def test_the_cell_index_finds_nearly_every_exact_neighbour_and_falls_back_when_cells_are_too_small():
+    from analysis.placement import knn_place, nearest_fitted
+
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(40, 24))
+    fitted = centres[rng.integers(0, 40, 1000)] + 0.3 * rng.normal(size=(1000, 24))
+    queries = centres[rng.integers(0, 40, 1000)] + 0.3 * rng.normal(size=(1000, 24))
+    exact, exact_similarity = nearest_fitted(fitted, queries, 10)
+    found, similarity = nearest_fitted(fitted, queries, 10, cells=32, probe=8)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, found)])
+    assert recall > 0.9
+    unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
+    # the similarities returned are the exact ones of the rows returned, best first
+    np.testing.assert_allclose(similarity, (unit(queries)[:, None, :] * unit(fitted)[found]).sum(-1), atol=1e-5)
+    assert (np.diff(similarity, axis=1) <= 1e-6).all() and (similarity <= exact_similarity + 1e-6).all()
+    # a cell per fitted row and one probed: too few candidates for k = 10, so every row is searched exactly
+    few, few_similarity = nearest_fitted(fitted, queries[:50], 10, cells=999, probe=1)
+    np.testing.assert_allclose(few_similarity, exact_similarity[:50], atol=1e-5)
+    fitted_xy = rng.normal(size=(1000, 2))
+    weights = 1 / (1 - few_similarity + 1e-3)
+    want = (weights[..., None] * fitted_xy[few]).sum(1) / weights.sum(1, keepdims=True)
+    np.testing.assert_allclose(knn_place(fitted, fitted_xy, queries[:50]), want, atol=1e-4)
+
+
+def test_a_large_placement_searches_cells_and_says_so_in_the_key(monkeypatch):
+    from analysis.project import place_cells
+
+    assert place_cells(20_000, 980_000) == 141 and place_cells(20_000, 3_600) is None
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(40, 4)).astype(np.float32)
+    exact = projection_key(points, fit_limit=20)
+    monkeypatch.setattr(project_module, "CELLS_ABOVE", 10)
+    assert projection_key(points, fit_limit=20) != exact
+    assert projection_key(points) == projection_key(points, fit_limit=None)  # a fully fitted map places nothing
+
+
+def test_a_read_only_array_is_checked_and_hashed_once_and_a_writeable_one_every_time(monkeypatch):
+    rng = np.random.default_rng(0)
+    frozen = rng.normal(size=(50, 4)).astype(np.float32)
+    frozen.setflags(write=False)
+    hashed = []
+    real = project_module.bytes_sha256
+
+    def counting(*chunks):
+        hashed.append(any(isinstance(chunk, memoryview) and chunk.nbytes == frozen.nbytes for chunk in chunks))
+        return real(*chunks)
+
+    monkeypatch.setattr(project_module, "bytes_sha256", counting)
+    key = projection_key(frozen)
+    assert projection_key(frozen) == key and projection_key(frozen, min_dist=0.2) != key
+    assert sum(hashed) == 2  # once per parameters, not once per call
+    writeable = frozen.copy()
+    assert projection_key(writeable) == key == projection_key(writeable)
+    assert sum(hashed) == 4
+    writeable[0, 0] += 1.0  # changed in place: another key
+    assert projection_key(writeable) != key
+    view = writeable[:]  # a read-only view of a writeable array can change: not remembered
+    view.setflags(write=False)
+    before = projection_key(view)
+    writeable[1, 1] += 1.0
+    assert projection_key(view) != before
+    bad = np.full((5, 4), np.nan, np.float32)
+    bad.setflags(write=False)
+    for _ in range(2):
+        with pytest.raises(ProjectionError, match="NaN"):
+            projection_key(bad)
