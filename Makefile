@@ -61,6 +61,7 @@ bench: install-test $(EMBED_EXPORT) $(DEMO_BUILT) chromium
 	$(BIN)/python tests/benchmarks/bench_utility.py
 	$(BIN)/python tests/benchmarks/bench_pages.py
 	$(BIN)/python tests/benchmarks/bench_ray.py
+	$(BIN)/python tests/benchmarks/bench_load.py
 	$(BIN)/python tests/benchmarks/bench_scale.py
 
 install: $(VENV)/.installed

@@ -4,7 +4,9 @@ One job per module: :mod:`~analysis.corpus.schema` (the columns, :class:`CorpusE
 the load options and their checks, ids and the hash-based hold-out split); :mod:`~analysis.corpus.files`
 (regular files only, the size cap, the format from the extension); :mod:`~analysis.corpus.decode` (bytes to
 text: encodings, binary files refused, line breaks); :mod:`~analysis.corpus.readers` (one reader per format,
-:func:`read_table`); :mod:`~analysis.corpus.samples` (any table to the sample table, :func:`read_samples`,
+:func:`read_table`); :mod:`~analysis.corpus.records` (what both kinds of reader share: the CSV separator, one
+JSONL line to a record); :mod:`~analysis.corpus.stream` (CSV/TSV, JSONL and Parquet read a chunk at a time, with
+progress and bounded memory); :mod:`~analysis.corpus.samples` (any table to the sample table, :func:`read_samples`,
 :func:`combine_samples`); :mod:`~analysis.corpus.writers` (:func:`write_samples`). ``from analysis.corpus
 import …`` gives the public API of all of them.
 """

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from analysis.corpus.decode import decode_text, split_lines
-from analysis.corpus.files import SNIFF_BYTES, detect_format, read_at_most, read_file_bytes, stat_input
+from analysis.corpus.files import detect_format, read_at_most, read_file_bytes, stat_input
+from analysis.corpus.records import json_depth, jsonl_record, separator, too_deep
 from analysis.corpus.schema import (
     DEFAULT_MAX_BYTES,
     MAX_JSON_DEPTH,
@@ -22,50 +21,6 @@ from analysis.corpus.schema import (
     check_max_bytes,
 )
 from analysis.corpus.stream import STREAMED_FORMATS, ChunkCheck, LoadProgress, read_streamed
-
-_QUOTED_FIELD = re.compile(r'"[^"]*"')
-
-
-def _separator(text: str, fmt: str, name: str, report: LoadReport) -> str:
-    """The field separator: the extension's, unless the header row holds only the other one."""
-    expected, other = ("\t", ",") if fmt == "tsv" else (",", "\t")
-    header = next((line for line in split_lines(text[:SNIFF_BYTES]) if line.strip()), "")
-    header = _QUOTED_FIELD.sub("", header)
-    if header.count(expected) == 0 and header.count(other) > 0:
-        actual = "TSV" if other == "\t" else "CSV"
-        report.format = actual.lower()
-        report.notes.append(
-            f"{name} is named .{fmt} but its header row is {'tab' if other == chr(9) else 'comma'}-separated; "
-            f"read as {actual}. Rename it to .{actual.lower()} to make this explicit."
-        )
-        return other
-    return expected
-
-
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-
-
-def _json_depth(text: str) -> int:
-    """How deep arrays and objects nest in JSON text (brackets inside strings do not count).
-
-    A scan in C (regular expressions, then a cumulative sum), so a file nested 10,000 deep is
-    refused at once instead of running the decoder into Python's recursion limit.
-    """
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
-        return 0  # too few brackets to nest too deep
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    steps = np.frombuffer(brackets.encode("ascii"), dtype=np.uint8)
-    opening = (steps == ord("[")) | (steps == ord("{"))
-    depth = np.cumsum(np.where(opening, 1, -1).astype(np.int32), dtype=np.int32)
-    return int(depth.max(initial=0))
-
-
-def _too_deep(where: str) -> CorpusError:
-    return CorpusError(
-        f"{where}: arrays or objects nested more than {MAX_JSON_DEPTH} levels deep. A sample is a record "
-        f"of plain fields; flatten the nesting, or keep only the fields you need."
-    )
 
 
 def _read_table(name: str, fmt: str, raw: bytes, encoding: str | None, report: LoadReport):
@@ -82,11 +37,11 @@ def _read_table(name: str, fmt: str, raw: bytes, encoding: str | None, report: L
             raise CorpusError(f"{name}: the Parquet file is damaged or unreadable ({exc}). Re-export it.") from None
     text = decode_text(raw, name, encoding, report, fmt)
     if fmt in ("csv", "tsv"):
-        separator = _separator(text, fmt, name, report)
+        sep = separator(text, fmt, name, report)
         try:
             return pd.read_csv(
                 io.StringIO(text),
-                sep=separator,
+                sep=sep,
                 dtype=str,
                 keep_default_na=False,
                 skip_blank_lines=True,
@@ -108,38 +63,13 @@ def _read_table(name: str, fmt: str, raw: bytes, encoding: str | None, report: L
 
 
 def _read_jsonl(text: str, name: str) -> pd.DataFrame:
-    records = [_jsonl_record(line, number, name) for number, line in enumerate(split_lines(text), start=1)]
+    records = [jsonl_record(line, number, name) for number, line in enumerate(split_lines(text), start=1)]
     return pd.DataFrame.from_records([record for record in records if record is not None])
 
 
-def _jsonl_record(line: str, number: int, name: str) -> dict | None:
-    """Line ``number`` of a JSONL file as a record (a string is ``{"text": ...}``); ``None`` for a blank line."""
-    if not line.strip():
-        return None
-    if _json_depth(line) > MAX_JSON_DEPTH:  # before decoding (a line with few brackets costs two counts)
-        raise _too_deep(f"{name}, line {number}")
-    try:
-        value = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise CorpusError(
-            f"{name}, line {number}: malformed JSON ({exc.msg} at column {exc.colno}). "
-            f"Each line must be one JSON object or string; fix or remove that line."
-        ) from None
-    except RecursionError:
-        raise _too_deep(f"{name}, line {number}") from None
-    if isinstance(value, str):
-        value = {"text": value}
-    if not isinstance(value, dict):
-        raise CorpusError(
-            f"{name}, line {number}: expected a JSON object or string, got "
-            f'{type(value).__name__}. Write one object per line, like {{"text": "..."}}.'
-        )
-    return value
-
-
 def _read_json(text: str, name: str) -> pd.DataFrame:
-    if _json_depth(text) > MAX_JSON_DEPTH:
-        raise _too_deep(name)
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise too_deep(name)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -148,7 +78,7 @@ def _read_json(text: str, name: str) -> pd.DataFrame:
             f"Fix the file; if it holds one object per line, name it .jsonl."
         ) from None
     except RecursionError:
-        raise _too_deep(name) from None
+        raise too_deep(name) from None
     if isinstance(value, dict):
         # {"data": [...]} / {"samples": [...]}, a dict of records keyed by name, or columns
         lists = [v for v in value.values() if isinstance(v, list)]

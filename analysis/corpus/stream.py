@@ -26,8 +26,9 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from analysis.corpus.decode import _BOMS, binary_message
+from analysis.corpus.decode import _BOMS, binary_message, split_lines
 from analysis.corpus.files import SNIFF_BYTES, _open_regular, _over_cap
+from analysis.corpus.records import jsonl_record, separator
 from analysis.corpus.schema import CorpusError, LoadReport
 
 #: Rows per chunk (a CSV chunk, a JSONL chunk, a Parquet record batch).
@@ -184,12 +185,10 @@ class _DecodedReader(io.TextIOBase):
 
 
 def _csv_chunks(reader: _DecodedReader, name: str, fmt: str, report: LoadReport) -> Iterator[pd.DataFrame]:
-    from analysis.corpus.readers import _separator
-
-    separator = _separator(reader.head_text(), fmt, name, report)
+    sep = separator(reader.head_text(), fmt, name, report)
     try:
         with pd.read_csv(
-            reader, sep=separator, dtype=str, keep_default_na=False, skip_blank_lines=True, chunksize=CHUNK_ROWS
+            reader, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True, chunksize=CHUNK_ROWS
         ) as chunks:
             yield from chunks
     except pd.errors.EmptyDataError:
@@ -203,8 +202,6 @@ def _csv_chunks(reader: _DecodedReader, name: str, fmt: str, report: LoadReport)
 
 def _lines(reader: _DecodedReader) -> Iterator[str]:
     """The lines of the text, split as ``split_lines`` splits them (\\n, \\r\\n, \\r only), a block at a time."""
-    from analysis.corpus.decode import split_lines
-
     tail = ""
     while block := reader.read(BLOCK_BYTES):
         text = tail + block
@@ -218,12 +215,10 @@ def _lines(reader: _DecodedReader) -> Iterator[str]:
 
 
 def _jsonl_chunks(reader: _DecodedReader, name: str) -> Iterator[pd.DataFrame]:
-    from analysis.corpus.readers import _jsonl_record
-
     records: list[dict] = []
     yielded = False
     for number, line in enumerate(_lines(reader), start=1):
-        record = _jsonl_record(line, number, name)
+        record = jsonl_record(line, number, name)
         if record is not None:
             records.append(record)
         if len(records) >= CHUNK_ROWS:
