@@ -218,3 +218,18 @@ def test_the_cli_draws_a_reading_bar_on_stderr_for_a_big_file(files, monkeypatch
 def test_the_load_report_is_unchanged_by_a_progress_callback(files):
     report = read_samples(files["csv"], progress=lambda rows, fraction: None).report
     assert isinstance(report, LoadReport) and report.rows_read == ROWS
+
+
+def test_compare_reads_a_big_real_file_with_a_bar_and_stops_at_its_bad_row(tmp_path, monkeypatch, capsys):
+    from analysis.cli import common, main
+
+    monkeypatch.setattr(common, "READ_BAR_BYTES", 1)
+    frame = table().drop(columns="source")
+    frame["generation"] = frame["generation"].astype(object)
+    frame.loc[2345, "generation"] = "two"
+    frame.to_csv(tmp_path / "late.csv", index=False)
+    (tmp_path / "gen.csv").write_text("text\na generated sample\n")
+    assert main(["compare", "--real", str(tmp_path / "late.csv"), "--synthetic", f"llm={tmp_path / 'gen.csv'}"]) == 3
+    err = capsys.readouterr().err
+    assert "reading late.csv" in err and "rows" in err
+    assert "error: late.csv, column 'generation', row 2346: 'two'" in err and "Traceback" not in err

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from analysis.cli.common import HOLDOUT, SEED, SET_SIZE, named_file, progress_bar
+from analysis.cli.common import HOLDOUT, SEED, SET_SIZE, named_file, progress_bar, reading
 from analysis.cli.data import add_engine_options
 from analysis.corpus import combine_samples, read_samples
 from analysis.export import csv_bytes
@@ -26,9 +26,11 @@ def command_compare(args: argparse.Namespace) -> int:
     rules = load_rules(args.rules)  # a bad rules file fails before any work
     tables = []
     for path in args.real:
-        tables.append(read_samples(path, source="real", holdout_fraction=args.holdout)[0])
+        with reading(path) as progress:  # a bar on stderr for a big file
+            tables.append(read_samples(path, source="real", holdout_fraction=args.holdout, progress=progress)[0])
     for name, path in args.synthetic:
-        tables.append(read_samples(path, source="synthetic", method=name)[0])
+        with reading(path) as progress:
+            tables.append(read_samples(path, source="synthetic", method=name, progress=progress)[0])
     samples = combine_samples(*tables)[0]
     with progress_bar(len(samples), "embedding") as bar:
         vectors = embed(samples["text"], progress=lambda done, total: bar.update(done - bar.n))
