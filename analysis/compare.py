@@ -19,9 +19,9 @@ memory bounded whatever the dataset's size; none bites on the demo (976 holdout 
   reference of every neighbourhood and reference metric: ``compare``, :func:`coverage_reference`
   (so the Embedding map and Tail coverage), the mixture engine and the A/B test. Copies of the
   holdout are still looked up among all its texts.
-- :data:`SIZE_LIMIT` (20,000): the default equal size of the sets (:func:`equal_size`), here, on
+- :data:`SIZE_LIMIT` (10,000): the default equal size of the sets (:func:`equal_size`), here, on
   Tail coverage and in the A/B test; an explicit ``size`` is taken as given.
-- :data:`NEAREST_PAIR_LIMIT` (10⁹ query × real pairs a set): nearest-real similarity and near copy
+- :data:`NEAREST_PAIR_LIMIT` (5 × 10⁸ query × real pairs a set): nearest-real similarity and near copy
   rate search all real rows exactly (blockwise), for a seeded subsample of at most
   ``NEAREST_PAIR_LIMIT // real rows`` (at least 1,000) of the set's rows; their ``n`` is that count.
 
@@ -80,9 +80,9 @@ REFERENCE_LIMIT = 20_000
 #: Seed of the reference subsample: fixed, so every page and table judges against the same rows.
 REFERENCE_SEED = 0
 #: Default cap of the equal size every set is subsampled to (compare, Tail coverage, the A/B test).
-SIZE_LIMIT = 20_000
+SIZE_LIMIT = 10_000
 #: Query × real-row pairs per set for the exact nearest-real search (nearest-real similarity, near copies).
-NEAREST_PAIR_LIMIT = 1_000_000_000
+NEAREST_PAIR_LIMIT = 500_000_000
 #: Fewest queries per set the nearest-real search keeps, however large the real data.
 NEAREST_QUERY_FLOOR = 1_000
 
@@ -116,7 +116,7 @@ def equal_size(groups: dict[str, np.ndarray], size: int | None = None, seed: int
     """Each set's rows subsampled (seeded, without replacement, sorted) to ``size``, default the smallest set.
 
     The same ``seed`` gives the same rows here, in :func:`compare` and on the Tail coverage page.
-    The default size is capped at :data:`SIZE_LIMIT` (20,000), so metrics stay bounded at any scale.
+    The default size is capped at :data:`SIZE_LIMIT` (10,000), so metrics stay bounded at any scale.
     """
     size = size or min(SIZE_LIMIT, min(len(rows) for rows in groups.values()))
     rng = np.random.default_rng(seed)
@@ -278,6 +278,7 @@ class _Judge:
         self.ref_x, self.ref_texts, self.ref_labels = balls.x, texts[balls.rows], labels[balls.rows]
         self.labelled = utility.has_labels(self.ref_labels)
         self.ref_bins = tails.rarity_bins(balls.radii, bins)
+        self.prdc_reference = fidelity.prepare_reference(balls.x, k)  # the reference's radii once, not per set
         train_rows = groups[BASELINE]
         self.train_x, self.train_texts = embeddings[train_rows], texts[train_rows]
         # Copies count against all real text: a copy of the holdout is a copy too (and the worst kind).
@@ -302,7 +303,7 @@ class _SetView:
 
     @cached_property
     def quality(self) -> dict[str, float]:
-        return fidelity.prdc(self.judge.ref_x, self.x, k=self.judge.k)
+        return fidelity.prdc(self.judge.ref_x, self.x, k=self.judge.k, reference=self.judge.prdc_reference)
 
     @cached_property
     def covered(self) -> np.ndarray:
@@ -417,7 +418,7 @@ def compare(
     reference
         The real split the sets are judged against (default ``holdout``, never used to generate).
     size
-        Samples per set; default the smallest set, at most :data:`SIZE_LIMIT` (20,000). Each set is
+        Samples per set; default the smallest set, at most :data:`SIZE_LIMIT` (10,000). Each set is
         subsampled to it with ``seed``. The reference is capped at :data:`REFERENCE_LIMIT` and the
         nearest-real search at :data:`NEAREST_PAIR_LIMIT` (module docstring); where a cap bites, the
         ``reference`` column says so and ``n`` is the samples the number is over.

