@@ -16,7 +16,8 @@ import pandas as pd
 from scipy import sparse
 
 from analysis.metrics import fidelity, tails, utility
-from analysis.metrics.lm import KneserNeyLM
+from analysis.metrics.array_lm import ArrayKneserNey, Vocabulary
+from analysis.metrics.lm import ARRAY_FROM, KneserNeyLM
 from analysis.metrics.ngrams import ngram_count_matrix, rare_token_ids, row_counts, tokenize
 from analysis.mixture.kernels import csr_by_row, csr_entries
 
@@ -238,6 +239,8 @@ class ABContext:
     @cached_property
     def perplexity_parts(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per side, per reference text: the sum of log-probabilities and the number of scored tokens."""
+        if min(len(side) for side in self.sides) >= ARRAY_FROM:  # large sets: the vectorised model (equal to 1e-9)
+            return self._array_perplexity_parts()
         out = []
         ref_tokens = [tokenize(t) for t in self.ref_texts]
         counts = np.array([len(t) + 1 for t in ref_tokens], np.float64)
@@ -246,3 +249,11 @@ class ABContext:
             logs = np.array([-c * math.log(model.perplexity_tokens([t])) for t, c in zip(ref_tokens, counts)])
             out.append((logs, counts))
         return out
+
+    def _array_perplexity_parts(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:attr:`perplexity_parts` through :class:`analysis.metrics.array_lm.ArrayKneserNey` (the same model)."""
+        vocabulary = Vocabulary()
+        reference = vocabulary.encode(list(self.ref_texts))
+        sides = [vocabulary.encode(list(self.texts[side])) for side in self.sides]
+        bits = max(8, len(vocabulary.words).bit_length())
+        return [ArrayKneserNey(3, bits).fit(corpus).text_log_probabilities(reference) for corpus in sides]

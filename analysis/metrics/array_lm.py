@@ -315,6 +315,28 @@ class ArrayKneserNey:
         p = self.score(flat[targets], contexts)
         return float(np.exp(-np.log(p).mean()))
 
+    def text_log_probabilities(self, corpus: TokenCorpus) -> tuple[np.ndarray, np.ndarray]:
+        """Per text: the sum of ``ln p`` over its words and one ``</s>``, and how many that is (as
+        :meth:`perplexity` scores them: ``exp(-sums.sum() / counts.sum())`` is its value)."""
+        pad = self.order - 1
+        lengths = corpus.lengths + pad + 1
+        starts = np.concatenate([[0], np.cumsum(lengths)])
+        flat = np.full(int(starts[-1]), EOS_ID, dtype=np.int64)
+        flat[(starts[:-1, None] + np.arange(pad)).ravel()] = BOS_ID
+        positions = np.repeat(starts[:-1] + pad - corpus.offsets[:-1], corpus.lengths) + np.arange(len(corpus.ids))
+        flat[positions] = corpus.ids
+        flat = self.known(flat)
+        counts = corpus.lengths + 1
+        targets = (
+            np.repeat(starts[:-1] + pad, counts)
+            + np.arange(int(counts.sum()))
+            - np.repeat(np.cumsum(counts) - counts, counts)
+        )
+        contexts = np.stack([flat[targets - pad + j] for j in range(pad)], axis=1)
+        logs = np.log(self.score(flat[targets], contexts))
+        sums = np.add.reduceat(logs, np.cumsum(counts) - counts) if len(logs) else np.zeros(len(counts))
+        return sums, counts.astype(np.float64)
+
     # ---------------------------------------------------------------- sampling
     def _draw(self, contexts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         m = len(contexts)
