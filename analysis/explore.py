@@ -36,11 +36,14 @@ def set_names(samples: pd.DataFrame) -> pd.Categorical:
     Computed once per (method, generation) pair, so a million samples take a fraction of a second.
     """
     real = (samples["source"] == "real").to_numpy()
-    pairs = pd.MultiIndex.from_arrays([samples["method"].astype(str), samples["generation"].astype(int)])
-    codes, uniques = pairs.factorize()
+    method_codes, methods = pd.factorize(samples["method"].astype(str))
+    generation_codes, generations = pd.factorize(samples["generation"].astype(int))
+    codes, pairs = pd.factorize(method_codes * len(generations) + generation_codes)  # integers: fast
+    uniques = [(methods[pair // len(generations)], int(generations[pair % len(generations)])) for pair in pairs]
     names = np.array([set_name(method, generation) for method, generation in uniques] + ["real"], dtype=object)
     codes = np.where(real, len(uniques), codes)
-    return pd.Categorical(names[codes])
+    categories, renumber = np.unique(names.astype(str), return_inverse=True)  # sorted, as pd.Categorical(values)
+    return pd.Categorical.from_codes(renumber[codes], categories=categories)  # no million-string hashing
 
 
 def hover_text(texts: pd.Series) -> pd.Series:

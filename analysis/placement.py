@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["stratified_fit_mask", "knn_place", "nearest_fitted", "PLACE_K", "BLOCK_ROWS"]
 
@@ -57,7 +58,8 @@ def stratified_fit_mask(pool: np.ndarray, strata: np.ndarray | None, limit: int,
     if strata is None:
         codes = np.zeros(len(rows), dtype=np.int64)
     else:
-        _, codes = np.unique(np.asarray(strata)[rows], return_inverse=True)
+        # the codes np.unique gives (sorted values), by hashing: a million strings in 0.1 s, not seconds
+        codes, _ = pd.factorize(np.asarray(strata, dtype=object)[rows], sort=True)
     order = np.argsort(codes, kind="stable")
     sizes = np.bincount(codes)
     quota = np.maximum(1, np.floor(sizes * limit / total)).astype(np.int64)

@@ -161,18 +161,29 @@ def _map_steps(args, samples: pd.DataFrame, vectors: np.ndarray, strata, result:
     with tempfile.TemporaryDirectory() as cache:
         stages: dict[str, float] = {}
 
+        cpu: dict[str, float] = {}
+
         def progress(stage: str, fraction: float) -> None:
             stages.setdefault(stage, time.perf_counter())
+            cpu.setdefault(stage, time.process_time())
 
-        started = time.perf_counter()
+        result["load_average_before_map"] = round(os.getloadavg()[0], 2)
+        started, cpu_started = time.perf_counter(), time.process_time()
         total, xy = timed(args.step_limit, project, vectors, strata=strata, cache_dir=cache, progress=progress)
         if xy is None:
             result["fit_s"] = result["place_s"] = "timeout"
             return None
-        place_start = stages.get("Placing the other rows in the real map", time.perf_counter())
+        placing = "Placing the other rows in the real map"
+        place_start = stages.get(placing, time.perf_counter())
         result["fit_s"] = round(place_start - started, 1)
         result["place_s"] = round(total - result["fit_s"], 1)
-        print(f"map: fit {result['fit_s']} s, place {result['place_s']} s", flush=True)
+        # CPU seconds of all the process's threads: wall times on a shared machine are inflated by the load
+        result["fit_cpu_s"] = round(cpu.get(placing, time.process_time()) - cpu_started, 1)
+        result["place_cpu_s"] = round(time.process_time() - cpu_started - result["fit_cpu_s"], 1)
+        result["load_average_after_map"] = round(os.getloadavg()[0], 2)
+        print(f"map: fit {result['fit_s']} s, place {result['place_s']} s (CPU {result['fit_cpu_s']} s + "
+              f"{result['place_cpu_s']} s; load average {result['load_average_before_map']} -> "
+              f"{result['load_average_after_map']})", flush=True)  # fmt: skip
 
         real = (samples["source"] == "real").to_numpy()
         result["regions_s"], _ = timed(
