@@ -170,7 +170,7 @@ def nearest_similarity(queries: np.ndarray, pool: np.ndarray) -> tuple[np.ndarra
     best = np.empty(len(queries), dtype=np.float64)
     index = np.empty(len(queries), dtype=np.int64)
     step = block_rows(len(pool), np.float32)
-    if step < TILE_ROWS < len(queries):  # a large pool: tiles, so the pool is read once per TILE_ROWS queries
+    if step < min(TILE_ROWS, len(queries)):  # a large pool: tiles, so the pool is read once per TILE_ROWS queries
         return _nearest_tiled(queries, pool)
     for start in range(0, len(queries), step):
         similarity = queries[start : start + step] @ pool.T
