@@ -172,3 +172,20 @@ def test_large_sets_take_the_vectorised_language_model_with_the_same_numbers(tab
     result = ab_sets(samples, "a", "b", **options).table
     for column in ("a", "b", "difference", "ci_low", "ci_high"):
         assert result[column].iloc[0] == pytest.approx(expected[column].iloc[0], rel=1e-9), column
+
+
+def test_the_nearest_real_search_in_tiles_finds_the_same_rows(monkeypatch):
+    from analysis.metrics import fidelity
+
+    rng = np.random.default_rng(3)
+    queries, pool = rng.normal(size=(300, 16)), rng.normal(size=(5000, 16))
+    pool[4000] = pool[1000] = queries[7]  # a tie: the earlier row wins, as one argmax gives it
+    whole, at = fidelity.nearest_similarity(queries, pool)
+    monkeypatch.setattr(fidelity, "BLOCK_BYTES", 5000 * 4 * 10)  # 10 rows a block: tiles of 1,024 × 48 columns
+    calls = []
+    tiles = fidelity._nearest_tiled
+    monkeypatch.setattr(fidelity, "_nearest_tiled", lambda q, p: calls.append(len(q)) or tiles(q, p))
+    tiled, tiled_at = fidelity.nearest_similarity(queries, pool)
+    assert calls == [300]  # the pool is read in tiles, not 30 times in blocks of 10 queries
+    assert np.array_equal(tiled_at, at) and tiled_at[7] == 1000
+    assert np.allclose(tiled, whole, atol=1e-6)
