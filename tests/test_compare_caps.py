@@ -189,3 +189,15 @@ def test_the_nearest_real_search_in_tiles_finds_the_same_rows(monkeypatch):
     assert calls == [300]  # the pool is read in tiles, not 30 times in blocks of 10 queries
     assert np.array_equal(tiled_at, at) and tiled_at[7] == 1000
     assert np.allclose(tiled, whole, atol=1e-6)
+
+
+def test_a_large_reference_gives_the_same_centroid_shift_without_copies(table, monkeypatch):
+    from analysis.ab import values
+
+    samples, vectors = table
+    options = dict(embeddings=vectors, metrics=["centroid shift"], rounds=19, permutations=19, slow_rounds=3)
+    expected = ab_sets(samples, "a", "b", **options).table
+    monkeypatch.setattr(values, "MEAN_BY_COUNTS_FROM", 1)
+    result = ab_sets(samples, "a", "b", **options).table
+    for column in ("a", "b", "difference", "ci_low", "ci_high"):
+        assert result[column].iloc[0] == pytest.approx(expected[column].iloc[0], rel=1e-9, abs=1e-12), column
