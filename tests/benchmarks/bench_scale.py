@@ -10,9 +10,12 @@ small gaussian noise (renormalised), so nothing is embedded. Steps, each timed o
 
 - ``fit_s`` + ``place_s``: :func:`analysis.project.project` cold (an empty projection cache): UMAP on
   a stratified sample of ``FIT_LIMIT`` rows, then every other row placed (target: <= 300 s together);
-- ``map_warm_s``: the map page opened again, server side: the map read back from the disk cache
-  (its key hashes every vector), the points table, the density image and the chart (target <= 2 s);
-  ``map_memory_s`` is the same with the map already in memory, as a Streamlit rerun finds it;
+- ``regions_s``: the region names of the real points (HDBSCAN + c-TF-IDF on a sample), cold; then cached on disk;
+- ``map_warm_s``: the map page opened again, server side: the map read back from the disk cache (its key
+  remembered for the read-only vectors), the density image, the region names and the chart (target <= 2 s);
+  ``map_memory_s`` is the same with the map already in memory, as a Streamlit rerun finds it, and
+  ``map_new_process_s`` the first visit of a new server process (the vectors hashed once, the points table
+  built, the regions read from disk); ``fit_cpu_s``/``place_cpu_s`` and the load averages qualify the wall times;
 - ``payload_mb``: bytes of the chart spec sent to the browser (image + points), whole map and a
   zoom with points on top (the larger counts; target <= 20);
 - ``select_s``: a box over the middle of the map answered over all points: counts per set and the
