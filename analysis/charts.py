@@ -6,6 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from analysis.corpus import word_counts
 from analysis.metrics.catalog import CATALOG
 from analysis.simulation_charts import generation_histogram, generation_scatter, simulation_curves, weight_bars
 
@@ -97,7 +98,7 @@ def count_bars(table: pd.DataFrame, by: str, *, title: str | None = None) -> alt
 
 def length_histogram(samples: pd.DataFrame, *, by: str = "method", bins: int = 40) -> alt.Chart:
     """Share of samples per text-length bin (words), one line per group, binned here not in the browser."""
-    words = samples["text"].str.split().str.len()
+    words = word_counts(samples["text"])  # len(text.split()), counted in C++
     edges = np.histogram_bin_edges(words, bins=bins)
     rows = []
     for group, values in words.groupby(samples[by].astype(str)):

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from analysis.corpus import text_codes, word_counts
 
 __all__ = ["overview", "counts", "length_stats", "duplicate_stats", "dropped_table"]
 
@@ -41,7 +44,7 @@ def length_stats(samples: pd.DataFrame, by: str = "method") -> pd.DataFrame:
         {
             by: samples[by].astype(str),
             "characters": samples["text"].str.len(),
-            "words": samples["text"].str.split().str.len(),
+            "words": word_counts(samples["text"]),  # len(text.split()), counted in C++
         }
     )
     grouped = lengths.groupby(by, sort=True)
@@ -67,17 +70,20 @@ def duplicate_stats(samples: pd.DataFrame) -> pd.DataFrame:
     drops them in real files (see ``analysis.corpus`` ``duplicates=``); this table shows the repeats
     in what was loaded, per set, and how many synthetic samples copy a real sample word for word.
     """
-    real_texts = set(samples.loc[samples["source"] == "real", "text"])
+    codes = text_codes(samples["text"])  # equal exactly where the texts are equal: integers, not a set of texts
+    real_codes = codes[(samples["source"] == "real").to_numpy()]
     rows = []
-    for (method, generation), frame in samples.groupby(["method", "generation"], sort=True):
+    groups = samples.groupby(["method", "generation"], sort=True).indices
+    for method, generation in sorted(groups):
         synthetic = method != "real"
+        own = codes[groups[(method, generation)]]
         rows.append(
             {
                 "method": method,
                 "generation": int(generation),
-                "samples": len(frame),
-                "repeated inside the set": int(frame["text"].duplicated().sum()),
-                "exact copies of real": int(frame["text"].isin(real_texts).sum()) if synthetic else 0,
+                "samples": len(own),
+                "repeated inside the set": int(pd.Series(own).duplicated().sum()),
+                "exact copies of real": int(np.isin(own, real_codes).sum()) if synthetic else 0,
             }
         )
     return pd.DataFrame(rows)

@@ -82,6 +82,17 @@ def _once(key: tuple, rows: int, function: Any, *args: Any, **kwargs: Any) -> An
     return held[full]
 
 
+@st.cache_data(show_spinner="Summarising the texts…", max_entries=4)
+def _text_summaries(sha256: str, _samples: Any) -> tuple[Any, Any, Any]:
+    """The length chart, length table and duplicate table of the dataset, computed once per dataset version
+    (its SHA-256): on a million samples each takes seconds, too long for every rerun of the page."""
+    return (
+        charts.length_histogram(_samples, by="method"),
+        summary.length_stats(_samples, by="method"),
+        summary.duplicate_stats(_samples),
+    )
+
+
 def _role_inputs(key: str) -> tuple[str, str | None, int | None]:
     """Real or synthetic; for synthetic, the method name and the generation."""
     role = st.radio("These samples are", ["real", "synthetic"], horizontal=True, key=f"{key}_role")
@@ -246,12 +257,13 @@ for index, by in enumerate(["source", "method", "generation", "label"]):
         table = summary.counts(samples, by)
         st.altair_chart(charts.count_bars(table, by), width="stretch")
 
+length_chart, length_table, duplicate_table = _text_summaries(manifest.get("sha256", ""), samples)
 st.markdown("**Text length**")
-st.altair_chart(charts.length_histogram(samples, by="method"), width="stretch")
-st.dataframe(summary.length_stats(samples, by="method"), hide_index=True)
+st.altair_chart(length_chart, width="stretch")
+st.dataframe(length_table, hide_index=True)
 
 st.markdown("**Duplicates**")
-st.dataframe(summary.duplicate_stats(samples), hide_index=True)
+st.dataframe(duplicate_table, hide_index=True)
 
 st.markdown("**Dropped or changed while loading**")
 dropped = summary.dropped_table(manifest["parts"])

@@ -233,3 +233,22 @@ def test_compare_reads_a_big_real_file_with_a_bar_and_stops_at_its_bad_row(tmp_p
     err = capsys.readouterr().err
     assert "reading late.csv" in err and "rows" in err
     assert "error: late.csv, column 'generation', row 2346: 'two'" in err and "Traceback" not in err
+
+
+def test_word_counts_and_text_codes_match_python_on_every_kind_of_whitespace():
+    from analysis.corpus import text_codes, word_counts
+    from analysis.corpus.measures import _SPACES
+
+    rng = np.random.default_rng(3)
+    alphabet = list("ab cdé中😀–’Â") + _SPACES + ["\u200b", "\u2029x", "\xa0"]
+    texts = ["".join(rng.choice(alphabet, size=int(rng.integers(0, 30)))) for _ in range(5000)]
+    texts += texts[:500]  # repeats, for the codes
+    column = pd.Series(texts, dtype="str")
+    chunked = pd.concat([column.iloc[:2000], column.iloc[2000:]], ignore_index=True)  # two Arrow chunks
+    expected = [len(text.split()) for text in texts]
+    for series in (column, chunked, column.astype(object)):
+        assert word_counts(series).tolist() == expected
+    assert word_counts(column.iloc[777:]).tolist() == expected[777:]
+    codes = text_codes(column)
+    reference = pd.factorize(pd.Series(texts, dtype=object))[0]
+    assert len(set(zip(codes, reference))) == len(set(reference)) == len(set(codes))  # the same partition

@@ -7,11 +7,13 @@ text: encodings, binary files refused, line breaks); :mod:`~analysis.corpus.read
 :func:`read_table`); :mod:`~analysis.corpus.records` (what both kinds of reader share: the CSV separator, one
 JSONL line to a record); :mod:`~analysis.corpus.stream` (CSV/TSV, JSONL and Parquet read a chunk at a time, with
 progress and bounded memory); :mod:`~analysis.corpus.samples` (any table to the sample table, :func:`read_samples`,
-:func:`combine_samples`); :mod:`~analysis.corpus.writers` (:func:`write_samples`). ``from analysis.corpus
-import …`` gives the public API of all of them.
+:func:`combine_samples`); :mod:`~analysis.corpus.writers` (:func:`write_samples`);
+:mod:`~analysis.corpus.measures` (words and equality codes of a whole text column, vectorised).
+``from analysis.corpus import …`` gives the public API of all of them.
 """
 
 from analysis.corpus.files import detect_format
+from analysis.corpus.measures import text_codes, word_counts
 from analysis.corpus.readers import read_table
 from analysis.corpus.samples import (
     combine_samples,
@@ -62,4 +64,6 @@ __all__ = [
     "write_samples",
     "guess_text_column",
     "guess_label_column",
+    "word_counts",
+    "text_codes",
 ]
