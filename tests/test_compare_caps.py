@@ -115,6 +115,13 @@ def test_the_mixture_engine_mixes_a_seeded_pool_and_stays_exact_for_it(table, sm
     expected = metrics_from_scratch(samples, vectors, engine.holdout_rows, rows)
     for name, value in engine.metrics(spec).items():
         assert value == pytest.approx(expected[name], abs=1e-9, nan_ok=True), name
+    for strategy in ("dedup", "tail-aware"):  # orders built on the capped pool's neighbourhoods (train rows first)
+        spec = MixtureSpec(size=150, real_share=0.5, strategy=strategy, seed=2)
+        rows = engine.rows(spec)
+        expected = metrics_from_scratch(samples, vectors, engine.holdout_rows, rows)
+        for name, value in engine.metrics(spec).items():
+            assert value == pytest.approx(expected[name], abs=1e-9, nan_ok=True), (strategy, name)
+    assert len(engine._train_bins) == 100 and np.isin(engine._train_bins, range(10)).all()
     with pytest.raises(compare_module.CompareError, match="seeded subsample of the real train split holds 100"):
         engine.counts(MixtureSpec(size=250, real_share=0.8))
 

@@ -210,7 +210,7 @@ class MixtureEngine:
         self._bin_sizes = np.bincount(self.holdout_bins, minlength=bins)
 
         # ---- candidates x candidates: neighbour lists, train radii, near-copies, train-ball membership
-        train_n = len(train)
+        train_n = len(members[0])  # the (capped) real train candidates come first
         sample_columns = np.random.default_rng(0).permutation(pool)[: max(4 * self.neighbours, 2048)]
         self._nbr = np.empty((pool, self.neighbours), dtype=np.int32)
         self._nbr_d2 = np.empty((pool, self.neighbours), dtype=np.float64)
