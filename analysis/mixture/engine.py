@@ -105,9 +105,9 @@ class MixtureEngine:
     :func:`analysis.metrics.fidelity.prdc` computes them. The precomputation holds one block of
     about 64 MiB of distances at a time (and a few masks of its size), never a P × P matrix, plus
     ``P × neighbours × 12`` bytes for the lists (P candidates); each of the last three draw orders
-    holds about 65 checkpoints of d × d floats (about 75 MiB at d = 384). Measured at 10,000 real
-    + 3 × 10,000 synthetic on 2 busy cores: 70 s to precompute, p50 29 ms / p95 41 ms a call
-    (``tests/benchmarks/bench_mixture.py``).
+    holds a checkpoint of d × d floats every 256 rows (P / 256 × 1.2 MB at d = 384: about 280 MB for
+    60,000 candidates). Measured at 10,000 real + 3 × 10,000 synthetic on 2 busy cores: 70 s to
+    precompute, p50 29 ms / p95 41 ms a call (``tests/benchmarks/bench_mixture.py``).
 
     Attributes
     ----------
@@ -354,7 +354,7 @@ class MixtureEngine:
             if group > 0 and strategy == "tail-aware":
                 order = self._tail_order(order)
             orders.append(order)
-        every = max(256, -(-len(self.pool_rows) // 64))
+        every = 256  # checkpoints: a mixture adds or removes at most 128 rows per set to the nearest one
         grams, sums = [], []
         with one_blas_thread():
             for order in orders:
