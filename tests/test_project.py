@@ -279,6 +279,8 @@ def test_bad_sampling_parameters_raise_projection_error(tmp_path):
 
 
 def test_the_cell_index_finds_nearly_every_exact_neighbour_and_falls_back_when_cells_are_too_small():
+    import torch
+
     from analysis.placement import knn_place, nearest_fitted
 
     rng = np.random.default_rng(5)
@@ -286,7 +288,9 @@ def test_the_cell_index_finds_nearly_every_exact_neighbour_and_falls_back_when_c
     fitted = centres[rng.integers(0, 40, 1000)] + 0.3 * rng.normal(size=(1000, 24))
     queries = centres[rng.integers(0, 40, 1000)] + 0.3 * rng.normal(size=(1000, 24))
     exact, exact_similarity = nearest_fitted(fitted, queries, 10)
+    threads = torch.get_num_threads()
     found, similarity = nearest_fitted(fitted, queries, 10, cells=32, probe=8)
+    assert torch.get_num_threads() == threads  # the search's one intra-op thread is given back
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, found)])
     assert recall > 0.9
     unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
