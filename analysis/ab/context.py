@@ -141,7 +141,8 @@ class ABContext:
         norms = np.einsum("ij,ij->i", self.x, self.x)
         m, n = len(self.ref_x), len(self.x)
         step = m if m * n <= DENSE_LIMIT else fidelity.block_rows(n, np.float64)
-        held, near = ([], []), ([], [])
+        held: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])  # per block: pool columns, reference rows
+        near: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         for start in range(0, m, step):
             stop = min(m, start + step)
             d = np.sqrt(fidelity.squared_distances(self.ref_x[start:stop], ref_norms[start:stop], self.x, norms))
