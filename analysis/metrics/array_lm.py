@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from analysis.metrics.diversity import tokenize
-from analysis.metrics.lm import BOS, EOS, UNK
+from analysis.metrics.ngrams import BOS, EOS, UNK
 
 __all__ = ["ArrayKneserNey", "TokenCorpus", "Vocabulary", "BOS_ID", "EOS_ID", "UNK_ID"]
 

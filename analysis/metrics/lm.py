@@ -12,10 +12,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
 from analysis.metrics.diversity import tokenize
+from analysis.metrics.ngrams import BOS, EOS, UNK
 
 __all__ = ["KneserNeyLM", "perplexity", "BOS", "EOS", "UNK", "ARRAY_FROM"]
-
-BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 
 
 class KneserNeyLM:

@@ -15,7 +15,20 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from scipy import sparse
 
-__all__ = ["tokenize", "ngrams", "ngram_count_matrix", "ngram_totals", "row_counts", "rare_token_ids"]
+__all__ = [
+    "BOS",
+    "EOS",
+    "UNK",
+    "tokenize",
+    "ngrams",
+    "ngram_count_matrix",
+    "ngram_totals",
+    "row_counts",
+    "rare_token_ids",
+]
+
+#: The symbols an n-gram language model pads and replaces with: sentence start, end and unknown word.
+BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
