@@ -11,7 +11,7 @@ import pandas as pd
 
 from analysis.corpus.decode import decode_text, split_lines
 from analysis.corpus.files import detect_format, read_at_most, read_file_bytes, stat_input
-from analysis.corpus.records import json_depth, jsonl_record, separator, too_deep
+from analysis.corpus.records import csv_errors, json_depth, jsonl_record, separator, too_deep
 from analysis.corpus.schema import (
     DEFAULT_MAX_BYTES,
     MAX_JSON_DEPTH,
@@ -38,21 +38,8 @@ def _read_table(name: str, fmt: str, raw: bytes, encoding: str | None, report: L
     text = decode_text(raw, name, encoding, report, fmt)
     if fmt in ("csv", "tsv"):
         sep = separator(text, fmt, name, report)
-        try:
-            return pd.read_csv(
-                io.StringIO(text),
-                sep=sep,
-                dtype=str,
-                keep_default_na=False,
-                skip_blank_lines=True,
-            )
-        except pd.errors.EmptyDataError:
-            raise CorpusError(f"{name}: the file has no rows. Add samples below the header.") from None
-        except pd.errors.ParserError as exc:
-            raise CorpusError(
-                f"{name}: malformed {report.format.upper()}: {exc}. Quote fields that contain the separator "
-                f"or line breaks, and make every row have the header's number of fields."
-            ) from None
+        with csv_errors(name, report):
+            return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True)
     if fmt == "jsonl":
         return _read_jsonl(text, name)
     if fmt == "json":

@@ -1,13 +1,17 @@
 """Parsing pieces shared by the whole-file readers (:mod:`~analysis.corpus.readers`) and the chunked ones
 (:mod:`~analysis.corpus.stream`): the CSV separator from the header row, the depth of JSON nesting, and one
-JSONL line to a record, each with the same checks and messages wherever a file is read."""
+JSONL line to a record, and pandas' CSV errors as messages: the same checks and messages wherever a file
+is read."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
+import pandas as pd
 
 from analysis.corpus.decode import split_lines
 from analysis.corpus.files import SNIFF_BYTES
@@ -30,6 +34,20 @@ def separator(text: str, fmt: str, name: str, report: LoadReport) -> str:
         )
         return other
     return expected
+
+
+@contextmanager
+def csv_errors(name: str, report: LoadReport) -> Iterator[None]:
+    """pandas' CSV parsing errors inside the block as the loaders' messages: no rows, or malformed rows."""
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        raise CorpusError(f"{name}: the file has no rows. Add samples below the header.") from None
+    except pd.errors.ParserError as exc:
+        raise CorpusError(
+            f"{name}: malformed {report.format.upper()}: {exc}. Quote fields that contain the separator "
+            f"or line breaks, and make every row have the header's number of fields."
+        ) from None
 
 
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from analysis.corpus.decode import _BOMS, binary_message, split_lines
 from analysis.corpus.files import SNIFF_BYTES, _open_regular, _over_cap
-from analysis.corpus.records import jsonl_record, separator
+from analysis.corpus.records import csv_errors, jsonl_record, separator
 from analysis.corpus.schema import CorpusError, LoadReport
 
 #: Rows per chunk (a CSV chunk, a JSONL chunk, a Parquet record batch).
@@ -186,18 +186,13 @@ class _DecodedReader(io.TextIOBase):
 
 def _csv_chunks(reader: _DecodedReader, name: str, fmt: str, report: LoadReport) -> Iterator[pd.DataFrame]:
     sep = separator(reader.head_text(), fmt, name, report)
-    try:
-        with pd.read_csv(
+    with (
+        csv_errors(name, report),
+        pd.read_csv(
             reader, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True, chunksize=CHUNK_ROWS
-        ) as chunks:
-            yield from chunks
-    except pd.errors.EmptyDataError:
-        raise CorpusError(f"{name}: the file has no rows. Add samples below the header.") from None
-    except pd.errors.ParserError as exc:
-        raise CorpusError(
-            f"{name}: malformed {report.format.upper()}: {exc}. Quote fields that contain the separator "
-            f"or line breaks, and make every row have the header's number of fields."
-        ) from None
+        ) as chunks,
+    ):
+        yield from chunks
 
 
 def _lines(reader: _DecodedReader) -> Iterator[str]:

@@ -299,25 +299,9 @@ class ArrayKneserNey:
         index, found = self._find(self.vocabulary, ids)
         return np.where(found, ids, UNK_ID)
 
-    def perplexity(self, corpus: TokenCorpus) -> float:
-        """``exp(-mean ln p)`` over every word and one ``</s>`` per text (as ``KneserNeyLM.perplexity_tokens``)."""
-        pad = self.order - 1
-        lengths = corpus.lengths + pad + 1
-        starts = np.concatenate([[0], np.cumsum(lengths)])
-        flat = np.full(int(starts[-1]), EOS_ID, dtype=np.int64)
-        flat[(starts[:-1, None] + np.arange(pad)).ravel()] = BOS_ID
-        positions = np.repeat(starts[:-1] + pad - corpus.offsets[:-1], corpus.lengths) + np.arange(len(corpus.ids))
-        flat[positions] = corpus.ids
-        flat = self.known(flat)
-        targets = starts[:-1, None] + pad + np.arange(int(lengths.max()) - pad)[None, :]
-        targets = targets[targets < starts[1:, None]]
-        contexts = np.stack([flat[targets - pad + j] for j in range(pad)], axis=1)
-        p = self.score(flat[targets], contexts)
-        return float(np.exp(-np.log(p).mean()))
-
-    def text_log_probabilities(self, corpus: TokenCorpus) -> tuple[np.ndarray, np.ndarray]:
-        """Per text: the sum of ``ln p`` over its words and one ``</s>``, and how many that is (as
-        :meth:`perplexity` scores them: ``exp(-sums.sum() / counts.sum())`` is its value)."""
+    def _events(self, corpus: TokenCorpus) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What is scored, text by text: each word and one ``</s>`` per text, with its ``order - 1`` words of
+        context (``<s>``-padded, unknown words as ``<unk>``), and how many events each text has."""
         pad = self.order - 1
         lengths = corpus.lengths + pad + 1
         starts = np.concatenate([[0], np.cumsum(lengths)])
@@ -333,7 +317,18 @@ class ArrayKneserNey:
             - np.repeat(np.cumsum(counts) - counts, counts)
         )
         contexts = np.stack([flat[targets - pad + j] for j in range(pad)], axis=1)
-        logs = np.log(self.score(flat[targets], contexts))
+        return flat[targets], contexts, counts
+
+    def perplexity(self, corpus: TokenCorpus) -> float:
+        """``exp(-mean ln p)`` over every word and one ``</s>`` per text (as ``KneserNeyLM.perplexity_tokens``)."""
+        words, contexts, _ = self._events(corpus)
+        return float(np.exp(-np.log(self.score(words, contexts)).mean()))
+
+    def text_log_probabilities(self, corpus: TokenCorpus) -> tuple[np.ndarray, np.ndarray]:
+        """Per text: the sum of ``ln p`` over its words and one ``</s>``, and how many that is (as
+        :meth:`perplexity` scores them: ``exp(-sums.sum() / counts.sum())`` is its value)."""
+        words, contexts, counts = self._events(corpus)
+        logs = np.log(self.score(words, contexts))
         sums = np.add.reduceat(logs, np.cumsum(counts) - counts) if len(logs) else np.zeros(len(counts))
         return sums, counts.astype(np.float64)
 
