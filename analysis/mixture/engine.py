@@ -27,7 +27,7 @@ from analysis.metrics.fidelity import block_rows, knn_radii, kth_smallest, squar
 from analysis.metrics.kernels import entropy_bits, one_blas_thread, vendi_from_gram
 from analysis.metrics.ngrams import ngram_count_matrix, rare_token_ids, row_counts, tokenize
 from analysis.metrics.tails import rarity_bins
-from analysis.mixture.kernels import allocate, csr_by_row, csr_entries, smallest_per_row
+from analysis.mixture.kernels import allocate, below_per_row, csr_by_row, csr_entries, ranges, smallest_per_row
 from analysis.mixture.spec import MixtureError, MixtureSpec
 
 __all__ = ["MixtureEngine", "sample_mixture", "ENGINE_KINDS", "POOL_LIMIT", "POOL_SEED", "pool_caps"]
@@ -38,6 +38,9 @@ __all__ = ["MixtureEngine", "sample_mixture", "ENGINE_KINDS", "POOL_LIMIT", "POO
 POOL_LIMIT = 60_000
 #: Seed of the candidate subsample (with each set's name): fixed, so an engine always mixes the same rows.
 POOL_SEED = 0
+#: Most bytes the n-gram count checkpoints of one draw order take: they are taken every 256 rows of each
+#: set, or less often when the vocabulary is large, so a slider move counts at most half that many rows.
+NGRAM_CHECKPOINT_BYTES = 256 << 20
 
 
 def pool_caps(sizes: np.ndarray, limit: int) -> np.ndarray:
@@ -268,7 +271,10 @@ class MixtureEngine:
             step()
         self._holding = csr_by_row(np.concatenate(holding_c), np.concatenate(holding_j), pool)[:2]
         self._balls_holding = np.diff(self._holding[0])  # density counts; > 0 is precision
-        self._nearby = csr_by_row(np.concatenate(near_c), np.concatenate(near_j), pool, np.concatenate(near_d2))
+        # each candidate's nearby holdout samples nearest first: those within a radius are a prefix
+        self._nearby = csr_by_row(
+            np.concatenate(near_c), np.concatenate(near_j), pool, np.concatenate(near_d2), by_data=True
+        )
 
         # ---- n-gram counts per candidate over one vocabulary (holdout words included, for rare tokens)
         self._build_ngrams(samples["text"].to_numpy())
@@ -355,19 +361,43 @@ class MixtureEngine:
                 order = self._tail_order(order)
             orders.append(order)
         every = 256  # checkpoints: a mixture adds or removes at most 128 rows per set to the nearest one
-        grams, sums = [], []
+        grams, sums, hits = [], [], []
+        indptr, holding = self._holding
         with one_blas_thread():
             for order in orders:
                 marks = list(range(0, len(order) + 1, every))
                 gram = np.zeros((len(marks), self._unit.shape[1], self._unit.shape[1]))
                 total = np.zeros((len(marks), self._x.shape[1]))
+                hit = np.zeros((len(marks), len(self.holdout_rows)), dtype=np.int32)
                 for i in range(1, len(marks)):
                     chunk = order[marks[i - 1] : marks[i]]
                     gram[i] = gram[i - 1] + self._unit[chunk].T @ self._unit[chunk]
                     total[i] = total[i - 1] + self._x[chunk].sum(axis=0)
+                    hit[i] = hit[i - 1] + self._hits(chunk)
                 grams.append(gram)
                 sums.append(total)
-        state = {"orders": orders, "every": every, "grams": grams, "sums": sums}
+                hits.append(hit)
+        # n-gram counts (integers, so exact in any order) every ngram_every rows, a few hundred MB at most
+        width = sum(matrix.shape[1] for matrix, _ in self._ngrams.values())
+        ngram_every = every * max(1, -(-len(self.pool_rows) * width * 4 // (every * NGRAM_CHECKPOINT_BYTES)))
+        ngram_counts: dict[int, list[np.ndarray]] = {}
+        for n, (matrix, _) in self._ngrams.items():
+            ngram_counts[n] = []
+            for order in orders:
+                marks = list(range(0, len(order) + 1, ngram_every))
+                table = np.zeros((len(marks), matrix.shape[1]), dtype=np.int32)
+                for i in range(1, len(marks)):
+                    table[i] = table[i - 1] + row_counts(matrix, order[marks[i - 1] : marks[i]]).astype(np.int32)
+                ngram_counts[n].append(table)
+        state = {
+            "orders": orders,
+            "every": every,
+            "grams": grams,
+            "sums": sums,
+            "hits": hits,
+            "ngram_every": ngram_every,
+            "ngrams": ngram_counts,
+        }
         self._orders[key] = state
         while len(self._orders) > 3:
             self._orders.popitem(last=False)
@@ -504,8 +534,15 @@ class MixtureEngine:
         n = len(chosen)
         with one_blas_thread():
             out: dict[str, float] = {}
-            out.update(self._fidelity(chosen))
-            out.update(self._ngram_metrics(chosen))
+            hits = self._checkpointed(state, counts, state["hits"], state["every"], self._hits)
+            out.update(self._fidelity(chosen, hits))
+            ngram_counts = {
+                n: self._checkpointed(
+                    state, counts, tables, state["ngram_every"], lambda rows, n=n: self._ngram_rows(n, rows)
+                )
+                for n, tables in state["ngrams"].items()
+            }
+            out.update(self._ngram_metrics(ngram_counts))
             gram, total = self._prefix(state, counts)
             out["vendi"] = vendi_from_gram(gram, n)
             mean = total / n
@@ -513,6 +550,41 @@ class MixtureEngine:
             out["centroid shift"] = float(1 - a @ mean / (np.linalg.norm(a) * np.linalg.norm(mean)))
         order = [m.name for m in incremental_metrics()] + [f"coverage bin {b}" for b in range(self.bins)]
         return {name: out[name] for name in order}
+
+    def _hits(self, rows: np.ndarray) -> np.ndarray:
+        """Per holdout sample, how many of ``rows`` its k-NN ball holds."""
+        indptr, holding = self._holding
+        return np.bincount(holding[csr_entries(indptr, rows)[0]], minlength=len(self.holdout_rows))
+
+    def _ngram_rows(self, n: int, rows: np.ndarray) -> np.ndarray:
+        """The n-gram counts of ``rows`` (int64)."""
+        return row_counts(self._ngrams[n][0], rows).astype(np.int64)
+
+    @staticmethod
+    def _checkpointed(
+        state: dict[str, Any],
+        counts: np.ndarray,
+        tables: list[np.ndarray],
+        every: int,
+        of_rows: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """An integer sum over each set's first ``counts`` rows: its checkpoint (``tables``, every ``every``
+        rows of the draw order) nearest that count, plus ``of_rows`` of the rows past it, less of those before."""
+        total = np.zeros(tables[0].shape[1], dtype=np.int64)
+        plus, minus = [], []
+        for order, table, n in zip(state["orders"], tables, counts):
+            mark = min(int(round(n / every)), len(table) - 1)
+            total += table[mark]
+            at = mark * every
+            if n > at:
+                plus.append(order[at:n])
+            elif n < at:
+                minus.append(order[n:at])
+        if plus:
+            total += of_rows(np.concatenate(plus))
+        if minus:
+            total -= of_rows(np.concatenate(minus))
+        return total
 
     def _prefix(self, state: dict[str, Any], counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Gram ``Σ u uᵀ`` of the unit rows and sum of the rows of each set's first ``counts`` rows."""
@@ -534,13 +606,10 @@ class MixtureEngine:
                 total -= self._x[chunk].sum(axis=0)
         return gram, total
 
-    def _fidelity(self, chosen: np.ndarray) -> dict[str, float]:
-        k, m, n = self.k, len(self.holdout_rows), len(chosen)
-        # coverage and tails: holdout balls holding a chosen row
-        indptr, holding = self._holding
-        positions, _ = csr_entries(indptr, chosen)
-        covered = np.zeros(m, dtype=bool)
-        covered[holding[positions]] = True
+    def _fidelity(self, chosen: np.ndarray, hits: np.ndarray) -> dict[str, float]:
+        """``hits``: per holdout sample, how many chosen rows its ball holds (:meth:`_hits`)."""
+        k, n = self.k, len(chosen)
+        covered = hits > 0  # coverage and tails: holdout balls holding a chosen row
         balls = self._balls_holding[chosen]
         out = {
             "coverage": float(covered.mean()),
@@ -591,10 +660,10 @@ class MixtureEngine:
         recalled = np.zeros(m, dtype=bool)
         beyond = r2 > self._bound[chosen]  # only rows computed directly can reach past their list
         listed = np.flatnonzero(~beyond)
-        indptr, nearby, nearby_d2 = self._nearby
-        positions, owner = csr_entries(indptr, chosen[listed])
-        inside = nearby_d2[positions] < r2[listed][owner]
-        recalled[nearby[positions[inside]]] = True
+        indptr, nearby, nearby_d2 = self._nearby  # nearest first within each row
+        rows = chosen[listed]
+        stops = below_per_row(indptr, nearby_d2, rows, r2[listed])
+        recalled[nearby[ranges(indptr[rows], stops)]] = True
         far = np.flatnonzero(beyond)
         if len(far):
             rows = chosen[far]
@@ -602,8 +671,9 @@ class MixtureEngine:
             recalled |= (d2 < r2[far][None, :]).any(axis=1)
         return float(recalled.mean())
 
-    def _ngram_metrics(self, chosen: np.ndarray) -> dict[str, float]:
-        counts = {n: row_counts(matrix, chosen) for n, (matrix, _) in self._ngrams.items()}
+    def _ngram_metrics(self, ngram_counts: dict[int, np.ndarray]) -> dict[str, float]:
+        """``ngram_counts``: per n, the mixture's count of each n-gram (as :func:`row_counts` of its rows)."""
+        counts = {n: c.astype(np.float64) for n, c in ngram_counts.items()}
         out: dict[str, float] = {}
         for metric in incremental_metrics():
             if metric.kind in ("distinct", "entropy"):

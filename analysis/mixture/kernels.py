@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["smallest_per_row", "csr_by_row", "csr_entries", "allocate"]
+__all__ = ["smallest_per_row", "csr_by_row", "csr_entries", "below_per_row", "ranges", "allocate"]
 
 
 def smallest_per_row(d2: np.ndarray, count: int, columns_sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,9 +40,12 @@ def smallest_per_row(d2: np.ndarray, count: int, columns_sample: np.ndarray) -> 
     return np.take_along_axis(columns, order, axis=1), np.take_along_axis(values, order, axis=1)
 
 
-def csr_by_row(rows: np.ndarray, cols: np.ndarray, n_rows: int, data: np.ndarray | None = None):
-    """(indptr, cols, data) of pairs grouped by row, columns ascending within a row."""
-    order = np.lexsort((cols, rows))
+def csr_by_row(
+    rows: np.ndarray, cols: np.ndarray, n_rows: int, data: np.ndarray | None = None, *, by_data: bool = False
+):
+    """(indptr, cols, data) of pairs grouped by row, columns ascending within a row (``by_data``: data
+    ascending within a row, then columns), so a row's entries below a value are a prefix."""
+    order = np.lexsort((cols, data, rows)) if by_data and data is not None else np.lexsort((cols, rows))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
     return indptr, cols[order], (data[order] if data is not None else None)
 
@@ -55,6 +58,28 @@ def csr_entries(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.nd
     owner = np.repeat(np.arange(len(rows)), lengths)
     offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     return starts[owner] + offsets, owner
+
+
+def below_per_row(indptr: np.ndarray, values: np.ndarray, rows: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    """Per row of ``rows``, the position in ``values`` past its entries below ``limits`` (values ascending
+    within each row of the CSR ``indptr``): a vectorised binary search, one step for all rows at once."""
+    lo, hi = indptr[rows].copy(), indptr[rows + 1].copy()
+    active = np.flatnonzero(lo < hi)
+    while len(active):
+        low, high = lo[active], hi[active]
+        mid = (low + high) // 2
+        less = values[mid] < limits[active]
+        low = np.where(less, mid + 1, low)
+        high = np.where(less, high, mid)
+        lo[active], hi[active] = low, high
+        active = active[low < high]
+    return lo
+
+
+def ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """All positions ``starts[i] <= p < stops[i]``, range after range."""
+    lengths = stops - starts
+    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
 
 
 def allocate(total: int, weights: np.ndarray, capacity: np.ndarray) -> np.ndarray:
