@@ -41,6 +41,9 @@ POOL_SEED = 0
 #: Most bytes the n-gram count checkpoints of one draw order take: they are taken every 256 rows of each
 #: set, or less often when the vocabulary is large, so a slider move counts at most half that many rows.
 NGRAM_CHECKPOINT_BYTES = 256 << 20
+#: The nearby holdout samples kept per candidate reach about this many times as far (in candidates) as
+#: its neighbour list, so recall rarely computes a row against the whole holdout even in a sparse mixture.
+REACH = 4
 
 
 def pool_caps(sizes: np.ndarray, limit: int) -> np.ndarray:
@@ -218,6 +221,10 @@ class MixtureEngine:
         self._nbr = np.empty((pool, self.neighbours), dtype=np.int32)
         self._nbr_d2 = np.empty((pool, self.neighbours), dtype=np.float64)
         train_r2 = np.empty(train_n)
+        # the nearby holdout lists reach about REACH × neighbours candidates (estimated on the column sample):
+        # recall computes a row against the whole holdout only when its radius in the mixture is beyond that
+        reach2 = np.empty(pool)
+        reach_rank = min(len(sample_columns), -(-REACH * self.neighbours * len(sample_columns) // pool)) - 1
         self._near_copy = np.zeros(pool, dtype=bool)
         ball_rows, ball_cols = [], []
         step_rows = block_rows(pool, np.float64)
@@ -227,6 +234,7 @@ class MixtureEngine:
             local = np.arange(stop - start)
             d2[local, start + local] = np.inf  # a row is not its own neighbour
             self._nbr[start:stop], self._nbr_d2[start:stop] = smallest_per_row(d2, self.neighbours, sample_columns)
+            reach2[start:stop] = np.partition(d2[:, sample_columns], reach_rank, axis=1)[:, reach_rank]
             if start < train_n:  # train rows come first: their radii among train rows
                 upto = min(stop, train_n) - start
                 train_r2[start : start + upto] = kth_smallest(d2[:upto, :train_n], k - 1)
@@ -243,6 +251,7 @@ class MixtureEngine:
                 ball_cols.append(cols)
             step()
         self._bound = self._nbr_d2[:, -1]  # every candidate off the list is at least this far
+        self._reach = np.maximum(reach2, self._bound)  # every holdout sample nearer is in the nearby lists
         self._train_bins = rarity_bins(np.sqrt(train_r2), bins)
         self._train_balls = csr_by_row(
             np.concatenate(ball_rows) if ball_rows else np.zeros(0, np.int64),
@@ -259,7 +268,7 @@ class MixtureEngine:
             j, c = np.nonzero(d2 < radii2[start:stop, None])
             holding_c.append(c)
             holding_j.append(j + start)
-            j, c = np.nonzero(d2 < self._bound[None, :])
+            j, c = np.nonzero(d2 < self._reach[None, :])
             near_c.append(c)
             near_j.append(j + start)
             near_d2.append(d2[j, c])
@@ -275,6 +284,15 @@ class MixtureEngine:
         self._nearby = csr_by_row(
             np.concatenate(near_c), np.concatenate(near_j), pool, np.concatenate(near_d2), by_data=True
         )
+        # per candidate and neighbour, how many nearby holdout samples lie within that neighbour's distance
+        self._nearby_below = np.empty((pool, self.neighbours), dtype=np.int32)
+        radius2 = np.sqrt(self._nbr_d2) ** 2  # as _radii2 squares a radius
+        for start in range(0, pool, 4096):
+            rows = np.arange(start, min(pool, start + 4096))
+            ends = below_per_row(
+                self._nearby[0], self._nearby[2], np.repeat(rows, self.neighbours), radius2[rows].ravel()
+            )
+            self._nearby_below[rows] = (ends - np.repeat(self._nearby[0][rows], self.neighbours)).reshape(len(rows), -1)
 
         # ---- n-gram counts per candidate over one vocabulary (holdout words included, for rare tokens)
         self._build_ngrams(samples["text"].to_numpy())
@@ -625,23 +643,26 @@ class MixtureEngine:
         out["recall"] = self._recall(chosen)
         return out
 
-    def _radii2(self, chosen: np.ndarray) -> np.ndarray:
-        """Squared k-NN radius of each chosen row within the chosen rows (as knn_radii computes it)."""
+    def _radii2(self, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Squared k-NN radius of each chosen row within the chosen rows (as knn_radii computes it), and
+        the place in its neighbour list it was read at (-1 where computed directly)."""
         k = self.k
         selected = np.zeros(len(self.pool_rows), dtype=bool)
         selected[chosen] = True
         r2 = np.full(len(chosen), np.nan)
+        slot = np.full(len(chosen), -1, dtype=np.int64)
         todo = np.arange(len(chosen))
         width = self.neighbours
         for stop in sorted({min(width, 4 * k), min(width, 32), min(width, 128), width}):
             if not len(todo):
                 break
             hit = selected[self._nbr[chosen[todo], :stop]]
-            running = np.cumsum(hit, axis=1)
+            running = np.cumsum(hit, axis=1, dtype=np.int16)  # at most 384 neighbours
             found = running[:, -1] >= k
             position = np.argmax(running >= k, axis=1)
             rows = todo[found]
             r2[rows] = self._nbr_d2[chosen[rows], position[found]]
+            slot[rows] = position[found]
             todo = todo[~found]
         if len(todo):  # fewer than k chosen rows among the kept neighbours: compute against the mixture
             x, norms = self._x[chosen], self._norms[chosen]
@@ -652,17 +673,19 @@ class MixtureEngine:
                 d2[np.arange(len(rows)), rows] = np.inf
                 r2[rows] = kth_smallest(d2, k - 1)
         self.last_direct_rows = int(len(todo))
-        return np.sqrt(r2) ** 2  # the radius, squared, as prdc compares
+        return np.sqrt(r2) ** 2, slot  # the radius, squared, as prdc compares
 
     def _recall(self, chosen: np.ndarray) -> float:
-        r2 = self._radii2(chosen)
+        r2, slot = self._radii2(chosen)
         m = len(self.holdout_rows)
         recalled = np.zeros(m, dtype=bool)
-        beyond = r2 > self._bound[chosen]  # only rows computed directly can reach past their list
+        beyond = r2 > self._reach[chosen]  # only rows computed directly can reach past their nearby list
         listed = np.flatnonzero(~beyond)
         indptr, nearby, nearby_d2 = self._nearby  # nearest first within each row
         rows = chosen[listed]
-        stops = below_per_row(indptr, nearby_d2, rows, r2[listed])
+        stops = indptr[rows] + self._nearby_below[rows, slot[listed]]  # radii read off the neighbour list
+        direct = slot[listed] < 0
+        stops[direct] = below_per_row(indptr, nearby_d2, rows[direct], r2[listed][direct])
         recalled[nearby[ranges(indptr[rows], stops)]] = True
         far = np.flatnonzero(beyond)
         if len(far):
