@@ -110,9 +110,13 @@ class MixtureEngine:
     Distances are Euclidean in float64 through ``|a|² - 2 a·b + |b|²``, as
     :func:`analysis.metrics.fidelity.prdc` computes them. The precomputation holds one block of
     about 64 MiB of distances at a time (and a few masks of its size), never a P × P matrix, plus
-    ``P × neighbours × 12`` bytes for the lists (P candidates); each of the last three draw orders
-    holds a checkpoint of d × d floats every 256 rows (P / 256 × 1.2 MB at d = 384: about 280 MB for
-    60,000 candidates). Measured at 10,000 real + 3 × 10,000 synthetic on 2 busy cores: 70 s to
+    ``P × neighbours × 16`` bytes for the lists (P candidates) and 16 bytes per nearby holdout sample
+    (those within about :data:`REACH` × neighbours candidates of each: 21 million, 340 MB, at 60,000
+    candidates and 20,000 holdout rows); each of the last three draw orders holds a checkpoint of d × d
+    floats every 256 rows (P / 256 × 1.2 MB at d = 384: about 280 MB for 60,000 candidates), of the
+    holdout balls' hit counts (P / 256 × 4 bytes per holdout row) and of the n-gram counts (at most
+    :data:`NGRAM_CHECKPOINT_BYTES`), so a slider move counts a few hundred rows per set, not the mixture.
+    Measured at 10,000 real + 3 × 10,000 synthetic on 2 busy cores (before those checkpoints): 70 s to
     precompute, p50 29 ms / p95 41 ms a call (``tests/benchmarks/bench_mixture.py``).
 
     Attributes
@@ -208,8 +212,8 @@ class MixtureEngine:
         self._norms = norms
         self._unit = x / np.sqrt(norms)[:, None]  # as vendi_score normalises
         reference = embeddings[self.holdout_rows].astype(np.float64)
-        self._reference = reference
         self._reference_norms = np.einsum("ij,ij->i", reference, reference)
+        self._reference_scaled = -2.0 * reference  # as squared_distances scales its first operand
         self._reference_mean = reference.mean(axis=0)
         self.holdout_radii = knn_radii(reference, k)
         self.holdout_bins = rarity_bins(self.holdout_radii, bins)
@@ -690,7 +694,11 @@ class MixtureEngine:
         far = np.flatnonzero(beyond)
         if len(far):
             rows = chosen[far]
-            d2 = squared_distances(self._reference, self._reference_norms, self._x[rows], self._norms[rows])
+            # squared_distances(reference, …) without scaling the whole reference on every call
+            d2 = self._reference_scaled @ self._x[rows].T
+            d2 += self._reference_norms[:, None]
+            d2 += self._norms[rows][None, :]
+            np.maximum(d2, 0.0, out=d2)
             recalled |= (d2 < r2[far][None, :]).any(axis=1)
         return float(recalled.mean())
 
