@@ -11,6 +11,7 @@ computation in :mod:`analysis.metrics` on the same rows (see :data:`analysis.mix
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import zlib
@@ -559,10 +560,10 @@ class MixtureEngine:
             hits = self._checkpointed(state, counts, state["hits"], state["every"], self._hits)
             out.update(self._fidelity(chosen, hits))
             ngram_counts = {
-                n: self._checkpointed(
-                    state, counts, tables, state["ngram_every"], lambda rows, n=n: self._ngram_rows(n, rows)
+                order: self._checkpointed(
+                    state, counts, tables, state["ngram_every"], functools.partial(self._ngram_rows, order)
                 )
-                for n, tables in state["ngrams"].items()
+                for order, tables in state["ngrams"].items()
             }
             out.update(self._ngram_metrics(ngram_counts))
             gram, total = self._prefix(state, counts)
