@@ -32,6 +32,8 @@ The package, one job per module:
   the metric names and definitions, :class:`MixtureError`;
 - :mod:`~analysis.mixture.engine`: :class:`MixtureEngine`, the dataset's mixture engine: the draw
   orders, the rows of any mixture, and its metrics, exact, in milliseconds;
+- :mod:`~analysis.mixture.measure`: what the engine reads those metrics off: its precomputed state
+  (:class:`~analysis.mixture.measure.Precomputed`) and each draw order's checkpoints;
 - :mod:`~analysis.mixture.kernels`: the engine's array helpers (per-row smallest, CSR, allocation);
 - :mod:`~analysis.mixture.search`: :func:`frontier` (each metric against the real share) and
   :func:`suggest` (the weights and strategy with the best tail coverage);

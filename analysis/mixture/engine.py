@@ -7,17 +7,17 @@ chosen rows rather than new distance matrices. Every metric it returns equals th
 computation in :mod:`analysis.metrics` on the same rows (see :data:`analysis.mixture.spec.EXACT` and
 :func:`analysis.mixture.reference.metrics_from_scratch`). It also draws the rows
 (:meth:`MixtureEngine.rows`, :func:`sample_mixture`) by the strategies of :mod:`analysis.mixture`.
+This module decides which rows a mixture holds; :mod:`analysis.mixture.measure` holds the precomputed
+state the metrics are read from and reads them.
 """
 
 from __future__ import annotations
 
-import functools
 import heapq
 import math
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,10 +25,9 @@ import pandas as pd
 from analysis.compare import BASELINE, capped, reference_sample, sets_of, subsample_note
 from analysis.metrics.catalog import incremental_metrics
 from analysis.metrics.fidelity import block_rows, knn_radii, kth_smallest, squared_distances
-from analysis.metrics.kernels import entropy_bits, one_blas_thread, vendi_from_gram
-from analysis.metrics.ngrams import ngram_count_matrix, rare_token_ids, row_counts, tokenize
 from analysis.metrics.tails import rarity_bins
-from analysis.mixture.kernels import allocate, below_per_row, csr_by_row, csr_entries, ranges, smallest_per_row
+from analysis.mixture.kernels import allocate, csr_by_row, smallest_per_row
+from analysis.mixture.measure import DrawOrder, Precomputed, nearby_below, ngram_tables
 from analysis.mixture.spec import MixtureError, MixtureSpec
 
 __all__ = ["MixtureEngine", "sample_mixture", "ENGINE_KINDS", "POOL_LIMIT", "POOL_SEED", "pool_caps"]
@@ -39,9 +38,6 @@ __all__ = ["MixtureEngine", "sample_mixture", "ENGINE_KINDS", "POOL_LIMIT", "POO
 POOL_LIMIT = 60_000
 #: Seed of the candidate subsample (with each set's name): fixed, so an engine always mixes the same rows.
 POOL_SEED = 0
-#: Most bytes the n-gram count checkpoints of one draw order take: they are taken every 256 rows of each
-#: set, or less often when the vocabulary is large, so a slider move counts at most half that many rows.
-NGRAM_CHECKPOINT_BYTES = 256 << 20
 #: The nearby holdout samples kept per candidate reach about this many times as far (in candidates) as
 #: its neighbour list, so recall rarely computes a row against the whole holdout even in a sparse mixture.
 REACH = 4
@@ -116,7 +112,8 @@ class MixtureEngine:
     candidates and 20,000 holdout rows); each of the last three draw orders holds a checkpoint of d × d
     floats every 256 rows (P / 256 × 1.2 MB at d = 384: about 280 MB for 60,000 candidates), of the
     holdout balls' hit counts (P / 256 × 4 bytes per holdout row) and of the n-gram counts (at most
-    :data:`NGRAM_CHECKPOINT_BYTES`), so a slider move counts a few hundred rows per set, not the mixture.
+    :data:`analysis.mixture.measure.NGRAM_CHECKPOINT_BYTES`), so a slider move counts a few hundred rows per
+    set, not the mixture.
     Measured at 10,000 real + 3 × 10,000 synthetic on 2 busy cores (before those checkpoints): 70 s to
     precompute, p50 29 ms / p95 41 ms a call (``tests/benchmarks/bench_mixture.py``).
 
@@ -208,23 +205,17 @@ class MixtureEngine:
                 progress(done, total_steps)
 
         x = embeddings[self.pool_rows].astype(np.float64)
-        self._x = x
         norms = np.einsum("ij,ij->i", x, x)
-        self._norms = norms
-        self._unit = x / np.sqrt(norms)[:, None]  # as vendi_score normalises
         reference = embeddings[self.holdout_rows].astype(np.float64)
-        self._reference_norms = np.einsum("ij,ij->i", reference, reference)
-        self._reference_scaled = -2.0 * reference  # as squared_distances scales its first operand
-        self._reference_mean = reference.mean(axis=0)
+        reference_norms = np.einsum("ij,ij->i", reference, reference)
         self.holdout_radii = knn_radii(reference, k)
         self.holdout_bins = rarity_bins(self.holdout_radii, bins)
-        self._bin_sizes = np.bincount(self.holdout_bins, minlength=bins)
 
         # ---- candidates x candidates: neighbour lists, train radii, near-copies, train-ball membership
         train_n = len(members[0])  # the (capped) real train candidates come first
         sample_columns = np.random.default_rng(0).permutation(pool)[: max(4 * self.neighbours, 2048)]
-        self._nbr = np.empty((pool, self.neighbours), dtype=np.int32)
-        self._nbr_d2 = np.empty((pool, self.neighbours), dtype=np.float64)
+        nbr = np.empty((pool, self.neighbours), dtype=np.int32)
+        nbr_d2 = np.empty((pool, self.neighbours), dtype=np.float64)
         train_r2 = np.empty(train_n)
         # the nearby holdout lists reach about REACH × neighbours candidates (estimated on the column sample):
         # recall computes a row against the whole holdout only when its radius in the mixture is beyond that
@@ -238,7 +229,7 @@ class MixtureEngine:
             d2 = squared_distances(x[start:stop], norms[start:stop], x, norms)
             local = np.arange(stop - start)
             d2[local, start + local] = np.inf  # a row is not its own neighbour
-            self._nbr[start:stop], self._nbr_d2[start:stop] = smallest_per_row(d2, self.neighbours, sample_columns)
+            nbr[start:stop], nbr_d2[start:stop] = smallest_per_row(d2, self.neighbours, sample_columns)
             reach2[start:stop] = np.partition(d2[:, sample_columns], reach_rank, axis=1)[:, reach_rank]
             if start < train_n:  # train rows come first: their radii among train rows
                 upto = min(stop, train_n) - start
@@ -255,8 +246,9 @@ class MixtureEngine:
                 ball_rows.append(rows + start + first)
                 ball_cols.append(cols)
             step()
-        self._bound = self._nbr_d2[:, -1]  # every candidate off the list is at least this far
-        self._reach = np.maximum(reach2, self._bound)  # every holdout sample nearer is in the nearby lists
+        # every candidate off the list is at least nbr_d2[:, -1] away; every holdout sample nearer than the
+        # reach is in the nearby lists
+        reach = np.maximum(reach2, nbr_d2[:, -1])
         self._train_bins = rarity_bins(np.sqrt(train_r2), bins)
         self._train_balls = csr_by_row(
             np.concatenate(ball_rows) if ball_rows else np.zeros(0, np.int64),
@@ -269,52 +261,54 @@ class MixtureEngine:
         holding_c, holding_j, near_c, near_j, near_d2 = [], [], [], [], []
         for start in range(0, len(reference), step_rows):
             stop = min(len(reference), start + step_rows)
-            d2 = squared_distances(reference[start:stop], self._reference_norms[start:stop], x, norms)
+            d2 = squared_distances(reference[start:stop], reference_norms[start:stop], x, norms)
             j, c = np.nonzero(d2 < radii2[start:stop, None])
             holding_c.append(c)
             holding_j.append(j + start)
-            j, c = np.nonzero(d2 < self._reach[None, :])
+            j, c = np.nonzero(d2 < reach[None, :])
             near_c.append(c)
             near_j.append(j + start)
             near_d2.append(d2[j, c])
             synthetic = slice(train_n, pool)
-            cosine = (self._reference_norms[start:stop, None] + norms[None, synthetic] - d2[:, synthetic]) / (
-                2 * np.sqrt(self._reference_norms[start:stop, None]) * np.sqrt(norms[None, synthetic])
+            cosine = (reference_norms[start:stop, None] + norms[None, synthetic] - d2[:, synthetic]) / (
+                2 * np.sqrt(reference_norms[start:stop, None]) * np.sqrt(norms[None, synthetic])
             )
             self._near_copy[synthetic] |= cosine.max(axis=0) >= near
             step()
-        self._holding = csr_by_row(np.concatenate(holding_c), np.concatenate(holding_j), pool)[:2]
-        self._balls_holding = np.diff(self._holding[0])  # density counts; > 0 is precision
+        holding = csr_by_row(np.concatenate(holding_c), np.concatenate(holding_j), pool)[:2]
         # each candidate's nearby holdout samples nearest first: those within a radius are a prefix
-        self._nearby = csr_by_row(
-            np.concatenate(near_c), np.concatenate(near_j), pool, np.concatenate(near_d2), by_data=True
-        )
-        # per candidate and neighbour, how many nearby holdout samples lie within that neighbour's distance
-        self._nearby_below = np.empty((pool, self.neighbours), dtype=np.int32)
-        radius2 = np.sqrt(self._nbr_d2) ** 2  # as _radii2 squares a radius
-        for start in range(0, pool, 4096):
-            rows = np.arange(start, min(pool, start + 4096))
-            ends = below_per_row(
-                self._nearby[0], self._nearby[2], np.repeat(rows, self.neighbours), radius2[rows].ravel()
-            )
-            self._nearby_below[rows] = (ends - np.repeat(self._nearby[0][rows], self.neighbours)).reshape(len(rows), -1)
+        nearby = csr_by_row(np.concatenate(near_c), np.concatenate(near_j), pool, np.concatenate(near_d2), by_data=True)
+        below = nearby_below(nearby, nbr_d2)
 
         # ---- n-gram counts per candidate over one vocabulary (holdout words included, for rare tokens)
-        self._build_ngrams(samples["text"].to_numpy())
+        ngrams, rare_tokens = ngram_tables(samples["text"].to_numpy(), self.pool_rows, self.holdout_rows)
         step()
-        self._orders: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
+        self._measure = Precomputed(
+            k=self.k,
+            bins=self.bins,
+            x=x,
+            norms=norms,
+            unit=x / np.sqrt(norms)[:, None],  # as vendi_score normalises
+            nbr=nbr,
+            nbr_d2=nbr_d2,
+            reach=reach,
+            holding=holding,
+            balls_holding=np.diff(holding[0]),  # density counts; > 0 is precision
+            nearby=nearby,
+            nearby_below=below,
+            holdout_bins=self.holdout_bins,
+            bin_sizes=np.bincount(self.holdout_bins, minlength=bins),
+            reference_norms=reference_norms,
+            reference_scaled=-2.0 * reference,  # as squared_distances scales its first operand
+            reference_mean=reference.mean(axis=0),
+            ngrams=ngrams,
+            rare_tokens=rare_tokens,
+        )
+        self._orders: OrderedDict[tuple[str, int], DrawOrder] = OrderedDict()
         self._recent: OrderedDict[MixtureSpec, dict[str, float]] = OrderedDict()  # the last metrics() results
         self.last_direct_rows = 0
 
-    # ------------------------------------------------------------------ precomputation
-    def _build_ngrams(self, texts: np.ndarray) -> None:
-        """n-gram count matrices of the candidates for every n an incremental metric needs, and the rare tokens."""
-        tokens = [tokenize(text) for text in texts[self.pool_rows]]
-        orders = {m.parameter or 1 for m in incremental_metrics() if m.kind in ("distinct", "entropy")} | {1}
-        self._ngrams = {n: ngram_count_matrix(tokens, n) for n in sorted(orders)}
-        holdout = (tokenize(text) for text in texts[self.holdout_rows])
-        self._rare_tokens = rare_token_ids(holdout, self._ngrams[1][1])
-
+    # ------------------------------------------------------------------ draw orders
     def _eligible(self, group: int) -> np.ndarray:
         return np.arange(self.group_starts[group], self.group_starts[group + 1])
 
@@ -322,15 +316,16 @@ class MixtureEngine:
         """``order`` without near-copies of real rows and of rows of the same set kept before them."""
         kept = np.zeros(len(self.pool_rows), dtype=bool)
         out = []
+        nbr, nbr_d2, norms = self._measure.nbr, self._measure.nbr_d2, self._measure.norms
         for c in order:
             if self._near_copy[c]:
                 continue
-            partners = self._nbr[c]
+            partners = nbr[c]
             same = self.group_of[partners] == self.group_of[c]
             if same.any():
-                d2 = self._nbr_d2[c][same]
+                d2 = nbr_d2[c][same]
                 p = partners[same]
-                cosine = (self._norms[c] + self._norms[p] - d2) / (2 * np.sqrt(self._norms[c] * self._norms[p]))
+                cosine = (norms[c] + norms[p] - d2) / (2 * np.sqrt(norms[c] * norms[p]))
                 if kept[p[cosine >= self.near]].any():
                     continue
             kept[c] = True
@@ -368,8 +363,8 @@ class MixtureEngine:
         rest.sort()
         return np.asarray(chosen + [c for _, c in rest], dtype=np.int64)
 
-    def _order(self, strategy: str, seed: int) -> dict[str, Any]:
-        """Each set's draw order and its checkpoints (prefix sums of rows and of outer products)."""
+    def _order(self, strategy: str, seed: int) -> DrawOrder:
+        """Each set's draw order and its checkpoints (:meth:`Precomputed.checkpoints`); the last three are kept."""
         key = (strategy, int(seed))
         if key in self._orders:
             self._orders.move_to_end(key)
@@ -383,44 +378,7 @@ class MixtureEngine:
             if group > 0 and strategy == "tail-aware":
                 order = self._tail_order(order)
             orders.append(order)
-        every = 256  # checkpoints: a mixture adds or removes at most 128 rows per set to the nearest one
-        grams, sums, hits = [], [], []
-        indptr, holding = self._holding
-        with one_blas_thread():
-            for order in orders:
-                marks = list(range(0, len(order) + 1, every))
-                gram = np.zeros((len(marks), self._unit.shape[1], self._unit.shape[1]))
-                total = np.zeros((len(marks), self._x.shape[1]))
-                hit = np.zeros((len(marks), len(self.holdout_rows)), dtype=np.int32)
-                for i in range(1, len(marks)):
-                    chunk = order[marks[i - 1] : marks[i]]
-                    gram[i] = gram[i - 1] + self._unit[chunk].T @ self._unit[chunk]
-                    total[i] = total[i - 1] + self._x[chunk].sum(axis=0)
-                    hit[i] = hit[i - 1] + self._hits(chunk)
-                grams.append(gram)
-                sums.append(total)
-                hits.append(hit)
-        # n-gram counts (integers, so exact in any order) every ngram_every rows, a few hundred MB at most
-        width = sum(matrix.shape[1] for matrix, _ in self._ngrams.values())
-        ngram_every = every * max(1, -(-len(self.pool_rows) * width * 4 // (every * NGRAM_CHECKPOINT_BYTES)))
-        ngram_counts: dict[int, list[np.ndarray]] = {}
-        for n, (matrix, _) in self._ngrams.items():
-            ngram_counts[n] = []
-            for order in orders:
-                marks = list(range(0, len(order) + 1, ngram_every))
-                table = np.zeros((len(marks), matrix.shape[1]), dtype=np.int32)
-                for i in range(1, len(marks)):
-                    table[i] = table[i - 1] + row_counts(matrix, order[marks[i - 1] : marks[i]]).astype(np.int32)
-                ngram_counts[n].append(table)
-        state = {
-            "orders": orders,
-            "every": every,
-            "grams": grams,
-            "sums": sums,
-            "hits": hits,
-            "ngram_every": ngram_every,
-            "ngrams": ngram_counts,
-        }
+        state = self._measure.checkpoints(orders)
         self._orders[key] = state
         while len(self._orders) > 3:
             self._orders.popitem(last=False)
@@ -454,7 +412,7 @@ class MixtureEngine:
     # ------------------------------------------------------------------ sampling
     def available(self, strategy: str = "uniform", seed: int = 0) -> dict[str, int]:
         """Rows each set (real train first) can give under ``strategy``: all of them, or fewer after dedup."""
-        return dict(zip(self.set_names, (len(order) for order in self._order(strategy, seed)["orders"])))
+        return dict(zip(self.set_names, (len(order) for order in self._order(strategy, seed).orders)))
 
     def counts(self, spec: MixtureSpec) -> dict[str, int]:
         """Rows per set (real train first) that ``spec`` draws; raises :class:`MixtureError` when impossible."""
@@ -472,9 +430,9 @@ class MixtureEngine:
             return np.ones(len(synthetic))
         return np.array([spec.weights.get(name, 0.0) for name in synthetic])
 
-    def _counts(self, spec: MixtureSpec, state: dict[str, Any]) -> np.ndarray:
+    def _counts(self, spec: MixtureSpec, state: DrawOrder) -> np.ndarray:
         weights = self._weights(spec)
-        capacity = np.array([len(order) for order in state["orders"]])
+        capacity = np.array([len(order) for order in state.orders])
         n_real = int(math.floor(spec.real_share * spec.size + 0.5))
         n_synthetic = spec.size - n_real
         if n_real > capacity[0]:
@@ -513,10 +471,10 @@ class MixtureEngine:
             )
         return np.concatenate([[n_real], allocate(n_synthetic, weights, capacity[1:])])
 
-    def _chosen(self, spec: MixtureSpec) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    def _chosen(self, spec: MixtureSpec) -> tuple[np.ndarray, np.ndarray, DrawOrder]:
         state = self._order(spec.strategy, spec.seed)
         counts = self._counts(spec, state)
-        chosen = np.concatenate([order[:n] for order, n in zip(state["orders"], counts)])
+        chosen = np.concatenate([order[:n] for order, n in zip(state.orders, counts)])
         return chosen, counts, state
 
     def rows(self, spec: MixtureSpec) -> np.ndarray:
@@ -554,171 +512,9 @@ class MixtureEngine:
 
     def _compute(self, spec: MixtureSpec) -> dict[str, float]:
         chosen, counts, state = self._chosen(spec)
-        n = len(chosen)
-        with one_blas_thread():
-            out: dict[str, float] = {}
-            hits = self._checkpointed(state, counts, state["hits"], state["every"], self._hits)
-            out.update(self._fidelity(chosen, hits))
-            ngram_counts = {
-                order: self._checkpointed(
-                    state, counts, tables, state["ngram_every"], functools.partial(self._ngram_rows, order)
-                )
-                for order, tables in state["ngrams"].items()
-            }
-            out.update(self._ngram_metrics(ngram_counts))
-            gram, total = self._prefix(state, counts)
-            out["vendi"] = vendi_from_gram(gram, n)
-            mean = total / n
-            a = self._reference_mean
-            out["centroid shift"] = float(1 - a @ mean / (np.linalg.norm(a) * np.linalg.norm(mean)))
+        out, self.last_direct_rows = self._measure.metrics(state, chosen, counts)
         order = [m.name for m in incremental_metrics()] + [f"coverage bin {b}" for b in range(self.bins)]
         return {name: out[name] for name in order}
-
-    def _hits(self, rows: np.ndarray) -> np.ndarray:
-        """Per holdout sample, how many of ``rows`` its k-NN ball holds."""
-        indptr, holding = self._holding
-        return np.bincount(holding[csr_entries(indptr, rows)[0]], minlength=len(self.holdout_rows))
-
-    def _ngram_rows(self, n: int, rows: np.ndarray) -> np.ndarray:
-        """The n-gram counts of ``rows`` (int64)."""
-        return row_counts(self._ngrams[n][0], rows).astype(np.int64)
-
-    @staticmethod
-    def _checkpointed(
-        state: dict[str, Any],
-        counts: np.ndarray,
-        tables: list[np.ndarray],
-        every: int,
-        of_rows: Callable[[np.ndarray], np.ndarray],
-    ) -> np.ndarray:
-        """An integer sum over each set's first ``counts`` rows: its checkpoint (``tables``, every ``every``
-        rows of the draw order) nearest that count, plus ``of_rows`` of the rows past it, less of those before."""
-        total = np.zeros(tables[0].shape[1], dtype=np.int64)
-        plus, minus = [], []
-        for order, table, n in zip(state["orders"], tables, counts):
-            mark = min(int(round(n / every)), len(table) - 1)
-            total += table[mark]
-            at = mark * every
-            if n > at:
-                plus.append(order[at:n])
-            elif n < at:
-                minus.append(order[n:at])
-        if plus:
-            total += of_rows(np.concatenate(plus))
-        if minus:
-            total -= of_rows(np.concatenate(minus))
-        return total
-
-    def _prefix(self, state: dict[str, Any], counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Gram ``Σ u uᵀ`` of the unit rows and sum of the rows of each set's first ``counts`` rows."""
-        every = state["every"]
-        gram = np.zeros_like(state["grams"][0][0])
-        total = np.zeros_like(state["sums"][0][0])
-        for order, grams, sums, n in zip(state["orders"], state["grams"], state["sums"], counts):
-            mark = min(int(round(n / every)), len(grams) - 1)
-            gram += grams[mark]
-            total += sums[mark]
-            at = mark * every
-            if n > at:
-                chunk = order[at:n]
-                gram += self._unit[chunk].T @ self._unit[chunk]
-                total += self._x[chunk].sum(axis=0)
-            elif n < at:
-                chunk = order[n:at]
-                gram -= self._unit[chunk].T @ self._unit[chunk]
-                total -= self._x[chunk].sum(axis=0)
-        return gram, total
-
-    def _fidelity(self, chosen: np.ndarray, hits: np.ndarray) -> dict[str, float]:
-        """``hits``: per holdout sample, how many chosen rows its ball holds (:meth:`_hits`)."""
-        k, n = self.k, len(chosen)
-        covered = hits > 0  # coverage and tails: holdout balls holding a chosen row
-        balls = self._balls_holding[chosen]
-        out = {
-            "coverage": float(covered.mean()),
-            "precision": float((balls > 0).mean()),
-            "density": float(balls.sum() / (k * n)),
-        }
-        for metric in incremental_metrics():
-            if metric.kind == "tail coverage":
-                tenths = metric.parameter or 1
-                out[metric.name] = float(covered[self.holdout_bins >= self.bins - tenths * self.bins // 10].mean())
-        per_bin = np.bincount(self.holdout_bins[covered], minlength=self.bins) / np.maximum(self._bin_sizes, 1)
-        out.update({f"coverage bin {b}": float(per_bin[b]) for b in range(self.bins)})
-        out["recall"] = self._recall(chosen)
-        return out
-
-    def _radii2(self, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Squared k-NN radius of each chosen row within the chosen rows (as knn_radii computes it), and
-        the place in its neighbour list it was read at (-1 where computed directly)."""
-        k = self.k
-        selected = np.zeros(len(self.pool_rows), dtype=bool)
-        selected[chosen] = True
-        r2 = np.full(len(chosen), np.nan)
-        slot = np.full(len(chosen), -1, dtype=np.int64)
-        todo = np.arange(len(chosen))
-        width = self.neighbours
-        for stop in sorted({min(width, 4 * k), min(width, 32), min(width, 128), width}):
-            if not len(todo):
-                break
-            hit = selected[self._nbr[chosen[todo], :stop]]
-            running = np.cumsum(hit, axis=1, dtype=np.int16)  # at most 384 neighbours
-            found = running[:, -1] >= k
-            position = np.argmax(running >= k, axis=1)
-            rows = todo[found]
-            r2[rows] = self._nbr_d2[chosen[rows], position[found]]
-            slot[rows] = position[found]
-            todo = todo[~found]
-        if len(todo):  # fewer than k chosen rows among the kept neighbours: compute against the mixture
-            x, norms = self._x[chosen], self._norms[chosen]
-            step = block_rows(len(chosen), np.float64)
-            for start in range(0, len(todo), step):
-                rows = todo[start : start + step]
-                d2 = squared_distances(x[rows], norms[rows], x, norms)
-                d2[np.arange(len(rows)), rows] = np.inf
-                r2[rows] = kth_smallest(d2, k - 1)
-        self.last_direct_rows = int(len(todo))
-        return np.sqrt(r2) ** 2, slot  # the radius, squared, as prdc compares
-
-    def _recall(self, chosen: np.ndarray) -> float:
-        r2, slot = self._radii2(chosen)
-        m = len(self.holdout_rows)
-        recalled = np.zeros(m, dtype=bool)
-        beyond = r2 > self._reach[chosen]  # only rows computed directly can reach past their nearby list
-        listed = np.flatnonzero(~beyond)
-        indptr, nearby, nearby_d2 = self._nearby  # nearest first within each row
-        rows = chosen[listed]
-        stops = indptr[rows] + self._nearby_below[rows, slot[listed]]  # radii read off the neighbour list
-        direct = slot[listed] < 0
-        stops[direct] = below_per_row(indptr, nearby_d2, rows[direct], r2[listed][direct])
-        recalled[nearby[ranges(indptr[rows], stops)]] = True
-        far = np.flatnonzero(beyond)
-        if len(far):
-            rows = chosen[far]
-            # squared_distances(reference, …) without scaling the whole reference on every call
-            d2 = self._reference_scaled @ self._x[rows].T
-            d2 += self._reference_norms[:, None]
-            d2 += self._norms[rows][None, :]
-            np.maximum(d2, 0.0, out=d2)
-            recalled |= (d2 < r2[far][None, :]).any(axis=1)
-        return float(recalled.mean())
-
-    def _ngram_metrics(self, ngram_counts: dict[int, np.ndarray]) -> dict[str, float]:
-        """``ngram_counts``: per n, the mixture's count of each n-gram (as :func:`row_counts` of its rows)."""
-        counts = {n: c.astype(np.float64) for n, c in ngram_counts.items()}
-        out: dict[str, float] = {}
-        for metric in incremental_metrics():
-            if metric.kind in ("distinct", "entropy"):
-                n_counts = counts[metric.parameter or 1]
-                present = n_counts[n_counts > 0]
-                if metric.kind == "entropy":
-                    out[metric.name] = entropy_bits(present)
-                else:
-                    total = n_counts.sum()
-                    out[metric.name] = float(len(present) / total) if total else 0.0
-        rare, total = self._rare_tokens
-        out["rare-token coverage"] = float(np.count_nonzero(counts[1][rare]) / total) if total else float("nan")
-        return out
 
 
 def sample_mixture(engine: MixtureEngine, spec: MixtureSpec) -> np.ndarray:

@@ -1,0 +1,313 @@
+"""How the mixture engine measures a mixture: the precomputed state its metrics read, and the metrics.
+
+:class:`Precomputed` holds what :class:`analysis.mixture.engine.MixtureEngine` computes once per dataset
+for the metrics (the candidates' rows, their neighbour lists, which holdout k-NN balls hold each, the
+holdout samples near each, their n-gram counts); :meth:`Precomputed.checkpoints` adds, per draw order,
+the prefix sums at checkpoints (:class:`DrawOrder`); :meth:`Precomputed.metrics` reads every metric of
+the mixture made of the first rows of each set's order off them: set unions and sums over a few hundred
+rows, not new distance matrices. The engine decides which rows a mixture holds; this module, what they
+measure. Exactness: :data:`analysis.mixture.spec.EXACT`, checked against
+:func:`analysis.mixture.reference.metrics_from_scratch` in tests/test_mixture.py.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from analysis.metrics.catalog import incremental_metrics
+from analysis.metrics.fidelity import block_rows, kth_smallest, squared_distances
+from analysis.metrics.kernels import entropy_bits, one_blas_thread, vendi_from_gram
+from analysis.metrics.ngrams import ngram_count_matrix, rare_token_ids, row_counts, tokenize
+from analysis.mixture.kernels import below_per_row, csr_entries, ranges
+
+__all__ = ["Precomputed", "DrawOrder", "NGRAM_CHECKPOINT_BYTES", "ngram_tables", "nearby_below"]
+
+#: Most bytes the n-gram count checkpoints of one draw order take: they are taken every 256 rows of each
+#: set, or less often when the vocabulary is large, so a slider move counts at most half that many rows.
+NGRAM_CHECKPOINT_BYTES = 256 << 20
+
+
+def ngram_tables(
+    texts: np.ndarray, pool_rows: np.ndarray, holdout_rows: np.ndarray
+) -> tuple[dict[int, tuple[sparse.csr_matrix, dict[tuple[str, ...], int]]], tuple[np.ndarray, int]]:
+    """n-gram count matrices of the candidates (``texts[pool_rows]``) for every n an incremental metric
+    needs, over one vocabulary, and the rare tokens of the holdout (``texts[holdout_rows]``) in it."""
+    tokens = [tokenize(text) for text in texts[pool_rows]]
+    orders = {m.parameter or 1 for m in incremental_metrics() if m.kind in ("distinct", "entropy")} | {1}
+    ngrams = {n: ngram_count_matrix(tokens, n) for n in sorted(orders)}
+    holdout = (tokenize(text) for text in texts[holdout_rows])
+    return ngrams, rare_token_ids(holdout, ngrams[1][1])
+
+
+def nearby_below(nearby: tuple[np.ndarray, np.ndarray, np.ndarray], nbr_d2: np.ndarray) -> np.ndarray:
+    """Per candidate and neighbour, how many nearby holdout samples lie within that neighbour's distance."""
+    pool, neighbours = nbr_d2.shape
+    below = np.empty((pool, neighbours), dtype=np.int32)
+    radius2 = np.sqrt(nbr_d2) ** 2  # as Precomputed._radii2 squares a radius
+    for start in range(0, pool, 4096):
+        rows = np.arange(start, min(pool, start + 4096))
+        ends = below_per_row(nearby[0], nearby[2], np.repeat(rows, neighbours), radius2[rows].ravel())
+        below[rows] = (ends - np.repeat(nearby[0][rows], neighbours)).reshape(len(rows), -1)
+    return below
+
+
+@dataclass(frozen=True, eq=False)
+class DrawOrder:
+    """One draw order (strategy, seed): each set's order over its candidates and the checkpoints along it.
+
+    ``grams[s][i]``, ``sums[s][i]`` and ``hits[s][i]`` are the Gram ``Σ u uᵀ`` of the unit rows, the sum
+    of the rows and the holdout balls' hit counts of set ``s``'s first ``i * every`` rows;
+    ``ngrams[n][s][i]``, the n-gram counts of its first ``i * ngram_every`` rows.
+    """
+
+    orders: list[np.ndarray]
+    every: int
+    grams: list[np.ndarray]
+    sums: list[np.ndarray]
+    hits: list[np.ndarray]
+    ngram_every: int
+    ngrams: dict[int, list[np.ndarray]]
+
+
+@dataclass(frozen=True, eq=False)
+class Precomputed:
+    """What every metric of any mixture is read from, computed once per dataset by the engine.
+
+    Candidates are the rows the engine mixes (``P`` of them, indexed 0 … P - 1); the reference is the
+    real holdout (``M`` samples). Built by :class:`analysis.mixture.engine.MixtureEngine`; never changed.
+    """
+
+    k: int
+    bins: int
+    #: the candidates' embeddings (float64), their squared norms, and the rows scaled to unit length
+    x: np.ndarray
+    norms: np.ndarray
+    unit: np.ndarray
+    #: each candidate's nearest candidates, sorted, and their squared distances (P × neighbours)
+    nbr: np.ndarray
+    nbr_d2: np.ndarray
+    #: per candidate, the squared distance within which every holdout sample is in its nearby list
+    reach: np.ndarray
+    #: CSR (indptr, holdout sample) of the holdout k-NN balls holding each candidate, and their count
+    holding: tuple[np.ndarray, np.ndarray]
+    balls_holding: np.ndarray
+    #: CSR (indptr, holdout sample, squared distance) of the holdout samples near each candidate, nearest first
+    nearby: tuple[np.ndarray, np.ndarray, np.ndarray]
+    #: per candidate and neighbour, how many of its nearby holdout samples lie within that neighbour's distance
+    nearby_below: np.ndarray
+    #: the holdout's rarity bins (head → tail) and how many samples each bin holds
+    holdout_bins: np.ndarray
+    bin_sizes: np.ndarray
+    #: the reference's squared norms, its rows times -2 (as squared_distances scales them) and its mean
+    reference_norms: np.ndarray
+    reference_scaled: np.ndarray
+    reference_mean: np.ndarray
+    #: per n, the candidates' n-gram count matrix and vocabulary (:func:`ngram_tables`), and the rare tokens
+    ngrams: dict[int, tuple[sparse.csr_matrix, dict[tuple[str, ...], int]]]
+    rare_tokens: tuple[np.ndarray, int]
+
+    # ------------------------------------------------------------------ per draw order
+    def checkpoints(self, orders: list[np.ndarray]) -> DrawOrder:
+        """Each set's ``orders`` with their checkpoints (prefix sums of rows, outer products, hits, n-grams)."""
+        every = 256  # checkpoints: a mixture adds or removes at most 128 rows per set to the nearest one
+        grams, sums, hits = [], [], []
+        with one_blas_thread():
+            for order in orders:
+                marks = list(range(0, len(order) + 1, every))
+                gram = np.zeros((len(marks), self.unit.shape[1], self.unit.shape[1]))
+                total = np.zeros((len(marks), self.x.shape[1]))
+                hit = np.zeros((len(marks), len(self.reference_norms)), dtype=np.int32)
+                for i in range(1, len(marks)):
+                    chunk = order[marks[i - 1] : marks[i]]
+                    gram[i] = gram[i - 1] + self.unit[chunk].T @ self.unit[chunk]
+                    total[i] = total[i - 1] + self.x[chunk].sum(axis=0)
+                    hit[i] = hit[i - 1] + self.hits(chunk)
+                grams.append(gram)
+                sums.append(total)
+                hits.append(hit)
+        # n-gram counts (integers, so exact in any order) every ngram_every rows, a few hundred MB at most
+        width = sum(matrix.shape[1] for matrix, _ in self.ngrams.values())
+        ngram_every = every * max(1, -(-len(self.x) * width * 4 // (every * NGRAM_CHECKPOINT_BYTES)))
+        ngram_counts: dict[int, list[np.ndarray]] = {}
+        for n, (matrix, _) in self.ngrams.items():
+            ngram_counts[n] = []
+            for order in orders:
+                marks = list(range(0, len(order) + 1, ngram_every))
+                table = np.zeros((len(marks), matrix.shape[1]), dtype=np.int32)
+                for i in range(1, len(marks)):
+                    table[i] = table[i - 1] + row_counts(matrix, order[marks[i - 1] : marks[i]]).astype(np.int32)
+                ngram_counts[n].append(table)
+        return DrawOrder(orders, every, grams, sums, hits, ngram_every, ngram_counts)
+
+    # ------------------------------------------------------------------ per mixture
+    def metrics(self, draw: DrawOrder, chosen: np.ndarray, counts: np.ndarray) -> tuple[dict[str, float], int]:
+        """Every metric of the mixture ``chosen``, each set's first ``counts`` rows of ``draw``, by name
+        (unordered), and how many k-NN radii it computed directly (off the neighbour lists)."""
+        n = len(chosen)
+        with one_blas_thread():
+            hits = self._checkpointed(draw, counts, draw.hits, draw.every, self.hits)
+            out, direct = self._fidelity(chosen, hits)
+            ngram_counts = {
+                order: self._checkpointed(
+                    draw, counts, tables, draw.ngram_every, functools.partial(self._ngram_rows, order)
+                )
+                for order, tables in draw.ngrams.items()
+            }
+            out.update(self._ngram_metrics(ngram_counts))
+            gram, total = self._prefix(draw, counts)
+            out["vendi"] = vendi_from_gram(gram, n)
+            mean = total / n
+            a = self.reference_mean
+            out["centroid shift"] = float(1 - a @ mean / (np.linalg.norm(a) * np.linalg.norm(mean)))
+        return out, direct
+
+    def hits(self, rows: np.ndarray) -> np.ndarray:
+        """Per holdout sample, how many of ``rows`` its k-NN ball holds."""
+        indptr, holding = self.holding
+        return np.bincount(holding[csr_entries(indptr, rows)[0]], minlength=len(self.reference_norms))
+
+    def _ngram_rows(self, n: int, rows: np.ndarray) -> np.ndarray:
+        """The n-gram counts of ``rows`` (int64)."""
+        return row_counts(self.ngrams[n][0], rows).astype(np.int64)
+
+    @staticmethod
+    def _checkpointed(
+        draw: DrawOrder,
+        counts: np.ndarray,
+        tables: list[np.ndarray],
+        every: int,
+        of_rows: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """An integer sum over each set's first ``counts`` rows: its checkpoint (``tables``, every ``every``
+        rows of the draw order) nearest that count, plus ``of_rows`` of the rows past it, less of those before."""
+        total = np.zeros(tables[0].shape[1], dtype=np.int64)
+        plus, minus = [], []
+        for order, table, n in zip(draw.orders, tables, counts):
+            mark = min(int(round(n / every)), len(table) - 1)
+            total += table[mark]
+            at = mark * every
+            if n > at:
+                plus.append(order[at:n])
+            elif n < at:
+                minus.append(order[n:at])
+        if plus:
+            total += of_rows(np.concatenate(plus))
+        if minus:
+            total -= of_rows(np.concatenate(minus))
+        return total
+
+    def _prefix(self, draw: DrawOrder, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Gram ``Σ u uᵀ`` of the unit rows and sum of the rows of each set's first ``counts`` rows."""
+        every = draw.every
+        gram = np.zeros_like(draw.grams[0][0])
+        total = np.zeros_like(draw.sums[0][0])
+        for order, grams, sums, n in zip(draw.orders, draw.grams, draw.sums, counts):
+            mark = min(int(round(n / every)), len(grams) - 1)
+            gram += grams[mark]
+            total += sums[mark]
+            at = mark * every
+            if n > at:
+                chunk = order[at:n]
+                gram += self.unit[chunk].T @ self.unit[chunk]
+                total += self.x[chunk].sum(axis=0)
+            elif n < at:
+                chunk = order[n:at]
+                gram -= self.unit[chunk].T @ self.unit[chunk]
+                total -= self.x[chunk].sum(axis=0)
+        return gram, total
+
+    def _fidelity(self, chosen: np.ndarray, hits: np.ndarray) -> tuple[dict[str, float], int]:
+        """``hits``: per holdout sample, how many chosen rows its ball holds (:meth:`hits`). Also returns how
+        many k-NN radii recall computed directly."""
+        k, n = self.k, len(chosen)
+        covered = hits > 0  # coverage and tails: holdout balls holding a chosen row
+        balls = self.balls_holding[chosen]
+        out = {
+            "coverage": float(covered.mean()),
+            "precision": float((balls > 0).mean()),
+            "density": float(balls.sum() / (k * n)),
+        }
+        for metric in incremental_metrics():
+            if metric.kind == "tail coverage":
+                tenths = metric.parameter or 1
+                out[metric.name] = float(covered[self.holdout_bins >= self.bins - tenths * self.bins // 10].mean())
+        per_bin = np.bincount(self.holdout_bins[covered], minlength=self.bins) / np.maximum(self.bin_sizes, 1)
+        out.update({f"coverage bin {b}": float(per_bin[b]) for b in range(self.bins)})
+        out["recall"], direct = self._recall(chosen)
+        return out, direct
+
+    def _radii2(self, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Squared k-NN radius of each chosen row within the chosen rows (as knn_radii computes it), the
+        place in its neighbour list it was read at (-1 where computed directly), and how many were."""
+        k = self.k
+        selected = np.zeros(len(self.x), dtype=bool)
+        selected[chosen] = True
+        r2 = np.full(len(chosen), np.nan)
+        slot = np.full(len(chosen), -1, dtype=np.int64)
+        todo = np.arange(len(chosen))
+        width = self.nbr.shape[1]
+        for stop in sorted({min(width, 4 * k), min(width, 32), min(width, 128), width}):
+            if not len(todo):
+                break
+            hit = selected[self.nbr[chosen[todo], :stop]]
+            running = np.cumsum(hit, axis=1, dtype=np.int16)  # at most 384 neighbours
+            found = running[:, -1] >= k
+            position = np.argmax(running >= k, axis=1)
+            rows = todo[found]
+            r2[rows] = self.nbr_d2[chosen[rows], position[found]]
+            slot[rows] = position[found]
+            todo = todo[~found]
+        if len(todo):  # fewer than k chosen rows among the kept neighbours: compute against the mixture
+            x, norms = self.x[chosen], self.norms[chosen]
+            step = block_rows(len(chosen), np.float64)
+            for start in range(0, len(todo), step):
+                rows = todo[start : start + step]
+                d2 = squared_distances(x[rows], norms[rows], x, norms)
+                d2[np.arange(len(rows)), rows] = np.inf
+                r2[rows] = kth_smallest(d2, k - 1)
+        return np.sqrt(r2) ** 2, slot, int(len(todo))  # the radius, squared, as prdc compares
+
+    def _recall(self, chosen: np.ndarray) -> tuple[float, int]:
+        r2, slot, direct_rows = self._radii2(chosen)
+        m = len(self.reference_norms)
+        recalled = np.zeros(m, dtype=bool)
+        beyond = r2 > self.reach[chosen]  # only rows computed directly can reach past their nearby list
+        listed = np.flatnonzero(~beyond)
+        indptr, nearby, nearby_d2 = self.nearby  # nearest first within each row
+        rows = chosen[listed]
+        stops = indptr[rows] + self.nearby_below[rows, slot[listed]]  # radii read off the neighbour list
+        direct = slot[listed] < 0
+        stops[direct] = below_per_row(indptr, nearby_d2, rows[direct], r2[listed][direct])
+        recalled[nearby[ranges(indptr[rows], stops)]] = True
+        far = np.flatnonzero(beyond)
+        if len(far):
+            rows = chosen[far]
+            # squared_distances(reference, …) without scaling the whole reference on every call
+            d2 = self.reference_scaled @ self.x[rows].T
+            d2 += self.reference_norms[:, None]
+            d2 += self.norms[rows][None, :]
+            np.maximum(d2, 0.0, out=d2)
+            recalled |= (d2 < r2[far][None, :]).any(axis=1)
+        return float(recalled.mean()), direct_rows
+
+    def _ngram_metrics(self, ngram_counts: dict[int, np.ndarray]) -> dict[str, float]:
+        """``ngram_counts``: per n, the mixture's count of each n-gram (as :func:`row_counts` of its rows)."""
+        counts = {n: c.astype(np.float64) for n, c in ngram_counts.items()}
+        out: dict[str, float] = {}
+        for metric in incremental_metrics():
+            if metric.kind in ("distinct", "entropy"):
+                n_counts = counts[metric.parameter or 1]
+                present = n_counts[n_counts > 0]
+                if metric.kind == "entropy":
+                    out[metric.name] = entropy_bits(present)
+                else:
+                    total = n_counts.sum()
+                    out[metric.name] = float(len(present) / total) if total else 0.0
+        rare, total = self.rare_tokens
+        out["rare-token coverage"] = float(np.count_nonzero(counts[1][rare]) / total) if total else float("nan")
+        return out
