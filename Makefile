@@ -25,10 +25,11 @@ LLAMA_KEY := $(shell printf '%s %s' '$(LLAMA_VERSION)' '$(LLAMA_CMAKE_ARGS)' | s
 LLAMA_WHEELS := $(HOME)/.cache/collapse-lab/wheels/llama-cpp-python-$(LLAMA_KEY)
 
 # The demo's vectors, UMAP map and comparison tables: built once at install (about 5 minutes on
-# 2 cores), git-ignored, read-only at run time; rebuilt when the demo's synthetic sets change.
+# 2 cores), git-ignored, read-only at run time; rebuilt when the demo's synthetic sets change, or the
+# export below (the default embedding backend, onnx, embeds the demo).
 DEMO_BUILT := data/demo/cache/.built
-# The bundled MiniLM exported to ONNX, float32 and int8, for the fast embedding backends
-# (analysis/embed_backends.py): built at install from the bundled model, nothing downloaded; git-ignored.
+# The bundled MiniLM exported to ONNX, float32 and int8, for the embedding backends, the default one
+# included (analysis/embed_backends.py): built at install from the bundled model, nothing downloaded; git-ignored.
 # The export writes this stamp last, so a half-finished export is redone.
 EMBED_EXPORT := data/models/all-MiniLM-L6-v2-onnx/exported.json
 
@@ -105,7 +106,7 @@ $(VENV)/.installed-notebooks: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[notebooks]'
 	touch $@
 
-$(DEMO_BUILT): data/demo/manifest.json | $(VENV)/.installed
+$(DEMO_BUILT): data/demo/manifest.json $(EMBED_EXPORT) | $(VENV)/.installed
 	$(BIN)/python -m analysis demo --embed
 	touch $@
 

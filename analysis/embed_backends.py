@@ -3,12 +3,17 @@
 ``python -m analysis.embed_backends export DIR`` (a ``make`` step) writes, from the bundled model and
 never from the network:
 
-- ``model.onnx``: the transformer with mean pooling and L2 normalisation inside the graph (float32);
-- ``model-int8.onnx``: the same graph with ONNX Runtime's dynamic int8 quantisation of the weight
-  MatMuls (QInt8 weights, per channel). The attention products (activation x activation) and each
-  layer's feed-forward down-projection stay float32: quantising those moved the minimum cosine to
-  the float32 reference below 0.99 on the demo texts. Dynamic quantisation picks its kernels at run
-  time from the CPU's features (AVX2, AVX-512, VNNI or plain SSE), so one file runs on any x86-64.
+- ``model.onnx``: the transformer with mean pooling and L2 normalisation inside the graph (float32),
+  its layers fused by ONNX Runtime's own transformer optimizer (``onnxruntime.transformers``: one
+  ``Attention`` op per layer, ``SkipLayerNormalization``, ``BiasGelu``, ``EmbedLayerNormalization``).
+  Same arithmetic, fewer passes over memory: on the 2-core AVX2 machine 1.25x the plain float32
+  sentence-transformers encode, where the unfused export was 1.1x;
+- ``model-int8.onnx``: the fused graph with ONNX Runtime's dynamic int8 quantisation of its weight
+  products (QInt8 weights, per channel: the attention projections and the feed-forward up-projection).
+  Each layer's feed-forward down-projection stays float32: quantising it too (1.97x) moved the
+  minimum cosine to the float32 reference to 0.988, below the gate's 0.99. Dynamic quantisation
+  picks its kernels at run time from the CPU's features (AVX2, AVX-512, VNNI or plain SSE), so one
+  file runs on any x86-64.
 
 :class:`OnnxEncoder` runs either file with the model's own tokenizer (``tokenizer.json``, truncated
 at the model's ``max_seq_length``) and has the small part of ``SentenceTransformer.encode`` that
@@ -32,7 +37,7 @@ FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
 #: Written last by :func:`export`: a folder without it is a half-finished export and is not used.
 STAMP = "exported.json"
 #: Bumped when the export changes (graph, quantisation): part of the cache identity of its vectors.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 
 
 def max_seq_length(model_path: Path) -> int:
@@ -96,8 +101,24 @@ class OnnxEncoder:
         return out
 
 
+def _fuse(raw: Path, fused: Path, model_path: Path) -> int:
+    """Write ``raw`` with ONNX Runtime's BERT fusions to ``fused``; the number of fused ``Attention`` ops."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    config = json.loads((model_path / "config.json").read_text())
+    optimized = optimize_model(
+        str(raw),
+        model_type="bert",
+        num_heads=int(config["num_attention_heads"]),
+        hidden_size=int(config["hidden_size"]),
+        opt_level=0,  # the offline fusions only: the session applies its own optimisations when it loads
+    )
+    optimized.save_model_to_file(str(fused))
+    return sum(node.op_type == "Attention" for node in optimized.model.graph.node)
+
+
 def _weight_matmuls_to_keep_float(graph) -> list[str]:
-    """MatMuls left in float32: the activation x activation products and each feed-forward down-projection."""
+    """MatMuls left in float32: any activation x activation product and each feed-forward down-projection."""
     weights = {i.name for i in graph.initializer}
     keep = []
     for node in graph.node:
@@ -144,32 +165,42 @@ def export(out_dir: str | Path, model_path: str | Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".tmp-export-") as scratch:
         fp32, int8 = Path(scratch) / FILES["onnx"], Path(scratch) / FILES["onnx-int8"]
+        raw = Path(scratch) / "traced.onnx"
         dynamic = {0: "batch", 1: "tokens"}
         with torch.no_grad():
             torch.onnx.export(
                 Sentence(bert).eval(),
                 (ids, mask, torch.zeros_like(ids)),
-                str(fp32),
+                str(raw),
                 input_names=["input_ids", "attention_mask", "token_type_ids"],
                 output_names=["embedding"],
                 dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic, "token_type_ids": dynamic},
                 opset_version=17,
                 dynamo=False,
             )
+        layers = int(json.loads((model_path / "config.json").read_text())["num_hidden_layers"])
+        attention = _fuse(raw, fp32, model_path)
+        if attention != layers:  # another onnxruntime's optimizer: the traced graph is as exact, only slower
+            os.replace(raw, fp32)
         keep = _weight_matmuls_to_keep_float(onnx.load(str(fp32)).graph)
         quantize_dynamic(
             str(fp32),
             str(int8),
             weight_type=QuantType.QInt8,
             per_channel=True,
-            op_types_to_quantize=["MatMul"],
+            op_types_to_quantize=["MatMul", "Attention"],
             nodes_to_exclude=keep,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
         (out_dir / STAMP).unlink(missing_ok=True)
         for name in FILES.values():
             os.replace(Path(scratch) / name, out_dir / name)
-    stamp = {"version": EXPORT_VERSION, "model": str(model_path), "float_matmuls": len(keep)}
+    stamp = {
+        "version": EXPORT_VERSION,
+        "model": str(model_path),
+        "fused_attention": attention if attention == layers else 0,
+        "float_matmuls": len(keep),
+    }
     (out_dir / STAMP).write_text(json.dumps(stamp, indent=1))
     return out_dir
 

@@ -38,6 +38,7 @@ SLOW_FIXTURES = frozenset({"demo_embedded", "model", "local", "llama_server", "a
 SLOW_MODULE_FIXTURES = frozenset(
     {
         "test_ab.py::demo",
+        "test_embed.py::reference",
         "test_mixture.py::demo",
         "test_utility.py::real",
         "test_compare.py::dataset",
@@ -77,8 +78,14 @@ SLOW_TESTS = frozenset(
 SLOW_PATHS = ("tests/app/", "tests/test_backends.py", "tests/test_pinned.py", "tests/test_ray.py")
 #: Marks that imply ``slow``.
 SLOW_MARKS = ("browser",)
-#: Modules a fast test may not import: the embedding model's and the LLM's runtimes.
-MODEL_MODULES = ("sentence_transformers", "llama_cpp")
+#: Modules a fast test may not import: the embedding model's runtimes (torch's and ONNX Runtime's) and the LLM's.
+MODEL_MODULES = ("sentence_transformers", "onnxruntime", "llama_cpp")
+#: The loaders a fast test may not call, where an earlier slow test of the run imported their module already.
+MODEL_LOADERS = (
+    ("sentence_transformers", "SentenceTransformer"),
+    ("analysis.embed_backends", "OnnxEncoder"),
+    ("llama_cpp", "Llama"),
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -126,7 +133,7 @@ def _fast_tests_stay_fast(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
     if request.node.get_closest_marker("slow"):
         yield
         return
-    for name, attribute in (("sentence_transformers", "SentenceTransformer"), ("llama_cpp", "Llama")):
+    for name, attribute in MODEL_LOADERS:
         if name in sys.modules:  # imported by an earlier slow test of this run
             monkeypatch.setattr(sys.modules[name], attribute, _refuse_model, raising=False)
     missing = tmp_path / "no-built-demo"

@@ -12,8 +12,14 @@ UNRELATED = "Stock markets fell sharply on Tuesday."
 
 @pytest.fixture(scope="session")
 def model():
-    """The bundled all-MiniLM-L6-v2, loaded once for the whole test session."""
+    """The bundled all-MiniLM-L6-v2 on the default backend, loaded once for the whole test session."""
     return get_model()
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """The reference every backend is checked against: plain float32 sentence-transformers, loaded once."""
+    return get_model(None, "torch")
 
 
 def test_shape_dtype_and_unit_norm(model, tmp_path):
@@ -29,10 +35,10 @@ def test_a_paraphrase_is_nearer_than_an_unrelated_sentence(model, tmp_path):
     assert a @ b > a @ c + 0.5
 
 
-def test_same_vectors_as_plain_sentence_transformers(model, tmp_path):
+def test_the_default_backend_gives_plain_sentence_transformers_vectors(model, reference, tmp_path):
     texts = PARAPHRASES + [UNRELATED]
-    reference = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
-    np.testing.assert_allclose(embed(texts, cache_dir=tmp_path), reference, atol=1e-5)
+    expected = reference.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(embed(texts, cache_dir=tmp_path), expected, atol=1e-5)
 
 
 def test_a_cache_hit_returns_the_same_vectors_without_the_model(model, tmp_path, monkeypatch):
@@ -258,11 +264,15 @@ def test_an_unknown_backend_is_a_clear_error(tmp_path, monkeypatch):
         embed(["x"], cache_dir=tmp_path)
 
 
-def test_torch_backend_gives_the_reference_vectors_exactly(model, tmp_path, monkeypatch):
+def test_the_default_backend_is_onnx_and_torch_gives_the_reference_vectors_exactly(reference, tmp_path, monkeypatch):
+    from analysis.embed import backend
+
+    monkeypatch.delenv("COLLAPSE_LAB_EMBED_BACKEND", raising=False)
+    assert backend() == "onnx"  # the fastest backend that passes the gate below
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "torch")
     texts = PARAPHRASES + [UNRELATED]  # one batch: the same padding as the reference call
-    reference = model.encode(texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
-    assert np.array_equal(embed(texts, cache_dir=tmp_path), reference)
+    expected = reference.encode(texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.array_equal(embed(texts, cache_dir=tmp_path), expected)
 
 
 def test_two_backends_never_share_a_cache_entry(model, tmp_path, monkeypatch):
@@ -282,7 +292,7 @@ def test_two_backends_never_share_a_cache_entry(model, tmp_path, monkeypatch):
     assert len(list((tmp_path / "embeddings").iterdir())) == 2  # one folder per backend
 
 
-def test_a_missing_export_falls_back_to_the_reference_with_a_log_line(model, tmp_path, monkeypatch, caplog):
+def test_a_missing_export_falls_back_to_the_reference_with_a_log_line(reference, tmp_path, monkeypatch, caplog):
     from analysis.embed import backend, model_id
 
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "onnx-int8")
@@ -292,11 +302,11 @@ def test_a_missing_export_falls_back_to_the_reference_with_a_log_line(model, tmp
         vectors = embed(PARAPHRASES, cache_dir=tmp_path)
     assert backend() == "torch" and model_id() == model_id(None, "torch")
     assert "no exported model" in caplog.text and "torch float32 reference" in caplog.text
-    reference = model.encode(PARAPHRASES, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
-    assert np.array_equal(vectors, reference)
+    expected = reference.encode(PARAPHRASES, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.array_equal(vectors, expected)
 
 
-def test_an_export_that_does_not_load_falls_back_to_the_reference(model, tmp_path, monkeypatch, caplog):
+def test_an_export_that_does_not_load_falls_back_to_the_reference(reference, tmp_path, monkeypatch, caplog):
     from analysis.embed_backends import FILES, STAMP
 
     broken = tmp_path / "broken-export"
@@ -310,8 +320,8 @@ def test_an_export_that_does_not_load_falls_back_to_the_reference(model, tmp_pat
     with caplog.at_level("WARNING", logger="analysis.embed"):
         vectors = embed(PARAPHRASES, cache_dir=tmp_path)
     assert "does not load" in caplog.text
-    reference = model.encode(PARAPHRASES, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
-    assert np.array_equal(vectors, reference)
+    expected = reference.encode(PARAPHRASES, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.array_equal(vectors, expected)
     (folder,) = (tmp_path / "embeddings").iterdir()  # stored under the reference's key, not the int8 one
     assert folder.name == embed_module._slug(embed_module.model_id(None, "torch"))
 
@@ -344,21 +354,24 @@ def gate_sets():
     return real, synthetic.tolist()
 
 
-@pytest.mark.xfail(
+INT8_MISSES_THE_GATE = pytest.mark.xfail(
     strict=True,
-    reason="measured: onnx-int8 keeps min cosine >= 0.99 but moves density by 0.018 and recall by 0.01 on this "
-    "subset, so it does not pass the gate and the default backend stays torch",
+    reason="measured: onnx-int8 keeps min cosine >= 0.99 (0.9925) but moves density by 0.017 and a tail bin's "
+    "coverage by 0.05 on this subset (0.003 and 0.03 on 1,000 + 600 demo texts), so it is not the default",
 )
-def test_onnx_int8_passes_the_accuracy_gate_on_demo_texts(model, gate_sets, tmp_path, monkeypatch):
+
+
+@pytest.mark.parametrize("backend_name", ["onnx", pytest.param("onnx-int8", marks=INT8_MISSES_THE_GATE)])
+def test_the_backend_passes_the_accuracy_gate_on_demo_texts(backend_name, reference, gate_sets, tmp_path, monkeypatch):
     """Issue 18 gate: min cosine >= 0.99 to the float32 reference; PRDC and tail coverage within 0.01."""
     from analysis.metrics.fidelity import prdc
     from analysis.metrics.tails import tail_coverage
 
     real, synthetic = gate_sets
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "torch")
-    ref_real, ref_syn = embed(real, cache_dir=tmp_path), embed(synthetic, cache_dir=tmp_path)  # shipped vectors
-    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "onnx-int8")
-    assert embed_module.backend() == "onnx-int8"
+    ref_real, ref_syn = embed(real, cache_dir=tmp_path), embed(synthetic, cache_dir=tmp_path)
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", backend_name)
+    assert embed_module.backend() == backend_name
     fast_real, fast_syn = embed(real, cache_dir=tmp_path), embed(synthetic, cache_dir=tmp_path)
     cosine = np.concatenate([(fast_real * ref_real).sum(1), (fast_syn * ref_syn).sum(1)])
     assert cosine.min() >= 0.99, cosine.min()
