@@ -126,8 +126,11 @@ def backend(model: str | None = None, name: str | None = None) -> str:
     chosen = _requested_backend(name)
     if chosen == "torch":
         return chosen
-    if _base_id(model) != _DEFAULT_MODEL_ID:
-        _warn_once(f"embedding backend {chosen!r} exists for the bundled {DEFAULT_MODEL} only: using torch for {model}")
+    if _base_id(model) != _DEFAULT_MODEL_ID:  # said only when asked for: by default other models simply run on torch
+        if name or os.environ.get("COLLAPSE_LAB_EMBED_BACKEND"):
+            _warn_once(
+                f"embedding backend {chosen!r} exists for the bundled {DEFAULT_MODEL} only: using torch for {model}"
+            )
         return "torch"
     from analysis.embed_backends import FILES, STAMP
 

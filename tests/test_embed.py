@@ -292,6 +292,20 @@ def test_two_backends_never_share_a_cache_entry(model, tmp_path, monkeypatch):
     assert len(list((tmp_path / "embeddings").iterdir())) == 2  # one folder per backend
 
 
+def test_another_model_runs_on_torch_and_the_log_says_so_only_when_a_backend_was_asked_for(monkeypatch, caplog):
+    from analysis.embed import backend
+
+    monkeypatch.setattr(embed_module, "_WARNED", set())
+    monkeypatch.delenv("COLLAPSE_LAB_EMBED_BACKEND", raising=False)
+    with caplog.at_level("WARNING", logger="analysis.embed"):
+        assert backend("some-org/another-model") == "torch"
+    assert not caplog.text  # the default backend is the bundled model's: nothing to warn about
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "onnx")
+    with caplog.at_level("WARNING", logger="analysis.embed"):
+        assert backend("some-org/another-model") == "torch"
+    assert "exists for the bundled all-MiniLM-L6-v2 only" in caplog.text
+
+
 def test_a_missing_export_falls_back_to_the_reference_with_a_log_line(reference, tmp_path, monkeypatch, caplog):
     from analysis.embed import backend, model_id
 
