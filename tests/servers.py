@@ -20,8 +20,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(command: list[str], ready_url: str, log_path: Path, *, timeout: float = 90, **popen) -> Iterator[None]:
-    """Run ``command`` until ``ready_url`` answers 200; terminate it (then kill) when the block ends."""
+def running(
+    command: list[str], ready_url: str, log_path: Path, *, timeout: float = 90, **popen
+) -> Iterator[subprocess.Popen]:
+    """Run ``command`` until ``ready_url`` answers 200 and yield its process; terminate (then kill) it at the end."""
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
         try:
@@ -36,7 +38,7 @@ def running(command: list[str], ready_url: str, log_path: Path, *, timeout: floa
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"{command[:4]} did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
                 time.sleep(0.3)
-            yield
+            yield process
         finally:
             process.terminate()
             try:

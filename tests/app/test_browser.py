@@ -37,11 +37,11 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, app_cache):
+def served(tmp_path_factory, app_cache):
     """`streamlit run app.py` on a free loopback port with its own workspace; stopped afterwards.
 
     Its cache is the one the AppTests share (tests/app/conftest.py), so a map or comparison they
-    computed is read, not fitted again.
+    computed is read, not fitted again. Yields its URL, process id and log file.
     """
     folder = tmp_path_factory.mktemp("browser")
     port = free_port()
@@ -65,8 +65,13 @@ def server(tmp_path_factory, app_cache):
         "true",
     ]
     url = f"http://127.0.0.1:{port}"
-    with running(command, f"{url}/_stcore/health", folder / "streamlit.log", cwd=REPO, env=env):
-        yield url
+    with running(command, f"{url}/_stcore/health", folder / "streamlit.log", cwd=REPO, env=env) as process:
+        yield url, process.pid, folder / "streamlit.log"
+
+
+@pytest.fixture(scope="module")
+def server(served) -> str:
+    return served[0]
 
 
 @pytest.fixture(scope="module")
@@ -233,6 +238,31 @@ def test_data_page_renders_in_headless_chromium(server, browser):
     assert_no_error_shown(page)
     page.screenshot(path=str(SCREENSHOTS / "data-page.png"), full_page=True)
     assert (SCREENSHOTS / "data-page.png").stat().st_size > 10_000
+
+
+def inotify_watches(pid: int) -> int:
+    """How many inotify watches the process holds (a line per watch in /proc/<pid>/fdinfo of its inotify fds)."""
+    count = 0
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            count += sum(line.startswith("inotify wd:") for line in info.read_text().splitlines())
+        except OSError:  # an fd closed meanwhile
+            continue
+    return count
+
+
+def test_an_open_page_leaves_no_file_watcher_walking_the_checkout(served, browser):
+    """Streamlit's default file watcher (watchdog, inotify) watched the app's folder recursively, .venv included
+    (9,000 folders); after an inotify queue overflow it walks them all again, which overflows the queue again: a
+    server kept a core busy for as long as a page was open (94 % of a core idle on the demo, all of the million-point
+    check's time after the draw). .streamlit/config.toml has Streamlit poll the source files instead."""
+    url, pid, log = served
+    page = open_page(browser, f"{url}/generate", "Generate from", charts=0)  # a session: its source watchers exist
+    try:
+        assert inotify_watches(pid) == 0
+        assert "Inotify queue overflowed" not in log.read_text(errors="replace")
+    finally:
+        page.close()
 
 
 def test_embedding_map_draws_and_a_box_selection_lists_its_samples(server, browser):
