@@ -111,7 +111,9 @@ def open_page(browser, url: str, wait_for: str, charts: int):
 
 # --- A million points on the Embedding map (issue 18) ---------------------------------------------------------------
 # First in this file, before `server` starts: a page the other checks leave keeps its server computing for
-# minutes, and on 2 cores that pushed the million-point page past its wait in a fresh clone.
+# minutes, and on 2 cores that pushed the million-point page past its wait in a fresh clone. (Until
+# .streamlit/config.toml set fileWatcherType = "poll", Streamlit's file watcher also kept each server on a core
+# while a page was open.)
 
 #: Share of the map's pixels that are drawn and not near-white: read from the chart's canvas, or, where
 #: Vega drew SVG, from the density image the chart embeds (drawn into a canvas of its own).
