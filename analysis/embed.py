@@ -38,8 +38,9 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import compress, repeat
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,8 @@ __all__ = [
     "cached_count",
     "encode_batch",
     "load_model",
+    "prepare_texts",
+    "PreparedTexts",
     "DEFAULT_MODEL",
     "EmbeddingError",
     "EmbeddingCache",
@@ -247,6 +250,47 @@ def text_keys(identity: str, texts: Iterable[str]) -> list[bytes]:
     return [hashlib.sha256(prefix + t.encode("utf-8")).digest() for t in texts]
 
 
+class PreparedTexts:
+    """A list of texts made ready for the cache once: its distinct texts (in order of first appearance), each
+    text's position among them, how often each occurs, and their cache keys under one model id.
+
+    Hashing a million texts takes seconds, so a caller that embeds or counts the same texts again (the app,
+    once per dataset version) prepares them once (:func:`prepare_texts`) and passes this object to
+    :func:`embed` and :func:`cached_count` instead of the texts. Iterating it gives the texts back.
+    """
+
+    def __init__(self, texts: Iterable[str], identity: str) -> None:
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        self.identity = identity
+        self.unique = list(dict.fromkeys(texts))
+        position = {t: i for i, t in enumerate(self.unique)}
+        self.inverse = np.fromiter((position[t] for t in texts), dtype=np.int64, count=len(texts))
+        self.counts = np.bincount(self.inverse, minlength=len(self.unique))  # how often each distinct text occurs
+        self.keys = text_keys(identity, self.unique)
+        self.inverse.setflags(write=False)
+        self.counts.setflags(write=False)
+        self._counted: tuple[EmbeddingCache, _Snapshot, int] | None = None  # cached_count's answer, per cache state
+
+    def __len__(self) -> int:
+        return len(self.inverse)
+
+    def __iter__(self) -> Iterator[str]:
+        unique = self.unique
+        return (unique[i] for i in self.inverse.tolist())
+
+
+def prepare_texts(texts: Iterable[str], *, model: str | None = None) -> PreparedTexts:
+    """The texts made ready for :func:`embed` and :func:`cached_count` under ``model``'s cache identity: hashed
+    once, however often they are embedded or counted again."""
+    return PreparedTexts(texts, model_id(model))
+
+
+def _prepared(texts: Iterable[str] | PreparedTexts, identity: str) -> PreparedTexts:
+    if isinstance(texts, PreparedTexts) and texts.identity == identity:
+        return texts
+    return PreparedTexts(texts, identity)  # plain texts, or prepared for another identity (a backend fell back)
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     """One consistent state of a cache's index.
@@ -303,10 +347,16 @@ class EmbeddingCache:
                     blocks.append((np.ascontiguousarray(keys, dtype=np.uint8).tobytes(), vectors))
                 except Exception:  # a damaged shard is skipped, never fatal
                     continue
-            self._publish(blocks, new)
+            self._publish(blocks, new, owned=True)
 
-    def _publish(self, blocks: list[tuple[bytes, np.ndarray]], names: list[str]) -> None:
-        """Index new (raw keys, vectors) blocks and swap in the next snapshot; the caller holds the lock."""
+    def _publish(self, blocks: list[tuple[bytes, np.ndarray]], names: list[str], *, owned: bool = False) -> None:
+        """Index new (raw keys, vectors) blocks and swap in the next snapshot; the caller holds the lock.
+
+        Each block's keys go through a few C-level passes (dict building, ``map``, ``compress``), never a Python
+        statement per key: a shard of a million keys is indexed in under a second, not several. ``owned``: the
+        blocks' arrays belong to this cache (read from shards), so a first block taken whole becomes the buffer
+        instead of being copied into a new one.
+        """
         old = self._snapshot
         width = old.matrix.shape[1] if len(old.matrix) else next((v.shape[1] for _, v in blocks if len(v)), 0)
         index = old.index  # append-only, shared with the published snapshots: keys go in after their rows
@@ -316,37 +366,54 @@ class EmbeddingCache:
         for raw, vectors in blocks:
             if len(vectors) and vectors.shape[1] != width:  # another model's width: not this cache's
                 continue
-            take: list[int] = []
-            for row in range(len(vectors)):
-                key = raw[32 * row : 32 * row + 32]
-                if key not in index and key not in fresh:  # the first vector of a key wins, as it always has
-                    fresh[key] = size + len(take)
-                    take.append(row)
+            keys = np.frombuffer(raw, dtype="V32").tolist()  # 32-byte bytes objects (trailing NUL bytes kept)
+            # the first vector of a key wins, as it always has: within the block, then against earlier ones
+            first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1)))  # key -> its first row in the block
+            keep = np.fromiter(map(first.__getitem__, keys), np.int64, count=len(keys)) == np.arange(len(keys))
+            for known in (index, fresh):
+                if known:
+                    keep &= ~np.fromiter(map(known.__contains__, keys), bool, count=len(keys))
+            take = int(keep.sum())
             if take:
-                rows.append(vectors[take])
-                size += len(take)
+                fresh.update(zip(compress(keys, keep.tolist()), range(size, size + take)))
+                rows.append(vectors if take == len(vectors) else vectors[keep])
+                size += take
         added = size - len(old.matrix)
         buffer = self._buffer
         if added:
-            if buffer is None or buffer.shape[1] != width or len(buffer) < size:
-                grown = np.empty((max(size, 2 * len(old.matrix), 1024), width), np.float32)
-                if len(old.matrix):
-                    grown[: len(old.matrix)] = old.matrix
-                buffer = self._buffer = grown
-            np.concatenate(rows, out=buffer[len(old.matrix) : size])
+            whole = rows[0] if owned and not len(old.matrix) and len(rows) == 1 else None
+            if whole is not None and whole.flags.c_contiguous and whole.flags.writeable and whole.dtype == np.float32:
+                buffer = self._buffer = whole  # a fresh process's one shard: indexed where it was read, no copy
+            else:
+                if buffer is None or buffer.shape[1] != width or len(buffer) < size:
+                    grown = np.empty((max(size, 2 * len(old.matrix), 1024), width), np.float32)
+                    if len(old.matrix):
+                        grown[: len(old.matrix)] = old.matrix
+                    buffer = self._buffer = grown
+                np.concatenate(rows, out=buffer[len(old.matrix) : size])
             matrix = buffer[:size]
         else:
             matrix = old.matrix
         index.update(fresh)  # rows written first: a reader that sees a key sees its row (or ignores it as newer)
         self._snapshot = _Snapshot(index, matrix, old.shards.union(names))
 
+    def _rows(self, keys: list[bytes], snapshot: _Snapshot | None = None) -> tuple[np.ndarray, _Snapshot]:
+        """Each key's row in one snapshot's matrix (-1 where it is not there), and that snapshot."""
+        if snapshot is None:
+            self.refresh()
+            snapshot = self._snapshot  # one consistent index and matrix, whatever writers do meanwhile
+        rows = np.fromiter(map(snapshot.index.get, keys, repeat(-1)), dtype=np.int64, count=len(keys))
+        rows[rows >= len(snapshot.matrix)] = -1  # a row past the matrix arrived after the snapshot
+        return rows, snapshot
+
+    def contains(self, keys: list[bytes]) -> np.ndarray:
+        """Which keys have a vector (a mask), without copying any vector."""
+        return self._rows(keys)[0] >= 0
+
     def lookup(self, keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the keys found (``found`` mask, ``vectors`` of the found ones, in order)."""
-        self.refresh()
-        snapshot = self._snapshot  # one consistent index and matrix, whatever writers do meanwhile
-        get = snapshot.index.get
-        rows = np.fromiter((get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
-        found = (rows >= 0) & (rows < len(snapshot.matrix))  # a row past the matrix arrived after the snapshot
+        rows, snapshot = self._rows(keys)
+        found = rows >= 0
         vectors = snapshot.matrix[rows[found]] if found.any() else np.zeros((0, 0), np.float32)
         return found, vectors
 
@@ -395,7 +462,7 @@ def _cache_for(identity: str, cache_dir: str | Path | None) -> EmbeddingCache:
 
 
 def embed(
-    texts: Iterable[str],
+    texts: Iterable[str] | PreparedTexts,
     *,
     model: str | None = None,
     progress: Callable[[int, int], object] | None = None,
@@ -408,7 +475,8 @@ def embed(
     Parameters
     ----------
     texts
-        Any iterable of strings (a list, a pandas Series).
+        Any iterable of strings (a list, a pandas Series), or :class:`PreparedTexts` (:func:`prepare_texts`):
+        texts hashed once, for a caller that embeds the same texts again.
     model
         A sentence-transformers name or local path; default the bundled all-MiniLM-L6-v2
         (or ``$COLLAPSE_LAB_EMBED_MODEL``).
@@ -425,35 +493,34 @@ def embed(
         vectors are written to the cache as it finishes, so an interrupted call loses at most one
         chunk and calling again embeds only the texts still missing.
     """
-    texts = [t if isinstance(t, str) else str(t) for t in texts]
     identity = model_id(model)
-    unique = list(dict.fromkeys(texts))
-    position = {t: i for i, t in enumerate(unique)}
-    inverse = np.fromiter((position[t] for t in texts), dtype=np.int64, count=len(texts))
-    counts = np.bincount(inverse, minlength=len(unique))  # how often each unique text occurs
-    keys = text_keys(identity, unique)
+    prepared = _prepared(texts, identity)  # hashed here unless the caller prepared them (prepare_texts)
+    unique, inverse, counts, keys = prepared.unique, prepared.inverse, prepared.counts, prepared.keys
     cache = _cache_for(identity, cache_dir) if use_cache else None
     if cache is not None:
-        found, cached = cache.lookup(keys)
-    else:  # nothing found: lookup's own empty answer
-        found, cached = np.zeros(len(unique), bool), np.zeros((0, 0), np.float32)
+        rows, snapshot = cache._rows(keys)
+        matrix = snapshot.matrix
+        prepared._counted = (cache, snapshot, int((rows >= 0).sum()))  # cached_count's answer, from this one lookup
+    else:  # nothing found
+        rows, matrix = np.full(len(unique), -1, np.int64), np.zeros((0, 0), np.float32)
+    found = rows >= 0
     done = int(counts[found].sum())
     if progress:
-        progress(done, len(texts))
+        progress(done, len(prepared))
     missing = np.flatnonzero(~found)
-    if not texts:
+    if not len(prepared):
         return np.zeros((0, dimension(get_model(model))), np.float32)
     if missing.size == 0:
-        return cached[inverse]
+        return matrix[rows[inverse]]  # one copy: each text's cached row, in the texts' order
 
     encoder = get_model(model)
     if model_id(model) != identity:  # the backend failed to load: the reference's vectors, under its own key
         return embed(
-            texts, model=model, progress=progress, batch_size=batch_size, cache_dir=cache_dir, use_cache=use_cache
+            prepared, model=model, progress=progress, batch_size=batch_size, cache_dir=cache_dir, use_cache=use_cache
         )
     vectors = np.empty((len(unique), dimension(encoder)), np.float32)
     if found.any():
-        vectors[found] = cached
+        vectors[found] = matrix[rows[found]]
     order = sorted(missing, key=lambda i: len(unique[i]), reverse=True)  # similar lengths batch together
     pieces: list[Path] = []
     for start in range(0, len(order), CHUNK):
@@ -471,7 +538,7 @@ def embed(
                 pieces.append(piece)
         done += int(counts[chunk].sum())
         if progress:
-            progress(done, len(texts))
+            progress(done, len(prepared))
     # A finished run leaves one shard, not one per chunk: fewer files for every reader.
     if cache is not None and len(pieces) > 1:
         cache.add([keys[i] for i in order], vectors[order])  # durable before the pieces go
@@ -480,12 +547,25 @@ def embed(
     return vectors[inverse]
 
 
-def cached_count(texts: Iterable[str], *, model: str | None = None, cache_dir: str | Path | None = None) -> int:
-    """How many of the texts already have a cached vector (no model is loaded)."""
+def cached_count(
+    texts: Iterable[str] | PreparedTexts, *, model: str | None = None, cache_dir: str | Path | None = None
+) -> int:
+    """How many of the distinct texts already have a cached vector (no model is loaded, no vector copied).
+
+    Given :class:`PreparedTexts` (:func:`prepare_texts`), the texts are not hashed again and the count is
+    remembered until the cache changes: asking again costs a look at the cache's folders.
+    """
     identity = model_id(model)
-    unique = list(dict.fromkeys(t if isinstance(t, str) else str(t) for t in texts))
-    found, _ = _cache_for(identity, cache_dir).lookup(text_keys(identity, unique))
-    return int(found.sum())
+    prepared = _prepared(texts, identity)
+    cache = _cache_for(identity, cache_dir)
+    cache.refresh()
+    snapshot = cache._snapshot
+    counted = prepared._counted
+    if counted is not None and counted[0] is cache and counted[1] is snapshot:
+        return counted[2]
+    count = int((cache._rows(prepared.keys, snapshot)[0] >= 0).sum())
+    prepared._counted = (cache, snapshot, count)
+    return count
 
 
 def embedding_cache(model: str | None = None, cache_dir: str | Path | None = None) -> EmbeddingCache:

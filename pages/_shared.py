@@ -23,7 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import charts, demo
-from analysis.embed import cached_count, embed
+from analysis.embed import PreparedTexts, cached_count, embed, model_id, prepare_texts
 from analysis.errors import CollapseLabError
 from analysis.explore import set_names
 from analysis.export import csv_bytes
@@ -313,27 +313,69 @@ def sidebar_dataset(manifest: dict[str, Any]) -> None:
 # --- Work shared by the analysis pages ---------------------------------------------------------
 
 
+class _DatasetVectors:
+    """One dataset version's texts, prepared for the embedding cache (hashed once per process), and its vectors
+    once every text has one: what every later run of every page returns, with no look at the cache."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._texts: PreparedTexts | None = None
+        self.vectors: np.ndarray | None = None  # read-only, set once complete
+
+    def texts(self, samples: pd.DataFrame) -> PreparedTexts:
+        with self._lock:  # a second session waits for the first one's hashing instead of repeating it
+            if self._texts is None:
+                self._texts = prepare_texts(samples["text"])
+            return self._texts
+
+
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _embeddings(sha256: str, _texts: tuple[str, ...]) -> np.ndarray:
-    """Kept per dataset checksum; the vectors come from the on-disk cache (filled by :func:`dataset_embeddings`)."""
-    vectors = embed(list(_texts))
-    vectors.setflags(write=False)
-    return vectors
+def _dataset_vectors(sha256: str, identity: str) -> _DatasetVectors:
+    """Kept per dataset checksum and embedding identity (model and backend: a backend that falls back changes it)."""
+    return _DatasetVectors()
 
 
 def dataset_embeddings(samples: pd.DataFrame, sha256: str) -> np.ndarray:
-    """The dataset's embeddings; texts not yet in the cache are embedded first, with a progress bar."""
-    texts = tuple(samples["text"])
-    missing = len(set(texts)) - cached_count(texts)
-    if missing > 0:
-        bar = st.progress(0.0, text=f"Embedding {missing:,} samples not yet in the cache…")
-        meter = ProgressMeter(len(texts), unit="samples")
-        embed(
-            texts,
-            progress=lambda done, total: bar.progress(meter.fraction(done), text="Embedding: " + meter.text(done)),
-        )
-        bar.empty()
-    return _embeddings(sha256, texts)
+    """The dataset's embeddings; texts not yet in the cache are embedded first, with a progress bar.
+
+    Per dataset version and process, the texts are hashed and looked up in the cache once (by ``embed`` itself:
+    its first progress call says how many are cached); after that every call returns the same read-only array.
+    """
+    held = _dataset_vectors(sha256, model_id())
+    if held.vectors is not None:
+        return held.vectors
+    texts = held.texts(samples)
+    shown: dict[str, Any] = {}
+
+    def show(done: int, total: int) -> None:
+        if "bar" not in shown:  # the first call: done counts the samples already cached
+            if done < total:
+                shown["meter"] = ProgressMeter(total, unit="samples")
+                shown["bar"] = st.progress(
+                    shown["meter"].fraction(done), text=f"Embedding {total - done:,} samples not yet in the cache…"
+                )
+            else:
+                shown["bar"] = None
+            return
+        shown["bar"].progress(shown["meter"].fraction(done), text="Embedding: " + shown["meter"].text(done))
+
+    vectors = embed(texts, progress=show)
+    if shown.get("bar") is not None:
+        shown["bar"].empty()
+    vectors.setflags(write=False)
+    held.vectors = vectors
+    return vectors
+
+
+def dataset_cache_counts(samples: pd.DataFrame, sha256: str) -> tuple[int, int]:
+    """(distinct texts with a cached vector, distinct texts) of the dataset, for the Data page: the texts are
+    hashed once per process (with :func:`dataset_embeddings`) and the count is remembered until the cache changes."""
+    held = _dataset_vectors(sha256, model_id())
+    texts = held.texts(samples)
+    distinct = len(texts.unique)
+    if held.vectors is not None:  # every text has a vector
+        return distinct, distinct
+    return cached_count(texts), distinct
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -18,9 +18,9 @@ from analysis.corpus import (
     read_table,
     samples_from_frame,
 )
-from analysis.embed import cached_count, embed
+from analysis.embed import embed
 from analysis.progress import ProgressMeter
-from pages._shared import current_dataset, plain, user_errors, workspace, workspace_statement
+from pages._shared import current_dataset, dataset_cache_counts, plain, user_errors, workspace, workspace_statement
 
 METHODS = ["rule-based", "paraphrase", "llm", "another method…"]
 PREVIEW_ROWS = 500
@@ -287,8 +287,7 @@ st.caption(f"First {min(PREVIEW_ROWS, len(shown)):,} of {len(shown):,} rows.")
 
 st.markdown("**Embeddings**")
 with user_errors("Embedding"):
-    distinct = samples["text"].nunique()
-    cached = cached_count(samples["text"])
+    cached, distinct = dataset_cache_counts(samples, manifest["sha256"])  # texts hashed once per process
     st.caption(
         f"{cached:,} of {distinct:,} distinct texts have a cached embedding (all-MiniLM-L6-v2, on disk under "
         f"data/cache). The map and the metrics embed what is missing; on two cores that is about 45 texts/s."

@@ -394,3 +394,141 @@ def test_the_backend_passes_the_accuracy_gate_on_demo_texts(backend_name, refere
         assert abs(fast[name] - reference[name]) <= 0.01 + 1e-9, (name, reference[name], fast[name])
     tails = tail_coverage(ref_real, ref_syn, bins=5)["coverage"], tail_coverage(fast_real, fast_syn, bins=5)["coverage"]
     assert np.abs(tails[0].to_numpy() - tails[1].to_numpy()).max() <= 0.01 + 1e-9, tails
+
+
+# --- lookups at a million samples (issue 18: the map page's first draw and every rerun) -------------------------
+
+
+def _write_shard(folder, keys, vectors):
+    """A shard as EmbeddingCache.add writes it, but with any keys (duplicates included)."""
+    np.savez(
+        folder / f"shard-{len(list(folder.glob('shard-*')))}.npz",
+        keys=np.frombuffer(b"".join(keys), np.uint8).reshape(-1, 32),
+        vectors=vectors,
+    )
+
+
+def test_the_index_keeps_the_first_vector_of_each_key_across_shards_read_together_or_one_by_one(tmp_path):
+    """The vectorised index gives what a per-key dict did: the first vector of a key wins, within a shard and
+    across shards (in name order), keys ending in NUL bytes included; another width and a damaged shard are skipped."""
+    from analysis.embed import text_keys
+
+    keys = text_keys("fake-model", (f"t{i}" for i in range(40))) + [b"\x00" * 32, b"\x07" * 31 + b"\x00"]
+    rng = np.random.default_rng(0)
+    shards = [  # (keys, vectors): repeats inside a shard and across shards
+        [keys[i] for i in (0, 1, 2, 1, 40, 3, 0)],
+        [keys[i] for i in (2, 4, 5, 41, 41, 6)],
+        [keys[i] for i in range(7, 40)] + [keys[4]],
+    ]
+    shards = [(block, rng.standard_normal((len(block), 8)).astype(np.float32)) for block in shards]
+    expected: dict[bytes, np.ndarray] = {}
+    for block, vectors in shards:
+        for key, vector in zip(block, vectors):
+            expected.setdefault(key, vector)
+    together, one_by_one = tmp_path / "together", tmp_path / "one-by-one"
+    together.mkdir()
+    one_by_one.mkdir()
+    for block, vectors in shards:
+        _write_shard(together, block, vectors)
+    (together / "shard-z-damaged.npz").write_bytes(b"not an npz")
+    _write_shard(together, keys[:3], np.ones((3, 5), np.float32))  # another model's width: not this cache's
+    read = EmbeddingCache(together)  # a fresh process: every shard in one refresh
+    grown = EmbeddingCache(one_by_one)  # a running process: shards added one at a time
+    for block, vectors in shards:
+        grown.add(block, vectors)
+    probe = keys + [b"\x09" * 32]
+    for cache in (read, grown):
+        found, vectors = cache.lookup(probe)
+        assert found.tolist() == [True] * len(keys) + [False]
+        assert np.array_equal(vectors, np.stack([expected[k] for k in keys]))
+        assert len(cache) == len(keys)
+    assert np.array_equal(read.contains(probe), found)
+
+
+def test_indexing_a_shard_runs_no_python_line_per_key(tmp_path):
+    """Reading a 1M-key shard once cost seconds in a Python loop per key (about 19 s of the map page's first draw
+    under load); the index is now built in C-level passes: the Python lines run do not grow with the keys."""
+    import sys
+
+    from analysis.embed import text_keys
+
+    def lines_to_index(n: int) -> int:
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        keys = text_keys("fake-model", (f"text {i}" for i in range(n)))
+        _write_shard(folder, keys, _fake_vectors(keys))
+        cache, counted = EmbeddingCache(folder), [0]
+
+        def trace(frame, event, arg):
+            if frame.f_code.co_filename == embed_module.__file__:
+                if event == "line":
+                    counted[0] += 1
+                return trace
+            return None
+
+        sys.settrace(trace)
+        try:
+            cache.refresh()
+            found, _ = cache.lookup(keys)
+        finally:
+            sys.settrace(None)
+        assert found.all()
+        return counted[0]
+
+    small, large = lines_to_index(100), lines_to_index(3000)
+    assert large - small < 50, (small, large)
+
+
+def test_prepared_texts_are_hashed_once_and_their_cached_count_is_remembered_until_the_cache_changes(
+    tmp_path, monkeypatch
+):
+    from analysis.embed import cached_count, model_id, prepare_texts, text_keys
+
+    texts = [f"text {i % 40}" for i in range(100)]  # 40 distinct
+    keys = text_keys(model_id(), [f"text {i}" for i in range(40)])
+    embed_module.embedding_cache(cache_dir=tmp_path).add(keys[:30], _fake_vectors(keys[:30]))
+    hashed, looked_up = [], []
+    original_keys, original_rows = embed_module.text_keys, EmbeddingCache._rows
+    monkeypatch.setattr(embed_module, "text_keys", lambda *a: hashed.append(1) or original_keys(*a))
+    monkeypatch.setattr(EmbeddingCache, "_rows", lambda self, *a: looked_up.append(1) or original_rows(self, *a))
+    prepared = prepare_texts(texts)
+    assert list(prepared) == texts and len(prepared) == 100
+    assert [cached_count(prepared, cache_dir=tmp_path) for _ in range(3)] == [30, 30, 30]
+    assert len(looked_up) == 1  # asked again with nothing changed: no lookup over all texts
+    embed_module.embedding_cache(cache_dir=tmp_path).add(keys[30:35], _fake_vectors(keys[30:35]))
+    assert cached_count(prepared, cache_dir=tmp_path) == 35 and len(looked_up) == 2  # the cache changed
+    embed_module.embedding_cache(cache_dir=tmp_path).add(keys[35:], _fake_vectors(keys[35:]))
+    vectors = embed(prepared, cache_dir=tmp_path)  # all cached now: no model
+    assert np.array_equal(vectors, _fake_vectors([keys[i % 40] for i in range(100)]))
+    assert np.array_equal(embed(prepared, cache_dir=tmp_path), vectors)
+    lookups = len(looked_up)
+    assert cached_count(prepared, cache_dir=tmp_path) == 40 and len(looked_up) == lookups  # counted by embed's lookup
+    assert len(hashed) == 1  # once, in prepare_texts
+
+
+def test_a_rerun_of_a_page_neither_hashes_nor_looks_up_the_dataset_again(tmp_path, monkeypatch):
+    """pages/_shared: the dataset's texts are hashed and looked up once per version and process (one lookup,
+    embed's own); reruns of every page, the Data page's count included, return what is held."""
+    import pandas as pd
+
+    from analysis.embed import model_id, text_keys
+    from pages import _shared as shared
+
+    monkeypatch.setenv("COLLAPSE_LAB_CACHE", str(tmp_path))
+    distinct = [f"sample {i}" for i in range(60)]
+    keys = text_keys(model_id(), distinct)
+    embed_module.embedding_cache().add(keys, _fake_vectors(keys))  # every text cached: no model runs
+    samples = pd.DataFrame({"text": distinct + distinct[:15]})
+    hashed, looked_up = [], []  # calls of text_keys, and looks at the cache (every lookup refreshes first)
+    original_keys, original_refresh = embed_module.text_keys, EmbeddingCache.refresh
+    monkeypatch.setattr(embed_module, "text_keys", lambda *a: hashed.append(1) or original_keys(*a))
+    monkeypatch.setattr(EmbeddingCache, "refresh", lambda self: looked_up.append(1) or original_refresh(self))
+    version = f"sha-{tmp_path.name}"
+    first = shared.dataset_embeddings(samples, version)
+    assert np.array_equal(first, _fake_vectors(keys + keys[:15])) and not first.flags.writeable
+    for _ in range(3):  # reruns, and other pages
+        assert shared.dataset_embeddings(samples, version) is first
+    assert (len(hashed), len(looked_up)) == (1, 1)
+    assert shared.dataset_cache_counts(samples, version) == (60, 60)  # the Data page: nothing hashed or looked up
+    assert (len(hashed), len(looked_up)) == (1, 1)
+    shared._dataset_vectors.clear()
