@@ -44,6 +44,7 @@ from itertools import compress, repeat
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from analysis.errors import CollapseLabError
 from analysis.io import atomic_write
@@ -262,9 +263,10 @@ class PreparedTexts:
     def __init__(self, texts: Iterable[str], identity: str) -> None:
         texts = [t if isinstance(t, str) else str(t) for t in texts]
         self.identity = identity
-        self.unique = list(dict.fromkeys(texts))
-        position = {t: i for i, t in enumerate(self.unique)}
-        self.inverse = np.fromiter((position[t] for t in texts), dtype=np.int64, count=len(texts))
+        # distinct texts in order of first appearance, and each text's position among them (a hash table in C)
+        inverse, unique = pd.factorize(np.array(texts, dtype=object), sort=False)
+        self.unique: list[str] = unique.tolist()
+        self.inverse = inverse.astype(np.int64, copy=False)
         self.counts = np.bincount(self.inverse, minlength=len(self.unique))  # how often each distinct text occurs
         self.keys = text_keys(identity, self.unique)
         self.inverse.setflags(write=False)
@@ -378,24 +380,27 @@ class EmbeddingCache:
                 fresh.update(zip(compress(keys, keep.tolist()), range(size, size + take)))
                 rows.append(vectors if take == len(vectors) else vectors[keep])
                 size += take
-        added = size - len(old.matrix)
-        buffer = self._buffer
-        if added:
-            whole = rows[0] if owned and not len(old.matrix) and len(rows) == 1 else None
-            if whole is not None and whole.flags.c_contiguous and whole.flags.writeable and whole.dtype == np.float32:
-                buffer = self._buffer = whole  # a fresh process's one shard: indexed where it was read, no copy
-            else:
-                if buffer is None or buffer.shape[1] != width or len(buffer) < size:
-                    grown = np.empty((max(size, 2 * len(old.matrix), 1024), width), np.float32)
-                    if len(old.matrix):
-                        grown[: len(old.matrix)] = old.matrix
-                    buffer = self._buffer = grown
-                np.concatenate(rows, out=buffer[len(old.matrix) : size])
-            matrix = buffer[:size]
+        whole = rows[0] if owned and not len(old.matrix) and len(rows) == 1 else None
+        if whole is not None and whole.flags.c_contiguous and whole.flags.writeable and whole.dtype == np.float32:
+            self._buffer = whole  # a fresh process's one shard: indexed where it was read, no copy
+            matrix = whole
         else:
-            matrix = old.matrix
+            matrix = self._place(old.matrix, rows, size, width)
         index.update(fresh)  # rows written first: a reader that sees a key sees its row (or ignores it as newer)
         self._snapshot = _Snapshot(index, matrix, old.shards.union(names))
+
+    def _place(self, published: np.ndarray, rows: list[np.ndarray], size: int, width: int) -> np.ndarray:
+        """The next matrix: the published rows and then ``rows`` (``size`` in all), written past the end of every
+        published view, or into a new buffer (twice as large) when the current one is full."""
+        if size == len(published):
+            return published
+        buffer = self._buffer
+        if buffer is None or buffer.shape[1] != width or len(buffer) < size:
+            buffer = self._buffer = np.empty((max(size, 2 * len(published), 1024), width), np.float32)
+            if len(published):
+                buffer[: len(published)] = published
+        np.concatenate(rows, out=buffer[len(published) : size])
+        return buffer[:size]
 
     def _rows(self, keys: list[bytes], snapshot: _Snapshot | None = None) -> tuple[np.ndarray, _Snapshot]:
         """Each key's row in one snapshot's matrix (-1 where it is not there), and that snapshot."""
