@@ -153,25 +153,181 @@ def main() -> None:
     print(f"cache hit (in memory): {hit_rate:,.0f} texts/s (target >= 50,000) = {hit_rate / plain_rate:,.0f}x encode")
     print(f"cache hit (fresh index, read from disk): {args.n / from_disk:,.0f} texts/s")
 
-    # the index at scale, without the model: --index-n keys arriving in 256-row shards (in memory, no fsync)
-    keys = embed_module.text_keys("bench-model", (f"text {i}" for i in range(args.index_n)))
-    vectors = np.random.default_rng(0).standard_normal((256, 384)).astype(np.float32)
-    cache = embed_module.EmbeddingCache(Path(tempfile.gettempdir()) / "bench-embed-none")
-    start = time.perf_counter()
-    for first in range(0, len(keys), 256):
-        block = keys[first : first + 256]
-        with cache._lock:
-            cache._publish([(b"".join(block), vectors[: len(block)])], [f"shard-{first}"])
-    indexing = time.perf_counter() - start
-    cache.refresh = lambda: None  # the shards above are in memory only
-    start = time.perf_counter()
-    found, _ = cache.lookup(keys)
-    lookup = time.perf_counter() - start
+    index_at_scale(args.index_n)
+
+
+# --- the cache index at scale (issue 18: the million-point map page's first draw and reruns) ---------------------
+
+
+class LegacyCache(embed_module.EmbeddingCache):
+    """The index as it was before 18's lookup work, kept as the baseline: a Python statement per key to index a
+    shard (through a copy of the kept rows and a new buffer), and a generator per lookup."""
+
+    def _publish(self, blocks: list[tuple[bytes, np.ndarray]], names: list[str], *, owned: bool = False) -> None:
+        old = self._snapshot
+        width = old.matrix.shape[1] if len(old.matrix) else next((v.shape[1] for _, v in blocks if len(v)), 0)
+        index, fresh, rows, size = old.index, {}, [], len(old.matrix)
+        for raw, vectors in blocks:
+            if len(vectors) and vectors.shape[1] != width:
+                continue
+            take: list[int] = []
+            for row in range(len(vectors)):
+                key = raw[32 * row : 32 * row + 32]
+                if key not in index and key not in fresh:
+                    fresh[key] = size + len(take)
+                    take.append(row)
+            if take:
+                rows.append(vectors[take])
+                size += len(take)
+        matrix = self._place(old.matrix, rows, size, width)  # the buffer's growth, unchanged
+        index.update(fresh)
+        self._snapshot = type(old)(index, matrix, old.shards.union(names))
+
+    def _rows(self, keys: list[bytes], snapshot: object = None) -> tuple[np.ndarray, object]:
+        if snapshot is None:
+            self.refresh()
+            snapshot = self._snapshot
+        get = snapshot.index.get
+        rows = np.fromiter((get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        rows[rows >= len(snapshot.matrix)] = -1
+        return rows, snapshot
+
+
+def legacy_count(cache: embed_module.EmbeddingCache, identity: str, texts: list[str]) -> int:
+    """``cached_count`` as the pages called it on every run: the distinct texts hashed and looked up, their vectors
+    gathered and dropped."""
+    unique = list(dict.fromkeys(texts))
+    found, _ = cache.lookup(embed_module.text_keys(identity, unique))
+    return int(found.sum())
+
+
+def legacy_embed(cache: embed_module.EmbeddingCache, identity: str, texts: list[str]) -> np.ndarray:
+    """``embed`` of cached texts as it was: prepared and hashed again, looked up, gathered twice."""
+    unique = list(dict.fromkeys(texts))
+    position = {t: i for i, t in enumerate(unique)}
+    inverse = np.fromiter((position[t] for t in texts), dtype=np.int64, count=len(texts))
+    found, cached = cache.lookup(embed_module.text_keys(identity, unique))
     assert found.all()
-    print(
-        f"index of {len(keys):,} keys in {len(keys) // 256:,} shards: built in {indexing:.1f} s "
-        f"({len(keys) / indexing:,.0f} keys/s, append-only), looked up at {len(keys) / lookup:,.0f} texts/s"
-    )
+    return cached[inverse]
+
+
+def time_publish(cache: embed_module.EmbeddingCache) -> list[float]:
+    """Seconds each of the cache's index builds takes from now on (the rest of a refresh reads the shards)."""
+    publish, spent = cache._publish, []
+
+    def timed(*args: object, **kwargs: object) -> None:
+        start = time.perf_counter()
+        publish(*args, **kwargs)
+        spent.append(time.perf_counter() - start)
+
+    cache._publish = timed
+    return spent
+
+
+def index_at_scale(n: int) -> None:
+    """Issue 18: the embedding-cache work of the map page at ``n`` samples, disk cache warm, before and now.
+
+    ``n`` demo texts with numbers appended, their (random) vectors in one shard on disk as the million-sample
+    browser check writes them. "First draw" is what a fresh server process did per dataset: read the shard and
+    build the index, then ``dataset_embeddings``: before, ``cached_count`` then ``embed`` (texts hashed twice,
+    looked up twice); now ``prepare_texts`` once and ``embed`` of the prepared texts. "Rerun" is what each later
+    run did: before, ``cached_count`` again; now the page returns the vectors it holds, and the Data page's count
+    (``cached_count`` of the prepared texts) is remembered until the cache changes."""
+    from analysis.demo import load_demo
+
+    demo = load_demo()["text"].tolist()
+    texts = [f"{demo[i % len(demo)]} #{i}" for i in range(n)]
+    identity = embed_module.model_id()
+    with tempfile.TemporaryDirectory() as scratch:
+        start = time.perf_counter()
+        keys = embed_module.text_keys(identity, texts)
+        hashing = time.perf_counter() - start
+        vectors = np.random.default_rng(0).standard_normal((n, 384), dtype=np.float32)
+        embed_module.embedding_cache(cache_dir=scratch).add(keys, vectors)
+        del vectors, keys
+        folder = next(Path(scratch).glob("embeddings/*"))
+        read_only = embed_module.shipped_dir()
+        embed_module._CACHES.clear()
+        print(f"index at scale: {n:,} samples in one shard on disk; hashing their texts once: {hashing:.1f} s")
+        results = {}
+        for name in ("before", "now"):  # one after the other: each holds the matrix (384 float32 a sample)
+            embed_module._CACHES.clear()
+            if name == "before":
+                cache = LegacyCache(folder, read_only=(read_only,))
+                indexing = time_publish(cache)
+                start = time.perf_counter()
+                cache.refresh()
+                read = time.perf_counter() - start
+                start = time.perf_counter()
+                counted = legacy_count(cache, identity, texts)
+                result = legacy_embed(cache, identity, texts)
+                first = time.perf_counter() - start
+                start = time.perf_counter()
+                assert legacy_count(cache, identity, texts) == counted
+                rerun = time.perf_counter() - start
+            else:
+                cache = embed_module.embedding_cache(cache_dir=scratch)
+                indexing = time_publish(cache)
+                start = time.perf_counter()
+                cache.refresh()
+                read = time.perf_counter() - start
+                start = time.perf_counter()
+                prepared = embed_module.prepare_texts(texts)
+                result = embed(prepared, cache_dir=scratch)
+                first = time.perf_counter() - start
+                start = time.perf_counter()
+                counted = embed_module.cached_count(prepared, cache_dir=scratch)
+                rerun = time.perf_counter() - start
+            assert counted == n
+            if name == "before":
+                kept = result
+            else:
+                assert np.array_equal(result, kept), "the vectors differ"
+            results[name] = (read, first, rerun, sum(indexing))
+            print(
+                f"  {name}: read + index {read:.1f} s (the index {sum(indexing):.1f} s of it); first draw's hashing + "
+                f"lookups {first:.1f} s "
+                f"(total {read + first:.1f} s); a rerun's count {rerun:.2f} s",
+                flush=True,
+            )
+            del cache, result
+        before, now = results["before"], results["now"]
+        print(
+            f"  ratio before / now: the index {before[3] / now[3]:.1f}x, read + index {before[0] / now[0]:.1f}x, "
+            "first draw (read + lookups) "
+            f"{sum(before[:2]) / sum(now[:2]):.1f}x, rerun count {before[2] / max(now[2], 1e-6):,.0f}x "
+            "(the map page's rerun: no lookup at all); the same vectors"
+        )
+        del kept
+        embed_module._CACHES.clear()
+
+    # --index-n keys arriving in 256-row shards (in memory, no fsync): the append-only index of a long embedding run
+    keys = embed_module.text_keys("bench-model", (f"text {i}" for i in range(n)))
+    vectors = np.random.default_rng(0).standard_normal((256, 384)).astype(np.float32)
+    built = {}
+    for name, kind in (("before", LegacyCache), ("now", embed_module.EmbeddingCache)):
+        cache = kind(Path(tempfile.gettempdir()) / "bench-embed-none")
+        start = time.perf_counter()
+        for first in range(0, len(keys), 256):
+            block = keys[first : first + 256]
+            with cache._lock:
+                cache._publish([(b"".join(block), vectors[: len(block)])], [f"shard-{first}"])
+        indexing = time.perf_counter() - start
+        cache.refresh = lambda: None  # the shards above are in memory only
+        lookups = []
+        for _ in range(2):  # the first gather of a fresh matrix pays for its memory pages (seconds on this VM)
+            start = time.perf_counter()
+            found, _ = cache.lookup(keys)
+            lookups.append(time.perf_counter() - start)
+            assert found.all()
+        built[name] = indexing
+        print(
+            f"index of {len(keys):,} keys in {len(keys) // 256:,} shards ({name}): built in {indexing:.1f} s "
+            f"({len(keys) / indexing:,.0f} keys/s, append-only), looked up at {len(keys) / lookups[0]:,.0f} texts/s "
+            f"(again: {len(keys) / lookups[1]:,.0f})"
+        )
+        del cache, found
+    print(f"  ratio before / now: {built['before'] / built['now']:.1f}x")
 
 
 if __name__ == "__main__":
