@@ -153,7 +153,7 @@ def zoomed_payload(samples: pd.DataFrame, points: pd.DataFrame, extent, colors) 
 
 def map_steps(args, samples: pd.DataFrame, vectors: np.ndarray, strata, result: dict) -> dict | None:
     """The map of every point cold, the map page again, its payload and a box selection; None on a timeout."""
-    vectors.setflags(write=False)  # as the page's embeddings are (pages/_shared._embeddings): the map key is remembered
+    vectors.setflags(write=False)  # as pages/_shared.dataset_embeddings keeps them: the map key is remembered
     try:
         return _map_steps(args, samples, vectors, strata, result)
     finally:
