@@ -290,7 +290,7 @@ with user_errors("Embedding"):
     cached, distinct = dataset_cache_counts(samples, manifest["sha256"])  # texts hashed once per process
     st.caption(
         f"{cached:,} of {distinct:,} distinct texts have a cached embedding (all-MiniLM-L6-v2, on disk under "
-        f"data/cache). The map and the metrics embed what is missing; on two cores that is about 45 texts/s."
+        f"data/cache). The map and the metrics embed what is missing; on two quiet cores that is about 80 texts/s."
     )
     if cached < distinct and st.button("Embed all samples now", key="embed_all"):
         meter = ProgressMeter(len(samples), unit="texts")
