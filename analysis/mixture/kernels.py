@@ -53,11 +53,7 @@ def csr_by_row(
 def csr_entries(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions into a CSR value array of all entries of ``rows``, and the row of each (as an index into ``rows``)."""
     starts, stops = indptr[rows], indptr[rows + 1]
-    lengths = stops - starts
-    total = int(lengths.sum())
-    owner = np.repeat(np.arange(len(rows)), lengths)
-    offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return starts[owner] + offsets, owner
+    return ranges(starts, stops), np.repeat(np.arange(len(rows)), stops - starts)
 
 
 def below_per_row(indptr: np.ndarray, values: np.ndarray, rows: np.ndarray, limits: np.ndarray) -> np.ndarray:
