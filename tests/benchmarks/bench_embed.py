@@ -68,14 +68,15 @@ def ceilings(config: dict, rows: int, repeats: int = 100) -> tuple[float, float]
     return operations / float_s, operations / int8_s
 
 
-def model_gflop(config: dict, tokens: int) -> float:
-    """GFLOP of the encoder's weight products over ``tokens`` tokens (attention's token x token products left out)."""
+def products_per_token(config: dict) -> tuple[int, int]:
+    """Multiply-adds per token of the encoder's weight products (attention's token x token products left out),
+    and of its feed-forward down-projections alone (what the int8 export keeps in float32)."""
     hidden, inner, layers = (
         int(config["hidden_size"]),
         int(config["intermediate_size"]),
         int(config["num_hidden_layers"]),
     )
-    return 2 * tokens * layers * (4 * hidden * hidden + 2 * hidden * inner) / 1e9
+    return layers * (4 * hidden * hidden + 2 * hidden * inner), layers * hidden * inner
 
 
 def main() -> None:
@@ -133,9 +134,9 @@ def main() -> None:
         )
     os.environ["COLLAPSE_LAB_EMBED_BACKEND"] = chosen
 
-    achieved = model_gflop(config, tokens) / statistics.median(plain)
-    hidden, inner = int(config["hidden_size"]), int(config["intermediate_size"])
-    down = hidden * inner / (4 * hidden * hidden + 2 * hidden * inner)  # the down-projections' share of the work
+    total, down_projections = products_per_token(config)
+    achieved = 2 * tokens * total / 1e9 / statistics.median(plain)  # GFLOP/s of the reference's weight products
+    down = down_projections / total  # the down-projections' share of the work
     print(
         f"this CPU's ceiling: float32 product {float_peak:.0f} GFLOP/s, int8 product {int8_peak:.0f} GOP/s "
         f"({int8_peak / float_peak:.2f}x); the reference encodes at {achieved:.0f} GFLOP/s "
