@@ -128,6 +128,28 @@ def test_frechet_distance_closed_form_for_two_gaussians():
     assert fidelity.frechet_distance(one, 2 * one) == pytest.approx(expected_1d, rel=1e-9)
 
 
+def test_frechet_distance_with_fewer_samples_than_dimensions():
+    """Singular covariances (n < d, as compare's 200 samples in 384 dimensions): a set against itself is 0,
+    and the value is invariant under a rotation of the space, to rounding, with no offset added."""
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(60, 100)), rng.normal(size=(80, 100)) + 0.1
+    assert fidelity.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-10)
+    rotation, _ = np.linalg.qr(rng.normal(size=(100, 100)))
+    assert fidelity.frechet_distance(a @ rotation, b @ rotation) == pytest.approx(
+        fidelity.frechet_distance(a, b), rel=1e-11
+    )
+
+
+def test_nearest_similarity_is_the_float64_cosine_of_the_nearest_row():
+    rng = np.random.default_rng(5)
+    queries, pool = rng.normal(size=(50, 16)).astype(np.float32), rng.normal(size=(300, 16)).astype(np.float32)
+    best, index = fidelity.nearest_similarity(queries, pool)
+    q, p = queries.astype(np.float64), pool.astype(np.float64)
+    cosines = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (p / np.linalg.norm(p, axis=1, keepdims=True)).T
+    assert (index == cosines.argmax(axis=1)).all()
+    np.testing.assert_allclose(best, cosines.max(axis=1), rtol=1e-14)
+
+
 # --------------------------------------------------------------------------- tails
 
 

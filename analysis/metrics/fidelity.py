@@ -162,21 +162,34 @@ def coverage_unsupported(n: int, k: int, *, reference: str = "real reference") -
 
 
 def nearest_similarity(queries: np.ndarray, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each query row, the cosine similarity to its nearest pool row and that row's index (blockwise)."""
-    queries = _as_array(queries, np.float32)
-    pool = _as_array(pool, np.float32)
-    queries = queries / np.linalg.norm(queries, axis=1, keepdims=True)
-    pool = pool / np.linalg.norm(pool, axis=1, keepdims=True)
-    best = np.empty(len(queries), dtype=np.float64)
-    index = np.empty(len(queries), dtype=np.int64)
-    step = block_rows(len(pool), np.float32)
-    if step < min(TILE_ROWS, len(queries)):  # a large pool: tiles, so the pool is read once per TILE_ROWS queries
-        return _nearest_tiled(queries, pool)
-    for start in range(0, len(queries), step):
-        similarity = queries[start : start + step] @ pool.T
-        index[start : start + step] = similarity.argmax(axis=1)
-        best[start : start + step] = similarity[np.arange(len(similarity)), index[start : start + step]]
-    return best, index
+    """For each query row, the cosine similarity to its nearest pool row and that row's index (blockwise).
+
+    The nearest row is found with float32 products (fast); its similarity is then computed again in
+    float64 from the two rows alone, so the value does not depend on the BLAS kernel's rounding.
+    """
+    queries_32 = _as_array(queries, np.float32)
+    pool_32 = _as_array(pool, np.float32)
+    queries_32 = queries_32 / np.linalg.norm(queries_32, axis=1, keepdims=True)
+    pool_32 = pool_32 / np.linalg.norm(pool_32, axis=1, keepdims=True)
+    index = np.empty(len(queries_32), dtype=np.int64)
+    step = block_rows(len(pool_32), np.float32)
+    if step < min(TILE_ROWS, len(queries_32)):  # a large pool: tiles, so the pool is read once per TILE_ROWS queries
+        index = _nearest_tiled(queries_32, pool_32)[1]
+    else:
+        for start in range(0, len(queries_32), step):
+            index[start : start + step] = (queries_32[start : start + step] @ pool_32.T).argmax(axis=1)
+    return _pair_cosines(queries, pool, index), index
+
+
+def _pair_cosines(queries: np.ndarray, pool: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Cosine of each query row with pool row ``index[i]``, in float64 (elementwise: no BLAS kernel involved)."""
+    best = np.empty(len(index), dtype=np.float64)
+    for start in range(0, len(index), 65_536):  # blocks: never a float64 copy of every query at once
+        q = np.asarray(queries[start : start + 65_536], dtype=np.float64)
+        p = np.asarray(pool[index[start : start + 65_536]], dtype=np.float64)
+        norms = np.sqrt((q * q).sum(axis=1) * (p * p).sum(axis=1))
+        best[start : start + len(q)] = (q * p).sum(axis=1) / np.where(norms > 0, norms, 1.0)
+    return best
 
 
 @dataclass(frozen=True)
@@ -274,18 +287,33 @@ def frechet_distance(real: np.ndarray, synthetic: np.ndarray) -> float:
     Time-Scale Update Rule Converge to a Local Nash Equilibrium", NeurIPS 2017; on sentence
     embeddings as in Semeniuta et al. 2018). Range [0, ∞); lower is better. Needs more samples
     than dimensions for a stable covariance.
+
+    The trace term is computed with symmetric eigendecompositions only: with ``A = Σ_r^{1/2}``,
+    ``Σ_r Σ_s = A (A Σ_s A) A^{-1}`` has the eigenvalues of the symmetric ``A Σ_s A``, so
+    ``Tr (Σ_r Σ_s)^{1/2}`` is the sum of their square roots. It equals the general matrix square
+    root (``scipy.linalg.sqrtm``, as pytorch-fid computes it) where that one is accurate, needs no
+    offset for singular covariances (fewer samples than dimensions), and is stable across BLAS and
+    LAPACK kernels: eigenvalues below ``dimension × machine epsilon`` of the largest, rounding noise
+    whose square root would be far above it, count as zero.
     """
     real = _as_array(real, np.float64)
     synthetic = _as_array(synthetic, np.float64)
     mu_r, mu_s = real.mean(axis=0), synthetic.mean(axis=0)
     sigma_r = np.atleast_2d(np.cov(real, rowvar=False))
     sigma_s = np.atleast_2d(np.cov(synthetic, rowvar=False))
-    root = linalg.sqrtm(sigma_r @ sigma_s)
-    if not np.isfinite(root).all():  # near-singular product: offset both covariances (as in pytorch-fid)
-        offset = np.eye(len(sigma_r)) * 1e-6
-        root = linalg.sqrtm((sigma_r + offset) @ (sigma_s + offset))
-    root = root.real
-    return float(((mu_r - mu_s) ** 2).sum() + np.trace(sigma_r) + np.trace(sigma_s) - 2 * np.trace(root))
+    values_r, vectors_r = _psd_eigh(sigma_r)
+    root_r = (vectors_r * np.sqrt(values_r)) @ vectors_r.T
+    product = root_r @ sigma_s @ root_r
+    trace_root = float(np.sqrt(_psd_eigh((product + product.T) / 2)[0]).sum())
+    return float(((mu_r - mu_s) ** 2).sum() + np.trace(sigma_r) + np.trace(sigma_s) - 2 * trace_root)
+
+
+def _psd_eigh(symmetric: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues and eigenvectors of a symmetric positive semi-definite matrix; eigenvalues within
+    rounding of zero (below ``dimension × machine epsilon`` of the largest) set to 0."""
+    values, vectors = linalg.eigh(symmetric)
+    floor = len(values) * np.finfo(np.float64).eps * max(float(values.max(initial=0.0)), 0.0)
+    return np.where(values > floor, values, 0.0), vectors
 
 
 def mauve_score(reference: np.ndarray, candidate: np.ndarray, seed: int) -> float:
