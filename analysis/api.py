@@ -112,7 +112,9 @@ class MapExplorer:
 
     Shown in a notebook it is an ``alt.JupyterChart`` (a widget that talks to the kernel, no other
     server): drag a box on the map and :meth:`selected` returns the samples inside it. nbconvert's
-    static HTML shows the same chart without the selection.
+    static HTML shows the same chart without the selection. The chart is the app's
+    (:func:`analysis.mapview.points_map`): every point in a density image drawn in the kernel, so it
+    displays at any size, a million samples included, without Altair's row limit.
 
     Attributes
     ----------
@@ -121,7 +123,7 @@ class MapExplorer:
     points
         :func:`analysis.explore.map_points`: one row per sample with its ``x``, ``y`` and ``set``.
     chart
-        The Altair chart drawn (at most ``limit`` points, a stratified sample above it).
+        The Altair chart drawn: the density image of every point, hoverable points where few enough.
     """
 
     def __init__(self, samples: pd.DataFrame, points: pd.DataFrame, chart: Any) -> None:
@@ -176,7 +178,6 @@ def explore(
     *,
     xy: np.ndarray | None = None,
     color_by: str = "set",
-    limit: int | None = None,
     height: int = 460,
     **project_options: Any,
 ) -> MapExplorer:
@@ -191,11 +192,9 @@ def explore(
         with ``project_options`` (``n_neighbors``, ``min_dist``, ``seed``, ``fit_rows``).
     color_by
         ``set``, ``source``, ``method``, ``generation`` or ``label``.
-    limit
-        Points drawn at most (default :data:`analysis.explore.DRAW_LIMIT`); a selection uses all.
     """
-    from analysis.charts import embedding_map
-    from analysis.explore import DRAW_LIMIT, map_points, stratified_sample
+    from analysis.explore import map_points
+    from analysis.mapview import points_map
 
     samples = samples.reset_index(drop=True)
     if xy is None:
@@ -206,9 +205,8 @@ def explore(
         from analysis.project import project
 
         xy = project(embeddings, **project_options)
-    points = map_points(samples, np.asarray(xy))
-    drawn = stratified_sample(points, limit or DRAW_LIMIT)
-    return MapExplorer(samples, points, embedding_map(drawn, color_by=color_by, height=height))
+    points = map_points(samples, np.asarray(xy), hover=False)
+    return MapExplorer(samples, points, points_map(points, samples["text"], color_by=color_by, height=height))
 
 
 def save_chart(chart: Any, path: str | Path) -> Path:

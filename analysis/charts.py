@@ -13,7 +13,6 @@ from analysis.simulation_charts import generation_histogram, generation_scatter,
 __all__ = [
     "count_bars",
     "length_histogram",
-    "embedding_map",
     "MAP_SELECTION",
     "tail_coverage_bars",
     "zipf_curves",
@@ -121,86 +120,6 @@ def length_histogram(samples: pd.DataFrame, *, by: str = "method", bins: int = 4
 
 #: The box selection's name on the map; the page reads ``event.selection[MAP_SELECTION]``.
 MAP_SELECTION = "box"
-_GREY = "#d0d0d0"
-
-
-def embedding_map(
-    points: pd.DataFrame,
-    *,
-    color_by: str = "set",
-    density: pd.DataFrame | None = None,
-    density_of: str = "difference",
-    marked: pd.DataFrame | None = None,
-    marked_title: str = "marked",
-    height: int = 560,
-) -> alt.LayerChart:
-    """Real and synthetic samples on the 2-D map, with an optional density layer and marked points.
-
-    ``points`` comes from :func:`analysis.explore.map_points`; points are coloured by ``color_by``
-    and a box selection (:data:`MAP_SELECTION`) keeps the selected ones in colour and greys the
-    rest. ``density`` (:func:`analysis.explore.density_grid`) is drawn underneath as binned cells
-    of ``density_of``: ``real``, ``synthetic`` or ``difference`` (synthetic share − real share,
-    diverging: red where synthetic piles up, blue where it does not reach). ``marked`` points
-    (e.g. real samples no synthetic sample covers, or a nearest-neighbour lookup) are drawn on
-    top as black rings. Hover shows the sample's text as plain text.
-    """
-    # Only the columns the marks use travel to the browser (a third less to send and parse).
-    used = list(dict.fromkeys(["x", "y", color_by, "hover", "set", "label", "generation", "id"]))
-    points = points[used]
-    marked = marked[used] if marked is not None else None
-    box = alt.selection_interval(name=MAP_SELECTION, encodings=["x", "y"])
-    x = alt.X("x:Q", title="UMAP 1", axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(zero=False, nice=False))
-    y = alt.Y("y:Q", title="UMAP 2", axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(zero=False, nice=False))
-    tooltip = map_tooltip()
-    color_type = "O" if color_by == "generation" else "N"
-    color = alt.Color(f"{color_by}:{color_type}", title=color_by)
-    if color_by == "set":
-        color = alt.Color("set:N", title="set", scale=set_colors(points["set"]))
-    dots = (
-        alt.Chart(points)
-        .mark_circle(size=14, opacity=0.7)
-        .encode(
-            x=x,
-            y=y,
-            color=alt.when(box).then(color).otherwise(alt.value(_GREY)),
-            tooltip=tooltip,
-        )
-        .add_params(box)
-    )
-    layers = []
-    if density is not None and not density.empty:
-        diverging = density_of == "difference"
-        limit = float(density[density_of].abs().max()) or 1.0
-        scale = (
-            alt.Scale(scheme="redblue", reverse=True, domain=[-limit, limit])
-            if diverging
-            else alt.Scale(scheme="greys", domain=[0, limit])
-        )
-        layers.append(
-            alt.Chart(density)
-            .mark_rect(opacity=0.45)
-            .encode(
-                x="x:Q",
-                x2="x2",
-                y="y:Q",
-                y2="y2",
-                color=alt.Color(
-                    f"{density_of}:Q", scale=scale, title=f"density ({density_of})", legend=alt.Legend(format="%")
-                ),
-                tooltip=[
-                    alt.Tooltip("real:Q", format=".2%", title="real share"),
-                    alt.Tooltip("synthetic:Q", format=".2%", title="synthetic share"),
-                ],
-            )
-        )
-    layers.append(dots)
-    if marked is not None and not marked.empty:
-        layers.append(
-            alt.Chart(marked.assign(mark=marked_title))
-            .mark_point(shape="circle", size=60, filled=False, strokeWidth=1.4, color="black")
-            .encode(x=x, y=y, tooltip=tooltip, shape=alt.Shape("mark:N", title=None))
-        )
-    return alt.layer(*layers).resolve_scale(color="independent").properties(height=height)
 
 
 # --- Tail coverage -----------------------------------------------------------------------------

@@ -15,19 +15,14 @@ __all__ = [
     "map_points",
     "set_names",
     "hover_text",
-    "stratified_sample",
-    "density_grid",
     "in_box",
     "uncovered_real",
     "nearest_synthetic",
     "TOOLTIP_CHARS",
-    "DRAW_LIMIT",
 ]
 
 #: Characters of a sample's text shown on hover (the table below shows it whole).
 TOOLTIP_CHARS = 280
-#: Points drawn at most; above it a stratified sample is drawn (the browser stays responsive).
-DRAW_LIMIT = 20_000
 
 
 def set_names(samples: pd.DataFrame) -> pd.Categorical:
@@ -83,60 +78,6 @@ def map_points(samples: pd.DataFrame, xy: np.ndarray, *, hover: bool = True) -> 
         for name in ("source", "method", "label", "split"):
             columns[name] = pd.Categorical(columns[name])
     return pd.DataFrame(columns)
-
-
-def stratified_sample(points: pd.DataFrame, limit: int = DRAW_LIMIT, *, by: str = "set", seed: int = 0) -> pd.DataFrame:
-    """At most ``limit`` rows, each group of ``by`` keeping its share (at least one row per group).
-
-    Returns the rows unchanged when there are ``limit`` or fewer; otherwise a seeded sample in
-    the original order, so every set stays visible in proportion.
-    """
-    if len(points) <= limit:
-        return points
-    rng = np.random.default_rng(seed)
-    sizes = points.groupby(by, sort=False).size()
-    quota = np.maximum(1, np.floor(sizes * limit / len(points))).astype(int)
-    kept = [
-        rng.choice(
-            np.flatnonzero((points[by] == group).to_numpy()),
-            size=min(int(quota[group]), int(sizes[group])),
-            replace=False,
-        )
-        for group in sizes.index
-    ]
-    return points.iloc[np.sort(np.concatenate(kept))]
-
-
-def density_grid(points: pd.DataFrame, synthetic: pd.Series, *, bins: int = 36) -> pd.DataFrame:
-    """Binned 2-D densities of the real points and of the chosen synthetic points on one grid.
-
-    ``synthetic`` is a boolean mask over ``points`` (the synthetic set the density is drawn for).
-    Each cell has its edges, the share of real points and of synthetic points that fall in it,
-    and ``difference`` = synthetic share − real share: positive where synthetic piles up,
-    negative where real data lives and synthetic rarely goes. Empty cells are left out.
-    """
-    x_edges = np.linspace(points["x"].min(), points["x"].max(), bins + 1)
-    y_edges = np.linspace(points["y"].min(), points["y"].max(), bins + 1)
-    real = (points["source"] == "real").to_numpy()
-    chosen = np.asarray(synthetic, dtype=bool)
-
-    def shares(mask: np.ndarray) -> np.ndarray:
-        counts, _, _ = np.histogram2d(points["x"][mask], points["y"][mask], bins=[x_edges, y_edges])
-        return counts / max(mask.sum(), 1)
-
-    real_share, synthetic_share = shares(real), shares(chosen)
-    i, j = np.nonzero((real_share > 0) | (synthetic_share > 0))
-    return pd.DataFrame(
-        {
-            "x": x_edges[i],
-            "x2": x_edges[i + 1],
-            "y": y_edges[j],
-            "y2": y_edges[j + 1],
-            "real": real_share[i, j],
-            "synthetic": synthetic_share[i, j],
-            "difference": synthetic_share[i, j] - real_share[i, j],
-        }
-    )
 
 
 def in_box(points: pd.DataFrame, box: dict | None) -> np.ndarray:

@@ -37,6 +37,7 @@ __all__ = [
     "color_key",
     "density_image",
     "map_chart",
+    "points_map",
     "select_box",
     "payload_bytes",
 ]
@@ -309,6 +310,43 @@ def map_chart(
         )
     charts.extend(layers or [])
     return alt.LayerChart(layer=charts).properties(height=height)
+
+
+def points_map(
+    points: pd.DataFrame,
+    texts: pd.Series,
+    *,
+    color_by: str = "set",
+    extent: Extent | None = None,
+    layer: str = "none",
+    marked: pd.DataFrame | None = None,
+    marked_title: str = "marked",
+    layers: list[alt.Chart] | None = None,
+    height: int = 560,
+) -> alt.LayerChart:
+    """The map of ``points`` (:func:`analysis.explore.map_points`) at any size: every point inside
+    ``extent`` (default: all of them) in the density image, over the density ``layer``; where
+    :data:`POINT_LIMIT` or fewer are in view they are drawn as hoverable points too, their hover text
+    cut from ``texts`` (the sample texts, by ``points["row"]``). The Embedding map page and the
+    notebook's :func:`analysis.api.explore` draw with it; :func:`map_chart` says what the chart holds.
+    """
+    from analysis.explore import hover_text
+
+    x, y = points["x"].to_numpy(), points["y"].to_numpy()
+    extent = extent if extent is not None else Extent.of(x, y)
+    categories = points[color_by].astype(str) if color_by == "generation" else points[color_by]
+    colors = color_key(categories, color_by)
+    real = (points["source"] == "real").to_numpy()
+    png = density_image(x, y, categories, colors, extent, layer=layer, real=real, synthetic=~real)
+    in_view = extent.contains(x, y)
+    shown = None
+    if in_view.sum() <= POINT_LIMIT:
+        shown = points[in_view]
+        shown = shown.assign(hover=hover_text(texts.iloc[shown["row"].to_numpy()]).to_numpy())
+    return map_chart(
+        png, extent, color_by=color_by, colors=colors, points=shown, marked=marked, marked_title=marked_title,
+        layers=layers, height=height,
+    )  # fmt: skip
 
 
 def select_box(points: pd.DataFrame, box: dict | None) -> tuple[np.ndarray, pd.Series]:

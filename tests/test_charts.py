@@ -1,10 +1,12 @@
 """Chart builders without Streamlit: the Vega-Lite spec has the expected layers and encodings, and exports render."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import charts, explore
+from analysis import charts, explore, mapview
 
 
 @pytest.fixture(scope="module")
@@ -30,30 +32,42 @@ def spec(chart) -> dict:
     return chart.to_dict()
 
 
-def test_embedding_map_layers_density_points_and_marks(points):
-    density = explore.density_grid(points, (points["source"] != "real").to_numpy())
+def test_the_map_draws_every_point_as_an_image_and_few_as_hoverable_points(points):
+    samples_text = pd.Series([f"<script>alert({i})</script> sample" for i in range(len(points))])
     chart = spec(
-        charts.embedding_map(
-            points, color_by="label", density=density, marked=points.head(3), marked_title="not covered"
+        mapview.points_map(
+            points, samples_text, color_by="label", layer="difference", marked=points.head(3).assign(hover="h")
         )
     )
-    density_layer, dots, marks = chart["layer"]
-    assert density_layer["mark"]["type"] == "rect" and density_layer["encoding"]["color"]["field"] == "difference"
-    assert dots["mark"]["type"] == "circle"
-    (box,) = chart["params"]  # Altair lifts the selection to the top level, bound to the points' view
-    assert (
-        box["name"] == charts.MAP_SELECTION and box["select"]["type"] == "interval" and box["views"] == [dots["name"]]
-    )
-    color = dots["encoding"]["color"]
-    assert color["condition"]["field"] == "label" and color["value"] == "#d0d0d0"  # unselected points grey
+    image, key, dots, marks = chart["layer"]
+    assert image["mark"]["type"] == "image" and key["mark"]["opacity"] == 0
+    assert dots["mark"]["type"] == "circle" and marks["mark"]["filled"] is False
+    (box,) = chart["params"]
+    assert box["name"] == charts.MAP_SELECTION and box["select"]["type"] == "interval"
     assert [t["field"] for t in dots["encoding"]["tooltip"]][:3] == ["hover", "set", "label"]
-    assert marks["mark"]["type"] == "point" and marks["mark"]["filled"] is False
 
 
-def test_embedding_map_without_density_has_only_points(points):
-    chart = spec(charts.embedding_map(points, color_by="generation"))
-    assert len(chart["layer"]) == 1
-    assert chart["layer"][0]["encoding"]["color"]["condition"]["type"] == "ordinal"
+def test_the_map_of_a_million_points_is_an_image_and_no_row_limit_applies():
+    """Above POINT_LIMIT in view only the image travels: Altair's 5,000-row limit never applies (the
+    notebook's MaxRowsError at 11,033 rows), and the spec stays small whatever the number of points."""
+    rng = np.random.default_rng(1)
+    n = 1_000_000
+    points = pd.DataFrame(
+        {
+            "row": np.arange(n),
+            "id": pd.Categorical(np.zeros(n, dtype=int).astype(str)),
+            "x": rng.normal(size=n),
+            "y": rng.normal(size=n),
+            "source": pd.Categorical(np.where(np.arange(n) % 4 == 0, "synthetic", "real")),
+            "set": pd.Categorical(np.where(np.arange(n) % 4 == 0, "llm", "real")),
+            "label": pd.Categorical(["a"] * n),
+            "generation": np.where(np.arange(n) % 4 == 0, 1, 0),
+        }
+    )
+    chart = mapview.points_map(points, pd.Series(["text"] * n))
+    text = chart.to_json()  # the default data transformer, with its row limit, runs here
+    assert len(text) < 2_000_000 and json.loads(text)["layer"][0]["mark"]["type"] == "image"
+    assert len(chart.layer) == 2  # the image and the colour key: no point layer at this size
 
 
 def test_tail_bars_have_bars_per_set_and_ceiling_ticks():
@@ -108,7 +122,7 @@ def test_metric_multiples_facet_per_metric_with_error_bars():
 
 
 def test_png_and_svg_export_render_offline(points):
-    chart = charts.embedding_map(points, density=explore.density_grid(points, (points["source"] != "real").to_numpy()))
+    chart = mapview.points_map(points, pd.Series(["<script>x</script>"] * len(points)), layer="difference")
     png = charts.to_png(chart)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")

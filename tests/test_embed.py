@@ -369,9 +369,10 @@ def gate_sets():
 
 
 INT8_MISSES_THE_GATE = pytest.mark.xfail(
-    strict=True,
-    reason="measured: onnx-int8 keeps min cosine >= 0.99 (0.9925) but moves density by 0.017 and a tail bin's "
-    "coverage by 0.05 on this subset (0.003 and 0.03 on 1,000 + 600 demo texts), so it is not the default",
+    strict=False,  # ONNX Runtime's int8 kernels differ by CPU (VNNI, AVX2): whether it passes is the CPU's, not ours
+    reason="measured on AVX2 and AVX-512 CPUs: onnx-int8 keeps min cosine >= 0.99 (0.9925) but moves density by "
+    "0.017 and a tail bin's coverage by 0.05 on this subset (0.003 and 0.03 on 1,000 + 600 demo texts), so it is "
+    "not the default",
 )
 
 

@@ -185,29 +185,6 @@ def test_map_points_name_sets_and_shorten_hover_text(dataset):
         explore.map_points(samples, np.zeros((3, 2)))
 
 
-def test_stratified_sample_keeps_each_sets_share():
-    points = pd.DataFrame({"set": ["real"] * 8000 + ["a"] * 1500 + ["b"] * 500 + ["tiny"] * 2, "x": 0.0})
-    drawn = explore.stratified_sample(points, 1000, seed=1)
-    counts = drawn["set"].value_counts()
-    assert len(drawn) <= 1000 and drawn.index.is_monotonic_increasing
-    assert counts["real"] == 799 and counts["a"] == 149 and counts["b"] == 49 and counts["tiny"] == 1
-    assert (
-        explore.stratified_sample(points.head(10), 1000) is not None
-        and len(explore.stratified_sample(points.head(10), 1000)) == 10
-    )
-
-
-def test_density_grid_shares_sum_to_one_and_difference_is_their_gap():
-    rng = np.random.default_rng(0)
-    points = pd.DataFrame(
-        {"x": rng.normal(size=300), "y": rng.normal(size=300), "source": ["real"] * 200 + ["synthetic"] * 100}
-    )
-    grid = explore.density_grid(points, (points["source"] == "synthetic").to_numpy(), bins=8)
-    assert grid["real"].sum() == pytest.approx(1) and grid["synthetic"].sum() == pytest.approx(1)
-    assert np.allclose(grid["difference"], grid["synthetic"] - grid["real"])
-    assert (grid["x2"] > grid["x"]).all() and (grid["y2"] > grid["y"]).all()
-
-
 def test_in_box_selects_the_points_inside_either_way_round():
     points = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0.0, 1.0, 2.0, 3.0]})
     assert explore.in_box(points, {"x": [2.5, 0.5], "y": [0.5, 2.5]}).tolist() == [False, True, True, False]
