@@ -303,7 +303,10 @@ class _EpochStream:
     """A file for UMAP's tqdm epoch bar (``tqdm_kwds``) that turns "done/total" into progress calls.
 
     Only calls from the thread that started the fit are forwarded (tqdm's monitor thread may
-    refresh a bar too). The first epoch of a layout marks the start of that stage.
+    refresh a bar too). The first epoch of a layout marks the start of that stage. ``report`` must
+    not raise (:class:`_Deferred`): tqdm takes its process-wide write lock around this write and
+    releases it without a ``finally``, so an exception here (Streamlit stopping a closed tab's run)
+    would leave it held and hang every later UMAP fit in the process.
     """
 
     _COUNTS = re.compile(r"(\d+)/(\d+)")
@@ -325,6 +328,28 @@ class _EpochStream:
 
     def flush(self) -> None:
         pass
+
+
+class _Deferred:
+    """Progress calls that never raise into UMAP: the first exception a call raises is kept (later calls
+    are dropped) and :meth:`raise_kept` raises it once the map is written to the cache. A run whose
+    caller went away (a closed tab) thus finishes its map for the next visitor, and holds no lock."""
+
+    def __init__(self, report: Progress) -> None:
+        self.report = report
+        self.kept: BaseException | None = None
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if self.kept is not None:
+            return
+        try:
+            self.report(stage, fraction)
+        except BaseException as exc:  # noqa: BLE001 - kept and raised after the fit, outside UMAP's locks
+            self.kept = exc
+
+    def raise_kept(self) -> None:
+        if self.kept is not None:
+            raise self.kept
 
 
 def _fit(
@@ -472,6 +497,7 @@ def project(
     path = _cache_path(key, cache_dir)
     coordinates = _read_any(key, cache_dir, len(array))
     if coordinates is None:
+        deferred = _Deferred(report)
         coordinates = _fit(
             array,
             mask,
@@ -479,10 +505,11 @@ def project(
             min_dist=min_dist,
             metric=metric,
             seed=seed,
-            report=report,
+            report=deferred,
             placement=placement,
         )
         with atomic_write(path) as file:
             np.save(file, coordinates, allow_pickle=False)
+        deferred.raise_kept()
     report("Done", 1.0)
     return coordinates

@@ -348,3 +348,40 @@ def test_a_read_only_array_is_checked_and_hashed_once_and_a_writeable_one_every_
     for _ in range(2):
         with pytest.raises(ProjectionError, match="NaN"):
             projection_key(bad)
+
+
+def test_a_progress_callback_that_raises_leaves_no_lock_held_and_the_map_cached(tmp_path):
+    """Issue 31: Streamlit stops a closed tab's run by raising from its next progress call. Raised inside UMAP's
+    tqdm write it left tqdm's process-wide lock held (tqdm releases it without a ``finally``), and every later
+    fit in the server waited on it forever. Now the fit finishes, the map is cached, then the exception is raised;
+    another thread takes tqdm's lock at once and gets the map from the cache."""
+    import threading
+
+    import tqdm
+
+    class Stopped(Exception):
+        pass
+
+    def stop_in_the_layout(stage: str, fraction: float) -> None:
+        if stage == "Laying out":
+            raise Stopped(stage)
+
+    x = np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32)
+    with pytest.raises(Stopped):
+        project(x, cache_dir=tmp_path, progress=stop_in_the_layout)
+
+    free: dict[str, bool] = {}
+
+    def visitor() -> None:
+        lock = tqdm.tqdm.get_lock()
+        free["tqdm"] = all(part.acquire(timeout=5) for part in lock.locks)
+        for part in lock.locks:
+            part.release()
+        stages: list[str] = []
+        project(x, cache_dir=tmp_path, progress=lambda stage, fraction: stages.append(stage))
+        free["cached"] = stages == ["Done"]
+
+    thread = threading.Thread(target=visitor)
+    thread.start()
+    thread.join(timeout=120)
+    assert free == {"tqdm": True, "cached": True}
