@@ -31,7 +31,9 @@ pages = {
 page = st.navigation(pages)
 mark_router()
 choose_workspace()  # this session's private workspace (its id in the URL), or the shared one it opened
-_, manifest = current_dataset(__file__)  # an empty workspace shows the demo; a damaged one is moved aside
+_, manifest = current_dataset(
+    __file__, needs_real=False
+)  # an empty workspace shows the demo; a damaged one is moved aside
 recovery_notice()
 sidebar_dataset(manifest)
 page.run()

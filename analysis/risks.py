@@ -19,7 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.compare import BASELINE
+from analysis.corpus import CorpusError
+from analysis.corpus.files import read_small_file
 from analysis.errors import CollapseLabError
 from analysis.metrics.catalog import compare_metrics
 
@@ -40,13 +41,29 @@ def _check_metric(metric: str, where: str) -> None:
         raise RulesError(f"{where}: unknown metric {metric!r}; known: {', '.join(known)}.")
 
 
+#: A rules file is a few kilobytes; a bigger one is the wrong path (never more is read).
+RULES_MAX_BYTES = 1_000_000
+
+
+def _read_rules(path: Path) -> dict[str, Any]:
+    """The parsed TOML of a rules file, read with the data files' guards: a pipe, a device, a folder or a
+    file over :data:`RULES_MAX_BYTES` is refused before it can block or fill the memory."""
+    try:
+        raw = read_small_file(path, "a rules TOML file (analysis/risk_rules.toml is an example)", RULES_MAX_BYTES)
+    except CorpusError as exc:
+        raise RulesError(f"Cannot read the rules: {exc}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RulesError(f"{path}: not UTF-8 text, so not a rules TOML file. Check the path.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{path}: cannot read the rules ({exc}).") from None
+
+
 def load_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
     """Read and check a rules file (default: the shipped one)."""
     path = Path(path) if path else DEFAULT_RULES
-    try:
-        rules = tomllib.loads(path.read_text(encoding="utf-8")).get("rule", [])
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RulesError(f"{path}: cannot read the rules ({exc}).") from None
+    rules = _read_rules(path).get("rule", [])
     for number, rule in enumerate(rules, start=1):
         missing = _FIELDS - set(rule)
         where = f"{path}, rule {number} ({rule.get('name', '?')})"
@@ -64,6 +81,8 @@ def risks(table: pd.DataFrame, rules: str | Path | list[dict[str, Any]] | None =
     Returns one row per firing: ``set, risk, rule, severity, metric, value, limit, baseline,
     message``. The baseline row itself is never judged.
     """
+    from analysis.compare import BASELINE  # here, not above: reading a rules file needs none of compare's imports
+
     rules = rules if isinstance(rules, list) else load_rules(rules)
     values = table.pivot_table(index="set", columns="metric", values="value", aggfunc="first")
     baseline = values.loc[BASELINE] if BASELINE in values.index else None
@@ -132,10 +151,7 @@ def load_trend_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
         has a window shorter than its kind needs. The message says which rule and what to fix.
     """
     path = Path(path) if path else DEFAULT_RULES
-    try:
-        rules = tomllib.loads(path.read_text(encoding="utf-8")).get("trend", [])
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RulesError(f"{path}: cannot read the rules ({exc}).") from None
+    rules = _read_rules(path).get("trend", [])
     checked = []
     for number, rule in enumerate(rules, start=1):
         where = f"{path}, trend rule {number} ({rule.get('name', '?')})"

@@ -11,12 +11,19 @@ One workspace folder holds::
 
     manifest.json                   the commit point: names the current samples file and its parts
     manifest.previous.json          the state before the last save or reset (kept for recovery)
+    history.json                    the last few states before the current one, newest first (for undo)
     samples-<sha256 prefix>.parquet the sample tables those two manifests name
     uploads/<name>                  every file a user uploaded, as uploaded
     subsets.json                    named subsets of sample ids (kept from a map selection)
     runs/, monitor/                 generation checkpoints and monitor histories
     recovery.json                   present after a recovery: what was damaged and where it went
     .lock                           the lock file writers hold (``fcntl.flock``)
+
+A dataset grows by :meth:`Workspace.add_samples`: under the lock it reads the dataset as it is at that
+moment and writes it back with the new part added, so two sessions adding to one shared workspace at
+once both land. A replace names the dataset version it was asked on and is refused when the dataset
+changed since (another session added to it meanwhile). Every save and reset keeps the state it
+replaces in ``history.json`` (the last :data:`KEEP_VERSIONS`), so :meth:`Workspace.undo` restores it.
 
 Every file is written atomically (:func:`analysis.io.atomic_write_bytes`): to a temporary file in the
 same folder, flushed, fsynced, then renamed over the target. A dataset is saved by first writing its
@@ -42,25 +49,28 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from analysis.corpus import COLUMNS, LoadReport, metadata_columns
+from analysis.corpus import COLUMNS, LoadReport, combine_samples, metadata_columns
 from analysis.errors import CollapseLabError
 from analysis.io import atomic_write_bytes, bytes_sha256, fsync_directory, parquet_bytes
 
 __all__ = [
+    "ANY_VERSION",
     "DEFAULT_SHARED",
+    "KEEP_VERSIONS",
     "Recovery",
     "Workspace",
     "WorkspaceDamaged",
     "WorkspaceError",
     "Workspaces",
     "default_workspace_dir",
+    "describe_version",
     "new_session_token",
     "valid_session_token",
     "validate_workspace_name",
@@ -69,10 +79,13 @@ __all__ = [
 
 MANIFEST = "manifest.json"
 PREVIOUS = "manifest.previous.json"
+HISTORY = "history.json"
 SUBSETS = "subsets.json"
 RECOVERY = "recovery.json"
 LOCK = ".lock"
 FORMAT_VERSION = 1
+#: Earlier states a workspace keeps for undo (each keeps its samples file on disk).
+KEEP_VERSIONS = 5
 #: Shared workspace names (and session tokens): letters, digits, ``_`` and ``-``; nothing else
 #: can reach the path, so a name never walks out of its folder.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -92,6 +105,18 @@ class WorkspaceError(CollapseLabError, RuntimeError):
 
 class WorkspaceDamaged(WorkspaceError):
     """What the workspace holds on disk is damaged; :meth:`Workspace.recover` moves it aside."""
+
+
+class _AnyVersion:
+    def __repr__(self) -> str:
+        return "ANY_VERSION"
+
+
+#: ``expected=ANY_VERSION``: replace or undo whatever the dataset is now, without checking the version.
+ANY_VERSION: Any = _AnyVersion()
+
+#: What an empty workspace shows (the app: the built-in demo): a callable returning (samples, manifest).
+EmptyDataset = Callable[[], tuple[pd.DataFrame, dict[str, Any]]]
 
 
 def workspaces_dir() -> Path:
@@ -390,11 +415,126 @@ class Workspace:
                 self._move_aside(str(exc))
                 current = None
             atomic_write_bytes(self.root / samples_file, data)
+            if current is None or current["samples_file"] != samples_file:
+                self._push_history(current)
             if current is not None and current["samples_file"] != samples_file:
                 atomic_write_bytes(self.root / PREVIOUS, json.dumps(current, indent=2).encode())
             atomic_write_bytes(self.manifest_path, encoded)
             self._remove_unreferenced()
         return manifest
+
+    def add_samples(
+        self,
+        new: pd.DataFrame,
+        part: dict[str, Any],
+        *,
+        replace: bool = False,
+        expected: str | None = ANY_VERSION,
+        empty: EmptyDataset | None = None,
+    ) -> dict[str, Any]:
+        """Add one part (``new``, loaded or generated) to the dataset, or replace the dataset with it.
+
+        An add is a merge: under the workspace's lock it reads the dataset as it is at that moment (not
+        as the caller read it earlier) and saves it with ``new`` appended, so two sessions adding to
+        one shared workspace at once both keep their rows. An empty workspace is read as ``empty()``
+        (the app's built-in demo), or as no rows when ``empty`` is None.
+
+        A replace discards the current dataset (it stays in the history: :meth:`undo` restores it).
+        ``expected`` is the SHA-256 of the dataset the user decided on (``manifest["sha256"]`` as read;
+        ``None``: the workspace was empty); when the dataset changed since, nothing is replaced and a
+        :class:`WorkspaceError` says so. The default, :data:`ANY_VERSION`, replaces whatever is there.
+
+        ``part`` is ``{"name", "source", "method", "rows", "report"}`` as for :meth:`save`; returns
+        the manifest saved.
+        """
+        part = {**part, "report": {**part["report"], "notes": list(part["report"].get("notes", []))}}
+        with self.lock():
+            current = self.manifest()
+            if current is not None:
+                base: tuple[pd.DataFrame, dict[str, Any]] | None = (self._read_state(current, MANIFEST), current)
+            else:
+                base = empty() if empty is not None else None
+            if replace:
+                _check_version(base[1] if base else None, expected, "replaced")
+                combined, renamed = combine_samples(new)
+                name, parts = part["name"], [part]
+            else:
+                combined, renamed = combine_samples(base[0] if base else None, new)
+                name = f"{base[1]['name']} + {part['name']}" if base else part["name"]
+                parts = [*(base[1]["parts"] if base else []), part]
+            if renamed:
+                part["report"]["notes"].append(f"{renamed:,} ids clashed with rows already loaded; made unique.")
+            return self.save(combined, name=name[:120], parts=parts)
+
+    # --- history and undo ---------------------------------------------------------------------
+
+    def history(self) -> list[dict[str, Any] | None]:
+        """The states before the current one, newest first (``None``: the workspace was empty), at most
+        :data:`KEEP_VERSIONS`. An unreadable history is an empty one: it only serves undo."""
+        try:
+            held = self._read_json(HISTORY)
+        except WorkspaceDamaged:
+            return []
+        versions = held.get("versions") if isinstance(held, dict) else None
+        if not isinstance(versions, list):
+            return []
+        kept: list[dict[str, Any] | None] = []
+        for entry in versions[:KEEP_VERSIONS]:
+            if entry is None:
+                kept.append(None)
+                continue
+            try:
+                kept.append(check_manifest(entry, HISTORY))
+            except WorkspaceDamaged:
+                continue
+        return kept
+
+    def _write_history(self, versions: list[dict[str, Any] | None]) -> None:
+        body = {"format_version": FORMAT_VERSION, "versions": versions[:KEEP_VERSIONS]}
+        atomic_write_bytes(self.root / HISTORY, json.dumps(body, indent=2).encode())
+
+    def _push_history(self, state: dict[str, Any] | None) -> None:
+        """Keep ``state`` (the one being replaced; ``None``: empty) as the newest earlier state."""
+        versions = self.history()
+        if versions and versions[0] == state:
+            return
+        self._write_history([state, *versions])
+
+    def undo(self, *, expected: str | None = ANY_VERSION, empty: EmptyDataset | None = None) -> dict[str, Any] | None:
+        """Restore the state before the last save or reset; returns its manifest (``None``: empty).
+
+        ``expected`` and ``empty`` as for :meth:`add_samples`: the version the user saw, so an undo
+        never undoes a change another session made meanwhile. The undone state is kept as
+        ``manifest.previous.json``. Raises :class:`WorkspaceError` when there is nothing to undo.
+        """
+        with self.lock():
+            current = self.manifest()
+            if expected is not ANY_VERSION:
+                shown = current if current is not None else (empty()[1] if empty is not None else None)
+                _check_version(shown, expected, "undone")
+            versions = self.history()
+            while versions:
+                restored = versions[0]
+                if restored is None:
+                    break
+                try:
+                    self._read_state(restored, HISTORY)
+                    break
+                except WorkspaceDamaged:  # its samples file is gone or damaged: the next older one
+                    versions = versions[1:]
+            if not versions:
+                raise WorkspaceError("Nothing to undo: this workspace keeps no earlier state.")
+            restored = versions[0]
+            if current is not None:
+                atomic_write_bytes(self.root / PREVIOUS, json.dumps(current, indent=2).encode())
+            if restored is None:
+                self.manifest_path.unlink(missing_ok=True)
+                fsync_directory(self.root)
+            else:
+                atomic_write_bytes(self.manifest_path, json.dumps(restored, indent=2).encode())
+            self._write_history(versions[1:])
+            self._remove_unreferenced()
+            return restored
 
     def clear(self) -> None:
         """Forget the current dataset (it becomes the previous state; uploads and subsets are kept)."""
@@ -405,6 +545,7 @@ class Workspace:
                 self._move_aside(str(exc))
                 return
             if current is not None:
+                self._push_history(current)
                 os.replace(self.manifest_path, self.root / PREVIOUS)
                 fsync_directory(self.root)
             self._remove_unreferenced()
@@ -456,6 +597,7 @@ class Workspace:
                     keep.add(check_manifest(manifest, name)["samples_file"])
             except WorkspaceDamaged:
                 return  # cannot tell what a damaged manifest needs: delete nothing
+        keep.update(state["samples_file"] for state in self.history() if state is not None)
         for path in self.root.glob("samples-*.parquet"):
             if path.name not in keep:
                 path.unlink(missing_ok=True)
@@ -537,6 +679,30 @@ class Workspace:
 
     def dismiss_recovery(self) -> None:
         (self.root / RECOVERY).unlink(missing_ok=True)
+
+
+def _check_version(now: dict[str, Any] | None, expected: Any, action: str) -> None:
+    """A :class:`WorkspaceError` unless the dataset (``now``: its manifest, None: empty) is still the
+    version ``expected`` names."""
+    if expected is ANY_VERSION or (now["sha256"] if now else None) == expected:
+        return
+    what = _describe(now) if now else "empty"
+    raise WorkspaceError(
+        f"The dataset changed since this page read it (it is now {what}): another session of this "
+        f"workspace changed it meanwhile. Nothing was {action}. Look at the dataset as it is now, then "
+        f"do it again if you still mean to."
+    )
+
+
+def _describe(manifest: dict[str, Any]) -> str:
+    """``'name' (1,234 samples, saved 2025-01-02 10:11)``: a dataset version, for a message."""
+    saved = manifest["saved_at"][:16].replace("T", " ")
+    return f"'{manifest['name']}' ({manifest['rows']:,} samples, saved {saved})"
+
+
+def describe_version(manifest: dict[str, Any] | None, empty: str = "the built-in demo") -> str:
+    """A dataset version for the user: its name, size and time; ``empty`` for an empty workspace."""
+    return _describe(manifest) if manifest is not None else empty
 
 
 class Workspaces:

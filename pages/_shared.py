@@ -36,6 +36,7 @@ from analysis.workspace import (
     WorkspaceDamaged,
     WorkspaceError,
     Workspaces,
+    describe_version,
     new_session_token,
     valid_session_token,
     validate_workspace_name,
@@ -253,11 +254,13 @@ def mark_router() -> None:
         st.query_params.from_dict(query)
 
 
-def current_dataset(page: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+def current_dataset(page: str | Path, *, needs_real: bool = True) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The current dataset; on the very first run, the demo corpus. Stops the page on an error.
 
     ``page`` is the calling script's file (``__file__``): a page run without the router is sent
-    through it and back to this page.
+    through it and back to this page. A page that ``needs_real`` samples (every analysis measures
+    synthetic data against real data) stops with a message that says what to load when the dataset
+    has none, instead of failing deep inside an analysis.
     """
     if ROUTER_FLAG not in st.session_state:
         # Streamlit runs a page file directly (its older pages/ mode) when the very first request
@@ -269,17 +272,75 @@ def current_dataset(page: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     ws = workspace()
     try:
         try:
-            return _dataset_of(ws)
+            dataset = _dataset_of(ws)
         except WorkspaceDamaged as exc:
             # Moved aside (kept) and the last complete state restored; recovery_notice says so.
             ws.recover(str(exc))
-            return _dataset_of(ws)
+            dataset = _dataset_of(ws)
     except CollapseLabError as exc:  # WorkspaceError, or a CorpusError from the demo files
         st.error(plain(exc), icon=":material/error:")
         if st.button("Start again with the demo corpus", key="reset_workspace"):
             ws.clear()
             st.rerun()
         st.stop()
+    if needs_real and not (dataset[0]["source"] == "real").any():
+        st.warning(no_real_message(dataset[0]), icon=":material/warning:")
+        st.page_link("pages/data.py", label="Load real samples on the Data page", icon=":material/upload:")
+        undo_button(dataset[1], key="undo_no_real")
+        st.stop()
+    return dataset
+
+
+def _remember_version(key: str, version: str) -> None:
+    st.session_state[f"{key}_seen_version"] = version
+
+
+def button_on_version(manifest: dict[str, Any], label: str, *, key: str, **options: Any) -> str | None:
+    """A button that changes the dataset: when clicked, the version (SHA-256) of the dataset the page showed
+    at the click, else None. The click's rerun reads the workspace afresh, so in a shared workspace the
+    page's ``manifest`` may already be another session's newer save; a replace or an undo checks against
+    what the user saw."""
+    if st.button(label, key=key, on_click=_remember_version, args=(key, manifest["sha256"]), **options):
+        return st.session_state.pop(f"{key}_seen_version", manifest["sha256"])
+    return None
+
+
+def no_real_message(samples: pd.DataFrame) -> str:
+    """What a dataset without real samples holds, why the analyses need real ones, and what to load."""
+    if samples.empty:
+        held = "no samples at all"
+    else:
+        sets = samples.groupby("method").size()
+        held = "only synthetic samples (" + ", ".join(f"{plain(m)}: {n:,}" for m, n in sets.items()) + ")"
+    return (
+        f"The current dataset holds {held} and no real samples. Every analysis measures synthetic data against "
+        f"real data, so there is nothing to compare with yet. On the Data page, load your real samples (Upload a "
+        f"file, These samples are: real, then Add to the current dataset), or load the built-in demo; if a "
+        f"load replaced your real samples, **Undo last change** brings them back."
+    )
+
+
+def undo_button(manifest: dict[str, Any], *, key: str) -> None:
+    """'Undo last change': one click restores the dataset before the last load, replace or reset (the
+    workspace keeps a few earlier versions); refused if another session changed the dataset meanwhile."""
+    ws = workspace()
+    history = ws.history()
+    if not history:
+        return
+    earlier = describe_version(history[0])
+    seen = button_on_version(
+        manifest,
+        "Undo last change",
+        key=key,
+        icon=":material/undo:",
+        help=f"Restores the dataset as it was before the last change: {earlier}. The workspace keeps "
+        f"{len(history)} earlier version(s).",
+    )
+    if seen is not None:
+        with user_errors("Undoing the last change"):
+            ws.undo(expected=seen, empty=demo_dataset)
+            st.session_state["flash"] = f"Undone: the dataset is {plain(earlier)} again."
+            st.rerun()
 
 
 def recovery_notice() -> None:

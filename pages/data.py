@@ -12,7 +12,6 @@ from analysis import charts, demo, summary
 from analysis.corpus import (
     FORMATS,
     LoadReport,
-    combine_samples,
     guess_label_column,
     guess_text_column,
     read_table,
@@ -20,12 +19,23 @@ from analysis.corpus import (
 )
 from analysis.embed import embed
 from analysis.progress import ProgressMeter
-from pages._shared import current_dataset, dataset_cache_counts, plain, user_errors, workspace, workspace_statement
+from pages._shared import (
+    button_on_version,
+    current_dataset,
+    dataset_cache_counts,
+    demo_dataset,
+    no_real_message,
+    plain,
+    undo_button,
+    user_errors,
+    workspace,
+    workspace_statement,
+)
 
 METHODS = ["rule-based", "paraphrase", "llm", "another method…"]
 PREVIEW_ROWS = 500
 
-samples, manifest = current_dataset(__file__)
+samples, manifest = current_dataset(__file__, needs_real=False)
 st.title("Data")
 st.caption(
     "Load real samples and the synthetic sets to judge against them. Everything you load is kept "
@@ -33,6 +43,9 @@ st.caption(
 )
 if message := st.session_state.pop("flash", None):
     st.success(message, icon=":material/check_circle:")
+undo_button(manifest, key="undo_last")
+if not (samples["source"] == "real").any():
+    st.warning(no_real_message(samples), icon=":material/warning:")
 
 
 #: Raw tables kept in the session (each a whole file's columns: a big file is read once, not on every rerun).
@@ -108,7 +121,10 @@ def _role_inputs(key: str) -> tuple[str, str | None, int | None]:
 
 def _map_and_add(path: Path, name: str, role: str, method: str | None, generation: int | None, key: str) -> None:
     """Show the guessed columns, let the user change them, preview, and add to the dataset."""
-    modified = path.stat().st_mtime_ns if path.exists() else 0
+    try:
+        modified = path.stat().st_mtime_ns
+    except OSError:  # missing or not readable: read_table says which, in words
+        modified = 0
     table, report_dict = _raw_table(str(path), name, modified)
     columns = [str(c) for c in table.columns]
     guessed = (
@@ -171,28 +187,66 @@ def _map_and_add(path: Path, name: str, role: str, method: str | None, generatio
     )
     st.text(report.summary())
     st.dataframe(new[["text", "label", "method", "generation", "split"]].head(5), hide_index=True)
+    replace = _load_mode(key, (str(path), name, modified, role))
+    seen = button_on_version(
+        manifest,
+        f"Load {len(new):,} samples",
+        type="primary",
+        key=f"{key}_add",
+        disabled=replace and not _demo_shown() and not st.session_state.get(f"{key}_confirm_replace"),
+    )
+    if seen is not None:
+        part = {"name": name, "source": role, "method": method or "real", "rows": len(new), "report": report.to_dict()}
+        _commit(new, part, replace, seen)
+
+
+def _demo_shown() -> bool:
+    """The current dataset is the built-in demo: replacing it loses nothing (it is always one click away)."""
+    return manifest["name"] == demo.DEMO_NAME
+
+
+MODES = ["Add to the current dataset", "Replace the current dataset"]
+
+
+def _load_mode(key: str, upload: tuple) -> bool:
+    """Add (the default) or replace; True for replace. The choice holds for one file and one load only, so a
+    replace never carries over to the next upload; replacing a dataset of your own must be confirmed."""
+    mode_key, confirm_key, owner_key = f"{key}_mode", f"{key}_confirm_replace", f"{key}_mode_for"
+    owner = (*upload, st.session_state.get("loads_done", 0))
+    if st.session_state.get(owner_key) != owner:  # another file, role or a load since: start from the default
+        st.session_state.pop(mode_key, None)
+        st.session_state.pop(confirm_key, None)
+        st.session_state[owner_key] = owner
+    replace_demo = _demo_shown() and upload[-1] == "real"  # your first real file replaces the demo
     replace = st.radio(
         "Then",
-        ["Add to the current dataset", "Replace the current dataset"],
+        MODES,
         horizontal=True,
-        index=1 if manifest["name"] == demo.DEMO_NAME and role == "real" else 0,
-        key=f"{key}_mode",
+        index=1 if replace_demo else 0,
+        key=mode_key,
+        help="Adding keeps everything loaded. Replacing asks you to confirm, unless the dataset is the built-in demo; "
+        "either way, Undo last change restores the dataset before the load.",
     ).startswith("Replace")
-    if st.button(f"Load {len(new):,} samples", type="primary", key=f"{key}_add"):
-        part = {"name": name, "source": role, "method": method or "real", "rows": len(new), "report": report.to_dict()}
-        _commit(new, part, replace)
+    if replace and not _demo_shown():
+        st.warning(
+            f"Replacing removes the {manifest['rows']:,} samples now loaded ({plain(manifest['name'])}) from the "
+            f"dataset. They stay in the workspace's history: **Undo last change** brings them back.",
+            icon=":material/warning:",
+        )
+        st.checkbox(f"Yes, replace the {manifest['rows']:,} samples now loaded", key=confirm_key)
+    return replace
 
 
-def _commit(new, part: dict[str, Any], replace: bool) -> None:
-    """Save the new current dataset to the workspace, then rerun so every widget sees it."""
-    parts = [part] if replace else [*manifest["parts"], part]
-    combined, renamed = combine_samples(new) if replace else combine_samples(samples, new)
-    if renamed:
-        part["report"]["notes"].append(f"{renamed:,} ids clashed with rows already loaded; made unique.")
-    name = part["name"] if replace else f"{manifest['name']} + {part['name']}"
-    workspace().save(combined, name=name[:120], parts=parts)
-    st.session_state["flash"] = f"Loaded {len(new):,} samples from {plain(part['name'])}."  # the user's file name
-    st.rerun()
+def _commit(new, part: dict[str, Any], replace: bool, seen: str) -> None:
+    """Add the part to the dataset as it is now in the workspace (a merge: another session's add meanwhile is
+    kept), or replace the dataset version ``seen`` (the one the page showed: refused if it changed since); then
+    rerun so every widget sees it."""
+    with user_errors(f"Loading {part['name']}"):
+        workspace().add_samples(new, part, replace=replace, expected=seen, empty=demo_dataset)
+        st.session_state["loads_done"] = st.session_state.get("loads_done", 0) + 1
+        replaced = " They replace the earlier dataset: Undo last change brings it back." if replace else ""
+        st.session_state["flash"] = f"Loaded {len(new):,} samples from {plain(part['name'])}.{replaced}"
+        st.rerun()
 
 
 st.subheader("Load samples")
@@ -205,7 +259,9 @@ with demo_tab:
     )
     st.caption(demo.ATTRIBUTION)
     label = "Reload the demo corpus" if manifest["name"] == demo.DEMO_NAME else "Load the demo corpus"
-    if st.button(label, key="load_demo", help="Replaces the current dataset with the demo."):
+    if st.button(
+        label, key="load_demo", help="Replaces the current dataset with the demo (Undo last change brings it back)."
+    ):
         with user_errors("Loading the demo"):
             workspace().clear()  # an empty workspace shows the demo (the previous state is kept)
             st.session_state["flash"] = "Loaded the demo corpus."

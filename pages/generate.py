@@ -8,13 +8,13 @@ import json
 
 import streamlit as st
 
-from analysis.corpus import LoadReport, combine_samples
+from analysis.corpus import LoadReport
 from analysis.generate import DEFAULTS, METHODS, generate, inputs_digest
 from analysis.generate.backends import LocalBackend, OpenAIBackend
 from analysis.progress import ProgressMeter
-from pages._shared import current_dataset, plain, user_errors, workspace
+from pages._shared import current_dataset, demo_dataset, plain, user_errors, workspace
 
-samples, manifest = current_dataset(__file__)
+samples, manifest = current_dataset(__file__, needs_real=False)  # it can grow a synthetic set
 st.title("Generate")
 st.caption(
     "Make a synthetic set from the current data with a rule-based, paraphrase or LLM method, on this "
@@ -181,7 +181,6 @@ if start:
             + (f" ({report.model})" if report.model else "")
             + f", {report.seconds:.0f} s."
         )
-        combined, _ = combine_samples(samples, new)
         part = {
             "name": f"generated {name} g{report.generation}",
             "source": "synthetic",
@@ -189,7 +188,8 @@ if start:
             "rows": len(new),
             "report": part_report.to_dict(),
         }
-        workspace().save(combined, name=f"{manifest['name']} + {part['name']}"[:120], parts=[*manifest["parts"], part])
+        # a merge into the dataset as it is now: another session's add during the run is kept
+        workspace().add_samples(new, part, empty=demo_dataset)
         checkpoint.unlink(missing_ok=True)
         st.session_state["generate_flash"] = (
             f"Added {len(new):,} {plain(name)} samples (generation {report.generation}) to the dataset."

@@ -7,7 +7,9 @@ import streamlit as st
 from analysis.lesson import LARGE_TYPE_CSS, STEPS, map_step, step_chart, step_curves
 from pages._shared import current_dataset, dataset_embeddings, dataset_projection, demo_dataset, plain, user_errors
 
-current_dataset(__file__)  # through the router like every page; the lesson itself needs only the built-in demo
+current_dataset(
+    __file__, needs_real=False
+)  # through the router like every page; the lesson itself needs only the built-in demo
 st.title("Lesson: how models collapse")
 large = st.toggle(
     "Large type (projector)", key="lesson_large", help="Bigger text for a room; the charts stay the same."

@@ -233,13 +233,17 @@ def test_every_collapse_lab_error_exits_3_with_its_message(error, tmp_path, caps
     assert capsys.readouterr().err == "error: what is wrong, where, and how to fix it\n"
 
 
-def test_usage_errors_exit_2_except_for_check_where_2_means_an_alarm(capsys):
+def test_usage_errors_exit_2_for_every_command(capsys):
     for argv, code in (
+        ([], 2),
+        (["no-such-command"], 2),
         (["load"], 2),
         (["load", "x.csv", "--colour"], 2),
         (["simulate", "--model", "markov"], 2),
-        (["check"], 3),
-        (["check", "--real", "r.csv", "--synthetic", "a=s.csv", "--colour"], 3),
+        (["mix", "--real"], 2),
+        (["check"], 2),
+        (["check", "--real", "r.csv", "--synthetic", "no-equals-sign"], 2),
+        (["check", "--real", "r.csv", "--synthetic", "a=s.csv", "--colour"], 2),
     ):
         with pytest.raises(SystemExit) as stopped:
             main(argv)

@@ -498,7 +498,8 @@ def test_check_exit_codes(demo_files, tmp_path, capsys):
     ):
         with pytest.raises(SystemExit) as stopped:
             main(usage)
-        assert stopped.value.code == 3, usage  # never 2: that means an alarm
+        assert stopped.value.code == 2, usage  # as every command; the usage line on stderr tells it from an alarm
+        assert "usage: python -m analysis check" in capsys.readouterr().err
 
 
 # --- Copies of the evaluation holdout ---------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 from analysis.corpus import LoadReport, samples_from_frame
 from analysis.io import atomic_write_bytes
 from analysis.workspace import (
+    KEEP_VERSIONS,
     Workspace,
     WorkspaceDamaged,
     WorkspaceError,
@@ -75,13 +76,11 @@ def test_a_new_workspace_object_reads_the_same_state(ws):
 
 
 def test_old_sample_files_are_removed_after_a_save(ws):
-    """The current and the previous state (kept for recovery) stay; older ones go."""
-    save(ws, ["a"], "1")
-    previous = save(ws, ["b"], "2")
-    current = save(ws, ["c"], "3")
+    """The current state and the last KEEP_VERSIONS earlier ones (for undo and recovery) stay; older ones go."""
+    saved = [save(ws, [f"text {i}"], str(i)) for i in range(KEEP_VERSIONS + 3)]
     kept = sorted(p.name for p in ws.root.glob("samples-*.parquet"))
-    assert kept == sorted([previous["samples_file"], current["samples_file"]])
-    assert json.loads((ws.root / "manifest.previous.json").read_text())["name"] == "2"
+    assert kept == sorted(m["samples_file"] for m in saved[-(KEEP_VERSIONS + 1) :])
+    assert json.loads((ws.root / "manifest.previous.json").read_text())["name"] == str(KEEP_VERSIONS + 1)
 
 
 def test_save_refuses_parts_that_do_not_add_up(ws):

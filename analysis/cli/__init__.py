@@ -14,10 +14,10 @@ ab             A/B test two sets or mixtures: every metric's difference, 95 % in
 report         one self-contained HTML report of real and synthetic files (``--out report.html``)
 check          the quality gate for CI: level and trend rules on each synthetic set, a verdict per set
 
-Exit codes: 0 success, 2 wrong usage, 3 bad input (the message says what and how to fix it).
-A number out of its range (``--size -5``, ``--holdout 2``) is bad input, refused before any work.
-``check`` is the exception: 0 no rule fires, 1 a warning rule fires, 2 an alarm rule fires, 3 bad
-input *or wrong usage* (its usage errors exit 3, so that 2 always means an alarm).
+Exit codes: 0 success, 2 wrong usage (every command alike: argparse's convention), 3 bad input (the
+message says what and how to fix it). A number out of its range (``--size -5``, ``--holdout 2``) is bad
+input, refused before any work. ``check`` also exits 1 when a warning rule fires and 2 when an alarm rule
+fires; a usage error is told apart from an alarm by the usage line it prints on stderr.
 
 One module per command group in this package; each has ``register(commands)``, which adds its
 commands' parsers, and ``NUMBERS``, the ranges its numeric options accept. A new command is a new

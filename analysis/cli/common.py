@@ -35,23 +35,16 @@ EXIT_USAGE = 2
 
 
 class CommandParser(argparse.ArgumentParser):
-    """The parser of one command; ``usage_exit`` is the exit status of its usage errors.
-
-    That is argparse's 2, except for ``check``: its usage errors exit 3 (bad input), since its
-    exit 2 means an alarm fired. ``add_parser(..., usage_exit=3)`` passes it through.
-    """
-
-    def __init__(self, *args, usage_exit: int = EXIT_USAGE, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.usage_exit = usage_exit
+    """The parser of one command: a usage error prints the usage and exits :data:`EXIT_USAGE` (2), for every
+    command alike (``check`` included: its alarm is also 2, and the usage line on stderr tells them apart)."""
 
     def error(self, message: str):
         self.print_usage(sys.stderr)
-        self.exit(self.usage_exit, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
     def parse_known_args(self, args=None, namespace=None):
         namespace, extras = super().parse_known_args(args, namespace)
-        if extras and self.usage_exit != EXIT_USAGE:  # otherwise the top-level parser reports them, with exit 2
+        if extras:  # reported here, with this command's usage, rather than by the top-level parser
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
 

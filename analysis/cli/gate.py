@@ -18,6 +18,7 @@ from analysis.cli.common import (
     load_named_files,
 )
 from analysis.corpus import CorpusError
+from analysis.corpus.files import read_small_file
 
 #: command -> argument -> (option, test, what it accepts); None values are "not given" and pass.
 NUMBERS: dict[str, dict[str, tuple]] = {
@@ -41,9 +42,10 @@ def command_report(args: argparse.Namespace) -> int:
     load_rules(args.rules), load_trend_rules(args.rules)  # a bad rules file fails before any work
     manifest = None
     if args.mixture:
+        raw = read_small_file(args.mixture, "the .manifest.json that `python -m analysis mix --out` wrote", 50_000_000)
         try:
-            manifest = json.loads(Path(args.mixture).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            manifest = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise CorpusError(
                 f"{args.mixture}: cannot read the mixture manifest ({exc}). Give the .manifest.json that "
                 f"`python -m analysis mix --out` wrote."
@@ -78,12 +80,14 @@ def command_report(args: argparse.Namespace) -> int:
 
 
 def command_check(args: argparse.Namespace) -> int:
-    from analysis.compare import compare
-    from analysis.monitor import gate
-    from analysis.risks import load_rules, load_trend_rules
-
     try:
-        load_rules(args.rules), load_trend_rules(args.rules)  # a bad rules file fails before any work
+        from analysis.risks import load_rules, load_trend_rules
+
+        # a bad rules file (a pipe, /dev/zero, a typo) fails before any work, even before the metrics' imports
+        load_rules(args.rules), load_trend_rules(args.rules)
+        from analysis.compare import compare
+        from analysis.monitor import gate
+
         samples, _ = load_named_files(args)
         vectors = embedded(samples)
         table = compare(samples, embeddings=vectors, size=args.size, seed=args.seed, with_mauve=not args.no_mauve)
@@ -131,11 +135,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.set_defaults(run=command_report)
     check = commands.add_parser(
         "check",
-        help="quality gate: exit 0 ok, 1 warning, 2 alarm, 3 bad input or usage",
+        help="quality gate: exit 0 ok, 1 warning, 2 alarm (or wrong usage, as every command), 3 bad input",
         description="Score each synthetic set against the real holdout and apply the level and trend rules. "
         "Exit 0 when no rule fires, 1 when a warning rule fires, 2 when an alarm rule fires, "
-        "3 on bad input or wrong usage.",
-        usage_exit=EXIT_BAD_INPUT,
+        "3 on bad input. Wrong usage exits 2 with the usage on stderr, as for every command.",
     )
     add_named_file_options(check)
     check.add_argument("--format", choices=["text", "json"], default="text")

@@ -13,6 +13,8 @@ from analysis.corpus.schema import ACCEPTED_FORMATS, FORMATS, CorpusError
 #: Bytes looked at to sniff a file (binary or text, separator): never the whole file.
 SNIFF_BYTES = 8192
 _READ_CHUNK = 1 << 20
+#: Entries (files and folders) a folder walk looks at, at most: a folder of samples, not a file system.
+MAX_FOLDER_ENTRIES = 250_000
 
 
 _SPECIAL_KINDS = (
@@ -23,17 +25,20 @@ _SPECIAL_KINDS = (
 )
 
 
-def _not_regular(path: Path, name: str, mode: int) -> CorpusError:
+_SAVE_SAMPLES = "Save the samples to an ordinary file or folder and load that."
+
+
+def _not_regular(path: Path, name: str, mode: int, fix: str = _SAVE_SAMPLES) -> CorpusError:
     kind = next((text for test, text in _SPECIAL_KINDS if test(mode)), "a special file")
     via = " (through a symbolic link)" if path.is_symlink() else ""
     return CorpusError(
-        f"{name}: {kind}{via}, not a regular file, so it is not read (it could block or never end). "
-        f"Save the samples to an ordinary file or folder and load that."
+        f"{name}: {kind}{via}, not a regular file, so it is not read (it could block or never end). {fix}"
     )
 
 
-def stat_input(path: Path, name: str) -> os.stat_result:
-    """The status of a file or folder to read (symbolic links followed); special files are refused."""
+def stat_input(path: Path, name: str, fix: str = _SAVE_SAMPLES) -> os.stat_result:
+    """The status of a file or folder to read (symbolic links followed); special files are refused (``fix``:
+    what the message tells the user to do instead)."""
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -45,7 +50,7 @@ def stat_input(path: Path, name: str) -> os.stat_result:
             f"{name}: cannot read it ({exc.strerror or exc}). Check the path and its permissions."
         ) from None
     if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
-        raise _not_regular(path, name, info.st_mode)
+        raise _not_regular(path, name, info.st_mode, fix)
     return info
 
 
@@ -150,3 +155,67 @@ def detect_format(path: Path) -> str:
 
 def _looks_binary(head: bytes) -> bool:
     return b"\x00" in head
+
+
+def read_small_file(path: str | Path, what: str, max_bytes: int) -> bytes:
+    """The bytes of a small file that is not data (a rules file, a manifest), with the same guards as data
+    files: a missing path, a folder, a pipe, a device or a socket is refused unread, and never more than
+    ``max_bytes + 1`` bytes are read. Raises :class:`CorpusError` saying what ``what`` is and what to give
+    instead; an empty file is ``b""``."""
+    path = Path(path)
+    name = str(path)
+    info = stat_input(path, name, fix=f"Give the path of {what}.")
+    if stat.S_ISDIR(info.st_mode):
+        raise CorpusError(f"{name}: a folder, not a file. Give the path of {what}.")
+    raw = read_at_most(path, name, max_bytes)
+    if raw is None:
+        raise CorpusError(
+            f"{name}: holds more than {max_bytes / 1e6:,.1f} MB, far more than {what} ever needs. Check the path."
+        )
+    return raw
+
+
+def folder_files(path: Path, limit: int | None = None) -> tuple[list[Path], int]:
+    """The files under a folder, sorted (hidden files and folders skipped, linked folders not followed),
+    and how many other entries (pipes, devices, sockets, broken links) were seen.
+
+    Raises :class:`CorpusError`, naming the folder, when a subfolder cannot be read (permissions) or the
+    folder holds more than ``limit`` entries (default :data:`MAX_FOLDER_ENTRIES`; ``/`` or ``/proc`` hold
+    more: not a folder of samples).
+    """
+    limit = MAX_FOLDER_ENTRIES if limit is None else limit
+    files: list[Path] = []
+    others, seen, pending = 0, 0, [path]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                children = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+            inside = "" if folder == path else f" (inside {path})"
+            raise CorpusError(
+                f"{folder}{inside}: the folder cannot be read ({reason}). Load a folder you can read, or fix its "
+                f"permissions."
+            ) from None
+        for entry in children:
+            if entry.name.startswith("."):
+                continue
+            seen += 1
+            if seen > limit:
+                raise CorpusError(
+                    f"{path}: holds more than {limit:,} files and folders, which is not a folder of samples. Give "
+                    f"the folder that holds your .txt files (one sample per file, a subfolder per label)."
+                )
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif entry.is_dir():
+                    continue  # a link to a folder: not followed (it could loop or leave the folder)
+                elif entry.is_file():
+                    files.append(Path(entry.path))
+                else:
+                    others += 1
+            except OSError:
+                others += 1
+    return sorted(files), others

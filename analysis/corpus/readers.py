@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.corpus.decode import decode_text, split_lines
-from analysis.corpus.files import detect_format, read_at_most, read_file_bytes, stat_input
+from analysis.corpus.files import detect_format, folder_files, read_at_most, read_file_bytes, stat_input
 from analysis.corpus.records import csv_errors, json_depth, jsonl_record, separator, too_deep
 from analysis.corpus.schema import (
     DEFAULT_MAX_BYTES,
@@ -100,8 +100,7 @@ def _read_folder(path: Path, max_bytes: int, encoding: str | None, report: LoadR
     Only regular files are read (pipes, devices and sockets in the folder are skipped and
     counted), and ``max_bytes`` bounds the bytes read from all of them together.
     """
-    entries = sorted(p for p in path.rglob("*") if not p.name.startswith(".") and not p.is_dir())
-    files = [p for p in entries if p.is_file()]
+    files, others = folder_files(path)
     texts = [p for p in files if p.suffix.lower() == ".txt"]
     if not texts:
         raise CorpusError(
@@ -110,9 +109,9 @@ def _read_folder(path: Path, max_bytes: int, encoding: str | None, report: LoadR
         )
     if len(files) > len(texts):
         report.notes.append(f"Skipped {len(files) - len(texts)} file(s) in the folder that are not .txt.")
-    if len(entries) > len(files):
+    if others:
         report.notes.append(
-            f"Skipped {len(entries) - len(files)} entries in the folder that are not regular files "
+            f"Skipped {others} entries in the folder that are not regular files "
             f"(pipes, devices, sockets or broken links)."
         )
     rows, encodings, read = [], set(), 0

@@ -77,6 +77,8 @@ def _mean_length(series: pd.Series) -> float:
 
 def guess_text_column(frame: pd.DataFrame, name: str) -> tuple[str, str]:
     """The string column with the longest mean length, and why it was chosen."""
+    if frame.empty:  # before the columns: an empty file has no text-like column, but the news is that it is empty
+        raise CorpusError(f"{name}: the file has no rows. Add samples to it.")
     lengths = {
         column: _mean_length(frame[column])
         for column in frame.columns
@@ -107,10 +109,15 @@ def _require_column(frame: pd.DataFrame, column: str, role: str, name: str) -> N
 
 
 def _as_text(value: Any) -> str:
-    """A cell as sample text: strings stripped, numbers written out, missing values empty."""
+    """A cell as sample text: strings stripped, numbers written out, missing values empty; a list (a
+    Parquet or JSON list column) is its items joined by spaces, not Python's or numpy's repr."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
-    return (value if isinstance(value, str) else str(value)).strip()
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return " ".join(text for text in map(_as_text, value) if text)
+    return str(value).strip()
 
 
 #: A string that starts or ends with a character ``str.strip`` removes (all of Python's whitespace).
@@ -238,6 +245,10 @@ def samples_from_frame(
     if source is not None:
         if source not in SOURCES:
             raise CorpusError(f"source must be 'real' or 'synthetic', got {source!r}.")
+        if "source" in frame.columns:  # overridden, but a value that is neither is a mistake in the file: named
+            told = _normalise_source(frame["source"], name)
+            if (differ := int((told != source).sum())) > 0:
+                report.notes.append(f"{differ:,} row(s) whose 'source' column says otherwise were loaded as {source}.")
         out["source"] = source
     elif "source" in frame.columns:
         out["source"] = _normalise_source(frame["source"], name)
