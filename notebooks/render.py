@@ -1,9 +1,9 @@
 """Execute the notebooks, convert each to HTML with nbconvert, and screenshot it in headless Chromium.
 
-    .venv/bin/python notebooks/render.py [--full] [--out docs] [notebooks/01-*.ipynb ...]
+    .venv/bin/python notebooks/render.py [--out docs] [notebooks/01-*.ipynb ...]
 
-Writes ``<out>/notebook-<name>.png`` (the HTML goes to a temporary folder). By default the
-notebooks run on the small dataset (``COLLAPSE_LAB_NOTEBOOK_SMALL=1``), as the tests run them. HTML is
+Writes ``<out>/notebook-<name>.png`` (the HTML goes to a temporary folder). The notebooks run as
+they are, on the demo, as the tests run them. HTML is
 ranked above widget views, so the interactive map shows as its static chart (nbconvert's widget
 manager would come from a CDN). Chromium is Debian's (``make test`` installs it); every request the
 page makes to another host is refused and counted, so a chart that needs the network shows blank.
@@ -36,10 +36,8 @@ PRIORITY = [
 ]
 
 
-def to_html(path: Path, *, small: bool) -> str:
+def to_html(path: Path) -> str:
     """The notebook executed (in a fresh kernel, from its own folder) and converted to nbconvert's lab HTML."""
-    if small:
-        os.environ["COLLAPSE_LAB_NOTEBOOK_SMALL"] = "1"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(
@@ -80,12 +78,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    parser.add_argument("--full", action="store_true", help="the full dataset, not the small one")
     args = parser.parse_args()
     for path in args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")):
         path = path.resolve()
         page_file = Path(tempfile.mkdtemp(prefix="collapse-lab-render-")) / f"notebook-{path.stem}.html"
-        page_file.write_text(to_html(path, small=not args.full), encoding="utf-8")
+        page_file.write_text(to_html(path), encoding="utf-8")
         image = args.out / f"notebook-{path.stem}.png"
         drawn, refused = screenshot(page_file, image)
         print(f"{path.name}: {drawn} charts drawn, {refused} requests to other hosts refused -> {image}")
