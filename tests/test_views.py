@@ -349,3 +349,58 @@ def test_select_box_counts_every_point_inside_per_set():
     assert len(mapview.select_box(points, None)[0]) == 0
     assert len(mapview.select_box(points, {"x": [0.2, 0.2], "y": [0.1, 0.5]})[0]) == 0  # an empty box
     assert mapview.Extent.of_box({"x": [0.2, 0.6], "y": [0.1, 0.5]}) == mapview.Extent(0.2, 0.6, 0.1, 0.5)
+
+
+def test_in_polygon_is_the_even_odd_rule_over_every_point():
+    points = pd.DataFrame({"x": [0.5, 1.2, 2.5, 0.5, 1.0], "y": [0.5, 0.5, 0.5, 1.2, 1.5]})
+    triangle = {"x": [0.0, 2.0, 0.0], "y": [0.0, 0.0, 2.0]}  # below the line x + y = 2
+    assert explore.in_polygon(points, triangle).tolist() == [True, True, False, True, False]
+    assert (
+        not explore.in_polygon(points, None).any() and not explore.in_polygon(points, {"x": [0, 1], "y": [0, 1]}).any()
+    )
+    # against brute force on random points and a random star-shaped polygon
+    rng = np.random.default_rng(3)
+    many = pd.DataFrame({"x": rng.uniform(-2, 2, 2000), "y": rng.uniform(-2, 2, 2000)})
+    angles = np.sort(rng.uniform(0, 2 * np.pi, 12))
+    radii = rng.uniform(0.5, 1.5, 12)
+    star = {"x": (radii * np.cos(angles)).tolist(), "y": (radii * np.sin(angles)).tolist()}
+    corners = list(zip(star["x"], star["y"]))
+
+    def winding(x: float, y: float) -> int:  # the winding number, a different algorithm from ray casting
+        total = 0.0
+        for (x0, y0), (x1, y1) in zip(corners, corners[1:] + corners[:1]):
+            total += np.arctan2((x0 - x) * (y1 - y) - (y0 - y) * (x1 - x), (x0 - x) * (x1 - x) + (y0 - y) * (y1 - y))
+        return round(total / (2 * np.pi))
+
+    expected = np.array([winding(x, y) != 0 for x, y in zip(many["x"], many["y"])])
+    assert (explore.in_polygon(many, star) == expected).all() and 0 < expected.sum() < len(many)
+
+
+def test_selection_shares_say_each_sets_share_of_itself_and_of_the_selection():
+    points = pd.DataFrame({"set": ["real"] * 100 + ["llm"] * 50, "label": ["a"] * 150})
+    mask = np.zeros(150, dtype=bool)
+    mask[:20] = True  # 20 % of real
+    mask[100:105] = True  # 10 % of llm
+    table = explore.selection_shares(points, mask).set_index("set")
+    assert table.loc["real", "share_of_group"] == 0.2 and table.loc["llm", "share_of_group"] == 0.1
+    assert table.loc["real", "share_of_selection"] == 0.8 and table.loc["llm", "selected"] == 5
+    assert list(table.index) == ["real", "llm"]  # largest share of its own first
+    assert explore.selection_shares(points, mask, by="label")["selected"].tolist() == [25]
+
+
+def test_text_search_is_a_plain_case_insensitive_substring():
+    texts = pd.Series(["The River Nile", "a river", "(river)", "lake"])
+    assert explore.text_matches(texts, "RIVER").tolist() == [True, True, True, False]
+    assert explore.text_matches(texts, "(river").tolist() == [False, False, True, False]  # not a pattern
+    assert not explore.text_matches(texts, "  ").any()
+
+
+def test_semantic_search_ranks_rows_by_cosine_to_the_query():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(500, 16)).astype(np.float32)
+    query = vectors[42] * 3 + 0.01 * rng.normal(size=16).astype(np.float32)
+    found = explore.nearest_rows(vectors, query, n=5)
+    cosine = (vectors @ query) / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query))
+    assert found["row"].tolist() == np.argsort(-cosine, kind="stable")[:5].tolist() and found["row"].iloc[0] == 42
+    restricted = explore.nearest_rows(vectors, query, rows=np.arange(100, 200), n=3)
+    assert restricted["row"].between(100, 199).all()

@@ -38,7 +38,7 @@ from analysis.corpus.schema import (
     metadata_columns,
     sample_id,
 )
-from analysis.corpus.writers import WRITE_FORMATS, write_samples
+from analysis.corpus.writers import WRITE_FORMATS, samples_bytes, write_samples
 
 __all__ = [
     "CorpusError",
@@ -62,6 +62,7 @@ __all__ = [
     "sample_id",
     "detect_format",
     "write_samples",
+    "samples_bytes",
     "guess_text_column",
     "guess_label_column",
     "word_counts",
