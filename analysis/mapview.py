@@ -33,6 +33,7 @@ __all__ = [
     "POINT_LIMIT",
     "MARK_LIMIT",
     "DENSITY_CELL",
+    "OTHERS",
     "Extent",
     "color_key",
     "density_image",
@@ -48,6 +49,9 @@ IMAGE_WIDTH, IMAGE_HEIGHT = 1100, 640
 POINT_LIMIT = 3_000
 #: Ringed marks (e.g. uncovered real samples) drawn at most; above it a seeded sample of them.
 MARK_LIMIT = 2_000
+#: The category of the points a highlight leaves out (drawn grey under the highlighted ones).
+OTHERS = "(others)"
+_OTHERS_GREY = "#d4d4d4"
 #: Pixels per side of a cell of the density layers (synthetic − real, real, synthetic).
 DENSITY_CELL = 16
 _PALETTE = [
@@ -322,13 +326,16 @@ def points_map(
     marked: pd.DataFrame | None = None,
     marked_title: str = "marked",
     layers: list[alt.Chart] | None = None,
+    highlight: np.ndarray | None = None,
     height: int = 560,
 ) -> alt.LayerChart:
     """The map of ``points`` (:func:`analysis.explore.map_points`) at any size: every point inside
     ``extent`` (default: all of them) in the density image, over the density ``layer``; where
     :data:`POINT_LIMIT` or fewer are in view they are drawn as hoverable points too, their hover text
-    cut from ``texts`` (the sample texts, by ``points["row"]``). The Embedding map page and the
-    notebook's :func:`analysis.api.explore` draw with it; :func:`map_chart` says what the chart holds.
+    cut from ``texts`` (the sample texts, by ``points["row"]``). With a ``highlight`` mask (a set or a
+    label clicked, a search) the other points stay on the map in grey (:data:`OTHERS`), so the
+    highlighted ones read against the whole. The Embedding map page and the notebook's
+    :func:`analysis.api.explore` draw with it; :func:`map_chart` says what the chart holds.
     """
     from analysis.explore import hover_text
 
@@ -336,13 +343,20 @@ def points_map(
     extent = extent if extent is not None else Extent.of(x, y)
     categories = points[color_by].astype(str) if color_by == "generation" else points[color_by]
     colors = color_key(categories, color_by)
+    if highlight is not None:
+        highlight = np.asarray(highlight, dtype=bool)
+        categories = pd.Series(np.where(highlight, categories.astype(str), OTHERS), index=points.index)
+        colors = {name: color for name, color in colors.items() if name in set(categories)} | {OTHERS: _OTHERS_GREY}
     real = (points["source"] == "real").to_numpy()
     png = density_image(x, y, categories, colors, extent, layer=layer, real=real, synthetic=~real)
     in_view = extent.contains(x, y)
     shown = None
     if in_view.sum() <= POINT_LIMIT:
         shown = points[in_view]
-        shown = shown.assign(hover=hover_text(texts.iloc[shown["row"].to_numpy()]).to_numpy())
+        shown = shown.assign(
+            hover=hover_text(texts.iloc[shown["row"].to_numpy()]).to_numpy(),
+            **{color_by: np.asarray(categories)[in_view]},
+        )
     return map_chart(
         png, extent, color_by=color_by, colors=colors, points=shown, marked=marked, marked_title=marked_title,
         layers=layers, height=height,

@@ -208,3 +208,15 @@ def test_ab_differences_draws_each_interval_around_zero():
     assert marks == ["rule", "errorbar", "point"]
     rows = spec["datasets"][spec["data"]["name"]]
     assert [row["favours"] for row in rows] == ["B", "no clear difference"]
+
+
+def test_a_highlight_greys_the_other_points_and_keeps_them_on_the_map(points):
+    texts = pd.Series(["t"] * len(points))
+    chosen = (points["set"] == "llm").to_numpy()
+    chart = spec(mapview.points_map(points, texts, highlight=chosen))
+    key = next(layer for layer in chart["layer"] if layer["mark"].get("opacity") == 0)
+    assert key["encoding"]["color"]["scale"]["domain"] == ["llm", mapview.OTHERS]
+    dots = next(layer for layer in chart["layer"] if layer["mark"]["type"] == "circle")
+    drawn = chart["datasets"][dots["data"]["name"]]
+    assert len(drawn) == len(points)  # every point stays, the others in grey
+    assert {row["set"] for row in drawn} == {"llm", mapview.OTHERS}
