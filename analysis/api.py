@@ -50,8 +50,9 @@ class Comparison:
 
     def wide(self) -> pd.DataFrame:
         """One row per set, one column per metric (the values), in the table's order."""
-        values = self.table.pivot_table(index="set", columns="metric", values="value", aggfunc="first", sort=False)
-        return values.reindex(index=self.sets, columns=list(dict.fromkeys(self.table["metric"])))
+        from analysis.metrics.catalog import values_by_set
+
+        return values_by_set(self.table)
 
     def in_words(self) -> list[str]:
         """The risks as sentences, a line per rule that fires: ``set: [severity] rule: message``."""

@@ -153,10 +153,9 @@ def _sha256_file(path: str | Path | None) -> str | None:
 
 
 def _wide_comparison(table: pd.DataFrame) -> pd.DataFrame:
-    sets = list(dict.fromkeys(table["set"]))
-    wide = table.pivot_table(index="metric", columns="set", values="value", aggfunc="first")
+    wide = catalog.values_by_set(table).T.rename_axis("metric")
     known = {m.name: m for m in catalog.compare_metrics()}
-    wide = wide.reindex([m for m in known if m in wide.index])[sets]
+    wide = wide.reindex([m for m in known if m in wide.index])
     wide.insert(0, "better", [known[m].direction for m in wide.index])
     wide.insert(0, "family", [known[m].family for m in wide.index])
     wide.columns.name = None

@@ -22,7 +22,7 @@ import pandas as pd
 from analysis.corpus import CorpusError
 from analysis.corpus.files import read_small_file
 from analysis.errors import CollapseLabError
-from analysis.metrics.catalog import compare_metrics
+from analysis.metrics.catalog import compare_metrics, values_by_set
 
 __all__ = ["DEFAULT_RULES", "TREND_KINDS", "load_rules", "load_trend_rules", "risks", "RulesError"]
 
@@ -84,7 +84,7 @@ def risks(table: pd.DataFrame, rules: str | Path | list[dict[str, Any]] | None =
     from analysis.compare import BASELINE  # here, not above: reading a rules file needs none of compare's imports
 
     rules = rules if isinstance(rules, list) else load_rules(rules)
-    values = table.pivot_table(index="set", columns="metric", values="value", aggfunc="first")
+    values = values_by_set(table)
     baseline = values.loc[BASELINE] if BASELINE in values.index else None
     fired = []
     for set_name, row in values.iterrows():

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analysis import charts
 from analysis.compare import BASELINE, cached_compare, generation_table
-from analysis.metrics.catalog import definitions, legacy_table
+from analysis.metrics.catalog import definitions, legacy_table, values_by_set
 from analysis.review import Recommendation, ReviewSummary, recommend_mixture, review_summary
 from analysis.risks import risks
 from pages._shared import (
@@ -128,7 +128,7 @@ with user_errors("Comparing the sets"):
     )
     _at_a_glance(review)
 
-    wide = table.pivot_table(index="set", columns="metric", values="value", aggfunc="first", sort=False)
+    wide = values_by_set(table)
     wide = wide[[metric for metric in METRICS if metric in wide.columns]]
     summary = fired.groupby("set")["risk"].agg(lambda r: ", ".join(dict.fromkeys(r)))
     wide.insert(

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 __all__ = [
     "Metric",
     "CATALOG",
@@ -33,6 +35,7 @@ __all__ = [
     "tile_metrics",
     "coverage_metrics",
     "legacy_table",
+    "values_by_set",
     "definitions",
 ]
 
@@ -507,3 +510,12 @@ def definitions(metrics: list[Metric] | None = None, *, ab: bool = False) -> dic
     """``metric -> definition`` (``ab``: the A/B test's sentence where it differs), default compare's metrics."""
     chosen = compare_metrics() if metrics is None else metrics
     return {m.name: (m.ab_definition or m.definition) if ab else m.definition for m in chosen}
+
+
+def values_by_set(table: pd.DataFrame) -> pd.DataFrame:
+    """A long metric table (columns ``set``, ``metric``, ``value``: ``compare``'s) as one row per set and one
+    column per metric, both in the order they first appear in the table (the ``real train`` baseline first)."""
+    values = table.pivot_table(index="set", columns="metric", values="value", aggfunc="first", sort=False)
+    values = values.reindex(index=list(dict.fromkeys(table["set"])), columns=list(dict.fromkeys(table["metric"])))
+    values.columns.name = None
+    return values
