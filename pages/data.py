@@ -250,7 +250,13 @@ def _commit(new, part: dict[str, Any], replace: bool, seen: str) -> None:
 
 
 st.subheader("Load samples")
-demo_tab, upload_tab, folder_tab = st.tabs(["Built-in demo", "Upload a file", "Folder on this machine"])
+# Keyed, so the open tab stays open across the reruns of a multi-file load (it jumped back to the first one);
+# a workspace that holds the user's own data opens on the upload tab.
+demo_tab, upload_tab, folder_tab = st.tabs(
+    ["Built-in demo", "Upload a file", "Folder on this machine"],
+    key="data_source_tab",
+    default="Built-in demo" if manifest["name"] == demo.DEMO_NAME else "Upload a file",
+)
 with demo_tab:
     st.write(
         "10,033 English Wikipedia summaries of the Level 4 vital articles, in 12 topics, and synthetic "
