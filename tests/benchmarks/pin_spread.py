@@ -33,7 +33,8 @@ from tests.test_pinned import demo_inputs, measured, small_inputs
 demo = demo_inputs()
 small = small_inputs(demo)
 values = {{name: measured(name, demo, small) for name in {names!r}}}
-kernels = sorted({{(p.get("internal_api"), p.get("architecture"), p.get("num_threads")) for p in threadpool_info()}}, key=str)
+kernels = sorted({{(p.get("internal_api"), p.get("architecture"), p.get("num_threads"))
+                  for p in threadpool_info()}}, key=str)
 json.dump({{"values": values, "kernels": kernels}}, open({out!r}, "w"))
 """
 
