@@ -15,6 +15,10 @@ damaged, half-written or vanished shard is skipped. Readers never lock: the inde
 are published together as one immutable snapshot, swapped atomically, so any number of threads (the
 app's sessions share one cache) can look up while shards arrive.
 
+A long text is cut before it is tokenised to the prefix the model reads (:func:`readable_texts`: the model
+truncates at 256 tokens, a tokenizer would tokenise all of a 1 MB text first); the cut never changes a vector,
+so the cache key stays the hash of the whole text.
+
 The demo corpus's vectors are built once at install (``make`` runs ``python -m analysis demo
 --embed``; git-ignored) in the same layout under ``data/demo/embeddings/``; they are read as extra,
 read-only shards, so the demo's map and metrics open without embedding 13,633 texts first.
@@ -54,6 +58,7 @@ __all__ = [
     "backend",
     "cached_count",
     "encode_batch",
+    "readable_texts",
     "load_model",
     "prepare_texts",
     "PreparedTexts",
@@ -82,6 +87,7 @@ EXPORT_DIR = Path(__file__).resolve().parent.parent / "data" / "models" / "all-M
 _MODELS: dict[str, object] = {}
 _MODELS_LOCK = threading.Lock()
 _CACHES: dict[Path, EmbeddingCache] = {}
+_COUNTERS: dict[int, tuple[object, Callable[[str], int]]] = {}  # id(encoder) -> (encoder, its token counter)
 _FAILED: dict[str, str] = {}  # export file -> why it did not load: this process uses the reference instead
 _WARNED: set[str] = set()
 log = logging.getLogger(__name__)
@@ -182,7 +188,7 @@ def encode_batch(encoder, texts: list[str], *, batch_size: int = 16) -> np.ndarr
     """One batch through an encoder from :func:`load_model`: (len(texts), d) L2-normalised float32, no cache."""
     return np.asarray(
         encoder.encode(
-            list(texts),
+            readable_texts(encoder, texts),
             batch_size=batch_size,
             convert_to_numpy=True,
             normalize_embeddings=True,
@@ -190,6 +196,27 @@ def encode_batch(encoder, texts: list[str], *, batch_size: int = 16) -> np.ndarr
         ),
         np.float32,
     )
+
+
+def readable_texts(encoder, texts: Iterable[str]) -> list[str]:
+    """Each text cut to the part ``encoder`` reads (:func:`analysis.embed_backends.readable_part`): the model
+    truncates at its ``max_seq_length`` tokens, so a 1 MB text is not tokenised whole only to be truncated.
+    The vector of every text is unchanged, so its cache key stays the hash of the whole text. An ONNX
+    encoder cuts its texts itself; a model without a known bound or fast tokenizer gets the texts whole."""
+    from analysis.embed_backends import OnnxEncoder, readable_part, token_counter
+
+    texts = list(texts)
+    if isinstance(encoder, OnnxEncoder):
+        return texts
+    bound = getattr(encoder, "max_seq_length", None)
+    tokenizer = getattr(getattr(encoder, "tokenizer", None), "backend_tokenizer", None)  # a fast (Rust) tokenizer
+    if not bound or tokenizer is None:
+        return texts
+    with _MODELS_LOCK:
+        known = _COUNTERS.get(id(encoder))
+        if known is None or known[0] is not encoder:
+            known = _COUNTERS[id(encoder)] = (encoder, token_counter(tokenizer))
+    return [readable_part(t, int(bound), known[1]) for t in texts]
 
 
 def get_model(model: str | None = None, backend_name: str | None = None):
@@ -531,7 +558,7 @@ def embed(
     for start in range(0, len(order), CHUNK):
         chunk = order[start : start + CHUNK]
         vectors[chunk] = encoder.encode(
-            [unique[i] for i in chunk],
+            readable_texts(encoder, (unique[i] for i in chunk)),  # not all of a long text: the model reads a prefix
             batch_size=batch_size,
             convert_to_numpy=True,
             normalize_embeddings=True,

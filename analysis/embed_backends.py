@@ -26,8 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,52 @@ def max_seq_length(model_path: Path) -> int:
     return int(json.loads(config.read_text()).get("max_seq_length", 256)) if config.exists() else 256
 
 
+#: Characters per token of the model's bound looked at first when a text is longer (:func:`readable_part`):
+#: English averages about 4 characters a token, so 16 is a generous margin; a text whose first this many
+#: characters hold fewer tokens is looked at further, never cut short.
+CHARS_PER_TOKEN = 16
+_SPACES = " \n\t\r"
+_SPACE = re.compile("[ \n\t\r]")
+
+
+def readable_part(text: str, max_tokens: int, count_tokens: Callable[[str], int]) -> str:
+    """The part of ``text`` that decides its vector under a model that reads ``max_tokens`` tokens: the whole
+    text when it is short, else a prefix cut at whitespace that already holds ``max_tokens`` tokens.
+
+    The model truncates at ``max_tokens`` anyway, but a tokenizer tokenises all of a text before truncating
+    (a 1 MB text: seconds and hundreds of MB). A prefix ending just before whitespace holds the same
+    first tokens as the whole text, since tokenizers split words at whitespace (WordPiece, BPE,
+    SentencePiece alike), so the model sees exactly the same tokens: no vector changes. ``count_tokens``
+    gives the number of tokens of a prefix, special tokens not counted (at least ``max_tokens`` when there
+    are more). A prefix with too few tokens (long runs of whitespace or of characters a tokenizer drops)
+    is widened fourfold until it has enough or is the whole text.
+    """
+    bound = max_tokens * CHARS_PER_TOKEN
+    while len(text) > bound:
+        # the last ASCII whitespace at or before the bound (others may be dropped like control characters),
+        # else the first after it; the prefix ends before its whole run of whitespace
+        cut = max(text.rfind(space, 0, bound + 1) for space in _SPACES)
+        if cut <= 0:
+            after = _SPACE.search(text, bound)
+            cut = after.start() if after else len(text)
+        cut = len(text[:cut].rstrip(_SPACES))
+        if 0 < cut < len(text) and count_tokens(text[:cut]) >= max_tokens:
+            return text[:cut]
+        bound *= 4
+    return text
+
+
+def token_counter(tokenizer) -> Callable[[str], int]:
+    """The number of tokens of a text under a ``tokenizers.Tokenizer`` (special tokens not counted), from a
+    copy of it that neither truncates nor pads: the tokenizer's own settings are left alone."""
+    from tokenizers import Tokenizer
+
+    copy = Tokenizer.from_str(tokenizer.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    return lambda text: len(copy.encode(text, add_special_tokens=False).ids)
+
+
 class OnnxEncoder:
     """An exported sentence model run by ONNX Runtime: ``encode(texts)`` gives L2-normalised float32 rows."""
 
@@ -57,8 +104,10 @@ class OnnxEncoder:
         if not self.path.is_file():
             raise FileNotFoundError(f"no exported model at {self.path}")
         self.tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length=max_seq_length(Path(model_path)))
+        self.max_seq_length = max_seq_length(Path(model_path))
+        self.tokenizer.enable_truncation(max_length=self.max_seq_length)
         self.tokenizer.no_padding()
+        self.counter = token_counter(self.tokenizer)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or 0  # 0: one thread per physical core
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -69,8 +118,12 @@ class OnnxEncoder:
     def get_sentence_embedding_dimension(self) -> int:
         return self.width
 
+    def readable(self, text: str) -> str:
+        """The part of ``text`` the model reads (:func:`readable_part`): a long text is not tokenised whole."""
+        return readable_part(text, self.max_seq_length, self.counter)
+
     def _run(self, texts: Sequence[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(list(texts))
+        encodings = self.tokenizer.encode_batch([self.readable(t) for t in texts])
         length = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), length), np.int64)
         mask = np.zeros_like(ids)

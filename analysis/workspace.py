@@ -550,15 +550,35 @@ class Workspace:
                 fsync_directory(self.root)
             self._remove_unreferenced()
 
+    def _upload_path(self, name: str, data: bytes) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).strip("._") or "upload"
+        return self.root / "uploads" / f"{bytes_sha256(data)[:12]}-{safe}"
+
     def store_upload(self, name: str, data: bytes) -> Path:
         """Keep an uploaded file in the workspace (atomically) and return its path."""
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).strip("._") or "upload"
-        digest = bytes_sha256(data)[:12]
-        path = self.root / "uploads" / f"{digest}-{safe}"
+        path = self._upload_path(name, data)
         with self.lock():
             if not path.exists():
                 atomic_write_bytes(path, data)
         return path
+
+    @contextlib.contextmanager
+    def upload(self, name: str, data: bytes) -> Iterator[Path]:
+        """An uploaded file kept in the workspace (:meth:`store_upload`) while the body reads it: when the body
+        raises (the file does not load), the copy is removed again, so a failed upload leaves nothing on disk.
+        A copy that was there before (the same bytes uploaded earlier) is left alone. Only errors remove it:
+        an interruption (the app's rerun or stop of a script run) keeps it for the next run to read."""
+        path = self._upload_path(name, data)
+        with self.lock():
+            existed = path.exists()
+            self.store_upload(name, data)
+        try:
+            yield path
+        except Exception:
+            if not existed:
+                with self.lock():
+                    path.unlink(missing_ok=True)
+            raise
 
     def subsets(self) -> dict[str, list[str]]:
         """The named subsets (name → sample ids), oldest first; ``{}`` when there are none."""
@@ -721,6 +741,22 @@ class Workspaces:
         if not valid_session_token(token):
             raise WorkspaceError("That session id is not valid; a new private workspace was opened.")
         return Workspace(self.base / "sessions" / token)
+
+    def new_session(self) -> str:
+        """A new private workspace: its token (:func:`new_session_token`), its folder made, so that a link
+        carrying the token is known (:meth:`session_known`) even before anything is saved in it."""
+        token = new_session_token()
+        (self.base / "sessions" / token).mkdir(parents=True, exist_ok=True)
+        return token
+
+    def session_known(self, token: Any) -> bool:
+        """Whether ``token`` names a private workspace on this server: well formed, and made by
+        :meth:`new_session` (or moved aside as damaged). A link with an unknown token opens a new workspace
+        under a new token, never one under the link's: a link's id is not adopted."""
+        if not valid_session_token(token):
+            return False
+        folder = self.base / "sessions" / token
+        return folder.is_dir() or any(folder.parent.glob(f"{token}.damaged-*"))
 
     def shared(self, name: str) -> Workspace:
         return Workspace(self.base / "shared" / validate_workspace_name(name))

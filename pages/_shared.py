@@ -37,7 +37,6 @@ from analysis.workspace import (
     WorkspaceError,
     Workspaces,
     describe_version,
-    new_session_token,
     valid_session_token,
     validate_workspace_name,
 )
@@ -83,13 +82,11 @@ def choose_workspace() -> None:
     """
     state = st.session_state.setdefault(_WORKSPACE, {"private": None, "shared": None})
     token = st.query_params.get(SESSION_PARAM)
-    if token is not None:
-        if valid_session_token(token):
+    if token is not None and token != state["private"]:
+        if Workspaces().session_known(token):
             state["private"] = token
         elif not state["private"]:
-            st.toast(
-                "The link's session id is not valid: a new private workspace was opened.", icon=":material/link_off:"
-            )
+            st.warning(unknown_session_message(token), icon=":material/link_off:")
     shared = st.query_params.get(SHARED_PARAM)
     if shared is not None:
         try:
@@ -101,9 +98,23 @@ def choose_workspace() -> None:
             )
             state["shared"] = None
     if not state["private"]:
-        state["private"] = new_session_token()
+        state["private"] = Workspaces().new_session()
     Workspaces().migrate_legacy()
     _sync_url()
+
+
+def unknown_session_message(token: str) -> str:
+    """What a link whose ``?session=`` names no workspace here opens, and why (the id itself is not shown)."""
+    why = (
+        "names no workspace on this server (it was removed, or the link is from another server)"
+        if valid_session_token(token)
+        else "is malformed (cut short or mistyped)"
+    )
+    return (
+        f"The link's session {why}: a fresh private workspace was opened, with a new link. "
+        "To reopen a workspace, use the full link it was opened with; a team shares a named workspace "
+        "(?workspace=NAME) instead."
+    )
 
 
 def workspace_query() -> dict[str, str]:

@@ -281,8 +281,8 @@ with upload_tab:
         key="upload_file",
     )
     if uploaded is not None:
-        with user_errors(f"Reading {uploaded.name}"):
-            stored = workspace().store_upload(uploaded.name, uploaded.getvalue())
+        # the stored copy is removed again when the file fails to load
+        with user_errors(f"Reading {uploaded.name}"), workspace().upload(uploaded.name, uploaded.getvalue()) as stored:
             _map_and_add(stored, uploaded.name, role, method, generation, key="upload")
 
 with folder_tab:

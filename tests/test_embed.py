@@ -533,3 +533,94 @@ def test_a_rerun_of_a_page_neither_hashes_nor_looks_up_the_dataset_again(tmp_pat
     assert shared.dataset_cache_counts(samples, version) == (60, 60)  # the Data page: nothing hashed or looked up
     assert (len(hashed), len(looked_up)) == (1, 1)
     shared._dataset_vectors.clear()
+
+
+# about 1 MB of prose
+LONG_PROSE = " ".join(f"Sentence {i} talks about the weather, the sea and a cat on a mat." for i in range(16_000))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend_name", ["torch", "onnx", "onnx-int8"])
+def test_a_long_text_is_tokenised_only_as_far_as_the_model_reads_and_no_vector_moves(
+    backend_name, tmp_path, monkeypatch
+):
+    """Issue 31: 20 texts of 1 MB took 73 s and 1.2 GB, tokenised whole only to be truncated at 256 tokens."""
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", backend_name)
+    encoder = get_model()
+    assert embed_module.backend() == backend_name
+    seen: list[int] = []  # the length of every text handed to the tokenizer
+    if backend_name == "torch":
+        original = encoder.preprocess
+
+        def preprocess(inputs, **kw):
+            seen.extend(map(len, inputs))
+            return original(inputs, **kw)
+
+        monkeypatch.setattr(encoder, "preprocess", preprocess)
+    else:
+        inner = encoder.tokenizer
+
+        class Spy:
+            def encode(self, text, **kw):
+                seen.append(len(text))
+                return inner.encode(text, **kw)
+
+            def encode_batch(self, texts, **kw):
+                seen.extend(map(len, texts))
+                return inner.encode_batch(texts, **kw)
+
+        monkeypatch.setattr(encoder, "tokenizer", Spy())
+    assert len(LONG_PROSE) > 1_000_000
+    longs = [LONG_PROSE, "x " + LONG_PROSE, LONG_PROSE.upper()]
+    vectors = embed(longs, cache_dir=tmp_path)
+    assert max(seen) <= 256 * 16  # the tokenizer never saw more than a few KB of any text
+    # each text's vector is that of a prefix holding more than the model's 256 tokens: the same bits alone,
+    # near it in a batch (int8's activations are quantised over the whole batch, so a batch moves them)
+    for text, vector in zip(longs, vectors):
+        prefix = embed([text[:5000]], use_cache=False)[0]
+        assert np.array_equal(embed([text], use_cache=False)[0], prefix)
+        assert float(vector @ prefix) > 0.99
+    # the cache key is the whole text's: the prefix has its own, and the whole text is found again
+    cache = embed_module.embedding_cache(cache_dir=tmp_path)
+    keys = embed_module.text_keys(embed_module.model_id(), [LONG_PROSE, LONG_PROSE[:5000]])
+    assert cache.contains(keys).tolist() == [True, False]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend_name", ["torch", "onnx"])
+def test_cutting_long_texts_changes_no_vector_of_a_text_the_model_reads_whole(backend_name, tmp_path, monkeypatch):
+    """Texts within 256 tokens, short or padded with whitespace past the cut's bound, keep their exact vectors."""
+    from analysis import embed_backends
+
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", backend_name)
+    get_model()
+    texts = [
+        *PARAPHRASES,
+        UNRELATED,
+        "word " * 200,  # under 256 tokens, under the bound
+        "a start" + " " * 10_000 + "\n\tand an end past the first bound",  # few tokens, many characters
+        "tabs\t" * 3000 + "end",  # 3000 tokens, the cut falls between them
+        "x" * 9000 + " tail",  # no whitespace before the bound
+    ]
+    cut = embed(texts, use_cache=False)
+    monkeypatch.setattr(embed_backends, "CHARS_PER_TOKEN", 10**9)  # nothing cut: the texts tokenised whole
+    whole = embed(texts, use_cache=False)
+    assert np.array_equal(cut, whole)
+
+
+def test_the_readable_part_ends_before_whitespace_and_holds_the_models_tokens():
+    """No model: words as tokens. The prefix ends before a whitespace run and holds at least 256 words; a text
+    whose first characters hold too few is looked at further, a text with no whitespace stays whole."""
+    from analysis.embed_backends import readable_part
+
+    def words(part: str) -> int:
+        return len(part.split())
+
+    prose = "one two  three\t\tfour " * 10_000
+    part = readable_part(prose, 256, words)
+    assert prose.startswith(part) and len(part) <= 256 * 16 and part[-1] not in " \t" and words(part) >= 256
+    sparse = "a" + " " * 50_000 + "b c " * 50_000
+    part = readable_part(sparse, 256, words)
+    assert sparse.startswith(part) and part.endswith(("b", "c")) and words(part) >= 256 and len(part) < len(sparse)
+    assert readable_part("y" * 100_000, 256, words) == "y" * 100_000
+    assert readable_part("short text", 256, words) == "short text"

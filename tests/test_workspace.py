@@ -182,6 +182,33 @@ def test_uploads_are_kept_under_safe_names(ws):
     assert path.name.endswith("my_data_.csv") and path.read_bytes() == b"text\nhello\n"
 
 
+def test_a_failed_upload_leaves_no_copy_on_disk_and_a_good_one_is_kept(ws):
+    """Issue 31: a file that does not load was left in uploads/ (a full disk stayed full)."""
+    from analysis.corpus import read_table
+    from analysis.errors import CollapseLabError
+
+    with pytest.raises(CollapseLabError), ws.upload("empty.csv", b"") as path:
+        assert path.is_file()  # stored for the reader
+        read_table(path, display_name="empty.csv")
+    assert not path.exists() and list((ws.root / "uploads").iterdir()) == []
+    with ws.upload("good.csv", b"text\nhello\n") as good:
+        table, _ = read_table(good, display_name="good.csv")
+    assert good.read_bytes() == b"text\nhello\n" and len(table) == 1
+    # the same bytes again, failing this time (say a column the user chose): the earlier copy stays
+    with pytest.raises(CollapseLabError), ws.upload("good.csv", b"text\nhello\n") as again:
+        raise CollapseLabError("no such column")
+    assert again == good and good.is_file()
+    # an interruption, not an error (the app's rerun or a stop of the script run), keeps the copy to read next time
+
+    class Rerun(BaseException):
+        pass
+
+    with pytest.raises(Rerun), ws.upload("other.csv", b"text\nbye\n") as other:
+        raise Rerun
+    assert other.is_file()
+    assert sorted(p.name for p in (ws.root / "uploads").iterdir()) == sorted([good.name, other.name])
+
+
 def test_clear_forgets_the_dataset(ws):
     ws.save(make_samples(["x"]), name="x", parts=[])
     ws.clear()

@@ -286,3 +286,21 @@ def test_a_damaged_workspace_from_before_sessions_is_recovered_as_the_shared_def
     assert list((workspaces_folder() / "shared").glob("default.damaged-*/manifest.json"))
     newcomer = run_app()  # a private session is told where the earlier workspace went
     assert any("shared workspace 'default' holds a dataset" in c.value for c in newcomer.caption)
+
+
+@pytest.mark.parametrize(
+    ("link", "why"),
+    [("not a token", "is malformed"), (secrets.token_urlsafe(24), "names no workspace on this server")],
+)
+def test_a_link_whose_session_is_unknown_or_malformed_says_a_fresh_workspace_was_opened(link, why):
+    """Issue 31: an invalid ?session= link silently opened a fresh workspace."""
+    at = run_app(session=link)
+    warnings = [w.value for w in at.warning if "link's session" in w.value]
+    assert len(warnings) == 1 and why in warnings[0] and "fresh private workspace was opened" in warnings[0]
+    assert link not in warnings[0]  # the link's text is not echoed
+    fresh = at.query_params.get("session")
+    assert fresh and fresh != link  # a new id, never the link's: a crafted link does not choose the workspace
+    assert not (workspaces_folder() / "sessions" / link).exists()
+    again = run_app(session=fresh)  # a refresh of the new link: known, no message
+    assert not [w for w in again.warning if "link's session" in w.value]
+    assert again.query_params.get("session") == fresh
