@@ -154,10 +154,17 @@ if cancelled:
 if start:
     with user_errors("Generating"):
         meter = ProgressMeter(int(n))
-        bar = st.progress(0.0, text="Starting…")
+        bar = st.progress(0.0, text="Preparing the run…")
+        done_so_far, stage_text = [0], [""]  # what the bar shows: samples accepted, and the current stage
 
         def show(done: int, total: int) -> None:
-            bar.progress(meter.fraction(done), text=meter.text(done))
+            done_so_far[0] = done
+            bar.progress(meter.fraction(done), text=f"{stage_text[0]} {meter.text(done)}".strip())
+
+        def stage(name: str, text: str) -> None:
+            stage_text[0] = text if name == "generate" else ""
+            rest = f" · {meter.text(done_so_far[0])}" if name == "generate" and done_so_far[0] else ""
+            bar.progress(meter.fraction(done_so_far[0]), text=text + rest)
 
         generated = generate(
             method,
@@ -168,8 +175,10 @@ if start:
             method_name=name,
             checkpoint=checkpoint,
             progress=show,
+            on_stage=stage,
             **params,
         )
+        bar.progress(1.0, text=f"Adding {len(generated.samples):,} samples to the dataset…")
         new, report = generated.samples, generated.report
         part_report = LoadReport(
             path=f"generated: {name}", format="generated", rows_read=report.attempts, rows_kept=len(new)

@@ -256,3 +256,102 @@ def test_a_worker_that_dies_mid_run_is_a_clear_error_and_the_run_resumes(real, l
     assert len(resumed) == 4 and resumed["text"].is_unique
     rows = [r["row"]["text"] for r in kept if "row" in r]
     assert resumed["text"].tolist()[: len(rows)] == rows
+
+
+# --------------------------------------------------------------------------- stages you can see; no orphaned worker
+
+
+def test_the_stages_are_reported_in_order_through_the_library(real, tmp_path):
+    """A cold local worker: its start, the model load, then each sample, then done; progress after each batch."""
+    backend = LocalBackend()
+    llama_worker_close = backend.worker.close
+    llama_worker_close()  # cold, as on the app's first Generate
+    events = []
+    generated = generate(
+        "llm",
+        real,
+        3,
+        seed=5,
+        backend=backend,
+        checkpoint=tmp_path / "run.jsonl",
+        max_tokens=48,
+        batch_size=8,
+        on_stage=lambda stage, text: events.append((stage, text)),
+        progress=lambda done, total: events.append(("progress", f"{done}/{total}")),
+    )
+    stages = [stage for stage, _ in events]
+    assert stages[:2] == ["start", "load"] and stages[-1] == "done", events
+    assert stages.count("start") == 1 and stages.count("load") == 1
+    assert "local model worker" in events[0][1] and "SmolLM2" in events[1][1] and " MB)" in events[1][1]
+    generating = [text for stage, text in events if stage == "generate"]
+    assert generating[0] == "Generating sample 1 of 3…"
+    numbers = [int(text.split()[2]) for text in generating]
+    assert numbers == sorted(numbers) and numbers[-1] <= 3 and len(generating) >= 3  # one per sample at least
+    assert stages.index("progress") > stages.index("generate")  # progress follows the samples it counts
+    assert events[-1][1].startswith(f"Generated {len(generated.samples)} of 3 samples")
+    # warm now: no start and no load the second time
+    again = []
+    generate("llm", real, 1, seed=6, backend=backend, max_tokens=32, on_stage=lambda s, t: again.append(s))
+    assert again[0] == "generate" and "start" not in again and "load" not in again
+
+
+def test_the_rule_based_method_reports_its_stages_too(real):
+    events = []
+    generate("rule-based", real, 5, seed=1, on_stage=lambda stage, text: events.append(stage))
+    assert events[0] == "generate" and events[-1] == "done" and "start" not in events
+
+
+def test_llama_uses_fewer_threads_than_cores(monkeypatch):
+    """llama.cpp's threads spin-wait: as many as the cores collapses when anything else runs."""
+    from analysis.generate.backends import default_threads
+
+    monkeypatch.delenv("COLLAPSE_LAB_LLAMA_THREADS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    assert default_threads() == max(1, cores // 2)
+    monkeypatch.setenv("COLLAPSE_LAB_LLAMA_THREADS", "3")
+    assert default_threads() == 3
+
+
+PARENT = """
+import sys, threading, time
+from analysis.generate.backends import LlamaWorker, Request, smollm2_path
+
+worker = LlamaWorker(smollm2_path())
+worker.start()
+print(worker.pid, flush=True)
+ask = [{"role": "user", "content": "Write a very long story about a river."}]
+long = Request(ask, max_tokens=2000, temperature=1.0)
+threading.Thread(target=worker.complete_many, args=([long] * 20,), daemon=True).start()  # keep it busy
+time.sleep(600)
+"""
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_worker_exits_soon_after_its_parent_is_killed(tmp_path):
+    """SIGKILL the parent while the worker is busy with a long completion: the worker is gone soon after."""
+    import time
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True, cwd=os.getcwd(), env=os.environ.copy()
+    )
+    try:
+        worker_pid = int(parent.stdout.readline())
+        time.sleep(1.0)  # the long request is under way
+        assert _alive(worker_pid)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while _alive(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(worker_pid), "the llama.cpp worker outlived its killed parent by 30 s"
+    finally:
+        if parent.poll() is None:
+            parent.kill()

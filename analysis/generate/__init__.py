@@ -165,6 +165,7 @@ def generate(
     checkpoint: str | Path | None = None,
     resume: bool = True,
     progress: Callable[[int, int], object] | None = None,
+    on_stage: Callable[[str, str], object] | None = None,
     should_stop: Callable[[], bool] | None = None,
     batch_size: int = 8,
     max_attempts: int | None = None,
@@ -192,6 +193,12 @@ def generate(
         An append-only JSONL file; with ``resume`` a killed run continues where it stopped.
     progress
         Called as ``progress(accepted, n)`` after each batch.
+    on_stage
+        Called as ``on_stage(stage, text)`` at each step, in order: ``"start"`` (the local
+        model's worker process starts: "Starting the local model worker…") and ``"load"``
+        ("Loading SmolLM2-… (98 MB)…"), both only when the worker is not warm yet; then
+        ``"generate"`` before each sample ("Generating sample 2 of 3…"); last ``"done"``. For a
+        progress display that says what is happening, not only how far it is.
     should_stop
         Polled between batches; when it returns True the run stops and returns what it has
         (``report.complete`` is then False).
@@ -236,6 +243,12 @@ def generate(
     started = time.perf_counter()
     next_index = max(records, default=-1) + 1
     complete = True
+    stage: Callable[[str, str], object] = on_stage or (lambda name, text: None)
+    if isinstance(engine, LocalBackend) and len(accepted) < n:
+        engine.start(stage)  # the worker's start and the model load, each reported, before any sample
+
+    def generating(number: int) -> None:
+        stage("generate", f"Generating sample {min(number, n):,} of {n:,}…")
 
     def base_row(index: int, text: str, parent: pd.Series | None, label: Any, extra: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -316,8 +329,17 @@ def generate(
                 requests.append(request)
 
         answers: Sequence[str | Completion | GenerationError]
+        generating(len(accepted) + 1)
         if engine is None:  # rule-based (the only method without a backend): the texts are the answers
             answers = texts
+        elif isinstance(engine, LocalBackend):  # one answer at a time: say which sample is being written
+            first, last = len(accepted) + 1, len(requests) - 1
+
+            def answered(position: int, first: int = first, last: int = last) -> None:
+                if position < last:
+                    generating(first + position + 1)
+
+            answers = engine.complete_many(requests, on_stage=stage, on_answer=answered)
         else:
             answers = engine.complete_many(requests)
         batch, failure = [], None
@@ -351,6 +373,7 @@ def generate(
             raise GenerationError(f"{failure} ({len(accepted)} of {n} samples were accepted and kept.)")
 
     rows = [accepted[i] for i in sorted(accepted)][:n]
+    stage("done", f"Generated {len(rows):,} of {n:,} samples in {time.perf_counter() - started:.1f} s.")
     frame = pd.DataFrame(rows)
     if frame.empty:
         frame = pd.DataFrame(columns=COLUMNS + PROVENANCE)

@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ __all__ = [
     "LocalBackend",
     "LlamaWorker",
     "llama_worker",
+    "default_threads",
+    "StageReport",
     "OpenAIBackend",
     "smollm2_path",
     "redact_url",
@@ -102,19 +105,44 @@ def smollm2_path() -> Path:
     return path
 
 
+def default_threads() -> int:
+    """llama.cpp's thread count: ``COLLAPSE_LAB_LLAMA_THREADS``, else half the usable cores (at least 1).
+
+    llama.cpp's threads spin-wait on each other; with as many threads as cores, any other work on
+    the machine (another session, an embedding, a test run) leaves one of them descheduled and the
+    others spinning. Measured on 2 cores at a load near 8: three completions took 52 s with 2
+    threads and 12 s with 1 (the same tokens). One thread has nothing to wait for.
+    """
+    configured = os.environ.get("COLLAPSE_LAB_LLAMA_THREADS", "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // 2)
+
+
+#: a stage report: ``(stage, text)``, e.g. ``("load", "Loading SmolLM2-135M-Instruct.Q4_1.gguf (94 MB)…")``
+StageReport = Callable[[str, str], object]
+
+
 class LlamaWorker:
     """One GGUF model run by llama.cpp in a child process (``llama_worker.py``), kept warm between calls.
 
     A native crash in llama.cpp (SIGILL, SIGSEGV, ...) ends the child only: the call that was
     running gets a :class:`GenerationError` that says what happened and what to do, and the next
     call starts a fresh worker. Calls from several threads (app sessions) are served one at a time.
+    The worker ends by itself within about a second when this process dies (it watches its parent).
     """
 
     def __init__(self, model_path: str | Path, *, n_ctx: int = 2048, n_threads: int | None = None) -> None:
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_threads = n_threads or default_threads()
         self.system_info = ""
+        #: seconds the last start took: the process and llama.cpp's import, then the model load
+        self.start_seconds: dict[str, float] = {}
         self._process: subprocess.Popen | None = None
         self._log: Any = None
         self._lock = threading.Lock()
@@ -124,18 +152,53 @@ class LlamaWorker:
         """The worker's process id while it runs (tests kill it to check the crash path)."""
         return self._process.pid if self._process and self._process.poll() is None else None
 
-    def _start(self) -> None:
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def model_text(self) -> str:
+        try:
+            size = f" ({self.model_path.stat().st_size / 1e6:,.0f} MB)"
+        except OSError:
+            size = ""
+        return f"Loading {self.model_path.name}{size}…"
+
+    def start(self, on_stage: StageReport | None = None) -> None:
+        """Start the worker and load the model unless it runs already; ``on_stage`` hears each step."""
+        with self._lock:
+            self._ensure(on_stage)
+
+    def _ensure(self, on_stage: StageReport | None) -> None:
+        if not self.running:
+            self.close()
+            self._start(on_stage)
+
+    def _start(self, on_stage: StageReport | None = None) -> None:
+        report = on_stage or (lambda stage, text: None)
+        report("start", f"Starting the local model worker ({self.n_threads} llama.cpp thread(s))…")
+        started = time.perf_counter()
         self._log = tempfile.TemporaryFile()  # noqa: SIM115  # closed in close(), after the worker ends
         self._process = subprocess.Popen(
-            [sys.executable, str(_WORKER_SCRIPT)],
+            [sys.executable, str(_WORKER_SCRIPT), str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
             encoding="utf-8",
         )
-        self._send({"model_path": str(self.model_path), "n_ctx": self.n_ctx, "n_threads": self.n_threads})
+        self._send(
+            {
+                "model_path": str(self.model_path),
+                "n_ctx": self.n_ctx,
+                "n_threads": self.n_threads,
+                "n_threads_batch": self.n_threads,
+            }
+        )
         reply = self._receive()
+        loading = time.perf_counter()
+        if reply.get("loading"):
+            report("load", self.model_text())
+            reply = self._receive()
         if "error" in reply:
             self.close()
             raise GenerationError(
@@ -143,6 +206,7 @@ class LlamaWorker:
                 f"`make install` (or `pip install -e .`), or use an OpenAI-compatible backend."
             )
         self.system_info = reply.get("system_info", "")
+        self.start_seconds = {"process": loading - started, "load": time.perf_counter() - loading}
 
     def _send(self, message: dict[str, Any]) -> None:
         assert self._process is not None and self._process.stdin
@@ -185,22 +249,35 @@ class LlamaWorker:
             f"OpenAI-compatible backend (set COLLAPSE_LAB_OPENAI_BASE_URL and COLLAPSE_LAB_OPENAI_MODEL)."
         )
 
-    def complete_many(self, requests: list[Request]) -> list[Completion | GenerationError]:
+    def complete_many(
+        self,
+        requests: list[Request],
+        *,
+        on_stage: StageReport | None = None,
+        on_answer: Callable[[int], object] | None = None,
+    ) -> list[Completion | GenerationError]:
+        """Answer ``requests`` in order; ``on_answer(i)`` is called as answer ``i`` arrives.
+
+        A worker that dies mid-batch keeps the answers that came before; the rest get the error.
+        """
+        answers: list[Completion | GenerationError] = []
         with self._lock:
             try:
-                if self._process is None or self._process.poll() is not None:
-                    self.close()
-                    self._start()
-                self._send({"requests": [asdict(request) for request in requests]})
-                reply = self._receive()
+                self._ensure(on_stage)
+                if requests:
+                    self._send({"requests": [asdict(request) for request in requests]})
+                for position in range(len(requests)):
+                    answer = self._receive()["answer"]
+                    answers.append(
+                        GenerationError(f"The local model failed on this request: {answer['error']}")
+                        if "error" in answer
+                        else Completion(answer["text"], answer.get("finish_reason"))
+                    )
+                    if on_answer:
+                        on_answer(position)
             except GenerationError as exc:
-                return [exc] * len(requests)
-        return [
-            GenerationError(f"The local model failed on this request: {a['error']}")
-            if "error" in a
-            else Completion(a["text"], a.get("finish_reason"))
-            for a in reply["answers"]
-        ]
+                return answers + [exc] * (len(requests) - len(answers))
+        return answers
 
     def close(self) -> None:
         """Stop the worker (it also stops by itself when this process ends)."""
@@ -225,7 +302,7 @@ def _close_workers() -> None:
 
 def llama_worker(model_path: str | Path, *, n_ctx: int = 2048, n_threads: int | None = None) -> LlamaWorker:
     """The worker for ``model_path``, shared by every caller in this process (one model load)."""
-    key = (str(Path(model_path).resolve()), n_ctx, n_threads or os.cpu_count() or 1)
+    key = (str(Path(model_path).resolve()), n_ctx, n_threads or default_threads())
     with _WORKERS_LOCK:
         if key not in _WORKERS:
             if not _WORKERS:
@@ -248,8 +325,18 @@ class LocalBackend:
     def worker(self) -> LlamaWorker:
         return llama_worker(self.model_path, n_ctx=self.n_ctx)
 
-    def complete_many(self, requests: list[Request]) -> list[Completion | GenerationError]:
-        return self.worker.complete_many(requests)
+    def start(self, on_stage: StageReport | None = None) -> None:
+        """Start the worker and load the model now (a no-op when it is warm), reporting each step."""
+        self.worker.start(on_stage)
+
+    def complete_many(
+        self,
+        requests: list[Request],
+        *,
+        on_stage: StageReport | None = None,
+        on_answer: Callable[[int], object] | None = None,
+    ) -> list[Completion | GenerationError]:
+        return self.worker.complete_many(requests, on_stage=on_stage, on_answer=on_answer)
 
 
 # --------------------------------------------------------------------------- remote: OpenAI-compatible
