@@ -23,6 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import charts, demo
+from analysis.compare import cached_compare
 from analysis.embed import PreparedTexts, cached_count, embed, model_id, prepare_texts
 from analysis.errors import CollapseLabError
 from analysis.explore import set_names
@@ -487,6 +488,20 @@ def dataset_projection(
     while len(_SERVED) > 4:  # as many as _projection keeps
         _SERVED.pop(next(iter(_SERVED)))
     return xy
+
+
+def dataset_compare(samples: pd.DataFrame, embeddings: np.ndarray, **params: Any) -> pd.DataFrame:
+    """:func:`analysis.compare.cached_compare` of the rows given, with a progress bar while it computes: the
+    Method comparison page and the report share one table per dataset and parameters (kept on disk)."""
+    bar = st.progress(0.0, text="Comparing sets (once; then it is cached on disk)…")
+    table = cached_compare(
+        samples,
+        embeddings,
+        progress=lambda done, total: bar.progress(done / total, text=f"Compared {done} of {total} sets…"),
+        **params,
+    )
+    bar.empty()
+    return table
 
 
 _ENGINES: dict[str, MixtureEngine] = {}  # per server process, the last two datasets' mixture engines

@@ -1,17 +1,16 @@
 """Method comparison: every metric for every synthetic set (and generation) against the real holdout."""
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 from analysis import charts
-from analysis.compare import BASELINE, cached_compare, generation_table
+from analysis.compare import BASELINE, generation_table
 from analysis.metrics.catalog import definitions, legacy_table, values_by_set
 from analysis.review import Recommendation, ReviewSummary, recommend_mixture, review_summary
 from analysis.risks import risks
 from pages._shared import (
     chart_downloads,
     current_dataset,
+    dataset_compare,
     dataset_embeddings,
     dataset_gaps,
     mixture_engine,
@@ -28,18 +27,6 @@ st.caption(
     "Diversity, fidelity, coverage, tails, novelty, drift and model health of each set, measured against the real "
     "holdout at equal size, with real train data as the baseline; the collapse risks are rules on these numbers."
 )
-
-
-def _compare(samples: pd.DataFrame, embeddings: np.ndarray, **params) -> pd.DataFrame:
-    bar = st.progress(0.0, text="Comparing sets (once; then it is cached on disk)…")
-    table = cached_compare(
-        samples,
-        embeddings,
-        progress=lambda done, total: bar.progress(done / total, text=f"Compared {done} of {total} sets…"),
-        **params,
-    )
-    bar.empty()
-    return table
 
 
 @st.cache_data(show_spinner="Searching for the mixture to recommend…", max_entries=4)
@@ -107,7 +94,7 @@ with user_errors("Comparing the sets"):
         key="compare_mauve",
         help="MAUVE (mauve-text) clusters the embeddings: a few seconds per set.",
     )
-    table = _compare(
+    table = dataset_compare(
         chosen.reset_index(drop=True), embeddings[chosen.index.to_numpy()], size=size, seed=seed, with_mauve=with_mauve
     )
     fired = risks(table)

@@ -13,7 +13,11 @@ from pages._shared import (
     built_mixture_engine,
     chart_downloads,
     current_dataset,
+    dataset_compare,
     dataset_embeddings,
+    dataset_gaps,
+    dataset_projection,
+    mixture_engine,
     table_download,
     user_errors,
     workspace,
@@ -133,14 +137,32 @@ with user_errors("Monitoring"):
             spec = MixtureSpec.from_dict(design["spec"])
             rows = engine.rows(spec)
             mixture = json.loads(export_bytes(samples, rows, spec, "parquet", metrics=design["metrics"])[2])
-        with st.spinner("Building the report (comparison, tail coverage, charts)…"):
+        with st.status("Building the report…", expanded=True) as status:
+            # The pages' own cached work, at the Method comparison page's defaults (all samples, the smallest
+            # set's size, seed 0, MAUVE on), so a report after that page recomputes none of it.
+            st.write("Comparing the sets (read from the cache when Method comparison has run)…")
+            table = dataset_compare(samples, embeddings, size=None, seed=0, with_mauve=True)
+            st.write("Placing the map and naming the regions each set misses…")
+            xy = dataset_projection(
+                samples, embeddings, manifest["sha256"], fit_on_real=False, n_neighbors=15, min_dist=0.1, seed=None
+            )
+            gap_report, _ = dataset_gaps(samples, embeddings, manifest["sha256"], samples, None, 0)
+            st.write("Preparing the mixture search (once per dataset)…")
+            engine = mixture_engine(samples, embeddings, manifest["sha256"])
+            st.write("Tail coverage, charts and writing the page…")
             html = build_report(
                 samples,
                 embeddings=embeddings,
+                compare_table=table,
+                gap_report=gap_report,
+                xy=xy,
+                mixture_engine=engine,
                 history=history if not history.empty else None,
                 mixture_manifest=mixture,
                 title=f"Collapse Lab report: {manifest.get('name', 'dataset')}",
+                with_mauve=True,
             )
+            status.update(label="The report is ready.", state="complete", expanded=False)
         st.session_state["monitor_report_html"] = (manifest["sha256"], html.encode("utf-8"), mixture is not None)
     built = st.session_state.get("monitor_report_html")
     if built and built[0] == manifest["sha256"]:

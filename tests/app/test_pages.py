@@ -228,3 +228,21 @@ def test_mixture_designer_keeps_its_settings_when_the_user_comes_back():
     at.switch_page("pages/mixture.py").run()
     assert not at.exception and not at.error
     assert at.slider(key="mix_real").value == 40 and at.query_params["real"] == "40"
+
+
+def test_the_report_reuses_the_comparison_the_pages_cached(monkeypatch):
+    """Issue 32: the report recomputed the comparison (67 s on the demo). Built from the Monitor page it reads the
+    table Method comparison uses (at that page's defaults, kept on disk), so compare itself never runs."""
+    import analysis.compare
+
+    at = open_page("pages/comparison.py")
+    assert not at.error, [e.value for e in at.error]
+
+    def no_second_compare(*args, **kwargs):
+        raise AssertionError("the report computed the comparison again")
+
+    monkeypatch.setattr(analysis.compare, "compare", no_second_compare)
+    at = open_page("pages/monitor.py")
+    rerun_ok(at.button(key="monitor_report").click())
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.session_state["monitor_report_html"][1].decode().startswith("<!DOCTYPE html>")
