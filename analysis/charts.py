@@ -33,8 +33,9 @@ __all__ = [
     "to_svg",
 ]
 
-#: Real data in greys (darkest: the holdout reference), synthetic sets in a categorical palette.
-_REAL_COLORS = {"real": "#5f6b73", "real holdout": "#2b2b2b", "real train": "#8c9aa3"}
+#: Real data in greys (darkest: the holdout reference; "real" light, so synthetic points read over it on a map),
+#: synthetic sets in a categorical palette.
+_REAL_COLORS = {"real": "#bdbdbd", "real holdout": "#2b2b2b", "real train": "#8c9aa3"}
 _SYNTHETIC_COLORS = [
     "#1f77b4",
     "#ff7f0e",

@@ -116,7 +116,21 @@ def color_key(values: pd.Series, by: str) -> dict[str, str]:
     if by == "set":
         scale = set_colors(names)
         return dict(zip(scale.domain, scale.range))
-    return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(names)}
+    return dict(zip(names, palette(len(names))))
+
+
+def palette(n: int) -> list[str]:
+    """``n`` distinct colours: the 20 of the categorical palette, then hues a golden angle apart at three
+    lightnesses (41 labels get 41 colours, not the palette twice)."""
+    import colorsys
+
+    extra = []
+    for i in range(max(0, n - len(_PALETTE))):
+        hue = (i * 0.381966) % 1.0
+        lightness = (0.38, 0.55, 0.7)[i % 3]
+        r, g, b = colorsys.hls_to_rgb(hue, lightness, 0.65)
+        extra.append(f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}")
+    return (_PALETTE + extra)[:n]
 
 
 def _canvas(extent: Extent, width: int, height: int):

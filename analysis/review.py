@@ -25,7 +25,9 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from analysis.compare import BASELINE, set_name
+from analysis.charts import set_colors
+from analysis.compare import BASELINE
+from analysis.explore import set_names
 
 __all__ = [
     "SetVerdict",
@@ -359,21 +361,14 @@ def gap_map(
     """
     samples = samples.reset_index(drop=True)
     xy = np.asarray(xy, dtype=float)
-    names = np.array(
-        [
-            "real" if source == "real" else set_name(str(method), int(generation))
-            for source, method, generation in zip(samples["source"], samples["method"], samples["generation"])
-        ],
-        dtype=object,
-    )
+    names = np.asarray(set_names(samples), dtype=object)
     shown = np.ones(len(samples), dtype=bool) if sets is None else np.isin(names, ["real", *sets])
     rows = np.flatnonzero(shown)
     if len(rows) > points:
         rows = np.sort(np.random.default_rng(seed).choice(rows, points, replace=False))
     frame = pd.DataFrame({"x": xy[rows, 0], "y": xy[rows, 1], "set": names[rows]})
     order = ["real", *[n for n in dict.fromkeys(frame["set"]) if n != "real"]]
-    palette = ["#c8c8c8", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#2ca02c"]
-    scale = alt.Scale(domain=order, range=(palette * (len(order) // len(palette) + 1))[: len(order)])
+    scale = set_colors(order)  # the sets' colours of every page
     regions = _gap_regions(summary, sets)
     corners = np.vstack([xy, regions[["x", "y"]].to_numpy(dtype=float)]) if len(regions) else xy
     x_scale = alt.Scale(domain=[float(corners[:, 0].min()), float(corners[:, 0].max())], nice=False)

@@ -220,3 +220,9 @@ def test_a_highlight_greys_the_other_points_and_keeps_them_on_the_map(points):
     drawn = chart["datasets"][dots["data"]["name"]]
     assert len(drawn) == len(points)  # every point stays, the others in grey
     assert {row["set"] for row in drawn} == {"llm", mapview.OTHERS}
+
+
+def test_forty_one_labels_get_forty_one_colours():
+    colours = mapview.color_key(pd.Series([f"label {i}" for i in range(41)]), "label")
+    assert len(set(colours.values())) == 41
+    assert all(len(c) == 7 and c.startswith("#") for c in colours.values())
