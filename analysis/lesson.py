@@ -165,17 +165,34 @@ def step_curves(step: Step, value: int, *, seed: int = 0, samples: pd.DataFrame 
     raise ValueError(f"step {step.key!r} has no curves; it draws a map (map_step)")
 
 
-def step_chart(curves: pd.DataFrame) -> alt.FacetChart:
-    """Steps 1–4's chart: each metric over generations, a line per regime (closed forms dashed)."""
+def step_chart(curves: pd.DataFrame, *, large: bool = False) -> alt.FacetChart:
+    """Steps 1–4's chart: each metric over generations, a line per regime (closed forms dashed).
+
+    ``large`` (the projector mode): wider, shorter panels side by side, so the chart fills a 1280 × 720
+    screen above the fold, with axis, legend and panel text at projector size (:func:`projector`).
+    """
     from analysis.simulation_charts import simulation_curves
 
     simulated = curves[curves["kind"] == "simulated"]
     expected = curves[curves["kind"] != "simulated"]
-    return simulation_curves(simulated, expected=expected if len(expected) else None, columns=2)
+    panels = max(1, simulated["metric"].nunique())
+    size = {"width": 1100 // panels - 60, "height": 300} if large else {}
+    chart = simulation_curves(simulated, expected=expected if len(expected) else None, columns=2, **size)
+    return projector(chart) if large else chart
+
+
+def projector(chart: Any) -> Any:
+    """A chart with its text at projector size: axis labels and titles, legends and panel headers."""
+    return (
+        chart.configure_axis(labelFontSize=17, titleFontSize=19)
+        .configure_legend(labelFontSize=18, titleFontSize=19, symbolSize=220)
+        .configure_header(labelFontSize=19, titleFontSize=19)
+        .configure_text(fontSize=17)
+    )
 
 
 def map_step(
-    samples: pd.DataFrame, xy: np.ndarray, gap_report: Any, set_name: str, *, top: int = 3
+    samples: pd.DataFrame, xy: np.ndarray, gap_report: Any, set_name: str, *, top: int = 3, large: bool = False
 ) -> tuple[alt.LayerChart, list[Any]]:
     """Step 5: the map of real data and one synthetic set with that set's top named gaps circled, and the gaps.
 
@@ -185,5 +202,6 @@ def map_step(
 
     gaps = list(gap_report.top(set_name, top)) if gap_report is not None else []
     summary = ReviewSummary(overall="", verdicts=[], gaps={set_name: gaps}, gap_report=gap_report)
-    chart = gap_map(samples, xy, summary, sets=[set_name], points=4000, width=640, height=440)
-    return chart, gaps
+    size = {"width": 1000, "height": 420, "label_size": 20} if large else {"width": 640, "height": 440}
+    chart = gap_map(samples, xy, summary, sets=[set_name], points=4000, **size)
+    return (projector(chart) if large else chart), gaps

@@ -343,6 +343,7 @@ def gap_map(
     seed: int = 0,
     width: int = 520,
     height: int = 380,
+    label_size: int = 15,
 ) -> alt.LayerChart:
     """A small static map: real points (grey), synthetic points (coloured by set), gap regions circled and named.
 
@@ -358,6 +359,8 @@ def gap_map(
     points
         At most this many points drawn (a seeded sample, real and synthetic in proportion): the
         map stays small in a report.
+    label_size
+        The gap names' font size in pixels (15: readable when the report is projected).
     """
     samples = samples.reset_index(drop=True)
     xy = np.asarray(xy, dtype=float)
@@ -397,7 +400,9 @@ def gap_map(
         )
         labels = (
             alt.Chart(regions)
-            .mark_text(fontSize=12, fontWeight="bold", color="#7f1010", dy=-4, align="center", baseline="bottom")
+            .mark_text(
+                fontSize=label_size, fontWeight="bold", color="#7f1010", dy=-4, align="center", baseline="bottom"
+            )
             .encode(x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), text="label:N")
         )
         layers += [rings, labels]

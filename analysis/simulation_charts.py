@@ -15,13 +15,26 @@ __all__ = ["simulation_curves", "generation_histogram", "weight_bars", "generati
 _REGIME_COLORS = alt.Scale(domain=["replace", "accumulate", "mix"], range=["#d62728", "#1f77b4", "#2ca02c"])
 
 
+def regime_colors(regimes) -> alt.Scale:
+    """The regimes' colours (replace red, accumulate blue, mix green), with only the regimes given in the
+    domain: a legend lists what is drawn, nothing more."""
+    shown = [name for name in _REGIME_COLORS.domain if name in set(regimes)]
+    return alt.Scale(domain=shown, range=[_REGIME_COLORS.range[_REGIME_COLORS.domain.index(n)] for n in shown])
+
+
 def simulation_curves(
-    metrics: pd.DataFrame, *, expected: pd.DataFrame | None = None, columns: int = 3
+    metrics: pd.DataFrame,
+    *,
+    expected: pd.DataFrame | None = None,
+    columns: int = 3,
+    width: int = 240,
+    height: int = 170,
 ) -> alt.FacetChart:
     """Each metric over generations, a line per regime, one panel per metric (:attr:`SimulationResult.metrics`).
 
     ``expected`` (``regime, generation, metric, value``: the closed forms of
-    :func:`analysis.simulate.closed_form`) is drawn dashed where given.
+    :func:`analysis.simulate.closed_form`) is drawn dashed where given. ``width`` and ``height`` are
+    each panel's, in pixels (the Lesson's projector mode draws them larger).
     """
     data = metrics[["regime", "generation", "metric", "value"]].assign(kind="simulated")
     if expected is not None and not expected.empty:
@@ -39,7 +52,9 @@ def simulation_curves(
             # The regime legend goes below the panels (beside three panels the page cut it off). Dashes
             # get no legend: Vega-Lite drew its symbols without colour; the page's caption says
             # dashed lines are the closed forms.
-            color=alt.Color("regime:N", scale=_REGIME_COLORS, title="regime", legend=alt.Legend(orient="bottom")),
+            color=alt.Color(
+                "regime:N", scale=regime_colors(data["regime"]), title="regime", legend=alt.Legend(orient="bottom")
+            ),
             strokeDash=alt.StrokeDash(
                 "kind:N",
                 legend=None,
@@ -48,7 +63,7 @@ def simulation_curves(
             detail="kind:N",
             tooltip=["regime:N", "kind:N", "generation:Q", "metric:N", alt.Tooltip("value:Q", format=".4g")],
         )
-        .properties(width=240, height=170)
+        .properties(width=width, height=height)
         .facet(facet=alt.Facet("metric:N", title=None, sort=order), columns=columns)
         .resolve_scale(y="independent")
     )

@@ -12,7 +12,7 @@ current_dataset(
 )  # through the router like every page; the lesson itself needs only the built-in demo
 st.title("Lesson: how models collapse")
 large = st.toggle(
-    "Large type (projector)", key="lesson_large", help="Bigger text for a room; the charts stay the same."
+    "Large type (projector)", key="lesson_large", help="Bigger text and charts for a room (fits 1280 × 720)."
 )
 if large:
     st.markdown(LARGE_TYPE_CSS, unsafe_allow_html=True)  # a fixed style block: no user text in it
@@ -67,7 +67,7 @@ with user_errors("Running this step"):
             samples, embeddings, manifest["sha256"], fit_on_real=False, n_neighbors=15, min_dist=0.1, seed=None
         )
         report = _demo_gaps(manifest["sha256"], samples, embeddings, np.asarray(xy))
-        chart, gaps = map_step(samples, np.asarray(xy), report, str(value))
+        chart, gaps = map_step(samples, np.asarray(xy), report, str(value), large=large)
         st.altair_chart(chart)
         if gaps:
             st.markdown(
@@ -77,7 +77,7 @@ with user_errors("Running this step"):
         else:
             st.caption(f"No named gap for {plain(value)}.")
     else:
-        st.altair_chart(step_chart(_curves(step.key, int(value))))
+        st.altair_chart(step_chart(_curves(step.key, int(value)), large=large))
 
 st.info(f"**What to notice.** {step.notice}", icon=":material/visibility:")
 st.markdown(f"**Try this.** {step.question}")

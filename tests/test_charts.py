@@ -226,3 +226,21 @@ def test_forty_one_labels_get_forty_one_colours():
     colours = mapview.color_key(pd.Series([f"label {i}" for i in range(41)]), "label")
     assert len(set(colours.values())) == 41
     assert all(len(c) == 7 and c.startswith("#") for c in colours.values())
+
+
+def test_the_regime_legend_lists_only_the_regimes_drawn():
+    from analysis.simulate import average_runs
+
+    curves = average_runs("gaussian", ["replace"], repeats=2, generations=3, n=20)
+    scale = charts.simulation_curves(curves).to_dict()["spec"]["encoding"]["color"]["scale"]
+    assert scale["domain"] == ["replace"] and scale["range"] == ["#d62728"]
+
+
+def test_the_lessons_projector_mode_scales_the_chart_not_only_the_text():
+    from analysis.lesson import STEPS, step_chart, step_curves
+
+    curves = step_curves(STEPS[0], 10)
+    small, large = step_chart(curves).to_dict(), step_chart(curves, large=True).to_dict()
+    assert large["spec"]["width"] >= 2 * small["spec"]["width"] and large["spec"]["height"] > small["spec"]["height"]
+    assert large["config"]["axis"]["labelFontSize"] >= 17 and large["config"]["legend"]["labelFontSize"] >= 17
+    assert "axis" not in small.get("config", {}) or "labelFontSize" not in small["config"]["axis"]
