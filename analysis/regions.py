@@ -1,22 +1,40 @@
-"""Named regions of the real data: density clusters on the 2-D map, each named by its most distinctive words.
+"""Named regions of the real data, each named by its most distinctive words (and main labels).
 
-Why the map and not the embeddings: on the demo (10,033 real Wikipedia summaries, 12 topic
-labels) HDBSCAN on the default UMAP map gives clusters that match the topics far better than on a
-PCA reduction of the MiniLM embeddings: adjusted Rand 0.27 (non-noise points; 0.22 with noise
-assigned to the nearest cluster), purity 0.55, 19 regions, against at best 0.18 ARI and 0.43
-purity with 4-5 clusters and 55-70 % noise on 5, 10 or 20 PCA dimensions. Leaf selection is used
-because excess-of-mass collapsed the demo into 2-3 clusters at some settings.
+Two ways to draw them, both on the real samples alone:
+
+* :func:`fit_regions` (what named gaps use, :mod:`analysis.gaps`): the user's labels where the real
+  samples carry a usable label column (:func:`usable_labels`), else k-means on the real samples'
+  unit-length embeddings (cosine geometry), :func:`region_count` regions, seeded. It depends on the
+  real samples and the seed only, never on a synthetic set or on a map, so the regions (and a gap
+  found today) stay the same when sets are added, removed or regenerated. Synthetic samples are
+  placed into them by their nearest real neighbours (:func:`analysis.gaps.place`).
+* :func:`find_regions` (regions of one map, :func:`analysis.gaps.region_map`): density clusters
+  (HDBSCAN) of the real samples on a 2-D map. The Embedding map names :func:`fit_regions`' regions
+  at their members' centres instead, so its names are the gaps' names. On the demo (10,033 real
+  Wikipedia summaries, 12 topic labels) HDBSCAN on the default UMAP map gives clusters that match
+  the topics far better than on a PCA reduction of the MiniLM embeddings: adjusted Rand 0.27
+  (non-noise points; 0.22 with noise assigned to the nearest cluster), purity 0.55, 19 regions,
+  against at best 0.18 ARI and 0.43 purity with 4-5 clusters and 55-70 % noise on 5, 10 or 20 PCA
+  dimensions. Leaf selection is used because excess-of-mass collapsed the demo into 2-3 clusters at
+  some settings. A map depends on what else it was fitted with, so these names are for reading a
+  map, not for comparing sets.
 
 A region's name is its top terms by class-based TF-IDF (c-TF-IDF, Grootendorst 2022, BERTopic):
 for term ``t`` and region ``c``, ``tf(t, c) × log(1 + A / f(t))``, with ``tf(t, c)`` the share of
 region c's words that are t, ``A`` the mean number of words per region and ``f(t)`` the count of t
-across all regions. Words are lower-cased letters (2+), minus scikit-learn's English stop-word
-list; no model is downloaded. Ties break alphabetically, and HDBSCAN is deterministic, so the
-same map, texts and seed give the same regions and names.
+across all regions. Words are lower-cased letters (2+) after contraction endings are cut ("don't"
+is "don", "we'll" is "we"), minus scikit-learn's English stop-word list and :data:`FRAGMENTS`
+("don", "ll", "ve", "isnt"); a word the region uses less than :data:`LIFT` (1.5) times as often as
+the other regions do is spread evenly and names nothing. A k-means region's main labels
+(:func:`main_labels`) follow its words where the samples have labels: ``"court / judge / law (law,
+pets)"``; a label region is named ``"Geography: city / capital / largest"``. No model is downloaded.
+Ties break alphabetically; HDBSCAN is deterministic and k-means is seeded, so the same inputs and
+seed give the same regions and names.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +44,10 @@ __all__ = [
     "Region",
     "RegionMap",
     "find_regions",
+    "fit_regions",
+    "region_count",
+    "main_labels",
+    "usable_labels",
     "ctfidf_terms",
     "min_cluster_size",
     "label_positions",
@@ -41,11 +63,88 @@ KEEP_TERMS = 10
 #: Between a name's terms: "war / empire / roman".
 NAME_JOIN = " / "
 _TOKEN = r"(?u)\b[^\W\d_][^\W\d_]+\b"  # words of two or more letters: no numbers, no underscores
+#: Endings cut off before words are counted: "don't" is "don" (a fragment), "we'll" is "we" (a stop word).
+_CONTRACTION = re.compile(r"(?u)(?<=[^\W\d_])['\u2019](?:t|s|d|m|ll|ve|re)\b", re.IGNORECASE)
+#: Word fragments that name nothing: what is left of a contraction written without its apostrophe
+#: ("dont", "isnt") or split by a tokenizer ("don", "ll", "ve"), and chat filler.
+FRAGMENTS = frozenset(
+    [
+        "don",
+        "doesn",
+        "didn",
+        "isn",
+        "aren",
+        "wasn",
+        "weren",
+        "hasn",
+        "haven",
+        "hadn",
+        "won",
+        "wouldn",
+        "shouldn",
+        "couldn",
+        "mustn",
+        "needn",
+        "mightn",
+        "shan",
+        "ain",
+        "ll",
+        "ve",
+        "re",
+        "em",
+        "im",
+        "ive",
+        "id",
+        "youre",
+        "youve",
+        "youll",
+        "theyre",
+        "theyve",
+        "weve",
+        "wed",
+        "hes",
+        "shes",
+        "thats",
+        "theres",
+        "whats",
+        "dont",
+        "doesnt",
+        "didnt",
+        "isnt",
+        "arent",
+        "wasnt",
+        "werent",
+        "hasnt",
+        "havent",
+        "hadnt",
+        "wont",
+        "wouldnt",
+        "shouldnt",
+        "couldnt",
+        "cant",
+        "aint",
+        "gonna",
+        "wanna",
+        "gotta",
+        "yeah",
+        "ok",
+        "okay",
+        "oh",
+        "uh",
+        "um",
+    ]
+)
+#: A word names a region only when the region uses it at least this many times as often as the other regions do:
+#: a word spread evenly over all regions ("like", "said", "new") names none of them.
+LIFT = 1.5
+#: Labels shown beside a region's words: those holding at least this share of its real samples (at most two).
+LABEL_SHARE = 0.25
 
 
 @dataclass(frozen=True)
 class Region:
-    """One named region of the real data: ``x``, ``y`` is its centre on the map (the members' median)."""
+    """One named region of the real data: ``x``, ``y`` is its centre on the map (the members' median; NaN
+    without a map); ``labels`` its main labels (:func:`main_labels`), empty without a label column."""
 
     id: int
     name: str
@@ -53,6 +152,7 @@ class Region:
     size: int
     x: float
     y: float
+    labels: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -62,6 +162,7 @@ class Region:
             "size": self.size,
             "x": None if not np.isfinite(self.x) else float(self.x),
             "y": None if not np.isfinite(self.y) else float(self.y),
+            "labels": list(self.labels),
         }
 
 
@@ -84,13 +185,16 @@ def min_cluster_size(n: int) -> int:
 
 def ctfidf_terms(texts: pd.Series | list[str], labels: np.ndarray, *, top: int = KEEP_TERMS) -> dict[int, list[str]]:
     """Each label's ``top`` terms by c-TF-IDF (module docstring), best first, ties alphabetical."""
-    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
     labels = np.asarray(labels)
     ids = sorted(int(c) for c in np.unique(labels))
-    documents = [" ".join(np.asarray(texts, dtype=object)[labels == c]) for c in ids]
+    texts = np.asarray([_CONTRACTION.sub("", str(text)) for text in np.asarray(texts, dtype=object)], dtype=object)
+    documents = [" ".join(texts[labels == c]) for c in ids]
     try:
-        vectorizer = CountVectorizer(lowercase=True, stop_words="english", token_pattern=_TOKEN)
+        vectorizer = CountVectorizer(
+            lowercase=True, stop_words=sorted(ENGLISH_STOP_WORDS | FRAGMENTS), token_pattern=_TOKEN
+        )
         counts = vectorizer.fit_transform(documents).astype(np.float64).toarray()
     except ValueError:  # no word at all (only numbers or stop words)
         return {c: [] for c in ids}
@@ -100,6 +204,9 @@ def ctfidf_terms(texts: pd.Series | list[str], labels: np.ndarray, *, top: int =
     mean_words = float(words.mean())
     weight = np.log1p(mean_words / np.maximum(counts.sum(axis=0), 1.0))
     scores = tf * weight[None, :]
+    if len(ids) > 1:  # a word the region uses no more often than the other regions do names nothing (LIFT)
+        elsewhere = (counts.sum(axis=0)[None, :] - counts) / np.maximum(words.sum() - words, 1.0)
+        scores[tf < LIFT * elsewhere] = 0.0
     out = {}
     alphabetical = np.argsort(vocabulary, kind="stable")
     for i, c in enumerate(ids):
@@ -109,16 +216,36 @@ def ctfidf_terms(texts: pd.Series | list[str], labels: np.ndarray, *, top: int =
     return out
 
 
-def _names(terms: dict[int, list[str]]) -> dict[int, str]:
-    """Names of ``NAME_TERMS`` terms; a name already taken gets more terms, then a number."""
+def main_labels(labels, *, share: float = LABEL_SHARE, most: int = 2) -> tuple[str, ...]:
+    """A region's main labels: those holding at least ``share`` of its samples, most first (at most ``most``),
+    else its most common label; empty when no sample has a label. Ties break alphabetically."""
+    values = pd.Series(np.asarray(labels, dtype=object)).dropna()
+    values = values[values.astype(str).str.strip() != ""].astype(str)
+    if values.empty:
+        return ()
+    counts = values.value_counts()
+    counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+    main = [str(label) for label, count in counts.items() if count >= share * len(values)][:most]
+    return tuple(main or [str(counts.index[0])])
+
+
+def _names(terms: dict[int, list[str]], labels: dict[int, tuple[str, ...]] | None = None) -> dict[int, str]:
+    """Names of ``NAME_TERMS`` terms, then the main labels in brackets; a name already taken gets more terms,
+    then a number."""
     names: dict[int, str] = {}
     taken: set[str] = set()
+    labels = labels or {}
+
+    def named(words: list[str], c: int) -> str:
+        name = NAME_JOIN.join(words) or f"region {c + 1}"
+        return f"{name} ({', '.join(labels[c])})" if labels.get(c) else name
+
     for c, words in terms.items():
-        name = NAME_JOIN.join(words[:NAME_TERMS]) or f"region {c + 1}"
+        name = named(words[:NAME_TERMS], c)
         extra = NAME_TERMS
         while name in taken and extra < len(words):
             extra += 1
-            name = NAME_JOIN.join(words[:extra])
+            name = named(words[:extra], c)
         if name in taken:
             name = f"{name} ({c + 1})"
         taken.add(name)
@@ -209,6 +336,186 @@ def find_regions(texts: pd.Series | list[str], xy: np.ndarray, *, seed: int = 0)
         for c in range(len(ids))
     ]
     return RegionMap(regions, labels)
+
+
+#: Real samples per region :func:`fit_regions` aims at, and the fewest and most regions it draws.
+SAMPLES_PER_REGION = 60
+MIN_REGIONS, MAX_REGIONS = 2, 16
+
+
+def region_count(n: int) -> int:
+    """Regions :func:`fit_regions` draws on ``n`` real samples: one per :data:`SAMPLES_PER_REGION` (60), 2 to 16.
+
+    Sixty samples a region keeps each region's share measurable at a few hundred real samples (a
+    tenth-size synthetic set still expects several samples in it); sixteen keeps the list of names
+    readable and near the number of topics a corpus of short texts has (the demo: 12 labels).
+    """
+    return int(np.clip(n // SAMPLES_PER_REGION, MIN_REGIONS, MAX_REGIONS))
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (float32; a zero row stays zero), so dot products are cosine similarities."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
+
+
+#: The labels are the regions when at least this share of the real samples carry one, and there are 2 to
+#: :data:`MAX_LABEL_REGIONS` distinct labels (more is an id-like column, not topics).
+MIN_LABELLED = 0.8
+MAX_LABEL_REGIONS = 30
+#: The region of real samples without a label, when the labels are the regions.
+NO_LABEL = "(no label)"
+
+
+def usable_labels(labels) -> bool:
+    """Whether a label column is topics the regions can be (:data:`MIN_LABELLED`, :data:`MAX_LABEL_REGIONS`)."""
+    if labels is None:
+        return False
+    values = pd.Series(np.asarray(labels, dtype=object))
+    present = values.notna() & (values.astype(str).str.strip() != "")
+    distinct = values[present].astype(str).nunique()
+    return bool(len(values)) and present.mean() >= MIN_LABELLED and 2 <= distinct <= MAX_LABEL_REGIONS
+
+
+def fit_regions(
+    texts: pd.Series | list[str],
+    embeddings: np.ndarray,
+    *,
+    labels=None,
+    xy: np.ndarray | None = None,
+    seed: int = 0,
+    n_regions: int | None = None,
+    by_label: bool | None = None,
+) -> RegionMap:
+    """Named regions of the real samples: the regions named gaps are measured in.
+
+    Parameters
+    ----------
+    texts
+        The real samples' texts (names come from them).
+    embeddings
+        (n, d) embeddings of the same samples; only their directions count (cosine).
+    labels
+        Optional label per sample: each region's main labels (:func:`main_labels`) join its name, and
+        where the column is usable (:func:`usable_labels`) the labels are the regions (``by_label``).
+    xy
+        Optional (n, 2) map coordinates of the same samples: each region's centre on the map is its
+        members' median (NaN without a map). The map never changes the regions.
+    seed
+        Seeds k-means (and the sample it is fitted on above :data:`FIT_AT_MOST` samples).
+    n_regions
+        How many k-means regions; default :func:`region_count` of n.
+    by_label
+        True: one region per label (real samples without one form :data:`NO_LABEL`), named
+        ``"Geography: city / capital / largest"``; False: k-means; None (default): by label when
+        :func:`usable_labels`, else k-means.
+
+    Returns
+    -------
+    RegionMap
+        Regions numbered by falling size (ties by smaller id of first member), each with its name, terms,
+        size, centre and main labels; ``labels`` gives each sample's region.
+
+    Notes
+    -----
+    Without usable labels: k-means (Lloyd, k-means++ start, 4 starts, best inertia kept) on unit-length
+    embeddings, so the regions are balls of the cosine geometry the synthetic samples are placed in, each
+    named ``"city / capital / largest (Geography)"``. With labels, the user's own topics are the regions:
+    on the demo (12 labels) k-means regions are mixtures (purity 0.55), so a synthetic set without a
+    topic still fills about half of that topic's regions with neighbouring topics' samples; at 1,000 real
+    and 200 synthetic samples the labels as regions named 0.75 of the dropped topics (1.00 of those
+    holding at least 10 %) against 0.40 (0.58) with 16 k-means regions, with no false gap either way (10 seeds,
+    ``tests/benchmarks/bench_gaps.py``). Nothing outside the real samples enters, so the regions are
+    the same whatever synthetic sets are loaded.
+    """
+    if by_label is None:
+        by_label = usable_labels(labels)
+    if by_label:
+        return _label_regions(texts, embeddings, labels, xy)
+    from sklearn.cluster import KMeans
+
+    unit = unit_rows(embeddings)
+    n = len(unit)
+    if unit.ndim != 2 or n != len(texts):
+        raise ValueError(f"embeddings must be an (n, d) array aligned with the {len(texts)} texts, got {unit.shape}")
+    if n == 0:
+        return RegionMap([], np.zeros(0, dtype=np.int64))
+    count = int(n_regions) if n_regions is not None else region_count(n)
+    count = max(1, min(count, n))
+    fitted = np.arange(n)
+    if n > FIT_AT_MOST:
+        fitted = np.sort(np.random.default_rng(seed).choice(n, size=FIT_AT_MOST, replace=False))
+    if count == 1:
+        raw = np.zeros(n, dtype=np.int64)
+    else:
+        model = KMeans(n_clusters=count, n_init=4, random_state=seed).fit(unit[fitted])
+        raw = model.predict(unit).astype(np.int64)
+    ids, raw = np.unique(raw, return_inverse=True)
+    sizes = np.bincount(raw, minlength=len(ids))
+    first = np.array([np.flatnonzero(raw == c)[0] for c in range(len(ids))])
+    order = np.lexsort((first, -sizes))  # largest first; then the region whose first member comes first
+    renumber = np.empty(len(ids), dtype=np.int64)
+    renumber[order] = np.arange(len(ids))
+    region_of = renumber[raw]
+    named = fitted if len(fitted) < n else slice(None)
+    terms = ctfidf_terms(np.asarray(texts, dtype=object)[named], region_of[named])
+    terms = {c: terms.get(c, []) for c in range(len(ids))}
+    label_values = None if labels is None else np.asarray(labels, dtype=object)
+    mains = {c: main_labels(label_values[region_of == c]) if label_values is not None else () for c in terms}
+    names = _names(terms, mains)
+    xy = None if xy is None else np.asarray(xy, dtype=np.float64)
+    regions = []
+    for c in range(len(ids)):
+        members = region_of == c
+        centre = np.median(xy[members], axis=0) if xy is not None else (np.nan, np.nan)
+        regions.append(
+            Region(
+                id=int(c),
+                name=names[c],
+                terms=tuple(terms[c]),
+                size=int(members.sum()),
+                x=float(centre[0]),
+                y=float(centre[1]),
+                labels=mains[c],
+            )
+        )
+    return RegionMap(regions, region_of)
+
+
+def _label_regions(texts, embeddings, labels, xy) -> RegionMap:
+    """One region per label (:func:`fit_regions` with ``by_label``), largest first, ties alphabetical."""
+    values = pd.Series(np.asarray(labels, dtype=object))
+    present = values.notna() & (values.astype(str).str.strip() != "")
+    values = values.astype(str).where(present, NO_LABEL).to_numpy()
+    if len(values) != len(texts) or len(np.asarray(embeddings)) != len(texts):
+        raise ValueError(f"labels and embeddings must be aligned with the {len(texts)} texts")
+    counts = pd.Series(values).value_counts()
+    counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+    number = {label: i for i, label in enumerate(counts.index)}
+    region_of = pd.Series(values).map(number).to_numpy(dtype=np.int64)
+    named = np.arange(len(values))
+    if len(values) > FIT_AT_MOST:  # named from a seeded sample, as the k-means regions are
+        named = np.sort(np.random.default_rng(0).choice(len(values), size=FIT_AT_MOST, replace=False))
+    terms = ctfidf_terms(np.asarray(texts, dtype=object)[named], region_of[named])
+    xy = None if xy is None else np.asarray(xy, dtype=np.float64)
+    regions = []
+    for label, c in number.items():
+        members = region_of == c
+        words = terms.get(c, [])
+        centre = np.median(xy[members], axis=0) if xy is not None else (np.nan, np.nan)
+        regions.append(
+            Region(
+                id=c,
+                name=f"{label}: {NAME_JOIN.join(words[:NAME_TERMS])}" if words else str(label),
+                terms=tuple(words),
+                size=int(members.sum()),
+                x=float(centre[0]),
+                y=float(centre[1]),
+                labels=(str(label),),
+            )
+        )
+    return RegionMap(regions, region_of)
 
 
 def label_positions(

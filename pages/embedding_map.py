@@ -5,12 +5,13 @@ import streamlit as st
 
 from analysis import charts, explore, mapview
 from analysis.compare import CompareError, coverage_reference
-from analysis.gaps import region_map
+from analysis.gaps import real_regions
 from analysis.regions import label_positions, region_name_layer
 from pages._shared import (
     chart_downloads,
     current_dataset,
     dataset_embeddings,
+    dataset_gaps,
     dataset_projection,
     plain,
     table_download,
@@ -28,9 +29,10 @@ def map_points(sha256: str, settings: tuple, _samples, _xy):
 
 
 @st.cache_resource(show_spinner="Naming the regions of the real data…", max_entries=2)
-def map_regions(sha256: str, settings: tuple, _texts, _xy):
-    """The named regions of a map's real samples: computed once per map (then read from the disk cache)."""
-    return region_map(list(_texts), _xy, texts_key=f"{sha256} real samples")
+def map_regions(sha256: str, settings: tuple, _texts, _embeddings, _labels, _xy):
+    """The named regions of the real samples (the ones named gaps use: fitted on the real embeddings alone, so
+    the same whatever map or sets are shown), each centred on its real members on this map."""
+    return real_regions(_texts, _embeddings, labels=_labels, xy=_xy)
 
 
 st.title("Embedding map")
@@ -117,6 +119,14 @@ with user_errors("Drawing the map"):
         "the per-sample form of the coverage metric (Naeem et al. 2020). Train samples are not judged. Below "
         "200 holdout samples nothing is marked: the balls are too wide to tell.",
     )
+    mark_gaps = toggles[0].toggle(
+        "Mark the real regions the shown sets miss",
+        key="map_gaps",
+        help="The named gaps of Tail coverage and the report: a region of the real data is a gap of a set when "
+        "the set holds far less of it than real data of the same size does (occupancy; see Tail coverage for the "
+        "rule). The real samples of every region that is a gap of a shown set are ringed. No holdout is needed, "
+        "so this works at a few hundred real samples.",
+    )
 
     visible_mask = ((points["source"] == "real") | points["set"].isin(shown_sets)).to_numpy()
     visible = points[visible_mask]
@@ -168,11 +178,42 @@ with user_errors("Drawing the map"):
                 marked = missed.assign(hover=explore.hover_text(samples["text"].iloc[missed["row"]]).to_numpy())
                 marked_title = "not covered"
 
+    if mark_gaps:
+        chosen = samples[((points["source"] == "real") | points["set"].isin(shown_sets)).to_numpy()]
+        gap_report, gap_note = (None, "No synthetic set is shown.") if not shown_sets else (None, "")
+        if shown_sets:
+            with st.spinner("Finding the regions the shown sets miss…"):
+                gap_report, gap_note = dataset_gaps(samples, embeddings, manifest["sha256"], chosen, None, 0)
+        if gap_report is None or gap_report.unsupported:
+            toggles[1].warning(
+                "Nothing is marked. " + plain(gap_note or gap_report.unsupported), icon=":material/warning:"
+            )
+        else:
+            missed_regions = {gap.region for gaps in gap_report.gaps.values() for gap in gaps}
+            real_in_chosen = (chosen["source"] == "real").to_numpy()
+            in_gap = np.isin(gap_report.region_of[real_in_chosen], sorted(missed_regions))
+            missed = points.loc[chosen.index.to_numpy()[real_in_chosen][in_gap]]
+            sentences = [gap.sentence() for gaps in gap_report.gaps.values() for gap in gaps[:3]]
+            toggles[1].caption(
+                f"{len(missed):,} real samples in {len(missed_regions)} regions the shown sets miss are ringed in "
+                "black" + (": " + plain("; ".join(sentences)) + "." if sentences else " (none: no region is a gap).")
+            )
+            missed = missed[extent.contains(missed["x"].to_numpy(), missed["y"].to_numpy())]
+            if len(missed) > mapview.MARK_LIMIT:
+                toggles[1].caption(
+                    f"{mapview.MARK_LIMIT:,} of the {len(missed):,} in view are ringed (a seeded sample); zoom in "
+                    "to ring them all."
+                )
+                missed = missed.sample(mapview.MARK_LIMIT, random_state=0)
+            marked = missed.assign(hover=explore.hover_text(samples["text"].iloc[missed["row"]]).to_numpy())
+            marked_title = "in a gap"
+
     real_mask = (samples["source"] == "real").to_numpy()
     real_xy = np.asarray(xy)[real_mask]
-    regions = map_regions(  # the Tail coverage page's regions
-        manifest["sha256"], (fit_on_real, n_neighbors, min_dist, seed), samples["text"].to_numpy()[real_mask], real_xy
-    )
+    regions = map_regions(  # the regions of the named gaps (Tail coverage, the report), placed on this map
+        manifest["sha256"], (fit_on_real, n_neighbors, min_dist, seed), samples["text"].to_numpy()[real_mask],
+        embeddings[real_mask], samples["label"].to_numpy()[real_mask], real_xy,
+    )  # fmt: skip
     names = label_positions(regions.regions, x_range=(extent.x0, extent.x1), y_range=(extent.y0, extent.y1))
     names = names[extent.contains(names["x"].to_numpy(), names["y"].to_numpy())]
     chart = mapview.map_chart(

@@ -42,12 +42,12 @@ def _report(
 
 
 def _named_gaps(report: GapReport | None, note: str, samples: pd.DataFrame) -> None:
-    """The regions each set misses, in words: name, uncovered count, covered share against real, examples, labels."""
+    """The regions each set misses, in words: its share of real data against the set's, examples, labels."""
     st.subheader("What each set misses")
     st.caption(
-        "Real samples clustered on the Embedding map's default map into regions, each named by its most distinctive "
-        "words (c-TF-IDF). A region is listed for a set when the set covers less of its holdout samples than real data "
-        "of the same size does, by more than sampling explains. " + (plain(report.rule) if report else "")
+        "The real samples are grouped into regions by meaning (on their embeddings only, so adding a set never "
+        "changes them), each named by its most distinctive words and main labels. A region is listed for a set when "
+        "the set holds far less of it than real data does: " + (plain(report.rule) if report else "")
     )
     if report is None:
         st.info("No gaps are named. " + plain(note), icon=":material/info:")
@@ -60,30 +60,32 @@ def _named_gaps(report: GapReport | None, note: str, samples: pd.DataFrame) -> N
     table = gaps_frame(report, samples)
     if table.empty:
         return
+    if report.coverage_note:
+        st.caption("The k-NN coverage columns are empty: " + plain(report.coverage_note))
+    share = {"format": "percent", "min_value": 0.0, "max_value": 1.0}
     st.dataframe(
-        table,
+        table.drop(columns=["in words"]),
         hide_index=True,
         width="stretch",
         column_config={
-            "real uncovered": st.column_config.NumberColumn(
-                help="Real holdout samples of the region the set leaves uncovered"
+            "share of real": st.column_config.ProgressColumn(
+                "share of real", **share, help="Share of the real samples in the region (placed as the set's are)"
+            ),
+            "share of set": st.column_config.ProgressColumn(
+                "share of set", **share, help="Share of the set's samples whose nearest real samples are in the region"
+            ),
+            "real unmatched": st.column_config.NumberColumn(
+                help="Real samples of the region the set's share leaves unmatched: size × (1 − set share / real share)"
             ),
             "covered": st.column_config.ProgressColumn(
-                "covered",
-                format="percent",
-                min_value=0.0,
-                max_value=1.0,
-                help="Share of the region's holdout samples the set covers",
+                "k-NN covered", **share, help="Share of the region's holdout samples the set covers (k-NN balls)"
             ),
             "covered by real": st.column_config.ProgressColumn(
-                "real covers",
-                format="percent",
-                min_value=0.0,
-                max_value=1.0,
-                help="Share a real train sample of the same size covers",
+                "real covers", **share, help="Share a real train sample of the same size covers"
             ),
-            "examples": st.column_config.TextColumn("example real texts (uncovered)", width="large"),
-            "labels": st.column_config.TextColumn("label mix (uncovered)"),
+            "examples": st.column_config.TextColumn("typical real texts (nearest the centre)", width="large"),
+            "nearest synthetic": st.column_config.TextColumn("the set's nearest texts", width="large"),
+            "labels": st.column_config.TextColumn("labels of the region's real samples"),
         },
     )
     table_download(table, "named-gaps", key="tail_gaps_csv", label="Table as CSV")
