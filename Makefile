@@ -56,6 +56,7 @@ bench: install-test $(EMBED_EXPORT) $(DEMO_BUILT) chromium
 	$(BIN)/python tests/benchmarks/bench_generate.py
 	$(BIN)/python tests/benchmarks/bench_prdc.py
 	$(BIN)/python tests/benchmarks/bench_compare.py
+	$(BIN)/python tests/benchmarks/bench_gaps.py
 	$(BIN)/python tests/benchmarks/bench_project.py
 	$(BIN)/python tests/benchmarks/bench_mixture.py
 	$(BIN)/python tests/benchmarks/bench_simulate.py

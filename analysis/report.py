@@ -215,7 +215,7 @@ def _mixture_section(manifest: dict[str, Any]) -> str:
 
 def _summary_section(review: Any, samples: pd.DataFrame, xy: np.ndarray | None, map_note: str) -> str:
     """The report's first screen: verdicts and top gaps (left), the map and the recommended mixture (right)."""
-    from analysis.review import gap_map
+    from analysis.review import gap_map, gap_sentence
 
     worst = {"ok": 0, "warning": 1, "alarm": 2}
     flagged = sum(1 for v in review.verdicts if worst.get(v.verdict, 0) > 0)
@@ -232,11 +232,7 @@ def _summary_section(review: Any, samples: pd.DataFrame, xy: np.ndarray | None, 
         for name, gaps in review.gaps.items():
             if not gaps:
                 continue
-            listed = "; ".join(
-                f"<b>{_e(g.name)}</b> ({int(g.real_uncovered):,} uncovered; {g.share_covered:.0%} covered, "
-                f"real {g.share_covered_by_real:.0%})"
-                for g in gaps
-            )
+            listed = "; ".join(_e(gap_sentence(g)) for g in gaps)
             items.append(f"<li><b>{_e(name)}</b> misses: {listed}</li>")
         left.append(f'<ul class="gaps">{"".join(items)}</ul>')
         clean = [name for name, gaps in review.gaps.items() if not gaps]

@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.charts import set_colors
-from analysis.compare import BASELINE
+from analysis.compare import BASELINE, COVERAGE_METRICS
 from analysis.explore import set_names
+from analysis.metrics.fidelity import coverage_unsupported
 
 __all__ = [
     "SetVerdict",
@@ -158,13 +159,14 @@ def verdict_sentences(compare_table: pd.DataFrame, rules: Any = None) -> tuple[s
 
 
 def gap_sentence(gap: Any) -> str:
-    """One gap in words: ``"sports, football, league: 41 real samples uncovered (covers 12% vs 80% by real)"``."""
-    covered = gap.share_covered
-    by_real = gap.share_covered_by_real
-    return (
-        f"{gap.name}: {int(gap.real_uncovered):,} real samples uncovered "
-        f"(covers {covered:.0%} of the region; real data of the same size {by_real:.0%})"
-    )
+    """One gap in words, as everywhere (:meth:`analysis.gaps.Gap.sentence`): ``"court / judge / law (law): 17% of
+    real, 0.3% of llm"``; k-NN coverage is added only where it is reported (a number, not below its floor)."""
+    sentence = gap.sentence()
+    if np.isfinite(gap.share_covered) and np.isfinite(gap.share_covered_by_real):
+        sentence += (
+            f" (k-NN coverage {gap.share_covered:.0%}, real data of the same size {gap.share_covered_by_real:.0%})"
+        )
+    return sentence
 
 
 def named_gaps(
@@ -234,6 +236,12 @@ def recommend_mixture(
         baseline = engine.metrics(baseline_spec(engine, best))
     except (CollapseLabError, ValueError) as exc:
         return None, f"No mixture recommended: {exc}"
+    note = coverage_unsupported(len(engine.holdout_rows), engine.k, reference="real holdout")
+    if note:  # one rule everywhere: below the coverage floor no page quotes a coverage number
+        for name in COVERAGE_METRICS:
+            metrics.pop(name, None)
+            baseline.pop(name, None)
+        text = f"{text} {note}"
     return (
         Recommendation(
             real_share=float(best.real_share),

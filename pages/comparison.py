@@ -5,7 +5,7 @@ import streamlit as st
 from analysis import charts
 from analysis.compare import BASELINE, generation_table
 from analysis.metrics.catalog import definitions, legacy_table, values_by_set
-from analysis.review import Recommendation, ReviewSummary, recommend_mixture, review_summary
+from analysis.review import Recommendation, ReviewSummary, gap_sentence, recommend_mixture, review_summary
 from analysis.risks import risks
 from pages._shared import (
     chart_downloads,
@@ -55,11 +55,7 @@ def _at_a_glance(review: ReviewSummary) -> None:
             )
             gaps = review.gaps.get(verdict.set, [])
             if gaps:
-                named = "; ".join(
-                    f"**{plain(g.name)}** ({g.real_uncovered:,} real uncovered, {g.share_covered:.0%} covered "
-                    f"against {g.share_covered_by_real:.0%} by real)"
-                    for g in gaps
-                )
+                named = "; ".join(plain(gap_sentence(g)) for g in gaps)
                 line += f"  \n  misses: {named}"
             lines.append(line)
         left.markdown("\n".join(lines))

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.lesson import LARGE_TYPE_CSS, STEPS, map_step, step_chart, step_curves
+from analysis.review import gap_sentence
 from pages._shared import current_dataset, dataset_embeddings, dataset_projection, demo_dataset, plain, user_errors
 
 current_dataset(
@@ -70,10 +71,7 @@ with user_errors("Running this step"):
         chart, gaps = map_step(samples, np.asarray(xy), report, str(value), large=large)
         st.altair_chart(chart)
         if gaps:
-            st.markdown(
-                f"**{plain(value)} misses:** "
-                + "; ".join(f"{plain(g.name)} ({g.real_uncovered:,} real sentences uncovered)" for g in gaps)
-            )
+            st.markdown(f"**{plain(value)} misses:** " + "; ".join(plain(gap_sentence(g)) for g in gaps))
         else:
             st.caption(f"No named gap for {plain(value)}.")
     else:

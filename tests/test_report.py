@@ -299,3 +299,23 @@ def test_report_command_writes_the_file(tmp_path, capsys):
         )
         == 3
     )
+
+
+def test_the_recommended_mixture_quotes_no_coverage_below_the_floor():
+    """Issue 30: on a 113-sample holdout the card said 'coverage 0.938' on the page that said coverage cannot be
+    reported. Below the floor the recommendation carries no coverage number, and its text says why."""
+    from analysis.review import recommend_mixture
+    from tests.conftest import fake_embed
+
+    rng = np.random.default_rng(0)
+    real = samples_from_frame(
+        pd.DataFrame({"text": [f"real sample {i} about {rng.integers(9)}" for i in range(600)]}), source="real"
+    )[0]
+    llm = samples_from_frame(pd.DataFrame({"text": [f"llm text {i}" for i in range(150)]}), method="llm")[0]
+    samples = combine_samples(real, llm)[0]
+    assert (samples["split"] == "holdout").sum() < 200
+    recommendation, note = recommend_mixture(samples, fake_embed(samples["text"]))
+    assert recommendation is not None, note
+    assert not {"coverage", "tail coverage (rarest 10%)"} & set(recommendation.metrics)
+    assert "Coverage is not reported" in recommendation.text
+    assert "coverage" not in set(recommendation.metric_table()["metric"])

@@ -38,7 +38,12 @@ def test_every_step_renders_and_next_and_previous_move_through_them():
         at = at.button(key="lesson_next").click().run()
         shown_ok(at, number)
     assert at.button(key="lesson_next").disabled
-    assert "misses:" in "\n".join(m.value for m in at.markdown)  # the demo's named gaps, step 5
+    # step 5: llm (written from real text) misses no region; its third generation does, said in shares
+    assert "No named gap for llm" in "\n".join(c.value for c in at.caption)
+    at = at.select_slider(key="lesson_map").set_value("llm g3").run()
+    shown_ok(at, len(STEPS) - 1)
+    misses = [m.value for m in at.markdown if "misses:" in m.value]
+    assert misses and "of real" in misses[0] and "of llm g3" in misses[0]
     at = at.button(key="lesson_previous").click().run()
     shown_ok(at, len(STEPS) - 2)
 
