@@ -19,6 +19,7 @@ __all__ = [
     "in_polygon",
     "selection_shares",
     "text_matches",
+    "focus_mask",
     "nearest_rows",
     "uncovered_real",
     "nearest_synthetic",
@@ -143,6 +144,35 @@ def text_matches(texts: pd.Series, query: str) -> np.ndarray:
     if not query:
         return np.zeros(len(texts), dtype=bool)
     return texts.astype(str).str.contains(query, case=False, regex=False).to_numpy(dtype=bool)
+
+
+def focus_mask(
+    points: pd.DataFrame,
+    texts: pd.Series,
+    *,
+    set_name: str | None = None,
+    label: str | None = None,
+    words: str = "",
+    rows: np.ndarray | pd.Series | None = None,
+) -> np.ndarray | None:
+    """Which points the map draws in colour (the rest grey): those of ``set_name``, of ``label``, whose text
+    contains ``words`` (:func:`text_matches`) and that are among ``rows`` (positions in ``texts``, e.g. a
+    semantic search's :func:`nearest_rows`), every question asked at once; None when none is asked."""
+    mask = np.ones(len(points), dtype=bool)
+    asked = False
+    if set_name:
+        mask &= (points["set"].astype(str) == set_name).to_numpy()
+        asked = True
+    if label:
+        mask &= (points["label"].astype(str) == label).to_numpy()
+        asked = True
+    if words.strip():
+        mask &= text_matches(texts.iloc[points["row"].to_numpy()], words)
+        asked = True
+    if rows is not None:
+        mask &= np.isin(points["row"].to_numpy(), np.asarray(rows))
+        asked = True
+    return mask if asked else None
 
 
 def nearest_rows(

@@ -39,6 +39,7 @@ __all__ = [
     "density_image",
     "map_chart",
     "points_map",
+    "ringed",
     "select_box",
     "payload_bytes",
 ]
@@ -375,6 +376,19 @@ def points_map(
         png, extent, color_by=color_by, colors=colors, points=shown, marked=marked, marked_title=marked_title,
         layers=layers, height=height,
     )  # fmt: skip
+
+
+def ringed(points: pd.DataFrame, rows: np.ndarray, texts: pd.Series, extent: Extent) -> tuple[pd.DataFrame, int]:
+    """The points of ``rows`` (index labels of ``points``) inside ``extent``, ready to ring on the map: at most
+    :data:`MARK_LIMIT` (a seeded sample above it), each with its hover text; and how many were in view."""
+    from analysis.explore import hover_text
+
+    marked = points.loc[rows]
+    marked = marked[extent.contains(marked["x"].to_numpy(), marked["y"].to_numpy())]
+    in_view = len(marked)
+    if in_view > MARK_LIMIT:
+        marked = marked.sample(MARK_LIMIT, random_state=0)
+    return marked.assign(hover=hover_text(texts.iloc[marked["row"].to_numpy()]).to_numpy()), in_view
 
 
 def select_box(points: pd.DataFrame, box: dict | None) -> tuple[np.ndarray, pd.Series]:

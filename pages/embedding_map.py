@@ -5,6 +5,8 @@ import streamlit as st
 
 from analysis import charts, explore, mapview
 from analysis.compare import CompareError, coverage_reference
+from analysis.corpus import samples_bytes
+from analysis.embed import embed
 from analysis.gaps import real_regions
 from analysis.regions import label_positions, region_name_layer
 from pages._shared import (
@@ -14,12 +16,13 @@ from pages._shared import (
     dataset_gaps,
     dataset_projection,
     plain,
-    table_download,
     user_errors,
     workspace,
 )
 
 TABLE_PAGE = 50  # samples per page of the selection table
+SEMANTIC_HITS = 200  # samples a semantic search shows
+EXPORTS = ((".csv", "text/csv"), (".parquet", "application/octet-stream"), (".jsonl", "application/jsonl"))
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -130,25 +133,45 @@ with user_errors("Drawing the map"):
 
     visible_mask = ((points["source"] == "real") | points["set"].isin(shown_sets)).to_numpy()
     visible = points[visible_mask]
-    x, y = visible["x"].to_numpy(), visible["y"].to_numpy()
     zoom = st.session_state.get("map_zoom")
     extent = zoom if zoom is not None else mapview.Extent.of(points["x"].to_numpy(), points["y"].to_numpy())
-    in_view = extent.contains(x, y)
+    in_view = extent.contains(visible["x"].to_numpy(), visible["y"].to_numpy())
     mode = {"synthetic − real": "difference"}.get(density_choice, density_choice)
-    colors = mapview.color_key(
-        visible[color_by].astype(str) if color_by == "generation" else visible[color_by], color_by
-    )
-    real_visible = (visible["source"] == "real").to_numpy()
-    png = mapview.density_image(
-        x, y, visible[color_by].astype(str) if color_by == "generation" else visible[color_by], colors, extent,
-        layer=mode, real=real_visible, synthetic=~real_visible,
-    )  # fmt: skip
-    shown = None
-    if in_view.sum() <= mapview.POINT_LIMIT:
-        shown = visible[in_view]
-        shown = shown.assign(hover=explore.hover_text(samples["text"].iloc[shown["row"]]).to_numpy())
 
-    marked, marked_title = None, "marked"
+    # Questions to the map: show one set or label (the others stay, in grey), find texts by words or by meaning.
+    asks = st.columns([1.4, 1.4, 1, 1])
+    focus_set = asks[0].pills(
+        "Show only", ["real", *shown_sets], selection_mode="single", key="map_focus_set",
+        help="Click a set to draw it in colour and every other point in grey; click it again for all.",
+    )  # fmt: skip
+    labels = sorted(visible["label"].astype(str).unique())
+    focus_label = asks[1].selectbox(
+        "Show only the label", labels, index=None, placeholder="any label", key="map_focus_label",
+        help="Draw one label's samples in colour and every other point in grey.",
+    )  # fmt: skip
+    words = asks[2].text_input(
+        "Texts containing", key="map_search", placeholder="e.g. river", help="A plain, case-insensitive substring."
+    )  # fmt: skip
+    meaning = asks[3].text_input(
+        "Texts about", key="map_semantic", placeholder="e.g. ancient wars",
+        help=f"Semantic search: the query is embedded with the dataset's model; its {SEMANTIC_HITS} nearest "
+        "samples are shown.",
+    )  # fmt: skip
+    nearest = None
+    if meaning.strip():
+        query = embed([meaning.strip()])[0]
+        nearest = explore.nearest_rows(embeddings, query, rows=visible["row"].to_numpy(), n=SEMANTIC_HITS)["row"]
+    focus = explore.focus_mask(
+        visible, samples["text"], set_name=focus_set, label=focus_label, words=words, rows=nearest
+    )  # fmt: skip
+    if focus is not None:
+        shares = explore.selection_shares(visible, focus)
+        st.caption(
+            f"{int(focus.sum()):,} samples in colour, the rest in grey: "
+            + "; ".join(f"{r.share_of_group:.1%} of {plain(r.set)} ({r.selected:,})" for r in shares.itertuples())
+        )
+
+    marked, marked_title, ringable = None, "marked", 0
     real_rows = points.index[points["source"] == "real"].to_numpy()
     synthetic_rows = visible.index[visible["source"] != "real"].to_numpy()
     if mark_uncovered:
@@ -162,20 +185,12 @@ with user_errors("Drawing the map"):
             else:
                 with st.spinner("Finding the holdout samples no synthetic sample covers…"):
                     uncovered = explore.uncovered_real(reference, embeddings, synthetic_rows)
-                missed = points.loc[reference.rows[uncovered]]
                 toggles[1].caption(
-                    f"{len(missed):,} of {reference.size:,} real holdout samples ({uncovered.mean():.1%}) "
+                    f"{int(uncovered.sum()):,} of {reference.size:,} real holdout samples ({uncovered.mean():.1%}) "
                     f"are not covered by the shown synthetic sets ({reference.k}-NN balls of the holdout, "
                     "as on Tail coverage); they are ringed in black."
                 )
-                missed = missed[extent.contains(missed["x"].to_numpy(), missed["y"].to_numpy())]
-                if len(missed) > mapview.MARK_LIMIT:
-                    toggles[1].caption(
-                        f"{mapview.MARK_LIMIT:,} of the {len(missed):,} in view are ringed (a seeded sample); zoom in "
-                        "to ring them all."
-                    )
-                    missed = missed.sample(mapview.MARK_LIMIT, random_state=0)
-                marked = missed.assign(hover=explore.hover_text(samples["text"].iloc[missed["row"]]).to_numpy())
+                marked, ringable = mapview.ringed(points, reference.rows[uncovered], samples["text"], extent)
                 marked_title = "not covered"
 
     if mark_gaps:
@@ -185,28 +200,25 @@ with user_errors("Drawing the map"):
             with st.spinner("Finding the regions the shown sets miss…"):
                 gap_report, gap_note = dataset_gaps(samples, embeddings, manifest["sha256"], chosen, None, 0)
         if gap_report is None or gap_report.unsupported:
-            toggles[1].warning(
-                "Nothing is marked. " + plain(gap_note or gap_report.unsupported), icon=":material/warning:"
-            )
+            reason = gap_note or (gap_report.unsupported if gap_report is not None else "")
+            toggles[1].warning("Nothing is marked. " + plain(reason), icon=":material/warning:")
         else:
             missed_regions = {gap.region for gaps in gap_report.gaps.values() for gap in gaps}
             real_in_chosen = (chosen["source"] == "real").to_numpy()
             in_gap = np.isin(gap_report.region_of[real_in_chosen], sorted(missed_regions))
-            missed = points.loc[chosen.index.to_numpy()[real_in_chosen][in_gap]]
+            missed_rows = chosen.index.to_numpy()[real_in_chosen][in_gap]
             sentences = [gap.sentence() for gaps in gap_report.gaps.values() for gap in gaps[:3]]
             toggles[1].caption(
-                f"{len(missed):,} real samples in {len(missed_regions)} regions the shown sets miss are ringed in "
-                "black" + (": " + plain("; ".join(sentences)) + "." if sentences else " (none: no region is a gap).")
+                f"{len(missed_rows):,} real samples in {len(missed_regions)} regions the shown sets miss are ringed "
+                "in black" + (": " + plain("; ".join(sentences)) + "." if sentences else " (none: no region is a gap).")
             )
-            missed = missed[extent.contains(missed["x"].to_numpy(), missed["y"].to_numpy())]
-            if len(missed) > mapview.MARK_LIMIT:
-                toggles[1].caption(
-                    f"{mapview.MARK_LIMIT:,} of the {len(missed):,} in view are ringed (a seeded sample); zoom in "
-                    "to ring them all."
-                )
-                missed = missed.sample(mapview.MARK_LIMIT, random_state=0)
-            marked = missed.assign(hover=explore.hover_text(samples["text"].iloc[missed["row"]]).to_numpy())
+            marked, ringable = mapview.ringed(points, missed_rows, samples["text"], extent)
             marked_title = "in a gap"
+    if marked is not None and ringable > mapview.MARK_LIMIT:
+        toggles[1].caption(
+            f"{mapview.MARK_LIMIT:,} of the {ringable:,} in view are ringed (a seeded sample); "
+            "zoom in to ring them all."
+        )
 
     real_mask = (samples["source"] == "real").to_numpy()
     real_xy = np.asarray(xy)[real_mask]
@@ -216,9 +228,9 @@ with user_errors("Drawing the map"):
     )  # fmt: skip
     names = label_positions(regions.regions, x_range=(extent.x0, extent.x1), y_range=(extent.y0, extent.y1))
     names = names[extent.contains(names["x"].to_numpy(), names["y"].to_numpy())]
-    chart = mapview.map_chart(
-        png, extent, color_by=color_by, colors=colors, points=shown, marked=marked, marked_title=marked_title,
-        layers=[region_name_layer(names)] if len(names) else None,
+    chart = mapview.points_map(
+        visible, samples["text"], color_by=color_by, extent=extent, layer=mode, marked=marked,
+        marked_title=marked_title, layers=[region_name_layer(names)] if len(names) else None, highlight=focus,
     )  # fmt: skip
     event = st.altair_chart(chart, on_select="rerun", key="map_chart", width="stretch")
     st.caption(
@@ -226,7 +238,7 @@ with user_errors("Drawing the map"):
         f"({mapview.IMAGE_WIDTH}×{mapview.IMAGE_HEIGHT} pixels, rendered on the server); "
         + (
             f"they are few enough ({mapview.POINT_LIMIT:,} at most) to be drawn as points too: hover one to read it."
-            if shown is not None
+            if in_view.sum() <= mapview.POINT_LIMIT
             else f"points you can hover appear when at most {mapview.POINT_LIMIT:,} are in view: zoom in."
         )
     )
@@ -260,8 +272,24 @@ with user_errors("Drawing the map"):
     if selected.empty:
         st.caption("Drag a box on the map to list its samples here (every sample in the box, not only those drawn).")
     else:
+        in_box = np.zeros(len(visible), dtype=bool)
+        in_box[rows] = True
+        by_set, by_label = (
+            explore.selection_shares(visible, in_box),
+            explore.selection_shares(visible, in_box, by="label"),
+        )
         st.caption(
-            f"{len(selected):,} samples in the box: " + ", ".join(f"{n:,} {plain(name)}" for name, n in counts.items())
+            f"{len(selected):,} samples in the box. Each set's share of itself inside it (a set far below real's "
+            "share under-reaches this part of the map), and its share of the box:"
+        )
+        share_columns = {
+            "share_of_group": st.column_config.ProgressColumn("share of the set in the box", format="percent"),
+            "share_of_selection": st.column_config.ProgressColumn("share of the box", format="percent"),
+        }
+        left, right = st.columns(2)
+        left.dataframe(by_set, hide_index=True, width="stretch", column_config=share_columns)
+        right.dataframe(
+            by_label[by_label["selected"] > 0], hide_index=True, width="stretch", column_config=share_columns
         )
         pages = max(1, -(-len(selected) // TABLE_PAGE))
         page = st.number_input(f"Page (of {pages:,}, {TABLE_PAGE} samples each)", 1, pages, 1, key="map_table_page")
@@ -271,7 +299,11 @@ with user_errors("Drawing the map"):
         full = samples.iloc[selected["row"].to_numpy()][columns]
         left, right = st.columns([1, 3])
         with left:
-            table_download(full, "selection", key="map_selection_csv", label="Selection as CSV")
+            for suffix, mime in EXPORTS:
+                st.download_button(
+                    f"Selection as {suffix[1:].upper()}", samples_bytes(full, suffix), f"selection{suffix}", mime,
+                    key=f"map_selection{suffix.replace('.', '_')}", icon=":material/download:",
+                )  # fmt: skip
         with right.form("keep_subset", clear_on_submit=True, border=False):
             name = st.text_input("Keep the selection as a named subset", placeholder="e.g. sparse science region")
             if st.form_submit_button("Keep subset", icon=":material/bookmark_add:"):

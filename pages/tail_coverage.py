@@ -1,5 +1,7 @@
 """Tail coverage: does each synthetic set reach the rare part of the real data, or only its common head?"""
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -62,7 +64,7 @@ def _named_gaps(report: GapReport | None, note: str, samples: pd.DataFrame) -> N
         return
     if report.coverage_note:
         st.caption("The k-NN coverage columns are empty: " + plain(report.coverage_note))
-    share = {"format": "percent", "min_value": 0.0, "max_value": 1.0}
+    share: dict[str, Any] = {"format": "percent", "min_value": 0.0, "max_value": 1.0}
     st.dataframe(
         table.drop(columns=["in words"]),
         hide_index=True,

@@ -404,3 +404,12 @@ def test_semantic_search_ranks_rows_by_cosine_to_the_query():
     assert found["row"].tolist() == np.argsort(-cosine, kind="stable")[:5].tolist() and found["row"].iloc[0] == 42
     restricted = explore.nearest_rows(vectors, query, rows=np.arange(100, 200), n=3)
     assert restricted["row"].between(100, 199).all()
+
+
+def test_focus_mask_asks_every_question_at_once():
+    points = pd.DataFrame({"row": [0, 1, 2, 3], "set": ["real", "llm", "llm", "real"], "label": ["a", "a", "b", "a"]})
+    texts = pd.Series(["the river", "a River bank", "river", "lake"])
+    assert explore.focus_mask(points, texts) is None
+    assert explore.focus_mask(points, texts, set_name="llm").tolist() == [False, True, True, False]
+    assert explore.focus_mask(points, texts, set_name="llm", label="a").tolist() == [False, True, False, False]
+    assert explore.focus_mask(points, texts, words="river", rows=[0, 2, 3]).tolist() == [True, False, True, False]

@@ -53,6 +53,24 @@ def test_embedding_map_opens_on_the_demo_and_reacts_to_its_controls():
     assert set(nearest["method"]) <= {"llm"}  # only the shown sets are searched
 
 
+def test_the_map_answers_questions_a_set_a_label_words_and_meaning():
+    """Issue 32: a click on a set draws it in colour and the rest grey, with each set's share of what is shown;
+    a label, a substring and a semantic query (embedded with the dataset's model) narrow it further."""
+    at = open_page("pages/embedding_map.py")
+    at = rerun_ok(at.button_group(key="map_focus_set").set_value("llm"))
+    shares = next(c.value for c in at.caption if "in colour, the rest in grey" in c.value)
+    assert "100.0% of llm" in shares and "0.0% of real" in shares
+    at = rerun_ok(at.selectbox(key="map_focus_label").set_value(at.selectbox(key="map_focus_label").options[0]))
+    at = rerun_ok(at.button_group(key="map_focus_set").set_value(None))
+    at = rerun_ok(at.text_input(key="map_search").set_value("river"))
+    assert any("in colour, the rest in grey" in c.value for c in at.caption)
+    at = rerun_ok(at.text_input(key="map_search").set_value(""))
+    at = rerun_ok(at.text_input(key="map_semantic").set_value("football and other team sports"))
+    caption = next(c.value for c in at.caption if "in colour, the rest in grey" in c.value)
+    assert caption.startswith("200 samples") or int(caption.split()[0].replace(",", "")) <= 200
+    assert len(charts(at)) == 1
+
+
 def test_embedding_map_says_when_an_id_is_unknown():
     at = open_page("pages/embedding_map.py")
     at.text_input(key="map_lookup").set_value("no-such-id").run()
