@@ -24,14 +24,16 @@ The demo corpus's vectors are built once at install (``make`` runs ``python -m a
 read-only shards, so the demo's map and metrics open without embedding 13,633 texts first.
 
 Backends (``$COLLAPSE_LAB_EMBED_BACKEND``, :data:`BACKENDS`): ``torch`` is the reference, plain float32
-``SentenceTransformer.encode``; ``onnx`` and ``onnx-int8`` run the bundled model exported to ONNX at install
-(:mod:`analysis.embed_backends`). The default, ``onnx``, is the fastest backend that passes the accuracy
-gate (tests/test_embed.py): float32 with fused layers, minimum cosine 1.0000 to the reference and PRDC and
-tail coverage unmoved, 1.25x the reference on the 2-core AVX2 machine; ``onnx-int8`` is faster still (1.7x)
-but moves tail coverage and density by more than the gate's 0.01. A backend other than ``torch`` is part
-of the cache identity (:func:`model_id`), since its vectors differ in the last digits. When the export is
-missing or does not load, or the model is not the bundled one, the reference runs instead, with a warning
-in the log.
+``SentenceTransformer.encode``; ``torch-bf16`` is the same model under ``torch.autocast`` bfloat16; ``onnx`` and
+``onnx-int8`` run the bundled model exported to ONNX at install (:mod:`analysis.embed_backends`). Unless the
+variable or the call names one, the backend is chosen at run time from the CPU's features
+(:func:`backend_choice`, :func:`choose_backend`; the flags come from :func:`analysis.metrics.knn.cpu_flags`):
+``torch-bf16`` where the CPU has AMX-BF16, ``onnx-int8`` where it has VNNI and int8 passes the accuracy rule
+(:func:`analysis.backend_rule.accuracy_rule`; recorded in :data:`PASSES_RULE`), else fused float32 ``onnx``.
+The reason is logged when :func:`embed` runs the model and shown on the Data page. Every backend but ``torch``
+is part of the cache identity (:func:`model_id`), since its vectors differ in the last digits. Texts run in
+batches of similar token length (:func:`encode_batch`), their order restored. When the export is missing or does
+not load, or the model is not the bundled one, the reference runs instead, with a warning in the log.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import compress, repeat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -53,9 +56,15 @@ import pandas as pd
 from analysis.errors import CollapseLabError
 from analysis.io import atomic_write
 
+if TYPE_CHECKING:
+    from analysis.embed_backends import TokenCounter
+
 __all__ = [
     "BACKENDS",
+    "PASSES_RULE",
     "backend",
+    "backend_choice",
+    "choose_backend",
     "cached_count",
     "encode_batch",
     "readable_texts",
@@ -78,16 +87,21 @@ _DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 CHUNK = 256
 
 #: The embedding backends; ``torch`` is the reference (plain float32 sentence-transformers).
-BACKENDS = ("torch", "onnx", "onnx-int8")
-#: The fastest backend that passes the accuracy gate (see the module's docstring).
-DEFAULT_BACKEND = "onnx"
+BACKENDS = ("torch", "onnx", "onnx-int8", "torch-bf16")
+#: Whether each backend passes the accuracy rule (:func:`analysis.backend_rule.accuracy_rule`) on the demo's
+#: texts, as measured (tests/test_embed.py checks this record on the CPU it runs on; bench_embed.py --all
+#: at full size). Only a backend that passes may be chosen by default (:func:`choose_backend`).
+PASSES_RULE = {"torch": True, "onnx": True, "onnx-int8": False, "torch-bf16": True}
+#: CPU flags (``/proc/cpuinfo``) of int8 dot products (VNNI) and of bfloat16 matrix tiles (AMX).
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni")
+AMX_BF16_FLAG = "amx_bf16"
 #: Where ``make`` writes the bundled model's ONNX export (git-ignored); ``$COLLAPSE_LAB_EMBED_EXPORT`` overrides.
 EXPORT_DIR = Path(__file__).resolve().parent.parent / "data" / "models" / "all-MiniLM-L6-v2-onnx"
 
 _MODELS: dict[str, object] = {}
 _MODELS_LOCK = threading.Lock()
 _CACHES: dict[Path, EmbeddingCache] = {}
-_COUNTERS: dict[int, tuple[object, Callable[[str], int]]] = {}  # id(encoder) -> (encoder, its token counter)
+_COUNTERS: dict[int, tuple[object, TokenCounter]] = {}  # id(encoder) -> (encoder, its token counter)
 _FAILED: dict[str, str] = {}  # export file -> why it did not load: this process uses the reference instead
 _WARNED: set[str] = set()
 log = logging.getLogger(__name__)
@@ -113,35 +127,85 @@ def export_dir() -> Path:
     return Path(configured) if configured else EXPORT_DIR
 
 
+def _say_once(message: str) -> None:
+    """Log which backend embeds and why, at INFO, once per distinct message in a process."""
+    key = message.split(" texts with ", 1)[-1]
+    if key not in _WARNED:
+        _WARNED.add(key)
+        log.info(message)
+
+
 def _warn_once(message: str) -> None:
     if message not in _WARNED:
         _WARNED.add(message)
         log.warning(message)
 
 
-def _requested_backend(name: str | None) -> str:
-    chosen = name or os.environ.get("COLLAPSE_LAB_EMBED_BACKEND") or DEFAULT_BACKEND
+def _checked(chosen: str, source: str) -> str:
     if chosen not in BACKENDS:
         raise EmbeddingError(
-            f"Unknown embedding backend {chosen!r} (from {'the call' if name else 'COLLAPSE_LAB_EMBED_BACKEND'}). "
+            f"Unknown embedding backend {chosen!r} (from {source}). "
             f"Use one of {', '.join(BACKENDS)}; torch is the plain float32 reference."
         )
     return chosen
 
 
-def backend(model: str | None = None, name: str | None = None) -> str:
-    """The backend that will embed for ``model``: the one asked for (``name``, else
-    ``$COLLAPSE_LAB_EMBED_BACKEND``, else :data:`DEFAULT_BACKEND`), or ``torch`` where that one cannot run
-    here (a model other than the bundled one, an export missing or failing to load: logged once)."""
-    chosen = _requested_backend(name)
+def choose_backend(flags: frozenset[str] | set[str], passes: dict[str, bool] | None = None) -> tuple[str, str]:
+    """The default backend for a CPU with these feature ``flags`` (``/proc/cpuinfo``), and why.
+
+    ``torch-bf16`` (the reference under bfloat16 autocast) where the CPU has AMX-BF16, whose bfloat16 tiles run
+    the matrix products several times faster than float32; else ``onnx-int8`` where it has VNNI (int8 dot
+    products: AVX512-VNNI or AVX-VNNI) and the int8 export passes the accuracy rule; else ``onnx`` (fused float32,
+    1.1-1.25x the reference where measured on AVX2; see the README's table). Only backends that pass the rule
+    (``passes``, default :data:`PASSES_RULE`) are chosen. No calibration run: the order is fixed by the
+    measurements in the README, so the choice is the same on every start of the same CPU.
+    """
+    passes = PASSES_RULE if passes is None else passes
+    vnni = [flag for flag in VNNI_FLAGS if flag in flags]
+    held_back = []
+    if AMX_BF16_FLAG in flags:
+        if passes.get("torch-bf16"):
+            return "torch-bf16", "this CPU has AMX-BF16: the model's products run in bfloat16 on AMX tiles"
+        held_back.append("AMX-BF16 present but torch-bf16 fails the accuracy rule")
+    if vnni:
+        if passes.get("onnx-int8"):
+            return "onnx-int8", f"this CPU has {'/'.join(vnni)} (int8 dot products); onnx-int8 passes the accuracy rule"
+        held_back.append(f"{'/'.join(vnni)} present but onnx-int8 fails the accuracy rule")
+    else:
+        held_back.append("no VNNI")
+    if AMX_BF16_FLAG not in flags:
+        held_back.append("no AMX-BF16")
+    return "onnx", "; ".join(held_back) + ": fused float32 ONNX"
+
+
+def _requested(name: str | None, model: str | None) -> tuple[str, str]:
+    """The backend asked for, and why: the call's ``name``, else ``$COLLAPSE_LAB_EMBED_BACKEND``, else the
+    choice for this CPU (:func:`choose_backend`); ``torch`` by default for a model other than the bundled one."""
+    if name:
+        return _checked(name, "the call"), "asked for by the call"
+    forced = os.environ.get("COLLAPSE_LAB_EMBED_BACKEND")
+    if forced:
+        return _checked(forced, "COLLAPSE_LAB_EMBED_BACKEND"), "set by COLLAPSE_LAB_EMBED_BACKEND"
+    if _base_id(model) != _DEFAULT_MODEL_ID:
+        return "torch", f"the backends exist for the bundled {DEFAULT_MODEL} only"
+    from analysis.metrics import knn  # the one reader of the CPU's features
+
+    return choose_backend(knn.cpu_flags())
+
+
+def backend_choice(model: str | None = None, name: str | None = None) -> tuple[str, str]:
+    """The backend that will embed for ``model`` and why, as a sentence for the log and the Data page: the one
+    asked for (``name``, else ``$COLLAPSE_LAB_EMBED_BACKEND``, else the choice for this CPU's features,
+    :func:`choose_backend`), or ``torch`` where that one cannot run here (a model other than the bundled one, an
+    export missing or failing to load: logged once)."""
+    chosen, reason = _requested(name, model)
     if chosen == "torch":
-        return chosen
-    if _base_id(model) != _DEFAULT_MODEL_ID:  # said only when asked for: by default other models simply run on torch
-        if name or os.environ.get("COLLAPSE_LAB_EMBED_BACKEND"):
-            _warn_once(
-                f"embedding backend {chosen!r} exists for the bundled {DEFAULT_MODEL} only: using torch for {model}"
-            )
-        return "torch"
+        return chosen, reason
+    if _base_id(model) != _DEFAULT_MODEL_ID:  # only an explicit request gets here
+        _warn_once(f"embedding backend {chosen!r} exists for the bundled {DEFAULT_MODEL} only: using torch for {model}")
+        return "torch", f"{chosen} exists for the bundled {DEFAULT_MODEL} only"
+    if chosen == "torch-bf16":  # no export: the reference's own model under autocast
+        return chosen, reason
     from analysis.embed_backends import FILES, STAMP
 
     path = export_dir() / FILES[chosen]
@@ -150,11 +214,16 @@ def backend(model: str | None = None, name: str | None = None) -> str:
             f"embedding backend {chosen!r}: no exported model at {path} (run `make` to export it): "
             "using the torch float32 reference"
         )
-        return "torch"
+        return "torch", f"{chosen} ({reason}) has no export at {path}: the float32 reference"
     if str(path) in _FAILED:
         _warn_once(f"embedding backend {chosen!r}: {_FAILED[str(path)]}: using the torch float32 reference")
-        return "torch"
-    return chosen
+        return "torch", f"{chosen} ({reason}) does not load: the float32 reference"
+    return chosen, reason
+
+
+def backend(model: str | None = None, name: str | None = None) -> str:
+    """The backend that will embed for ``model`` (:func:`backend_choice` without the reason)."""
+    return backend_choice(model, name)[0]
 
 
 def _base_id(model: str | None) -> str:
@@ -171,6 +240,8 @@ def model_id(model: str | None = None, backend_name: str | None = None) -> str:
     chosen = backend(model, backend_name)
     if chosen == "torch":
         return identity
+    if chosen == "torch-bf16":
+        return f"{identity}#torch-bf16"
     from analysis.embed_backends import EXPORT_VERSION
 
     return f"{identity}#{chosen}-v{EXPORT_VERSION}"
@@ -184,18 +255,49 @@ def load_model(model: str | None = None, backend_name: str | None = None):
     return get_model(model, backend_name)
 
 
-def encode_batch(encoder, texts: list[str], *, batch_size: int = 16) -> np.ndarray:
-    """One batch through an encoder from :func:`load_model`: (len(texts), d) L2-normalised float32, no cache."""
-    return np.asarray(
-        encoder.encode(
-            readable_texts(encoder, texts),
-            batch_size=batch_size,
+def encode_batch(encoder, texts: list[str], *, batch_size: int = 16, by_length: bool = True) -> np.ndarray:
+    """Texts through an encoder from :func:`load_model`: (len(texts), d) L2-normalised float32 in the order of
+    ``texts``, no cache. The texts run in batches of similar token length
+    (:func:`analysis.embed_backends.length_batches`), so a short text is not padded to a long one's length;
+    ``by_length=False`` runs them in the input order (the unsorted path, for tests and the benchmark)."""
+    from analysis.embed_backends import OnnxEncoder, length_batches
+
+    texts = list(texts)
+    if isinstance(encoder, OnnxEncoder):  # tokenises once and batches by token length itself
+        return np.asarray(
+            encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True, by_length=by_length), np.float32
+        )
+    texts = readable_texts(encoder, texts)
+    counter = _counter(encoder)
+    bound = getattr(encoder, "max_seq_length", None)
+    if counter is not None and bound:
+        lengths = np.minimum(counter.lengths(texts), int(bound))  # what the model reads
+    else:
+        lengths = np.fromiter(map(len, texts), np.int64, count=len(texts))
+    out = np.empty((len(texts), dimension(encoder)), np.float32)
+    for rows in length_batches(lengths, batch_size, by_length=by_length):
+        out[rows] = encoder.encode(  # one call per batch: exactly these texts padded together
+            [texts[i] for i in rows],
+            batch_size=len(rows),
             convert_to_numpy=True,
             normalize_embeddings=True,
             show_progress_bar=False,
-        ),
-        np.float32,
-    )
+        )
+    return out
+
+
+def _counter(encoder):  # type: ignore[no-untyped-def]
+    """The token counter of a sentence-transformers encoder's fast tokenizer (made once), or None."""
+    from analysis.embed_backends import token_counter
+
+    tokenizer = getattr(getattr(encoder, "tokenizer", None), "backend_tokenizer", None)  # a fast (Rust) tokenizer
+    if tokenizer is None:
+        return None
+    with _MODELS_LOCK:
+        known = _COUNTERS.get(id(encoder))
+        if known is None or known[0] is not encoder:
+            known = _COUNTERS[id(encoder)] = (encoder, token_counter(tokenizer))
+    return known[1]
 
 
 def readable_texts(encoder, texts: Iterable[str]) -> list[str]:
@@ -203,20 +305,16 @@ def readable_texts(encoder, texts: Iterable[str]) -> list[str]:
     truncates at its ``max_seq_length`` tokens, so a 1 MB text is not tokenised whole only to be truncated.
     The vector of every text is unchanged, so its cache key stays the hash of the whole text. An ONNX
     encoder cuts its texts itself; a model without a known bound or fast tokenizer gets the texts whole."""
-    from analysis.embed_backends import OnnxEncoder, readable_part, token_counter
+    from analysis.embed_backends import OnnxEncoder, readable_part
 
     texts = list(texts)
     if isinstance(encoder, OnnxEncoder):
         return texts
     bound = getattr(encoder, "max_seq_length", None)
-    tokenizer = getattr(getattr(encoder, "tokenizer", None), "backend_tokenizer", None)  # a fast (Rust) tokenizer
-    if not bound or tokenizer is None:
+    counter = _counter(encoder)
+    if not bound or counter is None:
         return texts
-    with _MODELS_LOCK:
-        known = _COUNTERS.get(id(encoder))
-        if known is None or known[0] is not encoder:
-            known = _COUNTERS[id(encoder)] = (encoder, token_counter(tokenizer))
-    return [readable_part(t, int(bound), known[1]) for t in texts]
+    return [readable_part(t, int(bound), counter) for t in texts]
 
 
 def get_model(model: str | None = None, backend_name: str | None = None):
@@ -224,6 +322,12 @@ def get_model(model: str | None = None, backend_name: str | None = None):
     an :class:`analysis.embed_backends.OnnxEncoder` for the ONNX backends. An export that fails to load is
     logged and the reference is returned (and used from then on in this process)."""
     chosen = backend(model, backend_name)
+    if chosen == "torch-bf16":
+        from analysis.embed_backends import AutocastEncoder
+
+        reference = get_model(model, "torch")
+        with _MODELS_LOCK:
+            return _MODELS.setdefault(f"{_base_id(model)}#torch-bf16", AutocastEncoder(reference))
     if chosen != "torch":
         from analysis.embed_backends import FILES, OnnxEncoder
 
@@ -546,6 +650,8 @@ def embed(
         return matrix[rows[inverse]]  # one copy: each text's cached row, in the texts' order
 
     encoder = get_model(model)
+    chosen, reason = backend_choice(model)
+    _say_once(f"embedding {len(missing):,} texts with backend {chosen}: {reason}")
     if model_id(model) != identity:  # the backend failed to load: the reference's vectors, under its own key
         return embed(
             prepared, model=model, progress=progress, batch_size=batch_size, cache_dir=cache_dir, use_cache=use_cache
@@ -557,13 +663,8 @@ def embed(
     pieces: list[Path] = []
     for start in range(0, len(order), CHUNK):
         chunk = order[start : start + CHUNK]
-        vectors[chunk] = encoder.encode(
-            readable_texts(encoder, (unique[i] for i in chunk)),  # not all of a long text: the model reads a prefix
-            batch_size=batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        # batches of similar token length; not all of a long text: the model reads a prefix
+        vectors[chunk] = encode_batch(encoder, [unique[i] for i in chunk], batch_size=batch_size)
         if cache is not None:  # durable before it counts as done: a kill loses at most this chunk
             piece = cache.add([keys[i] for i in chunk], vectors[chunk])
             if piece is not None:  # None only for no keys, and a chunk has some

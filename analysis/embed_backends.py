@@ -82,15 +82,40 @@ def readable_part(text: str, max_tokens: int, count_tokens: Callable[[str], int]
     return text
 
 
-def token_counter(tokenizer) -> Callable[[str], int]:
+class TokenCounter:
     """The number of tokens of a text under a ``tokenizers.Tokenizer`` (special tokens not counted), from a
-    copy of it that neither truncates nor pads: the tokenizer's own settings are left alone."""
-    from tokenizers import Tokenizer
+    copy of it that neither truncates nor pads: the tokenizer's own settings are left alone. Called with one
+    text it counts that text; :meth:`lengths` counts many in one batch call (Rust threads)."""
 
-    copy = Tokenizer.from_str(tokenizer.to_str())
-    copy.no_truncation()
-    copy.no_padding()
-    return lambda text: len(copy.encode(text, add_special_tokens=False).ids)
+    def __init__(self, tokenizer) -> None:
+        from tokenizers import Tokenizer
+
+        self.copy = Tokenizer.from_str(tokenizer.to_str())
+        self.copy.no_truncation()
+        self.copy.no_padding()
+
+    def __call__(self, text: str) -> int:
+        return len(self.copy.encode(text, add_special_tokens=False).ids)
+
+    def lengths(self, texts: Sequence[str]) -> np.ndarray:
+        """Tokens of each text (special tokens not counted), as int64."""
+        encodings = self.copy.encode_batch(list(texts), add_special_tokens=False)
+        return np.fromiter((len(e.ids) for e in encodings), np.int64, count=len(encodings))
+
+
+def token_counter(tokenizer) -> TokenCounter:
+    """A :class:`TokenCounter` of ``tokenizer``: ``counter(text)`` is the number of tokens of a text."""
+    return TokenCounter(tokenizer)
+
+
+def length_batches(lengths: Sequence[int] | np.ndarray, batch_size: int, *, by_length: bool = True) -> list[np.ndarray]:
+    """The positions of each batch: texts of similar token length together (longest first, ties in input order),
+    so a short text is not padded to the longest of the whole call; ``by_length=False`` keeps the input order
+    (the unsorted path, for tests and the benchmark). The caller writes each batch's rows back to its positions,
+    so the output stays in the input order."""
+    n = len(lengths)
+    order = np.argsort(-np.asarray(lengths, np.int64), kind="stable") if by_length else np.arange(n)
+    return [order[start : start + batch_size] for start in range(0, n, max(1, batch_size))]
 
 
 class OnnxEncoder:
@@ -122,8 +147,7 @@ class OnnxEncoder:
         """The part of ``text`` the model reads (:func:`readable_part`): a long text is not tokenised whole."""
         return readable_part(text, self.max_seq_length, self.counter)
 
-    def _run(self, texts: Sequence[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch([self.readable(t) for t in texts])
+    def _run(self, encodings: Sequence) -> np.ndarray:
         length = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), length), np.int64)
         mask = np.zeros_like(ids)
@@ -140,18 +164,44 @@ class OnnxEncoder:
         convert_to_numpy: bool = True,
         normalize_embeddings: bool = True,
         show_progress_bar: bool = False,
+        by_length: bool = True,
         **_: object,
     ) -> np.ndarray:
-        """Rows in the order of ``texts``; batches of similar length, as sentence-transformers does."""
+        """Rows in the order of ``texts``. Every text is tokenised once, then run in batches of similar token
+        length (:func:`length_batches`; ``by_length=False``: in the input order, padded to each batch's longest)."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         out = np.empty((len(texts), self.width), np.float32)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            out[rows] = self._run([texts[i] for i in rows])
+        encodings = self.tokenizer.encode_batch([self.readable(t) for t in texts]) if texts else []
+        for rows in length_batches([len(e.ids) for e in encodings], batch_size, by_length=by_length):
+            out[rows] = self._run([encodings[i] for i in rows])
         if normalize_embeddings and len(out):  # the graph normalises; again in float32 for exact unit rows
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
+
+
+class AutocastEncoder:
+    """A sentence-transformers model run under ``torch.autocast("cpu", dtype=torch.bfloat16)``: the matrix
+    products in bfloat16 (oneDNN runs them on AMX tiles where the CPU has AMX-BF16, on AVX512-BF16 dot products
+    otherwise), everything else float32. The ``torch-bf16`` backend. Shares the float32 model (no second
+    copy of the weights); every other attribute is the model's."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def __getattr__(self, name: str):
+        return getattr(self.model, name)
+
+    def encode(self, texts, *, normalize_embeddings: bool = True, **kwargs):  # type: ignore[no-untyped-def]
+        import torch
+
+        kwargs["convert_to_numpy"] = False
+        kwargs["convert_to_tensor"] = True
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            out = self.model.encode(texts, normalize_embeddings=False, **kwargs)
+        vectors = out.float().numpy() if isinstance(out, torch.Tensor) else np.asarray(out, np.float32)
+        if normalize_embeddings and len(vectors):  # in float32, for exact unit rows
+            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+        return vectors.astype(np.float32, copy=False)
 
 
 def _fuse(raw: Path, fused: Path, model_path: Path) -> int:

@@ -17,7 +17,7 @@ from analysis.corpus import (
     read_table,
     samples_from_frame,
 )
-from analysis.embed import embed
+from analysis.embed import backend_choice, embed
 from analysis.progress import ProgressMeter
 from pages._shared import (
     button_on_version,
@@ -352,7 +352,8 @@ with user_errors("Embedding"):
     cached, distinct = dataset_cache_counts(samples, manifest["sha256"])  # texts hashed once per process
     st.caption(
         f"{cached:,} of {distinct:,} distinct texts have a cached embedding (all-MiniLM-L6-v2, on disk under "
-        f"data/cache). The map and the metrics embed what is missing; on two quiet cores that is about 80 texts/s."
+        f"data/cache). The map and the metrics embed what is missing; on two quiet cores that is about 80 texts/s. "
+        "Backend: {} ({}).".format(*backend_choice())
     )
     if cached < distinct and st.button("Embed all samples now", key="embed_all"):
         meter = ProgressMeter(len(samples), unit="texts")

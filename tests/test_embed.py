@@ -264,11 +264,14 @@ def test_an_unknown_backend_is_a_clear_error(tmp_path, monkeypatch):
         embed(["x"], cache_dir=tmp_path)
 
 
-def test_the_default_backend_is_onnx_and_torch_gives_the_reference_vectors_exactly(reference, tmp_path, monkeypatch):
-    from analysis.embed import backend
+def test_the_default_backend_is_this_cpus_choice_and_torch_gives_the_reference_vectors_exactly(
+    reference, tmp_path, monkeypatch
+):
+    from analysis.embed import backend, choose_backend
+    from analysis.metrics.knn import cpu_flags
 
     monkeypatch.delenv("COLLAPSE_LAB_EMBED_BACKEND", raising=False)
-    assert backend() == "onnx"  # the fastest backend that passes the gate below
+    assert backend() == choose_backend(cpu_flags())[0]  # the export exists here (make)
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "torch")
     texts = PARAPHRASES + [UNRELATED]  # one batch: the same padding as the reference call
     expected = reference.encode(texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
@@ -359,42 +362,204 @@ def test_adding_a_shard_appends_to_the_index_and_never_rewrites_it(tmp_path):
 
 @pytest.fixture(scope="module")
 def gate_sets():
-    """A small demo subset for the accuracy gate: 200 real texts (coverage's floor at k = 5) and 120 synthetic."""
+    """A demo subset for the accuracy rule that fits the suite's time: 200 real texts and 40 of each of the three
+    synthetic sets (the full 1,000 real + 600 synthetic of issue 35 take minutes on 2 cores for the reference
+    alone: ``tests/benchmarks/bench_embed.py --all --rule-real 1000 --rule-synthetic 600``)."""
     from analysis.demo import load_demo
 
     demo = load_demo().sort_values("id")
     real = demo[demo["source"] == "real"]["text"].iloc[::50].head(200).tolist()
     synthetic = demo[demo["source"] != "real"].groupby("method")["text"].apply(lambda s: s.iloc[::25].head(40))
-    return real, synthetic.tolist()
+    return real, synthetic.tolist(), [method for method, _ in synthetic.index]
 
 
-INT8_MISSES_THE_GATE = pytest.mark.xfail(
-    strict=False,  # ONNX Runtime's int8 kernels differ by CPU (VNNI, AVX2): whether it passes is the CPU's, not ours
-    reason="measured on AVX2 and AVX-512 CPUs: onnx-int8 keeps min cosine >= 0.99 (0.9925) but moves density by "
-    "0.017 and a tail bin's coverage by 0.05 on this subset (0.003 and 0.03 on 1,000 + 600 demo texts), so it is "
-    "not the default",
-)
+RECORDED_AS_PASSING = [name for name, ok in embed_module.PASSES_RULE.items() if ok and name != "torch"]
 
 
-@pytest.mark.parametrize("backend_name", ["onnx", pytest.param("onnx-int8", marks=INT8_MISSES_THE_GATE)])
-def test_the_backend_passes_the_accuracy_gate_on_demo_texts(backend_name, reference, gate_sets, tmp_path, monkeypatch):
-    """Issue 18 gate: min cosine >= 0.99 to the float32 reference; PRDC and tail coverage within 0.01."""
-    from analysis.metrics.fidelity import prdc
-    from analysis.metrics.tails import tail_coverage
+@pytest.mark.parametrize("backend_name", RECORDED_AS_PASSING)
+def test_a_backend_recorded_as_passing_passes_the_accuracy_rule_on_demo_texts(
+    backend_name, reference, gate_sets, tmp_path, monkeypatch
+):
+    """Issue 35's rule (analysis.backend_rule.accuracy_rule): min cosine >= 0.99 to the float32 reference, and
+    no metric (PRDC, coverage per rarity bin, tail coverage) of any set moves by more than half its own resampling
+    standard error on these texts, and no gate verdict changes. Only a backend that passes may be the default
+    (PASSES_RULE; onnx-int8 is recorded as failing: at 1,000 + 600 texts it moves coverage in several rarity
+    bins by more than half their noise; bench_embed.py prints the full-size table)."""
+    from analysis.backend_rule import accuracy_rule
 
-    real, synthetic = gate_sets
+    real, synthetic, groups = gate_sets
+    texts = real + synthetic
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "torch")
-    ref_real, ref_syn = embed(real, cache_dir=tmp_path), embed(synthetic, cache_dir=tmp_path)
+    before = embed(texts, cache_dir=tmp_path)
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", backend_name)
     assert embed_module.backend() == backend_name
-    fast_real, fast_syn = embed(real, cache_dir=tmp_path), embed(synthetic, cache_dir=tmp_path)
-    cosine = np.concatenate([(fast_real * ref_real).sum(1), (fast_syn * ref_syn).sum(1)])
-    assert cosine.min() >= 0.99, cosine.min()
-    reference, fast = prdc(ref_real, ref_syn), prdc(fast_real, fast_syn)
-    for name in ("precision", "recall", "density", "coverage"):
-        assert abs(fast[name] - reference[name]) <= 0.01 + 1e-9, (name, reference[name], fast[name])
-    tails = tail_coverage(ref_real, ref_syn, bins=5)["coverage"], tail_coverage(fast_real, fast_syn, bins=5)["coverage"]
-    assert np.abs(tails[0].to_numpy() - tails[1].to_numpy()).max() <= 0.01 + 1e-9, tails
+    after = embed(texts, cache_dir=tmp_path)
+    passes, table = accuracy_rule(before, after, np.arange(len(texts)) < len(real), groups)
+    assert passes, table[~table["passes"]].to_string()
+
+
+def _clusters(rng, n, d=16, centres=8):
+    """Points around ``centres`` cluster centres, all far out along one axis (so any two have cosine near 1)."""
+    centre = rng.standard_normal((centres, d)) * 3
+    x = centre[rng.integers(0, centres, n)] + rng.standard_normal((n, d))
+    x[:, 0] += 200.0
+    return x
+
+
+def test_the_accuracy_rule_refuses_a_backend_that_changes_a_verdict_even_with_cosines_above_099():
+    from analysis.backend_rule import accuracy_rule
+
+    vectors = _clusters(np.random.default_rng(0), 640)  # 400 real, then sets a and b of 120 each: one population
+    mask = np.arange(len(vectors)) < 400
+    groups = ["a"] * 120 + ["b"] * 120
+    passes, table = accuracy_rule(vectors, vectors.copy(), mask, groups, rounds=10)
+    assert passes and (table["change"].iloc[1:-2] == 0).all()
+    # set b collapses to its centre (mode collapse in the fast backend only): every cosine stays >= 0.99
+    collapsed = vectors.copy()
+    b = np.flatnonzero(~mask)[120:]
+    collapsed[b] = collapsed[b].mean(0) + 0.05 * (collapsed[b] - collapsed[b].mean(0))
+    passes, table = accuracy_rule(vectors, collapsed, mask, groups, rounds=10)
+    assert not passes
+    assert table.iloc[0]["passes"], "the cosine part holds: the verdict refuses it"
+    verdict = table[(table["metric"] == "gate verdict")].set_index("set")
+    assert verdict.loc["b", "reference"] == "ok" and verdict.loc["b", "fast"] != "ok" and not verdict.loc["b", "passes"]
+    assert verdict.loc["a", "passes"]
+
+
+def test_a_small_move_within_the_noise_passes_and_a_large_one_does_not():
+    from analysis.backend_rule import accuracy_rule
+
+    rng = np.random.default_rng(1)
+    vectors = _clusters(rng, 600)
+    mask = np.arange(len(vectors)) < 400
+    tiny = vectors + rng.standard_normal(vectors.shape) * 1e-6
+    assert accuracy_rule(vectors, tiny, mask, rounds=10)[0]
+    moved = vectors + rng.standard_normal(vectors.shape) * 0.6  # k-NN balls reshuffle; cosines stay near 1
+    passes, table = accuracy_rule(vectors, moved, mask, rounds=10)
+    assert not passes and table.iloc[0]["passes"]
+    failed = table[~table["passes"]]
+    assert (failed["change"].abs() > failed["limit"]).all()
+
+
+# --- the backend chosen from the CPU's features (issue 35) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (set(), "onnx"),  # AVX2 only: fused float32
+        ({"avx2", "avx512f", "avx512_vnni"}, "onnx"),  # VNNI, but onnx-int8 fails the rule (PASSES_RULE)
+        ({"avx2", "avx_vnni"}, "onnx"),
+        ({"avx2", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile"}, "torch-bf16"),
+        ({"avx2", "amx_bf16"}, "torch-bf16"),
+    ],
+)
+def test_the_backend_is_chosen_from_the_cpus_features(flags, expected, monkeypatch):
+    from analysis.metrics import knn
+
+    monkeypatch.delenv("COLLAPSE_LAB_EMBED_BACKEND", raising=False)
+    monkeypatch.setattr(knn, "cpu_flags", lambda: frozenset(flags))
+    chosen, reason = embed_module.backend_choice()
+    assert chosen == expected and reason
+    assert ("this CPU has AMX-BF16" in reason) == ("amx_bf16" in flags)
+    if "amx_bf16" not in flags:  # the reason names what is missing or held back
+        assert "no AMX-BF16" in reason
+        assert ("no VNNI" in reason) != any("vnni" in f for f in flags)
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "torch")  # forcing wins over the CPU
+    assert embed_module.backend_choice() == ("torch", "set by COLLAPSE_LAB_EMBED_BACKEND")
+
+
+def test_vnni_picks_int8_only_when_it_passes_the_rule():
+    from analysis.embed import choose_backend
+
+    vnni = frozenset({"avx2", "avx512_vnni"})
+    passes = dict(embed_module.PASSES_RULE)
+    assert choose_backend(vnni, {**passes, "onnx-int8": True})[0] == "onnx-int8"
+    assert choose_backend(vnni, {**passes, "onnx-int8": False})[0] == "onnx"
+    amx = vnni | {"amx_bf16"}
+    assert choose_backend(amx, {**passes, "onnx-int8": True})[0] == "torch-bf16"
+    assert choose_backend(amx, {**passes, "onnx-int8": True, "torch-bf16": False})[0] == "onnx-int8"
+    assert choose_backend(frozenset({"avx2"}), {**passes, "onnx-int8": True})[0] == "onnx"  # no VNNI: no int8
+
+
+def test_the_cpu_feature_reader_is_the_one_gemm_kind_uses(monkeypatch):
+    from analysis.metrics import knn
+
+    flags = knn.cpu_flags()
+    assert isinstance(flags, frozenset)
+    with open("/proc/cpuinfo") as f:
+        assert "avx2" not in f.read() or "avx2" in flags
+    knn.gemm_kind.cache_clear()
+    monkeypatch.delenv("COLLAPSE_LAB_GEMM", raising=False)
+    monkeypatch.setattr(knn, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    try:
+        assert knn.gemm_kind() == "bfloat16"
+    finally:
+        knn.gemm_kind.cache_clear()
+
+
+def test_a_bfloat16_vector_is_never_served_for_the_reference_or_the_other_way(reference, tmp_path, monkeypatch):
+    assert len({embed_module.model_id(None, b) for b in embed_module.BACKENDS}) == len(embed_module.BACKENDS)
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "torch-bf16")
+    bf16 = embed(PARAPHRASES, cache_dir=tmp_path)
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "torch")
+    seen = []
+    original = reference.encode
+    monkeypatch.setattr(reference, "encode", lambda texts, **kw: seen.extend(texts) or original(texts, **kw))
+    exact = embed(PARAPHRASES, cache_dir=tmp_path)
+    assert sorted(seen) == sorted(PARAPHRASES)  # embedded by the reference, not served the bf16 vectors
+    assert not np.array_equal(exact, bf16) and (exact * bf16).sum(1).min() > 0.999
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "torch-bf16")
+    assert np.array_equal(embed(PARAPHRASES, cache_dir=tmp_path), bf16)  # its own cache entry, found again
+    assert len(list((tmp_path / "embeddings").iterdir())) == 2
+
+
+# --- batches of similar token length (issue 35) -----------------------------------------------------------------
+
+MIXED = [
+    "Hi.",
+    " ".join(["The committee discussed the long report about rivers, forests and the sea."] * 6),
+    "A cat sat on the mat.",
+    "Stock markets fell sharply on Tuesday after the announcement of new tariffs.",
+    "Yes",
+    " ".join(["Photosynthesis turns light into chemical energy in plants."] * 3),
+    "Short text here.",
+    "The quick brown fox jumps over the lazy dog, twice, and then once more for good measure.",
+]
+MIXED = [f"{text} ({n})" for n in ("one", "two", "three") for text in MIXED]  # 24 distinct texts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend_name", ["torch", "onnx", "torch-bf16", "onnx-int8"])
+def test_batches_by_length_keep_the_input_order_and_the_unsorted_paths_vectors(backend_name):
+    """Float32 backends: cosine >= 0.99999 to the unsorted path (padding changes only the last float32 bits) and
+    to each text embedded alone (so every row is its own text's). onnx-int8 quantises each batch's activations
+    with one scale per batch (dynamic quantisation), so its vectors depend on their batch-mates: cosine 0.974 was
+    seen between two batchings of these texts, so only >= 0.95 is asked of it here."""
+    from analysis.embed import encode_batch
+
+    encoder = get_model(None, backend_name)
+    texts = list(np.random.default_rng(0).permutation(MIXED))
+    by_length = encode_batch(encoder, texts, batch_size=4)
+    unsorted = encode_batch(encoder, texts, batch_size=4, by_length=False)
+    alone = np.vstack([encode_batch(encoder, [t]) for t in texts])
+    # bfloat16 keeps 8 bits of mantissa: 0.99993 seen between two batchings, so 0.9999 for it
+    tolerance = {"onnx-int8": 0.95, "torch-bf16": 0.9999}.get(backend_name, 0.99999)
+    assert by_length.shape == (len(texts), 384) and by_length.dtype == np.float32
+    assert (by_length * unsorted).sum(1).min() >= tolerance
+    assert (by_length * alone).sum(1).min() >= tolerance
+    if backend_name != "onnx-int8":  # each row is nearest its own text's vector: the order is not merely any order
+        assert (np.argmax(by_length @ alone.T, axis=1) == np.arange(len(texts))).all()
+
+
+def test_the_batches_are_sorted_by_token_length_and_restore_the_order():
+    from analysis.embed_backends import length_batches
+
+    lengths = [3, 9, 1, 9, 5, 2, 7]
+    batches = length_batches(lengths, 3)
+    assert [b.tolist() for b in batches] == [[1, 3, 6], [4, 0, 5], [2]]  # longest first, ties in input order
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    assert [b.tolist() for b in length_batches(lengths, 3, by_length=False)] == [[0, 1, 2], [3, 4, 5], [6]]
 
 
 # --- lookups at a million samples (issue 18: the map page's first draw and every rerun) -------------------------

@@ -54,6 +54,7 @@ __all__ = [
     "Prepared",
     "ball_counts",
     "ball_counts_rows",
+    "cpu_flags",
     "current_engine",
     "kth_neighbour_sq",
     "kth_neighbour_sq_rows",
@@ -71,6 +72,22 @@ _TINY = 1.2e-38  # below float32's smallest normal number: set to 0 (bfloat16 do
 
 
 @cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them (``/proc/cpuinfo``'s first ``flags`` line: ``avx2``,
+    ``avx512_vnni``, ``avx_vnni``, ``avx512_bf16``, ``amx_bf16``, ``amx_int8``, ...); empty where it cannot be
+    read. The one reader of the CPU's features: the GEMM kind here and the embedding backend's choice
+    (:func:`analysis.embed.backend_choice`) both ask it, and tests fake it by monkeypatching this function."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+@cache
 def gemm_kind() -> str:
     """``"bfloat16"`` where the CPU has bfloat16 dot products (AVX512-BF16 or AMX), else ``"float32"``.
 
@@ -79,11 +96,7 @@ def gemm_kind() -> str:
     forced = os.environ.get("COLLAPSE_LAB_GEMM")
     if forced in ("float32", "bfloat16"):
         return forced
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return "float32"
+    flags = cpu_flags()
     return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
 
 

@@ -1,6 +1,7 @@
 """Benchmark: `embed` against plain sentence-transformers on the same model and texts, in one run.
 
     .venv/bin/python tests/benchmarks/bench_embed.py [--n 500] [--rounds 3] [--backend onnx-int8] [--all]
+        [--rule-real 1000 --rule-synthetic 600] [--index-n 0]
 
 Prints, on the same texts in one run
 - plain float32 `SentenceTransformer.encode` (the reference) and cold `embed` on the default backend
@@ -9,7 +10,12 @@ Prints, on the same texts in one run
 - this CPU's ceiling: a float32 and an int8 matrix product of the model's shape at full speed, and the
   reference's own rate in the same units. int8 ceiling / reference rate bounds what any int8 path can
   gain here, even with every product at full speed and nothing else costing time;
-- cache-hit throughput in texts/s (target >= 50,000), warm in memory and read from disk afresh.
+- cache-hit throughput in texts/s (target >= 50,000), warm in memory and read from disk afresh;
+- batches of similar token length against the unsorted path (input order, each batch padded to its longest), per
+  backend, on the demo's texts and on short texts (issue 35), as a ratio in the same run;
+- with ``--all``, a table per backend: texts/s, ratio to the plain float32 encode, min cosine, whether the accuracy
+  rule (``analysis.backend_rule.accuracy_rule``) passes on ``--rule-real`` + ``--rule-synthetic`` demo texts, and
+  which backend the run-time choice (``analysis.embed.backend_choice``) picks on this CPU and why.
 Both paths are warmed up first; the rounds alternate and the medians are compared, because a
 shared 2-core machine is noisy.
 """
@@ -86,12 +92,14 @@ def main() -> None:
     parser.add_argument("--index-n", type=int, default=1_000_000, help="keys for the cache-index check")
     parser.add_argument("--backend", choices=embed_module.BACKENDS, help="default: $COLLAPSE_LAB_EMBED_BACKEND")
     parser.add_argument("--all", action="store_true", help="every backend, the default first")
+    parser.add_argument("--rule-real", type=int, default=200, help="real demo texts for the accuracy rule (--all)")
+    parser.add_argument("--rule-synthetic", type=int, default=120, help="synthetic demo texts for the rule (--all)")
     args = parser.parse_args()
     if args.backend:
         os.environ["COLLAPSE_LAB_EMBED_BACKEND"] = args.backend
-    chosen = embed_module.backend()
+    chosen, why = embed_module.backend_choice()
     others = [name for name in embed_module.BACKENDS if name not in (chosen, "torch")] if args.all else []
-    print(f"backend: {chosen} (model id {embed_module.model_id()})", flush=True)
+    print(f"backend: {chosen} (model id {embed_module.model_id()}): {why}", flush=True)
 
     # a trailing space: the same tokens and cost, but not the texts whose vectors ship in data/demo/embeddings
     texts = [text + " " for text in load_demo().sort_values("id")["text"].tolist()[: args.n]]
@@ -133,6 +141,9 @@ def main() -> None:
             f"minimum cosine ({name}) to the float32 reference: {(fast * reference).sum(1).min():.5f} (target >= 0.99)"
         )
     os.environ["COLLAPSE_LAB_EMBED_BACKEND"] = chosen
+    if args.all:
+        table(args, plain_rate, cold, texts, reference)
+    length_batches_gain(texts, [chosen, *others, "torch"] if args.all else [chosen, "torch"], args.rounds)
 
     total, down_projections = products_per_token(config)
     achieved = 2 * tokens * total / 1e9 / statistics.median(plain)  # GFLOP/s of the reference's weight products
@@ -155,7 +166,99 @@ def main() -> None:
     print(f"cache hit (in memory): {hit_rate:,.0f} texts/s (target >= 50,000) = {hit_rate / plain_rate:,.0f}x encode")
     print(f"cache hit (fresh index, read from disk): {args.n / from_disk:,.0f} texts/s")
 
-    index_at_scale(args.index_n)
+    if args.index_n:
+        index_at_scale(args.index_n)
+
+
+def rule_sets(n_real: int, n_synthetic: int) -> tuple[list[str], list[str], list[str]]:
+    """Demo texts for the accuracy rule: ``n_real`` real texts spread over the corpus, ``n_synthetic`` synthetic
+    ones, a third from each synthetic set; a trailing space keeps them off the shipped demo vectors."""
+    demo = load_demo().sort_values("id")
+    real_all = demo[demo["source"] == "real"]["text"]
+    real = real_all.iloc[:: max(1, len(real_all) // n_real)].head(n_real).tolist()
+    per = max(1, n_synthetic // 3)
+    synthetic = (
+        demo[demo["source"] != "real"]
+        .groupby("method")["text"]
+        .apply(lambda s: s.iloc[:: max(1, len(s) // per)].head(per))
+    )
+    return [t + " " for t in real], [t + " " for t in synthetic], [method for method, _ in synthetic.index]
+
+
+def table(args, plain_rate: float, cold: dict[str, list[float]], texts: list[str], reference: np.ndarray) -> None:
+    """Issue 35's table: per backend texts/s, ratio, min cosine and the rule; then the run-time choice."""
+    from analysis.backend_rule import RULE_FRACTION, accuracy_rule
+
+    real, synthetic, groups = rule_sets(args.rule_real, args.rule_synthetic)
+    rule_texts = real + synthetic
+    mask = np.arange(len(rule_texts)) < len(real)
+    vectors = {}
+    for name in ("torch", *cold):
+        os.environ["COLLAPSE_LAB_EMBED_BACKEND"] = name
+        with tempfile.TemporaryDirectory() as scratch:
+            vectors[name] = embed(rule_texts, cache_dir=scratch)
+    print(
+        f"\n| path | texts/s | vs plain float32 encode | min cosine (bench texts) | rule on {len(real)} real + "
+        f"{len(synthetic)} synthetic (fraction {RULE_FRACTION} of each metric's SE; cosine >= 0.99) |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    print(f"| plain float32 `SentenceTransformer.encode` | {plain_rate:.1f} | 1x | 1 | reference |")
+    for name, times in cold.items():
+        os.environ["COLLAPSE_LAB_EMBED_BACKEND"] = name
+        rate = args.n / statistics.median(times)
+        with tempfile.TemporaryDirectory() as scratch:
+            fast = embed(texts, cache_dir=scratch)
+        passes, rule = accuracy_rule(vectors["torch"], vectors[name], mask, groups)
+        failed = rule[~rule["passes"]]
+        note = (
+            "passes"
+            if passes
+            else f"fails ({len(failed)} of {len(rule)} checks, e.g. "
+            + "; ".join(
+                f"{r.set} {r.metric} {r.change}"
+                if r.metric == "gate verdict"
+                else f"{r.set} {r.metric} moved {r.change:+.3f} > {r.limit:.3f}"
+                for r in failed.head(2).itertuples()
+            )
+            + ")"
+        )
+        cosine = (fast * reference).sum(1).min()
+        print(f"| `{name}` (cold `embed`) | {rate:.1f} | {rate / plain_rate:.2f}x | {cosine:.5f} | {note} |")
+    os.environ.pop("COLLAPSE_LAB_EMBED_BACKEND", None)
+    picked, reason = embed_module.backend_choice()
+    print(f"\nrun-time choice on this CPU: {picked} ({reason})", flush=True)
+
+
+def short_texts(n: int) -> list[str]:
+    """``n`` short texts of 3-12 words: the first words of demo texts."""
+    demo = load_demo().sort_values("id")["text"].tolist()
+    rng = np.random.default_rng(0)
+    return [" ".join(demo[i].split()[: rng.integers(3, 13)]) + " " for i in range(n)]
+
+
+def length_batches_gain(texts: list[str], backends: list[str], rounds: int) -> None:
+    """Issue 35: batches of similar token length against the unsorted path, same encoder, texts in a random
+    order (a dataset's order), alternating rounds; the median ratio per backend and text kind."""
+    from analysis.embed import encode_batch
+
+    shuffled = list(np.random.default_rng(1).permutation(texts))
+    short = short_texts(len(texts))
+    for name in dict.fromkeys(backends):
+        encoder = get_model(None, name)
+        for kind, sample in (("demo texts", shuffled), ("short texts", short)):
+            encode_batch(encoder, sample[:32])
+            times: dict[bool, list[float]] = {True: [], False: []}
+            for _ in range(rounds):
+                for by_length in (False, True):
+                    start = time.perf_counter()
+                    encode_batch(encoder, sample, by_length=by_length)
+                    times[by_length].append(time.perf_counter() - start)
+            unsorted, sorted_ = statistics.median(times[False]), statistics.median(times[True])
+            print(
+                f"batches by token length ({name}, {len(sample)} {kind}): {len(sample) / sorted_:.1f} texts/s vs "
+                f"{len(sample) / unsorted:.1f} unsorted = {unsorted / sorted_:.2f}x",
+                flush=True,
+            )
 
 
 # --- the cache index at scale (issue 18: the million-point map page's first draw and reruns) ---------------------

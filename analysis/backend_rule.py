@@ -1,0 +1,172 @@
+"""The accuracy rule a fast embedding backend must pass to be a default (issue 35).
+
+It judges vectors, so it sits above the embedding layer (``analysis.embed``, ``analysis.embed_backends``) and
+beside the rules it applies (``analysis.risks``): the vectors layer never imports the judges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+#: The accuracy rule's defaults (:func:`accuracy_rule`).
+RULE_MIN_COSINE = 0.99
+RULE_FRACTION = 0.5
+
+
+def _rule_metrics(
+    vectors: np.ndarray, real: np.ndarray, train: np.ndarray, sets: dict[str, np.ndarray], k: int, bins: int
+) -> dict[tuple[str, str], float]:
+    """The embedding metrics the rule guards, per set, against the real ``real`` rows (compare's ``holdout``):
+    precision, recall, density, coverage, coverage per rarity bin (head 0 to tail), tail coverage of the rarest
+    10 % and 30 %. ``train`` is the real baseline (compare's ``real train``), judged like a set."""
+    from analysis.metrics.fidelity import covered_by, prdc, prepare_reference
+    from analysis.metrics.tails import rarity, rarity_bins
+
+    holdout = vectors[real]
+    prepared = prepare_reference(holdout, k)
+    radii = rarity(holdout, k=k)
+    bin_of, tenth = rarity_bins(radii, bins), rarity_bins(radii, 10)
+    values: dict[tuple[str, str], float] = {}
+    for name, rows in {"real train": train, **sets}.items():
+        x = vectors[rows]
+        for metric, value in prdc(holdout, x, k=k, reference=prepared).items():
+            values[name, metric] = value
+        covered = covered_by(holdout, x, radii)
+        for b in range(bins):
+            values[name, f"coverage in rarity bin {b}"] = float(covered[bin_of == b].mean())
+        for share, last in (("10%", 1), ("30%", 3)):
+            values[name, f"tail coverage (rarest {share})"] = float(covered[tenth >= 10 - last].mean())
+    return values
+
+
+def _verdicts(values: dict[tuple[str, str], float], rules) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The gate's verdict per set (``ok``, ``warning``, ``alarm``) from the risk rules on these metrics."""
+    import pandas as pd
+
+    from analysis.risks import load_rules, risks
+
+    table = pd.DataFrame([(s, m, v) for (s, m), v in values.items()], columns=["set", "metric", "value"])
+    known = set(table["metric"])
+    rules = [r for r in (rules if isinstance(rules, list) else load_rules(rules)) if r["metric"] in known]
+    fired = risks(table, rules)
+    order = {"ok": 0, "warning": 1, "alarm": 2}
+    verdicts = {s: "ok" for s in dict.fromkeys(table["set"]) if s != "real train"}
+    for row in fired.itertuples():
+        if order[row.severity] > order[verdicts[row.set]]:
+            verdicts[row.set] = row.severity
+    return verdicts
+
+
+def accuracy_rule(
+    reference_vectors: np.ndarray,
+    fast_vectors: np.ndarray,
+    real_mask: np.ndarray,
+    groups: Sequence[str] | np.ndarray | None = None,
+    *,
+    min_cosine: float = RULE_MIN_COSINE,
+    fraction: float = RULE_FRACTION,
+    rounds: int = 30,
+    k: int = 5,
+    bins: int = 5,
+    seed: int = 0,
+    rules=None,  # type: ignore[no-untyped-def]
+):
+    """Whether a fast backend's vectors may stand in for the float32 reference's: ``(passes, table)``.
+
+    The rule (issue 35), on the same texts embedded both ways (rows aligned; ``real_mask`` marks the real
+    texts, ``groups`` names each synthetic text's set, default one set):
+
+    (a) every text's cosine to its reference vector is >= ``min_cosine`` (0.99); and
+    (b) no metric moves by more than ``fraction`` (0.5) of its own resampling noise on these texts, and no gate
+        verdict changes. The real texts are split in two halves, as compare splits real data: ``holdout`` (the
+        reference every set is judged against) and ``real train`` (the baseline the relative rules scale by).
+        Metrics, per set (each synthetic set and ``real train``): precision, recall, density, coverage, coverage
+        per rarity bin (``bins``, 5: a tenth of a few hundred texts is a handful, and a text crossing a bin's
+        edge moves two bins by a whole text), tail coverage of the rarest 10 % and 30 %. Noise: the standard
+        deviation of each metric over ``rounds`` half-samples (half of every set and of the holdout, drawn without
+        replacement) of the reference vectors: for a mean, exactly the standard error at the full size, the
+        bootstrap's estimate, but without the repeated rows a with-replacement bootstrap puts at distance 0,
+        which shrink every k-NN radius. Verdicts: the risk rules (``rules``, default ``analysis/risk_rules.toml``)
+        on those metrics, per set, ``ok``/``warning``/``alarm``.
+
+    ``table``: one row per check (``set``, ``metric``, ``reference``, ``fast``, ``change``, ``noise`` (its
+    standard error), ``limit``, ``passes``), the cosine first and the verdicts last.
+    """
+    import pandas as pd
+
+    reference_vectors = np.asarray(reference_vectors, np.float64)
+    fast_vectors = np.asarray(fast_vectors, np.float64)
+    real_mask = np.asarray(real_mask, bool)
+    if reference_vectors.shape != fast_vectors.shape or len(real_mask) != len(reference_vectors):
+        raise ValueError("reference_vectors, fast_vectors and real_mask must have the same rows")
+    rng = np.random.default_rng(seed)
+    real_rows = rng.permutation(np.flatnonzero(real_mask))
+    holdout, train = np.sort(real_rows[: len(real_rows) // 2]), np.sort(real_rows[len(real_rows) // 2 :])
+    synthetic = np.flatnonzero(~real_mask)
+    labels = np.asarray(groups if groups is not None else ["synthetic"] * len(synthetic), dtype=object)
+    if len(labels) != len(synthetic):
+        raise ValueError(f"{len(synthetic)} synthetic rows but {len(labels)} group labels")
+    sets = {str(g): synthetic[labels == g] for g in dict.fromkeys(labels.tolist())}
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    cosine = (unit(reference_vectors) * unit(fast_vectors)).sum(1)
+    before = _rule_metrics(reference_vectors, holdout, train, sets, k, bins)
+    after = _rule_metrics(fast_vectors, holdout, train, sets, k, bins)
+
+    def half(rows: np.ndarray) -> np.ndarray:
+        return np.sort(rng.choice(rows, size=max(k + 1, len(rows) // 2), replace=False))
+
+    draws = []
+    for _ in range(rounds):
+        draws.append(
+            _rule_metrics(reference_vectors, half(holdout), half(train), {g: half(r) for g, r in sets.items()}, k, bins)
+        )
+    rows = [
+        {
+            "set": "all texts",
+            "metric": "min cosine to the reference",
+            "reference": 1.0,
+            "fast": float(cosine.min()),
+            "change": float(cosine.min() - 1.0),
+            "noise": np.nan,
+            "limit": min_cosine,
+            "passes": bool(cosine.min() >= min_cosine),
+        }
+    ]
+    for key, value in before.items():
+        noise = float(np.nanstd([draw[key] for draw in draws], ddof=1)) if rounds > 1 else np.nan
+        change = after[key] - value
+        limit = fraction * noise
+        ok = bool(np.isnan(value) and np.isnan(after[key])) or bool(abs(change) <= limit + 1e-12)
+        rows.append(
+            {
+                "set": key[0],
+                "metric": key[1],
+                "reference": value,
+                "fast": after[key],
+                "change": change,
+                "noise": noise,
+                "limit": limit,
+                "passes": ok,
+            }
+        )
+    verdicts = _verdicts(before, rules), _verdicts(after, rules)
+    for name, verdict in verdicts[0].items():
+        rows.append(
+            {
+                "set": name,
+                "metric": "gate verdict",
+                "reference": verdict,
+                "fast": verdicts[1][name],
+                "change": "" if verdict == verdicts[1][name] else "changed",
+                "noise": np.nan,
+                "limit": "unchanged",
+                "passes": verdict == verdicts[1][name],
+            }
+        )
+    table = pd.DataFrame(rows)
+    return bool(table["passes"].all()), table
