@@ -53,6 +53,8 @@ MARK_LIMIT = 2_000
 #: The category of the points a highlight leaves out (drawn grey under the highlighted ones).
 OTHERS = "(others)"
 _OTHERS_GREY = "#d4d4d4"
+#: Points in view below which each is drawn 3 × 3 pixels instead of one (the demo's 13,633 are; a million are not).
+SPREAD_BELOW = 60_000
 #: Pixels per side of a cell of the density layers (synthetic − real, real, synthetic).
 DENSITY_CELL = 16
 _PALETTE = [
@@ -157,6 +159,10 @@ def _category_rgba(frame: pd.DataFrame, extent: Extent, colors: dict[str, str], 
 
     aggregate = _canvas(extent, width, height).points(frame, "x", "y", agg=ds.count_cat("category"))
     counts = np.asarray(aggregate.values, dtype=np.float32)  # (height, width, categories), row 0 = smallest y
+    if len(frame) <= SPREAD_BELOW:  # few points: each one 3 × 3 pixels, or a lone point is a speck on the page
+        from scipy.ndimage import uniform_filter
+
+        counts = uniform_filter(counts, size=(3, 3, 1), mode="constant") * 9
     palette = np.array([_rgb(colors[str(name)]) for name in aggregate.coords["category"].values], np.float32)
     total = counts.sum(axis=2)
     rgb = (counts @ palette) / np.maximum(total, 1.0)[..., None]

@@ -139,7 +139,7 @@ with user_errors("Drawing the map"):
     mode = {"synthetic − real": "difference"}.get(density_choice, density_choice)
 
     # Questions to the map: show one set or label (the others stay, in grey), find texts by words or by meaning.
-    asks = st.columns([1.4, 1.4, 1, 1])
+    asks = st.columns([2.4, 1.2, 1, 1])
     focus_set = asks[0].pills(
         "Show only", ["real", *shown_sets], selection_mode="single", key="map_focus_set",
         help="Click a set to draw it in colour and every other point in grey; click it again for all.",
@@ -168,7 +168,11 @@ with user_errors("Drawing the map"):
         shares = explore.selection_shares(visible, focus)
         st.caption(
             f"{int(focus.sum()):,} samples in colour, the rest in grey: "
-            + "; ".join(f"{r.share_of_group:.1%} of {plain(r.set)} ({r.selected:,})" for r in shares.itertuples())
+            + "; ".join(
+                f"{r.share_of_group:.1%} of {plain(r.set)} ({r.selected:,})"
+                for r in shares.itertuples()
+                if r.selected or r.set == "real"
+            )
         )
 
     marked, marked_title, ringable = None, "marked", 0

@@ -244,3 +244,22 @@ def test_the_lessons_projector_mode_scales_the_chart_not_only_the_text():
     assert large["spec"]["width"] >= 2 * small["spec"]["width"] and large["spec"]["height"] > small["spec"]["height"]
     assert large["config"]["axis"]["labelFontSize"] >= 17 and large["config"]["legend"]["labelFontSize"] >= 17
     assert "axis" not in small.get("config", {}) or "labelFontSize" not in small["config"]["axis"]
+
+
+def test_few_points_are_drawn_three_pixels_wide_and_many_one():
+    from io import BytesIO
+
+    from PIL import Image
+
+    colors = {"a": "#1f77b4"}
+    extent = mapview.Extent(0.0, 1.0, 0.0, 1.0)
+
+    def lit(n: int) -> int:
+        rng = np.random.default_rng(0)
+        x, y = rng.uniform(0.1, 0.9, n), rng.uniform(0.1, 0.9, n)
+        png = mapview.density_image(x, y, pd.Series(["a"] * n), colors, extent, width=400, height=400)
+        return int((np.asarray(Image.open(BytesIO(png)))[..., 3] > 0).sum())
+
+    assert 7 * 20 <= lit(20) <= 9 * 20  # 20 points: about 9 pixels each
+    many = mapview.SPREAD_BELOW + 1
+    assert lit(many) <= many  # above the bound: one pixel each
