@@ -7,18 +7,23 @@ import pandas as pd
 import streamlit as st
 
 from analysis import charts
+from analysis.corpus import LoadReport
 from analysis.coverage import TailReport, tail_report
+from analysis.fill import fill_gap
 from analysis.gaps import GapReport, gaps_frame
 from analysis.metrics.fidelity import group_floor
+from pages import _shared
 from pages._shared import (
     chart_downloads,
     current_dataset,
     dataset_embeddings,
     dataset_gaps,
+    demo_dataset,
     plain,
     set_controls,
     table_download,
     user_errors,
+    workspace,
 )
 
 st.title("Tail coverage")
@@ -93,6 +98,74 @@ def _named_gaps(report: GapReport | None, note: str, samples: pd.DataFrame) -> N
     table_download(table, "named-gaps", key="tail_gaps_csv", label="Table as CSV")
 
 
+def _fill(report: GapReport | None, chosen: pd.DataFrame, embeddings: np.ndarray) -> None:
+    """A "Fill this gap" button under the named gaps (:func:`analysis.fill.fill_gap`); the new samples join the set."""
+    if last := st.session_state.get("tail_fill_result"):
+        st.success(plain(last["sentence"]), icon=":material/auto_fix_high:")
+        st.dataframe(pd.DataFrame(last["table"]), hide_index=True)
+    if report is None or report.unsupported or not any(report.gaps.values()):
+        return
+    gaps = [gap for listed in report.gaps.values() for gap in listed]
+    st.markdown("**Fill a gap**")
+    st.caption(
+        "Generate new samples aimed at a gap: llm is shown real samples typical of the region with its name as the "
+        "topic; paraphrase rewrites the region's real samples the set misses most. Copies of real samples are "
+        "dropped and counted; the gap is then measured again and the new samples join the set."
+    )
+    pick, how, many = st.columns([4, 2, 1])
+    index = pick.selectbox(
+        "Gap", range(len(gaps)), format_func=lambda i: plain(gaps[i].sentence()), key="tail_fill_gap"
+    )
+    method = how.radio("Method", ["llm", "paraphrase"], horizontal=True, key="tail_fill_method")
+    n = many.number_input("Samples", 1, 200, 6, key="tail_fill_n")
+    if not st.button("Fill this gap", type="primary", key="tail_fill"):
+        return
+    gap = gaps[int(index)]
+    with user_errors("Filling the gap"):
+        bar = st.progress(0.0, text="Preparing…")
+        done = [0]
+
+        def stage(name: str, text: str) -> None:
+            bar.progress(min(done[0] / int(n), 1.0), text=text)
+
+        def progress(accepted: int, total: int) -> None:
+            done[0] = accepted
+            bar.progress(min(accepted / max(total, 1), 1.0), text=f"{accepted:,} of {total:,} samples generated")
+
+        result = fill_gap(
+            chosen,
+            embeddings,
+            gap,
+            method=method,
+            n=int(n),
+            embed=lambda texts: _shared.embed(list(texts)),
+            before=report,
+            on_stage=stage,
+            progress=progress,
+        )
+        bar.progress(1.0, text=f"Adding {result.kept:,} samples to the dataset…")
+        part_report = LoadReport(
+            path=f"filled: {gap.name}", format="generated", rows_read=result.generated, rows_kept=result.kept
+        )
+        if result.dropped_copies:
+            part_report.drop("copy of a real sample", result.dropped_copies)
+        part_report.notes.append(plain(result.sentence()))
+        if result.kept:
+            part = {
+                "name": f"fill {gap.set}: {gap.name}",
+                "source": "synthetic",
+                "method": gap.set,
+                "rows": result.kept,
+                "report": part_report.to_dict(),
+            }
+            workspace().add_samples(result.samples, part, empty=demo_dataset)
+        st.session_state["tail_fill_result"] = {
+            "sentence": result.sentence(),
+            "table": result.table().to_dict("records"),
+        }
+        st.rerun()
+
+
 def _not_supported(shares: pd.DataFrame, group: str, what: str, k: int) -> None:
     """Say how many groups have no coverage share (too few holdout samples in them); the table lists them."""
     small = shares.loc[~shares["supported"].astype(bool)]
@@ -123,6 +196,7 @@ with user_errors("Measuring tail coverage"):
     st.caption(f"Each set at {report.size:,} samples (seed {seed}); coverage judged by {report.reference}.")
     gap_report, gap_note = dataset_gaps(samples, embeddings, manifest["sha256"], chosen, size, seed)
     _named_gaps(gap_report, gap_note, chosen)
+    _fill(gap_report, chosen.reset_index(drop=True), embeddings[rows])
 
     if report.unsupported:
         st.warning(report.unsupported + " Token coverage below does not depend on it.", icon=":material/warning:")

@@ -8,6 +8,7 @@ generate       generate synthetic samples with one method (rule-based, paraphras
 demo           show or rebuild the demo's synthetic sets (``--rebuild``) and shipped vectors and views (``--embed``)
 compare        every metric for each synthetic set against the real holdout, and the risks that fire
 gaps           the named regions of the real data each synthetic set misses (``--format table|json``)
+fill           new synthetic samples aimed at a named gap (``--gap REGION|all``), and the gap measured again
 mix            draw a mixture of real and synthetic samples, print its metrics (JSON), write it with ``--out``
 simulate       train a model on its own output, generation after generation (replace, accumulate, mix)
 ab             A/B test two sets or mixtures: every metric's difference, 95 % interval and Holm-corrected verdict
@@ -30,14 +31,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from analysis.cli import ab, compare, data, gaps, gate, generate, mix, simulate
+from analysis.cli import ab, compare, data, fill, gaps, gate, generate, mix, simulate
 from analysis.cli.common import EXIT_BAD_INPUT, EXIT_USAGE, ArgumentError, CommandParser, check_numbers
 from analysis.errors import CollapseLabError
 
 __all__ = ["ArgumentError", "EXIT_BAD_INPUT", "EXIT_USAGE", "build_parser", "main"]
 
 #: The command modules, in the order their commands are listed in ``--help``.
-COMMANDS = (data, generate, compare, gaps, mix, simulate, ab, gate)
+COMMANDS = (data, generate, compare, gaps, fill, mix, simulate, ab, gate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,10 @@ import numpy as np
 
 from analysis.metrics.fidelity import nearest_similarity
 
-__all__ = ["novelty", "duplicate_rate"]
+__all__ = ["novelty", "duplicate_rate", "copies", "NEAR_COPY"]
+
+#: Cosine to the nearest real sample from which a synthetic sample is a near-copy.
+NEAR_COPY = 0.95
 
 
 def novelty(
@@ -17,7 +20,7 @@ def novelty(
     real_embeddings: np.ndarray,
     synthetic_embeddings: np.ndarray,
     *,
-    near: float = 0.95,
+    near: float = NEAR_COPY,
     similarity: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Copy and near-copy rates of a synthetic set.
@@ -50,3 +53,23 @@ def duplicate_rate(texts: Sequence[str]) -> float:
     """Share of ``texts`` that repeat an earlier text of the same list; range [0, 1], lower is more novel."""
     texts = list(texts)
     return float(1 - len(set(texts)) / len(texts))
+
+
+def copies(
+    real_texts: Sequence[str],
+    synthetic_texts: Sequence[str],
+    real_embeddings: np.ndarray,
+    synthetic_embeddings: np.ndarray,
+    *,
+    near: float = NEAR_COPY,
+) -> np.ndarray:
+    """Which synthetic samples copy real data, per sample: the exact text of a real sample, or a near-copy
+    (cosine to the nearest real sample at least ``near``), as :func:`novelty` counts them."""
+    synthetic = list(synthetic_texts)
+    if len(synthetic) != len(synthetic_embeddings) or len(real_texts) != len(real_embeddings):
+        raise ValueError("texts and embeddings must have the same length")
+    if not synthetic:
+        return np.zeros(0, dtype=bool)
+    similarity, _ = nearest_similarity(synthetic_embeddings, real_embeddings)
+    real_set = set(real_texts)
+    return np.array([t in real_set for t in synthetic], dtype=bool) | (similarity >= near)
