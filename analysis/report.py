@@ -4,7 +4,9 @@
 the wall (:func:`analysis.review.review_summary`): the verdict per set in words, the top named gaps
 per set, the recommended mixture with the metrics it reaches, and a small map with the gaps circled.
 The details follow, each folded in a ``<details>``: the dataset summary, the verdict of the
-quality gate (:func:`analysis.monitor.gate`), the method comparison, tail coverage, the mixture
+quality gate (:func:`analysis.monitor.gate`), the method comparison, tail coverage, what each
+generation of a method lost first (:func:`analysis.ledger.loss_ledger`, when a method has two or more
+generations), the mixture
 (when a mixture manifest is given), the monitor's trend warnings (when a history is given), every
 metric's definition, and a manifest of the inputs (SHA-256 hashes) and package versions.
 
@@ -22,7 +24,7 @@ import json
 import math
 import platform
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -211,6 +213,55 @@ def _mixture_section(manifest: dict[str, Any]) -> str:
         f"input table SHA-256 <code>{_e(manifest.get('inputs', {}).get('samples_sha256'))}</code>.</p>"
     )
     return "".join(rows)
+
+
+def _ledger_section(
+    samples: pd.DataFrame, embeddings: np.ndarray, review: Any, xy: np.ndarray | None, figure: Iterator[int]
+) -> str:
+    """Per method with two or more generations: the ledger's lines, the "lost first" table, the occupancy and
+    small multiples of the map, one per generation (when there is a map)."""
+    from analysis.ledger import ledger_methods, loss_ledger
+    from analysis.review import gap_map
+
+    parts = [
+        "<p>Each method's generations on the same named regions of the real data as the gaps above: per "
+        "generation, the regions that lost half their share since the generation before, those that fell under "
+        "the gap rule, and the real data's rare tokens (used at most twice, by two or more real samples) that "
+        "the generation no longer uses at all.</p>"
+    ]
+    for method in ledger_methods(samples):
+        try:
+            ledger = loss_ledger(samples, embeddings, method=method, gap_report=review.gap_report)
+        except Exception as exc:  # one method's ledger must not lose the report
+            parts.append(f'<h3>{_e(method)}</h3><p class="muted">(not computed: {_e(exc)})</p>')
+            continue
+        lines = "".join(f"<li>{_e(line)}</li>" for line in ledger.in_words())
+        parts += [
+            f"<h3>{_e(method)}: {_e(', '.join(ledger.sets))}</h3>",
+            f"<ul>{lines}</ul>" if lines else '<p class="muted">Nothing lost.</p>',
+            _table(ledger.lost_first(), text_columns=["regions halved", "regions lost (gap rule)", "examples"]),
+            "<h4>Share of each region per generation</h4>" + _table(ledger.occupancy_wide()),
+        ]
+        if xy is not None:
+            maps = alt.hconcat(
+                *[
+                    gap_map(
+                        samples, xy, review, sets=[name], points=1500, width=250, height=180, label_size=11
+                    ).properties(title=name)
+                    for name in ledger.sets
+                ]
+            )
+            parts.append(
+                _svg(
+                    maps,
+                    f"The map per generation of {method}: real (grey), the generation (colour); red circles: its "
+                    "top named gaps.",
+                    next(figure),
+                )
+            )
+        if ledger.unsupported:
+            parts.append(f'<p class="muted">{_e(ledger.unsupported)}</p>')
+    return "".join(parts)
 
 
 def _summary_section(review: Any, samples: pd.DataFrame, xy: np.ndarray | None, map_note: str) -> str:
@@ -439,6 +490,13 @@ def build_report(
         sections.append(("tails", "Tail coverage", "".join(body)))
     except Exception as exc:
         sections.append(("tails", "Tail coverage", f'<p class="muted">(not computed: {_e(exc)})</p>'))
+
+    # What each generation lost first: a method with two or more generations
+    from analysis.ledger import ledger_methods
+
+    if ledger_methods(samples):
+        ledger_html = _ledger_section(samples, embeddings, review, xy, figure)
+        sections.append(("ledger", "What each generation lost first", ledger_html))
 
     if manifest:
         sections.append(("mixture", "Mixture", _mixture_section(manifest)))

@@ -3,10 +3,12 @@ the report."""
 
 import json
 
+import pandas as pd
 import streamlit as st
 
 from analysis import charts, monitor
 from analysis.compare import cached_compare
+from analysis.ledger import ledger_methods, loss_ledger
 from analysis.mixture import MixtureSpec, export_bytes
 from analysis.report import build_report
 from pages._shared import (
@@ -22,6 +24,17 @@ from pages._shared import (
     user_errors,
     workspace,
 )
+
+
+@st.cache_data(show_spinner="Reading what each generation lost (named regions, rare tokens)…", max_entries=4)
+def _ledger_warnings(sha256: str, _samples: pd.DataFrame, _embeddings) -> pd.DataFrame:
+    """The ledger of loss of every method with two or more generations, as trend warnings (once per dataset)."""
+    tables = [
+        monitor.ledger_warnings(loss_ledger(_samples, _embeddings, method=method))
+        for method in ledger_methods(_samples)
+    ]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=monitor.WARNING_COLUMNS)
+
 
 st.title("Monitor")
 st.caption(
@@ -115,6 +128,9 @@ with user_errors("Monitoring"):
         st.altair_chart(chart)
         chart_downloads(chart, "monitor-trends", key="monitor_export")
         st.subheader("Warnings")
+        if source == "generations in this dataset":  # and what each generation lost: regions and rare words
+            lost = _ledger_warnings(manifest["sha256"], samples, embeddings)
+            fired = pd.concat([fired, lost], ignore_index=True) if not lost.empty else fired
         if fired.empty:
             st.success("No trend rule fires.", icon=":material/check:")
         else:

@@ -3,7 +3,8 @@
 One job per module: :mod:`~analysis.monitor.store` (the append-only, crash-safe JSONL history
 and the tidy history table, :class:`MonitorHistory`, :class:`MonitorError`); :mod:`~analysis.monitor.core` (the
 :class:`Monitor`, which scores snapshots against a real holdout and appends them);
-:mod:`~analysis.monitor.trends` (the ``[[trend]]`` rules: :func:`warnings`, :func:`thresholds`);
+:mod:`~analysis.monitor.trends` (the ``[[trend]]`` rules: :func:`warnings`, :func:`thresholds`; a ledger
+of loss as warnings, :func:`ledger_warnings`);
 :mod:`~analysis.monitor.gate` (:func:`gate`, the CI quality gate behind ``python -m analysis
 check``); :mod:`~analysis.monitor.demo` (:func:`demo_history`). ``from analysis.monitor import …``
 gives the public API of all of them.
@@ -21,7 +22,7 @@ from analysis.monitor.store import (
     history_from_table,
     read_records,
 )
-from analysis.monitor.trends import THRESHOLD_COLUMNS, WARNING_COLUMNS, thresholds, warnings
+from analysis.monitor.trends import THRESHOLD_COLUMNS, WARNING_COLUMNS, ledger_warnings, thresholds, warnings
 
 __all__ = [
     "HISTORY_COLUMNS",
@@ -40,6 +41,7 @@ __all__ = [
     "history_from_table",
     "warnings",
     "thresholds",
+    "ledger_warnings",
     "gate",
     "demo_history",
 ]

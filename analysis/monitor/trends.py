@@ -5,7 +5,8 @@
 limit at each snapshot (the line to draw on a trend chart). Rule kinds: ``drop``/``rise`` (from
 the first or an earlier snapshot), ``spike`` (standard deviations from a window), ``plateau`` (a
 flat stretch above the baseline), ``above``/``below`` (a level, absolute or a multiple of the
-real-train baseline).
+real-train baseline). :func:`ledger_warnings` gives the same rows for a ledger of loss across
+generations (:func:`analysis.ledger.loss_ledger`): "region 'x' lost half its share between g1 and g2".
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 
 from analysis.risks import load_trend_rules
 
-__all__ = ["WARNING_COLUMNS", "THRESHOLD_COLUMNS", "warnings", "thresholds"]
+__all__ = ["WARNING_COLUMNS", "THRESHOLD_COLUMNS", "warnings", "thresholds", "ledger_warnings"]
 
 #: Columns of :func:`warnings`: one row per rule firing at a snapshot.
 WARNING_COLUMNS = [
@@ -231,3 +232,63 @@ def thresholds(history: pd.DataFrame, rules: str | Path | list[dict[str, Any]] |
         if math.isfinite(outcome["limit"])
     ]
     return pd.DataFrame(rows_out, columns=THRESHOLD_COLUMNS)
+
+
+def ledger_warnings(ledger: Any) -> pd.DataFrame:
+    """A ledger of loss (:class:`analysis.ledger.LossLedger`) as trend warnings, in :data:`WARNING_COLUMNS`.
+
+    One ``warning`` per region that lost half its share between two generations (rule ``region lost half
+    its share``, kind ``drop``: ``value`` the later share, ``reference`` the earlier, ``limit`` half of it,
+    ``baseline`` the real share) and one ``alarm`` per region at the generation it first fell under the gap
+    rule (rule ``region under the gap rule``: ``limit`` half the real share, the rule's ratio). ``series``
+    is the method, ``snapshot`` the generation's set name, ``message`` the ledger's own line
+    (:meth:`~analysis.ledger.LossLedger.in_words`).
+    """
+    lines = ledger.in_words()
+    rows = []
+    for row in ledger.halved.itertuples(index=False):
+        prefix = f"region '{row.name}' lost half its share between g{row.from_generation} and g{row.to_generation}"
+        rows.append(
+            {
+                "snapshot": row.set,
+                "order": int(row.to_generation),
+                "generation": int(row.to_generation),
+                "metric": f"region share: {row.name}",
+                "rule": "region lost half its share",
+                "kind": "drop",
+                "severity": "warning",
+                "value": float(row.share_after),
+                "reference": float(row.share_before),
+                "change": (float(row.share_before) - float(row.share_after)) / float(row.share_before),
+                "limit": 0.5 * float(row.share_before),
+                "threshold": 0.5,
+                "baseline": float(row.real_share),
+                "message": next((line for line in lines if line.startswith(prefix)), prefix),
+            }
+        )
+    for row in ledger.lost_regions.itertuples(index=False):
+        prefix = f"region '{row.name}' fell under the gap rule in g{row.lost_in}"
+        reference = float(row.share_before)
+        rows.append(
+            {
+                "snapshot": row.set,
+                "order": int(row.lost_in),
+                "generation": int(row.lost_in),
+                "metric": f"region share: {row.name}",
+                "rule": "region under the gap rule",
+                "kind": "below",
+                "severity": "alarm",
+                "value": float(row.share_at_loss),
+                "reference": reference,
+                "change": (reference - float(row.share_at_loss)) / reference if reference else math.nan,
+                "limit": 0.5 * float(row.real_share),
+                "threshold": 0.5,
+                "baseline": float(row.real_share),
+                "message": next((line for line in lines if line.startswith(prefix)), prefix),
+            }
+        )
+    table = pd.DataFrame(
+        [{"series": ledger.method, "timestamp": None, "risk": "tail loss", **row} for row in rows],
+        columns=WARNING_COLUMNS,
+    )
+    return table.sort_values(["order", "severity"], kind="stable").reset_index(drop=True) if len(table) else table

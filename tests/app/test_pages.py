@@ -190,10 +190,13 @@ def test_monitor_shows_the_demo_generations_with_warnings_and_builds_the_report(
     fired = at.dataframe[0].value
     assert set(fired["series"]) == {"llm"} and "llm g3" in set(fired["snapshot"])
     assert {"warning", "alarm"} & set(fired["severity"])
+    lost = fired[fired["rule"].isin(["region lost half its share", "region under the gap rule"])]
+    assert len(lost) and lost["message"].str.startswith("region '").all()  # the ledger of loss (issue 33)
     rerun_ok(at.button(key="monitor_report").click())
     assert at.get("download_button")  # the report is ready to download
     report = at.session_state["monitor_report_html"][1].decode()
     assert report.startswith("<!DOCTYPE html>") and "llm g3" in report
+    assert ">What each generation lost first</h2>" in report
 
 
 def test_monitor_adds_a_saved_snapshot():
