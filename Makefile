@@ -29,7 +29,7 @@ LLAMA_WHEELS := $(HOME)/.cache/collapse-lab/wheels/llama-cpp-python-$(LLAMA_KEY)
 # export below (the default embedding backend, onnx, embeds the demo).
 DEMO_BUILT := data/demo/cache/.built
 # The bundled MiniLM exported to ONNX, float32 and int8, for the embedding backends, the default one
-# included (analysis/embed_backends.py): built at install from the bundled model, nothing downloaded; git-ignored.
+# included (analysis/vectors/embed_backends.py): built at install from the bundled model, nothing downloaded; git-ignored.
 # The export writes this stamp last, so a half-finished export is redone.
 EMBED_EXPORT := data/models/all-MiniLM-L6-v2-onnx/exported.json
 
@@ -111,8 +111,8 @@ $(DEMO_BUILT): data/demo/manifest.json $(EMBED_EXPORT) | $(VENV)/.installed
 	$(BIN)/python -m analysis demo --embed
 	touch $@
 
-$(EMBED_EXPORT): analysis/embed_backends.py | $(VENV)/.installed
-	$(BIN)/python -m analysis.embed_backends export $(dir $@)
+$(EMBED_EXPORT): analysis/vectors/embed_backends.py | $(VENV)/.installed
+	$(BIN)/python -m analysis.vectors.embed_backends export $(dir $@)
 
 # Debian's chromium for the browser test (tests/app/test_browser.py); nothing is downloaded by playwright.
 chromium:

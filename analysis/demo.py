@@ -253,7 +253,7 @@ def ship_demo_embeddings(*, progress: Callable[[int, int], object] | None = None
     One shard in the embedding cache's own layout, read-only at run time, so the demo's map and
     metrics need no embedding first. Texts already cached are not embedded again.
     """
-    from analysis.embed import embed, model_id, shipped_dir, text_keys
+    from analysis.vectors.embed import embed, model_id, shipped_dir, text_keys
 
     texts = list(dict.fromkeys(load_demo()["text"]))
     vectors = embed(texts, model=None, progress=progress)
@@ -295,9 +295,9 @@ def ship_demo_views(*, progress: Callable[[str], None] | None = None) -> list[Pa
     from a workspace, its shipped vectors, and the pages' default settings; any other settings
     (or a changed metric, with a new ``COMPARE_VERSION``) are computed and cached as usual.
     """
-    from analysis.compare import cached_compare
-    from analysis.embed import SHIPPED_CACHE_DIR, embed
-    from analysis.project import project
+    from analysis.judge.compare import cached_compare
+    from analysis.maps.project import project
+    from analysis.vectors.embed import SHIPPED_CACHE_DIR, embed
 
     say = progress or (lambda message: None)
     samples = demo_as_saved()

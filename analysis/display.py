@@ -20,7 +20,7 @@ JupyterLab 4.6 from its renderer registry; Altair 6.3):
   of vl-convert inside each chart's own scope, loaded once per page: draws in JupyterLab and in
   nbconvert's HTML with no network, tooltips included (about 0.9 MB per chart).
 
-The interactive map (:class:`analysis.api.MapExplorer`) is an ``alt.JupyterChart`` in offline mode,
+The interactive map (:class:`analysis.views.api.MapExplorer`) is an ``alt.JupyterChart`` in offline mode,
 with a static chart as the fallback that nbconvert's HTML shows.
 """
 
@@ -230,7 +230,8 @@ def simulation_html(result: Any) -> str:
         f"Collapse simulation: {result.model} model",
         figures,
         sections,
-        note=f"{metrics['metric'].nunique()} metrics; the charts: analysis.charts.simulation_curves(result.metrics).",
+        note=f"{metrics['metric'].nunique()} metrics; the charts: "
+        "analysis.views.charts.simulation_curves(result.metrics).",
     )
 
 

@@ -1,6 +1,6 @@
 """Fill a named gap: new synthetic samples aimed at a region a set misses, then the gap measured again.
 
-From a :class:`analysis.gaps.Gap` (or a region and a set), :func:`fill_gap` writes new samples with the
+From a :class:`analysis.maps.gaps.Gap` (or a region and a set), :func:`fill_gap` writes new samples with the
 generators that already exist (:func:`analysis.generate.generate`):
 
 - ``llm``: the model is shown k real samples typical of the region (those nearest its centre, never the
@@ -12,7 +12,7 @@ The new rows take the set's ``method`` and ``generation`` (added to the dataset 
 with a ``gap`` column naming the region and ``fill_method`` the generator used. Near-copies of real
 samples (:func:`analysis.metrics.novelty.copies`: the exact text of a real sample, or cosine at least
 0.95 to the nearest one) are dropped and counted: a copy does not close a gap. Then the gaps are
-measured again (:func:`analysis.gaps.find_gaps` on the dataset with the kept rows added to the set) and
+measured again (:func:`analysis.maps.gaps.find_gaps` on the dataset with the kept rows added to the set) and
 :class:`FillResult` says the region's occupancy before and after, whether it is still a gap, and where
 the kept samples were placed. A small local model may well not close a gap; the result says so in
 numbers rather than hiding it.
@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.compare import set_name as name_of
 from analysis.errors import CollapseLabError
-from analysis.gaps import Gap, GapReport, find_gaps
 from analysis.generate import GenerationReport, generate
+from analysis.judge.compare import set_name as name_of
+from analysis.maps.gaps import Gap, GapReport, find_gaps
+from analysis.maps.regions import unit_rows
 from analysis.metrics.fidelity import nearest_similarity
 from analysis.metrics.novelty import NEAR_COPY, copies
-from analysis.regions import unit_rows
 
 __all__ = ["FillError", "FillResult", "fill_gap", "resolve_region", "METHODS", "POOL"]
 
@@ -52,7 +52,7 @@ class FillError(CollapseLabError, ValueError):
 class FillResult:
     """What :func:`fill_gap` did: the new samples kept, those dropped, where they landed, and the gap before and after.
 
-    ``before`` and ``after`` hold the region's row of :attr:`analysis.gaps.GapReport.tested` for the set
+    ``before`` and ``after`` hold the region's row of :attr:`analysis.maps.gaps.GapReport.tested` for the set
     (``real_share``, ``set_share``, ``set_count``, ``set_size``, ``gap``, ``why``, ``p_value``);
     ``landed`` counts the kept samples per placed region name, ``landed_in_gap`` those placed in the
     gap's region. ``samples`` are the kept rows (the sample table with provenance, ``gap`` and
@@ -229,10 +229,10 @@ def fill_gap(
     Parameters
     ----------
     samples, embeddings
-        The dataset (real data and synthetic sets, as :func:`analysis.gaps.find_gaps` takes it) and its
+        The dataset (real data and synthetic sets, as :func:`analysis.maps.gaps.find_gaps` takes it) and its
         row-aligned embeddings.
     gap_or_region
-        A :class:`~analysis.gaps.Gap` (its set and region), or a region's id or name
+        A :class:`~analysis.maps.gaps.Gap` (its set and region), or a region's id or name
         (:func:`resolve_region`) with ``set_name`` (may be left out when there is one synthetic set).
     method
         ``"llm"`` (k real samples typical of the region shown, its name as the topic) or
@@ -240,13 +240,13 @@ def fill_gap(
     n, seed, backend, checkpoint, resume, should_stop, progress, **params
         As :func:`analysis.generate.generate` takes them (``k``, ``temperature``, ...).
     embed
-        Texts → embeddings of the same model as ``embeddings`` (default :func:`analysis.embed.embed`).
+        Texts → embeddings of the same model as ``embeddings`` (default :func:`analysis.vectors.embed.embed`).
     near
         Cosine to the nearest real sample from which a new sample is a near-copy and is dropped.
     pool
         Real samples typical of the region the llm prompts draw their examples from.
     by_label, cache_dir
-        The regions, as :func:`~analysis.gaps.find_gaps` takes them.
+        The regions, as :func:`~analysis.maps.gaps.find_gaps` takes them.
     on_stage
         ``on_stage(stage, text)``: ``"measure"``, then generate's stages (its ``"done"`` reported as
         ``"generated"``), ``"embed"``, ``"check"``, ``"remeasure"`` and ``"done"``.
@@ -327,7 +327,7 @@ def fill_gap(
     new = new.reset_index(drop=True)
 
     if embed is None:
-        from analysis.embed import embed as embed_texts
+        from analysis.vectors.embed import embed as embed_texts
 
         embed = embed_texts
     stage("embed", f"Embedding {len(new):,} new samples…")

@@ -17,7 +17,7 @@ stays light: it loads torch or UMAP only when a name that needs them is first us
 Why a package of its own and not ``import analysis as cl``: several of these functions share their
 name with the module of :mod:`analysis` that defines them (``embed``, ``compare``, ``risks``,
 ``project``, ``explore``, ``simulate``), and Python binds ``analysis.<name>`` to the submodule once
-it is imported, so ``analysis.compare`` cannot be both the module and the function.
+it is imported, so ``analysis.judge.compare`` cannot be both the module and the function.
 """
 
 from __future__ import annotations
@@ -36,20 +36,20 @@ _API: dict[str, tuple[str, str | None]] = {
     "write_samples": ("analysis.corpus", "write_samples"),
     "load_demo": ("analysis.demo", "load_demo"),
     # embeddings, comparison, risks
-    "embed": ("analysis.embed", "embed"),
-    "compare": ("analysis.api", "compare"),
-    "Comparison": ("analysis.api", "Comparison"),
-    "risks": ("analysis.risks", "risks"),
-    "load_rules": ("analysis.risks", "load_rules"),
-    "metric_definitions": ("analysis.compare", "DEFINITIONS"),
+    "embed": ("analysis.vectors.embed", "embed"),
+    "compare": ("analysis.views.api", "compare"),
+    "Comparison": ("analysis.views.api", "Comparison"),
+    "risks": ("analysis.judge.risks", "risks"),
+    "load_rules": ("analysis.judge.risks", "load_rules"),
+    "metric_definitions": ("analysis.judge.compare", "DEFINITIONS"),
     # the map and the tails
-    "project": ("analysis.project", "project"),
-    "explore": ("analysis.api", "explore"),
-    "MapExplorer": ("analysis.api", "MapExplorer"),
-    "tail_report": ("analysis.coverage", "tail_report"),
-    "TailReport": ("analysis.coverage", "TailReport"),
-    "find_gaps": ("analysis.gaps", "find_gaps"),
-    "GapReport": ("analysis.gaps", "GapReport"),
+    "project": ("analysis.maps.project", "project"),
+    "explore": ("analysis.views.api", "explore"),
+    "MapExplorer": ("analysis.views.api", "MapExplorer"),
+    "tail_report": ("analysis.judge.coverage", "tail_report"),
+    "TailReport": ("analysis.judge.coverage", "TailReport"),
+    "find_gaps": ("analysis.maps.gaps", "find_gaps"),
+    "GapReport": ("analysis.maps.gaps", "GapReport"),
     # mixtures
     "MixtureEngine": ("analysis.mixture", "MixtureEngine"),
     "MixtureSpec": ("analysis.mixture", "MixtureSpec"),
@@ -68,12 +68,12 @@ _API: dict[str, tuple[str, str | None]] = {
     "gate": ("analysis.monitor", "gate"),
     "GateResult": ("analysis.monitor", "GateResult"),
     "EXIT_CODES": ("analysis.monitor", "EXIT_CODES"),
-    "build_report": ("analysis.report", "build_report"),
+    "build_report": ("analysis.views.report", "build_report"),
     # charts, export, display
-    "charts": ("analysis.charts", None),
-    "save_chart": ("analysis.api", "save_chart"),
+    "charts": ("analysis.views.charts", None),
+    "save_chart": ("analysis.views.api", "save_chart"),
     "csv_bytes": ("analysis.export", "csv_bytes"),
-    "setup_notebook": ("analysis.api", "setup_notebook"),
+    "setup_notebook": ("analysis.views.api", "setup_notebook"),
     "CollapseLabError": ("analysis.errors", "CollapseLabError"),
 }
 

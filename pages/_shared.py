@@ -22,15 +22,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis import charts, demo
-from analysis.compare import cached_compare
-from analysis.embed import PreparedTexts, cached_count, embed, model_id, prepare_texts
+from analysis import demo
 from analysis.errors import CollapseLabError
-from analysis.explore import set_names
 from analysis.export import csv_bytes
+from analysis.judge.compare import cached_compare
+from analysis.maps.explore import set_names
+from analysis.maps.project import cached_projection, project
 from analysis.mixture import MixtureEngine
 from analysis.progress import ProgressMeter
-from analysis.project import cached_projection, project
+from analysis.vectors.embed import PreparedTexts, cached_count, embed, model_id, prepare_texts
+from analysis.views import charts
 from analysis.workspace import (
     DEFAULT_SHARED,
     Workspace,
@@ -491,7 +492,7 @@ def dataset_projection(
 
 
 def dataset_compare(samples: pd.DataFrame, embeddings: np.ndarray, **params: Any) -> pd.DataFrame:
-    """:func:`analysis.compare.cached_compare` of the rows given, with a progress bar while it computes: the
+    """:func:`analysis.judge.compare.cached_compare` of the rows given, with a progress bar while it computes: the
     Method comparison page and the report share one table per dataset and parameters (kept on disk)."""
     bar = st.progress(0.0, text="Comparing sets (once; then it is cached on disk)…")
     table = cached_compare(
@@ -510,7 +511,7 @@ _ENGINE_LOCK = threading.Lock()
 
 @st.cache_data(show_spinner="Naming the regions each set misses…", max_entries=8)
 def _gaps(sha256: str, ids: tuple[str, ...], size: int | None, seed: int, _samples, _embeddings, _xy):
-    from analysis.review import named_gaps
+    from analysis.views.review import named_gaps
 
     return named_gaps(_samples, _embeddings, xy=_xy, size=size, seed=seed)
 
@@ -518,7 +519,7 @@ def _gaps(sha256: str, ids: tuple[str, ...], size: int | None, seed: int, _sampl
 def dataset_gaps(
     samples: pd.DataFrame, embeddings: np.ndarray, sha256: str, chosen: pd.DataFrame, size: int | None, seed: int
 ) -> tuple[Any, str]:
-    """The regions each chosen set misses on the dataset's default map (:func:`analysis.review.named_gaps`):
+    """The regions each chosen set misses on the dataset's default map (:func:`analysis.views.review.named_gaps`):
     ``(GapReport, "")``, or ``(None, why not)``; computed once per dataset, sets, size and seed for every page."""
     rows = chosen.index.to_numpy()
     xy = dataset_projection(samples, embeddings, sha256, fit_on_real=False, n_neighbors=15, min_dist=0.1, seed=None)

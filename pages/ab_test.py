@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from analysis import charts
 from analysis.ab import ab_test
-from analysis.compare import BASELINE, sets_of
+from analysis.judge.compare import BASELINE, sets_of
 from analysis.mixture import MixtureSpec
+from analysis.views import charts
 from pages._shared import (
     built_mixture_engine,
     chart_downloads,

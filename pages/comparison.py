@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from analysis import charts
-from analysis.compare import BASELINE, generation_table
+from analysis.judge.compare import BASELINE, generation_table
+from analysis.judge.risks import risks
 from analysis.metrics.catalog import definitions, legacy_table, values_by_set
-from analysis.review import Recommendation, ReviewSummary, gap_sentence, recommend_mixture, review_summary
-from analysis.risks import risks
+from analysis.views import charts
+from analysis.views.review import Recommendation, ReviewSummary, gap_sentence, recommend_mixture, review_summary
 from pages._shared import (
     chart_downloads,
     current_dataset,
@@ -38,7 +38,7 @@ _VERDICT_COLOURS = {"ok": "green", "warning": "orange", "alarm": "red"}
 
 
 def _at_a_glance(review: ReviewSummary) -> None:
-    """The review summary (analysis.review): verdict per set in words, its top named gaps, the recommended mixture."""
+    """The review summary (analysis.views.review): verdict per set in words, its top gaps, the recommended mixture."""
     with st.container(border=True):
         st.subheader("At a glance")
         flagged = sum(v.verdict != "ok" for v in review.verdicts)

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from analysis import charts, demo, summary
+from analysis import demo, summary
 from analysis.corpus import (
     FORMATS,
     LoadReport,
@@ -17,8 +17,9 @@ from analysis.corpus import (
     read_table,
     samples_from_frame,
 )
-from analysis.embed import backend_choice, embed
 from analysis.progress import ProgressMeter
+from analysis.vectors.embed import backend_choice, embed
+from analysis.views import charts
 from pages._shared import (
     button_on_version,
     current_dataset,

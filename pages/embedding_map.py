@@ -3,12 +3,13 @@
 import numpy as np
 import streamlit as st
 
-from analysis import charts, explore, mapview
-from analysis.compare import CompareError, coverage_reference
 from analysis.corpus import samples_bytes
-from analysis.embed import embed
-from analysis.gaps import real_regions
-from analysis.regions import label_positions, region_name_layer
+from analysis.judge.compare import CompareError, coverage_reference
+from analysis.maps import explore, mapview
+from analysis.maps.gaps import real_regions
+from analysis.maps.regions import label_positions, region_name_layer
+from analysis.vectors.embed import embed
+from analysis.views import charts
 from pages._shared import (
     chart_downloads,
     current_dataset,

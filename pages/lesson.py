@@ -1,11 +1,11 @@
-"""Lesson: model collapse for a class in five short steps (analysis.lesson), on the simulator and the demo."""
+"""Lesson: model collapse for a class in five short steps (analysis.views.lesson), on the simulator and the demo."""
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.lesson import LARGE_TYPE_CSS, STEPS, map_step, step_chart, step_curves
-from analysis.review import gap_sentence
+from analysis.views.lesson import LARGE_TYPE_CSS, STEPS, map_step, step_chart, step_curves
+from analysis.views.review import gap_sentence
 from pages._shared import current_dataset, dataset_embeddings, dataset_projection, demo_dataset, plain, user_errors
 
 current_dataset(
@@ -39,7 +39,7 @@ def _curves(key: str, value: int) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Naming the regions each set misses (once)…", max_entries=2)
 def _demo_gaps(sha256: str, _samples: pd.DataFrame, _embeddings: np.ndarray, _xy: np.ndarray):
-    from analysis.review import named_gaps
+    from analysis.views.review import named_gaps
 
     return named_gaps(_samples, _embeddings, xy=_xy)[0]
 

@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from analysis import charts
 from analysis.metrics.catalog import frontier_metrics, tile_metrics
 from analysis.metrics.utility import has_labels, tstr
 from analysis.mixture import (
@@ -16,6 +15,7 @@ from analysis.mixture import (
     suggest,
     tail_bins,
 )
+from analysis.views import charts
 from pages._shared import (
     chart_downloads,
     current_dataset,

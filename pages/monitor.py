@@ -6,11 +6,12 @@ import json
 import pandas as pd
 import streamlit as st
 
-from analysis import charts, monitor
-from analysis.compare import cached_compare
-from analysis.ledger import ledger_methods, loss_ledger
+from analysis import monitor
+from analysis.judge.compare import cached_compare
+from analysis.maps.ledger import ledger_methods, loss_ledger
 from analysis.mixture import MixtureSpec, export_bytes
-from analysis.report import build_report
+from analysis.views import charts
+from analysis.views.report import build_report
 from pages._shared import (
     built_mixture_engine,
     chart_downloads,

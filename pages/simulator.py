@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from analysis import charts
 from analysis.simulate import METRICS, MODELS, REGIMES, average_runs, expected_curves, project_generations, simulate
+from analysis.views import charts
 from pages._shared import chart_downloads, current_dataset, table_download, user_errors
 
 st.title("Collapse simulator")

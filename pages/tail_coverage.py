@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis import charts
 from analysis.corpus import LoadReport
-from analysis.coverage import TailReport, tail_report
 from analysis.fill import fill_gap
-from analysis.gaps import GapReport, gaps_frame
+from analysis.judge.coverage import TailReport, tail_report
+from analysis.maps.gaps import GapReport, gaps_frame
 from analysis.metrics.fidelity import group_floor
+from analysis.views import charts
 from pages import _shared
 from pages._shared import (
     chart_downloads,

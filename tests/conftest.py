@@ -83,7 +83,7 @@ MODEL_MODULES = ("sentence_transformers", "onnxruntime", "llama_cpp")
 #: The loaders a fast test may not call, where an earlier slow test of the run imported their module already.
 MODEL_LOADERS = (
     ("sentence_transformers", "SentenceTransformer"),
-    ("analysis.embed_backends", "OnnxEncoder"),
+    ("analysis.vectors.embed_backends", "OnnxEncoder"),
     ("llama_cpp", "Llama"),
 )
 
@@ -137,12 +137,12 @@ def _fast_tests_stay_fast(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
         if name in sys.modules:  # imported by an earlier slow test of this run
             monkeypatch.setattr(sys.modules[name], attribute, _refuse_model, raising=False)
     missing = tmp_path / "no-built-demo"
-    importlib.import_module("analysis.embed")
+    importlib.import_module("analysis.vectors.embed")
     for module, attribute in (
-        ("analysis.embed", "SHIPPED_DIR"),
-        ("analysis.embed", "SHIPPED_CACHE_DIR"),
-        ("analysis.compare", "SHIPPED_CACHE_DIR"),
-        ("analysis.project", "SHIPPED_CACHE_DIR"),
+        ("analysis.vectors.embed", "SHIPPED_DIR"),
+        ("analysis.vectors.embed", "SHIPPED_CACHE_DIR"),
+        ("analysis.judge.compare", "SHIPPED_CACHE_DIR"),
+        ("analysis.maps.project", "SHIPPED_CACHE_DIR"),
     ):
         if module in sys.modules:
             monkeypatch.setattr(sys.modules[module], attribute, missing, raising=False)
@@ -228,6 +228,6 @@ def demo_real() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def demo_embedded(demo_samples: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """The demo corpus and its MiniLM vectors (read from the vectors built at install: needs the built demo)."""
-    from analysis.embed import embed
+    from analysis.vectors.embed import embed
 
     return demo_samples, embed(demo_samples["text"])

@@ -12,9 +12,9 @@ import pytest
 
 from analysis.ab import COLUMNS, ABError, ab_sets, ab_test, holm
 from analysis.cli.ab import command_ab, format_table
-from analysis.compare import compare
 from analysis.demo import load_demo
-from analysis.embed import embed
+from analysis.judge.compare import compare
+from analysis.vectors.embed import embed
 
 
 @pytest.fixture(scope="module")

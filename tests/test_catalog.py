@@ -10,12 +10,12 @@ import pytest
 
 from analysis.ab import ab_test
 from analysis.ab.values import PER_SAMPLE, VALUES
-from analysis.compare import COMPUTE, compare
+from analysis.judge.compare import COMPUTE, compare
+from analysis.judge.risks import DEFAULT_RULES
 from analysis.metrics import catalog, diversity
 from analysis.metrics.catalog import CATALOG, Metric
 from analysis.mixture.engine import ENGINE_KINDS
-from analysis.report import definitions_table
-from analysis.risks import DEFAULT_RULES
+from analysis.views.report import definitions_table
 
 WORDS = [f"w{i}" for i in range(60)]
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import charts, explore, mapview
+from analysis.maps import explore, mapview
+from analysis.views import charts
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +134,7 @@ def test_png_and_svg_export_render_offline(points):
 
 
 def test_a_set_keeps_its_colour_across_charts():
-    from analysis.charts import set_colors
+    from analysis.views.charts import set_colors
 
     one = set_colors(["llm", "real train", "rule-based"]).to_dict()
     two = set_colors(["rule-based", "llm", "real train", "real holdout"]).to_dict()
@@ -144,7 +145,7 @@ def test_a_set_keeps_its_colour_across_charts():
 
 
 def test_frontier_lines_marks_the_current_share_and_the_guardrails():
-    from analysis.charts import frontier_lines
+    from analysis.views.charts import frontier_lines
 
     frontier = pd.DataFrame(
         {
@@ -237,7 +238,7 @@ def test_the_regime_legend_lists_only_the_regimes_drawn():
 
 
 def test_the_lessons_projector_mode_scales_the_chart_not_only_the_text():
-    from analysis.lesson import STEPS, step_chart, step_curves
+    from analysis.views.lesson import STEPS, step_chart, step_curves
 
     curves = step_curves(STEPS[0], 10)
     small, large = step_chart(curves).to_dict(), step_chart(curves, large=True).to_dict()

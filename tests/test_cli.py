@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analysis.cli import main
-from analysis.embed import EmbeddingCache, embed
+from analysis.vectors.embed import EmbeddingCache, embed
 
 
 def write(path, text):
@@ -200,11 +200,11 @@ def test_an_embedding_model_that_cannot_load_exits_3_with_the_message(tmp_path, 
 
 
 def _user_errors():
-    from analysis.embed import EmbeddingError
     from analysis.errors import CollapseLabError
+    from analysis.maps.project import ProjectionError
     from analysis.metrics.utility import UtilityError
-    from analysis.project import ProjectionError
     from analysis.simulate import SimulationError
+    from analysis.vectors.embed import EmbeddingError
     from analysis.workspace import WorkspaceDamaged, WorkspaceError
 
     class SomeNewError(CollapseLabError):

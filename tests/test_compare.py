@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.compare import BASELINE, METRICS, compare, sets_of
 from analysis.corpus import combine_samples, samples_from_frame
 from analysis.demo import load_demo
-from analysis.embed import embed
 from analysis.generate import generate
-from analysis.risks import RulesError, load_rules, risks
+from analysis.judge.compare import BASELINE, METRICS, compare, sets_of
+from analysis.judge.risks import RulesError, load_rules, risks
+from analysis.vectors.embed import embed
 
 
 @pytest.fixture(scope="module")

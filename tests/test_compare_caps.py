@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import compare as compare_module
 from analysis.ab import ab_sets
 from analysis.ab import context as ab_context
-from analysis.compare import compare, coverage_reference, equal_size, sets_of
-from analysis.coverage import tail_report
+from analysis.judge import compare as compare_module
+from analysis.judge.compare import compare, coverage_reference, equal_size, sets_of
+from analysis.judge.coverage import tail_report
 from analysis.mixture import MixtureEngine, MixtureSpec, metrics_from_scratch
 from analysis.mixture import engine as engine_module
 from analysis.mixture.engine import pool_caps

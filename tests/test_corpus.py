@@ -458,7 +458,7 @@ def test_a_synthetic_file_with_repeats_has_a_duplicate_rate_in_compare(tmp_path)
     """Through the normal load path, compare's duplicate rate measures the file's repeats (it read 0)."""
     import numpy as np
 
-    from analysis.compare import compare
+    from analysis.judge.compare import compare
 
     real_lines = [f"Real sample {i} about river {i % 7} and city {i % 11}." for i in range(200)]
     real = write(tmp_path / "real.txt", "\n".join(real_lines) + "\n")

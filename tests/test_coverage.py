@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import explore
-from analysis.compare import CompareError, compare, coverage_reference
-from analysis.coverage import tail_report
+from analysis.judge.compare import CompareError, compare, coverage_reference
+from analysis.judge.coverage import tail_report
+from analysis.maps import explore
 from analysis.metrics import fidelity, tails
 
 pytestmark = pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # Fréchet distance on flat discs

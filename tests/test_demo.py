@@ -82,11 +82,11 @@ def test_the_demo_map_and_comparisons_built_at_install_are_read_without_computin
 
     They are read from any cache.
     """
-    from analysis import compare as compare_module
     from analysis import demo
-    from analysis.compare import cached_compare
-    from analysis.embed import embed
-    from analysis.project import cached_projection
+    from analysis.judge import compare as compare_module
+    from analysis.judge.compare import cached_compare
+    from analysis.maps.project import cached_projection
+    from analysis.vectors.embed import embed
 
     samples = demo.demo_as_saved()
     vectors = embed(samples["text"], cache_dir=tmp_path)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from analysis import embed as embed_module
-from analysis.embed import EmbeddingCache, EmbeddingError, embed, get_model
+from analysis.vectors import embed as embed_module
+from analysis.vectors.embed import EmbeddingCache, EmbeddingError, embed, get_model
 
 PARAPHRASES = ["A cat is sitting on the mat.", "There is a cat sitting on the mat."]
 UNRELATED = "Stock markets fell sharply on Tuesday."
@@ -135,7 +135,7 @@ def test_concurrent_lookups_while_shards_arrive_return_each_texts_own_vector(tmp
     import sys
     import threading
 
-    from analysis.embed import text_keys
+    from analysis.vectors.embed import text_keys
 
     shards, per_shard = 60, 300
     keys = text_keys("fake-model", (f"text number {i}" for i in range(shards * per_shard)))
@@ -187,7 +187,7 @@ def test_concurrent_lookups_while_shards_arrive_return_each_texts_own_vector(tmp
 
 KILLED_RUN = """
 import json, sys, time
-from analysis import embed as embed_module
+from analysis.vectors import embed as embed_module
 
 embed_module.CHUNK = 8  # a shard every 8 texts
 model = embed_module.get_model()
@@ -208,7 +208,7 @@ def test_a_run_killed_mid_way_keeps_its_finished_shards_and_the_rerun_embeds_onl
     import sys
     import time
 
-    from analysis.embed import model_id, text_keys
+    from analysis.vectors.embed import model_id, text_keys
 
     texts = [f"Sample {i} is about topic {i % 7}." for i in range(160)]
     (tmp_path / "texts.json").write_text(json.dumps(texts))
@@ -267,8 +267,8 @@ def test_an_unknown_backend_is_a_clear_error(tmp_path, monkeypatch):
 def test_the_default_backend_is_this_cpus_choice_and_torch_gives_the_reference_vectors_exactly(
     reference, tmp_path, monkeypatch
 ):
-    from analysis.embed import backend, choose_backend
     from analysis.metrics.knn import cpu_flags
+    from analysis.vectors.embed import backend, choose_backend
 
     monkeypatch.delenv("COLLAPSE_LAB_EMBED_BACKEND", raising=False)
     assert backend() == choose_backend(cpu_flags())[0]  # the export exists here (make)
@@ -279,7 +279,7 @@ def test_the_default_backend_is_this_cpus_choice_and_torch_gives_the_reference_v
 
 
 def test_two_backends_never_share_a_cache_entry(model, tmp_path, monkeypatch):
-    from analysis.embed import model_id
+    from analysis.vectors.embed import model_id
 
     assert model_id(None, "onnx-int8") != model_id(None, "torch") != model_id(None, "onnx")
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "torch")
@@ -296,26 +296,26 @@ def test_two_backends_never_share_a_cache_entry(model, tmp_path, monkeypatch):
 
 
 def test_another_model_runs_on_torch_and_the_log_says_so_only_when_a_backend_was_asked_for(monkeypatch, caplog):
-    from analysis.embed import backend
+    from analysis.vectors.embed import backend
 
     monkeypatch.setattr(embed_module, "_WARNED", set())
     monkeypatch.delenv("COLLAPSE_LAB_EMBED_BACKEND", raising=False)
-    with caplog.at_level("WARNING", logger="analysis.embed"):
+    with caplog.at_level("WARNING", logger="analysis.vectors.embed"):
         assert backend("some-org/another-model") == "torch"
     assert not caplog.text  # the default backend is the bundled model's: nothing to warn about
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "onnx")
-    with caplog.at_level("WARNING", logger="analysis.embed"):
+    with caplog.at_level("WARNING", logger="analysis.vectors.embed"):
         assert backend("some-org/another-model") == "torch"
     assert "exists for the bundled all-MiniLM-L6-v2 only" in caplog.text
 
 
 def test_a_missing_export_falls_back_to_the_reference_with_a_log_line(reference, tmp_path, monkeypatch, caplog):
-    from analysis.embed import backend, model_id
+    from analysis.vectors.embed import backend, model_id
 
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "onnx-int8")
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_EXPORT", str(tmp_path / "no-export"))
     monkeypatch.setattr(embed_module, "_WARNED", set())
-    with caplog.at_level("WARNING", logger="analysis.embed"):
+    with caplog.at_level("WARNING", logger="analysis.vectors.embed"):
         vectors = embed(PARAPHRASES, cache_dir=tmp_path)
     assert backend() == "torch" and model_id() == model_id(None, "torch")
     assert "no exported model" in caplog.text and "torch float32 reference" in caplog.text
@@ -324,7 +324,7 @@ def test_a_missing_export_falls_back_to_the_reference_with_a_log_line(reference,
 
 
 def test_an_export_that_does_not_load_falls_back_to_the_reference(reference, tmp_path, monkeypatch, caplog):
-    from analysis.embed_backends import FILES, STAMP
+    from analysis.vectors.embed_backends import FILES, STAMP
 
     broken = tmp_path / "broken-export"
     broken.mkdir()
@@ -334,7 +334,7 @@ def test_an_export_that_does_not_load_falls_back_to_the_reference(reference, tmp
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_EXPORT", str(broken))
     monkeypatch.setattr(embed_module, "_WARNED", set())
     monkeypatch.setattr(embed_module, "_FAILED", {})
-    with caplog.at_level("WARNING", logger="analysis.embed"):
+    with caplog.at_level("WARNING", logger="analysis.vectors.embed"):
         vectors = embed(PARAPHRASES, cache_dir=tmp_path)
     assert "does not load" in caplog.text
     expected = reference.encode(PARAPHRASES, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
@@ -345,7 +345,7 @@ def test_an_export_that_does_not_load_falls_back_to_the_reference(reference, tmp
 
 def test_adding_a_shard_appends_to_the_index_and_never_rewrites_it(tmp_path):
     """The index is append-only: publishing a shard costs its own rows, not a copy of every earlier key."""
-    from analysis.embed import text_keys
+    from analysis.vectors.embed import text_keys
 
     cache = EmbeddingCache(tmp_path)
     first = text_keys("fake-model", (f"a{i}" for i in range(300)))
@@ -380,12 +380,12 @@ RECORDED_AS_PASSING = [name for name, ok in embed_module.PASSES_RULE.items() if 
 def test_a_backend_recorded_as_passing_passes_the_accuracy_rule_on_demo_texts(
     backend_name, reference, gate_sets, tmp_path, monkeypatch
 ):
-    """Issue 35's rule (analysis.backend_rule.accuracy_rule): min cosine >= 0.99 to the float32 reference, and
+    """Issue 35's rule (analysis.judge.backend_rule.accuracy_rule): min cosine >= 0.99 to the float32 reference, and
     no metric (PRDC, coverage per rarity bin, tail coverage) of any set moves by more than half its own resampling
     standard error on these texts, and no gate verdict changes. Only a backend that passes may be the default
     (PASSES_RULE; onnx-int8 is recorded as failing: at 1,000 + 600 texts it moves coverage in several rarity
     bins by more than half their noise; bench_embed.py prints the full-size table)."""
-    from analysis.backend_rule import accuracy_rule
+    from analysis.judge.backend_rule import accuracy_rule
 
     real, synthetic, groups = gate_sets
     texts = real + synthetic
@@ -407,7 +407,7 @@ def _clusters(rng, n, d=16, centres=8):
 
 
 def test_the_accuracy_rule_refuses_a_backend_that_changes_a_verdict_even_with_cosines_above_099():
-    from analysis.backend_rule import accuracy_rule
+    from analysis.judge.backend_rule import accuracy_rule
 
     vectors = _clusters(np.random.default_rng(0), 640)  # 400 real, then sets a and b of 120 each: one population
     mask = np.arange(len(vectors)) < 400
@@ -427,7 +427,7 @@ def test_the_accuracy_rule_refuses_a_backend_that_changes_a_verdict_even_with_co
 
 
 def test_a_small_move_within_the_noise_passes_and_a_large_one_does_not():
-    from analysis.backend_rule import accuracy_rule
+    from analysis.judge.backend_rule import accuracy_rule
 
     rng = np.random.default_rng(1)
     vectors = _clusters(rng, 600)
@@ -470,7 +470,7 @@ def test_the_backend_is_chosen_from_the_cpus_features(flags, expected, monkeypat
 
 
 def test_vnni_picks_int8_only_when_it_passes_the_rule():
-    from analysis.embed import choose_backend
+    from analysis.vectors.embed import choose_backend
 
     vnni = frozenset({"avx2", "avx512_vnni"})
     passes = dict(embed_module.PASSES_RULE)
@@ -536,7 +536,7 @@ def test_batches_by_length_keep_the_input_order_and_the_unsorted_paths_vectors(b
     to each text embedded alone (so every row is its own text's). onnx-int8 quantises each batch's activations
     with one scale per batch (dynamic quantisation), so its vectors depend on their batch-mates: cosine 0.974 was
     seen between two batchings of these texts, so only >= 0.95 is asked of it here."""
-    from analysis.embed import encode_batch
+    from analysis.vectors.embed import encode_batch
 
     encoder = get_model(None, backend_name)
     texts = list(np.random.default_rng(0).permutation(MIXED))
@@ -553,7 +553,7 @@ def test_batches_by_length_keep_the_input_order_and_the_unsorted_paths_vectors(b
 
 
 def test_the_batches_are_sorted_by_token_length_and_restore_the_order():
-    from analysis.embed_backends import length_batches
+    from analysis.vectors.embed_backends import length_batches
 
     lengths = [3, 9, 1, 9, 5, 2, 7]
     batches = length_batches(lengths, 3)
@@ -577,7 +577,7 @@ def _write_shard(folder, keys, vectors):
 def test_the_index_keeps_the_first_vector_of_each_key_across_shards_read_together_or_one_by_one(tmp_path):
     """The vectorised index gives what a per-key dict did: the first vector of a key wins, within a shard and
     across shards (in name order), keys ending in NUL bytes included; another width and a damaged shard are skipped."""
-    from analysis.embed import text_keys
+    from analysis.vectors.embed import text_keys
 
     keys = text_keys("fake-model", (f"t{i}" for i in range(40))) + [b"\x00" * 32, b"\x07" * 31 + b"\x00"]
     rng = np.random.default_rng(0)
@@ -616,7 +616,7 @@ def test_indexing_a_shard_runs_no_python_line_per_key(tmp_path):
     under load); the index is now built in C-level passes: the Python lines run do not grow with the keys."""
     import sys
 
-    from analysis.embed import text_keys
+    from analysis.vectors.embed import text_keys
 
     def lines_to_index(n: int) -> int:
         folder = tmp_path / str(n)
@@ -648,7 +648,7 @@ def test_indexing_a_shard_runs_no_python_line_per_key(tmp_path):
 def test_prepared_texts_are_hashed_once_and_their_cached_count_is_remembered_until_the_cache_changes(
     tmp_path, monkeypatch
 ):
-    from analysis.embed import cached_count, model_id, prepare_texts, text_keys
+    from analysis.vectors.embed import cached_count, model_id, prepare_texts, text_keys
 
     texts = [f"text {i % 40}" for i in range(100)]  # 40 distinct
     keys = text_keys(model_id(), [f"text {i}" for i in range(40)])
@@ -677,7 +677,7 @@ def test_a_rerun_of_a_page_neither_hashes_nor_looks_up_the_dataset_again(tmp_pat
     embed's own); reruns of every page, the Data page's count included, return what is held."""
     import pandas as pd
 
-    from analysis.embed import model_id, text_keys
+    from analysis.vectors.embed import model_id, text_keys
     from pages import _shared as shared
 
     monkeypatch.setenv("COLLAPSE_LAB_CACHE", str(tmp_path))
@@ -755,7 +755,7 @@ def test_a_long_text_is_tokenised_only_as_far_as_the_model_reads_and_no_vector_m
 @pytest.mark.parametrize("backend_name", ["torch", "onnx"])
 def test_cutting_long_texts_changes_no_vector_of_a_text_the_model_reads_whole(backend_name, tmp_path, monkeypatch):
     """Texts within 256 tokens, short or padded with whitespace past the cut's bound, keep their exact vectors."""
-    from analysis import embed_backends
+    from analysis.vectors import embed_backends
 
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", backend_name)
     get_model()
@@ -776,7 +776,7 @@ def test_cutting_long_texts_changes_no_vector_of_a_text_the_model_reads_whole(ba
 def test_the_readable_part_ends_before_whitespace_and_holds_the_models_tokens():
     """No model: words as tokens. The prefix ends before a whitespace run and holds at least 256 words; a text
     whose first characters hold too few is looked at further, a text with no whitespace stays whole."""
-    from analysis.embed_backends import readable_part
+    from analysis.vectors.embed_backends import readable_part
 
     def words(part: str) -> int:
         return len(part.split())

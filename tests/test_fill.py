@@ -17,8 +17,8 @@ import pytest
 
 from analysis.cli import main
 from analysis.fill import FillError, fill_gap, resolve_region
-from analysis.gaps import find_gaps
 from analysis.generate.backends import Completion
+from analysis.maps.gaps import find_gaps
 from tests.test_gaps import SHARES, TOPICS, embed_fake, table, texts_of
 
 DROPPED = "medicine"

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from analysis.cli import main
-from analysis.gaps import (
+from analysis.maps.gaps import (
     GapReport,
     bh_reject,
     cross_fit_places,
@@ -23,7 +23,7 @@ from analysis.gaps import (
     place,
     real_regions,
 )
-from analysis.regions import (
+from analysis.maps.regions import (
     ctfidf_terms,
     find_regions,
     fit_regions,
@@ -265,7 +265,7 @@ def test_the_labels_are_the_regions_where_the_data_has_topics(tmp_path, monkeypa
         assert region.size == SHARES[topic] and region.name.startswith(f"{topic}: ")
         assert set(region.terms[:3]) <= set(TOPICS[topic].split())
     assert len(list(tmp_path.glob("real-*.npz"))) == 1
-    from analysis import gaps as gaps_module
+    from analysis.maps import gaps as gaps_module
 
     gaps_module._REAL_REGIONS.clear()  # a new process: read from disk, not fitted again
     monkeypatch.setattr(gaps_module, "fit_regions", lambda *a, **k: pytest.fail("fitted although cached"))
@@ -437,7 +437,7 @@ def test_the_embedding_map_rings_the_regions_the_shown_sets_miss() -> None:
 
 
 def test_region_names_on_the_map_do_not_overlap() -> None:
-    from analysis.regions import Region, label_positions
+    from analysis.maps.regions import Region, label_positions
 
     regions = [Region(i, f"name number {i}", ("a",), 100 - i, 0.0 + 0.01 * i, 0.0) for i in range(5)]
     regions.append(Region(9, "far away", ("b",), 10, 9.0, 9.0))
@@ -447,7 +447,7 @@ def test_region_names_on_the_map_do_not_overlap() -> None:
 
 
 def test_a_large_map_is_named_from_the_fitted_sample_and_every_point_joins_a_region(monkeypatch) -> None:
-    from analysis import regions as regions_module
+    from analysis.maps import regions as regions_module
 
     real = texts_of({topic: 100 for topic in TOPICS}, seed=3)
     angle = 2 * np.pi * real["label"].map({t: i for i, t in enumerate(TOPICS)}).to_numpy() / len(TOPICS)
@@ -469,7 +469,7 @@ def test_a_large_map_is_named_from_the_fitted_sample_and_every_point_joins_a_reg
 
 
 def test_region_names_are_stored_beside_the_map_and_read_back_without_clustering(tmp_path, monkeypatch) -> None:
-    from analysis import gaps as gaps_module
+    from analysis.maps import gaps as gaps_module
 
     real = texts_of({topic: 60 for topic in TOPICS}, seed=3)
     texts, xy = list(real["text"]), embed_fake(real["text"])[:, :2]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.ledger import ledger_methods, loss_ledger, rare_tokens
+from analysis.maps.ledger import ledger_methods, loss_ledger, rare_tokens
 from analysis.monitor import WARNING_COLUMNS, ledger_warnings
 from tests.test_gaps import SHARES, embed_fake, texts_of
 
@@ -158,7 +158,7 @@ def test_the_ledger_on_the_demo_llm_generations(demo_embedded) -> None:
 
 
 def test_the_report_shows_what_each_generation_lost_first() -> None:
-    from analysis.report import build_report
+    from analysis.views.report import build_report
 
     samples = generations_case(3)
     vectors = embed_fake(samples["text"])

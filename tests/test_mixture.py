@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 
 from analysis.cli import main
-from analysis.compare import BASELINE
 from analysis.corpus import combine_samples, samples_from_frame
 from analysis.demo import load_demo
-from analysis.embed import embed
+from analysis.judge.compare import BASELINE
 from analysis.metrics import fidelity
 from analysis.mixture import (
     ALARM_SHARE,
@@ -32,6 +31,7 @@ from analysis.mixture import (
     suggest,
 )
 from analysis.mixture.kernels import allocate
+from analysis.vectors.embed import embed
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 from analysis.cli import main
-from analysis.compare import BASELINE, COVERAGE_METRICS, METRICS
 from analysis.corpus import samples_from_frame
+from analysis.judge.compare import BASELINE, COVERAGE_METRICS, METRICS
+from analysis.judge.risks import RulesError, load_trend_rules
 from analysis.monitor import (
     HISTORY_COLUMNS,
     THRESHOLD_COLUMNS,
@@ -29,7 +30,6 @@ from analysis.monitor import (
     thresholds,
     warnings,
 )
-from analysis.risks import RulesError, load_trend_rules
 from tests.conftest import fake_embed as seeded_fake_embed
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -514,7 +514,7 @@ def copied(texts, synthetic_texts):
 
 
 def test_copies_of_the_holdout_count_as_copies_and_are_an_alarm_on_their_own():
-    from analysis.compare import compare
+    from analysis.judge.compare import compare
 
     texts = sentences(120, 7)
     samples = copied(texts, texts)  # a synthetic set identical to the real data
@@ -532,7 +532,7 @@ def test_copies_of_the_holdout_count_as_copies_and_are_an_alarm_on_their_own():
 
 
 def test_copying_real_train_text_only_is_a_warning_not_the_holdout_alarm():
-    from analysis.compare import compare
+    from analysis.judge.compare import compare
 
     texts = sentences(120, 7)
     real = samples_from_frame(pd.DataFrame({"text": texts}), source="real")[0]
@@ -546,7 +546,7 @@ def test_copying_real_train_text_only_is_a_warning_not_the_holdout_alarm():
 
 
 def test_check_exits_2_on_a_synthetic_file_identical_to_the_real_file(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("analysis.embed.embed", lambda texts, **_: fake_embed(list(texts)))  # no model: fast
+    monkeypatch.setattr("analysis.vectors.embed.embed", lambda texts, **_: fake_embed(list(texts)))  # no model: fast
     real = tmp_path / "real.csv"
     pd.DataFrame({"text": sentences(120, 7), "label": ["a", "b", "c"] * 40}).to_csv(real, index=False)
     copy = tmp_path / "copy.csv"

@@ -15,7 +15,7 @@ import pytest
 from analysis.cli import main
 from analysis.corpus import CorpusError, read_table
 from analysis.corpus import files as corpus_files
-from analysis.risks import RulesError, load_rules, load_trend_rules
+from analysis.judge.risks import RulesError, load_rules, load_trend_rules
 
 REPO = Path(__file__).resolve().parents[1]
 MEMORY_BOUND = 200 * 1024 * 1024

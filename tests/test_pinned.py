@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 
 from analysis.ab import ab_sets
-from analysis.compare import compare
 from analysis.demo import load_demo
+from analysis.judge.compare import compare
 from analysis.mixture import MixtureEngine, MixtureSpec
 from analysis.simulate import simulate
 

@@ -1,4 +1,4 @@
-"""analysis.project: UMAP maps of embeddings, their cache and their input checks."""
+"""analysis.maps.project: UMAP maps of embeddings, their cache and their input checks."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import project as project_module
-from analysis.project import ProjectionError, cached_projection, project, projection_key
+from analysis.maps import project as project_module
+from analysis.maps.project import ProjectionError, cached_projection, project, projection_key
 
 N_PER_CLUSTER, DIM = 70, 16
 
@@ -186,7 +186,7 @@ def test_bad_parameters_raise_projection_error(tmp_path):
 
 
 def test_stratified_fit_mask_keeps_each_strata_share():
-    from analysis.placement import stratified_fit_mask
+    from analysis.maps.placement import stratified_fit_mask
 
     strata = np.repeat(["real", "llm", "rare"], [7000, 2990, 10])
     mask = stratified_fit_mask(np.ones(len(strata), bool), strata, 1000, seed=0)
@@ -200,7 +200,7 @@ def test_stratified_fit_mask_keeps_each_strata_share():
 
 
 def test_knn_place_is_the_weighted_mean_of_the_nearest_fitted_rows():
-    from analysis.placement import knn_place, nearest_fitted
+    from analysis.maps.placement import knn_place, nearest_fitted
 
     rng = np.random.default_rng(3)
     fitted, queries = rng.normal(size=(500, 12)), rng.normal(size=(5000, 12))  # more queries than a block
@@ -281,7 +281,7 @@ def test_bad_sampling_parameters_raise_projection_error(tmp_path):
 def test_the_cell_index_finds_nearly_every_exact_neighbour_and_falls_back_when_cells_are_too_small():
     import torch
 
-    from analysis.placement import knn_place, nearest_fitted
+    from analysis.maps.placement import knn_place, nearest_fitted
 
     rng = np.random.default_rng(5)
     centres = rng.normal(size=(40, 24))
@@ -307,7 +307,7 @@ def test_the_cell_index_finds_nearly_every_exact_neighbour_and_falls_back_when_c
 
 
 def test_a_large_placement_searches_cells_and_says_so_in_the_key(monkeypatch):
-    from analysis.project import place_cells
+    from analysis.maps.project import place_cells
 
     assert place_cells(20_000, 980_000) == 141 and place_cells(20_000, 3_600) is None
     rng = np.random.default_rng(0)

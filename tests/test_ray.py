@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import distributed
 from analysis.cli import main
-from analysis.embed import embed, embedding_cache, model_id, text_keys
 from analysis.metrics import knn
+from analysis.vectors import distributed
+from analysis.vectors.embed import embed, embedding_cache, model_id, text_keys
 
 try:
     import ray  # noqa: F401
@@ -110,7 +110,7 @@ def test_row_blocks_reduce_exactly_to_the_local_engine():
 
 
 def test_the_local_engine_imports_no_ray():
-    code = "import sys, analysis.cli, analysis.compare, analysis.distributed; print('ray' in sys.modules)"
+    code = "import sys, analysis.cli, analysis.judge.compare, analysis.vectors.distributed; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

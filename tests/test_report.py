@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 
 from analysis.cli import main
-from analysis.compare import DEFINITIONS, METRICS
 from analysis.corpus import combine_samples, samples_from_frame
 from analysis.demo import load_demo
-from analysis.embed import embed
-from analysis.gaps import Gap, GapReport
 from analysis.generate import generate
+from analysis.judge.compare import DEFINITIONS, METRICS
+from analysis.maps.gaps import Gap, GapReport
+from analysis.maps.regions import Region
 from analysis.monitor import history_frame
-from analysis.regions import Region
-from analysis.report import build_report
+from analysis.vectors.embed import embed
+from analysis.views.report import build_report
 
 SCRIPT = "<script>alert(1)</script> is how the page would be attacked"
 
@@ -304,7 +304,7 @@ def test_report_command_writes_the_file(tmp_path, capsys):
 def test_the_recommended_mixture_quotes_no_coverage_below_the_floor():
     """Issue 30: on a 113-sample holdout the card said 'coverage 0.938' on the page that said coverage cannot be
     reported. Below the floor the recommendation carries no coverage number, and its text says why."""
-    from analysis.review import recommend_mixture
+    from analysis.views.review import recommend_mixture
     from tests.conftest import fake_embed
 
     rng = np.random.default_rng(0)

@@ -78,13 +78,13 @@ def test_every_error_class_derives_from_collapse_lab_error(name):
         ("analysis.corpus.schema.CorpusError", ValueError),
         ("analysis.workspace.WorkspaceError", RuntimeError),
         ("analysis.workspace.WorkspaceDamaged", RuntimeError),
-        ("analysis.embed.EmbeddingError", RuntimeError),
+        ("analysis.vectors.embed.EmbeddingError", RuntimeError),
         ("analysis.generate.backends.GenerationError", RuntimeError),
-        ("analysis.compare.CompareError", ValueError),
+        ("analysis.judge.compare.CompareError", ValueError),
         ("analysis.ab.result.ABError", ValueError),
         ("analysis.metrics.utility.UtilityError", ValueError),
-        ("analysis.risks.RulesError", ValueError),
-        ("analysis.project.ProjectionError", ValueError),
+        ("analysis.judge.risks.RulesError", ValueError),
+        ("analysis.maps.project.ProjectionError", ValueError),
         ("analysis.cli.common.ArgumentError", ValueError),
         ("analysis.monitor.store.MonitorError", ValueError),
     ],
@@ -136,7 +136,7 @@ def import_graph() -> dict[str, set[str]]:
             if node.level:  # from . import x, from ..y import z
                 anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
-            for alias in node.names:  # ``from analysis import charts`` imports the module analysis.charts
+            for alias in node.names:  # ``from analysis import charts`` imports the module analysis.views.charts
                 full = f"{base}.{alias.name}"
                 targets.add(full if full in files else resolve(base))
         graph[module] = {t for t in targets if t and t.startswith("analysis") and t != module}
@@ -180,6 +180,37 @@ def test_the_import_graph_sees_deferred_and_relative_imports():
 def test_no_import_circle_in_analysis():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+#: The wings of analysis/, from the data up: a lower floor never imports a higher one (issue 34).
+LOWER_FLOORS = ("analysis.corpus", "analysis.metrics", "analysis.vectors")
+HIGHER_WINGS = ("analysis.judge", "analysis.maps", "analysis.views")
+
+
+def test_corpus_metrics_and_vectors_never_import_judge_maps_or_views():
+    graph = import_graph()
+    wrong = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        if module.startswith(LOWER_FLOORS)
+        for target in targets
+        if target.startswith(HIGHER_WINGS)
+    )
+    assert not wrong, wrong
+    assert any(module.startswith("analysis.vectors.") for module in graph)  # the wings exist
+
+
+def test_the_views_are_the_top_of_the_library():
+    """Charts, the report, the Lesson and the notebook API read the others; judge and maps never import them."""
+    graph = import_graph()
+    wrong = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        if module.startswith(("analysis.judge", "analysis.maps"))
+        for target in targets
+        if target.startswith("analysis.views") and target != "analysis.views.charts"
+    )
+    assert not wrong, wrong
 
 
 def test_io_imports_nothing_of_the_project():

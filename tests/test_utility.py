@@ -6,8 +6,8 @@ import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
 from analysis.demo import load_demo
-from analysis.embed import embed
 from analysis.metrics.utility import UtilityError, detection, most_synthetic, roc_auc, tstr
+from analysis.vectors.embed import embed
 
 
 @pytest.fixture(scope="module")

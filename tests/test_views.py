@@ -4,8 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import explore
-from analysis.compare import (
+from analysis.judge.compare import (
     BASELINE,
     CompareError,
     cached_compare,
@@ -14,7 +13,8 @@ from analysis.compare import (
     generation_table,
     set_name,
 )
-from analysis.coverage import tail_report, zipf_points
+from analysis.judge.coverage import tail_report, zipf_points
+from analysis.maps import explore
 from analysis.metrics.fidelity import covered_by, knn_radii
 from analysis.workspace import Workspace, WorkspaceError
 
@@ -151,7 +151,7 @@ def test_tail_report_without_holdout_says_so(dataset):
 def test_cached_compare_computes_once_and_keys_on_parameters(dataset, tmp_path, monkeypatch):
     samples, x = dataset
     first = cached_compare(samples, x, cache_dir=tmp_path, seed=1, with_mauve=False)
-    import analysis.compare as module
+    import analysis.judge.compare as module
 
     monkeypatch.setattr(module, "compare", lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed")))
     again = cached_compare(samples, x, cache_dir=tmp_path, seed=1, with_mauve=False)
@@ -232,7 +232,7 @@ def test_subsets_are_kept_replaced_and_deleted(tmp_path):
         ws.save_subset("x", [])
 
 
-# --- The map of every point: density image, chart, box selection (analysis.mapview) -------------------------------
+# --- The map of every point: density image, chart, box selection (analysis.maps.mapview) -----------------------------
 
 
 def test_map_points_without_hover_is_categorical_and_names_the_same_sets(dataset):
@@ -253,7 +253,7 @@ def _pixels(png: bytes) -> np.ndarray:
 
 
 def test_density_image_puts_each_point_at_its_map_position_in_its_colour():
-    from analysis import mapview
+    from analysis.maps import mapview
 
     extent = mapview.Extent(0.0, 10.0, 0.0, 5.0)
     # a red point near the bottom-left corner, a blue one near the top-right
@@ -271,7 +271,7 @@ def test_density_image_puts_each_point_at_its_map_position_in_its_colour():
 
 
 def test_difference_layer_is_red_where_synthetic_piles_up_and_blue_where_only_real_lives():
-    from analysis import mapview
+    from analysis.maps import mapview
 
     rng = np.random.default_rng(0)
     extent = mapview.Extent(0.0, 2.0, 0.0, 1.0)
@@ -303,7 +303,8 @@ def test_difference_layer_is_red_where_synthetic_piles_up_and_blue_where_only_re
 
 
 def test_map_chart_spans_the_extent_and_its_payload_does_not_grow_with_the_points():
-    from analysis import charts, mapview
+    from analysis.maps import mapview
+    from analysis.views import charts
 
     rng = np.random.default_rng(1)
     sizes = {}
@@ -330,7 +331,7 @@ def test_map_chart_spans_the_extent_and_its_payload_does_not_grow_with_the_point
 
 
 def test_select_box_counts_every_point_inside_per_set():
-    from analysis import mapview
+    from analysis.maps import mapview
 
     rng = np.random.default_rng(2)
     points = pd.DataFrame(

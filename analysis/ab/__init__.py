@@ -2,7 +2,7 @@
 
 :func:`ab_test` takes two row sets of one sample table (two synthetic sets, two generations, two
 mixtures' rows from :meth:`analysis.mixture.MixtureEngine.rows`), subsamples both to the same size,
-and for every metric of :func:`analysis.compare.compare` plus ``TSTR accuracy`` reports A, B, the
+and for every metric of :func:`analysis.judge.compare.compare` plus ``TSTR accuracy`` reports A, B, the
 difference B − A, a 95 % bootstrap interval of the difference, a p-value, the Holm-adjusted p-value
 across metrics and a verdict in words.
 

@@ -15,7 +15,7 @@ from scipy import stats
 from analysis.ab.context import ABContext
 from analysis.ab.result import COLUMNS, ABError, ABResult, holm, verdict
 from analysis.ab.values import NEAREST_KINDS, per_sample, value
-from analysis.compare import (
+from analysis.judge.compare import (
     BASELINE,
     equal_size,
     nearest_query_limit,
@@ -56,7 +56,7 @@ def ab_test(
 ) -> ABResult:
     """A/B test two row sets of ``samples`` on every metric: difference, interval, p-value, Holm, verdict.
 
-    For each metric m (those of :func:`analysis.compare.compare`, plus ``TSTR accuracy``), with A and
+    For each metric m (those of :func:`analysis.judge.compare.compare`, plus ``TSTR accuracy``), with A and
     B subsampled (seeded) to the same size n and judged against the real ``reference`` split:
     ``difference = m(B) - m(A)``; a paired bootstrap interval of it (Efron, "Bootstrap Methods: Another
     Look at the Jackknife", 1979; pairing and resampling per metric as in the module docstring); a
@@ -76,7 +76,7 @@ def ab_test(
     names
         What to call A and B in the verdicts.
     embeddings
-        Rows aligned with ``samples``; default :func:`analysis.embed.embed` (cached).
+        Rows aligned with ``samples``; default :func:`analysis.vectors.embed.embed` (cached).
     size
         Rows per set; default the smaller set. Both are subsampled to it with ``seed``.
     metrics
@@ -165,7 +165,7 @@ def _ab_test(
     if unknown:
         raise ABError(f"Unknown metric(s) {', '.join(map(repr, unknown))}; known: {', '.join(known)}.")
     if embeddings is None:
-        from analysis.embed import embed
+        from analysis.vectors.embed import embed
 
         embeddings = embed(samples["text"])
     embeddings = np.asarray(embeddings)
@@ -389,7 +389,7 @@ def _tstr_tables(ctx: ABContext, n: int, seed: int) -> tuple[pd.DataFrame, dict[
 
 
 def ab_sets(samples: pd.DataFrame, a: str, b: str, **options: Any) -> ABResult:
-    """:func:`ab_test` of two sets named as :func:`analysis.compare.sets_of` names them.
+    """:func:`ab_test` of two sets named as :func:`analysis.judge.compare.sets_of` names them.
 
     For example ``"llm"``, ``"llm g2"``, ``"real train"``.
     """
@@ -415,7 +415,7 @@ def ab_files(
     of B's file is B; the real files give the reference (``holdout`` share, by hash) and the train split.
     """
     from analysis.corpus import combine_samples, read_samples
-    from analysis.embed import embed
+    from analysis.vectors.embed import embed
 
     if a[0] == b[0]:
         raise ABError(f"A and B are both called {a[0]!r}; name them differently (NAME=FILE).")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.compare import CompareError
+from analysis.judge.compare import CompareError
 
 __all__ = ["ABResult", "ABError", "COLUMNS", "holm", "verdict"]
 

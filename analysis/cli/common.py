@@ -192,7 +192,7 @@ def load_named_files(args: argparse.Namespace) -> tuple[pd.DataFrame, list[dict[
 
 
 def embedded(samples: pd.DataFrame):
-    from analysis.embed import embed
+    from analysis.vectors.embed import embed
 
     with progress_bar(len(samples), "embedding") as bar:
         return embed(samples["text"], progress=lambda done, total: bar.update(done - bar.n))

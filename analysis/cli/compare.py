@@ -19,9 +19,9 @@ NUMBERS: dict[str, dict[str, tuple]] = {
 
 
 def command_compare(args: argparse.Namespace) -> int:
-    from analysis.compare import compare
-    from analysis.embed import embed
-    from analysis.risks import load_rules, risks
+    from analysis.judge.compare import compare
+    from analysis.judge.risks import load_rules, risks
+    from analysis.vectors.embed import embed
 
     rules = load_rules(args.rules)  # a bad rules file fails before any work
     tables = []
@@ -59,8 +59,8 @@ def k_nn_engine(args: argparse.Namespace) -> Iterator[None]:
     if getattr(args, "engine", "local") != "ray":
         yield
         return
-    from analysis.distributed import RayEngine
     from analysis.metrics import knn
+    from analysis.vectors.distributed import RayEngine
 
     with RayEngine(args.address) as engine, knn.using(engine):
         yield

@@ -49,8 +49,8 @@ def command_load(args: argparse.Namespace) -> int:
 
 def command_embed_on_ray(args: argparse.Namespace) -> int:
     """``embed --engine ray``: the files read as Ray Data blocks, embedded by a pool of actors, the
-    vectors written into this machine's cache (analysis.distributed.embed_on_ray)."""
-    from analysis.distributed import DistributedError, embed_on_ray
+    vectors written into this machine's cache (analysis.vectors.distributed.embed_on_ray)."""
+    from analysis.vectors.distributed import DistributedError, embed_on_ray
 
     if args.encoding:
         raise DistributedError(
@@ -85,7 +85,7 @@ def command_embed_on_ray(args: argparse.Namespace) -> int:
 def command_embed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from analysis.embed import embed
+    from analysis.vectors.embed import embed
 
     if getattr(args, "engine", "local") == "ray":
         return command_embed_on_ray(args)

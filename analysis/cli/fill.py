@@ -26,8 +26,8 @@ NUMBERS: dict[str, dict[str, tuple]] = {
 
 
 def embedder():
-    """The embedding function for the new samples (the same model as the dataset's): :func:`analysis.embed.embed`."""
-    from analysis.embed import embed
+    """The embedding function for the new samples (the dataset's model): :func:`analysis.vectors.embed.embed`."""
+    from analysis.vectors.embed import embed
 
     return embed
 
@@ -47,7 +47,7 @@ def command_fill(args: argparse.Namespace) -> int:
 
     from analysis.corpus import write_samples
     from analysis.fill import fill_gap, resolve_region
-    from analysis.gaps import find_gaps
+    from analysis.maps.gaps import find_gaps
 
     samples, _ = load_named_files(args)
     out = Path(args.out)

@@ -1,4 +1,4 @@
-"""``gaps``: the named regions of the real data each synthetic set under-fills (:mod:`analysis.gaps`)."""
+"""``gaps``: the named regions of the real data each synthetic set under-fills (:mod:`analysis.maps.gaps`)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def gap_table(report) -> list[str]:
 
 
 def command_gaps(args: argparse.Namespace) -> int:
-    from analysis.gaps import find_gaps
+    from analysis.maps.gaps import find_gaps
 
     samples, _ = load_named_files(args)
     by_label = {"auto": None, "labels": True, "clusters": False}[args.regions]

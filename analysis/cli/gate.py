@@ -33,11 +33,11 @@ NUMBERS: dict[str, dict[str, tuple]] = {
 
 
 def command_report(args: argparse.Namespace) -> int:
-    from analysis.compare import compare
     from analysis.io import atomic_write_bytes
+    from analysis.judge.compare import compare
+    from analysis.judge.risks import load_rules, load_trend_rules
     from analysis.monitor import Monitor, MonitorError
-    from analysis.report import build_report
-    from analysis.risks import load_rules, load_trend_rules
+    from analysis.views.report import build_report
 
     load_rules(args.rules), load_trend_rules(args.rules)  # a bad rules file fails before any work
     manifest = None
@@ -81,11 +81,11 @@ def command_report(args: argparse.Namespace) -> int:
 
 def command_check(args: argparse.Namespace) -> int:
     try:
-        from analysis.risks import load_rules, load_trend_rules
+        from analysis.judge.risks import load_rules, load_trend_rules
 
         # a bad rules file (a pipe, /dev/zero, a typo) fails before any work, even before the metrics' imports
         load_rules(args.rules), load_trend_rules(args.rules)
-        from analysis.compare import compare
+        from analysis.judge.compare import compare
         from analysis.monitor import gate
 
         samples, _ = load_named_files(args)
@@ -103,8 +103,8 @@ def command_check(args: argparse.Namespace) -> int:
 
 
 def misses_lines(samples, vectors, *, seed: int, size: int | None) -> list[str]:
-    """``"<set> misses: <region>, <region> …"`` per synthetic set (:mod:`analysis.gaps`); never fails the gate."""
-    from analysis.gaps import find_gaps
+    """``"<set> misses: <region>, <region> …"`` per synthetic set (:mod:`analysis.maps.gaps`); never fails the gate."""
+    from analysis.maps.gaps import find_gaps
 
     try:
         report = find_gaps(samples, vectors, seed=seed, size=size)

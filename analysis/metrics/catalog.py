@@ -4,14 +4,14 @@ Each :class:`Metric` says what a metric is called, which family it belongs to, w
 what it measures (one sentence, shown on hover in the app and in the report), where it comes from,
 its range, what it needs (texts, embeddings, labels, a fitted model, the real reference set, real
 train data), how the A/B test resamples it, and whether the mixture engine computes it
-incrementally. :func:`analysis.compare.compare`, :func:`analysis.ab.ab_test`, the mixture engine's
+incrementally. :func:`analysis.judge.compare.compare`, :func:`analysis.ab.ab_test`, the mixture engine's
 metric table, the collapse-risk rules, the charts, the report and the pages all take their metric
 names, families, directions and definitions from here.
 
 A record's ``kind`` names the computation (``"distinct"``, ``"tail coverage"``, ``"vendi"``, ...)
 and ``parameter`` its argument (the n of distinct-n, the rarest tenths of tail coverage), so a new
 metric of an existing kind is one record: ``compare`` and the A/B test dispatch on ``kind``
-(``analysis.compare.COMPUTE`` and ``analysis.ab.values.VALUES``), and it appears in both tables,
+(``analysis.judge.compare.COMPUTE`` and ``analysis.ab.values.VALUES``), and it appears in both tables,
 in the report's definitions and on the pages. A new kind also needs its function in those two maps.
 """
 
@@ -472,7 +472,7 @@ def get(name: str) -> Metric:
 
 
 def compare_metrics() -> list[Metric]:
-    """The metrics :func:`analysis.compare.compare` reports, in its order."""
+    """The metrics :func:`analysis.judge.compare.compare` reports, in its order."""
     return [m for m in CATALOG.values() if m.in_compare]
 
 

@@ -3,7 +3,7 @@
 Token-level metrics use :func:`analysis.metrics.ngrams.tokenize` (lower-cased runs of letters and
 digits, re-exported here), so every metric sees the same tokens, and count n-grams through
 :func:`analysis.metrics.ngrams.ngram_totals`. Embedding-level metrics take L2-normalised rows (as
-:func:`analysis.embed.embed` returns).
+:func:`analysis.vectors.embed.embed` returns).
 """
 
 from __future__ import annotations

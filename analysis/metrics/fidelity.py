@@ -7,7 +7,7 @@ test build on.
 
 Coverage has one definition here (:func:`covered_by`) and one floor (:func:`coverage_unsupported`):
 the Embedding map's uncovered marks, the Tail coverage tables and ``compare``'s coverage rows all
-use both, with the real holdout as the reference (:func:`analysis.compare.coverage_reference`).
+use both, with the real holdout as the reference (:func:`analysis.judge.compare.coverage_reference`).
 """
 
 from __future__ import annotations

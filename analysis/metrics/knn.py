@@ -29,7 +29,7 @@ Engines. Each query row's answer depends only on that row and the whole referenc
 splits into blocks of query rows (:func:`kth_neighbour_sq_rows`, :func:`ball_counts_rows`) whose
 results concatenate (and, for ``holding``, OR) to exactly the whole. ``with knn.using(engine):``
 hands :func:`kth_neighbour_sq` and :func:`ball_counts` to an engine that runs those blocks
-elsewhere (:class:`analysis.distributed.RayEngine`: Ray tasks, the reference set in Ray's object
+elsewhere (:class:`analysis.vectors.distributed.RayEngine`: Ray tasks, the reference set in Ray's object
 store) for everything called inside the block, compare and the map's placement included; without
 one they run here, as before.
 """
@@ -76,7 +76,7 @@ def cpu_flags() -> frozenset[str]:
     """The CPU's feature flags as Linux lists them (``/proc/cpuinfo``'s first ``flags`` line: ``avx2``,
     ``avx512_vnni``, ``avx_vnni``, ``avx512_bf16``, ``amx_bf16``, ``amx_int8``, ...); empty where it cannot be
     read. The one reader of the CPU's features: the GEMM kind here and the embedding backend's choice
-    (:func:`analysis.embed.backend_choice`) both ask it, and tests fake it by monkeypatching this function."""
+    (:func:`analysis.vectors.embed.backend_choice`) both ask it, and tests fake it by monkeypatching this function."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:

@@ -2,7 +2,7 @@
 
 
 A mixture is ``size`` rows: ``round(real_share * size)`` drawn from the real **train** split and the
-rest from the synthetic sets (named as :func:`analysis.compare.sets_of` names them: the method,
+rest from the synthetic sets (named as :func:`analysis.judge.compare.sets_of` names them: the method,
 with a generation suffix such as ``"llm g2"``), split by weights. The real **holdout** split is the
 reference every metric is measured against and is never mixed in.
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from analysis.compare import BASELINE, capped, reference_sample, sets_of, subsample_note
+from analysis.judge.compare import BASELINE, capped, reference_sample, sets_of, subsample_note
 from analysis.metrics.catalog import incremental_metrics
 from analysis.metrics.fidelity import block_rows, knn_radii, kth_smallest, squared_distances
 from analysis.metrics.tails import rarity_bins
@@ -98,7 +98,7 @@ class MixtureEngine:
     Bounded at scale: the candidates are every row of each set up to :data:`POOL_LIMIT` (60,000) in
     all; above it each set keeps a seeded uniform subsample (:func:`pool_caps`: a common per-set cap,
     smaller sets keep all their rows), and the reference is the real holdout capped at
-    :data:`analysis.compare.REFERENCE_LIMIT` (the rows of :func:`analysis.compare.reference_sample`,
+    :data:`analysis.judge.compare.REFERENCE_LIMIT` (the rows of :func:`analysis.judge.compare.reference_sample`,
     those of ``compare`` and Tail coverage). Mixtures are drawn from the candidates, so their metrics
     stay exact for the rows drawn (:func:`analysis.mixture.reference.metrics_from_scratch` on
     :meth:`rows` and :attr:`holdout_rows`); :meth:`describe` says when a cap applies. Precomputing 60,000
@@ -135,10 +135,10 @@ class MixtureEngine:
     samples
         The sample table (real data with a ``holdout`` split, and synthetic sets).
     embeddings
-        Rows aligned with ``samples`` (for example :func:`analysis.embed.embed` of its texts).
+        Rows aligned with ``samples`` (for example :func:`analysis.vectors.embed.embed` of its texts).
     k, bins
         Neighbours for PRDC and tail coverage; rarity bins of the holdout (head → tail). Same
-        meaning and defaults as :func:`analysis.compare.compare`.
+        meaning and defaults as :func:`analysis.judge.compare.compare`.
     neighbours
         Nearest candidates kept per candidate; default: as many as fit in 192 MiB, between 64
         and 384. More: fewer rows computed directly when a mixture is sparse.
@@ -151,7 +151,7 @@ class MixtureEngine:
     ------
     MixtureError
         Without synthetic sets, or with a real train split of k or fewer samples.
-    analysis.compare.CompareError
+    analysis.judge.compare.CompareError
         When the real holdout has k or fewer samples.
     """
 

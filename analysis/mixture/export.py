@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.compare import BASELINE
 from analysis.corpus import write_samples
 from analysis.io import atomic_write_bytes, file_sha256
+from analysis.judge.compare import BASELINE
 from analysis.mixture.spec import MixtureError, MixtureSpec, guardrail
 
 __all__ = ["export_mixture", "export_bytes", "rows_from_manifest", "samples_sha256", "MANIFEST_VERSION"]

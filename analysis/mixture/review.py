@@ -14,18 +14,18 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from analysis.compare import BASELINE
+from analysis.judge.compare import BASELINE
+from analysis.judge.risks import risks
 from analysis.metrics.catalog import CATALOG
 from analysis.mixture.engine import MixtureEngine
 from analysis.mixture.spec import DEFINITIONS, MixtureSpec
-from analysis.risks import risks
 
 __all__ = ["baseline_spec", "review", "tail_bins"]
 
 
 def baseline_spec(engine: MixtureEngine, spec: MixtureSpec) -> MixtureSpec:
     """All real train data at the spec's size (or all of the train split if it is smaller): the yardstick
-    the designer measures a mixture against, as real train is in :func:`analysis.compare.compare`."""
+    the designer measures a mixture against, as real train is in :func:`analysis.judge.compare.compare`."""
     train = engine.available(spec.strategy, spec.seed)[BASELINE]
     return replace(spec, size=min(spec.size, train), real_share=1.0)
 
@@ -37,7 +37,7 @@ def review(engine: MixtureEngine, spec: MixtureSpec, rules=None) -> tuple[pd.Dat
     -------
     (table, fired)
         ``table``: one row per metric of :data:`DEFINITIONS`: ``metric, family, direction, value,
-        baseline, definition``. ``fired``: :func:`analysis.risks.risks` on the mixture (set
+        baseline, definition``. ``fired``: :func:`analysis.judge.risks.risks` on the mixture (set
         ``"mixture"``) against the baseline (set ``"real train"``); rules on metrics the engine does
         not compute (MAUVE, perplexity, novelty) do not fire here.
     """
@@ -65,8 +65,8 @@ def review(engine: MixtureEngine, spec: MixtureSpec, rules=None) -> tuple[pd.Dat
 
 def tail_bins(engine: MixtureEngine, spec: MixtureSpec) -> pd.DataFrame:
     """Coverage per rarity bin of the mixture and of the all-real baseline, in the shape of
-    :attr:`analysis.coverage.TailReport.bins` (``set, bin, coverage, covered, real, rarity_from,
-    rarity_to``), for :func:`analysis.charts.tail_coverage_bars`."""
+    :attr:`analysis.judge.coverage.TailReport.bins` (``set, bin, coverage, covered, real, rarity_from,
+    rarity_to``), for :func:`analysis.views.charts.tail_coverage_bars`."""
     frames = []
     bins = np.arange(engine.bins)
     real = np.bincount(engine.holdout_bins, minlength=engine.bins)

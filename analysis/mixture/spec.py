@@ -13,8 +13,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from analysis.compare import CompareError
 from analysis.errors import CollapseLabError
+from analysis.judge.compare import CompareError
 from analysis.metrics.catalog import incremental_metrics
 
 __all__ = [
@@ -46,7 +46,7 @@ APPROXIMATE: dict[str, str] = {}
 class MixtureError(CompareError, CollapseLabError):
     """A mixture cannot be built as asked; the message says what to change.
 
-    A :class:`analysis.compare.CompareError` (and so a ``ValueError``) as before, for callers that catch those.
+    A :class:`analysis.judge.compare.CompareError` (and so a ``ValueError``) as before, for callers that catch those.
     """
 
 

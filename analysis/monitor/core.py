@@ -2,7 +2,7 @@
 
 A *snapshot* is one synthetic set with a place in a series: a generation number (recursive
 training), a timestamp (a weekly export), or just the order it was added in. The
-:class:`Monitor` scores each snapshot with :func:`analysis.compare.compare` against the same
+:class:`Monitor` scores each snapshot with :func:`analysis.judge.compare.compare` against the same
 real holdout and keeps one history per series in the workspace::
 
     <workspace>/monitor/<series>.jsonl     one JSON line per snapshot, appended, never rewritten
@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.compare import cached_compare
 from analysis.corpus import COLUMNS, CorpusError, read_samples, samples_from_frame
+from analysis.judge.compare import cached_compare
 from analysis.monitor.store import (
     MonitorError,
     MonitorHistory,
@@ -79,19 +79,19 @@ class Monitor:
         The real sample table (``source == "real"`` rows with a ``holdout`` split). Needed to add
         snapshots, not to read the history.
     real_embeddings
-        Vectors aligned with ``real``; default :func:`analysis.embed.embed` (cached).
+        Vectors aligned with ``real``; default :func:`analysis.vectors.embed.embed` (cached).
     series
         The history's name (one file per series).
     size
-        Samples per set in :func:`analysis.compare.compare`; default each snapshot's own size.
+        Samples per set in :func:`analysis.judge.compare.compare`; default each snapshot's own size.
         Fix it when snapshots differ in size: distinct-n, coverage and friends depend on it.
     seed, k, bins, with_mauve
-        As in :func:`analysis.compare.compare`; MAUVE is off by default (seconds per snapshot).
+        As in :func:`analysis.judge.compare.compare`; MAUVE is off by default (seconds per snapshot).
     cache_dir
-        Where :func:`analysis.compare.cached_compare` keeps its tables.
+        Where :func:`analysis.judge.compare.cached_compare` keeps its tables.
     embedder
         ``embedder(texts) -> array`` for texts given without vectors; default
-        :func:`analysis.embed.embed` (the configured model, cached). Real and snapshot vectors
+        :func:`analysis.vectors.embed.embed` (the configured model, cached). Real and snapshot vectors
         must come from the same model.
     """
 
@@ -180,7 +180,7 @@ class Monitor:
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self.embedder is not None:
             return np.asarray(self.embedder(texts))
-        from analysis.embed import embed
+        from analysis.vectors.embed import embed
 
         return embed(texts)
 
@@ -239,9 +239,9 @@ class Monitor:
             Where the snapshot sits in the series (either, both or neither: then the order of
             adding). ``timestamp``: a datetime or an ISO 8601 string.
         embeddings
-            Vectors aligned with ``samples_or_set``; default :func:`analysis.embed.embed` (cached).
+            Vectors aligned with ``samples_or_set``; default :func:`analysis.vectors.embed.embed` (cached).
         progress
-            Passed to :func:`analysis.compare.cached_compare`.
+            Passed to :func:`analysis.judge.compare.cached_compare`.
 
         Returns
         -------
@@ -255,8 +255,8 @@ class Monitor:
             No real data was given, the real data differs from the one the history was built on,
             or the snapshot cannot be read.
         """
-        from analysis.compare import CompareError
         from analysis.corpus import combine_samples
+        from analysis.judge.compare import CompareError
 
         if self._real is None:
             raise MonitorError("The monitor has no real data to compare with: pass real=... (the real samples).")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.compare import cached_compare
+from analysis.judge.compare import cached_compare
 from analysis.monitor.store import history_frame, records_of_table
 
 __all__ = ["demo_history"]
@@ -19,12 +19,12 @@ def demo_history(
 
     Each generation is scored alone against the demo's real holdout (as a :class:`Monitor`
     would), at the same ``size`` (300: the size of generations 2 and 3), with the shipped demo
-    vectors, through :func:`analysis.compare.cached_compare` (computed once per cache).
+    vectors, through :func:`analysis.judge.compare.cached_compare` (computed once per cache).
 
     Parameters
     ----------
     size, seed, with_mauve, cache_dir
-        As in :func:`analysis.compare.compare` / :func:`analysis.compare.cached_compare`.
+        As in :func:`analysis.judge.compare.compare` / :func:`analysis.judge.compare.cached_compare`.
 
     Returns
     -------
@@ -32,7 +32,7 @@ def demo_history(
         :data:`HISTORY_COLUMNS`, snapshots ``llm g1``, ``llm g2``, ``llm g3`` with generations 1-3.
     """
     from analysis.demo import load_demo
-    from analysis.embed import embed
+    from analysis.vectors.embed import embed
 
     samples = load_demo()
     real = (samples["source"] == "real").to_numpy()

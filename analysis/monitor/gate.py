@@ -10,10 +10,10 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.compare import BASELINE
+from analysis.judge.compare import BASELINE
+from analysis.judge.risks import load_rules, load_trend_rules, risks
 from analysis.monitor.store import history_from_table, json_safe
 from analysis.monitor.trends import warnings
-from analysis.risks import load_rules, load_trend_rules, risks
 
 __all__ = ["VERDICT_COLUMNS", "FIRED_COLUMNS", "EXIT_CODES", "GateResult", "gate"]
 
@@ -70,7 +70,7 @@ def gate(table: pd.DataFrame, rules: str | Path | None = None) -> GateResult:
     Parameters
     ----------
     table
-        A :func:`analysis.compare.compare` table.
+        A :func:`analysis.judge.compare.compare` table.
     rules
         A TOML rules file with ``[[rule]]`` (level) and ``[[trend]]`` tables; default the
         shipped ``analysis/risk_rules.toml``. The file given is the whole rule set: a file without

@@ -8,7 +8,7 @@ under a name already in the history appends a new line that replaces the older o
 re-measurement), never an edit in place.
 
 :func:`history_frame` turns records into the tidy :data:`HISTORY_COLUMNS` table;
-:func:`history_from_table` reads a :func:`analysis.compare.compare` table as a history (each
+:func:`history_from_table` reads a :func:`analysis.judge.compare.compare` table as a history (each
 method's generations are a series); :func:`records_of_table` gives the snapshot records of a
 compare table; :class:`MonitorHistory` is that table together with the count of lines skipped.
 :class:`MonitorError` is the monitor's user-facing error.
@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.compare import BASELINE, METRICS
 from analysis.errors import CollapseLabError
+from analysis.judge.compare import BASELINE, METRICS
 
 __all__ = [
     "HISTORY_FORMAT",
@@ -247,7 +247,7 @@ def history_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 
 def records_of_table(table: pd.DataFrame, *, series_of: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """One snapshot record per synthetic set of a :func:`analysis.compare.compare` table."""
+    """One snapshot record per synthetic set of a :func:`analysis.judge.compare.compare` table."""
     base = table[table["set"] == BASELINE].set_index("metric")["value"].to_dict()
     records = []
     for name, rows in table[table["set"] != BASELINE].groupby("set", sort=False):
@@ -272,7 +272,7 @@ def records_of_table(table: pd.DataFrame, *, series_of: dict[str, str] | None = 
 
 
 def history_from_table(table: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`analysis.compare.compare` table read as a history: each method's generations are a series.
+    """A :func:`analysis.judge.compare.compare` table read as a history: each method's generations are a series.
 
     Parameters
     ----------

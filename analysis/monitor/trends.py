@@ -1,12 +1,12 @@
 """Early-warning trend rules over a monitor history: which rule fires at which snapshot, and each rule's limit.
 
 :func:`warnings` applies the ``[[trend]]`` rules of the risk-rules TOML
-(:func:`analysis.risks.load_trend_rules`) to a history; :func:`thresholds` gives each rule's
+(:func:`analysis.judge.risks.load_trend_rules`) to a history; :func:`thresholds` gives each rule's
 limit at each snapshot (the line to draw on a trend chart). Rule kinds: ``drop``/``rise`` (from
 the first or an earlier snapshot), ``spike`` (standard deviations from a window), ``plateau`` (a
 flat stretch above the baseline), ``above``/``below`` (a level, absolute or a multiple of the
 real-train baseline). :func:`ledger_warnings` gives the same rows for a ledger of loss across
-generations (:func:`analysis.ledger.loss_ledger`): "region 'x' lost half its share between g1 and g2".
+generations (:func:`analysis.maps.ledger.loss_ledger`): "region 'x' lost half its share between g1 and g2".
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.risks import load_trend_rules
+from analysis.judge.risks import load_trend_rules
 
 __all__ = ["WARNING_COLUMNS", "THRESHOLD_COLUMNS", "warnings", "thresholds", "ledger_warnings"]
 
@@ -152,7 +152,7 @@ def warnings(history: pd.DataFrame, rules: str | Path | list[dict[str, Any]] | N
         :data:`HISTORY_COLUMNS` (:meth:`Monitor.history`, :func:`history_from_table` or
         :func:`demo_history`).
     rules
-        A rules file, a list of rules from :func:`analysis.risks.load_trend_rules`, or ``None``
+        A rules file, a list of rules from :func:`analysis.judge.risks.load_trend_rules`, or ``None``
         for the shipped ``[[trend]]`` rules of ``analysis/risk_rules.toml``.
 
     Returns
@@ -235,14 +235,14 @@ def thresholds(history: pd.DataFrame, rules: str | Path | list[dict[str, Any]] |
 
 
 def ledger_warnings(ledger: Any) -> pd.DataFrame:
-    """A ledger of loss (:class:`analysis.ledger.LossLedger`) as trend warnings, in :data:`WARNING_COLUMNS`.
+    """A ledger of loss (:class:`analysis.maps.ledger.LossLedger`) as trend warnings, in :data:`WARNING_COLUMNS`.
 
     One ``warning`` per region that lost half its share between two generations (rule ``region lost half
     its share``, kind ``drop``: ``value`` the later share, ``reference`` the earlier, ``limit`` half of it,
     ``baseline`` the real share) and one ``alarm`` per region at the generation it first fell under the gap
     rule (rule ``region under the gap rule``: ``limit`` half the real share, the rule's ratio). ``series``
     is the method, ``snapshot`` the generation's set name, ``message`` the ledger's own line
-    (:meth:`~analysis.ledger.LossLedger.in_words`).
+    (:meth:`~analysis.maps.ledger.LossLedger.in_words`).
     """
     lines = ledger.in_words()
     rows = []

@@ -185,7 +185,7 @@ def project_generations(
     """2-D map coordinates of the embedding model's generations, in a UMAP map fitted on real data.
 
     The real holdout points (principal-component coordinates, Euclidean) fix the map
-    (:func:`analysis.project.project` with ``fit_rows``); a seeded subsample of ``per_generation``
+    (:func:`analysis.maps.project.project` with ``fit_rows``); a seeded subsample of ``per_generation``
     points of every (regime, generation) is placed into it, so generations are comparable and
     cannot bend the real geometry.
 
@@ -199,7 +199,7 @@ def project_generations(
     SimulationError
         When the result has no points (only the embedding model keeps them).
     """
-    from analysis.project import project
+    from analysis.maps.project import project
 
     if not result.points:
         raise SimulationError("only the embedding model's results have points to project")

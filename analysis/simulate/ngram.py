@@ -197,8 +197,8 @@ class NgramModel(RowData):
         return out
 
     def _embedding_metrics(self, sample: TokenCorpus, rng: np.random.Generator) -> dict[str, float]:
-        from analysis.embed import embed
         from analysis.metrics.fidelity import prdc
+        from analysis.vectors.embed import embed
 
         if self._holdout_vectors is None:
             self._holdout_vectors = embed(self.holdout_texts)

@@ -53,7 +53,7 @@ def real_vectors(
         if holdout_embeddings is None:
             raise SimulationError("with embeddings=..., pass holdout_embeddings=... too (the real reference)")
         return train, np.asarray(holdout_embeddings, dtype=np.float64)
-    from analysis.embed import embed
+    from analysis.vectors.embed import embed
 
     train_texts, held = real_texts(samples, texts, holdout)
     return embed(train_texts).astype(np.float64), embed(held).astype(np.float64)

@@ -157,9 +157,9 @@ def million_workspace(tmp_path_factory):
     import numpy as np
 
     from analysis import demo
-    from analysis.embed import embed, embedding_cache, model_id, text_keys
-    from analysis.explore import set_names
-    from analysis.project import cached_projection, projection_key
+    from analysis.maps.explore import set_names
+    from analysis.maps.project import cached_projection, projection_key
+    from analysis.vectors.embed import embed, embedding_cache, model_id, text_keys
     from analysis.workspace import Workspaces
 
     folder = tmp_path_factory.mktemp("million")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from analysis.lesson import LARGE_TYPE_CSS, STEPS
+from analysis.views.lesson import LARGE_TYPE_CSS, STEPS
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 

@@ -254,7 +254,7 @@ def test_mixture_designer_keeps_its_settings_when_the_user_comes_back():
 def test_the_report_reuses_the_comparison_the_pages_cached(monkeypatch):
     """Issue 32: the report recomputed the comparison (67 s on the demo). Built from the Monitor page it reads the
     table Method comparison uses (at that page's defaults, kept on disk), so compare itself never runs."""
-    import analysis.compare
+    import analysis.judge.compare
 
     at = open_page("pages/comparison.py")
     assert not at.error, [e.value for e in at.error]
@@ -262,7 +262,7 @@ def test_the_report_reuses_the_comparison_the_pages_cached(monkeypatch):
     def no_second_compare(*args, **kwargs):
         raise AssertionError("the report computed the comparison again")
 
-    monkeypatch.setattr(analysis.compare, "compare", no_second_compare)
+    monkeypatch.setattr(analysis.judge.compare, "compare", no_second_compare)
     at = open_page("pages/monitor.py")
     rerun_ok(at.button(key="monitor_report").click())
     assert not at.exception and not at.error, [e.value for e in at.error]

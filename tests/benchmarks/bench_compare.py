@@ -20,9 +20,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from analysis.compare import compare  # noqa: E402
 from analysis.demo import load_demo  # noqa: E402
-from analysis.embed import embed  # noqa: E402
+from analysis.judge.compare import compare  # noqa: E402
+from analysis.vectors.embed import embed  # noqa: E402
 
 
 def main() -> None:

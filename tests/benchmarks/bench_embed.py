@@ -14,8 +14,8 @@ Prints, on the same texts in one run
 - batches of similar token length against the unsorted path (input order, each batch padded to its longest), per
   backend, on the demo's texts and on short texts (issue 35), as a ratio in the same run;
 - with ``--all``, a table per backend: texts/s, ratio to the plain float32 encode, min cosine, whether the accuracy
-  rule (``analysis.backend_rule.accuracy_rule``) passes on ``--rule-real`` + ``--rule-synthetic`` demo texts, and
-  which backend the run-time choice (``analysis.embed.backend_choice``) picks on this CPU and why.
+  rule (``analysis.judge.backend_rule.accuracy_rule``) passes on ``--rule-real`` + ``--rule-synthetic`` demo texts, and
+  which backend the run-time choice (``analysis.vectors.embed.backend_choice``) picks on this CPU and why.
 Both paths are warmed up first; the rounds alternate and the medians are compared, because a
 shared 2-core machine is noisy.
 """
@@ -35,9 +35,9 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from analysis import embed as embed_module  # noqa: E402
 from analysis.demo import load_demo  # noqa: E402
-from analysis.embed import embed, get_model  # noqa: E402
+from analysis.vectors import embed as embed_module  # noqa: E402
+from analysis.vectors.embed import embed, get_model  # noqa: E402
 
 
 def timed(function) -> float:
@@ -187,7 +187,7 @@ def rule_sets(n_real: int, n_synthetic: int) -> tuple[list[str], list[str], list
 
 def table(args, plain_rate: float, cold: dict[str, list[float]], texts: list[str], reference: np.ndarray) -> None:
     """Issue 35's table: per backend texts/s, ratio, min cosine and the rule; then the run-time choice."""
-    from analysis.backend_rule import RULE_FRACTION, accuracy_rule
+    from analysis.judge.backend_rule import RULE_FRACTION, accuracy_rule
 
     real, synthetic, groups = rule_sets(args.rule_real, args.rule_synthetic)
     rule_texts = real + synthetic
@@ -239,7 +239,7 @@ def short_texts(n: int) -> list[str]:
 def length_batches_gain(texts: list[str], backends: list[str], rounds: int) -> None:
     """Issue 35: batches of similar token length against the unsorted path, same encoder, texts in a random
     order (a dataset's order), alternating rounds; the median ratio per backend and text kind."""
-    from analysis.embed import encode_batch
+    from analysis.vectors.embed import encode_batch
 
     shuffled = list(np.random.default_rng(1).permutation(texts))
     short = short_texts(len(texts))

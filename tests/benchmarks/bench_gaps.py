@@ -1,4 +1,4 @@
-"""Benchmark: named gaps (occupancy, :mod:`analysis.gaps`) on constructed cases from the demo, with known answers.
+"""Benchmark: named gaps (occupancy, :mod:`analysis.maps.gaps`) on constructed cases from the demo, with known answers.
 
     .venv/bin/python tests/benchmarks/bench_gaps.py [--seeds 10] [--sizes 500 1000 5000 20000]
 
@@ -15,15 +15,15 @@ changes the fifth; each run holds all four, every set tested on its own):
   vector moved to cosine 0.9 from its parent (about what a paraphrase keeps), so it reaches every region.
 
 A dropped (or thinned) topic is *named* when a gap region of its set has the topic among its main
-labels (:func:`analysis.regions.main_labels` of the region's real samples). By default the demo's
-labels are given, so they are the regions (:func:`analysis.regions.fit_regions`); with
+labels (:func:`analysis.maps.regions.main_labels` of the region's real samples). By default the demo's
+labels are given, so they are the regions (:func:`analysis.maps.regions.fit_regions`); with
 ``--hide-labels`` find_gaps gets no label column and its regions are k-means clusters of the
 embeddings (the labels then only score). Printed per N:
 recall of dropped topics (target >= 0.9 at N >= 1,000), split into topics holding at least 10 % of the real
 set and those holding 5-10 %, recall of thinned topics, the share of runs
 where ``drop`` also names a region of a topic that was not dropped, the false-gap rate of ``real`` and
 ``paraphrase`` (share of runs naming any gap; target <= 5 %), the seconds per run (one
-:func:`analysis.gaps.find_gaps` call with the four sets, regions fitted in it), and that time as a ratio
+:func:`analysis.maps.gaps.find_gaps` call with the four sets, regions fitted in it), and that time as a ratio
 to one pass of compare's k-NN coverage of the same four sets (the baseline, in the same run).
 The demo holds 10,033 real samples: a size above what the pool allows (N + M) is capped and marked.
 """
@@ -43,11 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis.compare import checked_sets, coverage_reference, equal_size  # noqa: E402
 from analysis.demo import load_demo  # noqa: E402
-from analysis.embed import embed  # noqa: E402
-from analysis.gaps import find_gaps  # noqa: E402
-from analysis.regions import main_labels  # noqa: E402
+from analysis.judge.compare import checked_sets, coverage_reference, equal_size  # noqa: E402
+from analysis.maps.gaps import find_gaps  # noqa: E402
+from analysis.maps.regions import main_labels  # noqa: E402
+from analysis.vectors.embed import embed  # noqa: E402
 
 #: Topics that may be dropped or thinned: those holding at least this share of the demo.
 TOPIC_FLOOR = 0.05

@@ -32,8 +32,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from analysis.demo import load_demo  # noqa: E402
-from analysis.embed import embed  # noqa: E402
 from analysis.mixture import STRATEGIES, MixtureEngine, MixtureError, MixtureSpec, metrics_from_scratch  # noqa: E402
+from analysis.vectors.embed import embed  # noqa: E402
 
 TARGET = 10_000
 SETS = ("rule-based", "paraphrase", "llm")

@@ -38,7 +38,7 @@ if data == "gaussian":
     synthetic = rng.normal(loc=0.05, scale=0.95, size=(n, d))
 else:
     from analysis.demo import load_demo
-    from analysis.embed import embed
+    from analysis.vectors.embed import embed
     samples = load_demo()
     vectors = embed(samples["text"].tolist(), progress=None).astype(np.float64)
     real = vectors[((samples["source"] == "real") & (samples["split"] == "train")).to_numpy()]

@@ -3,7 +3,7 @@
     .venv/bin/python tests/benchmarks/bench_project.py [--n 10000]
 
 Embeddings come from the shipped demo vectors (not timed). After a small fit that lets numba
-compile UMAP (timed apart: once per process), the cold fit is :func:`analysis.project.project`
+compile UMAP (timed apart: once per process), the cold fit is :func:`analysis.maps.project.project`
 with an empty projection cache (target: <= 30 s on 2 cores), by default (unseeded, parallel) and
 with ``seed=0`` (reproducible, serial); the reload is the same call again, which reads
 ``projections/<key>.npy`` (target: <= 1 s). Prints the times and the reload as a ratio of the
@@ -23,8 +23,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from analysis.demo import load_demo  # noqa: E402
-from analysis.embed import embed  # noqa: E402
-from analysis.project import project  # noqa: E402
+from analysis.maps.project import project  # noqa: E402
+from analysis.vectors.embed import embed  # noqa: E402
 
 
 def main() -> None:

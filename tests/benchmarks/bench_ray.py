@@ -29,9 +29,9 @@ def main() -> None:
 
     import pandas as pd
 
-    from analysis import distributed
     from analysis.demo import load_demo
-    from analysis.embed import embed, get_model
+    from analysis.vectors import distributed
+    from analysis.vectors.embed import embed, get_model
 
     texts = [f"{t} (benchmark copy)" for t in load_demo()["text"].drop_duplicates().head(n)]
     get_model()  # the local model loaded before the clock, as a running app has it

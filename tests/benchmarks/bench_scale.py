@@ -8,7 +8,7 @@ The dataset is the demo enlarged to ``--n`` samples in the demo's proportions (a
 each sample repeats a demo sample with a numbered suffix on its text and its shipped vector plus
 small gaussian noise (renormalised), so nothing is embedded. Steps, each timed on its own:
 
-- ``fit_s`` + ``place_s``: :func:`analysis.project.project` cold (an empty projection cache): UMAP on
+- ``fit_s`` + ``place_s``: :func:`analysis.maps.project.project` cold (an empty projection cache): UMAP on
   a stratified sample of ``FIT_LIMIT`` rows, then every other row placed (target: <= 300 s together);
 - ``regions_s``: the region names of the real points (HDBSCAN + c-TF-IDF on a sample), cold; then cached on disk;
 - ``map_warm_s``: the map page opened again, server side: the map read back from the disk cache (its key
@@ -20,7 +20,7 @@ small gaussian noise (renormalised), so nothing is embedded. Steps, each timed o
   zoom with points on top (the larger counts; target <= 20);
 - ``select_s``: a box over the middle of the map answered over all points: counts per set and the
   first page of the table (target <= 1 s);
-- ``compare_s``: :func:`analysis.compare.compare` as the Method comparison page calls it (target <= 300 s);
+- ``compare_s``: :func:`analysis.judge.compare.compare` as the Method comparison page calls it (target <= 300 s);
 - ``mixture_precompute_s`` and ``mixture_p95_ms``: :class:`analysis.mixture.MixtureEngine` and the p95
   of 50 random slider moves (targets 300 s and 100 ms);
 - ``ab_s``: :func:`analysis.ab.ab_sets` of llm against paraphrase, every metric but MAUVE (no target in issue 18;
@@ -53,12 +53,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis import explore, gaps, mapview  # noqa: E402
 from analysis.demo import load_demo  # noqa: E402
-from analysis.embed import embed  # noqa: E402
-from analysis.gaps import region_map  # noqa: E402
-from analysis.project import FIT_LIMIT, project  # noqa: E402
-from analysis.regions import label_positions, region_name_layer  # noqa: E402
+from analysis.maps import (
+    explore,
+    gaps,
+    mapview,  # noqa: E402
+)
+from analysis.maps.gaps import region_map  # noqa: E402
+from analysis.maps.project import FIT_LIMIT, project  # noqa: E402
+from analysis.maps.regions import label_positions, region_name_layer  # noqa: E402
+from analysis.vectors.embed import embed  # noqa: E402
 
 
 def enlarge(n: int, *, noise: float = 0.01, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -246,7 +250,7 @@ def scale(args) -> dict:
         return result  # the map timed out
 
     if "compare" not in args.skip:
-        from analysis.compare import compare
+        from analysis.judge.compare import compare
 
         result["compare_s"], table = timed(
             args.step_limit, compare, samples, embeddings=vectors, with_mauve=False, with_utility=True
@@ -314,7 +318,7 @@ def check_placement(args) -> dict:
             maps[name] = project(vectors, strata=strata, cache_dir=cache, **kwargs)
             seconds[name] = round(time.perf_counter() - began, 1)
             print(f"{name}: {seconds[name]} s", flush=True)
-    from analysis.placement import PROBE, knn_place, nearest_fitted, stratified_fit_mask
+    from analysis.maps.placement import PROBE, knn_place, nearest_fitted, stratified_fit_mask
 
     fitted = stratified_fit_mask(np.ones(args.n, bool), np.asarray(strata), FIT_LIMIT)
     # the inverted-file search project uses at a million rows (place_cells), on the same fitted map

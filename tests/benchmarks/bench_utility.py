@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np  # noqa: E402
 
-from analysis.compare import compare, equal_size, reference_rows, sets_of  # noqa: E402
 from analysis.demo import load_demo  # noqa: E402
-from analysis.embed import embed  # noqa: E402
+from analysis.judge.compare import compare, equal_size, reference_rows, sets_of  # noqa: E402
 from analysis.metrics.utility import detection, tstr  # noqa: E402
+from analysis.vectors.embed import embed  # noqa: E402
 
 
 def main() -> None:

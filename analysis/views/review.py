@@ -1,16 +1,16 @@
 """The design-review summary: what a review puts on one screen, built once for the report and the app.
 
-:func:`review_summary` gathers, for a dataset and its :func:`analysis.compare.compare` table:
+:func:`review_summary` gathers, for a dataset and its :func:`analysis.judge.compare.compare` table:
 
 - the **verdict per set** in words, from the collapse-risk rules (:func:`analysis.monitor.gate`):
   ``ok`` / ``warning`` / ``alarm``, the risks that fire and the worst rule's sentence;
 - the **top named gaps per set**: the real regions a set under-covers most
-  (:func:`analysis.gaps.find_gaps`, ranked by the real samples left uncovered);
+  (:func:`analysis.maps.gaps.find_gaps`, ranked by the real samples left uncovered);
 - the **recommended mixture**: the weights and strategy that :func:`analysis.mixture.suggest`
   finds at the lowest real share the guardrail accepts without a warning (30 %), with the
   metrics it reaches beside all-real data of the same size.
 
-The HTML report (:func:`analysis.report.build_report`) and the Method comparison page both draw
+The HTML report (:func:`analysis.views.report.build_report`) and the Method comparison page both draw
 this one object, so the summary has one home. :func:`gap_map` draws the small static map that goes
 with it: real and synthetic points of the dataset's map, the gap regions circled and named.
 """
@@ -25,10 +25,10 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from analysis.charts import set_colors
-from analysis.compare import BASELINE, COVERAGE_METRICS
-from analysis.explore import set_names
+from analysis.judge.compare import BASELINE, COVERAGE_METRICS
+from analysis.maps.explore import set_names
 from analysis.metrics.fidelity import coverage_unsupported
+from analysis.views.charts import set_colors
 
 __all__ = [
     "SetVerdict",
@@ -99,10 +99,10 @@ class ReviewSummary:
     verdicts
         One :class:`SetVerdict` per synthetic set, in the compare table's order.
     gaps
-        Set name -> its top named gaps (:class:`analysis.gaps.Gap`), largest first; empty when
+        Set name -> its top named gaps (:class:`analysis.maps.gaps.Gap`), largest first; empty when
         :attr:`gap_note` says why there are none.
     gap_report
-        The whole :class:`analysis.gaps.GapReport` (regions for the map), or None.
+        The whole :class:`analysis.maps.gaps.GapReport` (regions for the map), or None.
     recommendation
         The suggested mixture, or None with :attr:`recommendation_note` saying why.
     """
@@ -159,7 +159,7 @@ def verdict_sentences(compare_table: pd.DataFrame, rules: Any = None) -> tuple[s
 
 
 def gap_sentence(gap: Any) -> str:
-    """One gap in words, as everywhere (:meth:`analysis.gaps.Gap.sentence`): ``"court / judge / law (law): 17% of
+    """One gap in words, as everywhere (:meth:`analysis.maps.gaps.Gap.sentence`): ``"court / judge / law (law): 17% of
     real, 0.3% of llm"``; k-NN coverage is added only where it is reported (a number, not below its floor)."""
     sentence = gap.sentence()
     if np.isfinite(gap.share_covered) and np.isfinite(gap.share_covered_by_real):
@@ -177,16 +177,16 @@ def named_gaps(
     seed: int = 0,
     size: int | None = None,
 ) -> tuple[Any, str]:
-    """The dataset's :class:`analysis.gaps.GapReport` and an empty note, or ``(None, why not)``.
+    """The dataset's :class:`analysis.maps.gaps.GapReport` and an empty note, or ``(None, why not)``.
 
-    Named gaps come from :func:`analysis.gaps.find_gaps`; a dataset without enough real data for
-    regions (or a build without :mod:`analysis.gaps`) gets a note instead of an error, so the rest
+    Named gaps come from :func:`analysis.maps.gaps.find_gaps`; a dataset without enough real data for
+    regions (or a build without :mod:`analysis.maps.gaps`) gets a note instead of an error, so the rest
     of the summary still shows.
     """
     try:
-        from analysis.gaps import find_gaps
+        from analysis.maps.gaps import find_gaps
     except ImportError:
-        return None, "Named gaps are not available in this build (analysis.gaps is missing)."
+        return None, "Named gaps are not available in this build (analysis.maps.gaps is missing)."
     from analysis.errors import CollapseLabError
 
     try:
@@ -281,11 +281,11 @@ def review_summary(
     samples, embeddings
         The sample table and its row-aligned vectors.
     compare_table
-        Its :func:`analysis.compare.compare` table (the verdicts are the rules on it).
+        Its :func:`analysis.judge.compare.compare` table (the verdicts are the rules on it).
     rules
         A rules TOML file; default the shipped one.
     gap_report, gap_note
-        A :class:`analysis.gaps.GapReport`; computed with :func:`named_gaps` (on ``xy``) when None,
+        A :class:`analysis.maps.gaps.GapReport`; computed with :func:`named_gaps` (on ``xy``) when None,
         unless ``gap_note`` says why there is none (as :func:`named_gaps` returns them).
     xy, gap_size
         The map the gaps are found and drawn on (:func:`map_xy`), and the size each set is
@@ -331,7 +331,7 @@ def map_xy(embeddings: np.ndarray, *, compute: bool = True) -> np.ndarray | None
     Read from the cache (the demo's ships with it); fitted and cached when ``compute`` (UMAP: seconds
     for a few thousand rows), else None when not cached.
     """
-    from analysis.project import MIN_ROWS, cached_projection, project
+    from analysis.maps.project import MIN_ROWS, cached_projection, project
 
     if len(embeddings) < MIN_ROWS:
         return None

@@ -1,18 +1,18 @@
 """A ledger of loss across generations: what each recursive generation of one method lost first.
 
 For the synthetic sets of one method with generations 1..k (the demo's ``llm``, ``llm g2``, ``llm g3``),
-measured on **one fixed set of named regions of the real data** (:func:`analysis.gaps.find_gaps`: regions
+measured on **one fixed set of named regions of the real data** (:func:`analysis.maps.gaps.find_gaps`: regions
 fitted on the real samples alone, each synthetic sample placed in the region most of its 10 nearest real
 samples belong to), :func:`loss_ledger` lists:
 
 * **occupancy**: per generation, each region's share of the generation's samples beside the real share;
-* **lost regions**: the regions that fell under the gap rule (:data:`analysis.gaps.RULE`, judged per
-  generation by :func:`~analysis.gaps.find_gaps` itself), each with the first generation it did so;
+* **lost regions**: the regions that fell under the gap rule (:data:`analysis.maps.gaps.RULE`, judged per
+  generation by :func:`~analysis.maps.gaps.find_gaps` itself), each with the first generation it did so;
 * **halved regions**: a region *lost half its share between g(i) and g(i+1)* when the later generation's
   share is at most half the earlier one's and the fall is more than sampling explains: the gaps' own
-  one-sided occupancy test (:func:`analysis.gaps.occupancy_pvalues`, the earlier generation in the place
-  of real data, dispersion 1) with Benjamini–Hochberg across the regions (:func:`analysis.gaps.bh_reject`)
-  at :data:`analysis.gaps.ALPHA` (5 %);
+  one-sided occupancy test (:func:`analysis.maps.gaps.occupancy_pvalues`, the earlier generation in the place
+  of real data, dispersion 1) with Benjamini–Hochberg across the regions (:func:`analysis.maps.gaps.bh_reject`)
+  at :data:`analysis.maps.gaps.ALPHA` (5 %);
 * **lost tokens**: the real data's rare tokens, each with the first generation that does not use it at all
   (zero count), in the order they were lost. A *rare token* is a word (:func:`analysis.metrics.diversity.tokenize`:
   lower-cased runs of letters, digits and underscores) that all real samples together use at most
@@ -20,7 +20,7 @@ samples belong to), :func:`loss_ledger` lists:
   (:func:`analysis.metrics.tails.rare_token_coverage`), and that at least ``min_samples`` (2) different real
   samples use, so that it is a word of the real data rather than one sample's name or typo.
 
-No new rule is made up here: regions, placement and the gap rule are :mod:`analysis.gaps`'; the ledger
+No new rule is made up here: regions, placement and the gap rule are :mod:`analysis.maps.gaps`'; the ledger
 only reads them generation after generation.
 """
 
@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.compare import set_name
-from analysis.gaps import ALPHA, MAX_RATIO, RULE, GapReport, bh_reject, find_gaps, occupancy_pvalues
+from analysis.judge.compare import set_name
+from analysis.maps.gaps import ALPHA, MAX_RATIO, RULE, GapReport, bh_reject, find_gaps, occupancy_pvalues
 from analysis.metrics.diversity import tokenize
 
 __all__ = [
@@ -324,14 +324,14 @@ def loss_ledger(
         The method whose generations are read; default the one with the most generations
         (:func:`ledger_methods`).
     gap_report
-        A :func:`analysis.gaps.find_gaps` report of ``samples`` to read instead of computing one (a page
+        A :func:`analysis.maps.gaps.find_gaps` report of ``samples`` to read instead of computing one (a page
         or the report has one already); it must hold every generation of ``method``.
     max_count, min_samples
         What a rare token is (:func:`rare_tokens`).
     alpha
-        Benjamini–Hochberg level of the halving test across regions (the gaps' :data:`~analysis.gaps.ALPHA`).
+        Benjamini–Hochberg level of the halving test across regions (the gaps' :data:`~analysis.maps.gaps.ALPHA`).
     seed, cache_dir, by_label
-        Passed to :func:`analysis.gaps.find_gaps` when no ``gap_report`` is given.
+        Passed to :func:`analysis.maps.gaps.find_gaps` when no ``gap_report`` is given.
 
     Returns
     -------
@@ -344,8 +344,8 @@ def loss_ledger(
     ValueError
         When ``method`` (or, without it, every method) has fewer than two generations, or the embeddings
         do not align with ``samples``.
-    analysis.compare.CompareError
-        When a generation has too few samples for :func:`~analysis.gaps.find_gaps`.
+    analysis.judge.compare.CompareError
+        When a generation has too few samples for :func:`~analysis.maps.gaps.find_gaps`.
     """
     samples = samples.reset_index(drop=True)
     embeddings = np.asarray(embeddings)

@@ -1,7 +1,7 @@
 """The accuracy rule a fast embedding backend must pass to be a default (issue 35).
 
-It judges vectors, so it sits above the embedding layer (``analysis.embed``, ``analysis.embed_backends``) and
-beside the rules it applies (``analysis.risks``): the vectors layer never imports the judges.
+It judges vectors, so it sits above the embedding layer (``analysis.vectors``) and beside the rules it applies
+(``analysis.judge.risks``): the vectors layer never imports the judges.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _verdicts(values: dict[tuple[str, str], float], rules) -> dict[str, str]:  #
     """The gate's verdict per set (``ok``, ``warning``, ``alarm``) from the risk rules on these metrics."""
     import pandas as pd
 
-    from analysis.risks import load_rules, risks
+    from analysis.judge.risks import load_rules, risks
 
     table = pd.DataFrame([(s, m, v) for (s, m), v in values.items()], columns=["set", "metric", "value"])
     known = set(table["metric"])

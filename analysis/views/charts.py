@@ -8,7 +8,7 @@ import pandas as pd
 
 from analysis.corpus import word_counts
 from analysis.metrics.catalog import CATALOG
-from analysis.simulation_charts import generation_histogram, generation_scatter, simulation_curves, weight_bars
+from analysis.views.simulation_charts import generation_histogram, generation_scatter, simulation_curves, weight_bars
 
 __all__ = [
     "count_bars",
@@ -129,7 +129,7 @@ MAP_SELECTION = "box"
 def tail_coverage_bars(bins: pd.DataFrame, *, ceiling: str = "real train") -> alt.LayerChart:
     """Share of each rarity bin (head → tail) that each set covers, grouped bars, with the ceiling as ticks.
 
-    ``bins`` is :attr:`analysis.coverage.TailReport.bins`; the ``ceiling`` set is drawn as a black
+    ``bins`` is :attr:`analysis.judge.coverage.TailReport.bins`; the ``ceiling`` set is drawn as a black
     tick per bin (what real data of the same size covers) instead of a bar.
     """
     table = bins.assign(bin_label=bins["bin"].map(lambda b: f"{b + 1}"))
@@ -233,7 +233,7 @@ def value_bars(table: pd.DataFrame, *, value: str, title: str, percent: bool = T
 
 
 def metric_multiples(table: pd.DataFrame, *, columns: int = 4) -> alt.FacetChart:
-    """Small multiples of a :func:`analysis.compare.compare` table: one panel per metric, a bar per set.
+    """Small multiples of a :func:`analysis.judge.compare.compare` table: one panel per metric, a bar per set.
 
     Each panel has its own scale; error bars show the bootstrap 95 % interval where there is one;
     the panel title says which direction is better.
@@ -353,7 +353,7 @@ def trend_chart(
     FacetChart
         One panel per metric (own y scale), snapshots on x in their order; one line per series.
     """
-    from analysis.compare import BASELINE  # here: compare does not need charts, charts rarely needs compare
+    from analysis.judge.compare import BASELINE  # here: compare does not need charts, charts rarely needs compare
 
     metrics = metrics or [
         m for m in CATALOG if m in set(thresholds["metric"] if thresholds is not None else []) | {"coverage"}

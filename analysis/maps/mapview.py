@@ -25,7 +25,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from analysis.charts import MAP_SELECTION, map_tooltip, set_colors
+from analysis.views.charts import MAP_SELECTION, map_tooltip, set_colors
 
 __all__ = [
     "IMAGE_WIDTH",
@@ -113,7 +113,7 @@ class Extent:
 
 
 def color_key(values: pd.Series, by: str) -> dict[str, str]:
-    """Colour of each category of ``values``: the sets' colours of :func:`analysis.charts.set_colors`
+    """Colour of each category of ``values``: the sets' colours of :func:`analysis.views.charts.set_colors`
     for ``by="set"`` (a set keeps its colour from page to page), a fixed palette in sorted order otherwise."""
     names = sorted({str(value) for value in pd.unique(values)})
     if by == "set":
@@ -287,7 +287,7 @@ def map_chart(
     """The map as an Altair layer chart in map coordinates: the density image spanning ``extent``,
     then ``points`` (hoverable; columns x, y, ``color_by``, hover, set, label, generation, id),
     ``marked`` points (black rings), and any further ``layers`` (e.g. region names as text marks
-    on the same x/y fields). The box selection :data:`analysis.charts.MAP_SELECTION` returns
+    on the same x/y fields). The box selection :data:`analysis.views.charts.MAP_SELECTION` returns
     ``{"x": [a, b], "y": [c, d]}`` in map coordinates.
     """
     scale_x = alt.Scale(domain=[extent.x0, extent.x1], zero=False, nice=False)
@@ -350,15 +350,15 @@ def points_map(
     highlight: np.ndarray | None = None,
     height: int = 560,
 ) -> alt.LayerChart:
-    """The map of ``points`` (:func:`analysis.explore.map_points`) at any size: every point inside
+    """The map of ``points`` (:func:`analysis.maps.explore.map_points`) at any size: every point inside
     ``extent`` (default: all of them) in the density image, over the density ``layer``; where
     :data:`POINT_LIMIT` or fewer are in view they are drawn as hoverable points too, their hover text
     cut from ``texts`` (the sample texts, by ``points["row"]``). With a ``highlight`` mask (a set or a
     label clicked, a search) the other points stay on the map in grey (:data:`OTHERS`), so the
     highlighted ones read against the whole. The Embedding map page and the notebook's
-    :func:`analysis.api.explore` draw with it; :func:`map_chart` says what the chart holds.
+    :func:`analysis.views.api.explore` draw with it; :func:`map_chart` says what the chart holds.
     """
-    from analysis.explore import hover_text
+    from analysis.maps.explore import hover_text
 
     x, y = points["x"].to_numpy(), points["y"].to_numpy()
     extent = extent if extent is not None else Extent.of(x, y)
@@ -387,7 +387,7 @@ def points_map(
 def ringed(points: pd.DataFrame, rows: np.ndarray, texts: pd.Series, extent: Extent) -> tuple[pd.DataFrame, int]:
     """The points of ``rows`` (index labels of ``points``) inside ``extent``, ready to ring on the map: at most
     :data:`MARK_LIMIT` (a seeded sample above it), each with its hover text; and how many were in view."""
-    from analysis.explore import hover_text
+    from analysis.maps.explore import hover_text
 
     marked = points.loc[rows]
     marked = marked[extent.contains(marked["x"].to_numpy(), marked["y"].to_numpy())]
@@ -400,7 +400,7 @@ def ringed(points: pd.DataFrame, rows: np.ndarray, texts: pd.Series, extent: Ext
 def select_box(points: pd.DataFrame, box: dict | None) -> tuple[np.ndarray, pd.Series]:
     """The samples inside a box selection, over all points: (their rows, counts per set, largest first).
 
-    ``points`` needs columns x, y and set (:func:`analysis.explore.map_points`); no box gives no rows.
+    ``points`` needs columns x, y and set (:func:`analysis.maps.explore.map_points`); no box gives no rows.
     """
     extent = Extent.of_box(box)
     if extent is None:

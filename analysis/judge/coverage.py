@@ -1,7 +1,7 @@
 """The tables behind the Tail coverage page (and the report): which part of the real data each set reaches.
 
 The reference is the real holdout (never used to generate) and its k-NN balls, the one
-:func:`analysis.compare.coverage_reference` that ``compare`` and the Embedding map use too.
+:func:`analysis.judge.compare.coverage_reference` that ``compare`` and the Embedding map use too.
 Its samples are binned head → tail by rarity (distance to the k-th nearest holdout neighbour);
 each set, subsampled to the same size with the same seed as ``compare``, covers a holdout
 sample when that sample's k-NN ball holds one of its samples. Real train data at the same size
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.compare import BASELINE, checked_sets, coverage_reference, equal_size
+from analysis.judge.compare import BASELINE, checked_sets, coverage_reference, equal_size
 from analysis.metrics import tails
 
 __all__ = ["TailReport", "tail_report", "zipf_points"]
@@ -70,10 +70,10 @@ def tail_report(
 ) -> TailReport:
     """Coverage of the real ``reference`` split per rarity bin, per label and per rare token, for every set.
 
-    Parameters match :func:`analysis.compare.compare`; ``max_count`` is the corpus count at or
+    Parameters match :func:`analysis.judge.compare.compare`; ``max_count`` is the corpus count at or
     below which a real token is rare; ``missed`` is how many of the most-missed samples to list.
     Coverage shares below the floor (module docstring) are NaN with ``supported`` False.
-    Raises :class:`analysis.compare.CompareError` when there is no holdout or no synthetic set.
+    Raises :class:`analysis.judge.compare.CompareError` when there is no holdout or no synthetic set.
     """
     samples = samples.reset_index(drop=True)
     embeddings = np.asarray(embeddings)

@@ -10,15 +10,15 @@ cannot bend it, so maps of different synthetic sets are comparable.
 
 Above ``fit_limit`` rows (default :data:`FIT_LIMIT`) UMAP is fitted on a stratified sample of the
 rows it would fit on (each stratum, e.g. each set, keeps its share:
-:func:`analysis.placement.stratified_fit_mask`) and every other row is placed into that map. Rows
+:func:`analysis.maps.placement.stratified_fit_mask`) and every other row is placed into that map. Rows
 are placed by their nearest fitted neighbours (``placement="knn"``, the default:
-:func:`analysis.placement.knn_place`) or by UMAP's own ``transform`` (``placement="transform"``).
+:func:`analysis.maps.placement.knn_place`) or by UMAP's own ``transform`` (``placement="transform"``).
 On 50,000 demo-like points the k-NN placement agrees with a full fit as well as ``transform``
 does and is many times faster (``tests/benchmarks/bench_scale.py --check-placement``; README
 "The map of every point"), so a million points get a map in minutes, not hours. Above
 :data:`CELLS_ABOVE` placed × fitted pairs (a million rows) the neighbours come from an inverted-file
 index of the fitted rows (:func:`place_cells`; 97 % of the exact 10 nearest, the same agreement with
-a full fit, several times faster: :mod:`analysis.placement`).
+a full fit, several times faster: :mod:`analysis.maps.placement`).
 
 A fit of 10,000 points takes tens of seconds, so each map is stored as
 ``<cache dir>/projections/<key>.npy`` (an (n, 2) float32 array) where the key is a SHA-256 of
@@ -44,10 +44,10 @@ from typing import Any
 
 import numpy as np
 
-from analysis.embed import SHIPPED_CACHE_DIR, default_cache_dir
 from analysis.errors import CollapseLabError
 from analysis.io import atomic_write, bytes_sha256
-from analysis.placement import PLACE_K, PROBE, knn_place, stratified_fit_mask
+from analysis.maps.placement import PLACE_K, PROBE, knn_place, stratified_fit_mask
+from analysis.vectors.embed import SHIPPED_CACHE_DIR, default_cache_dir
 
 __all__ = ["ProjectionError", "project", "projection_key", "cached_projection", "FIT_LIMIT", "PLACEMENTS"]
 
@@ -89,7 +89,7 @@ def _validate(
     if array.ndim != 2 or array.shape[1] == 0:
         raise ProjectionError(
             f"A map needs a 2-D array of embeddings (one row per sample), got shape {array.shape}. "
-            "Pass the output of analysis.embed.embed."
+            "Pass the output of analysis.vectors.embed.embed."
         )
     try:
         array = np.ascontiguousarray(array, dtype=np.float32)
@@ -143,7 +143,7 @@ def _validate(
 
 
 def place_cells(fitted: int, placed: int) -> int | None:
-    """Cells of the k-NN placement's index (:func:`analysis.placement.nearest_fitted`) for ``placed`` rows
+    """Cells of the k-NN placement's index (:func:`analysis.maps.placement.nearest_fitted`) for ``placed`` rows
     among ``fitted`` ones: about sqrt(fitted) above :data:`CELLS_ABOVE` of work, else None (exact)."""
     return max(2, round(fitted**0.5)) if fitted * placed > CELLS_ABOVE else None
 
@@ -471,7 +471,7 @@ def project(
         map positions of their 10 nearest fitted rows (cosine), or ``"transform"``, UMAP's own
         ``transform`` (much slower at scale; see the module docstring).
     cache_dir
-        Folder of cached maps, default ``<analysis.embed.default_cache_dir()>/projections``.
+        Folder of cached maps, default ``<analysis.vectors.embed.default_cache_dir()>/projections``.
     progress
         Called as ``progress(stage, fraction)`` with fraction from 0 to 1: "Finding nearest
         neighbours" (0), "Laying out" (from 0.5, per epoch), "Placing the other rows in the

@@ -76,12 +76,12 @@ def load_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
 
 
 def risks(table: pd.DataFrame, rules: str | Path | list[dict[str, Any]] | None = None) -> pd.DataFrame:
-    """Which rules fire for which set of a :func:`analysis.compare.compare` table, and why.
+    """Which rules fire for which set of a :func:`analysis.judge.compare.compare` table, and why.
 
     Returns one row per firing: ``set, risk, rule, severity, metric, value, limit, baseline,
     message``. The baseline row itself is never judged.
     """
-    from analysis.compare import BASELINE  # here, not above: reading a rules file needs none of compare's imports
+    from analysis.judge.compare import BASELINE  # here, not above: reading a rules file needs none of compare's imports
 
     rules = rules if isinstance(rules, list) else load_rules(rules)
     values = values_by_set(table)

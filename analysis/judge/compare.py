@@ -42,11 +42,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.embed import SHIPPED_CACHE_DIR, default_cache_dir
 from analysis.errors import CollapseLabError
 from analysis.io import atomic_write_bytes, bytes_sha256, parquet_bytes
 from analysis.metrics import catalog, diversity, drift, fidelity, lm, novelty, tails, utility
 from analysis.metrics.catalog import Metric
+from analysis.vectors.embed import SHIPPED_CACHE_DIR, default_cache_dir
 
 __all__ = [
     "compare",
@@ -414,7 +414,7 @@ def compare(
     samples
         The sample table: real data with a ``holdout`` split and synthetic sets.
     embeddings
-        Rows aligned with ``samples``; default: :func:`analysis.embed.embed` (cached).
+        Rows aligned with ``samples``; default: :func:`analysis.vectors.embed.embed` (cached).
     reference
         The real split the sets are judged against (default ``holdout``, never used to generate).
     size
@@ -442,7 +442,7 @@ def compare(
         intervals for the metrics that are means over samples.
     """
     if embeddings is None:
-        from analysis.embed import embed
+        from analysis.vectors.embed import embed
 
         embeddings = embed(samples["text"])
     embeddings = np.asarray(embeddings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.compare import CompareError, CoverageReference, set_name
+from analysis.judge.compare import CompareError, CoverageReference, set_name
 
 __all__ = [
     "map_points",
@@ -196,12 +196,12 @@ def nearest_rows(
 
 
 def uncovered_real(reference: CoverageReference, embeddings: np.ndarray, synthetic_rows: np.ndarray) -> np.ndarray:
-    """For each row of ``reference`` (:func:`analysis.compare.coverage_reference`, the real holdout):
+    """For each row of ``reference`` (:func:`analysis.judge.compare.coverage_reference`, the real holdout):
     True when no synthetic row lies inside its k-NN ball.
 
     The per-sample complement of coverage, with the same balls as the Tail coverage page and
     ``compare``, so the samples marked here are the ones those call uncovered (for the same
-    synthetic rows). Raises :class:`analysis.compare.CompareError` when the reference is below the
+    synthetic rows). Raises :class:`analysis.judge.compare.CompareError` when the reference is below the
     coverage floor. With no synthetic rows every reference row is uncovered.
     """
     if reference.unsupported:

@@ -7,7 +7,7 @@ weights ``1 / (cosine distance + 1e-3)``, so a point that (nearly) repeats a fit
 it. The neighbours are found blockwise with one GEMM per block of rows, so memory stays one block
 of the similarity matrix whatever the number of points.
 
-With ``cells`` the search is an inverted-file index (:func:`analysis.project.project` uses it above 2 billion
+With ``cells`` the search is an inverted-file index (:func:`analysis.maps.project.project` uses it above 2 billion
 placed × fitted pairs: a million rows among 20,000, not the demo): the fitted
 rows are split into about sqrt(fitted) spherical k-means cells (10 rounds, seeded), each query is compared,
 exactly, with the rows of the ``probe`` = 16 cells whose centroids are nearest to it, and the k best of those

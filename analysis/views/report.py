@@ -1,16 +1,16 @@
 """One self-contained HTML report of a dataset, for a design review.
 
 :func:`build_report` returns a single HTML document. It opens with one screen a review can put on
-the wall (:func:`analysis.review.review_summary`): the verdict per set in words, the top named gaps
+the wall (:func:`analysis.views.review.review_summary`): the verdict per set in words, the top named gaps
 per set, the recommended mixture with the metrics it reaches, and a small map with the gaps circled.
 The details follow, each folded in a ``<details>``: the dataset summary, the verdict of the
 quality gate (:func:`analysis.monitor.gate`), the method comparison, tail coverage, what each
-generation of a method lost first (:func:`analysis.ledger.loss_ledger`, when a method has two or more
+generation of a method lost first (:func:`analysis.maps.ledger.loss_ledger`, when a method has two or more
 generations), the mixture
 (when a mixture manifest is given), the monitor's trend warnings (when a history is given), every
 metric's definition, and a manifest of the inputs (SHA-256 hashes) and package versions.
 
-It opens offline: charts are inline SVG rendered by vl-convert (:func:`analysis.charts.to_svg`),
+It opens offline: charts are inline SVG rendered by vl-convert (:func:`analysis.views.charts.to_svg`),
 styles are inline, there is no script, font or image from anywhere else, and a
 Content-Security-Policy forbids loading any. Every piece of text that comes from the data
 (samples, labels, set names, file names) is escaped with :func:`html.escape`.
@@ -33,10 +33,11 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from analysis import charts, summary
-from analysis.compare import BASELINE
+from analysis import summary
 from analysis.io import bytes_sha256, file_sha256
+from analysis.judge.compare import BASELINE
 from analysis.metrics import catalog
+from analysis.views import charts
 
 __all__ = ["build_report", "PACKAGES"]
 
@@ -171,7 +172,7 @@ def definitions_table() -> pd.DataFrame:
 
 
 def _examples(samples: pd.DataFrame, per_set: int = 3, chars: int = 400) -> pd.DataFrame:
-    from analysis.compare import set_name
+    from analysis.judge.compare import set_name
 
     names = [
         BASELINE if s == "real" else set_name(str(m), int(g))
@@ -220,8 +221,8 @@ def _ledger_section(
 ) -> str:
     """Per method with two or more generations: the ledger's lines, the "lost first" table, the occupancy and
     small multiples of the map, one per generation (when there is a map)."""
-    from analysis.ledger import ledger_methods, loss_ledger
-    from analysis.review import gap_map
+    from analysis.maps.ledger import ledger_methods, loss_ledger
+    from analysis.views.review import gap_map
 
     parts = [
         "<p>Each method's generations on the same named regions of the real data as the gaps above: per "
@@ -266,7 +267,7 @@ def _ledger_section(
 
 def _summary_section(review: Any, samples: pd.DataFrame, xy: np.ndarray | None, map_note: str) -> str:
     """The report's first screen: verdicts and top gaps (left), the map and the recommended mixture (right)."""
-    from analysis.review import gap_map, gap_sentence
+    from analysis.views.review import gap_map, gap_sentence
 
     worst = {"ok": 0, "warning": 1, "alarm": 2}
     flagged = sum(1 for v in review.verdicts if worst.get(v.verdict, 0) > 0)
@@ -347,18 +348,18 @@ def build_report(
     samples
         The sample table: real data (with a ``holdout`` split) and the synthetic sets.
     embeddings
-        Vectors aligned with ``samples``; default :func:`analysis.embed.embed` (cached).
+        Vectors aligned with ``samples``; default :func:`analysis.vectors.embed.embed` (cached).
     compare_table
-        A :func:`analysis.compare.compare` table of ``samples``; computed (with ``size``,
+        A :func:`analysis.judge.compare.compare` table of ``samples``; computed (with ``size``,
         ``seed``, ``with_mauve``) when not given.
     gap_report
-        A :class:`analysis.gaps.GapReport` of ``samples`` for the summary's named gaps; computed
-        (:func:`analysis.review.named_gaps`, on ``xy``) when not given.
+        A :class:`analysis.maps.gaps.GapReport` of ``samples`` for the summary's named gaps; computed
+        (:func:`analysis.views.review.named_gaps`, on ``xy``) when not given.
     xy
         The map of ``samples`` (n × 2) the summary draws; default the cached default map
-        (:func:`analysis.review.map_xy`), fitted with UMAP when not cached.
+        (:func:`analysis.views.review.map_xy`), fitted with UMAP when not cached.
     mixture_engine, min_real_share
-        For the recommended mixture (:func:`analysis.review.recommend_mixture`): an engine of
+        For the recommended mixture (:func:`analysis.views.review.recommend_mixture`): an engine of
         ``samples`` to reuse, and the real share to search at (default 30 %, the guardrail's
         warning share).
     mixture_manifest
@@ -377,7 +378,7 @@ def build_report(
     settings
         Extra settings to list in the manifest.
     size, seed, with_mauve
-        Passed to :func:`analysis.compare.compare` and :func:`analysis.coverage.tail_report`.
+        Passed to :func:`analysis.judge.compare.compare` and :func:`analysis.judge.coverage.tail_report`.
 
     Returns
     -------
@@ -385,18 +386,18 @@ def build_report(
         The HTML document. It loads nothing from the network (inline SVG and CSS, no script;
         a Content-Security-Policy forbids any fetch) and every data-derived text is escaped.
     """
-    from analysis.coverage import tail_report
+    from analysis.judge.coverage import tail_report
     from analysis.mixture import samples_sha256
     from analysis.monitor import gate, thresholds, warnings
 
     samples = samples.reset_index(drop=True)
     if embeddings is None:
-        from analysis.embed import embed
+        from analysis.vectors.embed import embed
 
         embeddings = embed(samples["text"])
     embeddings = np.asarray(embeddings)
     if compare_table is None:
-        from analysis.compare import compare
+        from analysis.judge.compare import compare
 
         compare_table = compare(samples, embeddings=embeddings, size=size, seed=seed, with_mauve=with_mauve)
     if isinstance(mixture_manifest, (str, Path)):
@@ -408,7 +409,7 @@ def build_report(
     sections: list[tuple[str, str, str]] = []  # (anchor, heading, body)
 
     # The first screen: one summary a review can put on the wall
-    from analysis.review import map_xy, review_summary
+    from analysis.views.review import map_xy, review_summary
 
     map_note = ""
     if xy is None:
@@ -492,7 +493,7 @@ def build_report(
         sections.append(("tails", "Tail coverage", f'<p class="muted">(not computed: {_e(exc)})</p>'))
 
     # What each generation lost first: a method with two or more generations
-    from analysis.ledger import ledger_methods
+    from analysis.maps.ledger import ledger_methods
 
     if ledger_methods(samples):
         ledger_html = _ledger_section(samples, embeddings, review, xy, figure)
@@ -525,7 +526,7 @@ def build_report(
     sections.append(("definitions", "Metric definitions", _table(definitions, text_columns=["definition"])))
 
     # Manifest
-    from analysis.risks import DEFAULT_RULES
+    from analysis.judge.risks import DEFAULT_RULES
 
     rules_path = Path(rules) if rules else DEFAULT_RULES
     per_set = []

@@ -1,6 +1,6 @@
-"""The ONNX Runtime backends of :mod:`analysis.embed`: the bundled all-MiniLM-L6-v2 exported once at install.
+"""The ONNX Runtime backends of :mod:`analysis.vectors.embed`: the bundled all-MiniLM-L6-v2 exported once at install.
 
-``python -m analysis.embed_backends export DIR`` (a ``make`` step) writes, from the bundled model and
+``python -m analysis.vectors.embed_backends export DIR`` (a ``make`` step) writes, from the bundled model and
 never from the network:
 
 - ``model.onnx``: the transformer with mean pooling and L2 normalisation inside the graph (float32),
@@ -17,8 +17,8 @@ never from the network:
 
 :class:`OnnxEncoder` runs either file with the model's own tokenizer (``tokenizer.json``, truncated
 at the model's ``max_seq_length``) and has the small part of ``SentenceTransformer.encode`` that
-:func:`analysis.embed.embed` uses. This module imports nothing of the project, so
-:mod:`analysis.embed` can import it without a circle.
+:func:`analysis.vectors.embed.embed` uses. This module imports nothing of the project, so
+:mod:`analysis.vectors.embed` can import it without a circle.
 """
 
 from __future__ import annotations

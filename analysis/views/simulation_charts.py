@@ -1,7 +1,7 @@
 """Charts of the collapse simulator: curves per regime, the generations' histograms, weights and points.
 
-Altair builders in the manner of :mod:`analysis.charts` (a DataFrame in, a chart out), for the
-Simulator page; :mod:`analysis.charts` re-exports them, so ``charts.simulation_curves`` still works.
+Altair builders in the manner of :mod:`analysis.views.charts` (a DataFrame in, a chart out), for the
+Simulator page; :mod:`analysis.views.charts` re-exports them, so ``charts.simulation_curves`` still works.
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ is asked for, so the local engine works without it.
 
 - :func:`embed_on_ray` reads Parquet, CSV and JSONL files (or folders of such shards) as Ray Data
   blocks, embeds them with a pool of actors that each load the model once, and writes the vectors
-  into the same content-addressed cache :func:`analysis.embed.embed` reads. Texts already cached
+  into the same content-addressed cache :func:`analysis.vectors.embed.embed` reads. Texts already cached
   are skipped on the workers (the cache's keys travel to them once, through Ray's object store), so
   only texts go out and only new vectors come back; the driver writes each returned batch to the
   cache as it arrives, so a killed run keeps every finished batch and a rerun embeds only the rest.
-  The actors call :func:`analysis.embed.embed` itself (with its cache off), so they use the local
+  The actors call :func:`analysis.vectors.embed.embed` itself (with its cache off), so they use the local
   path's backend and batching and give the same vectors.
 - :class:`RayEngine` runs the k-NN work of :mod:`analysis.metrics.knn` (coverage, tail coverage,
   precision/recall/density, and whatever else calls ``kth_neighbour_sq`` or ``ball_counts``) as Ray
@@ -51,7 +51,7 @@ __all__ = [
     "read_texts",
 ]
 
-#: Texts per actor call: the local path's chunk (analysis.embed.CHUNK), so both batch alike.
+#: Texts per actor call: the local path's chunk (analysis.vectors.embed.CHUNK), so both batch alike.
 DEFAULT_BATCH_SIZE = 256
 #: Vectors written back are merged into shards of about this many rows (a kill loses nothing written).
 MERGE_ROWS = 65_536
@@ -339,7 +339,7 @@ class _Embedder:
     ) -> None:
         import ray
 
-        from analysis.embed import embed, model_id
+        from analysis.vectors.embed import embed, model_id
 
         self.model, self.identity = model, model_id(model)
         self.cached = ray.get(cached[0])
@@ -360,7 +360,7 @@ class _Embedder:
         return self.cache_dir is not None and any(Path(self.cache_dir).glob("shard-*.npz"))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from analysis.embed import embed, text_keys
+        from analysis.vectors.embed import embed, text_keys
 
         self.batches += 1
         if self.crash_marker and self._crash_now():
@@ -427,7 +427,7 @@ def embed_on_ray(
     paths
         Parquet, CSV or JSONL files, or folders of such shards (see :func:`read_texts`).
     model, cache_dir
-        As for :func:`analysis.embed.embed`: the vectors land where it finds them.
+        As for :func:`analysis.vectors.embed.embed`: the vectors land where it finds them.
     text_column
         The column of sample texts (default: the loaders' guess).
     address
@@ -448,7 +448,7 @@ def embed_on_ray(
     Texts repeated within a batch are embedded once; a text repeated in two batches of one run may
     be embedded by both (the first vector written wins), never again on a rerun.
     """
-    from analysis.embed import embedding_cache
+    from analysis.vectors.embed import embedding_cache
 
     started = time.monotonic()
     with ray_session(address) as ray:

@@ -6,7 +6,7 @@ same kind puts there. It is sharp at a few hundred real samples, where k-NN-ball
 (in 384 dimensions the balls of a small holdout are wide, so a set with no text of a topic still
 lands in many of the topic's balls).
 
-Regions (:func:`analysis.regions.fit_regions`) are fitted on the real samples' embeddings alone, so
+Regions (:func:`analysis.maps.regions.fit_regions`) are fitted on the real samples' embeddings alone, so
 they stay the same when synthetic sets are added, removed or regenerated: a gap found today can be
 compared with next week's. A sample is placed in a region by its :data:`PLACE_K` (10) nearest real
 samples in embedding space (cosine; not the 2-D map): the region most of them belong to, ties to the
@@ -32,7 +32,7 @@ the region holds at least :data:`FLOOR_REAL` (20) real samples, the set would ex
 (o < q / 10): a region with real data and almost no synthetic data is always a gap.
 No holdout is needed: every real sample serves as reference and, in turn, as null.
 
-Coverage (:func:`analysis.compare.coverage_reference`, the k-NN balls of the real holdout, each
+Coverage (:func:`analysis.judge.compare.coverage_reference`, the k-NN balls of the real holdout, each
 set subsampled to the same size as ``compare`` does) is kept as a second column per region where it is
 reportable (a holdout of at least 40 k samples); below that floor it is NaN and ``coverage_note`` says
 why. Gaps are ranked by the real samples the set leaves unmatched (``real_uncovered``: the region's
@@ -54,10 +54,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from analysis.compare import BASELINE, CompareError, checked_sets, coverage_reference, equal_size
-from analysis.embed import default_cache_dir
 from analysis.io import atomic_write, bytes_sha256
-from analysis.regions import FIT_AT_MOST, Region, RegionMap, find_regions, fit_regions, unit_rows
+from analysis.judge.compare import BASELINE, CompareError, checked_sets, coverage_reference, equal_size
+from analysis.maps.regions import FIT_AT_MOST, Region, RegionMap, find_regions, fit_regions, unit_rows
+from analysis.vectors.embed import default_cache_dir
 
 __all__ = [
     "Gap",
@@ -387,12 +387,12 @@ def real_regions(
     cache_dir: str | Path | None = None,
     by_label: bool | None = None,
 ) -> RegionMap:
-    """:func:`analysis.regions.fit_regions` of the real samples, kept in memory and on disk per content.
+    """:func:`analysis.maps.regions.fit_regions` of the real samples, kept in memory and on disk per content.
 
     The key is a SHA-256 of the embeddings, texts, labels and seed (never a map: ``xy`` only places each
     region's centre), so every page, the CLI and the report name the same regions, and a synthetic set
     never changes them. Stored as ``<cache_dir>/real-<key>.npz`` (default
-    ``<analysis.embed.default_cache_dir()>/regions``).
+    ``<analysis.vectors.embed.default_cache_dir()>/regions``).
     """
     unit = np.ascontiguousarray(unit_rows(embeddings))
     texts = [str(text) for text in texts]
@@ -445,10 +445,10 @@ def region_map(
     texts_key: str | None = None,
     cache_dir: str | Path | None = None,
 ) -> RegionMap:
-    """:func:`analysis.regions.find_regions`, kept in memory and on disk per content (texts, map, seed) for the pages.
+    """:func:`analysis.maps.regions.find_regions`, kept in memory and on disk per content (texts, map, seed).
 
     The key is a SHA-256 of the texts (or ``texts_key``), the map coordinates and the seed; the regions are
-    stored as ``<cache_dir>/<key>.npz`` (default ``<analysis.embed.default_cache_dir()>/regions``), beside
+    stored as ``<cache_dir>/<key>.npz`` (default ``<analysis.vectors.embed.default_cache_dir()>/regions``), beside
     the maps, so a map opened again (even by a new server process) is named in a file read.
     ``texts_key`` is a string that identifies the texts, such as the dataset's checksum and which of its
     rows they are: hashing 735,000 texts takes seconds, and the pages pass it so that no visit does.
@@ -540,7 +540,7 @@ def find_gaps(
         regions and the folds of the null are seeded with :data:`REGION_SEED`, whatever ``seed`` is, so
         the regions stay the same across pages, seeds and sets.
     k, size, reference
-        The coverage column, as in :func:`analysis.compare.compare`: the ``reference`` split's k-NN
+        The coverage column, as in :func:`analysis.judge.compare.compare`: the ``reference`` split's k-NN
         balls, each set subsampled to ``size`` (default the smallest set). Occupancy uses every sample
         of each set (up to :data:`PLACE_AT_MOST`, a seeded subsample above).
     alpha
@@ -550,7 +550,7 @@ def find_gaps(
     by_label
         True: the labels are the regions; False: k-means clusters of the embeddings (named with their
         main labels); None (default): the labels where the column is usable
-        (:func:`analysis.regions.usable_labels`), else clusters.
+        (:func:`analysis.maps.regions.usable_labels`), else clusters.
 
     Returns
     -------
@@ -561,7 +561,7 @@ def find_gaps(
 
     Raises
     ------
-    analysis.compare.CompareError
+    analysis.judge.compare.CompareError
         When there is no synthetic set, or a set with k or fewer samples.
     """
     samples = samples.reset_index(drop=True)

@@ -25,11 +25,11 @@ read-only shards, so the demo's map and metrics open without embedding 13,633 te
 
 Backends (``$COLLAPSE_LAB_EMBED_BACKEND``, :data:`BACKENDS`): ``torch`` is the reference, plain float32
 ``SentenceTransformer.encode``; ``torch-bf16`` is the same model under ``torch.autocast`` bfloat16; ``onnx`` and
-``onnx-int8`` run the bundled model exported to ONNX at install (:mod:`analysis.embed_backends`). Unless the
+``onnx-int8`` run the bundled model exported to ONNX at install (:mod:`analysis.vectors.embed_backends`). Unless the
 variable or the call names one, the backend is chosen at run time from the CPU's features
 (:func:`backend_choice`, :func:`choose_backend`; the flags come from :func:`analysis.metrics.knn.cpu_flags`):
 ``torch-bf16`` where the CPU has AMX-BF16, ``onnx-int8`` where it has VNNI and int8 passes the accuracy rule
-(:func:`analysis.backend_rule.accuracy_rule`; recorded in :data:`PASSES_RULE`), else fused float32 ``onnx``.
+(:func:`analysis.judge.backend_rule.accuracy_rule`; recorded in :data:`PASSES_RULE`), else fused float32 ``onnx``.
 The reason is logged when :func:`embed` runs the model and shown on the Data page. Every backend but ``torch``
 is part of the cache identity (:func:`model_id`), since its vectors differ in the last digits. Texts run in
 batches of similar token length (:func:`encode_batch`), their order restored. When the export is missing or does
@@ -57,7 +57,7 @@ from analysis.errors import CollapseLabError
 from analysis.io import atomic_write
 
 if TYPE_CHECKING:
-    from analysis.embed_backends import TokenCounter
+    from analysis.vectors.embed_backends import TokenCounter
 
 __all__ = [
     "BACKENDS",
@@ -88,7 +88,7 @@ CHUNK = 256
 
 #: The embedding backends; ``torch`` is the reference (plain float32 sentence-transformers).
 BACKENDS = ("torch", "onnx", "onnx-int8", "torch-bf16")
-#: Whether each backend passes the accuracy rule (:func:`analysis.backend_rule.accuracy_rule`) on the demo's
+#: Whether each backend passes the accuracy rule (:func:`analysis.judge.backend_rule.accuracy_rule`) on the demo's
 #: texts, as measured (tests/test_embed.py checks this record on the CPU it runs on; bench_embed.py --all
 #: at full size). Only a backend that passes may be chosen by default (:func:`choose_backend`).
 PASSES_RULE = {"torch": True, "onnx": True, "onnx-int8": False, "torch-bf16": True}
@@ -96,7 +96,7 @@ PASSES_RULE = {"torch": True, "onnx": True, "onnx-int8": False, "torch-bf16": Tr
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni")
 AMX_BF16_FLAG = "amx_bf16"
 #: Where ``make`` writes the bundled model's ONNX export (git-ignored); ``$COLLAPSE_LAB_EMBED_EXPORT`` overrides.
-EXPORT_DIR = Path(__file__).resolve().parent.parent / "data" / "models" / "all-MiniLM-L6-v2-onnx"
+EXPORT_DIR = Path(__file__).resolve().parents[2] / "data" / "models" / "all-MiniLM-L6-v2-onnx"
 
 _MODELS: dict[str, object] = {}
 _MODELS_LOCK = threading.Lock()
@@ -114,7 +114,7 @@ class EmbeddingError(CollapseLabError, RuntimeError):
 def default_cache_dir() -> Path:
     """``$COLLAPSE_LAB_CACHE``, or ``data/cache`` next to the ``analysis`` package."""
     configured = os.environ.get("COLLAPSE_LAB_CACHE")
-    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "data" / "cache"
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "data" / "cache"
 
 
 def _model_name(model: str | None) -> str:
@@ -206,7 +206,7 @@ def backend_choice(model: str | None = None, name: str | None = None) -> tuple[s
         return "torch", f"{chosen} exists for the bundled {DEFAULT_MODEL} only"
     if chosen == "torch-bf16":  # no export: the reference's own model under autocast
         return chosen, reason
-    from analysis.embed_backends import FILES, STAMP
+    from analysis.vectors.embed_backends import FILES, STAMP
 
     path = export_dir() / FILES[chosen]
     if not (export_dir() / STAMP).is_file() or not path.is_file():
@@ -242,7 +242,7 @@ def model_id(model: str | None = None, backend_name: str | None = None) -> str:
         return identity
     if chosen == "torch-bf16":
         return f"{identity}#torch-bf16"
-    from analysis.embed_backends import EXPORT_VERSION
+    from analysis.vectors.embed_backends import EXPORT_VERSION
 
     return f"{identity}#{chosen}-v{EXPORT_VERSION}"
 
@@ -258,9 +258,9 @@ def load_model(model: str | None = None, backend_name: str | None = None):
 def encode_batch(encoder, texts: list[str], *, batch_size: int = 16, by_length: bool = True) -> np.ndarray:
     """Texts through an encoder from :func:`load_model`: (len(texts), d) L2-normalised float32 in the order of
     ``texts``, no cache. The texts run in batches of similar token length
-    (:func:`analysis.embed_backends.length_batches`), so a short text is not padded to a long one's length;
+    (:func:`analysis.vectors.embed_backends.length_batches`), so a short text is not padded to a long one's length;
     ``by_length=False`` runs them in the input order (the unsorted path, for tests and the benchmark)."""
-    from analysis.embed_backends import OnnxEncoder, length_batches
+    from analysis.vectors.embed_backends import OnnxEncoder, length_batches
 
     texts = list(texts)
     if isinstance(encoder, OnnxEncoder):  # tokenises once and batches by token length itself
@@ -288,7 +288,7 @@ def encode_batch(encoder, texts: list[str], *, batch_size: int = 16, by_length: 
 
 def _counter(encoder):  # type: ignore[no-untyped-def]
     """The token counter of a sentence-transformers encoder's fast tokenizer (made once), or None."""
-    from analysis.embed_backends import token_counter
+    from analysis.vectors.embed_backends import token_counter
 
     tokenizer = getattr(getattr(encoder, "tokenizer", None), "backend_tokenizer", None)  # a fast (Rust) tokenizer
     if tokenizer is None:
@@ -301,11 +301,11 @@ def _counter(encoder):  # type: ignore[no-untyped-def]
 
 
 def readable_texts(encoder, texts: Iterable[str]) -> list[str]:
-    """Each text cut to the part ``encoder`` reads (:func:`analysis.embed_backends.readable_part`): the model
+    """Each text cut to the part ``encoder`` reads (:func:`analysis.vectors.embed_backends.readable_part`): the model
     truncates at its ``max_seq_length`` tokens, so a 1 MB text is not tokenised whole only to be truncated.
     The vector of every text is unchanged, so its cache key stays the hash of the whole text. An ONNX
     encoder cuts its texts itself; a model without a known bound or fast tokenizer gets the texts whole."""
-    from analysis.embed_backends import OnnxEncoder, readable_part
+    from analysis.vectors.embed_backends import OnnxEncoder, readable_part
 
     texts = list(texts)
     if isinstance(encoder, OnnxEncoder):
@@ -319,17 +319,17 @@ def readable_texts(encoder, texts: Iterable[str]) -> list[str]:
 
 def get_model(model: str | None = None, backend_name: str | None = None):
     """The encoder, loaded once per process (CPU, offline): the sentence-transformers model for ``torch``,
-    an :class:`analysis.embed_backends.OnnxEncoder` for the ONNX backends. An export that fails to load is
+    an :class:`analysis.vectors.embed_backends.OnnxEncoder` for the ONNX backends. An export that fails to load is
     logged and the reference is returned (and used from then on in this process)."""
     chosen = backend(model, backend_name)
     if chosen == "torch-bf16":
-        from analysis.embed_backends import AutocastEncoder
+        from analysis.vectors.embed_backends import AutocastEncoder
 
         reference = get_model(model, "torch")
         with _MODELS_LOCK:
             return _MODELS.setdefault(f"{_base_id(model)}#torch-bf16", AutocastEncoder(reference))
     if chosen != "torch":
-        from analysis.embed_backends import FILES, OnnxEncoder
+        from analysis.vectors.embed_backends import FILES, OnnxEncoder
 
         path = export_dir() / FILES[chosen]
         key = str(path)
@@ -577,7 +577,7 @@ def dimension(encoder) -> int:
 
 
 #: The demo corpus's vectors, built at install, one folder per model in the cache's layout.
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "demo" / "embeddings"
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "data" / "demo" / "embeddings"
 #: Read-only results for the demo built at install (its UMAP map, its comparison tables),
 #: in the cache's own layout (``projections/``, ``compare/``); written by ``python -m analysis demo --embed``.
 SHIPPED_CACHE_DIR = SHIPPED_DIR.parent / "cache"
@@ -704,6 +704,6 @@ def cached_count(
 def embedding_cache(model: str | None = None, cache_dir: str | Path | None = None) -> EmbeddingCache:
     """The on-disk cache :func:`embed` reads and fills for ``model`` under ``cache_dir`` (one per process).
 
-    For engines that embed elsewhere and write the vectors back here (``analysis.distributed``).
+    For engines that embed elsewhere and write the vectors back here (``analysis.vectors.distributed``).
     """
     return _cache_for(model_id(model), cache_dir)

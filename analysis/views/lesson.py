@@ -171,7 +171,7 @@ def step_chart(curves: pd.DataFrame, *, large: bool = False) -> alt.FacetChart:
     ``large`` (the projector mode): wider, shorter panels side by side, so the chart fills a 1280 × 720
     screen above the fold, with axis, legend and panel text at projector size (:func:`projector`).
     """
-    from analysis.simulation_charts import simulation_curves
+    from analysis.views.simulation_charts import simulation_curves
 
     simulated = curves[curves["kind"] == "simulated"]
     expected = curves[curves["kind"] != "simulated"]
@@ -196,9 +196,9 @@ def map_step(
 ) -> tuple[alt.LayerChart, list[Any]]:
     """Step 5: the map of real data and one synthetic set with that set's top named gaps circled, and the gaps.
 
-    ``gap_report``: :func:`analysis.gaps.find_gaps` of ``samples`` on ``xy`` (None: no gaps drawn).
+    ``gap_report``: :func:`analysis.maps.gaps.find_gaps` of ``samples`` on ``xy`` (None: no gaps drawn).
     """
-    from analysis.review import ReviewSummary, gap_map
+    from analysis.views.review import ReviewSummary, gap_map
 
     gaps = list(gap_report.top(set_name, top)) if gap_report is not None else []
     summary = ReviewSummary(overall="", verdicts=[], gaps={set_name: gaps}, gap_report=gap_report)

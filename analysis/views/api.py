@@ -34,10 +34,10 @@ class Comparison:
     Attributes
     ----------
     table
-        :func:`analysis.compare.compare`'s table: one row per (set, metric) with ``value``, its
+        :func:`analysis.judge.compare.compare`'s table: one row per (set, metric) with ``value``, its
         interval, direction and reference; ``real train`` is the baseline row.
     risks
-        :func:`analysis.risks.risks` of the table: one row per rule that fires, with its message.
+        :func:`analysis.judge.risks.risks` of the table: one row per rule that fires, with its message.
     """
 
     table: pd.DataFrame
@@ -97,12 +97,12 @@ def compare(
 ) -> Comparison:
     """Score every synthetic set against the real holdout and apply the collapse-risk rules.
 
-    ``options`` go to :func:`analysis.compare.compare` (``size``, ``seed``, ``k``, ``bins``,
-    ``with_mauve``, ``with_utility``, ...); ``rules`` to :func:`analysis.risks.risks` (default: the
+    ``options`` go to :func:`analysis.judge.compare.compare` (``size``, ``seed``, ``k``, ``bins``,
+    ``with_mauve``, ``with_utility``, ...); ``rules`` to :func:`analysis.judge.risks.risks` (default: the
     shipped ``risk_rules.toml``). Returns a :class:`Comparison`: ``.table`` is compare's table as is.
     """
-    from analysis.compare import compare as compare_table
-    from analysis.risks import risks
+    from analysis.judge.compare import compare as compare_table
+    from analysis.judge.risks import risks
 
     table = compare_table(samples, embeddings=embeddings, **options)
     return Comparison(table=table, risks=risks(table, rules))
@@ -114,7 +114,7 @@ class MapExplorer:
     Shown in a notebook it is an ``alt.JupyterChart`` (a widget that talks to the kernel, no other
     server): drag a box on the map and :meth:`selected` returns the samples inside it. nbconvert's
     static HTML shows the same chart without the selection. The chart is the app's
-    (:func:`analysis.mapview.points_map`): every point in a density image drawn in the kernel, so it
+    (:func:`analysis.maps.mapview.points_map`): every point in a density image drawn in the kernel, so it
     displays at any size, a million samples included, without Altair's row limit.
 
     Attributes
@@ -122,7 +122,7 @@ class MapExplorer:
     samples
         The sample table, index reset (``points["row"]`` is a position in it).
     points
-        :func:`analysis.explore.map_points`: one row per sample with its ``x``, ``y`` and ``set``.
+        :func:`analysis.maps.explore.map_points`: one row per sample with its ``x``, ``y`` and ``set``.
     chart
         The Altair chart drawn: the density image of every point, hoverable points where few enough.
     """
@@ -144,7 +144,7 @@ class MapExplorer:
 
     def selection(self) -> dict[str, list[float]] | None:
         """The box dragged on the map, ``{"x": [x0, x1], "y": [y0, y1]}``, or None."""
-        from analysis.charts import MAP_SELECTION
+        from analysis.views.charts import MAP_SELECTION
 
         if self._widget is None:
             return None
@@ -156,7 +156,7 @@ class MapExplorer:
 
         Every sample counts, not only the ones drawn. Empty when nothing is selected.
         """
-        from analysis.explore import in_box
+        from analysis.maps.explore import in_box
 
         box = box if box is not None else self.selection()
         mask = in_box(self.points, box)
@@ -187,23 +187,23 @@ def explore(
     Parameters
     ----------
     embeddings
-        Rows aligned with ``samples``; default :func:`analysis.embed.embed` (cached).
+        Rows aligned with ``samples``; default :func:`analysis.vectors.embed.embed` (cached).
     xy
-        The 2-D map; default :func:`analysis.project.project` of the embeddings (cached on disk),
+        The 2-D map; default :func:`analysis.maps.project.project` of the embeddings (cached on disk),
         with ``project_options`` (``n_neighbors``, ``min_dist``, ``seed``, ``fit_rows``).
     color_by
         ``set``, ``source``, ``method``, ``generation`` or ``label``.
     """
-    from analysis.explore import map_points
-    from analysis.mapview import points_map
+    from analysis.maps.explore import map_points
+    from analysis.maps.mapview import points_map
 
     samples = samples.reset_index(drop=True)
     if xy is None:
         if embeddings is None:
-            from analysis.embed import embed
+            from analysis.vectors.embed import embed
 
             embeddings = embed(samples["text"])
-        from analysis.project import project
+        from analysis.maps.project import project
 
         xy = project(embeddings, **project_options)
     points = map_points(samples, np.asarray(xy), hover=False)
@@ -217,11 +217,11 @@ def save_chart(chart: Any, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".png":
-        from analysis.charts import to_png
+        from analysis.views.charts import to_png
 
         path.write_bytes(to_png(chart))
     elif suffix == ".svg":
-        from analysis.charts import to_svg
+        from analysis.views.charts import to_svg
 
         path.write_text(to_svg(chart), encoding="utf-8")
     elif suffix in (".html", ".htm"):

@@ -1,0 +1,1 @@
+"""What people read: charts, the review summary, the HTML report, the Lesson, and the notebook API."""
