@@ -264,7 +264,7 @@ def test_density_image_puts_each_point_at_its_map_position_in_its_colour():
     assert pixels.shape == (50, 100, 4)
     assert tuple(pixels[-1, 0, :3]) == (255, 0, 0) and pixels[-1, 0, 3] > 0  # bottom row = smallest y
     assert tuple(pixels[0, -1, :3]) == (0, 0, 255) and pixels[0, -1, 3] > 0
-    assert (pixels[..., 3] > 0).sum() == 2  # nothing else is drawn
+    assert (pixels[..., 3] > 0).sum() == 8  # nothing else is drawn: each point 3 × 3 pixels, cut at the corner
     # a point outside the extent is not drawn
     outside = mapview.density_image(np.array([20.0]), np.array([1.0]), sets[:1], {"a": "#ff0000"}, extent)
     assert _pixels(outside)[..., 3].max() == 0
