@@ -9,7 +9,6 @@ from analysis.maps import explore, mapview
 from analysis.maps.gaps import real_regions
 from analysis.maps.regions import label_positions, region_name_layer
 from analysis.vectors.embed import embed
-from analysis.views import charts
 from pages._shared import (
     chart_downloads,
     current_dataset,
@@ -247,7 +246,7 @@ with user_errors("Drawing the map"):
             else f"points you can hover appear when at most {mapview.POINT_LIMIT:,} are in view: zoom in."
         )
     )
-    box = (event.get("selection") or {}).get(charts.MAP_SELECTION) if event else None
+    box = (event.get("selection") or {}).get(mapview.MAP_SELECTION) if event else None
     box_extent = mapview.Extent.of_box(box)
     zooms = st.container(horizontal=True)
     if zooms.button(

@@ -44,7 +44,7 @@ def test_the_map_draws_every_point_as_an_image_and_few_as_hoverable_points(point
     assert image["mark"]["type"] == "image" and key["mark"]["opacity"] == 0
     assert dots["mark"]["type"] == "circle" and marks["mark"]["filled"] is False
     (box,) = chart["params"]
-    assert box["name"] == charts.MAP_SELECTION and box["select"]["type"] == "interval"
+    assert box["name"] == mapview.MAP_SELECTION and box["select"]["type"] == "interval"
     assert [t["field"] for t in dots["encoding"]["tooltip"]][:3] == ["hover", "set", "label"]
 
 
@@ -134,7 +134,7 @@ def test_png_and_svg_export_render_offline(points):
 
 
 def test_a_set_keeps_its_colour_across_charts():
-    from analysis.views.charts import set_colors
+    from analysis.colors import set_colors
 
     one = set_colors(["llm", "real train", "rule-based"]).to_dict()
     two = set_colors(["rule-based", "llm", "real train", "real holdout"]).to_dict()

@@ -304,7 +304,6 @@ def test_difference_layer_is_red_where_synthetic_piles_up_and_blue_where_only_re
 
 def test_map_chart_spans_the_extent_and_its_payload_does_not_grow_with_the_points():
     from analysis.maps import mapview
-    from analysis.views import charts
 
     rng = np.random.default_rng(1)
     sizes = {}
@@ -322,7 +321,7 @@ def test_map_chart_spans_the_extent_and_its_payload_does_not_grow_with_the_point
     assert image["encoding"]["x"]["scale"]["domain"] == [extent.x0, extent.x1]
     assert image["encoding"]["y"]["scale"]["domain"] == [extent.y0, extent.y1]
     params = spec.get("params", []) + image.get("params", [])  # Altair lifts a layer's params to the top
-    assert charts.MAP_SELECTION in {param["name"] for param in params}
+    assert mapview.MAP_SELECTION in {param["name"] for param in params}
     datasets = spec["datasets"].values()
     assert any(str(row.get("url", "")).startswith("data:image/png;base64,") for rows in datasets for row in rows)
     bound = mapview.IMAGE_WIDTH * mapview.IMAGE_HEIGHT * 4 * 4 / 3 + 100_000  # an incompressible PNG in base64

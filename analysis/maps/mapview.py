@@ -25,9 +25,11 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from analysis.views.charts import MAP_SELECTION, map_tooltip, set_colors
+from analysis.colors import palette, set_colors
 
 __all__ = [
+    "MAP_SELECTION",
+    "map_tooltip",
     "IMAGE_WIDTH",
     "IMAGE_HEIGHT",
     "POINT_LIMIT",
@@ -44,6 +46,8 @@ __all__ = [
     "payload_bytes",
 ]
 
+#: The box selection's name on the map; the page reads ``event.selection[MAP_SELECTION]``.
+MAP_SELECTION = "box"
 #: Pixels of the density image (the chart's plotting area is drawn at this size).
 IMAGE_WIDTH, IMAGE_HEIGHT = 1100, 640
 #: Hoverable points drawn on top of the image when the extent holds this many or fewer.
@@ -57,28 +61,6 @@ _OTHERS_GREY = "#d4d4d4"
 SPREAD_BELOW = 60_000
 #: Pixels per side of a cell of the density layers (synthetic − real, real, synthetic).
 DENSITY_CELL = 16
-_PALETTE = [
-    "#4e79a7",
-    "#f28e2b",
-    "#e15759",
-    "#76b7b2",
-    "#59a14f",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#bab0ac",
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-]
 
 
 @dataclass(frozen=True)
@@ -112,28 +94,25 @@ class Extent:
         return (x >= self.x0) & (x <= self.x1) & (y >= self.y0) & (y <= self.y1)
 
 
+def map_tooltip() -> list[alt.Tooltip]:
+    """The hover of a point on the map: its text (plain), set, label, generation and id."""
+    return [
+        alt.Tooltip("hover:N", title="text"),
+        alt.Tooltip("set:N"),
+        alt.Tooltip("label:N"),
+        alt.Tooltip("generation:Q"),
+        alt.Tooltip("id:N"),
+    ]
+
+
 def color_key(values: pd.Series, by: str) -> dict[str, str]:
-    """Colour of each category of ``values``: the sets' colours of :func:`analysis.views.charts.set_colors`
+    """Colour of each category of ``values``: the sets' colours of :func:`analysis.colors.set_colors`
     for ``by="set"`` (a set keeps its colour from page to page), a fixed palette in sorted order otherwise."""
     names = sorted({str(value) for value in pd.unique(values)})
     if by == "set":
         scale = set_colors(names)
         return dict(zip(scale.domain, scale.range))
     return dict(zip(names, palette(len(names))))
-
-
-def palette(n: int) -> list[str]:
-    """``n`` distinct colours: the 20 of the categorical palette, then hues a golden angle apart at three
-    lightnesses (41 labels get 41 colours, not the palette twice)."""
-    import colorsys
-
-    extra = []
-    for i in range(max(0, n - len(_PALETTE))):
-        hue = (i * 0.381966) % 1.0
-        lightness = (0.38, 0.55, 0.7)[i % 3]
-        r, g, b = colorsys.hls_to_rgb(hue, lightness, 0.65)
-        extra.append(f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}")
-    return (_PALETTE + extra)[:n]
 
 
 def _canvas(extent: Extent, width: int, height: int):
@@ -287,7 +266,7 @@ def map_chart(
     """The map as an Altair layer chart in map coordinates: the density image spanning ``extent``,
     then ``points`` (hoverable; columns x, y, ``color_by``, hover, set, label, generation, id),
     ``marked`` points (black rings), and any further ``layers`` (e.g. region names as text marks
-    on the same x/y fields). The box selection :data:`analysis.views.charts.MAP_SELECTION` returns
+    on the same x/y fields). The box selection :data:`MAP_SELECTION` returns
     ``{"x": [a, b], "y": [c, d]}`` in map coordinates.
     """
     scale_x = alt.Scale(domain=[extent.x0, extent.x1], zero=False, nice=False)

@@ -144,7 +144,7 @@ class MapExplorer:
 
     def selection(self) -> dict[str, list[float]] | None:
         """The box dragged on the map, ``{"x": [x0, x1], "y": [y0, y1]}``, or None."""
-        from analysis.views.charts import MAP_SELECTION
+        from analysis.maps.mapview import MAP_SELECTION
 
         if self._widget is None:
             return None

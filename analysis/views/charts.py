@@ -6,6 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from analysis.colors import set_colors
 from analysis.corpus import word_counts
 from analysis.metrics.catalog import CATALOG
 from analysis.views.simulation_charts import generation_histogram, generation_scatter, simulation_curves, weight_bars
@@ -13,7 +14,6 @@ from analysis.views.simulation_charts import generation_histogram, generation_sc
 __all__ = [
     "count_bars",
     "length_histogram",
-    "MAP_SELECTION",
     "tail_coverage_bars",
     "zipf_curves",
     "label_heatmap",
@@ -27,55 +27,9 @@ __all__ = [
     "generation_scatter",
     "trend_chart",
     "ab_differences",
-    "map_tooltip",
-    "set_colors",
     "to_png",
     "to_svg",
 ]
-
-#: Real data in greys (darkest: the holdout reference; "real" light, so synthetic points read over it on a map),
-#: synthetic sets in a categorical palette.
-_REAL_COLORS = {"real": "#bdbdbd", "real holdout": "#2b2b2b", "real train": "#8c9aa3"}
-_SYNTHETIC_COLORS = [
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#bcbd22",
-    "#17becf",
-    "#aec7e8",
-    "#ffbb78",
-    "#98df8a",
-    "#ff9896",
-    "#c5b0d5",
-]
-
-
-def map_tooltip() -> list[alt.Tooltip]:
-    """The hover of a point on the map: its text (plain), set, label, generation and id."""
-    return [
-        alt.Tooltip("hover:N", title="text"),
-        alt.Tooltip("set:N"),
-        alt.Tooltip("label:N"),
-        alt.Tooltip("generation:Q"),
-        alt.Tooltip("id:N"),
-    ]
-
-
-def set_colors(names) -> alt.Scale:
-    """The colour scale of set names, the same in every chart: a set keeps its colour from page to page.
-
-    Real sets are grey; synthetic sets take the palette in sorted order of name, so "llm" has the
-    same colour wherever the same sets are shown.
-    """
-    names = sorted({str(name) for name in names})
-    synthetic = [name for name in names if name not in _REAL_COLORS]
-    colors = {name: _SYNTHETIC_COLORS[i % len(_SYNTHETIC_COLORS)] for i, name in enumerate(synthetic)}
-    colors.update({name: _REAL_COLORS[name] for name in names if name in _REAL_COLORS})
-    return alt.Scale(domain=names, range=[colors[name] for name in names])
 
 
 def count_bars(table: pd.DataFrame, by: str, *, title: str | None = None) -> alt.Chart:
@@ -118,9 +72,6 @@ def length_histogram(samples: pd.DataFrame, *, by: str = "method", bins: int = 4
 
 
 # --- Embedding map -----------------------------------------------------------------------------
-
-#: The box selection's name on the map; the page reads ``event.selection[MAP_SELECTION]``.
-MAP_SELECTION = "box"
 
 
 # --- Tail coverage -----------------------------------------------------------------------------

@@ -25,10 +25,10 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from analysis.colors import set_colors
 from analysis.judge.compare import BASELINE, COVERAGE_METRICS
 from analysis.maps.explore import set_names
 from analysis.metrics.fidelity import coverage_unsupported
-from analysis.views.charts import set_colors
 
 __all__ = [
     "SetVerdict",
