@@ -214,7 +214,7 @@ def add_named_file_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--holdout", type=float, default=0.1)
     parser.add_argument(
-        "--rules", help="a rules TOML file with [[rule]] and [[trend]] tables (default: analysis/risk_rules.toml)"
+        "--rules", help="a rules TOML file with [[rule]] and [[trend]] tables (default: analysis/judge/risk_rules.toml)"
     )
     parser.add_argument("--no-mauve", action="store_true", help="skip MAUVE (k-means; a few seconds a set)")
 

@@ -76,7 +76,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     comparison.add_argument("--size", type=int, help="samples per set (default: the smallest set)")
     comparison.add_argument("--seed", type=int, default=0)
     comparison.add_argument("--holdout", type=float, default=0.1)
-    comparison.add_argument("--rules", help="a risk-rules TOML file (default: analysis/risk_rules.toml)")
+    comparison.add_argument("--rules", help="a risk-rules TOML file (default: analysis/judge/risk_rules.toml)")
     comparison.add_argument("--no-mauve", action="store_true", help="skip MAUVE (k-means; a few seconds a set)")
     add_engine_options(comparison)
     comparison.set_defaults(run=command_compare)

@@ -88,7 +88,7 @@ def accuracy_rule(
         deviation of each metric over ``rounds`` half-samples (half of every set and of the holdout, drawn without
         replacement) of the reference vectors: for a mean, exactly the standard error at the full size, the
         bootstrap's estimate, but without the repeated rows a with-replacement bootstrap puts at distance 0,
-        which shrink every k-NN radius. Verdicts: the risk rules (``rules``, default ``analysis/risk_rules.toml``)
+        which shrink every k-NN radius. Verdicts: the risk rules (``rules``, default ``analysis/judge/risk_rules.toml``)
         on those metrics, per set, ``ok``/``warning``/``alarm``.
 
     ``table``: one row per check (``set``, ``metric``, ``reference``, ``fast``, ``change``, ``noise`` (its

@@ -1,6 +1,6 @@
 """Collapse-risk rules: readable thresholds on `compare` metrics, not an unexplained score.
 
-The rules live in a TOML file (default ``analysis/risk_rules.toml``); each says which metric,
+The rules live in a TOML file (default ``analysis/judge/risk_rules.toml``); each says which metric,
 which way, which threshold (absolute, or a multiple of the real-train baseline, with an optional floor), how
 severe, and the
 sentence to show. :func:`risks` returns the rules that fire for each set, with the numbers.
@@ -49,7 +49,7 @@ def _read_rules(path: Path) -> dict[str, Any]:
     """The parsed TOML of a rules file, read with the data files' guards: a pipe, a device, a folder or a
     file over :data:`RULES_MAX_BYTES` is refused before it can block or fill the memory."""
     try:
-        raw = read_small_file(path, "a rules TOML file (analysis/risk_rules.toml is an example)", RULES_MAX_BYTES)
+        raw = read_small_file(path, "a rules TOML file (analysis/judge/risk_rules.toml is an example)", RULES_MAX_BYTES)
     except CorpusError as exc:
         raise RulesError(f"Cannot read the rules: {exc}") from None
     try:

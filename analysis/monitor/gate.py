@@ -73,7 +73,7 @@ def gate(table: pd.DataFrame, rules: str | Path | None = None) -> GateResult:
         A :func:`analysis.judge.compare.compare` table.
     rules
         A TOML rules file with ``[[rule]]`` (level) and ``[[trend]]`` tables; default the
-        shipped ``analysis/risk_rules.toml``. The file given is the whole rule set: a file without
+        shipped ``analysis/judge/risk_rules.toml``. The file given is the whole rule set: a file without
         ``[[trend]]`` tables has no trend rules.
 
     Returns

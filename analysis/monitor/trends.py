@@ -153,7 +153,7 @@ def warnings(history: pd.DataFrame, rules: str | Path | list[dict[str, Any]] | N
         :func:`demo_history`).
     rules
         A rules file, a list of rules from :func:`analysis.judge.risks.load_trend_rules`, or ``None``
-        for the shipped ``[[trend]]`` rules of ``analysis/risk_rules.toml``.
+        for the shipped ``[[trend]]`` rules of ``analysis/judge/risk_rules.toml``.
 
     Returns
     -------
