@@ -63,7 +63,8 @@ def hand_gaps(xy: np.ndarray) -> GapReport:
         for i, (name, row) in enumerate(zip(GAP_NAMES, (0, -1)))
     ]
     gaps = [
-        Gap("rule-based", r.id, r.name, 20 - 5 * r.id, 0.1 * r.id, 0.8, ["a", "b"], {"Science": 3}) for r in regions
+        Gap("rule-based", r.id, r.name, 20 - 5 * r.id, 0.1 * r.id, 0.8, ["a", "b"], {"Science": 3}, 0.12, 0.0)
+        for r in regions
     ]
     return GapReport(regions=regions, gaps={"rule-based": gaps, "<img src=x onerror=alert(2)>": []}, rule="a rule")
 
@@ -171,11 +172,17 @@ def test_the_report_opens_with_the_summary_and_folds_the_details(report):
     assert re.search(r"Overall: (ok|warning|alarm)", text)
     # the top named gaps, by name, with the numbers
     assert "Top named gaps" in text and all(name in text for name in GAP_NAMES)
-    assert "rule-based misses: volcano / lava / eruption (20 uncovered; 0% covered, real 80%)" in text
+    assert (  # the one gap sentence, with k-NN coverage where it is a number
+        "rule-based misses: volcano / lava / eruption: 12% of real, 0% of rule-based "
+        "(k-NN coverage 0%, real data of the same size 80%)" in text
+    )
     assert "No gap: <img src=x onerror=alert(2)>." in text
     # the recommended mixture: real share, weights and the metrics it reaches beside all-real data
     assert "Recommended mixture" in text and "Keep 30% real" in text and "possible mixtures compared" in text
-    assert "tail coverage (rarest 10%)" in text and "all real" in text
+    assert "all real" in text and "distinct-2" in text
+    # about 30 holdout samples: below coverage's floor, so the card quotes no coverage and says why
+    card = text.split("Recommended mixture")[1]
+    assert "tail coverage (rarest 10%)" not in card and "Coverage is not reported" in text
     # and the map with the gaps circled and named
     summary = html[html.index('id="at-a-glance"') : html.index('<details id="')]
     assert "<svg" in summary and "volcano / lava / eruption" in summary
