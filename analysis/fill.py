@@ -31,7 +31,7 @@ import pandas as pd
 from analysis.errors import CollapseLabError
 from analysis.generate import GenerationReport, generate
 from analysis.judge.compare import set_name as name_of
-from analysis.maps.gaps import Gap, GapReport, find_gaps
+from analysis.maps.gaps import Gap, GapReport, find_gaps, percent_text
 from analysis.maps.regions import unit_rows
 from analysis.metrics.fidelity import nearest_similarity
 from analysis.metrics.novelty import NEAR_COPY, copies
@@ -98,8 +98,8 @@ class FillResult:
         )
         where = f"{self.landed_in_gap} of {self.kept} kept landed in the region" if self.kept else "none kept"
         return (
-            f"{self.name}: {_pct(b['set_share'])} → {_pct(a['set_share'])} of {self.set} "
-            f"(real {_pct(a['real_share'])}); {verdict}. {self.method}: {self.kept} of {self.requested} kept, "
+            f"{self.name}: {percent_text(b['set_share'])} → {percent_text(a['set_share'])} of {self.set} "
+            f"(real {percent_text(a['real_share'])}); {verdict}. {self.method}: {self.kept} of {self.requested} kept, "
             f"{self.dropped_copies} dropped as copies of real samples; {where}."
         )
 
@@ -142,10 +142,6 @@ class FillResult:
             "seconds": self.seconds,
             "sentence": self.sentence(),
         }
-
-
-def _pct(share: float) -> str:
-    return "—" if share != share else f"{100 * share:.1f}%"
 
 
 def resolve_region(report: GapReport, region: int | str) -> int:

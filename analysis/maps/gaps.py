@@ -60,6 +60,7 @@ from analysis.maps.regions import FIT_AT_MOST, Region, RegionMap, find_regions, 
 from analysis.vectors.embed import default_cache_dir
 
 __all__ = [
+    "percent_text",
     "Gap",
     "GapReport",
     "Region",
@@ -118,8 +119,8 @@ RULE = (
 )
 
 
-def _pct(share: float) -> str:
-    """A share as a user reads it: ``17%``, ``2.3%``, ``0.3%``, ``0%``."""
+def percent_text(share: float) -> str:
+    """A share as a user reads it: ``17%``, ``2.3%``, ``0.3%``, ``0.05%``, ``0%`` (``—`` when not a number)."""
     if not np.isfinite(share):
         return "—"
     value = 100 * share
@@ -127,8 +128,6 @@ def _pct(share: float) -> str:
         return "0%"
     if value >= 10:
         return f"{value:.0f}%"
-    if value >= 1:
-        return f"{value:.1f}%"
     return f"{value:.1f}%" if value >= 0.1 else f"{value:.2f}%"
 
 
@@ -163,7 +162,7 @@ class Gap:
 
     def sentence(self) -> str:
         """The gap as a user reads it: ``"court / judge / law (law): 17% of real, 0.3% of llm"``."""
-        return f"{self.name}: {_pct(self.real_share)} of real, {_pct(self.set_share)} of {self.set}"
+        return f"{self.name}: {percent_text(self.real_share)} of real, {percent_text(self.set_share)} of {self.set}"
 
     def to_dict(self) -> dict:
         out = {

@@ -35,7 +35,16 @@ import numpy as np
 import pandas as pd
 
 from analysis.judge.compare import set_name
-from analysis.maps.gaps import ALPHA, MAX_RATIO, RULE, GapReport, bh_reject, find_gaps, occupancy_pvalues
+from analysis.maps.gaps import (
+    ALPHA,
+    MAX_RATIO,
+    RULE,
+    GapReport,
+    bh_reject,
+    find_gaps,
+    occupancy_pvalues,
+    percent_text,
+)
 from analysis.metrics.diversity import tokenize
 
 __all__ = [
@@ -94,18 +103,6 @@ LOST_TOKEN_COLUMNS = ["token", "real_count", "real_samples", "lost_in", "count_b
 LOST_FIRST_COLUMNS = ["generation", "set", "regions halved", "regions lost (gap rule)", "rare tokens lost", "examples"]
 #: Tokens listed by name in a sentence or a table cell.
 TOKENS_SHOWN = 8
-
-
-def _pct(share: float) -> str:
-    """A share as a user reads it: ``17%``, ``2.3%``, ``0.3%``, ``0%``."""
-    if not np.isfinite(share):
-        return "—"
-    value = 100 * share
-    if value == 0:
-        return "0%"
-    if value >= 10:
-        return f"{value:.0f}%"
-    return f"{value:.1f}%" if value >= 0.1 else f"{value:.2f}%"
 
 
 def _g(generation: int) -> str:
@@ -209,14 +206,15 @@ class LossLedger:
             for row in halved.itertuples(index=False):
                 lines.append(
                     f"region '{row.name}' lost half its share between {_g(row.from_generation)} and "
-                    f"{_g(row.to_generation)} ({_pct(row.share_before)} → {_pct(row.share_after)}; "
-                    f"real {_pct(row.real_share)})"
+                    f"{_g(row.to_generation)} ({percent_text(row.share_before)} → {percent_text(row.share_after)}; "
+                    f"real {percent_text(row.real_share)})"
                 )
             lost = self.lost_regions[self.lost_regions["lost_in"] == generation]
             for row in lost.itertuples(index=False):
                 lines.append(
-                    f"region '{row.name}' fell under the gap rule in {_g(generation)}: {_pct(row.real_share)} of real, "
-                    f"{_pct(row.share_at_loss)} of {row.set}"
+                    f"region '{row.name}' fell under the gap rule in {_g(generation)}: "
+                    f"{percent_text(row.real_share)} of real, "
+                    f"{percent_text(row.share_at_loss)} of {row.set}"
                 )
             tokens = self.lost_tokens[self.lost_tokens["lost_in"] == generation]
             if generation == self.generations[0]:
