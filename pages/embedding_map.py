@@ -4,7 +4,6 @@ import numpy as np
 import streamlit as st
 
 from analysis.corpus import samples_bytes
-from analysis.judge.compare import CompareError, coverage_reference
 from analysis.maps import explore, mapview
 from analysis.maps.gaps import real_regions
 from analysis.maps.regions import label_positions, region_name_layer
@@ -113,22 +112,14 @@ with user_errors("Drawing the map"):
         "blue cells more real than synthetic (synthetic rarely goes).",
     )
     toggles = st.columns(2)
-    mark_uncovered = toggles[0].toggle(
-        "Mark real holdout samples no synthetic sample covers",
-        key="map_uncovered",
-        help="The real holdout is the reference of Tail coverage and Method comparison too: "
-        "a holdout sample is covered when its k-NN ball among the holdout (k = 5) holds a sample of the shown "
-        "synthetic sets (all of each set), "
-        "the per-sample form of the coverage metric (Naeem et al. 2020). Train samples are not judged. Below "
-        "200 holdout samples nothing is marked: the balls are too wide to tell.",
-    )
     mark_gaps = toggles[0].toggle(
         "Mark the real regions the shown sets miss",
         key="map_gaps",
         help="The named gaps of Tail coverage and the report: a region of the real data is a gap of a set when "
         "the set holds far less of it than real data of the same size does (occupancy; see Tail coverage for the "
         "rule). The real samples of every region that is a gap of a shown set are ringed. No holdout is needed, "
-        "so this works at a few hundred real samples.",
+        "so this works at a few hundred real samples. It is the one definition of a gap on every page: Tail "
+        "coverage, Method comparison, the report and the gate say the same regions.",
     )
 
     visible_mask = ((points["source"] == "real") | points["set"].isin(shown_sets)).to_numpy()
@@ -178,25 +169,6 @@ with user_errors("Drawing the map"):
     marked, marked_title, ringable = None, "marked", 0
     real_rows = points.index[points["source"] == "real"].to_numpy()
     synthetic_rows = visible.index[visible["source"] != "real"].to_numpy()
-    if mark_uncovered:
-        try:
-            reference = coverage_reference(samples, embeddings, k=5)
-        except CompareError as exc:  # no holdout to judge
-            toggles[1].warning(str(exc), icon=":material/warning:")
-        else:
-            if reference.unsupported:
-                toggles[1].warning(f"Nothing is marked. {reference.unsupported}", icon=":material/warning:")
-            else:
-                with st.spinner("Finding the holdout samples no synthetic sample covers…"):
-                    uncovered = explore.uncovered_real(reference, embeddings, synthetic_rows)
-                toggles[1].caption(
-                    f"{int(uncovered.sum()):,} of {reference.size:,} real holdout samples ({uncovered.mean():.1%}) "
-                    f"are not covered by the shown synthetic sets ({reference.k}-NN balls of the holdout, "
-                    "as on Tail coverage); they are ringed in black."
-                )
-                marked, ringable = mapview.ringed(points, reference.rows[uncovered], samples["text"], extent)
-                marked_title = "not covered"
-
     if mark_gaps:
         chosen = samples[((points["source"] == "real") | points["set"].isin(shown_sets)).to_numpy()]
         gap_report, gap_note = (None, "No synthetic set is shown.") if not shown_sets else (None, "")

@@ -1,4 +1,4 @@
-"""One definition of coverage and its floor (issue 17): the map's marks, Tail coverage and compare agree.
+"""One definition of coverage and its floor (issue 17): the holdout balls, Tail coverage and compare agree.
 
 The fixture is the case of the issue in deterministic vectors: 600 real samples on six topics (100
 each), 300 synthetic samples on two of them. Each topic is a unit disc in its own plane, the topics
@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.judge.compare import CompareError, compare, coverage_reference
+from analysis.judge.compare import compare, coverage_reference
 from analysis.judge.coverage import tail_report
-from analysis.maps import explore
 from analysis.metrics import fidelity, tails
 
 pytestmark = pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # Fréchet distance on flat discs
@@ -85,8 +84,6 @@ def test_a_small_holdout_never_credits_a_topic_without_synthetic_text():
 
     reference = coverage_reference(samples, x)
     assert reference.size == 60 and reference.unsupported == report.unsupported
-    with pytest.raises(CompareError, match="not reported"):
-        explore.uncovered_real(reference, x, synthetic_rows(samples))
 
 
 def test_with_enough_holdout_absent_topics_are_not_covered_and_the_three_views_agree():
@@ -98,15 +95,15 @@ def test_with_enough_holdout_absent_topics_are_not_covered_and_the_three_views_a
     assert llm[sorted(COVERED)].tolist() == [1.0, 1.0]
     assert (llm[sorted(set(TOPICS) - COVERED)] == 0).all()
 
-    # the map: the same holdout samples are uncovered as on the Tail coverage page (the set is whole there)
+    # the holdout balls: the same samples are uncovered as Tail coverage lists (the set is whole there)
     reference = coverage_reference(samples, x)
-    uncovered = explore.uncovered_real(reference, x, synthetic_rows(samples))
-    map_ids = set(samples["id"].to_numpy()[reference.rows[uncovered]])
-    assert len(map_ids) == 200  # the four topics without synthetic text, 50 holdout samples each
-    tail_missed = tail_report(samples, x, bins=10, missed=len(map_ids))
-    assert set(tail_missed.missed["id"]) == map_ids
+    uncovered = ~reference.covered(x[synthetic_rows(samples)])
+    ball_ids = set(samples["id"].to_numpy()[reference.rows[uncovered]])
+    assert len(ball_ids) == 200  # the four topics without synthetic text, 50 holdout samples each
+    tail_missed = tail_report(samples, x, bins=10, missed=len(ball_ids))
+    assert set(tail_missed.missed["id"]) == ball_ids
 
-    # compare: its coverage is the share the map does not mark, and it says which balls
+    # compare: its coverage is the share the balls do not leave uncovered, and it says which balls
     table = compare(samples, embeddings=x, with_mauve=False, with_utility=False).set_index(["set", "metric"])
     coverage = table.loc[("llm", "coverage")]
     assert coverage["value"] == pytest.approx(1 - uncovered.mean()) == pytest.approx(100 / 300)

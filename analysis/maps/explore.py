@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.judge.compare import CompareError, CoverageReference, set_name
+from analysis.judge.compare import set_name
 
 __all__ = [
     "map_points",
@@ -21,7 +21,6 @@ __all__ = [
     "text_matches",
     "focus_mask",
     "nearest_rows",
-    "uncovered_real",
     "nearest_synthetic",
     "TOOLTIP_CHARS",
 ]
@@ -193,21 +192,6 @@ def nearest_rows(
         similarity[start : start + len(pool)] = (pool @ query) / norms
     best = np.argsort(-similarity, kind="stable")[:n]
     return pd.DataFrame({"row": rows[best], "similarity": similarity[best].astype(float)})
-
-
-def uncovered_real(reference: CoverageReference, embeddings: np.ndarray, synthetic_rows: np.ndarray) -> np.ndarray:
-    """For each row of ``reference`` (:func:`analysis.judge.compare.coverage_reference`, the real holdout):
-    True when no synthetic row lies inside its k-NN ball.
-
-    The per-sample complement of coverage, with the same balls as the Tail coverage page and
-    ``compare``, so the samples marked here are the ones those call uncovered (for the same
-    synthetic rows). Raises :class:`analysis.judge.compare.CompareError` when the reference is below the
-    coverage floor. With no synthetic rows every reference row is uncovered.
-    """
-    if reference.unsupported:
-        raise CompareError(reference.unsupported)
-    synthetic_rows = np.asarray(synthetic_rows, dtype=int)
-    return ~reference.covered(np.asarray(embeddings)[synthetic_rows])
 
 
 def nearest_synthetic(embeddings: np.ndarray, row: int, synthetic_rows: np.ndarray, *, n: int = 5) -> pd.DataFrame:

@@ -41,8 +41,6 @@ def test_embedding_map_opens_on_the_demo_and_reacts_to_its_controls():
     assert "Drag a box" in " ".join(c.value for c in at.caption)
 
     rerun_ok(at.selectbox(key="map_color").set_value("label"))
-    rerun_ok(at.toggle(key="map_uncovered").set_value(True))
-    assert any("are not covered by the shown synthetic sets" in c.value for c in at.caption)
     rerun_ok(at.multiselect(key="map_sets").set_value(["llm", "llm g2", "llm g3"]))
     rerun_ok(at.selectbox(key="map_density").set_value("real"))
     assert len(charts(at)) == 1
