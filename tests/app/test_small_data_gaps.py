@@ -1,0 +1,89 @@
+"""Issue 30: the app on the data users bring first, 1,000 real samples and 200 synthetic, names what the synthetic
+set misses with occupancy numbers on the map, in Tail coverage and in the report, with no command-line step.
+
+The real set is 1,000 demo texts (seeded); the synthetic set is 200 other demo texts with no text of Geography
+(11 % of the demo, about 110 of the 1,000 real): the gap every page must name. The texts are the demo's, so
+their vectors are the shipped ones and no model encodes.
+"""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.corpus import LoadReport
+from analysis.demo import load_demo
+from analysis.workspace import Workspaces
+from tests.app.test_app import APP
+
+pytestmark = pytest.mark.slow  # the demo's shipped vectors and the app
+MISSING = "Geography"
+
+
+def part(name: str, rows: int, source: str, method: str) -> dict:
+    report = LoadReport(path=name, format="csv", rows_read=rows, rows_kept=rows).to_dict()
+    return {"name": name, "source": source, "method": method, "rows": rows, "report": report}
+
+
+@pytest.fixture(scope="module")
+def small_samples() -> pd.DataFrame:
+    """1,000 real demo texts (10 % holdout, as loaded) and 200 llm texts without Geography."""
+    demo = load_demo(synthetic=False)
+    demo = demo[demo["source"] == "real"].reset_index(drop=True)
+    order = np.random.default_rng(30).permutation(len(demo))
+    real = demo.iloc[order[:1000]].assign(source="real", method="real", generation=0)
+    real["split"] = np.where(np.arange(1000) % 10 == 0, "holdout", "train")
+    pool = demo.iloc[order[1000:]]
+    llm = (
+        pool[pool["label"] != MISSING].iloc[:200].assign(source="synthetic", method="llm", generation=1, split="train")
+    )
+    samples = pd.concat([real, llm], ignore_index=True)
+    samples["id"] = [f"s{i}" for i in range(len(samples))]
+    assert (real["label"] == MISSING).mean() >= 0.1
+    return samples
+
+
+@pytest.fixture
+def small_workspace(small_samples) -> str:
+    """:func:`small_samples` as the shared workspace ``first-files`` (the workspaces' folder is per test)."""
+    Workspaces(os.environ["COLLAPSE_LAB_WORKSPACE"]).shared("first-files").save(
+        small_samples,
+        name="1,000 real + 200 llm",
+        parts=[part("real.csv", 1000, "real", "real"), part("llm.csv", 200, "synthetic", "llm")],
+    )
+    return "first-files"
+
+
+def opened(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=600)
+    at.query_params["workspace"] = "first-files"
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    return at
+
+
+def test_tail_coverage_names_the_missing_topic_with_occupancy_numbers(small_workspace) -> None:
+    at = opened("pages/tail_coverage.py")
+    said = [m.value for m in at.markdown if m.value.startswith("**llm misses: ")]
+    assert len(said) == 1 and MISSING in said[0] and "% of real, " in said[0], said
+    gaps = next(d.value for d in at.dataframe if "share of real" in d.value.columns)
+    assert gaps.astype(str).apply(lambda column: column.str.contains(MISSING)).any(axis=None), gaps
+
+
+def test_the_map_rings_the_missing_topic(small_workspace) -> None:
+    at = opened("pages/embedding_map.py")
+    at.toggle(key="map_gaps").set_value(True).run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    ringed = next(c.value for c in at.caption if "regions the shown sets miss are ringed" in c.value)
+    assert MISSING in ringed and " of real, " in ringed
+
+
+def test_the_report_names_the_missing_topic(small_workspace) -> None:
+    at = opened("pages/monitor.py")
+    at.button(key="monitor_report").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    report = at.session_state["monitor_report_html"][1].decode()
+    assert MISSING in report and "of real, " in report
