@@ -281,7 +281,7 @@ def test_without_labels_the_regions_are_named_clusters_with_their_main_labels() 
     vectors = embed_fake(real["text"])
     assert not usable_labels(None) and not usable_labels(np.arange(len(real)).astype(str))  # an id column
     found = fit_regions(real["text"], vectors, labels=real["label"], by_label=False)
-    assert len(found.regions) == region_count(len(real)) == 16
+    assert len(found.regions) == region_count(len(real)) == 10  # √1,000 / 3.2
     for region in found.regions:
         members = real["label"].to_numpy()[found.members(region.id)]
         assert region.labels[0] == pd.Series(members).value_counts().index[0]
@@ -312,7 +312,7 @@ def test_fit_regions_is_deterministic() -> None:
     vectors = embed_fake(real["text"])
     first, second = fit_regions(real["text"], vectors, seed=0), fit_regions(real["text"], vectors, seed=0)
     assert named(first.regions) == named(second.regions) and np.array_equal(first.labels, second.labels)
-    assert len(first.regions) == 16  # no labels given: k-means
+    assert len(first.regions) == 10  # no labels given: k-means, √1,000 / 3.2 regions
     assert [r.size for r in first.regions] == sorted((r.size for r in first.regions), reverse=True)
 
 

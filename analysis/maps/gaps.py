@@ -246,7 +246,7 @@ class GapReport:
 
 
 _REAL_REGIONS: OrderedDict[str, RegionMap] = OrderedDict()
-_REAL_REGIONS_FORMAT = 1  # part of every key: bump when fit_regions changes
+_REAL_REGIONS_FORMAT = 2  # part of every key: bump when fit_regions changes
 
 
 def real_regions(
