@@ -14,6 +14,8 @@ from analysis.corpus import (
     load_samples,
     read_samples,
     read_table,
+    samples_from_frame,
+    with_holdout,
 )
 
 ROWS = [
@@ -494,3 +496,20 @@ def test_bad_options_are_refused_before_reading(tmp_path, options, message):
         read_samples(synthetic_only, method="llm", **options)
     with pytest.raises(CorpusError, match=message):
         read_samples(tmp_path / "missing.csv", method="llm", **options)  # before the file is looked at
+
+
+def test_with_holdout_draws_the_real_holdout_again_as_a_load_with_that_share_would():
+    """Issue 30: the app's holdout share. A larger share only adds to the reference; synthetic rows stay train."""
+    texts = [f"sample number {i} about things" for i in range(400)]
+    real = samples_from_frame(pd.DataFrame({"text": texts}), source="real", holdout_fraction=0.1)[0]
+    synthetic = samples_from_frame(pd.DataFrame({"text": texts[:50]}), source="synthetic", method="llm")[0]
+    both = pd.concat([real, synthetic], ignore_index=True)
+    loaded_at_03 = samples_from_frame(pd.DataFrame({"text": texts}), source="real", holdout_fraction=0.3)[0]
+
+    raised = with_holdout(both, 0.3)
+    assert raised["split"].iloc[:400].tolist() == loaded_at_03["split"].tolist()
+    assert (raised["split"].iloc[400:] == "train").all()
+    before, after = both["split"] == "holdout", raised["split"] == "holdout"
+    assert (after | ~before).all() and after.sum() > before.sum()  # nested: every earlier holdout sample stays
+    assert both["split"].equals(with_holdout(raised, 0.1)["split"])  # back to the share it was loaded with
+    assert raised.drop(columns="split").equals(both.drop(columns="split"))

@@ -37,6 +37,7 @@ from analysis.corpus.schema import (
     check_load_options,
     metadata_columns,
     sample_id,
+    with_holdout,
 )
 from analysis.corpus.writers import WRITE_FORMATS, samples_bytes, write_samples
 
@@ -59,6 +60,7 @@ __all__ = [
     "combine_samples",
     "metadata_columns",
     "assign_split",
+    "with_holdout",
     "sample_id",
     "detect_format",
     "write_samples",

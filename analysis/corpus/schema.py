@@ -213,6 +213,16 @@ def holdout_rows(texts: pd.Series, rows: np.ndarray, holdout_fraction: float = 0
     return held
 
 
+def with_holdout(samples: pd.DataFrame, holdout_fraction: float) -> pd.DataFrame:
+    """``samples`` with the real rows' hold-out drawn again at ``holdout_fraction`` (:func:`holdout_rows`, as a load
+    with that fraction draws it); every other row stays ``train``. The hold-outs are nested: a larger fraction
+    keeps every sample a smaller one held out, so raising the share only adds to the reference."""
+    real = (samples["source"] == "real").to_numpy()
+    held = holdout_rows(samples["text"], real, holdout_fraction)
+    kind = samples["split"].dtype if "split" in samples else object
+    return samples.assign(split=pd.Series(np.where(held, "holdout", "train"), index=samples.index).astype(kind))
+
+
 # --------------------------------------------------------------------------- load options
 
 

@@ -157,7 +157,8 @@ def coverage_unsupported(n: int, k: int, *, reference: str = "real reference") -
         f"Coverage is not reported: the {reference} has {n:,} samples, and coverage with k = {k} neighbours "
         f"needs at least {floor:,} (40 × k). Among {n:,} samples each sample's {k}-NN ball spans about "
         f"{k / max(n, 1):.0%} of the real data, wide enough to credit a set with regions it has no text in. "
-        f"Load more real data, or hold out a larger share of it (10 % by default; --holdout 0.3 on the command line)."
+        f"Load more real data, or hold out a larger share of it (10 % by default: the holdout share on the Data "
+        f"page, or --holdout 0.3 on the command line). Named gaps need no holdout."
     )
 
 
