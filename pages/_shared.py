@@ -11,10 +11,12 @@ the page edge.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +27,12 @@ import streamlit as st
 from analysis import demo
 from analysis.errors import CollapseLabError
 from analysis.export import csv_bytes
+from analysis.io import bytes_sha256
 from analysis.judge.compare import cached_compare
 from analysis.maps.explore import set_names
 from analysis.maps.project import cached_projection, project
 from analysis.mixture import MixtureEngine
+from analysis.once import run_once
 from analysis.progress import ProgressMeter
 from analysis.vectors.embed import PreparedTexts, cached_count, embed, model_id, prepare_texts
 from analysis.views import charts
@@ -462,27 +466,56 @@ def _projection(
 _SERVED: dict[tuple, None] = {}  # maps _projection served lately: a rerun skips the disk check (a 21 MB hash)
 
 
+def _waiting_note(text: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """A ``waiting`` callback for :func:`analysis.once.run_once` that shows ``text`` with the seconds waited, and a
+    function that removes the note. Each update is an ``st`` call, where Streamlit stops the run of a closed tab
+    (or reruns after a widget change): the wait then ends there, holding nothing."""
+    shown: dict[str, Any] = {}
+    start = time.monotonic()
+
+    def waiting() -> None:
+        if "note" not in shown:
+            shown["note"] = st.empty()
+        shown["note"].info(f"{text} ({time.monotonic() - start:.0f} s)", icon=":material/hourglass_top:")
+
+    def done() -> None:
+        if "note" in shown:
+            shown["note"].empty()
+
+    return waiting, done
+
+
 def dataset_projection(
     samples: pd.DataFrame, embeddings: np.ndarray, sha256: str, *, fit_on_real: bool, **params
 ) -> np.ndarray:
-    """The 2-D map of the dataset: from memory, from the disk cache, or fitted now with a progress bar."""
+    """The 2-D map of the dataset: from memory, from the disk cache, or fitted now with a progress bar.
+
+    A map is fitted once per dataset version and parameters in the server (:func:`analysis.once.run_once`): a
+    session that asks while another fits it waits (a note says so), then reads the map from the disk cache; if
+    the fitting session failed, the next one fits it.
+    """
     fit_rows = (samples["source"] == "real").to_numpy() if fit_on_real else None
     strata = np.asarray(set_names(samples))  # above FIT_LIMIT rows each set keeps its share of the fitted sample
     key = (sha256, fit_on_real, tuple(sorted(params.items())))
-    if key not in _SERVED and cached_projection(embeddings, fit_rows=fit_rows, strata=strata, **params) is None:
-        bar = st.progress(0.0, text=f"Fitting the UMAP map of {len(samples):,} samples (once; then it is cached)…")
 
-        def show(stage: str, fraction: float) -> None:
-            bar.progress(fraction, text=f"UMAP: {stage}")
+    def cached() -> np.ndarray | None:
+        return cached_projection(embeddings, fit_rows=fit_rows, strata=strata, **params)
 
-        xy = project(
-            embeddings,
-            fit_rows=fit_rows,
-            strata=strata,
-            progress=show,
-            **params,
-        )
-        bar.empty()
+    if key not in _SERVED and cached() is None:
+
+        def fit() -> np.ndarray:
+            bar = st.progress(0.0, text=f"Fitting the UMAP map of {len(samples):,} samples (once; then it is cached)…")
+
+            def show(stage: str, fraction: float) -> None:
+                bar.progress(fraction, text=f"UMAP: {stage}")
+
+            xy = project(embeddings, fit_rows=fit_rows, strata=strata, progress=show, **params)
+            bar.empty()
+            return xy
+
+        waiting, done = _waiting_note("Another session is computing this map; waiting…")
+        xy = run_once(("map", *key), fit, ready=cached, waiting=waiting)
+        done()
         return xy
     xy = _projection(*key, embeddings, fit_rows, strata)
     _SERVED[key] = None
@@ -493,15 +526,29 @@ def dataset_projection(
 
 def dataset_compare(samples: pd.DataFrame, embeddings: np.ndarray, **params: Any) -> pd.DataFrame:
     """:func:`analysis.judge.compare.cached_compare` of the rows given, with a progress bar while it computes: the
-    Method comparison page and the report share one table per dataset and parameters (kept on disk)."""
-    bar = st.progress(0.0, text="Comparing sets (once; then it is cached on disk)…")
-    table = cached_compare(
-        samples,
-        embeddings,
-        progress=lambda done, total: bar.progress(done / total, text=f"Compared {done} of {total} sets…"),
-        **params,
-    )
-    bar.empty()
+    Method comparison page and the report share one table per dataset and parameters (kept on disk).
+
+    Computed once per rows and parameters in the server (:func:`analysis.once.run_once`): a session that asks
+    while another computes it waits, then reads the table from the disk cache (``cached_compare`` reads it
+    first); if the computing session failed or was stopped, the next one computes it.
+    """
+    rows = pd.util.hash_pandas_object(samples["id"].astype(str), index=False).to_numpy().tobytes()
+    key = ("compare", bytes_sha256(rows), json.dumps(params, sort_keys=True, default=str))
+
+    def compute() -> pd.DataFrame:
+        bar = st.progress(0.0, text="Comparing sets (once; then it is cached on disk)…")
+        table = cached_compare(
+            samples,
+            embeddings,
+            progress=lambda done, total: bar.progress(done / total, text=f"Compared {done} of {total} sets…"),
+            **params,
+        )
+        bar.empty()
+        return table
+
+    waiting, done = _waiting_note("Another session is computing this comparison; waiting…")
+    table = run_once(key, compute, waiting=waiting)
+    done()
     return table
 
 

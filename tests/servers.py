@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -45,3 +47,28 @@ def running(
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def streamlit_app(
+    folder: Path, *, workspace: Path, cache: Path, log_name: str = "streamlit.log"
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run app.py` on a free loopback port (headless, offline) with its own workspace and cache folders.
+
+    Yields its URL and process; its output goes to ``folder / log_name``; stopped at the end (:func:`running`).
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "COLLAPSE_LAB_WORKSPACE": str(workspace),
+        "COLLAPSE_LAB_CACHE": str(cache),
+        "HF_HUB_OFFLINE": "1",
+    }
+    command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    with running(command, f"{url}/_stcore/health", folder / log_name, cwd=REPO, env=env) as process:
+        yield url, process
