@@ -12,21 +12,13 @@ import pytest
 
 from analysis.ab import COLUMNS, ABError, ab_sets, ab_test, holm
 from analysis.cli.ab import command_ab, format_table
-from analysis.demo import load_demo
 from analysis.judge.compare import compare
-from analysis.vectors.embed import embed
 
 
 @pytest.fixture(scope="module")
-def demo():
-    samples = load_demo()
-    return samples, embed(samples["text"])  # the demo vectors built at install: instant
-
-
-@pytest.fixture(scope="module")
-def small(demo):
+def small(demo_embedded):
     """300 real samples (25 per label, ~30 in the holdout) and 60 llm and 60 paraphrase samples."""
-    samples, vectors = demo
+    samples, vectors = demo_embedded
     real = samples[samples["source"] == "real"].groupby("label").head(25)
     llm = samples[(samples["method"] == "llm") & (samples["generation"] == 1)].head(60)
     paraphrase = samples[samples["method"] == "paraphrase"].head(60)
@@ -99,8 +91,8 @@ def test_the_bootstrap_interval_covers_a_known_difference():
     assert covered >= 17, covered
 
 
-def test_real_against_real_permutation_tests_reject_at_about_alpha(demo):
-    samples, vectors = demo
+def test_real_against_real_permutation_tests_reject_at_about_alpha(demo_embedded):
+    samples, vectors = demo_embedded
     train = np.flatnonzero(((samples["source"] == "real") & (samples["split"] == "train")).to_numpy())
     rejected = 0
     repetitions = 100
@@ -122,8 +114,8 @@ def test_real_against_real_permutation_tests_reject_at_about_alpha(demo):
     assert 1 <= rejected <= 11, rejected
 
 
-def test_a_clear_difference_gets_a_verdict_in_words(demo):
-    samples, vectors = demo
+def test_a_clear_difference_gets_a_verdict_in_words(demo_embedded):
+    samples, vectors = demo_embedded
     paraphrase = np.flatnonzero((samples["method"] == "paraphrase").to_numpy())
     repeated = np.repeat(paraphrase[:10], 6)  # 10 texts, each 6 times
     result = ab_test(
@@ -147,8 +139,8 @@ def test_a_clear_difference_gets_a_verdict_in_words(demo):
     assert (table["p_holm"] >= table["p_value"]).all()
 
 
-def test_bad_requests_say_what_to_change(demo):
-    samples, vectors = demo
+def test_bad_requests_say_what_to_change(demo_embedded):
+    samples, vectors = demo_embedded
     with pytest.raises(ABError, match="different names"):
         ab_test(samples, [1] * 10, [2] * 10, names=("x", "x"), embeddings=vectors)
     with pytest.raises(ABError, match="at least 6"):

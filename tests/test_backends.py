@@ -12,6 +12,8 @@ from analysis.generate import GenerationError, OpenAIBackend, generate
 from analysis.generate.backends import Request, smollm2_path
 from tests.servers import free_port, running
 
+pytestmark = pytest.mark.slow  # the bundled LLM behind llama-cpp-python's server
+
 
 @pytest.fixture(scope="session")
 def real():

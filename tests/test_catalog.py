@@ -46,6 +46,7 @@ def distinct_5(monkeypatch):
     return record
 
 
+@pytest.mark.slow  # no model, but tens of seconds of CPU on 2 cores
 def test_a_metric_added_to_the_catalogue_reaches_compare_the_ab_test_and_the_report(tiny, distinct_5):
     samples, vectors = tiny
     table = compare(samples, embeddings=vectors, with_mauve=False, with_utility=False)

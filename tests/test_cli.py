@@ -48,6 +48,7 @@ def test_python_dash_m_runs(tmp_path):
     assert result.returncode == 0 and "1 of 1 rows kept" in result.stdout
 
 
+@pytest.mark.slow  # reaches the model or the built demo in its body
 def test_embed_fills_the_cache(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLLAPSE_LAB_CACHE", str(tmp_path / "cache"))
     texts = ["The Nile flows north.", "Paris is in France.", "A cat sat on the mat."]
@@ -91,6 +92,7 @@ def test_generate_writes_the_output_and_resumes(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # reaches the model or the built demo in its body
 def test_compare_prints_metrics_and_risks(tmp_path, capsys):
     real = write(
         tmp_path / "real.txt",
@@ -189,6 +191,7 @@ def test_a_negative_size_fails_fast_in_a_real_process(tmp_path):
     assert "embedding" not in result.stderr  # refused before the texts were embedded
 
 
+@pytest.mark.slow  # reaches the model or the built demo in its body
 def test_an_embedding_model_that_cannot_load_exits_3_with_the_message(tmp_path, capsys, monkeypatch):
     """An EmbeddingError (not on the CLI's old list of caught errors) is a message and exit 3, not a traceback."""
     monkeypatch.setenv("COLLAPSE_LAB_CACHE", str(tmp_path / "cache"))

@@ -47,6 +47,7 @@ def test_sets_are_the_baseline_and_each_method():
     }
 
 
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_the_table_has_every_metric_with_its_definition(table):
     assert list(table.columns) == [
         "set",
@@ -70,6 +71,7 @@ def test_the_table_has_every_metric_with_its_definition(table):
     assert ((nearest["ci_low"] <= nearest["value"]) & (nearest["value"] <= nearest["ci_high"])).all()
 
 
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_a_collapsed_set_scores_worse_than_a_varied_one(table):
     value = table.set_index(["set", "metric"])["value"]
     for metric in ("recall", "vendi", "distinct-2", "mauve"):
@@ -80,6 +82,7 @@ def test_a_collapsed_set_scores_worse_than_a_varied_one(table):
     assert value[("collapsed", "perplexity on real")] > value[(BASELINE, "perplexity on real")]
 
 
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_equal_size_makes_size_dependent_metrics_comparable(dataset):
     samples, vectors = dataset
     real = samples[samples["source"] == "real"]
@@ -96,6 +99,7 @@ def test_equal_size_makes_size_dependent_metrics_comparable(dataset):
     assert gap_equal < 0.03 and gap_equal < gap_free / 2
 
 
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_the_shipped_rules_fire_on_the_collapsed_set(table):
     fired = risks(table)
     collapsed = fired[fired["set"] == "collapsed"]

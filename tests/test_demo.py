@@ -3,6 +3,8 @@
 import json
 import sys
 
+import pytest
+
 from analysis import demo
 
 
@@ -77,6 +79,7 @@ def test_the_demo_sets_have_provenance_and_never_touch_the_holdout():
     assert g2_examples <= g1_ids  # generation 2 was prompted with generation 1 only
 
 
+@pytest.mark.slow  # reaches the model or the built demo in its body
 def test_the_demo_map_and_comparisons_built_at_install_are_read_without_computing(tmp_path, monkeypatch):
     """data/demo/cache (built by make) holds the pages' default map and comparison tables for the demo.
 

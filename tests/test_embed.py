@@ -35,6 +35,7 @@ def test_a_paraphrase_is_nearer_than_an_unrelated_sentence(model, tmp_path):
     assert a @ b > a @ c + 0.5
 
 
+@pytest.mark.slow  # the reference model (module fixture)
 def test_the_default_backend_gives_plain_sentence_transformers_vectors(model, reference, tmp_path):
     texts = PARAPHRASES + [UNRELATED]
     expected = reference.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
@@ -106,6 +107,7 @@ def test_digests_ending_in_a_nul_byte_are_found(tmp_path):
     assert found.all() and np.array_equal(vectors, np.eye(2))
 
 
+@pytest.mark.slow  # reaches the model or the built demo in its body
 def test_an_unknown_model_says_nothing_is_downloaded(tmp_path):
     with pytest.raises(EmbeddingError, match=r"no-such-model.*Nothing is downloaded"):
         embed(["x"], model="no-such-org/no-such-model", cache_dir=tmp_path)
@@ -264,6 +266,7 @@ def test_an_unknown_backend_is_a_clear_error(tmp_path, monkeypatch):
         embed(["x"], cache_dir=tmp_path)
 
 
+@pytest.mark.slow  # the reference model (module fixture)
 def test_the_default_backend_is_this_cpus_choice_and_torch_gives_the_reference_vectors_exactly(
     reference, tmp_path, monkeypatch
 ):
@@ -309,6 +312,7 @@ def test_another_model_runs_on_torch_and_the_log_says_so_only_when_a_backend_was
     assert "exists for the bundled all-MiniLM-L6-v2 only" in caplog.text
 
 
+@pytest.mark.slow  # the reference model (module fixture)
 def test_a_missing_export_falls_back_to_the_reference_with_a_log_line(reference, tmp_path, monkeypatch, caplog):
     from analysis.vectors.embed import backend, model_id
 
@@ -323,6 +327,7 @@ def test_a_missing_export_falls_back_to_the_reference_with_a_log_line(reference,
     assert np.array_equal(vectors, expected)
 
 
+@pytest.mark.slow  # the reference model (module fixture)
 def test_an_export_that_does_not_load_falls_back_to_the_reference(reference, tmp_path, monkeypatch, caplog):
     from analysis.vectors.embed_backends import FILES, STAMP
 
@@ -377,6 +382,7 @@ RECORDED_AS_PASSING = [name for name, ok in embed_module.PASSES_RULE.items() if 
 
 
 @pytest.mark.parametrize("backend_name", RECORDED_AS_PASSING)
+@pytest.mark.slow  # the reference model (module fixture)
 def test_a_backend_recorded_as_passing_passes_the_accuracy_rule_on_demo_texts(
     backend_name, reference, gate_sets, tmp_path, monkeypatch
 ):
@@ -498,6 +504,7 @@ def test_the_cpu_feature_reader_is_the_one_gemm_kind_uses(monkeypatch):
         knn.gemm_kind.cache_clear()
 
 
+@pytest.mark.slow  # the reference model (module fixture)
 def test_a_bfloat16_vector_is_never_served_for_the_reference_or_the_other_way(reference, tmp_path, monkeypatch):
     assert len({embed_module.model_id(None, b) for b in embed_module.BACKENDS}) == len(embed_module.BACKENDS)
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "torch-bf16")
@@ -626,7 +633,7 @@ def test_indexing_a_shard_runs_no_python_line_per_key(tmp_path):
         cache, counted = EmbeddingCache(folder), [0]
 
         def trace(frame, event, arg):
-            if frame.f_code.co_filename == embed_module.__file__:
+            if frame.f_code.co_filename == sys.modules[EmbeddingCache.__module__].__file__:  # the index's module
                 if event == "line":
                     counted[0] += 1
                 return trace

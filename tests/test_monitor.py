@@ -166,6 +166,7 @@ def test_a_torn_last_line_is_ignored_and_the_file_stays_usable(monitor):
     assert [r["snapshot"] for r in records] == ["one", "two"] and skipped == 1
 
 
+@pytest.mark.slow  # no model, but tens of seconds of CPU on 2 cores
 def test_the_history_survives_a_process_killed_mid_append(monitor, tmp_path, real):
     monitor.add_snapshot(sentences(30, 1), "one", generation=1)
     samples, embeddings = real
@@ -545,6 +546,7 @@ def test_copying_real_train_text_only_is_a_warning_not_the_holdout_alarm():
     assert "copies real text" in rules and "copies the holdout" not in rules
 
 
+@pytest.mark.slow  # no model, but tens of seconds of CPU on 2 cores
 def test_check_exits_2_on_a_synthetic_file_identical_to_the_real_file(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("analysis.vectors.embed.embed", lambda texts, **_: fake_embed(list(texts)))  # no model: fast
     real = tmp_path / "real.csv"

@@ -27,6 +27,8 @@ from analysis.judge.compare import compare
 from analysis.mixture import MixtureEngine, MixtureSpec
 from analysis.simulate import simulate
 
+pytestmark = pytest.mark.slow  # the engines on the whole demo, about a minute
+
 PINNED = Path(__file__).parent / "data" / "pinned_values.json"
 REPIN = os.environ.get("COLLAPSE_LAB_REPIN") == "1"
 

@@ -223,6 +223,7 @@ def test_knn_place_is_the_weighted_mean_of_the_nearest_fitted_rows():
 
 
 @pytest.mark.parametrize("placement", ["knn", "transform"])
+@pytest.mark.slow  # no model, but tens of seconds of CPU on 2 cores
 def test_above_fit_limit_a_sample_is_fitted_and_the_rest_placed_beside_their_cluster(
     clusters, tmp_path, monkeypatch, placement
 ):

@@ -22,6 +22,8 @@ from analysis.metrics import knn
 from analysis.vectors import distributed
 from analysis.vectors.embed import embed, embedding_cache, model_id, text_keys
 
+pytestmark = pytest.mark.slow  # a local Ray cluster; the model or the built demo
+
 try:
     import ray  # noqa: F401
 

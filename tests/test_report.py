@@ -104,6 +104,7 @@ def report(dataset, history, tmp_path_factory):
     return html, path
 
 
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_the_report_has_every_section_and_definition(report):
     html, _ = report
     for heading in (
@@ -157,6 +158,7 @@ class _Outline(HTMLParser):
             self.summary_text.append(data)
 
 
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_the_report_opens_with_the_summary_and_folds_the_details(report):
     html, _ = report
     outline = _Outline()
@@ -188,6 +190,7 @@ def test_the_report_opens_with_the_summary_and_folds_the_details(report):
     assert "<svg" in summary and "volcano / lava / eruption" in summary
 
 
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_everything_from_the_data_is_escaped(report):
     html, _ = report
     assert "<script" not in html.lower()
@@ -196,6 +199,7 @@ def test_everything_from_the_data_is_escaped(report):
     assert "<b>bold</b>" not in html and "Review &lt;draft&gt;" in html
 
 
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_nothing_is_loaded_from_elsewhere(report):
     html, _ = report
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html)
@@ -204,6 +208,7 @@ def test_nothing_is_loaded_from_elsewhere(report):
 
 
 @pytest.mark.browser
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_the_report_opens_offline_in_chromium(report):
     """Chromium opens the file with no console error and no network request, and shows the <script> sample as text."""
     from playwright.sync_api import sync_playwright
@@ -238,6 +243,7 @@ def test_the_report_opens_offline_in_chromium(report):
 
 
 @pytest.mark.browser
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_the_summary_fills_the_first_screen(report):
     """At 1280 px wide the whole summary (verdicts, gaps, mixture, map) lies within the first 1,000 px."""
     from playwright.sync_api import sync_playwright
@@ -264,6 +270,7 @@ def test_the_summary_fills_the_first_screen(report):
     assert (SCREENSHOTS / "report-summary.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow  # reaches the model or the built demo in its body
 def test_report_command_writes_the_file(tmp_path, capsys):
     demo = load_demo(synthetic=False)
     real = demo.groupby("label").head(20)

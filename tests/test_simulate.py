@@ -43,6 +43,7 @@ def within_three_standard_errors(runs: np.ndarray, expected: np.ndarray) -> None
 # ------------------------------------------------------------------------------------------ closed forms
 
 
+@pytest.mark.slow  # no model, but tens of seconds of CPU on 2 cores
 def test_gaussian_variance_follows_the_closed_form_under_replace():
     n, generations = 20, 8
     runs = np.array(
@@ -69,6 +70,7 @@ def test_gaussian_tail_mass_is_exact_and_shrinks_under_replace():
     assert result.curve("variance", "mix")[-5:].mean() > result.curve("variance", "replace")[-5:].mean()
 
 
+@pytest.mark.slow  # no model, but tens of seconds of CPU on 2 cores
 def test_regression_test_error_grows_linearly_under_replace_and_stays_bounded_under_accumulate():
     n, dim, noise, generations = 30, 5, 1.0, 8
     runs = [
@@ -216,6 +218,7 @@ def test_sampling_settings_apply(small_corpus):
 # ------------------------------------------------------------------------------------------ embedding
 
 
+@pytest.mark.slow  # reaches the model or the built demo in its body
 def test_embedding_model_loses_coverage_under_replace():
     result = simulate("embedding", ["replace", "mix"], generations=6, n=300, seed=0)
     coverage = result.curve("coverage", "replace")

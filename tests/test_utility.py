@@ -16,6 +16,7 @@ def real():
     return demo, embed(demo["text"])  # shipped vectors: no model is loaded
 
 
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_detection_of_real_against_a_disjoint_real_split_stays_near_one_half(real):
     demo, vectors = real
     train = np.flatnonzero((demo["split"] == "train").to_numpy())
@@ -29,6 +30,7 @@ def test_detection_of_real_against_a_disjoint_real_split_stays_near_one_half(rea
     assert abs(np.mean(aucs) - 0.5) <= 0.05, aucs
 
 
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_detection_of_visibly_different_texts_is_near_one(real):
     demo, vectors = real
     fake = [
@@ -50,6 +52,7 @@ def test_auc_is_the_mann_whitney_statistic_as_scikit_learn_computes_it():
     assert roc_auc(real_scores, synthetic_scores) == pytest.approx(expected, abs=1e-12)
 
 
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_tstr_of_real_train_data_beats_a_set_that_lost_half_the_labels(real):
     demo, vectors = real
     labels = demo["label"].to_numpy()
@@ -77,6 +80,7 @@ def test_tstr_of_real_train_data_beats_a_set_that_lost_half_the_labels(real):
     assert missing.accuracy == pytest.approx(np.mean(missing.predicted == labels[holdout]))
 
 
+@pytest.mark.slow  # embeds the demo (its built vectors) in a module fixture
 def test_tstr_without_labels_says_to_use_detection(real):
     demo, vectors = real
     with pytest.raises(UtilityError, match="detection only"):

@@ -46,11 +46,6 @@ def save(ws, texts, name):
     return ws.save(make_samples(texts), name=name, parts=[part(f"{name}.csv", len(texts))])
 
 
-@pytest.fixture
-def ws(tmp_path):
-    return Workspace(tmp_path / "ws")
-
-
 def test_empty_workspace_loads_nothing(ws):
     assert ws.load() is None and ws.manifest() is None
 
@@ -258,6 +253,7 @@ def _assert_loadable_every_round(root, start, done, errors):
         assert manifest["rows"] == len(samples) == 3 and set(samples["text"]) <= everything, f"round {round_}"
 
 
+@pytest.mark.slow  # no model, but tens of seconds of CPU on 2 cores
 def test_two_threads_saving_at_once_leave_a_loadable_workspace_every_round(ws):
     """Streamlit sessions are threads of one server: two of them save the same (shared) workspace."""
     import queue
@@ -274,6 +270,7 @@ def test_two_threads_saving_at_once_leave_a_loadable_workspace_every_round(ws):
             thread.join(timeout=60)
 
 
+@pytest.mark.slow  # no model, but tens of seconds of CPU on 2 cores
 def test_two_processes_saving_at_once_leave_a_loadable_workspace_every_round(ws):
     """Two servers (or the CLI and a server) on one workspace folder."""
     context = multiprocessing.get_context("fork")

@@ -7,8 +7,9 @@ import threading
 import pandas as pd
 import pytest
 
-from analysis.corpus import LoadReport, samples_from_frame
+from analysis.corpus import samples_from_frame
 from analysis.workspace import KEEP_VERSIONS, Workspace, WorkspaceError
+from tests.test_workspace import part
 
 ROUNDS = 30
 
@@ -17,24 +18,9 @@ def make_samples(texts, source="real", method=None):
     return samples_from_frame(pd.DataFrame({"text": texts}), source=source, method=method)[0]
 
 
-def part(name, rows, source="real"):
-    return {
-        "name": name,
-        "source": source,
-        "method": "real" if source == "real" else "llm",
-        "rows": rows,
-        "report": LoadReport(path=name, format="csv", rows_read=rows, rows_kept=rows).to_dict(),
-    }
-
-
 def add(ws, texts, name, source="real", **options):
     new = make_samples(texts, source=source, method=None if source == "real" else "llm")
     return ws.add_samples(new, part(name, len(new), source), **options)
-
-
-@pytest.fixture
-def ws(tmp_path):
-    return Workspace(tmp_path / "ws")
 
 
 def texts_of(ws):

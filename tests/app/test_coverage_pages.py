@@ -42,23 +42,8 @@ def load(at: AppTest, name: str, data: bytes, mode: str) -> None:
     assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
 
 
-def test_a_small_real_file_gets_no_coverage_numbers_and_is_told_why(monkeypatch):
-    monkeypatch.setattr("pages._shared.embed", lambda texts, **_: topic_vectors(list(texts)))
-    monkeypatch.setattr("pages._shared.cached_count", lambda texts, **_: len(set(texts)))
-    at = AppTest.from_file(APP, default_timeout=300).run()
-    load(
-        at,
-        "real.csv",
-        csv([f"{t} text {i}" for t in TOPICS for i in range(100)], [t for t in TOPICS for _ in range(100)]),
-        "Replace the current dataset",
-    )
-    at.radio(key="upload_role").set_value("synthetic").run()
-    load(
-        at,
-        "llm.csv",
-        csv([f"{t} story {i}" for t in ("sports", "tech") for i in range(150)], ["sports"] * 150 + ["tech"] * 150),
-        "Add to the current dataset",
-    )
+def test_a_small_real_file_gets_no_coverage_numbers_and_is_told_why(topic_app):
+    at = topic_app()  # the dataset above, loaded on the Data page (tests/app/conftest.py)
     assert {m.label: m.value for m in at.metric}["samples"] == "900"
 
     at.switch_page("pages/tail_coverage.py").run()

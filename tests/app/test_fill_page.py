@@ -8,7 +8,7 @@ answers on the topic of its prompt, so no model loads.
 import numpy as np
 
 from analysis.generate.backends import Completion
-from tests.app.test_coverage_pages import APP, TOPICS, AppTest, csv, load, topic_vectors
+from tests.app.test_coverage_pages import TOPICS, topic_vectors
 
 
 def vectors(texts) -> np.ndarray:
@@ -39,24 +39,9 @@ class TopicBackend:
         return answers
 
 
-def test_fill_this_gap_adds_samples_and_shows_before_and_after(monkeypatch):
-    monkeypatch.setattr("pages._shared.embed", lambda texts, **_: vectors(texts))
-    monkeypatch.setattr("pages._shared.cached_count", lambda texts, **_: len(set(texts)))
+def test_fill_this_gap_adds_samples_and_shows_before_and_after(topic_app, monkeypatch):
     monkeypatch.setattr("analysis.generate.get_backend", lambda backend=None, **_: TopicBackend())
-    at = AppTest.from_file(APP, default_timeout=300).run()
-    load(
-        at,
-        "real.csv",
-        csv([f"{t} text {i}" for t in TOPICS for i in range(100)], [t for t in TOPICS for _ in range(100)]),
-        "Replace the current dataset",
-    )
-    at.radio(key="upload_role").set_value("synthetic").run()
-    load(
-        at,
-        "llm.csv",
-        csv([f"{t} story {i}" for t in ("sports", "tech") for i in range(150)], ["sports"] * 150 + ["tech"] * 150),
-        "Add to the current dataset",
-    )
+    at = topic_app(vectors)  # the small dataset of test_coverage_pages, loaded on the Data page
     at.switch_page("pages/tail_coverage.py").run()
     assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
     gap_choice = at.selectbox(key="tail_fill_gap")
