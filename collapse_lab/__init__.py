@@ -54,6 +54,11 @@ _API: dict[str, tuple[str, str | None]] = {
     "MixtureEngine": ("analysis.mixture", "MixtureEngine"),
     "MixtureSpec": ("analysis.mixture", "MixtureSpec"),
     "guardrail": ("analysis.mixture", "guardrail"),
+    "region_occupancy": ("analysis.mixture", "region_occupancy"),
+    "protectable_gaps": ("analysis.mixture", "protectable_gaps"),
+    # filling a gap
+    "fill_gap": ("analysis.fill", "fill_gap"),
+    "FillResult": ("analysis.fill", "FillResult"),
     # the simulator
     "simulate": ("analysis.simulate", "simulate"),
     "SimulationResult": ("analysis.simulate", "SimulationResult"),

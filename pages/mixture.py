@@ -11,6 +11,8 @@ from analysis.mixture import (
     export_bytes,
     frontier,
     guardrail,
+    protectable_gaps,
+    region_occupancy,
     review,
     suggest,
     tail_bins,
@@ -20,6 +22,7 @@ from pages._shared import (
     chart_downloads,
     current_dataset,
     dataset_embeddings,
+    dataset_gaps,
     mixture_engine,
     plain,
     table_download,
@@ -85,13 +88,49 @@ with user_errors("Designing the mixture"):
             "tail-aware: dedup, then synthetic rows that reach rare real regions first.",
         )
         seed = st.number_input("Seed", 0, 2**31 - 1, key=state["seed"])
+        protect: list[int] = []
+        keep, gap_report = 0, None
+        if st.toggle(
+            "Protect named gaps",
+            key="mix_protect_on",
+            help="Keep the real data of the regions the synthetic sets miss, in the place of synthetic rows.",
+        ):
+            gap_report, gap_note = dataset_gaps(samples, embeddings, manifest["sha256"], samples, None, 0)
+            offered = (
+                protectable_gaps(gap_report, [name for name in synthetic if weights[name] > 0]) if gap_report else {}
+            )
+            if gap_note:
+                st.caption(gap_note)
+            elif not offered:
+                st.caption("The sets with a weight above 0 miss no named region.")
+            protect = st.multiselect(
+                "Protect these gaps",
+                list(offered),
+                format_func=lambda region: offered.get(region, str(region)),  # options are plain text, not markdown
+                key="mix_protect",
+                help="Named gaps of the synthetic sets with a weight above 0 (Tail coverage names them).",
+            )
+            keep = st.slider(
+                "Real data kept inside them (%)",
+                0,
+                100,
+                0,
+                step=5,
+                key="mix_keep",
+                help="Share of the real train rows inside the protected regions the mixture keeps (rarest "
+                "neighbourhoods first), on top of the real share and in the place of synthetic rows.",
+            )
     spec = MixtureSpec(
         size=int(size),
         real_share=real / 100,
         weights={k: float(v) for k, v in weights.items()},
         strategy=strategy,
         seed=int(seed),
+        protect=tuple(protect),
+        keep=keep / 100,
     )
+    if gap_report is not None:
+        preview.use_regions(gap_report.region_of)
 
     level, reason = guardrail(spec.real_share)
     if level == "alarm":
@@ -110,6 +149,24 @@ with user_errors("Designing the mixture"):
             f"and use diversity and drift at the full size.",
             icon=":material/info:",
         )
+    if spec.protect and gap_report is not None:
+        st.subheader("Protected gaps")
+        occupancy = region_occupancy(preview, spec, gap_report)
+        st.caption(
+            "Each protected region's share of the mixture against real data's share of it (as Tail coverage names "
+            "gaps); the small number is the change from the same mixture without protection."
+        )
+        rows_of = occupancy.to_dict("records")
+        for start in range(0, len(rows_of), 4):
+            for column, row in zip(st.columns(4), rows_of[start : start + 4]):
+                column.metric(
+                    plain(row["name"]),
+                    f"{100 * row['mixture share']:.1f} %",
+                    delta=f"{100 * (row['mixture share'] - row['without protection']):+.1f} pts",
+                    help=f"{plain(row['in words'])}. {row['real kept']:,} of the region's {row['real in region']:,} "
+                    "real train rows are in the mixture.",
+                )
+        st.markdown("\n".join(f"- {plain(text)}" for text in occupancy["in words"]))
     table, fired = review(preview, spec)
     st.subheader("Metrics of the mixture")
     st.caption(

@@ -39,6 +39,9 @@ The package, one job per module:
   :func:`suggest` (the weights and strategy with the best tail coverage);
 - :mod:`~analysis.mixture.review`: the all-real baseline, the metric table and the tail bins the
   Mixture designer shows;
+- :mod:`~analysis.mixture.protect`: protected gaps: the named gaps a mixture can protect
+  (``MixtureSpec(protect=..., keep=...)`` keeps that share of the real train rows inside them, on top of
+  the real share, tail-aware first) and each region's occupancy in a mixture;
 - :mod:`~analysis.mixture.export`: the rows file and its manifest, and the rows back from a manifest;
 - :mod:`~analysis.mixture.reference`: :func:`metrics_from_scratch`, the oracle the engine is tested
   and benchmarked against.
@@ -53,6 +56,7 @@ from typing import Any
 
 from analysis.mixture.engine import MixtureEngine, sample_mixture
 from analysis.mixture.export import MANIFEST_VERSION, export_bytes, export_mixture, rows_from_manifest, samples_sha256
+from analysis.mixture.protect import occupancy_sentence, placed_regions, protectable_gaps, region_occupancy
 from analysis.mixture.reference import metrics_from_scratch
 from analysis.mixture.review import baseline_spec, review, tail_bins
 from analysis.mixture.search import frontier, suggest
@@ -87,6 +91,10 @@ __all__ = [
     "baseline_spec",
     "review",
     "tail_bins",
+    "protectable_gaps",
+    "placed_regions",
+    "region_occupancy",
+    "occupancy_sentence",
     "export_bytes",
     "WARNING_SHARE",
     "ALARM_SHARE",

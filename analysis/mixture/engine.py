@@ -26,7 +26,7 @@ from analysis.judge.compare import BASELINE, capped, reference_sample, sets_of, 
 from analysis.metrics.catalog import incremental_metrics
 from analysis.metrics.fidelity import block_rows, knn_radii, kth_smallest, squared_distances
 from analysis.metrics.tails import rarity_bins
-from analysis.mixture.kernels import allocate, csr_by_row, smallest_per_row
+from analysis.mixture.kernels import allocate, csr_by_row, kept_first, smallest_per_row, train_ball_members
 from analysis.mixture.measure import DrawOrder, Precomputed, nearby_below, ngram_tables
 from analysis.mixture.spec import MixtureError, MixtureSpec
 
@@ -249,6 +249,7 @@ class MixtureEngine:
         # every candidate off the list is at least nbr_d2[:, -1] away; every holdout sample nearer than the
         # reach is in the nearby lists
         reach = np.maximum(reach2, nbr_d2[:, -1])
+        self._train_r2 = train_r2
         self._train_bins = rarity_bins(np.sqrt(train_r2), bins)
         self._train_balls = csr_by_row(
             np.concatenate(ball_rows) if ball_rows else np.zeros(0, np.int64),
@@ -304,7 +305,12 @@ class MixtureEngine:
             ngrams=ngrams,
             rare_tokens=rare_tokens,
         )
-        self._orders: OrderedDict[tuple[str, int], DrawOrder] = OrderedDict()
+        self._orders: OrderedDict[tuple, DrawOrder] = OrderedDict()
+        # protected regions: train candidates' regions, balls holding them, orders per region, rows kept first
+        self._candidate_region: np.ndarray | None = None
+        self._train_members: tuple[np.ndarray, np.ndarray] | None = None
+        self._region_orders: dict[tuple[int, int], np.ndarray] = {}
+        self._kept: dict[tuple, tuple[int, np.ndarray]] = {}
         self._recent: OrderedDict[MixtureSpec, dict[str, float]] = OrderedDict()  # the last metrics() results
         self.last_direct_rows = 0
 
@@ -332,9 +338,10 @@ class MixtureEngine:
             out.append(c)
         return np.asarray(out, dtype=np.int64)
 
-    def _tail_order(self, order: np.ndarray) -> np.ndarray:
-        """Weighted greedy maximum coverage of train k-NN balls (rarer bins weigh more), lazily evaluated."""
-        indptr, balls = self._train_balls
+    def _tail_order(self, order: np.ndarray, balls_of: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Weighted greedy maximum coverage of train k-NN balls (rarer bins weigh more), lazily evaluated; ``balls_of``
+        (CSR: the balls holding each candidate) defaults to the synthetic candidates'."""
+        indptr, balls = self._train_balls if balls_of is None else balls_of
         weight = (self._train_bins + 1.0) ** 2
         covered = np.zeros(len(weight), dtype=bool)
 
@@ -363,9 +370,61 @@ class MixtureEngine:
         rest.sort()
         return np.asarray(chosen + [c for _, c in rest], dtype=np.int64)
 
+    # ------------------------------------------------------------------ protected regions
+    def use_regions(self, region_of: np.ndarray) -> None:
+        """Each row's region (``find_gaps(...).region_of``), as ``MixtureSpec.protect`` numbers them; new ones reset."""
+        region_of = np.asarray(region_of)
+        if region_of.shape != (len(self.samples),):
+            raise MixtureError(f"{len(region_of)} region labels for {len(self.samples)} samples: use the same table.")
+        regions = np.asarray(region_of[self.pool_rows[: self.group_sizes[0]]], dtype=np.int64)
+        if self._candidate_region is None or not np.array_equal(regions, self._candidate_region):
+            self._candidate_region = regions
+            self._region_orders.clear()
+            self._kept.clear()
+            for key in [key for key in self._orders if len(key) > 2]:
+                del self._orders[key]
+
+    def _region_order(self, region: int, seed: int) -> np.ndarray:
+        """The region's real train candidates, tail-aware: :meth:`_tail_order`'s greedy over the train balls they
+        hold (:func:`~analysis.mixture.kernels.train_ball_members`), from the seeded real order."""
+        key = (int(region), int(seed))
+        if key not in self._region_orders:
+            assert self._candidate_region is not None
+            if self._train_members is None:
+                self._train_members = train_ball_members(self._measure.nbr, self._measure.nbr_d2, self._train_r2)
+            rng = np.random.default_rng([int(seed), zlib.crc32(BASELINE.encode("utf-8"))])  # as _order's real
+            real = rng.permutation(self._eligible(0))
+            inside = real[self._candidate_region[real] == region]
+            self._region_orders[key] = self._tail_order(inside, self._train_members)
+        return self._region_orders[key]
+
+    def _state(self, spec: MixtureSpec) -> DrawOrder:
+        """The draw order of ``spec``: its strategy's, with the protected real rows first where it protects."""
+        if not spec.protects:
+            return self._order(spec.strategy, spec.seed)
+        if self._candidate_region is None:
+            raise MixtureError(
+                "The mixture protects regions the engine does not know: call engine.use_regions(report.region_of) "
+                "with the analysis.maps.gaps.find_gaps report of the same table."
+            )
+        key = (spec.strategy, int(spec.seed), spec.protect, spec.keep)
+        if key in self._orders:
+            self._orders.move_to_end(key)
+            return self._orders[key]
+        base = self._order(spec.strategy, spec.seed)
+        orders = [self._region_order(region, spec.seed) for region in spec.protect]
+        first = np.concatenate([order[: int(math.floor(spec.keep * len(order) + 0.5))] for order in orders])
+        real_order, ranks = kept_first(base.orders[0], first)
+        state = self._measure.with_first_order(base, real_order)  # only the real set's order changes
+        self._kept[key] = (len(first), ranks)
+        self._orders[key] = state
+        while len(self._orders) > 3:
+            self._kept.pop(self._orders.popitem(last=False)[0], None)
+        return state
+
     def _order(self, strategy: str, seed: int) -> DrawOrder:
         """Each set's draw order and its checkpoints (:meth:`Precomputed.checkpoints`); the last three are kept."""
-        key = (strategy, int(seed))
+        key: tuple = (strategy, int(seed))
         if key in self._orders:
             self._orders.move_to_end(key)
             return self._orders[key]
@@ -416,7 +475,7 @@ class MixtureEngine:
 
     def counts(self, spec: MixtureSpec) -> dict[str, int]:
         """Rows per set (real train first) that ``spec`` draws; raises :class:`MixtureError` when impossible."""
-        return dict(zip(self.set_names, self._counts(spec, self._order(spec.strategy, spec.seed)).tolist()))
+        return dict(zip(self.set_names, self._counts(spec, self._state(spec)).tolist()))
 
     def _weights(self, spec: MixtureSpec) -> np.ndarray:
         synthetic = self.set_names[1:]
@@ -447,6 +506,11 @@ class MixtureEngine:
                 f"Lower the size to at most {int(capacity[0] / spec.real_share):,} or the real share to at most "
                 f"{capacity[0] / spec.size:.0%}, or load more real data."
             )
+        if spec.protects:  # the kept rows of the protected regions join the real draw and replace synthetic rows
+            self._state(spec)
+            first, ranks = self._kept[(spec.strategy, int(spec.seed), spec.protect, spec.keep)]
+            n_real = min(spec.size, n_real + first - int(np.searchsorted(ranks, n_real)))
+            n_synthetic = spec.size - n_real
         if n_synthetic and weights.sum() <= 0:
             raise MixtureError(
                 "Every synthetic weight is 0 but the real share is below 100 %: give a set a weight above 0."
@@ -472,7 +536,7 @@ class MixtureEngine:
         return np.concatenate([[n_real], allocate(n_synthetic, weights, capacity[1:])])
 
     def _chosen(self, spec: MixtureSpec) -> tuple[np.ndarray, np.ndarray, DrawOrder]:
-        state = self._order(spec.strategy, spec.seed)
+        state = self._state(spec)
         counts = self._counts(spec, state)
         chosen = np.concatenate([order[:n] for order, n in zip(state.orders, counts)])
         return chosen, counts, state

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["smallest_per_row", "csr_by_row", "csr_entries", "below_per_row", "ranges", "allocate"]
+__all__ = [
+    "smallest_per_row",
+    "csr_by_row",
+    "csr_entries",
+    "below_per_row",
+    "ranges",
+    "allocate",
+    "train_ball_members",
+    "kept_first",
+]
 
 
 def smallest_per_row(d2: np.ndarray, count: int, columns_sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,3 +116,35 @@ def allocate(total: int, weights: np.ndarray, capacity: np.ndarray) -> np.ndarra
     for index in np.argsort(-remainder, kind="stable")[: max(left, 0)]:
         counts[index] += 1
     return counts.astype(np.int64)
+
+
+def train_ball_members(nbr: np.ndarray, nbr_d2: np.ndarray, train_r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which real train k-NN balls hold each real train candidate, as CSR ``(indptr, ball)`` over all candidates.
+
+    ``nbr``, ``nbr_d2``: each candidate's nearest candidates and squared distances (train candidates first,
+    ``len(train_r2)`` of them); ``train_r2``: each train candidate's squared k-NN radius among the train rows.
+    A train row is in its own ball and in the ball of each train row on its neighbour list that it is nearer
+    than that row's radius; a ball reaching past the list is missed, which only an ordering (never a metric)
+    sees. Synthetic candidates get no entries here (the engine holds theirs).
+    """
+    train_n = len(train_r2)
+    near, near_d2 = nbr[:train_n], nbr_d2[:train_n]
+    inside = (near < train_n) & (near_d2 < train_r2[np.minimum(near, train_n - 1)])
+    row, position = np.nonzero(inside)
+    own = np.arange(train_n)
+    rows = np.concatenate([own, row])
+    balls = np.concatenate([own, near[row, position]]).astype(np.int64)
+    return csr_by_row(rows, balls, len(nbr))[:2]
+
+
+def kept_first(real_order: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The real draw order with the kept rows ``first`` moved to its front, and where they sat before (sorted).
+
+    A prefix of the new order of length ``P + n - o`` (``P`` kept rows, ``o`` of them among the first ``n`` of
+    the old order) is exactly the old prefix of length ``n`` plus the kept rows: protection adds rows to the
+    real draw and never swaps one out.
+    """
+    is_first = np.zeros(int(max(real_order.max(initial=-1), first.max(initial=-1))) + 1, dtype=bool)
+    is_first[first] = True
+    ranks = np.flatnonzero(is_first[real_order])
+    return np.concatenate([first, real_order[~is_first[real_order]]]), ranks

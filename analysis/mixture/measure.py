@@ -144,6 +144,20 @@ class Precomputed:
                 ngram_counts[n].append(table)
         return DrawOrder(orders, every, grams, sums, hits, ngram_every, ngram_counts)
 
+    def with_first_order(self, base: DrawOrder, order: np.ndarray) -> DrawOrder:
+        """``base`` with the first set's (real train's) order replaced by ``order`` and checkpointed anew; the
+        other sets' orders and checkpoints are shared, not copied (protected regions change only the real order)."""
+        own = self.checkpoints([order])
+        return DrawOrder(
+            [order, *base.orders[1:]],
+            base.every,
+            [own.grams[0], *base.grams[1:]],
+            [own.sums[0], *base.sums[1:]],
+            [own.hits[0], *base.hits[1:]],
+            base.ngram_every,
+            {n: [own.ngrams[n][0], *tables[1:]] for n, tables in base.ngrams.items()},
+        )
+
     # ------------------------------------------------------------------ per mixture
     def metrics(self, draw: DrawOrder, chosen: np.ndarray, counts: np.ndarray) -> tuple[dict[str, float], int]:
         """Every metric of the mixture ``chosen``, each set's first ``counts`` rows of ``draw``, by name

@@ -25,9 +25,10 @@ __all__ = ["baseline_spec", "review", "tail_bins"]
 
 def baseline_spec(engine: MixtureEngine, spec: MixtureSpec) -> MixtureSpec:
     """All real train data at the spec's size (or all of the train split if it is smaller): the yardstick
-    the designer measures a mixture against, as real train is in :func:`analysis.judge.compare.compare`."""
+    the designer measures a mixture against, as real train is in :func:`analysis.judge.compare.compare`;
+    never protected (a random draw of real data is the yardstick protection is judged against)."""
     train = engine.available(spec.strategy, spec.seed)[BASELINE]
-    return replace(spec, size=min(spec.size, train), real_share=1.0)
+    return replace(spec, size=min(spec.size, train), real_share=1.0, protect=(), keep=0.0)
 
 
 def review(engine: MixtureEngine, spec: MixtureSpec, rules=None) -> tuple[pd.DataFrame, pd.DataFrame]:

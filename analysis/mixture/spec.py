@@ -68,6 +68,13 @@ class MixtureSpec:
         ``"uniform"``, ``"dedup"`` or ``"tail-aware"`` (see :mod:`analysis.mixture`).
     seed
         Seed of every random order; the same spec gives the same rows.
+    protect
+        Regions of the real data to protect: their ids as :func:`analysis.maps.gaps.find_gaps` numbers them
+        (``Gap.region``), typically the named gaps of the synthetic sets. Empty: no protection.
+    keep
+        Share of the real train rows inside the protected regions that the mixture keeps, in [0, 1] (0: no
+        protection). They come on top of the ``real_share`` draw and take the place of synthetic rows, so
+        the size stays ``size`` and the real share actually mixed rises (see :mod:`analysis.mixture.protect`).
     """
 
     size: int
@@ -75,6 +82,8 @@ class MixtureSpec:
     weights: dict[str, float] = field(default_factory=dict)
     strategy: str = "uniform"
     seed: int = 0
+    protect: tuple[int, ...] = ()
+    keep: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or int(self.size) != self.size or self.size < 1:
@@ -86,12 +95,37 @@ class MixtureSpec:
         for name, weight in self.weights.items():
             if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
                 raise MixtureError(f"The weight of {name!r} must be a number >= 0, got {weight!r}.")
+        if not (0.0 <= float(self.keep) <= 1.0) or math.isnan(float(self.keep)):
+            raise MixtureError(
+                f"The share of real data kept in protected regions must be between 0 and 1, got {self.keep!r}."
+            )
+        try:
+            protect = tuple(sorted({int(region) for region in self.protect}))
+        except (TypeError, ValueError):
+            raise MixtureError(f"Protected regions are region numbers, got {self.protect!r}.") from None
         object.__setattr__(self, "size", int(self.size))
         object.__setattr__(self, "real_share", float(self.real_share))
         object.__setattr__(self, "weights", {str(k): float(v) for k, v in self.weights.items()})
+        object.__setattr__(self, "protect", protect)
+        object.__setattr__(self, "keep", float(self.keep))
+
+    @property
+    def protects(self) -> bool:
+        """Some real data inside named regions is kept on top of the real share (``protect`` and ``keep`` > 0)."""
+        return bool(self.protect) and self.keep > 0
 
     def __hash__(self) -> int:
-        return hash((self.size, self.real_share, tuple(sorted(self.weights.items())), self.strategy, self.seed))
+        return hash(
+            (
+                self.size,
+                self.real_share,
+                tuple(sorted(self.weights.items())),
+                self.strategy,
+                self.seed,
+                self.protect,
+                self.keep,
+            )
+        )
 
     def _repr_html_(self) -> str:
         """Size, real share and its guardrail, weights, escaped (Jupyter's rich display)."""
@@ -100,18 +134,23 @@ class MixtureSpec:
         return mixture_spec_html(self, guardrail(self.real_share))
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (the manifest's ``spec``; :meth:`from_dict` reads it back)."""
-        return asdict(self)
+        """A JSON-ready dict (the manifest's ``spec``; :meth:`from_dict` reads it back). ``protect`` and ``keep``
+        appear only when the spec protects regions, so manifests of unprotected mixtures read as before."""
+        out = asdict(self)
+        out["protect"] = list(self.protect)
+        if not self.protect and not self.keep:
+            del out["protect"], out["keep"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MixtureSpec:
         """The spec of a :meth:`to_dict` dict; unknown keys raise :class:`MixtureError`."""
-        unknown = set(data) - {"size", "real_share", "weights", "strategy", "seed"}
+        unknown = set(data) - {"size", "real_share", "weights", "strategy", "seed", "protect", "keep"}
         if unknown:
             raise MixtureError(f"Unknown mixture settings: {', '.join(sorted(unknown))}.")
         if "size" not in data:
             raise MixtureError("A mixture spec needs a 'size'.")
-        return cls(**{**data, "weights": dict(data.get("weights") or {})})
+        return cls(**{**data, "weights": dict(data.get("weights") or {}), "protect": tuple(data.get("protect") or ())})
 
 
 def guardrail(real_share: float) -> tuple[str, str]:

@@ -1,0 +1,59 @@
+"""Protect a named gap in the Mixture designer (issue 33, part 2): pick the gap, move the slider, see its share rise.
+
+The dataset is the small one of ``test_coverage_pages`` (600 real texts on six topics, 300 synthetic on two,
+sports and tech), embedded with its topic vectors, so no model loads: health, travel, food and music are
+named gaps of the synthetic set.
+"""
+
+from tests.app.test_coverage_pages import APP, TOPICS, AppTest, csv, load, topic_vectors
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    return at
+
+
+def test_protecting_a_gap_raises_its_share_of_the_mixture(monkeypatch):
+    monkeypatch.setattr("pages._shared.embed", lambda texts, **_: topic_vectors(list(texts)))
+    monkeypatch.setattr("pages._shared.cached_count", lambda texts, **_: len(set(texts)))
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    load(
+        at,
+        "real.csv",
+        csv([f"{t} text {i}" for t in TOPICS for i in range(100)], [t for t in TOPICS for _ in range(100)]),
+        "Replace the current dataset",
+    )
+    at.radio(key="upload_role").set_value("synthetic").run()
+    load(
+        at,
+        "llm.csv",
+        csv([f"{t} story {i}" for t in ("sports", "tech") for i in range(150)], ["sports"] * 150 + ["tech"] * 150),
+        "Add to the current dataset",
+    )
+    ok(at.switch_page("pages/mixture.py").run())
+    at.number_input(key="mix_size").set_value(300)
+    ok(at.slider(key="mix_real").set_value(30).run())
+    assert "Protected gaps" not in [s.value for s in at.subheader]  # nothing protected by default
+
+    ok(at.toggle(key="mix_protect_on").set_value(True).run())
+    choice = at.multiselect(key="mix_protect")
+    assert choice.value == []  # default: none
+    labels = {region: choice.format_func(region) for region in choice.options}
+    health = next(region for region, label in labels.items() if label.startswith("health"))
+    assert " of real, " in labels[health] and "of llm" in labels[health]
+    ok(choice.set_value([health]).run())
+
+    def share() -> float:
+        metric = next(m for m in at.metric if m.label.startswith("health"))
+        return float(metric.value.rstrip(" %"))
+
+    assert "Protected gaps" in [s.value for s in at.subheader]
+    before = share()
+    ok(at.slider(key="mix_keep").set_value(50).run())
+    middle = share()
+    ok(at.slider(key="mix_keep").set_value(100).run())
+    after = share()
+    assert before < middle < after and after > 2 * before
+    words = " ".join(m.value for m in at.markdown)
+    assert "of real, " in words and "of the mixture" in words and "without protection" in words
+    assert "300 rows:" in " ".join(c.value for c in at.caption)  # the size stays; synthetic rows made room
