@@ -27,11 +27,12 @@ def _cells(path: Path) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8"))["cells"]
 
 
-def test_there_are_three_notebooks():
+def test_there_are_four_notebooks():
     assert [p.name for p in NOTEBOOKS] == [
         "01-your-data-in-ten-minutes.ipynb",
         "02-watching-collapse.ipynb",
         "03-a-gate-for-your-pipeline.ipynb",
+        "04-closing-the-loop.ipynb",
     ]
 
 
