@@ -114,7 +114,10 @@ def _fill(report: GapReport | None, chosen: pd.DataFrame, embeddings: np.ndarray
     )
     pick, how, many = st.columns([4, 2, 1])
     index = pick.selectbox(
-        "Gap", range(len(gaps)), format_func=lambda i: plain(gaps[i].sentence()), key="tail_fill_gap"
+        "Gap",
+        range(len(gaps)),
+        format_func=lambda i: gaps[i].sentence(),
+        key="tail_fill_gap",  # options: plain text
     )
     method = how.radio("Method", ["llm", "paraphrase"], horizontal=True, key="tail_fill_method")
     n = many.number_input("Samples", 1, 200, 6, key="tail_fill_n")
