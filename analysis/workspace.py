@@ -59,6 +59,7 @@ from analysis.corpus import COLUMNS, combine_samples, metadata_columns
 from analysis.io import atomic_write_bytes, bytes_sha256, fsync_directory, parquet_bytes
 from analysis.workspace_format import (
     _CARRIED_FOLDERS,
+    ANY_VERSION,
     DEFAULT_SHARED,
     FORMAT_VERSION,
     HISTORY,
@@ -71,11 +72,11 @@ from analysis.workspace_format import (
     Recovery,
     WorkspaceDamaged,
     WorkspaceError,
-    _describe,
     _locked,
     check_manifest,
     check_parts,
     check_subsets,
+    check_version,
     default_workspace_dir,
     describe_version,
     new_session_token,
@@ -101,14 +102,6 @@ __all__ = [
     "workspaces_dir",
 ]
 
-
-class _AnyVersion:
-    def __repr__(self) -> str:
-        return "ANY_VERSION"
-
-
-#: ``expected=ANY_VERSION``: replace or undo whatever the dataset is now, without checking the version.
-ANY_VERSION: Any = _AnyVersion()
 
 #: What an empty workspace shows (the app: the built-in demo): a callable returning (samples, manifest).
 EmptyDataset = Callable[[], tuple[pd.DataFrame, dict[str, Any]]]
@@ -250,10 +243,23 @@ class Workspace:
         expected: str | None = ANY_VERSION,
         empty: EmptyDataset | None = None,
     ) -> dict[str, Any]:
-        """Add one part (``new``, loaded or generated) to the dataset, or replace the dataset with it.
+        """Add one part (``new``, loaded or generated) to the dataset, or replace the dataset with it:
+        :meth:`add_parts` of one piece."""
+        return self.add_parts([(new, part)], replace=replace, expected=expected, empty=empty)
+
+    def add_parts(
+        self,
+        pieces: list[tuple[pd.DataFrame, dict[str, Any]]],
+        *,
+        replace: bool = False,
+        expected: str | None = ANY_VERSION,
+        empty: EmptyDataset | None = None,
+    ) -> dict[str, Any]:
+        """Add every ``(samples, part)`` of ``pieces`` (loaded or generated) in one save, or replace the dataset
+        with them: one version, so one :meth:`undo` takes the whole load back.
 
         An add is a merge: under the workspace's lock it reads the dataset as it is at that moment (not
-        as the caller read it earlier) and saves it with ``new`` appended, so two sessions adding to
+        as the caller read it earlier) and saves it with the pieces appended, so two sessions adding to
         one shared workspace at once both keep their rows. An empty workspace is read as ``empty()``
         (the app's built-in demo), or as no rows when ``empty`` is None.
 
@@ -262,10 +268,15 @@ class Workspace:
         ``None``: the workspace was empty); when the dataset changed since, nothing is replaced and a
         :class:`WorkspaceError` says so. The default, :data:`ANY_VERSION`, replaces whatever is there.
 
-        ``part`` is ``{"name", "source", "method", "rows", "report"}`` as for :meth:`save`; returns
+        Each ``part`` is ``{"name", "source", "method", "rows", "report"}`` as for :meth:`save`; returns
         the manifest saved.
         """
-        part = {**part, "report": {**part["report"], "notes": list(part["report"].get("notes", []))}}
+        if not pieces:
+            raise ValueError("add_parts(): no samples to add")
+        added = [
+            {**part, "report": {**part["report"], "notes": list(part["report"].get("notes", []))}} for _, part in pieces
+        ]
+        tables = [samples for samples, _ in pieces]
         with self.lock():
             current = self.manifest()
             if current is not None:
@@ -273,15 +284,16 @@ class Workspace:
             else:
                 base = empty() if empty is not None else None
             if replace:
-                _check_version(base[1] if base else None, expected, "replaced")
-                combined, renamed = combine_samples(new)
-                name, parts = part["name"], [part]
+                check_version(base[1] if base else None, expected, "replaced")
+                combined, renamed = combine_samples(*tables)
+                names, parts = [], added
             else:
-                combined, renamed = combine_samples(base[0] if base else None, new)
-                name = f"{base[1]['name']} + {part['name']}" if base else part["name"]
-                parts = [*(base[1]["parts"] if base else []), part]
+                combined, renamed = combine_samples(base[0] if base else None, *tables)
+                names = [base[1]["name"]] if base else []
+                parts = [*(base[1]["parts"] if base else []), *added]
             if renamed:
-                part["report"]["notes"].append(f"{renamed:,} ids clashed with rows already loaded; made unique.")
+                added[-1]["report"]["notes"].append(f"{renamed:,} ids clashed with rows already loaded; made unique.")
+            name = " + ".join(names + [part["name"] for part in added])
             return self.save(combined, name=name[:120], parts=parts)
 
     # --- history and undo ---------------------------------------------------------------------
@@ -329,7 +341,7 @@ class Workspace:
             current = self.manifest()
             if expected is not ANY_VERSION:
                 shown = current if current is not None else (empty()[1] if empty is not None else None)
-                _check_version(shown, expected, "undone")
+                check_version(shown, expected, "undone")
             versions = self.history()
             while versions:
                 restored = versions[0]
@@ -517,19 +529,6 @@ class Workspace:
 
     def dismiss_recovery(self) -> None:
         (self.root / RECOVERY).unlink(missing_ok=True)
-
-
-def _check_version(now: dict[str, Any] | None, expected: Any, action: str) -> None:
-    """A :class:`WorkspaceError` unless the dataset (``now``: its manifest, None: empty) is still the
-    version ``expected`` names."""
-    if expected is ANY_VERSION or (now["sha256"] if now else None) == expected:
-        return
-    what = _describe(now) if now else "empty"
-    raise WorkspaceError(
-        f"The dataset changed since this page read it (it is now {what}): another session of this "
-        f"workspace changed it meanwhile. Nothing was {action}. Look at the dataset as it is now, then "
-        f"do it again if you still mean to."
-    )
 
 
 class Workspaces:

@@ -23,6 +23,7 @@ from analysis.corpus import LoadReport
 from analysis.errors import CollapseLabError
 
 __all__ = [
+    "ANY_VERSION",
     "DEFAULT_SHARED",
     "FORMAT_VERSION",
     "KEEP_VERSIONS",
@@ -32,6 +33,7 @@ __all__ = [
     "check_manifest",
     "check_parts",
     "check_subsets",
+    "check_version",
     "default_workspace_dir",
     "describe_version",
     "new_session_token",
@@ -256,3 +258,25 @@ def _describe(manifest: dict[str, Any]) -> str:
 def describe_version(manifest: dict[str, Any] | None, empty: str = "the built-in demo") -> str:
     """A dataset version for the user: its name, size and time; ``empty`` for an empty workspace."""
     return _describe(manifest) if manifest is not None else empty
+
+
+class _AnyVersion:
+    def __repr__(self) -> str:
+        return "ANY_VERSION"
+
+
+#: ``expected=ANY_VERSION``: replace or undo whatever the dataset is now, without checking the version.
+ANY_VERSION: Any = _AnyVersion()
+
+
+def check_version(now: dict[str, Any] | None, expected: Any, action: str) -> None:
+    """A :class:`WorkspaceError` unless the dataset (``now``: its manifest, None: empty) is still the
+    version ``expected`` names."""
+    if expected is ANY_VERSION or (now["sha256"] if now else None) == expected:
+        return
+    what = _describe(now) if now else "empty"
+    raise WorkspaceError(
+        f"The dataset changed since this page read it (it is now {what}): another session of this "
+        f"workspace changed it meanwhile. Nothing was {action}. Look at the dataset as it is now, then "
+        f"do it again if you still mean to."
+    )
