@@ -6,17 +6,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from analysis import demo, summary
 from analysis.corpus import (
     FORMATS,
+    CorpusError,
     LoadReport,
     guess_label_column,
     guess_text_column,
     read_table,
     samples_from_frame,
 )
+from analysis.corpus.plan import NO_LABEL, PLAN_COLUMNS, check_plan, guess_role, plan_row, planned_files
+from analysis.io import bytes_sha256
 from analysis.progress import ProgressMeter
 from analysis.vectors.embed import backend_choice, embed
 from analysis.views import charts
@@ -53,11 +57,14 @@ if not (samples["source"] == "real").any():
 RAW_TABLES_KEPT = 2
 
 
-def _raw_table(path: str, name: str, modified: int) -> tuple[Any, dict[str, Any]]:
+def _raw_table(
+    path: str, name: str, modified: int, *, held_key: str = "raw_tables", kept: int = RAW_TABLES_KEPT
+) -> tuple[Any, dict[str, Any]]:
     """The file's own columns, read once per session and file version (a changed file is read again): a
-    CSV, TSV, JSONL or Parquet file a chunk at a time, with a progress bar of the rows read."""
+    CSV, TSV, JSONL or Parquet file a chunk at a time, with a progress bar of the rows read. The last ``kept``
+    tables read under ``held_key`` stay in the session (a load of several files keeps them all)."""
     key = (path, name, modified)
-    held: dict = st.session_state.setdefault("raw_tables", {})
+    held: dict = st.session_state.setdefault(held_key, {})
     if key not in held:
         bar = st.progress(0.0, text=f"Reading {plain(name)}…")
         started = time.monotonic()
@@ -73,7 +80,7 @@ def _raw_table(path: str, name: str, modified: int) -> tuple[Any, dict[str, Any]
             table, report = read_table(path, display_name=name, progress=show)
         finally:
             bar.empty()
-        for old in list(held)[: max(0, len(held) - RAW_TABLES_KEPT + 1)]:
+        for old in list(held)[: max(0, len(held) - kept + 1)]:
             del held[old]
         held[key] = (table, report.to_dict())
     return held[key]
@@ -107,16 +114,50 @@ def _text_summaries(sha256: str, _samples: Any) -> tuple[Any, Any, Any]:
     )
 
 
-def _role_inputs(key: str) -> tuple[str, str | None, int | None]:
-    """Real or synthetic; for synthetic, the method name and the generation."""
-    role = st.radio("These samples are", ["real", "synthetic"], horizontal=True, key=f"{key}_role")
+def _chosen(key: str, what: str) -> None:
+    """A role, method or generation the user chose: a file name's guess no longer changes it (until the load)."""
+    st.session_state.setdefault(f"{key}_chosen", set()).add(what)
+
+
+def _guess_from_name(key: str, name: str | None) -> None:
+    """A new file's name fills in the role, method and generation it says (``llm.csv``: synthetic, llm), except
+    what the user chose since the last load; a method the name does not say is left empty, for the user to choose
+    (no silent default). Runs before the widgets are drawn, so it may set their values."""
+    if not name or st.session_state.get(f"{key}_guessed_for") == name:
+        return
+    st.session_state[f"{key}_guessed_for"] = name
+    guess = guess_role(name)
+    chosen = st.session_state.get(f"{key}_chosen", set())
+    if guess.source and "role" not in chosen:
+        st.session_state[f"{key}_role"] = guess.source
+    if "method" not in chosen:
+        st.session_state[f"{key}_method"] = guess.method
+    if "generation" not in chosen:
+        st.session_state[f"{key}_generation"] = guess.generation or 1
+
+
+def _role_inputs(key: str, name: str | None) -> tuple[str, str | None, int | None]:
+    """Real or synthetic; for synthetic, the method name (None: not chosen yet) and the generation; ``name``, the
+    file's name, fills in what it says."""
+    _guess_from_name(key, name)
+    role = st.radio(
+        "These samples are", ["real", "synthetic"], horizontal=True, key=f"{key}_role",
+        on_change=_chosen, args=(key, "role"),
+    )  # fmt: skip
     if role == "real":
         return role, None, None
     left, middle, right = st.columns([2, 2, 1])
-    method = left.selectbox("Generation method", METHODS, key=f"{key}_method")
+    method = left.selectbox(
+        "Generation method", METHODS, index=None, placeholder="Choose the method", key=f"{key}_method",
+        on_change=_chosen, args=(key, "method"),
+        help="Filled in when the file's name says it (llm, paraphrase, rule or eda in the name).",
+    )  # fmt: skip
     if method == METHODS[-1]:
-        method = middle.text_input("Method name", value="", key=f"{key}_method_name").strip() or "synthetic"
-    generation = right.number_input("Generation", min_value=1, value=1, step=1, key=f"{key}_generation")
+        method = middle.text_input("Method name", value="", key=f"{key}_method_name").strip() or None
+    st.session_state.setdefault(f"{key}_generation", 1)  # its value lives in the session state: a name may set it
+    generation = right.number_input(
+        "Generation", min_value=1, step=1, key=f"{key}_generation", on_change=_chosen, args=(key, "generation")
+    )
     return role, method, int(generation)
 
 
@@ -188,17 +229,25 @@ def _map_and_add(path: Path, name: str, role: str, method: str | None, generatio
     )
     st.text(report.summary())
     st.dataframe(new[["text", "label", "method", "generation", "split"]].head(5), hide_index=True)
+    no_method = role == "synthetic" and method is None and "method" not in columns
+    if no_method:
+        st.warning(
+            f"Choose the generation method of these samples above: {plain(guess_role(name).reason)}, and "
+            "the file has no method column.",
+            icon=":material/help:",
+        )
     replace = _load_mode(key, (str(path), name, modified, role))
     seen = button_on_version(
         manifest,
         f"Load {len(new):,} samples",
         type="primary",
         key=f"{key}_add",
-        disabled=replace and not _demo_shown() and not st.session_state.get(f"{key}_confirm_replace"),
+        disabled=no_method or (replace and not _demo_shown() and not st.session_state.get(f"{key}_confirm_replace")),
     )
     if seen is not None:
-        part = {"name": name, "source": role, "method": method or "real", "rows": len(new), "report": report.to_dict()}
-        _commit(new, part, replace, seen)
+        method_name = method or (str(new["method"].iloc[0]) if new["method"].nunique() == 1 else "several")
+        part = {"name": name, "source": role, "method": method_name if role == "synthetic" else "real"}
+        _commit([(new, {**part, "rows": len(new), "report": report.to_dict()})], replace, seen, key)
 
 
 def _demo_shown() -> bool:
@@ -215,15 +264,16 @@ def _load_mode(key: str, upload: tuple) -> bool:
     mode_key, confirm_key, owner_key = f"{key}_mode", f"{key}_confirm_replace", f"{key}_mode_for"
     owner = (*upload, st.session_state.get("loads_done", 0))
     if st.session_state.get(owner_key) != owner:  # another file, role or a load since: start from the default
-        st.session_state.pop(mode_key, None)
-        st.session_state.pop(confirm_key, None)
+        # Set, not dropped: a browser keeps a widget's last value and sends it back on the next rerun, so a dropped
+        # "Replace" came back for the next file (the AppTests, which keep no browser state, did not see it).
+        replace_demo = _demo_shown() and upload[-1] == "real"  # your first real file replaces the demo
+        st.session_state[mode_key] = MODES[1 if replace_demo else 0]
+        st.session_state[confirm_key] = False
         st.session_state[owner_key] = owner
-    replace_demo = _demo_shown() and upload[-1] == "real"  # your first real file replaces the demo
     replace = st.radio(
         "Then",
         MODES,
         horizontal=True,
-        index=1 if replace_demo else 0,
         key=mode_key,
         help="Adding keeps everything loaded. Replacing asks you to confirm, unless the dataset is the built-in demo; "
         "either way, Undo last change restores the dataset before the load.",
@@ -238,23 +288,140 @@ def _load_mode(key: str, upload: tuple) -> bool:
     return replace
 
 
-def _commit(new, part: dict[str, Any], replace: bool, seen: str) -> None:
-    """Add the part to the dataset as it is now in the workspace (a merge: another session's add meanwhile is
-    kept), or replace the dataset version ``seen`` (the one the page showed: refused if it changed since); then
-    rerun so every widget sees it."""
-    with user_errors(f"Loading {part['name']}"):
-        workspace().add_samples(new, part, replace=replace, expected=seen, empty=demo_dataset)
+def _commit(pieces: list[tuple[Any, dict[str, Any]]], replace: bool, seen: str, key: str) -> None:
+    """Add the parts (``(samples, part)`` each) to the dataset as it is now in the workspace (a merge: another
+    session's add meanwhile is kept), or replace the dataset version ``seen`` (the one the page showed: refused
+    if it changed since), as one version (one undo); then rerun so every widget sees it."""
+    names = ", ".join(part["name"] for _, part in pieces)
+    with user_errors(f"Loading {names}"):
+        if len(pieces) == 1:
+            workspace().add_samples(*pieces[0], replace=replace, expected=seen, empty=demo_dataset)
+        else:
+            workspace().add_parts(pieces, replace=replace, expected=seen, empty=demo_dataset)
         st.session_state["loads_done"] = st.session_state.get("loads_done", 0) + 1
+        st.session_state.pop(f"{key}_chosen", None)  # the next file's name may fill in its role and method
+        if key == "batch":  # a fresh, empty uploader: the files loaded are not loaded twice by a second click
+            st.session_state["batch_uploads"] = st.session_state.get("batch_uploads", 0) + 1
+            st.session_state.pop("batch_plan_rows", None)
+        rows = sum(len(new) for new, _ in pieces)
         replaced = " They replace the earlier dataset: Undo last change brings it back." if replace else ""
-        st.session_state["flash"] = f"Loaded {len(new):,} samples from {plain(part['name'])}.{replaced}"
+        st.session_state["flash"] = f"Loaded {rows:,} samples from {plain(names)}.{replaced}"
         st.rerun()
+
+
+def _file_columns(path: Path, name: str, kept: int) -> tuple[Any, dict[str, Any], str, str]:
+    """A file of a load of several: its table, read report and guessed text and label columns ("" when no column
+    looks like text: the plan asks for one)."""
+    modified = path.stat().st_mtime_ns
+    table, report_dict = _raw_table(str(path), name, modified, held_key="batch_raw_tables", kept=kept)
+    if report_dict["format"] in ("txt", "folder"):
+        return table, report_dict, "text", ""
+    try:
+        text_guess = _once(("guess", str(path), name, modified), len(table), guess_text_column, table, name)[0]
+    except CorpusError:
+        return table, report_dict, "", ""
+    return table, report_dict, text_guess, guess_label_column(table, text_guess) or ""
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """File names as the plan's keys: a second file of the same name gets " (2)"."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return unique
+
+
+def _several_files(files: list[Any]) -> None:
+    """One row per file (its role, method, generation, text and label columns, filled in from its name and its
+    columns), what is missing said in words, and one Load that adds them all as one version."""
+    ws = workspace()
+    names = _unique_names([uploaded.name for uploaded in files])
+    read: dict[str, tuple[Any, dict[str, Any]]] = {}
+    guesses: dict[str, dict[str, Any]] = {}
+    for name, uploaded in zip(names, files, strict=True):
+        with user_errors(f"Reading {uploaded.name}"):
+            path = ws.store_upload(uploaded.name, uploaded.getvalue())
+            table, report_dict, text_guess, label_guess = _file_columns(path, uploaded.name, len(files) + 1)
+            read[name] = (table, report_dict)
+            guesses[name] = plan_row(name, text_guess, label_guess)
+    if not read:
+        return
+    remembered: dict[str, dict[str, Any]] = st.session_state.setdefault("batch_plan_rows", {})
+    plan = pd.DataFrame([remembered.get(name) or guesses[name] for name in read], columns=PLAN_COLUMNS)
+    plan.insert(1, "rows", [len(read[name][0]) for name in read])
+    all_columns = sorted({str(c) for table, _ in read.values() for c in table.columns})
+    edited = st.data_editor(
+        plan,
+        key="batch_plan_" + bytes_sha256("\n".join(read).encode())[:12],
+        hide_index=True,
+        width="stretch",
+        num_rows="fixed",
+        disabled=["file", "rows"],
+        column_config={
+            "role": st.column_config.SelectboxColumn(options=["real", "synthetic"], required=True),
+            "method": st.column_config.TextColumn(
+                help="Synthetic files: rule-based, paraphrase, llm or a name of your own. Filled in when the "
+                "file's name says it; never a default."
+            ),
+            "generation": st.column_config.NumberColumn(min_value=1, step=1, help="Synthetic files: 1, 2, 3, …"),
+            "text column": st.column_config.SelectboxColumn(options=all_columns),
+            "label column": st.column_config.SelectboxColumn(options=[NO_LABEL, *all_columns]),
+        },
+    )
+    for row in edited[PLAN_COLUMNS].to_dict("records"):
+        remembered[row["file"]] = row
+    columns = {name: [str(c) for c in table.columns] for name, (table, _) in read.items()}
+    problems = check_plan(edited[PLAN_COLUMNS], columns)
+    if problems:
+        st.warning(
+            "Before loading, choose what is missing:\n\n" + "\n".join(f"- {plain(p)}" for p in problems),
+            icon=":material/help:",
+        )
+    roles = tuple(edited["role"].astype(str))
+    replace = _load_mode("batch", (*read, "real" if "real" in roles else "synthetic"))
+    seen = button_on_version(
+        manifest,
+        f"Load {len(read)} file{'s' if len(read) > 1 else ''} ({int(edited['rows'].sum()):,} rows)",
+        type="primary",
+        key="batch_add",
+        disabled=bool(problems)
+        or (replace and not _demo_shown() and not st.session_state.get("batch_confirm_replace")),
+    )
+    if seen is None:
+        return
+    pieces = []
+    with user_errors("Checking the files"):
+        for planned in planned_files(edited[PLAN_COLUMNS], columns):
+            table, report_dict = read[planned.file]
+            new, report = samples_from_frame(
+                table,
+                name=planned.file,
+                text_column=planned.text_column,
+                source=planned.source,
+                method=planned.method,
+                generation=planned.generation,
+                label_column=planned.label_column,
+                report=LoadReport(**report_dict),
+                duplicates="keep" if planned.source == "synthetic" else "drop",
+            )
+            method = planned.method or (str(new["method"].iloc[0]) if new["method"].nunique() == 1 else "several")
+            part = {
+                "name": planned.file,
+                "source": planned.source,
+                "method": method if planned.source == "synthetic" else "real",
+            }
+            pieces.append((new, {**part, "rows": len(new), "report": report.to_dict()}))
+    if len(pieces) == len(read):
+        _commit(pieces, replace, seen, "batch")
 
 
 st.subheader("Load samples")
 # Keyed, so the open tab stays open across the reruns of a multi-file load (it jumped back to the first one);
 # a workspace that holds the user's own data opens on the upload tab.
-demo_tab, upload_tab, folder_tab = st.tabs(
-    ["Built-in demo", "Upload a file", "Folder on this machine"],
+demo_tab, upload_tab, several_tab, folder_tab = st.tabs(
+    ["Built-in demo", "Upload a file", "Several files", "Folder on this machine"],
     key="data_source_tab",
     default="Built-in demo" if manifest["name"] == demo.DEMO_NAME else "Upload a file",
 )
@@ -275,7 +442,8 @@ with demo_tab:
             st.rerun()
 
 with upload_tab:
-    role, method, generation = _role_inputs("upload")
+    chosen_file = st.session_state.get("upload_file")
+    role, method, generation = _role_inputs("upload", getattr(chosen_file, "name", None))
     uploaded = st.file_uploader(
         "A file of samples: CSV, TSV, JSONL, JSON, Parquet or TXT (one sample per line)",
         type=sorted({ext.lstrip(".") for ext in FORMATS}),
@@ -286,8 +454,20 @@ with upload_tab:
         with user_errors(f"Reading {uploaded.name}"), workspace().upload(uploaded.name, uploaded.getvalue()) as stored:
             _map_and_add(stored, uploaded.name, role, method, generation, key="upload")
 
+with several_tab:
+    several = st.file_uploader(
+        "Several files of samples, each CSV, TSV, JSONL, JSON, Parquet or TXT: each gets a row below with its "
+        "role, method and generation (filled in when its name says them: real, llm, paraphrase, rule or eda, g2); "
+        "check them, then load them all at once",
+        type=sorted({ext.lstrip(".") for ext in FORMATS}),
+        accept_multiple_files=True,
+        key=f"batch_files_{st.session_state.get('batch_uploads', 0)}",
+    )
+    if several:
+        _several_files(list(several))
+
 with folder_tab:
-    folder_role, folder_method, folder_generation = _role_inputs("folder")
+    folder_role, folder_method, folder_generation = _role_inputs("folder", st.session_state.get("folder_path"))
     folder = st.text_input(
         "Path of a file or folder on this machine (a folder of .txt files: one sample per file, subfolder = label)",
         key="folder_path",

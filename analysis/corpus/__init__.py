@@ -8,7 +8,8 @@ text: encodings, binary files refused, line breaks); :mod:`~analysis.corpus.read
 JSONL line to a record); :mod:`~analysis.corpus.stream` (CSV/TSV, JSONL and Parquet read a chunk at a time, with
 progress and bounded memory); :mod:`~analysis.corpus.samples` (any table to the sample table, :func:`read_samples`,
 :func:`combine_samples`); :mod:`~analysis.corpus.writers` (:func:`write_samples`);
-:mod:`~analysis.corpus.measures` (words and equality codes of a whole text column, vectorised).
+:mod:`~analysis.corpus.measures` (words and equality codes of a whole text column, vectorised);
+:mod:`~analysis.corpus.plan` (a load of several files: the role and method a file's name says, the plan checked).
 ``from analysis.corpus import …`` gives the public API of all of them.
 """
 
