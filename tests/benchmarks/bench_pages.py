@@ -1,6 +1,16 @@
-"""Benchmark: page switches in a browser (the GUIDE's "page switch <= 1 s with warm caches").
+"""Benchmark: page switches in a browser (the GUIDE's "page switch <= 1 s with warm caches"), and the map's
+questions (issue 32) at the demo size and at a million points.
 
     .venv/bin/python tests/benchmarks/bench_pages.py [--rounds 3]
+    .venv/bin/python tests/benchmarks/bench_pages.py --questions demo,1000000 [--repeat 5]
+
+``--questions``: no browser; the Embedding map page's questions timed server side, calling what the page calls
+(:mod:`analysis.maps.explore`, :mod:`analysis.maps.mapview`, :func:`analysis.corpus.samples_bytes`), on the demo and
+on the demo enlarged to each size given (as the million-point browser check builds it: each sample a numbered copy of
+a demo sample, its shipped vector plus noise, its place on the shipped demo map plus jitter; nothing is embedded or
+projected). Each question's min and median over ``--repeat`` runs: the answer alone (mask, per-set shares, nearest
+rows, file bytes) and with the map redrawn for it (:func:`analysis.maps.mapview.points_map` with the highlight, as the
+page draws it), each as a ratio to the baseline measured in the same run, the unfiltered map's draw.
 
 Starts ``streamlit run app.py`` on a loopback port with a fresh workspace and cache (so the demo
 and its views built by ``make``, as a new user gets them), opens it in Debian's headless Chromium
@@ -96,11 +106,147 @@ def idle_cpu(browser, seconds: float, *extra: str) -> float:
     return share
 
 
+# --- the map's questions, server side (issue 32) ------------------------------------------------------------------
+
+SEMANTIC_HITS = 200  # as pages/embedding_map.py
+BOX = {"x": (0.3, 0.6), "y": (0.3, 0.6)}  # the box the browser tests drag, as fractions of the map's extent
+
+
+def map_dataset(size: int | None, seed: int = 0):
+    """The demo as the app reads it (``size`` None), or enlarged to ``size`` samples: (samples, vectors, xy)."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis import demo
+    from analysis.maps.project import cached_projection
+    from analysis.vectors.embed import embed
+
+    samples = demo.demo_as_saved().reset_index(drop=True)
+    vectors = embed(samples["text"], progress=None)  # the shipped vectors: no model runs
+    xy = cached_projection(vectors)  # the shipped demo map
+    if xy is None:
+        raise SystemExit("the demo's map is not built: run `make demo`")
+    if size is None or size <= len(samples):
+        return samples, vectors, np.asarray(xy, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    source = np.sort(np.concatenate([np.arange(len(samples)), rng.integers(0, len(samples), size - len(samples))]))
+    copy = np.arange(size) - np.searchsorted(source, source)
+    big = samples.iloc[source].reset_index(drop=True)
+    number, first = pd.Series(copy).astype(str), copy == 0
+    big["text"] = big["text"].where(first, big["text"] + " #" + number)
+    big["id"] = big["id"].astype(str).where(first, big["id"].astype(str) + "~" + number)
+    noisy = np.empty((size, vectors.shape[1]), np.float32)
+    for start in range(0, size, 100_000):  # blocks: the noise of a million rows at once is 3 GB of float64
+        block = vectors[source[start : start + 100_000]]
+        block = block + rng.standard_normal(block.shape, dtype=np.float32) * np.float32(0.01)
+        noisy[start : start + 100_000] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    xy = np.asarray(xy, dtype=np.float32)
+    span = xy.max(axis=0) - xy.min(axis=0)
+    return big, noisy, (xy[source] + rng.normal(0, 0.003, (size, 2)) * span).astype(np.float32)
+
+
+def repeat_timed(function, repeat: int) -> tuple[float, float, object]:
+    """(min, median) seconds of ``repeat`` calls of ``function()``, and its last result."""
+    seconds, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        seconds.append(time.perf_counter() - start)
+    return min(seconds), statistics.median(seconds), result
+
+
+def question_rows(samples, vectors, xy, repeat: int) -> list[tuple[str, str, float, float]]:
+    """Each question of the map page, timed: (question, part, min s, median s)."""
+    import numpy as np
+
+    from analysis.corpus import samples_bytes
+    from analysis.maps import explore, mapview
+    from analysis.vectors.embed import embed
+
+    points = explore.map_points(samples, xy, hover=False)  # the page keeps it in memory (st.cache_resource)
+    texts = samples["text"]
+    extent = mapview.Extent.of(points["x"].to_numpy(), points["y"].to_numpy())
+    rows: list[tuple[str, str, float, float]] = []
+
+    def draw(highlight=None):
+        return mapview.points_map(points, texts, color_by="set", extent=extent, layer="difference", highlight=highlight)
+
+    def add(question: str, part: str, function) -> object:
+        fastest, median, result = repeat_timed(function, repeat)
+        rows.append((question, part, fastest, median))
+        return result
+
+    add("baseline: the unfiltered map", "draw", draw)
+    for question, options in (
+        ("show only one set (llm)", {"set_name": "llm"}),
+        ("text search ('river')", {"words": "river"}),
+    ):
+
+        def answer(options=options):
+            focus = explore.focus_mask(points, texts, **options)
+            return focus, explore.selection_shares(points, focus)
+
+        focus, _ = add(question, "answer", answer)
+        add(question, "answer + draw", lambda answer=answer: draw(answer()[0]))
+
+    query = "ancient wars and empires"
+    embed([query], progress=None)  # the model loaded once (the page keeps it); each timed call embeds the query
+
+    def semantic():
+        vector = embed([query], progress=None)[0]
+        nearest = explore.nearest_rows(vectors, vector, rows=points["row"].to_numpy(), n=SEMANTIC_HITS)["row"]
+        focus = explore.focus_mask(points, texts, rows=nearest)
+        return focus, explore.selection_shares(points, focus)
+
+    add("semantic search (200 nearest)", "answer", semantic)
+    add("semantic search (200 nearest)", "answer + draw", lambda: draw(semantic()[0]))
+
+    x0, x1 = extent.x0 + (extent.x1 - extent.x0) * np.array(BOX["x"])
+    y0, y1 = extent.y0 + (extent.y1 - extent.y0) * np.array(BOX["y"])
+    box = {"x": [float(x0), float(x1)], "y": [float(y0), float(y1)]}
+
+    def box_shares():
+        chosen, _ = mapview.select_box(points, box)
+        inside = np.zeros(len(points), dtype=bool)
+        inside[chosen] = True
+        return chosen, explore.selection_shares(points, inside), explore.selection_shares(points, inside, by="label")
+
+    chosen, _, _ = add("box: per-set and per-label shares", "answer", box_shares)
+    columns = ["id", "text", "source", "method", "generation", "label", "split"]
+    selection = samples.iloc[points["row"].to_numpy()[chosen]][columns]
+    for suffix in (".csv", ".parquet", ".jsonl"):
+        data = add(f"export the box ({len(selection):,} rows) as {suffix[1:].upper()}", "bytes",
+                   lambda suffix=suffix: samples_bytes(selection, suffix))  # fmt: skip
+        rows[-1] = (rows[-1][0] + f", {len(data) / 1e6:.1f} MB", *rows[-1][1:])
+    return rows
+
+
+def questions(sizes: list[str], repeat: int) -> None:
+    """The map's questions at each size (``demo`` or a number of points): a table per size."""
+    for size in sizes:
+        started = time.perf_counter()
+        samples, vectors, xy = map_dataset(None if size == "demo" else int(size))
+        print(f"\n{len(samples):,} points ({size}); dataset built in {time.perf_counter() - started:.0f} s", flush=True)
+        rows = question_rows(samples, vectors, xy, repeat)
+        baseline = rows[0][3]
+        print(f"{'question':>48}  {'part':>13}  {'min s':>7}  {'median s':>8}  {'median / baseline':>17}")
+        for question, part, fastest, median in rows:
+            print(f"{question:>48}  {part:>13}  {fastest:7.3f}  {median:8.3f}  {median / baseline:17.2f}")
+        del samples, vectors, xy
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--idle", type=float, default=10, help="seconds of the idle-CPU check (0: skip it)")
+    parser.add_argument(
+        "--questions", default="", help="the map's questions instead, at these sizes: 'demo', a number, or both"
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each question (min and median)")
     args = parser.parse_args()
+    if args.questions:
+        questions([size.strip() for size in args.questions.split(",") if size.strip()], args.repeat)
+        return
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as folder:
