@@ -5,7 +5,7 @@ Start it with ``make app`` (or ``streamlit run app.py``).
 
 import streamlit as st
 
-from pages._shared import choose_workspace, current_dataset, mark_router, recovery_notice, sidebar_dataset
+from pages._workspace import choose_workspace, current_dataset, mark_router, recovery_notice, sidebar_dataset
 
 # The favicon is an emoji (a data: URL): a Material icon here would be fetched from a font host.
 st.set_page_config(page_title="Collapse Lab", page_icon="🧪", layout="wide")

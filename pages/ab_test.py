@@ -6,16 +6,10 @@ from analysis.ab import ab_test
 from analysis.judge.compare import BASELINE, sets_of
 from analysis.mixture import MixtureSpec
 from analysis.views import charts
-from pages._shared import (
-    built_mixture_engine,
-    chart_downloads,
-    current_dataset,
-    dataset_embeddings,
-    plain,
-    table_download,
-    user_errors,
-    workspace,
-)
+from pages._compute import built_mixture_engine, dataset_embeddings
+from pages._controls import chart_downloads, table_download
+from pages._shared import plain, user_errors
+from pages._workspace import current_dataset, workspace
 
 st.title("A/B test")
 st.caption(

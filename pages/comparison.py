@@ -7,18 +7,10 @@ from analysis.judge.risks import risks
 from analysis.metrics.catalog import definitions, legacy_table, values_by_set
 from analysis.views import charts
 from analysis.views.review import Recommendation, ReviewSummary, gap_sentence, recommend_mixture, review_summary
-from pages._shared import (
-    chart_downloads,
-    current_dataset,
-    dataset_compare,
-    dataset_embeddings,
-    dataset_gaps,
-    mixture_engine,
-    plain,
-    set_controls,
-    table_download,
-    user_errors,
-)
+from pages._compute import dataset_compare, dataset_embeddings, dataset_gaps, mixture_engine
+from pages._controls import chart_downloads, set_controls, table_download
+from pages._shared import plain, user_errors
+from pages._workspace import current_dataset
 
 METRICS, DEFINITIONS = legacy_table(), definitions()  # compare's metrics, from the catalogue
 

@@ -24,15 +24,14 @@ from analysis.io import bytes_sha256
 from analysis.progress import ProgressMeter
 from analysis.vectors.embed import backend_choice, embed
 from analysis.views import charts
-from pages._shared import (
+from pages._compute import dataset_cache_counts
+from pages._shared import plain, user_errors
+from pages._workspace import (
     button_on_version,
     current_dataset,
-    dataset_cache_counts,
     demo_dataset,
     no_real_message,
-    plain,
     undo_button,
-    user_errors,
     workspace,
     workspace_statement,
 )

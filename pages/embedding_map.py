@@ -8,16 +8,10 @@ from analysis.maps import explore, mapview
 from analysis.maps.gaps import real_regions
 from analysis.maps.regions import label_positions, region_name_layer
 from analysis.vectors.embed import embed
-from pages._shared import (
-    chart_downloads,
-    current_dataset,
-    dataset_embeddings,
-    dataset_gaps,
-    dataset_projection,
-    plain,
-    user_errors,
-    workspace,
-)
+from pages._compute import dataset_embeddings, dataset_gaps, dataset_projection
+from pages._controls import chart_downloads
+from pages._shared import plain, user_errors
+from pages._workspace import current_dataset, workspace
 
 TABLE_PAGE = 50  # samples per page of the selection table
 SEMANTIC_HITS = 200  # samples a semantic search shows

@@ -12,7 +12,8 @@ from analysis.corpus import LoadReport
 from analysis.generate import DEFAULTS, METHODS, generate, inputs_digest
 from analysis.generate.backends import LocalBackend, OpenAIBackend
 from analysis.progress import ProgressMeter
-from pages._shared import current_dataset, demo_dataset, plain, user_errors, workspace
+from pages._shared import plain, user_errors
+from pages._workspace import current_dataset, demo_dataset, workspace
 
 samples, manifest = current_dataset(__file__, needs_real=False)  # it can grow a synthetic set
 st.title("Generate")

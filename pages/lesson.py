@@ -6,7 +6,9 @@ import streamlit as st
 
 from analysis.views.lesson import LARGE_TYPE_CSS, STEPS, map_step, step_chart, step_curves
 from analysis.views.review import gap_sentence
-from pages._shared import current_dataset, dataset_embeddings, dataset_projection, demo_dataset, plain, user_errors
+from pages._compute import dataset_embeddings, dataset_projection
+from pages._shared import plain, user_errors
+from pages._workspace import current_dataset, demo_dataset
 
 current_dataset(
     __file__, needs_real=False

@@ -18,18 +18,10 @@ from analysis.mixture import (
     tail_bins,
 )
 from analysis.views import charts
-from pages._shared import (
-    chart_downloads,
-    current_dataset,
-    dataset_embeddings,
-    dataset_gaps,
-    mixture_engine,
-    plain,
-    table_download,
-    url_state,
-    user_errors,
-    workspace,
-)
+from pages._compute import dataset_embeddings, dataset_gaps, mixture_engine
+from pages._controls import chart_downloads, table_download, url_state
+from pages._shared import plain, user_errors
+from pages._workspace import current_dataset, workspace
 
 st.title("Mixture designer")
 st.caption(

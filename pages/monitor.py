@@ -12,19 +12,17 @@ from analysis.maps.ledger import ledger_methods, loss_ledger
 from analysis.mixture import MixtureSpec, export_bytes
 from analysis.views import charts
 from analysis.views.report import build_report
-from pages._shared import (
+from pages._compute import (
     built_mixture_engine,
-    chart_downloads,
-    current_dataset,
     dataset_compare,
     dataset_embeddings,
     dataset_gaps,
     dataset_projection,
     mixture_engine,
-    table_download,
-    user_errors,
-    workspace,
 )
+from pages._controls import chart_downloads, table_download
+from pages._shared import user_errors
+from pages._workspace import current_dataset, workspace
 
 
 @st.cache_data(show_spinner="Reading what each generation lost (named regions, rare tokens)…", max_entries=4)

@@ -5,7 +5,9 @@ import streamlit as st
 
 from analysis.simulate import METRICS, MODELS, REGIMES, average_runs, expected_curves, project_generations, simulate
 from analysis.views import charts
-from pages._shared import chart_downloads, current_dataset, table_download, user_errors
+from pages._controls import chart_downloads, table_download
+from pages._shared import user_errors
+from pages._workspace import current_dataset
 
 st.title("Collapse simulator")
 st.caption(

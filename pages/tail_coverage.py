@@ -12,19 +12,11 @@ from analysis.judge.coverage import TailReport, tail_report
 from analysis.maps.gaps import GapReport, gaps_frame
 from analysis.metrics.fidelity import group_floor
 from analysis.views import charts
-from pages import _shared
-from pages._shared import (
-    chart_downloads,
-    current_dataset,
-    dataset_embeddings,
-    dataset_gaps,
-    demo_dataset,
-    plain,
-    set_controls,
-    table_download,
-    user_errors,
-    workspace,
-)
+from pages import _compute
+from pages._compute import dataset_embeddings, dataset_gaps
+from pages._controls import chart_downloads, set_controls, table_download
+from pages._shared import plain, user_errors
+from pages._workspace import current_dataset, demo_dataset, workspace
 
 st.title("Tail coverage")
 st.caption(
@@ -141,7 +133,7 @@ def _fill(report: GapReport | None, chosen: pd.DataFrame, embeddings: np.ndarray
             gap,
             method=method,
             n=int(n),
-            embed=lambda texts: _shared.embed(list(texts)),
+            embed=lambda texts: _compute.embed(list(texts)),
             before=report,
             on_stage=stage,
             progress=progress,

@@ -680,12 +680,12 @@ def test_prepared_texts_are_hashed_once_and_their_cached_count_is_remembered_unt
 
 
 def test_a_rerun_of_a_page_neither_hashes_nor_looks_up_the_dataset_again(tmp_path, monkeypatch):
-    """pages/_shared: the dataset's texts are hashed and looked up once per version and process (one lookup,
+    """pages/_compute: the dataset's texts are hashed and looked up once per version and process (one lookup,
     embed's own); reruns of every page, the Data page's count included, return what is held."""
     import pandas as pd
 
     from analysis.vectors.embed import model_id, text_keys
-    from pages import _shared as shared
+    from pages import _compute as shared
 
     monkeypatch.setenv("COLLAPSE_LAB_CACHE", str(tmp_path))
     distinct = [f"sample {i}" for i in range(60)]

@@ -21,8 +21,8 @@ def topic_app(monkeypatch):
     from tests.app.test_coverage_pages import APP, TOPICS, AppTest, csv, load, topic_vectors
 
     def open_app(vectors=topic_vectors):
-        monkeypatch.setattr("pages._shared.embed", lambda texts, **_: vectors(list(texts)))
-        monkeypatch.setattr("pages._shared.cached_count", lambda texts, **_: len(set(texts)))
+        monkeypatch.setattr("pages._compute.embed", lambda texts, **_: vectors(list(texts)))
+        monkeypatch.setattr("pages._compute.cached_count", lambda texts, **_: len(set(texts)))
         at = AppTest.from_file(APP, default_timeout=300).run()
         load(
             at,

@@ -39,7 +39,7 @@ browser = test_browser.browser  # the module's headless Chromium (Debian's, thro
 PAGE = "comparison?workspace=small"
 DONE = "Metrics by family"  # the page's last section: its charts are drawn at the end of the run
 UMAP_SHOWN = re.compile(r"UMAP: ")  # the map's progress bar, once the fit has started
-WAIT_NOTE = "Another session is computing"  # pages/_shared.py, while another session fits the map or compares
+WAIT_NOTE = "Another session is computing"  # pages/_compute.py, while another session fits the map or compares
 CHART = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks'
 UMAP_WAIT, PAGE_WAIT = 240_000, 300_000  # ms: waits that only a hang reaches
 

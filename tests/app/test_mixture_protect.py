@@ -14,8 +14,8 @@ def ok(at: AppTest) -> AppTest:
 
 
 def test_protecting_a_gap_raises_its_share_of_the_mixture(monkeypatch):
-    monkeypatch.setattr("pages._shared.embed", lambda texts, **_: topic_vectors(list(texts)))
-    monkeypatch.setattr("pages._shared.cached_count", lambda texts, **_: len(set(texts)))
+    monkeypatch.setattr("pages._compute.embed", lambda texts, **_: topic_vectors(list(texts)))
+    monkeypatch.setattr("pages._compute.cached_count", lambda texts, **_: len(set(texts)))
     at = AppTest.from_file(APP, default_timeout=300).run()
     load(
         at,
