@@ -234,18 +234,9 @@ class Workspace:
             self._remove_unreferenced()
         return manifest
 
-    def add_samples(
-        self,
-        new: pd.DataFrame,
-        part: dict[str, Any],
-        *,
-        replace: bool = False,
-        expected: str | None = ANY_VERSION,
-        empty: EmptyDataset | None = None,
-    ) -> dict[str, Any]:
-        """Add one part (``new``, loaded or generated) to the dataset, or replace the dataset with it:
-        :meth:`add_parts` of one piece."""
-        return self.add_parts([(new, part)], replace=replace, expected=expected, empty=empty)
+    def add_samples(self, new: pd.DataFrame, part: dict[str, Any], **options: Any) -> dict[str, Any]:
+        """Add one part (``new``, loaded or generated), or replace the dataset with it: :meth:`add_parts` of one."""
+        return self.add_parts([(new, part)], **options)
 
     def add_parts(
         self,
@@ -255,21 +246,14 @@ class Workspace:
         expected: str | None = ANY_VERSION,
         empty: EmptyDataset | None = None,
     ) -> dict[str, Any]:
-        """Add every ``(samples, part)`` of ``pieces`` (loaded or generated) in one save, or replace the dataset
-        with them: one version, so one :meth:`undo` takes the whole load back.
+        """Add every ``(samples, part)`` of ``pieces`` in one save (one version: one :meth:`undo` takes the whole
+        load back), or replace the dataset with them.
 
-        An add is a merge: under the workspace's lock it reads the dataset as it is at that moment (not
-        as the caller read it earlier) and saves it with the pieces appended, so two sessions adding to
-        one shared workspace at once both keep their rows. An empty workspace is read as ``empty()``
-        (the app's built-in demo), or as no rows when ``empty`` is None.
-
-        A replace discards the current dataset (it stays in the history: :meth:`undo` restores it).
-        ``expected`` is the SHA-256 of the dataset the user decided on (``manifest["sha256"]`` as read;
-        ``None``: the workspace was empty); when the dataset changed since, nothing is replaced and a
-        :class:`WorkspaceError` says so. The default, :data:`ANY_VERSION`, replaces whatever is there.
-
-        Each ``part`` is ``{"name", "source", "method", "rows", "report"}`` as for :meth:`save`; returns
-        the manifest saved.
+        An add is a merge: under the lock it reads the dataset as it is at that moment, not as the caller read it,
+        so two sessions adding to one shared workspace at once both keep their rows. An empty workspace reads as
+        ``empty()`` (the app's demo), or as no rows. A replace keeps the old dataset in the history; it is refused
+        (:class:`WorkspaceError`) when the dataset is no longer the version ``expected`` names (its SHA-256;
+        ``None``: empty; :data:`ANY_VERSION`: no check). Each ``part`` is as for :meth:`save`; returns the manifest.
         """
         if not pieces:
             raise ValueError("add_parts(): no samples to add")
@@ -278,11 +262,7 @@ class Workspace:
         ]
         tables = [samples for samples, _ in pieces]
         with self.lock():
-            current = self.manifest()
-            if current is not None:
-                base: tuple[pd.DataFrame, dict[str, Any]] | None = (self._read_state(current, MANIFEST), current)
-            else:
-                base = empty() if empty is not None else None
+            base = self._shown(empty)
             if replace:
                 check_version(base[1] if base else None, expected, "replaced")
                 combined, renamed = combine_samples(*tables)
@@ -295,6 +275,28 @@ class Workspace:
                 added[-1]["report"]["notes"].append(f"{renamed:,} ids clashed with rows already loaded; made unique.")
             name = " + ".join(names + [part["name"] for part in added])
             return self.save(combined, name=name[:120], parts=parts)
+
+    def change(
+        self,
+        transform: Callable[[pd.DataFrame], pd.DataFrame],
+        *,
+        action: str,
+        expected: str | None = ANY_VERSION,
+        empty: EmptyDataset | None = None,
+    ) -> dict[str, Any]:
+        """Save ``transform(samples)`` of the current dataset (or of ``empty()``) under the lock, keeping its name
+        and parts; refused as a replace is when the dataset is no longer ``expected`` (``action`` says what)."""
+        with self.lock():
+            base = self._shown(empty)
+            check_version(base[1] if base else None, expected, action)
+            if base is None:
+                raise WorkspaceError("There is no dataset to change: load one first.")
+            return self.save(transform(base[0]), name=base[1]["name"], parts=base[1]["parts"])
+
+    def _shown(self, empty: EmptyDataset | None) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+        """The dataset as the page shows it: the current one, else ``empty()`` (None without ``empty``)."""
+        current = self.manifest()
+        return (self._read_state(current, MANIFEST), current) if current is not None else (empty() if empty else None)
 
     # --- history and undo ---------------------------------------------------------------------
 

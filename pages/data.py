@@ -18,9 +18,11 @@ from analysis.corpus import (
     guess_text_column,
     read_table,
     samples_from_frame,
+    with_holdout,
 )
 from analysis.corpus.plan import NO_LABEL, PLAN_COLUMNS, check_plan, guess_role, plan_row, planned_files
 from analysis.io import bytes_sha256
+from analysis.metrics.fidelity import coverage_floor
 from analysis.progress import ProgressMeter
 from analysis.vectors.embed import backend_choice, embed
 from analysis.views import charts
@@ -293,10 +295,7 @@ def _commit(pieces: list[tuple[Any, dict[str, Any]]], replace: bool, seen: str, 
     if it changed since), as one version (one undo); then rerun so every widget sees it."""
     names = ", ".join(part["name"] for _, part in pieces)
     with user_errors(f"Loading {names}"):
-        if len(pieces) == 1:
-            workspace().add_samples(*pieces[0], replace=replace, expected=seen, empty=demo_dataset)
-        else:
-            workspace().add_parts(pieces, replace=replace, expected=seen, empty=demo_dataset)
+        workspace().add_parts(pieces, replace=replace, expected=seen, empty=demo_dataset)
         st.session_state["loads_done"] = st.session_state.get("loads_done", 0) + 1
         st.session_state.pop(f"{key}_chosen", None)  # the next file's name may fill in its role and method
         if key == "batch":  # a fresh, empty uploader: the files loaded are not loaded twice by a second click
@@ -492,6 +491,29 @@ for column, (label, value) in zip(
     ],
 ):
     column.metric(label, f"{numbers[value]:,}")
+
+with st.expander("Real holdout: the yardstick of coverage", icon=":material/tune:"):
+    st.caption(
+        "Coverage (Tail coverage, Method comparison, the report) measures each set against real samples held out "
+        f"of generation and training; it is reported only from {coverage_floor(5):,} holdout samples (40 × k, "
+        "k = 5). Named gaps need no holdout: every real sample serves, cross-fitted. The holdout is drawn from "
+        "each text's hash, so a larger share keeps every sample a smaller one held out (as `--holdout` on the "
+        "command line)."
+    )
+    real_count = int(numbers["real"])
+    now = numbers["holdout"] / real_count if real_count else 0.1
+    share = st.number_input(
+        "Holdout share of the real samples", 0.05, 0.5, float(min(max(round(now, 2), 0.05), 0.5)), 0.05,
+        key="data_holdout_share", format="%.2f",
+    )  # fmt: skip
+    st.caption(f"About {share * real_count:,.0f} of the {real_count:,} real samples.")
+    seen_now = button_on_version(manifest, "Draw the holdout again", key="data_holdout_apply", disabled=not real_count)
+    if seen_now is not None:
+        with user_errors("Drawing the holdout again"):
+            workspace().change(
+                lambda table: with_holdout(table, share), action="re-drawn", expected=seen_now, empty=demo_dataset
+            )
+            st.rerun()
 
 count_columns = st.columns(2)
 for index, by in enumerate(["source", "method", "generation", "label"]):

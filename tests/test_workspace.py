@@ -500,3 +500,16 @@ def test_an_interrupted_migration_finishes(tmp_path):
     Workspaces(tmp_path).migrate_legacy()
     assert Workspaces(tmp_path).shared("default").load()[1]["name"] == "before"
     assert not staging.exists()
+
+
+def test_change_rewrites_the_dataset_as_one_version_and_refuses_a_stale_one(ws):
+    """The Data page's holdout share: a change of the rows, under the lock, keeping the name and the parts."""
+    first = save(ws, ["a", "b", "c"], "mine")
+    changed = ws.change(lambda t: t.assign(label="x"), action="relabelled", expected=first["sha256"])
+    assert changed["name"] == "mine" and changed["parts"] == first["parts"] and changed["sha256"] != first["sha256"]
+    assert (ws.load()[0]["label"] == "x").all()
+    with pytest.raises(WorkspaceError, match="Nothing was relabelled"):
+        ws.change(lambda t: t, action="relabelled", expected=first["sha256"])  # the page showed the old version
+    assert ws.undo()["sha256"] == first["sha256"]  # one version: one undo takes it back
+    with pytest.raises(WorkspaceError, match="no dataset to change"):
+        Workspace(ws.root.parent / "empty").change(lambda t: t, action="changed")

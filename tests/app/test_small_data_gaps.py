@@ -87,3 +87,28 @@ def test_the_report_names_the_missing_topic(small_workspace) -> None:
     assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
     report = at.session_state["monitor_report_html"][1].decode()
     assert MISSING in report and "of real, " in report
+
+
+def said_on(at: AppTest) -> str:
+    """Every message, caption and text of the page, joined."""
+    parts = [
+        e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in getattr(at, kind)
+    ]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_a_larger_holdout_share_from_the_data_page_lets_coverage_be_reported(small_workspace) -> None:
+    """Issue 30: with 1,000 real samples the 10 % holdout (100) is below coverage's floor (200); the Data page's
+    holdout share draws it again at 30 % (as --holdout 0.3), and Tail coverage then reports coverage."""
+    at = opened("pages/tail_coverage.py")
+    assert "Coverage is not reported" in said_on(at)
+    at.switch_page("pages/data.py").run()
+    at.number_input(key="data_holdout_share").set_value(0.3).run()
+    at.button(key="data_holdout_apply").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    held = int({m.label: m.value for m in at.metric}["real holdout"].replace(",", ""))
+    assert 250 <= held <= 350 and {m.label: m.value for m in at.metric}["samples"] == "1,200"
+    at.switch_page("pages/tail_coverage.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    assert "Coverage is not reported" not in said_on(at)
+    assert any(m.value.startswith("**llm misses: ") and MISSING in m.value for m in at.markdown)
