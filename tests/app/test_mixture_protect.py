@@ -5,7 +5,7 @@ sports and tech), embedded with its topic vectors, so no model loads: health, tr
 named gaps of the synthetic set.
 """
 
-from tests.app.test_coverage_pages import APP, TOPICS, AppTest, csv, load, topic_vectors
+from streamlit.testing.v1 import AppTest
 
 
 def ok(at: AppTest) -> AppTest:
@@ -13,23 +13,8 @@ def ok(at: AppTest) -> AppTest:
     return at
 
 
-def test_protecting_a_gap_raises_its_share_of_the_mixture(monkeypatch):
-    monkeypatch.setattr("pages._compute.embed", lambda texts, **_: topic_vectors(list(texts)))
-    monkeypatch.setattr("pages._compute.cached_count", lambda texts, **_: len(set(texts)))
-    at = AppTest.from_file(APP, default_timeout=300).run()
-    load(
-        at,
-        "real.csv",
-        csv([f"{t} text {i}" for t in TOPICS for i in range(100)], [t for t in TOPICS for _ in range(100)]),
-        "Replace the current dataset",
-    )
-    at.radio(key="upload_role").set_value("synthetic").run()
-    load(
-        at,
-        "llm.csv",
-        csv([f"{t} story {i}" for t in ("sports", "tech") for i in range(150)], ["sports"] * 150 + ["tech"] * 150),
-        "Add to the current dataset",
-    )
+def test_protecting_a_gap_raises_its_share_of_the_mixture(topic_app):
+    at = topic_app()
     ok(at.switch_page("pages/mixture.py").run())
     at.number_input(key="mix_size").set_value(300)
     ok(at.slider(key="mix_real").set_value(30).run())
