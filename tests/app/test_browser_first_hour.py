@@ -93,12 +93,29 @@ def uploader(page, label: str):
     return page.locator('[data-testid="stFileUploader"]', has_text=label).locator('input[type="file"]')
 
 
+def choose_file(page, path: Path, rows: int):
+    """Choose a file in the Upload tab once the page's run is over, and return its Load button once it shows. A
+    load's own rerun gives the tab a fresh uploader; a file chosen while that rerun was still drawing went to the
+    uploader it replaced, so an empty uploader after a while means: choose the file again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    load = page.get_by_role("button", name=f"Load {rows:,} samples")
+    for _ in range(3):
+        settle(page)
+        uploader(page, "A file of samples").set_input_files(str(path))
+        try:
+            load.wait_for(timeout=60_000)
+            return load
+        except PlaywrightTimeout:
+            continue
+    load.wait_for(timeout=WAIT)
+    return load
+
+
 def choose_and_load(page, path: Path, rows: int) -> None:
     """Choose a file in the Upload tab, wait for its Load button and click it (the caller waits for the counts: a
     one-off message can be lost to a rerun that interrupts the one showing it)."""
-    uploader(page, "A file of samples").set_input_files(str(path))
-    load = page.get_by_role("button", name=f"Load {rows:,} samples")
-    load.wait_for(timeout=WAIT)
+    load = choose_file(page, path, rows)
     settle(page)
     load.click()
 
@@ -136,8 +153,7 @@ def test_an_explicit_replace_is_undone_with_one_click(served, browser, tmp_path)
     open_tab(page, "Upload a file")
     choose_and_load(page, write_csv(tmp_path, "real.csv", REAL), len(REAL))
     wait_for_samples(page, "6")
-    uploader(page, "A file of samples").set_input_files(str(write_csv(tmp_path, "para.csv", PARAPHRASE)))
-    page.get_by_role("button", name="Load 3 samples").wait_for(timeout=WAIT)
+    choose_file(page, write_csv(tmp_path, "para.csv", PARAPHRASE), len(PARAPHRASE))
     page.get_by_text("Replace the current dataset").click()
     page.get_by_text("Yes, replace the 6 samples now loaded").click()
     load = page.get_by_role("button", name="Load 3 samples")
