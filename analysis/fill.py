@@ -31,12 +31,14 @@ import pandas as pd
 from analysis.errors import CollapseLabError
 from analysis.generate import GenerationReport, generate
 from analysis.judge.compare import set_name as name_of
+from analysis.maps.explore import set_names
 from analysis.maps.gaps import Gap, GapReport, find_gaps, percent_text
+from analysis.maps.placement import knn_place
 from analysis.maps.regions import unit_rows
 from analysis.metrics.fidelity import nearest_similarity
 from analysis.metrics.novelty import NEAR_COPY, copies
 
-__all__ = ["FillError", "FillResult", "fill_gap", "resolve_region", "METHODS", "POOL"]
+__all__ = ["FillError", "FillResult", "fill_gap", "fill_points", "resolve_region", "METHODS", "POOL"]
 
 #: The generators a gap can be filled with.
 METHODS = ("llm", "paraphrase")
@@ -380,3 +382,30 @@ def fill_gap(
     )
     stage("done", result.sentence())
     return result
+
+
+def fill_points(samples: pd.DataFrame, embeddings: np.ndarray, xy: np.ndarray, result: FillResult) -> pd.DataFrame:
+    """The map of a fill: where the gap's region and the new samples lie on the dataset's 2-D map.
+
+    ``samples``, ``embeddings`` and ``xy`` are the table the gap was found on (row-aligned, its map positions);
+    the new samples (``result.embeddings``) are placed on that map by their nearest samples
+    (:func:`analysis.maps.placement.knn_place`), as the map places rows it was not fitted on. Returns columns
+    ``x``, ``y`` and ``kind``: ``real in the region``, ``real elsewhere``, ``<set> before`` (the set's samples)
+    and ``new`` (the kept samples).
+    """
+    report = result.before_report
+    names = np.asarray(set_names(samples), dtype=str)
+    real = (samples["source"] == "real").to_numpy()
+    in_region = np.zeros(len(samples), dtype=bool)
+    if report is not None and len(report.region_of) == len(samples):
+        in_region = real & (np.asarray(report.region_of) == result.region)
+    kind = np.where(in_region, "real in the region", np.where(real, "real elsewhere", ""))
+    kind = np.where(names == result.set, f"{result.set} before", kind)
+    shown = kind != ""
+    frame = pd.DataFrame({"x": xy[shown, 0], "y": xy[shown, 1], "kind": kind[shown]})
+    if result.kept and len(result.embeddings):
+        placed = knn_place(embeddings, xy, result.embeddings)
+        frame = pd.concat(
+            [frame, pd.DataFrame({"x": placed[:, 0], "y": placed[:, 1], "kind": "new"})], ignore_index=True
+        )
+    return frame

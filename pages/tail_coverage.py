@@ -7,13 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from analysis.corpus import LoadReport
-from analysis.fill import fill_gap
+from analysis.fill import fill_gap, fill_points
 from analysis.judge.coverage import TailReport, tail_report
 from analysis.maps.gaps import GapReport, gaps_frame
 from analysis.metrics.fidelity import group_floor
 from analysis.views import charts
 from pages import _compute
-from pages._compute import dataset_embeddings, dataset_gaps
+from pages._compute import dataset_embeddings, dataset_gaps, dataset_projection
 from pages._controls import chart_downloads, set_controls, table_download
 from pages._shared import plain, user_errors
 from pages._workspace import current_dataset, demo_dataset, workspace
@@ -90,11 +90,14 @@ def _named_gaps(report: GapReport | None, note: str, samples: pd.DataFrame) -> N
     table_download(table, "named-gaps", key="tail_gaps_csv", label="Table as CSV")
 
 
-def _fill(report: GapReport | None, chosen: pd.DataFrame, embeddings: np.ndarray) -> None:
-    """A "Fill this gap" button under the named gaps (:func:`analysis.fill.fill_gap`); the new samples join the set."""
+def _fill(report: GapReport | None, chosen: pd.DataFrame, embeddings: np.ndarray, map_xy) -> None:
+    """A "Fill this gap" button under the named gaps (:func:`analysis.fill.fill_gap`); the new samples join the set.
+    ``map_xy()`` gives the chosen rows' positions on the dataset's map (where the new samples are drawn)."""
     if last := st.session_state.get("tail_fill_result"):
         st.success(plain(last["sentence"]), icon=":material/auto_fix_high:")
-        st.dataframe(pd.DataFrame(last["table"]), hide_index=True)
+        before_after, where = st.columns([3, 2])
+        before_after.dataframe(pd.DataFrame(last["table"]), hide_index=True)
+        where.altair_chart(charts.fill_map(pd.DataFrame(last["points"]), width=420, height=300), width="stretch")
     if report is None or report.unsupported or not any(report.gaps.values()):
         return
     gaps = [gap for listed in report.gaps.values() for gap in listed]
@@ -157,6 +160,7 @@ def _fill(report: GapReport | None, chosen: pd.DataFrame, embeddings: np.ndarray
         st.session_state["tail_fill_result"] = {
             "sentence": result.sentence(),
             "table": result.table().to_dict("records"),
+            "points": fill_points(chosen, embeddings, map_xy(), result).to_dict("list"),
         }
         st.rerun()
 
@@ -191,7 +195,16 @@ with user_errors("Measuring tail coverage"):
     st.caption(f"Each set at {report.size:,} samples (seed {seed}); coverage judged by {report.reference}.")
     gap_report, gap_note = dataset_gaps(samples, embeddings, manifest["sha256"], chosen, size, seed)
     _named_gaps(gap_report, gap_note, chosen)
-    _fill(gap_report, chosen.reset_index(drop=True), embeddings[rows])
+    _fill(
+        gap_report,
+        chosen.reset_index(drop=True),
+        embeddings[rows],
+        lambda: np.asarray(
+            dataset_projection(
+                samples, embeddings, manifest["sha256"], fit_on_real=False, n_neighbors=15, min_dist=0.1, seed=None
+            )
+        )[rows],
+    )
 
     if report.unsupported:
         st.warning(report.unsupported + " Token coverage below does not depend on it.", icon=":material/warning:")

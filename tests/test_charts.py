@@ -264,3 +264,15 @@ def test_few_points_are_drawn_three_pixels_wide_and_many_one():
     assert 7 * 20 <= lit(20) <= 9 * 20  # 20 points: about 9 pixels each
     many = mapview.SPREAD_BELOW + 1
     assert lit(many) <= many  # above the bound: one pixel each
+
+
+def test_fill_map_draws_the_new_samples_last_as_red_crosses():
+    points = pd.DataFrame(
+        {"x": [0.0, 1.0, 2.0, 3.0], "y": [0.0, 1.0, 2.0, 3.0]},
+    ).assign(kind=["new", "real elsewhere", "llm before", "real in the region"])
+    spec = charts.fill_map(points).to_dict()
+    colour = spec["encoding"]["color"]["scale"]
+    assert colour["domain"] == ["real elsewhere", "real in the region", "llm before", "new"]
+    assert colour["range"][-1] == "#d62728" and colour["range"][0] == "#d9d9d9"
+    ranks = dict(zip(points["kind"], pd.DataFrame(spec["datasets"][spec["data"]["name"]])["rank"]))
+    assert ranks["new"] == 3 and ranks["real elsewhere"] == 0  # drawn on top of everything else

@@ -424,6 +424,33 @@ def ab_differences(table: pd.DataFrame, *, names: tuple[str, str] = ("A", "B"), 
 # --- Export ------------------------------------------------------------------------------------
 
 
+def fill_map(points: pd.DataFrame, *, width: int = 520, height: int = 360) -> alt.Chart:
+    """The map of a fill (:func:`analysis.fill.fill_points`): the real data in light grey, the gap's region in dark
+    grey, the set's samples before the fill in its colour, and the new samples as large red crosses on top."""
+    order = [
+        "real elsewhere",
+        "real in the region",
+        *sorted(set(points["kind"]) - {"real elsewhere", "real in the region", "new"}),
+        "new",
+    ]
+    colours = ["#d9d9d9", "#525252", *["#4c78a8"] * (len(order) - 3), "#d62728"]
+    return (
+        alt.Chart(points.assign(rank=points["kind"].map({k: i for i, k in enumerate(order)})))
+        .mark_point(filled=True)
+        .encode(
+            x=alt.X("x:Q", axis=None),
+            y=alt.Y("y:Q", axis=None),
+            color=alt.Color(
+                "kind:N", scale=alt.Scale(domain=order, range=colours), legend=alt.Legend(title=None, orient="bottom")
+            ),
+            shape=alt.condition("datum.kind === 'new'", alt.value("cross"), alt.value("circle")),
+            size=alt.condition("datum.kind === 'new'", alt.value(120), alt.value(12)),
+            order=alt.Order("rank:Q"),
+        )
+        .properties(width=width, height=height, title="The gap's region and the new samples on the map")
+    )
+
+
 def to_png(chart: alt.TopLevelMixin, *, scale: float = 2.0) -> bytes:
     """The chart as a PNG image, rendered offline by vl-convert (no browser, no network)."""
     import vl_convert
