@@ -5,7 +5,7 @@ import streamlit as st
 
 from analysis.corpus import samples_bytes
 from analysis.maps import explore, mapview
-from analysis.maps.gaps import real_regions
+from analysis.maps.region_cache import real_regions
 from analysis.maps.regions import label_positions, region_name_layer
 from analysis.vectors.embed import embed
 from pages._compute import dataset_embeddings, dataset_gaps, dataset_projection

@@ -265,7 +265,7 @@ def test_the_labels_are_the_regions_where_the_data_has_topics(tmp_path, monkeypa
         assert region.size == SHARES[topic] and region.name.startswith(f"{topic}: ")
         assert set(region.terms[:3]) <= set(TOPICS[topic].split())
     assert len(list(tmp_path.glob("real-*.npz"))) == 1
-    from analysis.maps import gaps as gaps_module
+    from analysis.maps import region_cache as gaps_module
 
     gaps_module._REAL_REGIONS.clear()  # a new process: read from disk, not fitted again
     monkeypatch.setattr(gaps_module, "fit_regions", lambda *a, **k: pytest.fail("fitted although cached"))
@@ -469,7 +469,7 @@ def test_a_large_map_is_named_from_the_fitted_sample_and_every_point_joins_a_reg
 
 
 def test_region_names_are_stored_beside_the_map_and_read_back_without_clustering(tmp_path, monkeypatch) -> None:
-    from analysis.maps import gaps as gaps_module
+    from analysis.maps import region_cache as gaps_module
 
     real = texts_of({topic: 60 for topic in TOPICS}, seed=3)
     texts, xy = list(real["text"]), embed_fake(real["text"])[:, :2]

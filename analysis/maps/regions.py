@@ -8,7 +8,7 @@ Two ways to draw them, both on the real samples alone:
   real samples and the seed only, never on a synthetic set or on a map, so the regions (and a gap
   found today) stay the same when sets are added, removed or regenerated. Synthetic samples are
   placed into them by their nearest real neighbours (:func:`analysis.maps.gaps.place`).
-* :func:`find_regions` (regions of one map, :func:`analysis.maps.gaps.region_map`): density clusters
+* :func:`find_regions` (regions of one map, :func:`analysis.maps.region_cache.region_map`): density clusters
   (HDBSCAN) of the real samples on a 2-D map. The Embedding map names :func:`fit_regions`' regions
   at their members' centres instead, so its names are the gaps' names. On the demo (10,033 real
   Wikipedia summaries, 12 topic labels) HDBSCAN on the default UMAP map gives clusters that match

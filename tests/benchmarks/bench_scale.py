@@ -56,11 +56,11 @@ import pandas as pd  # noqa: E402
 from analysis.demo import load_demo  # noqa: E402
 from analysis.maps import (
     explore,
-    gaps,
     mapview,  # noqa: E402
+    region_cache,
 )
-from analysis.maps.gaps import region_map  # noqa: E402
 from analysis.maps.project import FIT_LIMIT, project  # noqa: E402
+from analysis.maps.region_cache import region_map  # noqa: E402
 from analysis.maps.regions import label_positions, region_name_layer  # noqa: E402
 from analysis.vectors.embed import embed  # noqa: E402
 
@@ -207,7 +207,7 @@ def _map_steps(args, samples: pd.DataFrame, vectors: np.ndarray, strata, result:
         # a new server process: the vectors are another array (hashed once for the map's key), nothing in memory
         fresh = vectors.copy()
         fresh.setflags(write=False)
-        gaps._REGIONS.clear()
+        region_cache._REGIONS.clear()
         result["map_new_process_s"], _ = timed(args.step_limit, map_page, samples, fresh, strata, cache)
         del fresh
         whole = mapview.payload_bytes(chart)
