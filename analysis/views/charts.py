@@ -441,13 +441,15 @@ def fill_map(points: pd.DataFrame, *, width: int = 520, height: int = 360) -> al
             x=alt.X("x:Q", axis=None),
             y=alt.Y("y:Q", axis=None),
             color=alt.Color(
-                "kind:N", scale=alt.Scale(domain=order, range=colours), legend=alt.Legend(title=None, orient="bottom")
+                "kind:N",
+                scale=alt.Scale(domain=order, range=colours),
+                legend=alt.Legend(title=None, orient="bottom", columns=2),
             ),
             shape=alt.condition("datum.kind === 'new'", alt.value("cross"), alt.value("circle")),
             size=alt.condition("datum.kind === 'new'", alt.value(120), alt.value(12)),
             order=alt.Order("rank:Q"),
         )
-        .properties(width=width, height=height, title="The gap's region and the new samples on the map")
+        .properties(width=width, height=height, title="Where the new samples landed")
     )
 
 

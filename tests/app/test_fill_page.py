@@ -56,6 +56,6 @@ def test_fill_this_gap_adds_samples_and_shows_before_and_after(topic_app, monkey
     assert any("kept" in s.value for s in at.success)
     points = result["points"]  # the map of the fill: the region, the set before, the new samples placed on the map
     assert points["kind"].count("new") == 5 and points["kind"].count("real in the region") > 0
-    assert any("new samples on the map" in chart.proto.spec for chart in at.get("vega_lite_chart"))
+    assert any("Where the new samples landed" in chart.proto.spec for chart in at.get("vega_lite_chart"))
     at.switch_page("app.py").run()
     assert {m.label: m.value for m in at.metric}["samples"] == "905"
