@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -72,17 +73,22 @@ def escape(value: Any) -> str:
 
 
 def format_value(value: Any, *, digits: int = 4) -> str:
-    """A number with ``digits`` significant digits (thousands separated), NaN as "–", anything else as text."""
+    """A number as a table shows it, NaN as "–", anything else as text.
+
+    Integers in full (thousands separated); a float with ``digits`` significant digits, trailing zeros kept, so
+    a column of metrics reads alike (``1.000``, ``0.9611``, ``160.7``), and from 1,000 up as a whole number
+    (``12,346``); below 0.001 in exponent notation (``1.000e-05``).
+    """
     if isinstance(value, bool):
         return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
         if math.isnan(value):
             return "–"
-        if value.is_integer() and abs(value) < 1e15:
-            return f"{int(value):,}"
-        return f"{value:,.{digits}g}"
+        text = f"{value:#.{digits}g}"
+        return f"{value:,.0f}" if abs(float(text)) >= 10**digits / 10 or math.isinf(value) else text
     return str(value)
 
 

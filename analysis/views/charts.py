@@ -357,6 +357,7 @@ def trend_chart(
                 "severity:N",
                 title="warning",
                 scale=alt.Scale(domain=["warning", "alarm"], range=["#ff7f0e", "#d62728"]),
+                legend=alt.Legend(orient="bottom"),  # beside three 260 px panels it ran off a 1280 px page
             ),
             color=alt.value("black"),
             tooltip=["line:N", "snapshot:N", alt.Tooltip("y:Q", format=".4g")],

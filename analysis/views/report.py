@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import summary
+from analysis.display import format_value
 from analysis.io import bytes_sha256, file_sha256
 from analysis.judge.compare import BASELINE
 from analysis.metrics import catalog
@@ -88,15 +89,10 @@ def _e(value: Any) -> str:
 
 
 def _number(value: Any) -> str:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return f"{int(value):,}"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return _e(value)
-    if math.isnan(number):
+    """A table cell's number (:func:`analysis.display.format_value`, NaN as an empty cell), escaped."""
+    if isinstance(value, (float, np.floating)) and math.isnan(value):
         return ""
-    return f"{number:.4g}" if abs(number) < 1e5 else f"{number:,.0f}"
+    return _e(format_value(value))
 
 
 def _table(
