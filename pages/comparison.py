@@ -4,7 +4,7 @@ import streamlit as st
 
 from analysis.judge.compare import BASELINE, generation_table
 from analysis.judge.risks import risks
-from analysis.metrics.catalog import definitions, legacy_table, values_by_set
+from analysis.metrics.catalog import compare_metrics, values_by_set
 from analysis.views import charts
 from analysis.views.review import Recommendation, ReviewSummary, gap_sentence, recommend_mixture, review_summary
 from pages._compute import dataset_compare, dataset_embeddings, dataset_gaps, mixture_engine
@@ -12,7 +12,7 @@ from pages._controls import chart_downloads, set_controls, table_download
 from pages._shared import plain, user_errors
 from pages._workspace import current_dataset
 
-METRICS, DEFINITIONS = legacy_table(), definitions()  # compare's metrics, from the catalogue
+METRICS = {metric.name: metric for metric in compare_metrics()}  # compare's metrics, from the catalogue
 
 st.title("Method comparison")
 st.caption(
@@ -117,7 +117,8 @@ with user_errors("Comparing the sets"):
         metric: st.column_config.NumberColumn(
             metric,
             format="%.3f",
-            help=f"{DEFINITIONS[metric]} {METRICS[metric][1].capitalize()} is better. Reference: {METRICS[metric][2]}.",
+            help=f"{METRICS[metric].definition} {METRICS[metric].direction.capitalize()} is better. "
+            f"Reference: {METRICS[metric].reference}.",
         )
         for metric in wide.columns
         if metric in METRICS
@@ -141,7 +142,7 @@ with user_errors("Comparing the sets"):
         (st.error if (group["severity"] == "alarm").any() else st.warning)(f"**{plain(name)}**\n\n{lines}")
 
     st.subheader("Metrics by family")
-    families = list(dict.fromkeys(family for family, _, _ in METRICS.values()))
+    families = list(dict.fromkeys(metric.family for metric in METRICS.values()))
     for tab, family in zip(st.tabs(families), families):
         with tab:
             chart = charts.metric_multiples(table[table["family"] == family])

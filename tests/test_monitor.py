@@ -398,19 +398,19 @@ def compare_table(values: dict[str, dict[str, float]]) -> pd.DataFrame:
     for name, metrics in values.items():
         method, _, generation = name.partition(" g")
         for metric, value in metrics.items():
-            family, direction, reference = METRICS[metric]
+            record = METRICS[metric]
             rows.append(
                 {
                     "set": name,
                     "method": "real" if name == BASELINE else method,
                     "generation": int(generation or (0 if name == BASELINE else 1)),
                     "metric": metric,
-                    "family": family,
+                    "family": record.family,
                     "value": value,
                     "ci_low": np.nan,
                     "ci_high": np.nan,
-                    "direction": direction,
-                    "reference": reference,
+                    "direction": record.direction,
+                    "reference": record.reference,
                     "n": 100,
                 }
             )

@@ -45,7 +45,8 @@ The package, one job per module:
 - :mod:`~analysis.ab.engine`: :func:`ab_test`, :func:`ab_sets`, :func:`ab_files` (the test itself);
 - :mod:`~analysis.ab.context`: :class:`~analysis.ab.context.ABContext`, the pool and the reference
   and their features, computed once;
-- :mod:`~analysis.ab.values`: each metric's value on a subset of the pool, by catalogue kind;
+- :mod:`~analysis.ab.values`: each metric's value on a subset of the pool: the catalogue's computation
+  (:meth:`analysis.metrics.catalog.Metric.compute`, the one ``compare`` makes) on the pool's features;
 - :mod:`~analysis.ab.result`: :class:`ABResult`, :data:`COLUMNS`, :func:`holm`, the verdicts, :class:`ABError`.
 
 The metrics, their families, directions, definitions and how each is resampled come from

@@ -2,13 +2,12 @@
 
 :class:`ABContext` holds the pool (A's rows, then B's), the real reference and real train, and
 computes their features on first use (n-gram counts, distances to the reference, k-NN radii, fitted
-classifiers and language models), so each metric of :mod:`analysis.ab.values` is a cheap function
-of a subset of pool rows and reference rows.
+classifiers and language models), so each metric (:mod:`analysis.ab.values`) is a cheap function of a
+subset of pool rows and reference rows.
 """
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 
 import numpy as np
@@ -16,8 +15,7 @@ import pandas as pd
 from scipy import sparse
 
 from analysis.metrics import fidelity, tails, utility
-from analysis.metrics.array_lm import ArrayKneserNey, Vocabulary
-from analysis.metrics.lm import ARRAY_FROM, KneserNeyLM
+from analysis.metrics.formulas import text_log_probabilities, tstr_codes
 from analysis.metrics.ngrams import ngram_count_matrix, rare_token_ids, row_counts, tokenize
 from analysis.mixture.kernels import csr_by_row, csr_entries
 
@@ -225,13 +223,7 @@ class ABContext:
     @cached_property
     def tstr_codes(self) -> tuple[np.ndarray, list[np.ndarray | None], int, np.ndarray]:
         """Integer codes of the labelled reference rows' true labels and of each side's predictions."""
-        keep = utility.present_labels(self.ref_labels)
-        true = self.ref_labels[keep].astype(str)
-        names = sorted(set(true) | {p for r in self.tstr if r is not None for p in r.predicted})
-        code = {name: i for i, name in enumerate(names)}
-        true_codes = np.array([code[t] for t in true])
-        predicted = [None if r is None else np.array([code[p] for p in r.predicted]) for r in self.tstr]
-        return true_codes, predicted, len(names), np.flatnonzero(keep)
+        return tstr_codes(self.ref_labels, self.tstr)
 
     @cached_property
     def detection(self) -> list[utility.DetectionResult]:
@@ -240,21 +232,4 @@ class ABContext:
     @cached_property
     def perplexity_parts(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per side, per reference text: the sum of log-probabilities and the number of scored tokens."""
-        if min(len(side) for side in self.sides) >= ARRAY_FROM:  # large sets: the vectorised model (equal to 1e-9)
-            return self._array_perplexity_parts()
-        out = []
-        ref_tokens = [tokenize(t) for t in self.ref_texts]
-        counts = np.array([len(t) + 1 for t in ref_tokens], np.float64)
-        for side in self.sides:
-            model = KneserNeyLM(3).fit(self.tokens[i] for i in side)
-            logs = np.array([-c * math.log(model.perplexity_tokens([t])) for t, c in zip(ref_tokens, counts)])
-            out.append((logs, counts))
-        return out
-
-    def _array_perplexity_parts(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """:attr:`perplexity_parts` through :class:`analysis.metrics.array_lm.ArrayKneserNey` (the same model)."""
-        vocabulary = Vocabulary()
-        reference = vocabulary.encode(list(self.ref_texts))
-        sides = [vocabulary.encode(list(self.texts[side])) for side in self.sides]
-        bits = max(8, len(vocabulary.words).bit_length())
-        return [ArrayKneserNey(3, bits).fit(corpus).text_log_probabilities(reference) for corpus in sides]
+        return [text_log_probabilities(list(self.texts[side]), list(self.ref_texts)) for side in self.sides]

@@ -28,8 +28,8 @@ from analysis.metrics import catalog, kernels, utility
 
 __all__ = ["ab_test", "ab_sets", "ab_files", "AB_METRICS", "AB_DEFINITIONS"]
 
-#: metric -> (family, better direction, reference): every metric of compare, plus TSTR accuracy (from the catalogue).
-AB_METRICS: dict[str, tuple[str, str, str]] = catalog.legacy_table(catalog.ab_metrics())
+#: metric -> its record (:class:`analysis.metrics.catalog.Metric`): every metric of compare, plus TSTR accuracy.
+AB_METRICS: dict[str, catalog.Metric] = {metric.name: metric for metric in catalog.ab_metrics()}
 #: metric -> one sentence (compare's definitions, plus TSTR accuracy; the A/B test's own where they differ).
 AB_DEFINITIONS: dict[str, str] = catalog.definitions(catalog.ab_metrics(), ab=True)
 

@@ -1,81 +1,26 @@
-"""The value of each metric on a subset of the A/B pool, dispatched on the catalogue record's kind.
+"""The value of each metric on a subset of the A/B pool: the catalogue's one computation on the pool's features.
 
 :func:`value` computes a metric of :mod:`analysis.metrics.catalog` for pool rows ``s`` (of side A
-or B) against reference rows ``ref``, from the features of an :class:`analysis.ab.context.ABContext`;
-the A/B test calls it for the observed sets and for every resample. :data:`VALUES` holds one function
-per kind (:attr:`analysis.metrics.catalog.Metric.kind`) and :data:`PER_SAMPLE` the per-row values of
-the metrics that are means over a set's samples, so a new metric of an existing kind needs only its
-catalogue record.
+or B) against reference rows ``ref``: :meth:`~analysis.metrics.catalog.Metric.compute` on a
+:class:`PoolView`, which reads the :class:`analysis.metrics.formulas.Features` of those rows off an
+:class:`analysis.ab.context.ABContext` (n-gram counts, ball memberships, fitted models, computed once
+per test), so the computation is the one ``compare`` makes, cheap enough for every resample.
+:func:`per_sample` gives the per-row values of the metrics that are means over a set's samples.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-
 import numpy as np
 
 from analysis.ab.context import ABContext
-from analysis.metrics import diversity, drift, fidelity, kernels, utility
+from analysis.metrics import fidelity
 from analysis.metrics.catalog import Metric
+from analysis.metrics.formulas import Features
 
-__all__ = ["value", "per_sample", "VALUES", "PER_SAMPLE", "NEAREST_KINDS"]
-
-#: kind -> the per-pool-row values whose mean over a set is the metric (the ``sample`` metrics).
-PER_SAMPLE: dict[str, Callable[[ABContext], np.ndarray]] = {
-    "precision": lambda ctx: np.asarray(ctx.balls_holding > 0, np.float64),
-    "density": lambda ctx: ctx.balls_holding / ctx.k,
-    "nearest-real similarity": lambda ctx: ctx.nearest_train,
-    "exact copy rate": lambda ctx: ctx.copies,
-    "near copy rate": lambda ctx: (ctx.nearest_real >= 0.95).astype(np.float64),
-    "holdout copy rate": lambda ctx: ctx.holdout_copies,
-}
-
-
-def per_sample(ctx: ABContext, metric: Metric) -> np.ndarray:
-    """Per pool row, the value whose mean over a set is ``metric`` (a metric of :data:`PER_SAMPLE`'s kinds)."""
-    return PER_SAMPLE[metric.kind](ctx)
-
-
-_Value = Callable[[ABContext, Metric, int, np.ndarray, np.ndarray], float]
+__all__ = ["value", "per_sample", "PoolView", "NEAREST_KINDS", "MEAN_BY_COUNTS_FROM"]
 
 #: The per-sample kinds the exact nearest-real search gives: over the queried rows (all below the cap).
 NEAREST_KINDS = frozenset({"nearest-real similarity", "near copy rate"})
-
-
-def _mean(ctx: ABContext, metric: Metric, s: np.ndarray) -> float:
-    """The mean of ``metric``'s per-row values over ``s`` (its queried rows for the nearest-real kinds)."""
-    if ctx.query_capped and metric.kind in NEAREST_KINDS:
-        s = s[ctx.queried[s]]
-    return float(per_sample(ctx, metric)[s].mean())
-
-
-def _distinct(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
-    counts = ctx.ngram_counts(s, metric.parameter or 1)
-    total = counts.sum()
-    return float(np.count_nonzero(counts) / total) if total else 0.0
-
-
-def _coverage(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
-    """Coverage, or tail coverage of the rarest ``metric.parameter`` tenths."""
-    if fidelity.coverage_unsupported(len(ctx.reference), ctx.k):
-        return float("nan")  # below the coverage floor, as in compare: no number rather than an inflated one
-    covered = ctx.reached(s)[ref]
-    if metric.kind == "tail coverage":
-        covered = covered[ctx.tail_mask(metric.parameter or 1)[ref]]
-    return float(covered.mean()) if covered.size else float("nan")
-
-
-def _recall(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
-    return float(ctx.reached(s, recall=True)[ref].mean())
-
-
-def _rare_tokens(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
-    rare, total = ctx.rare_ids
-    if not total:
-        return float("nan")
-    return float(np.count_nonzero(ctx.ngram_counts(s, 1)[rare]) / total)
-
 
 #: From this many reference samples on, the resampled reference's mean embedding is a weighted sum (counts of each
 #: drawn row times its embedding) instead of the mean of a gathered copy: the same mean up to rounding, without
@@ -83,74 +28,117 @@ def _rare_tokens(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: 
 MEAN_BY_COUNTS_FROM = 5_000
 
 
-def _centroid_shift(ctx: ABContext, s: np.ndarray, ref: np.ndarray) -> float:
-    if len(ctx.ref_x) < MEAN_BY_COUNTS_FROM:
-        return drift.centroid_shift(ctx.ref_x[ref], ctx.x[s])
-    counts = np.bincount(ref, minlength=len(ctx.ref_x)).astype(np.float64)
-    a, b = counts @ ctx.ref_x / len(ref), ctx.x[s].mean(axis=0)
-    return float(1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+class PoolView(Features):
+    """The features (:class:`analysis.metrics.formulas.Features`) of pool rows ``s`` of set ``side`` (0 = A,
+    1 = B) against the reference positions ``ref``, read off ``ctx``.
+
+    With ``queried_only`` (the default) the nearest-real features are those of the rows of ``s`` the
+    exact search queried; without it, of every row (NaN for the others), as :func:`per_sample` needs.
+    """
+
+    def __init__(self, ctx: ABContext, side: int, s: np.ndarray, ref: np.ndarray, *, queried_only: bool = True) -> None:
+        self.ctx, self.side, self.s, self.ref = ctx, side, s, ref
+        self.seed, self.k = ctx.seed, ctx.k
+        self.coverage_supported = not fidelity.coverage_unsupported(len(ctx.reference), ctx.k)
+        self._queried = s[ctx.queried[s]] if queried_only and ctx.query_capped else s
+
+    @property
+    def size(self) -> int:
+        return len(self.s)
+
+    def texts(self) -> list[str]:
+        return list(self.ctx.texts[self.s])
+
+    def x(self) -> np.ndarray:
+        return self.ctx.x[self.s]
+
+    def ref_x(self) -> np.ndarray:
+        return self.ctx.ref_x[self.ref]
+
+    def ngram_counts(self, n: int) -> np.ndarray:
+        return self.ctx.ngram_counts(self.s, n)
+
+    def rare_tokens(self) -> tuple[int, int]:
+        rare, total = self.ctx.rare_ids
+        return (int(np.count_nonzero(self.ngram_counts(1)[rare])) if total else 0), total
+
+    def covered(self) -> np.ndarray:
+        return self.ctx.reached(self.s)[self.ref]
+
+    def tail(self, tenths: int) -> np.ndarray:
+        return self.ctx.tail_mask(tenths)[self.ref]
+
+    def recalled(self) -> np.ndarray:
+        return self.ctx.reached(self.s, recall=True)[self.ref]
+
+    def inside(self) -> np.ndarray:
+        return np.asarray(self.balls_holding() > 0, np.float64)
+
+    def memberships(self) -> int:
+        return int(self.balls_holding().sum())
+
+    def balls_holding(self) -> np.ndarray:
+        return self.ctx.balls_holding[self.s]
+
+    def centroids(self) -> tuple[np.ndarray, np.ndarray]:
+        ctx, ref = self.ctx, self.ref
+        if len(ctx.ref_x) < MEAN_BY_COUNTS_FROM:
+            return ctx.ref_x[ref].mean(axis=0), ctx.x[self.s].mean(axis=0)
+        counts = np.bincount(ref, minlength=len(ctx.ref_x)).astype(np.float64)
+        return counts @ ctx.ref_x / len(ref), ctx.x[self.s].mean(axis=0)
+
+    def nearest_train(self) -> np.ndarray:
+        return self.ctx.nearest_train[self._queried]
+
+    def nearest_real(self) -> np.ndarray:
+        return self.ctx.nearest_real[self._queried]
+
+    def copies(self) -> np.ndarray:
+        return self.ctx.copies[self.s]
+
+    def holdout_copies(self) -> np.ndarray:
+        return self.ctx.holdout_copies[self.s]
+
+    def distinct_texts(self) -> int:
+        return len(np.unique(self.ctx.text_ids[self.s]))
+
+    def label_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        ref_codes, codes, count = self.ctx.label_codes
+        ref_codes, codes = ref_codes[self.ref], codes[self.s]
+        p = np.bincount(ref_codes[ref_codes >= 0], minlength=count).astype(np.float64)
+        q = np.bincount(codes[codes >= 0], minlength=count).astype(np.float64)
+        return p, q
+
+    def lengths(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.ctx.ref_lengths[self.ref], self.ctx.lengths[self.s]
+
+    def log_probabilities(self) -> tuple[np.ndarray, np.ndarray]:
+        logs, counts = self.ctx.perplexity_parts[self.side]
+        return logs[self.ref], counts[self.ref]
+
+    def tstr_codes(self) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """The labelled rows among the reference positions ``ref`` (repeats kept), and this side's predictions."""
+        true, predicted, labels, kept = self.ctx.tstr_codes
+        side_predicted = predicted[self.side]
+        if side_predicted is None:
+            return None
+        position = np.full(len(self.ctx.ref_x), -1)
+        position[kept] = np.arange(len(kept))
+        chosen = position[self.ref]
+        chosen = chosen[chosen >= 0]
+        return true[chosen], side_predicted[chosen], labels
+
+    def detection_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        result = self.ctx.detection[self.side]
+        return result.real_scores[self.ref], result.synthetic_scores[self.s - self.ctx.sides[self.side][0]]
 
 
-def _label_divergence(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
-    ref_codes, codes, count = ctx.label_codes
-    p = np.bincount(ref_codes[ref][ref_codes[ref] >= 0], minlength=count).astype(np.float64)
-    q = np.bincount(codes[s][codes[s] >= 0], minlength=count).astype(np.float64)
-    return kernels.jensen_shannon(p, q)
-
-
-def _perplexity(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
-    logs, counts = ctx.perplexity_parts[side]
-    return float(math.exp(-logs[ref].sum() / counts[ref].sum()))
-
-
-def _tstr(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
-    """TSTR macro-F1 or accuracy of side's classifier on the reference rows ``ref`` that have a label."""
-    true, predicted, labels, kept = ctx.tstr_codes
-    side_predicted = predicted[side]
-    if side_predicted is None:
-        return float("nan")
-    position = np.full(len(ctx.ref_x), -1)
-    position[kept] = np.arange(len(kept))
-    chosen = position[ref]
-    chosen = chosen[chosen >= 0]
-    if metric.kind == "TSTR accuracy":
-        return float((true[chosen] == side_predicted[chosen]).mean())
-    return kernels.macro_f1(true[chosen], side_predicted[chosen], labels)
-
-
-def _detection(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
-    result = ctx.detection[side]
-    real = result.real_scores[ref]
-    synthetic = result.synthetic_scores[s - ctx.sides[side][0]]
-    return utility.roc_auc(real[~np.isnan(real)], synthetic[~np.isnan(synthetic)])
-
-
-#: kind -> the metric of pool rows ``s`` (of side 0 = A or 1 = B) against reference positions ``ref``.
-VALUES: dict[str, _Value] = {
-    "distinct": _distinct,
-    "entropy": lambda ctx, m, side, s, ref: kernels.entropy_bits(ctx.ngram_counts(s, m.parameter or 1)),
-    "mean pairwise distance": lambda ctx, m, side, s, ref: diversity.mean_pairwise_distance(ctx.x[s]),
-    **{kind: lambda ctx, m, side, s, ref: _mean(ctx, m, s) for kind in PER_SAMPLE},
-    "coverage": _coverage,
-    "tail coverage": _coverage,
-    "recall": _recall,
-    "rare-token coverage": _rare_tokens,
-    "duplicate rate": lambda ctx, m, side, s, ref: float(1 - len(np.unique(ctx.text_ids[s])) / len(s)),
-    "centroid shift": lambda ctx, m, side, s, ref: _centroid_shift(ctx, s, ref),
-    "label divergence": _label_divergence,
-    "length KS": lambda ctx, m, side, s, ref: kernels.ks_statistic(ctx.ref_lengths[ref], ctx.lengths[s]),
-    "compression ratio": lambda ctx, m, side, s, ref: diversity.compression_ratio(list(ctx.texts[s])),
-    "self-BLEU": lambda ctx, m, side, s, ref: diversity.self_bleu(list(ctx.texts[s]), sample_size=500, seed=ctx.seed),
-    "vendi": lambda ctx, m, side, s, ref: diversity.vendi_score(ctx.x[s]),
-    "frechet distance": lambda ctx, m, side, s, ref: fidelity.frechet_distance(ctx.ref_x[ref], ctx.x[s]),
-    "mauve": lambda ctx, m, side, s, ref: fidelity.mauve_score(ctx.ref_x[ref], ctx.x[s], ctx.seed),
-    "perplexity on real": _perplexity,
-    "TSTR macro-F1": _tstr,
-    "TSTR accuracy": _tstr,
-    "detection AUC": _detection,
-}
+def per_sample(ctx: ABContext, metric: Metric) -> np.ndarray:
+    """Per pool row, the value whose mean over a set is ``metric`` (a ``sample`` metric: its units)."""
+    pool = np.arange(len(ctx.rows))
+    return np.asarray(metric.units(PoolView(ctx, 0, pool, np.arange(len(ctx.ref_x)), queried_only=False)), np.float64)
 
 
 def value(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
     """``metric`` of the pool rows ``s`` (of set ``side``) against the reference rows ``ref`` (positions in it)."""
-    return VALUES[metric.kind](ctx, metric, side, s, ref)
+    return metric.compute(PoolView(ctx, side, s, ref))

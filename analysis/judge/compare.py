@@ -44,8 +44,8 @@ import pandas as pd
 
 from analysis.errors import CollapseLabError
 from analysis.io import atomic_write_bytes, bytes_sha256, parquet_bytes
-from analysis.metrics import catalog, diversity, drift, fidelity, lm, novelty, tails, utility
-from analysis.metrics.catalog import Metric
+from analysis.metrics import catalog, fidelity, tails
+from analysis.metrics.features import SetFeatures
 from analysis.vectors.embed import SHIPPED_CACHE_DIR, default_cache_dir
 
 __all__ = [
@@ -86,8 +86,9 @@ NEAREST_PAIR_LIMIT = 500_000_000
 #: Fewest queries per set the nearest-real search keeps, however large the real data.
 NEAREST_QUERY_FLOOR = 1_000
 
-#: metric -> (family, better direction, reference): compare's metrics, read from :mod:`analysis.metrics.catalog`.
-METRICS: dict[str, tuple[str, str, str]] = catalog.legacy_table()
+#: metric -> its catalogue record (:class:`analysis.metrics.catalog.Metric`: family, direction, reference, ...):
+#: compare's metrics, in its order.
+METRICS: dict[str, catalog.Metric] = {metric.name: metric for metric in catalog.compare_metrics()}
 #: The metrics judged by the reference's k-NN balls (:func:`coverage_reference`), NaN below its floor.
 COVERAGE_METRICS = catalog.coverage_metrics()
 #: metric -> one sentence: what it measures (shown on hover in the app and in the report), from the catalogue.
@@ -251,6 +252,7 @@ def checked_sets(samples: pd.DataFrame, *, k: int = 5) -> dict[str, np.ndarray]:
 
 def _bootstrap(indicator: np.ndarray, rng: np.random.Generator, rounds: int = 1000) -> tuple[float, float]:
     """95 % percentile interval of the mean of a per-sample 0/1 or real-valued indicator."""
+    indicator = np.asarray(indicator, np.float64)
     draws = rng.integers(0, len(indicator), size=(rounds, len(indicator)))
     means = indicator[draws].mean(axis=1)
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
@@ -276,11 +278,10 @@ class _Judge:
         texts, labels = samples["text"].to_numpy(), samples["label"].to_numpy()
         self.texts, self.labels = texts, labels
         self.ref_x, self.ref_texts, self.ref_labels = balls.x, texts[balls.rows], labels[balls.rows]
-        self.labelled = utility.has_labels(self.ref_labels)
         self.ref_bins = tails.rarity_bins(balls.radii, bins)
         self.prdc_reference = fidelity.prepare_reference(balls.x, k)  # the reference's radii once, not per set
         train_rows = groups[BASELINE]
-        self.train_x, self.train_texts = embeddings[train_rows], texts[train_rows]
+        self.train_x = embeddings[train_rows]
         # Copies count against all real text: a copy of the holdout is a copy too (and the worst kind).
         real_mask = (samples["source"] == "real").to_numpy()
         self.other_real_rows = np.flatnonzero(real_mask & (samples["split"] != "train").to_numpy())
@@ -293,21 +294,27 @@ class _Judge:
         self.real_rows = real_rows
 
 
-class _SetView:
-    """One set's equal-size rows, and what several of its metrics share, computed on first use."""
+class _SetView(SetFeatures):
+    """One set's equal-size rows judged against the reference: :class:`~analysis.metrics.features.SetFeatures`
+    on the judge's shared reference, plus the novelty features (against real train and all real text)."""
 
     def __init__(self, judge: _Judge, name: str, chosen: np.ndarray) -> None:
+        super().__init__(
+            judge.embeddings[chosen],
+            judge.texts[chosen],
+            judge.ref_x,
+            judge.ref_texts,
+            k=judge.k,
+            bins=judge.bins,
+            seed=judge.seed,
+            labels=judge.labels[chosen],
+            ref_labels=judge.ref_labels,
+            radii=judge.balls.radii,
+            ref_bins=judge.ref_bins,
+            prepared=judge.prdc_reference,
+            coverage_supported=not judge.balls.unsupported,
+        )
         self.judge, self.name, self.chosen = judge, name, chosen
-        self.x = judge.embeddings[chosen].astype(np.float64)
-        self.texts = list(judge.texts[chosen])
-
-    @cached_property
-    def quality(self) -> dict[str, float]:
-        return fidelity.prdc(self.judge.ref_x, self.x, k=self.judge.k, reference=self.judge.prdc_reference)
-
-    @cached_property
-    def covered(self) -> np.ndarray:
-        return self.judge.balls.covered(self.x)
 
     @cached_property
     def queries(self) -> np.ndarray:
@@ -322,76 +329,30 @@ class _SetView:
 
     @cached_property
     def similarity(self) -> np.ndarray:
-        return fidelity.nearest_similarity(self.x[self.queries], self.judge.train_x)[0]
+        return fidelity.nearest_similarity(self.x()[self.queries], self.judge.train_x)[0]
 
-    @cached_property
-    def copies(self) -> dict[str, float]:
-        judge = self.judge
-        texts = [self.texts[i] for i in self.queries]
-        out = novelty.novelty(judge.train_texts, texts, judge.train_x, self.x[self.queries], similarity=self.similarity)
-        return {**out, "duplicate_rate": novelty.duplicate_rate(self.texts)}  # over every row of the set
+    def nearest_train(self) -> np.ndarray:
+        return self.similarity
 
-    @cached_property
     def nearest_real(self) -> np.ndarray:
         rows = self.judge.other_real_rows
         if not len(rows):
             return self.similarity
-        near = fidelity.nearest_similarity(self.x[self.queries], self.judge.embeddings[rows])[0]
+        near = fidelity.nearest_similarity(self.x()[self.queries], self.judge.embeddings[rows])[0]
         return np.maximum(self.similarity, near)
 
-    def with_interval(self, values: np.ndarray, mean: float | None = None) -> tuple[float, float, float]:
-        """The mean of per-sample ``values`` (or ``mean``) and its bootstrap 95 % interval."""
-        values = values.astype(float)
-        return (float(values.mean()) if mean is None else mean, *_bootstrap(values, self.judge.rng))
+    def copies(self) -> np.ndarray:
+        return np.array([t in self.judge.real_texts for t in self.texts()], np.float64)
 
-    def tail_coverage(self, tenths: int) -> tuple[float, float, float]:
-        bins = self.judge.bins
-        return self.with_interval(self.covered[self.judge.ref_bins >= bins - tenths * bins // 10])
-
-    def tstr_macro_f1(self) -> float:
+    def holdout_copies(self) -> np.ndarray:
+        """Over every sample of the set, not the equal-size rows: one copy of the evaluation set is enough to matter."""
         judge = self.judge
-        if not judge.labelled:
-            return float("nan")
-        try:
-            return utility.tstr(
-                self.x, judge.labels[self.chosen], judge.ref_x, judge.ref_labels, seed=judge.seed
-            ).macro_f1
-        except utility.UtilityError:  # the set has no labels
-            return float("nan")
+        return np.array([t in judge.reference_texts for t in judge.texts[judge.groups[self.name]]], np.float64)
 
 
-_Value = float | tuple[float, float, float]
-
-#: kind -> how compare computes a metric of that kind for one set (see :attr:`analysis.metrics.catalog.Metric.kind`).
-COMPUTE: dict[str, Callable[[_SetView, Metric], _Value]] = {
-    "distinct": lambda v, m: diversity.distinct_n(v.texts, m.parameter or 1),
-    "entropy": lambda v, m: diversity.ngram_entropy(v.texts, m.parameter or 1),
-    "compression ratio": lambda v, m: diversity.compression_ratio(v.texts),
-    "self-BLEU": lambda v, m: diversity.self_bleu(v.texts, sample_size=500, seed=v.judge.seed),
-    "vendi": lambda v, m: diversity.vendi_score(v.x),
-    "mean pairwise distance": lambda v, m: diversity.mean_pairwise_distance(v.x),
-    "precision": lambda v, m: v.quality["precision"],
-    "density": lambda v, m: v.quality["density"],
-    "recall": lambda v, m: v.quality["recall"],
-    "coverage": lambda v, m: v.with_interval(v.covered),
-    "frechet distance": lambda v, m: fidelity.frechet_distance(v.judge.ref_x, v.x),
-    "mauve": lambda v, m: fidelity.mauve_score(v.judge.ref_x, v.x, v.judge.seed),
-    "tail coverage": lambda v, m: v.tail_coverage(m.parameter or 1),
-    "rare-token coverage": lambda v, m: tails.rare_token_coverage(v.judge.ref_texts, v.texts),
-    "nearest-real similarity": lambda v, m: v.with_interval(v.similarity, v.copies["nearest_real_similarity"]),
-    "exact copy rate": lambda v, m: float(np.mean([t in v.judge.real_texts for t in v.texts])),
-    "near copy rate": lambda v, m: float((v.nearest_real >= 0.95).mean()),
-    "holdout copy rate": lambda v, m: float(
-        np.mean([t in v.judge.reference_texts for t in v.judge.texts[v.judge.groups[v.name]]])
-    ),
-    "duplicate rate": lambda v, m: v.copies["duplicate_rate"],
-    "centroid shift": lambda v, m: drift.centroid_shift(v.judge.ref_x, v.x),
-    "label divergence": lambda v, m: drift.label_divergence(v.judge.ref_labels, v.judge.labels[v.chosen]),
-    "length KS": lambda v, m: drift.length_ks(v.judge.ref_texts, v.texts)[0],
-    "perplexity on real": lambda v, m: lm.perplexity(v.texts, v.judge.ref_texts, order=3),
-    "TSTR macro-F1": lambda v, m: v.tstr_macro_f1(),
-    "detection AUC": lambda v, m: utility.detection(v.judge.ref_x, v.x, seed=v.judge.seed).auc,
-}
+#: The kinds compare gives a bootstrap 95 % interval, over their units
+#: (:attr:`analysis.metrics.formulas.Computation.units`: per reference sample for coverage, per sample for similarity).
+BOOTSTRAPPED = frozenset({"coverage", "tail coverage", "nearest-real similarity"})
 
 
 def compare(
@@ -466,8 +427,8 @@ def compare(
         for metric in catalog.compare_metrics():
             if not switches[metric.switch] or (name == BASELINE and not metric.for_real_train):
                 continue  # novelty of real train against itself is meaningless
-            value = COMPUTE[metric.kind](view, metric)
-            value, low, high = value if isinstance(value, tuple) else (value, np.nan, np.nan)
+            value = metric.compute(view)
+            low, high = _bootstrap(metric.units(view), rng) if metric.kind in BOOTSTRAPPED else (np.nan, np.nan)
             # where a cap bites, the reference column says which subsample the number is of
             notes = [metric.reference]
             if (

@@ -8,18 +8,23 @@ incrementally. :func:`analysis.judge.compare.compare`, :func:`analysis.ab.ab_tes
 metric table, the collapse-risk rules, the charts, the report and the pages all take their metric
 names, families, directions and definitions from here.
 
-A record's ``kind`` names the computation (``"distinct"``, ``"tail coverage"``, ``"vendi"``, ...)
-and ``parameter`` its argument (the n of distinct-n, the rarest tenths of tail coverage), so a new
-metric of an existing kind is one record: ``compare`` and the A/B test dispatch on ``kind``
-(``analysis.judge.compare.COMPUTE`` and ``analysis.ab.values.VALUES``), and it appears in both tables,
-in the report's definitions and on the pages. A new kind also needs its function in those two maps.
+A record also carries its computation, as scikit-learn's scorers carry theirs: :meth:`Metric.compute`
+applies its ``kind``'s one computation (:data:`analysis.metrics.formulas.COMPUTATIONS`: ``"distinct"``,
+``"tail coverage"``, ``"vendi"``, ...) with its ``parameter`` (the n of distinct-n, the rarest tenths
+of tail coverage) to the features of one set against one reference. ``compare``, the A/B test (on each
+resample) and the mixture engine all call it, so a new metric of an existing kind is one record: it
+appears in both tables, in the mixture's metrics when ``incremental``, in the report's definitions and
+on the pages. A new kind is one computation in :mod:`analysis.metrics.formulas`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+
+from analysis.metrics.formulas import COMPUTATIONS, Features
 
 __all__ = [
     "Metric",
@@ -34,7 +39,6 @@ __all__ = [
     "frontier_metrics",
     "tile_metrics",
     "coverage_metrics",
-    "legacy_table",
     "values_by_set",
     "definitions",
 ]
@@ -68,8 +72,8 @@ class Metric:
     resampling
         How the A/B test resamples it (:data:`RESAMPLING`).
     kind, parameter
-        The computation ``compare`` and the A/B test dispatch on, and its argument (``None`` when
-        it has none); ``kind`` defaults to the name.
+        Its computation (a key of :data:`analysis.metrics.formulas.COMPUTATIONS`, see :meth:`compute`) and
+        that computation's argument (``None`` when it has none); ``kind`` defaults to the name.
     incremental
         The mixture engine (:class:`analysis.mixture.MixtureEngine`) computes it, exactly, per mixture.
     in_compare
@@ -114,9 +118,22 @@ class Metric:
             f"direction {self.direction!r}" * (self.direction not in ("higher", "lower")),
             f"resampling {self.resampling!r}" * (self.resampling not in RESAMPLING),
             f"needs {sorted(set(self.needs) - set(NEEDS))}" * bool(set(self.needs) - set(NEEDS)),
+            f"kind {self.kind!r} (no computation in analysis.metrics.formulas)" * (self.kind not in COMPUTATIONS),
         ]
         if any(problems):
             raise ValueError(f"metric {self.name!r}: unknown {', '.join(p for p in problems if p)}")
+
+    def compute(self, features: Features) -> float:
+        """The metric of one set against one reference, from their ``features``: its kind's one computation."""
+        return float(COMPUTATIONS[self.kind].value(features, self.parameter))
+
+    def units(self, features: Features) -> np.ndarray:
+        """The per-sample values whose mean the metric is (per set sample for the ``sample`` metrics, per
+        reference sample for coverage); a ``ValueError`` for a metric that is not such a mean."""
+        units = COMPUTATIONS[self.kind].units
+        if units is None:
+            raise ValueError(f"{self.name!r} is not a mean over samples: it has no per-sample values")
+        return units(features, self.parameter)
 
     @property
     def judged_by_balls(self) -> bool:
@@ -499,11 +516,6 @@ def tile_metrics() -> list[str]:
 def coverage_metrics() -> tuple[str, ...]:
     """The metrics judged by the reference's k-NN balls (NaN below its floor)."""
     return tuple(m.name for m in compare_metrics() if m.judged_by_balls)
-
-
-def legacy_table(metrics: list[Metric] | None = None) -> dict[str, tuple[str, str, str]]:
-    """``metric -> (family, direction, reference)``, the shape of the old ``compare.METRICS``."""
-    return {m.name: (m.family, m.direction, m.reference) for m in (compare_metrics() if metrics is None else metrics)}
 
 
 def definitions(metrics: list[Metric] | None = None, *, ab: bool = False) -> dict[str, str]:

@@ -21,6 +21,7 @@ from analysis.metrics import knn
 
 __all__ = [
     "prdc",
+    "prdc_counts",
     "prepare_reference",
     "PreparedReference",
     "knn_radii",
@@ -236,6 +237,26 @@ def _nearest_tiled(queries: np.ndarray, pool: np.ndarray) -> tuple[np.ndarray, n
     return best, index
 
 
+def prdc_counts(
+    real: np.ndarray, synthetic: np.ndarray, *, k: int = 5, reference: PreparedReference | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The counts :func:`prdc` is made of: per real k-NN ball, how many synthetic samples it holds; per synthetic
+    sample, whether some real ball holds it; per real sample, whether it lies in some synthetic sample's ball."""
+    real = _as_array(real, np.float64)
+    synthetic = _as_array(synthetic, np.float64)
+    if real.shape[1] != synthetic.shape[1]:
+        raise ValueError(f"real and synthetic have different dimensions: {real.shape[1]} vs {synthetic.shape[1]}")
+    for name, x in (("real", real), ("synthetic", synthetic)):
+        if not 1 <= k < len(x):
+            raise ValueError(f"k must be between 1 and the {name} set's size - 1 = {len(x) - 1}, got {k}")
+    if reference is None or reference.k != k:
+        reference = prepare_reference(real, k)
+    real_prepared, real_r2 = reference.prepared, reference.r2
+    synthetic_prepared = knn.prepare(synthetic, reference.centre)
+    synthetic_r2 = knn.kth_neighbour_sq(synthetic_prepared, k)
+    return knn.ball_counts(real_prepared, real_r2, synthetic_prepared, synthetic_r2)
+
+
 def prdc(
     real: np.ndarray, synthetic: np.ndarray, *, k: int = 5, reference: PreparedReference | None = None
 ) -> dict[str, float]:
@@ -260,19 +281,7 @@ def prdc(
     (:func:`prepare_reference` of ``real`` at the same ``k``) skips preparing ``real`` and its radii
     again when one real set judges many synthetic sets; the numbers are the same.
     """
-    real = _as_array(real, np.float64)
-    synthetic = _as_array(synthetic, np.float64)
-    if real.shape[1] != synthetic.shape[1]:
-        raise ValueError(f"real and synthetic have different dimensions: {real.shape[1]} vs {synthetic.shape[1]}")
-    for name, x in (("real", real), ("synthetic", synthetic)):
-        if not 1 <= k < len(x):
-            raise ValueError(f"k must be between 1 and the {name} set's size - 1 = {len(x) - 1}, got {k}")
-    if reference is None or reference.k != k:
-        reference = prepare_reference(real, k)
-    real_prepared, real_r2 = reference.prepared, reference.r2
-    synthetic_prepared = knn.prepare(synthetic, reference.centre)
-    synthetic_r2 = knn.kth_neighbour_sq(synthetic_prepared, k)
-    held, holding, recalled = knn.ball_counts(real_prepared, real_r2, synthetic_prepared, synthetic_r2)
+    held, holding, recalled = prdc_counts(real, synthetic, k=k, reference=reference)
     return {
         "precision": float(holding.mean()),
         "recall": float(recalled.mean()),

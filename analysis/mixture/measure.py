@@ -21,11 +21,12 @@ from scipy import sparse
 
 from analysis.metrics.catalog import incremental_metrics
 from analysis.metrics.fidelity import block_rows, kth_smallest, squared_distances
-from analysis.metrics.kernels import entropy_bits, one_blas_thread, vendi_from_gram
+from analysis.metrics.formulas import Features
+from analysis.metrics.kernels import one_blas_thread, vendi_from_gram
 from analysis.metrics.ngrams import ngram_count_matrix, rare_token_ids, row_counts, tokenize
 from analysis.mixture.kernels import below_per_row, csr_entries, ranges
 
-__all__ = ["Precomputed", "DrawOrder", "NGRAM_CHECKPOINT_BYTES", "ngram_tables", "nearby_below"]
+__all__ = ["Precomputed", "DrawOrder", "MixtureFeatures", "NGRAM_CHECKPOINT_BYTES", "ngram_tables", "nearby_below"]
 
 #: Most bytes the n-gram count checkpoints of one draw order take: they are taken every 256 rows of each
 #: set, or less often when the vocabulary is large, so a slider move counts at most half that many rows.
@@ -161,23 +162,29 @@ class Precomputed:
     # ------------------------------------------------------------------ per mixture
     def metrics(self, draw: DrawOrder, chosen: np.ndarray, counts: np.ndarray) -> tuple[dict[str, float], int]:
         """Every metric of the mixture ``chosen``, each set's first ``counts`` rows of ``draw``, by name
-        (unordered), and how many k-NN radii it computed directly (off the neighbour lists)."""
+        (unordered), and how many k-NN radii it computed directly (off the neighbour lists).
+
+        Each is the catalogue's computation (:meth:`analysis.metrics.catalog.Metric.compute`) on the
+        mixture's features read off the precomputed state (:class:`MixtureFeatures`), but Vendi, which is
+        incremental itself: the eigenvalues of the Gram matrix of prefix sums (the oracle test checks it)."""
         n = len(chosen)
         with one_blas_thread():
             hits = self._checkpointed(draw, counts, draw.hits, draw.every, self.hits)
-            out, direct = self._fidelity(chosen, hits)
+            recalled, direct = self._recall(chosen)
             ngram_counts = {
                 order: self._checkpointed(
                     draw, counts, tables, draw.ngram_every, functools.partial(self._ngram_rows, order)
                 )
                 for order, tables in draw.ngrams.items()
             }
-            out.update(self._ngram_metrics(ngram_counts))
             gram, total = self._prefix(draw, counts)
-            out["vendi"] = vendi_from_gram(gram, n)
-            mean = total / n
-            a = self.reference_mean
-            out["centroid shift"] = float(1 - a @ mean / (np.linalg.norm(a) * np.linalg.norm(mean)))
+            features = MixtureFeatures(self, chosen, hits > 0, recalled, ngram_counts, total / n)
+            out = {
+                metric.name: vendi_from_gram(gram, n) if metric.kind == "vendi" else metric.compute(features)
+                for metric in incremental_metrics()
+            }
+            per_bin = np.bincount(self.holdout_bins[hits > 0], minlength=self.bins) / np.maximum(self.bin_sizes, 1)
+            out.update({f"coverage bin {b}": float(per_bin[b]) for b in range(self.bins)})
         return out, direct
 
     def hits(self, rows: np.ndarray) -> np.ndarray:
@@ -235,26 +242,6 @@ class Precomputed:
                 total -= self.x[chunk].sum(axis=0)
         return gram, total
 
-    def _fidelity(self, chosen: np.ndarray, hits: np.ndarray) -> tuple[dict[str, float], int]:
-        """``hits``: per holdout sample, how many chosen rows its ball holds (:meth:`hits`). Also returns how
-        many k-NN radii recall computed directly."""
-        k, n = self.k, len(chosen)
-        covered = hits > 0  # coverage and tails: holdout balls holding a chosen row
-        balls = self.balls_holding[chosen]
-        out = {
-            "coverage": float(covered.mean()),
-            "precision": float((balls > 0).mean()),
-            "density": float(balls.sum() / (k * n)),
-        }
-        for metric in incremental_metrics():
-            if metric.kind == "tail coverage":
-                tenths = metric.parameter or 1
-                out[metric.name] = float(covered[self.holdout_bins >= self.bins - tenths * self.bins // 10].mean())
-        per_bin = np.bincount(self.holdout_bins[covered], minlength=self.bins) / np.maximum(self.bin_sizes, 1)
-        out.update({f"coverage bin {b}": float(per_bin[b]) for b in range(self.bins)})
-        out["recall"], direct = self._recall(chosen)
-        return out, direct
-
     def _radii2(self, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Squared k-NN radius of each chosen row within the chosen rows (as knn_radii computes it), the
         place in its neighbour list it was read at (-1 where computed directly), and how many were."""
@@ -286,7 +273,9 @@ class Precomputed:
                 r2[rows] = kth_smallest(d2, k - 1)
         return np.sqrt(r2) ** 2, slot, int(len(todo))  # the radius, squared, as prdc compares
 
-    def _recall(self, chosen: np.ndarray) -> tuple[float, int]:
+    def _recall(self, chosen: np.ndarray) -> tuple[np.ndarray, int]:
+        """Per holdout sample: does it lie within some chosen row's k-NN radius in the mixture; and how many of
+        those radii were computed directly."""
         r2, slot, direct_rows = self._radii2(chosen)
         m = len(self.reference_norms)
         recalled = np.zeros(m, dtype=bool)
@@ -307,21 +296,55 @@ class Precomputed:
             d2 += self.norms[rows][None, :]
             np.maximum(d2, 0.0, out=d2)
             recalled |= (d2 < r2[far][None, :]).any(axis=1)
-        return float(recalled.mean()), direct_rows
+        return recalled, direct_rows
 
-    def _ngram_metrics(self, ngram_counts: dict[int, np.ndarray]) -> dict[str, float]:
-        """``ngram_counts``: per n, the mixture's count of each n-gram (as :func:`row_counts` of its rows)."""
-        counts = {n: c.astype(np.float64) for n, c in ngram_counts.items()}
-        out: dict[str, float] = {}
-        for metric in incremental_metrics():
-            if metric.kind in ("distinct", "entropy"):
-                n_counts = counts[metric.parameter or 1]
-                present = n_counts[n_counts > 0]
-                if metric.kind == "entropy":
-                    out[metric.name] = entropy_bits(present)
-                else:
-                    total = n_counts.sum()
-                    out[metric.name] = float(len(present) / total) if total else 0.0
-        rare, total = self.rare_tokens
-        out["rare-token coverage"] = float(np.count_nonzero(counts[1][rare]) / total) if total else float("nan")
-        return out
+
+class MixtureFeatures(Features):
+    """The features (:class:`analysis.metrics.formulas.Features`) of the mixture ``chosen`` that its incremental
+    metrics read, off :class:`Precomputed`: the holdout balls it reaches (``covered``: their hit counts above 0),
+    the holdout samples within its rows' k-NN radii (``recalled``), its n-gram counts and its mean embedding."""
+
+    coverage_supported = True  # the engine measures coverage at any holdout size (the page says when it is small)
+
+    def __init__(
+        self,
+        state: Precomputed,
+        chosen: np.ndarray,
+        covered: np.ndarray,
+        recalled: np.ndarray,
+        ngram_counts: dict[int, np.ndarray],
+        mean: np.ndarray,
+    ) -> None:
+        self.state, self.chosen, self._covered, self._recalled = state, chosen, covered, recalled
+        self._ngram_counts, self._mean = ngram_counts, mean
+        self.k, self.seed = state.k, 0
+
+    @property
+    def size(self) -> int:
+        return len(self.chosen)
+
+    def covered(self) -> np.ndarray:
+        return self._covered
+
+    def tail(self, tenths: int) -> np.ndarray:
+        bins = self.state.bins
+        return self.state.holdout_bins >= bins - tenths * bins // 10
+
+    def recalled(self) -> np.ndarray:
+        return self._recalled
+
+    def inside(self) -> np.ndarray:
+        return self.state.balls_holding[self.chosen] > 0
+
+    def memberships(self) -> int:
+        return int(self.state.balls_holding[self.chosen].sum())
+
+    def ngram_counts(self, n: int) -> np.ndarray:
+        return self._ngram_counts[n]
+
+    def rare_tokens(self) -> tuple[int, int]:
+        rare, total = self.state.rare_tokens
+        return int(np.count_nonzero(self._ngram_counts[1][rare])), total
+
+    def centroids(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.state.reference_mean, self._mean

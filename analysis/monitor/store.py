@@ -209,7 +209,8 @@ def history_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         ci = record.get("ci", {}) or {}
         baseline = record.get("baseline", {}) or {}
         for metric, value in record["metrics"].items():
-            family, direction, _ = METRICS.get(metric, ("other", "higher", ""))
+            known = METRICS.get(metric)
+            family, direction = (known.family, known.direction) if known else ("other", "higher")
             low, high = (ci.get(metric) or [None, None])[:2]
             rows.append(
                 {
