@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from analysis.corpus import samples_bytes
-from analysis.maps import explore, mapview
+from analysis.maps import explore, lasso, mapview
 from analysis.maps.region_cache import real_regions
 from analysis.maps.regions import label_positions, region_name_layer
 from analysis.vectors.embed import embed
@@ -198,28 +198,48 @@ with user_errors("Drawing the map"):
     )  # fmt: skip
     names = label_positions(regions.regions, x_range=(extent.x0, extent.x1), y_range=(extent.y0, extent.y1))
     names = names[extent.contains(names["x"].to_numpy(), names["y"].to_numpy())]
-    chart = mapview.points_map(
-        visible, samples["text"], color_by=color_by, extent=extent, layer=mode, marked=marked,
-        marked_title=marked_title, layers=[region_name_layer(names)] if len(names) else None, highlight=focus,
-    )  # fmt: skip
-    event = st.altair_chart(chart, on_select="rerun", key="map_chart", width="stretch")
-    st.caption(
-        f"Every one of the {int(in_view.sum()):,} samples in view is drawn in the density image "
-        f"({mapview.IMAGE_WIDTH}×{mapview.IMAGE_HEIGHT} pixels, rendered on the server); "
-        + (
+    select_with = st.segmented_control(
+        "Select with", ["box", "lasso"], default="box", key="map_select_with",
+        help="Box: the map with hoverable points, gaps ringed and chart export. Lasso: the same image in a chart "
+        "that draws free-form selections (a box too, from its tool bar); every sample inside is counted either way.",
+    ) or "box"  # fmt: skip
+    if select_with == "box":
+        chart = mapview.points_map(
+            visible, samples["text"], color_by=color_by, extent=extent, layer=mode, marked=marked,
+            marked_title=marked_title, layers=[region_name_layer(names)] if len(names) else None, highlight=focus,
+        )  # fmt: skip
+        event = st.altair_chart(chart, on_select="rerun", key="map_chart", width="stretch")
+        box = (event.get("selection") or {}).get(mapview.MAP_SELECTION) if event else None
+        inside, selection_extent = explore.in_box(visible, box), mapview.Extent.of_box(box)
+        drawn = (
             f"they are few enough ({mapview.POINT_LIMIT:,} at most) to be drawn as points too: hover one to read it."
             if in_view.sum() <= mapview.POINT_LIMIT
             else f"points you can hover appear when at most {mapview.POINT_LIMIT:,} are in view: zoom in."
         )
+    else:  # the same image in Plotly, whose selection returns a lasso's path; it is applied to every point here
+        png, colors, _, _ = mapview.map_image(visible, color_by=color_by, extent=extent, layer=mode, highlight=focus)
+        figure = lasso.lasso_figure(png, extent, colors, visible, names=names, color_by=color_by)
+        lassoed = st.plotly_chart(
+            figure, on_select="rerun", selection_mode=("box", "lasso"), key="map_lasso", width="stretch",
+            config={"displaylogo": False, "modeBarButtonsToRemove": ["zoom2d", "pan2d", "zoomIn2d", "zoomOut2d",
+                                                                     "autoScale2d", "resetScale2d"]},
+        )  # fmt: skip
+        shapes = lassoed.selection if lassoed else None
+        inside, selection_extent = explore.selection_mask(visible, shapes), lasso.selection_extent(shapes)
+        drawn = (
+            f"a lasso or a box counts every sample inside it (at most {lasso.LASSO_POINTS:,} go to the browser, "
+            "unseen, for the lasso to catch); hover and the rings of gaps are on the box map."
+        )
+    st.caption(
+        f"Every one of the {int(in_view.sum()):,} samples in view is drawn in the density image "
+        f"({mapview.IMAGE_WIDTH}×{mapview.IMAGE_HEIGHT} pixels, rendered on the server); " + drawn
     )
-    box = (event.get("selection") or {}).get(mapview.MAP_SELECTION) if event else None
-    box_extent = mapview.Extent.of_box(box)
     zooms = st.container(horizontal=True)
     if zooms.button(
-        "Zoom to selection", icon=":material/zoom_in:", disabled=box_extent is None, key="map_zoom_in",
-        help="Redraw the map for the box at full resolution.",
+        "Zoom to selection", icon=":material/zoom_in:", disabled=selection_extent is None, key="map_zoom_in",
+        help="Redraw the map for the selection's bounding box at full resolution.",
     ):  # fmt: skip
-        st.session_state["map_zoom"] = box_extent
+        st.session_state["map_zoom"] = selection_extent
         st.rerun()
     if zooms.button("Whole map", icon=":material/zoom_out_map:", disabled=zoom is None, key="map_zoom_reset"):
         st.session_state["map_zoom"] = None
@@ -234,27 +254,31 @@ with user_errors("Drawing the map"):
         st.session_state["map_zoom"] = mapview.Extent.of(members[:, 0], members[:, 1], pad=0.15)
         st.session_state["map_region"] = None
         st.rerun()
-    chart_downloads(chart, "embedding-map", key="map_export")
+    if select_with == "box":
+        chart_downloads(chart, "embedding-map", key="map_export")
 
-    rows, counts = mapview.select_box(visible, box)
-    selected = visible.iloc[rows]
+    # one answer for a box or a lasso: the selection's rows, each set's and label's share, its samples, its export
+    selected = visible[inside]
     st.subheader("Selection")
     if selected.empty:
-        st.caption("Drag a box on the map to list its samples here (every sample in the box, not only those drawn).")
+        st.caption(
+            f"{'Drag a box' if select_with == 'box' else 'Draw a lasso'} on the map to list its samples here "
+            f"(every sample in the {select_with}, not only those drawn)."
+        )
     else:
-        in_box = np.zeros(len(visible), dtype=bool)
-        in_box[rows] = True
         by_set, by_label = (
-            explore.selection_shares(visible, in_box),
-            explore.selection_shares(visible, in_box, by="label"),
+            explore.selection_shares(visible, inside),
+            explore.selection_shares(visible, inside, by="label"),
         )
         st.caption(
-            f"{len(selected):,} samples in the box. Each set's share of itself inside it (a set far below real's "
-            "share under-reaches this part of the map), and its share of the box:"
+            f"{len(selected):,} samples in the {select_with}. Each set's share of itself inside it (a set far below "
+            f"real's share under-reaches this part of the map), and its share of the {select_with}:"
         )
         share_columns = {
-            "share_of_group": st.column_config.ProgressColumn("share of the set in the box", format="percent"),
-            "share_of_selection": st.column_config.ProgressColumn("share of the box", format="percent"),
+            "share_of_group": st.column_config.ProgressColumn(
+                f"share of the set in the {select_with}", format="percent"
+            ),
+            "share_of_selection": st.column_config.ProgressColumn(f"share of the {select_with}", format="percent"),
         }
         left, right = st.columns(2)
         left.dataframe(by_set, hide_index=True, width="stretch", column_config=share_columns)

@@ -17,6 +17,7 @@ __all__ = [
     "hover_text",
     "in_box",
     "in_polygon",
+    "selection_mask",
     "selection_shares",
     "text_matches",
     "focus_mask",
@@ -114,6 +115,50 @@ def in_polygon(points: pd.DataFrame, polygon: dict | None) -> np.ndarray:
     return mask
 
 
+def selection_mask(points: pd.DataFrame, selection: dict | None) -> np.ndarray:
+    """Mask of the points inside a Plotly selection (``st.plotly_chart``'s ``event.selection``), over every point.
+
+    Its ``box`` entries (``{"x": [a, b], "y": [c, d]}``, :func:`in_box`) and ``lasso`` entries (``{"x": [...],
+    "y": [...]}``, the path's corners, :func:`in_polygon`), all in map coordinates, are joined: shift-drawn
+    selections add up, as they do on the chart. The ``points`` it lists (the few drawn in the browser) are not
+    read: the shapes are applied to all points on the server.
+    """
+    mask = np.zeros(len(points), dtype=bool)
+    for box in (selection or {}).get("box") or ():
+        mask |= in_box(points, box)
+    for lasso in (selection or {}).get("lasso") or ():
+        mask |= in_polygon(points, lasso)
+    return mask
+
+
+def _group_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(each group's name as text, sorted; each row's position in it), hashing no text per row.
+
+    A categorical column (the map's set and label, :func:`map_points`) gives its codes as they are: a million
+    rows take milliseconds where ``astype(str)`` takes a second; a missing value there is the group ``"nan"``.
+    Another column is grouped by its values as text (``1`` and ``"1"`` are one group), as before.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy().astype(np.int64)
+        uniques = list(column.cat.categories)
+        if (codes < 0).any():
+            codes = np.where(codes < 0, len(uniques), codes)
+            uniques.append(np.nan)
+    else:  # text per row, as before: a column of mixed values groups as its strings read
+        codes, found = pd.factorize(column.astype(str), use_na_sentinel=False)
+        uniques = list(found)
+    names, merged = np.unique(np.array([str(value) for value in uniques], dtype=object), return_inverse=True)
+    return names, merged.ravel()[codes] if len(uniques) else codes
+
+
+def _equals(column: pd.Series, value: str) -> np.ndarray:
+    """Mask of the rows of ``column`` that read ``value`` as text (by its codes where it is categorical)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        wanted = [code for code, name in enumerate(column.cat.categories) if str(name) == value]
+        return np.isin(column.cat.codes.to_numpy(), wanted)
+    return (column.astype(str) == value).to_numpy()
+
+
 def selection_shares(points: pd.DataFrame, mask: np.ndarray, *, by: str = "set") -> pd.DataFrame:
     """What a selection holds, per group of ``by`` (``set`` or ``label``), as a cross-filter reads it.
 
@@ -121,10 +166,11 @@ def selection_shares(points: pd.DataFrame, mask: np.ndarray, *, by: str = "set")
     ``total`` (its samples on the map), ``share_of_group`` = selected / total (the lobe holds 14.8 % of
     real and 8.5 % of llm: llm under-reaches it) and ``share_of_selection`` = selected / all selected.
     """
-    groups = points[by].astype(str).to_numpy()
-    names, codes = np.unique(groups, return_inverse=True)
+    names, codes = _group_codes(points[by])
     total = np.bincount(codes, minlength=len(names))
     selected = np.bincount(codes[np.asarray(mask, dtype=bool)], minlength=len(names))
+    present = total > 0  # a category no point has is no group (as before: groups were the values present)
+    names, total, selected = names[present], total[present], selected[present]
     table = pd.DataFrame(
         {
             by: names,
@@ -160,10 +206,10 @@ def focus_mask(
     mask = np.ones(len(points), dtype=bool)
     asked = False
     if set_name:
-        mask &= (points["set"].astype(str) == set_name).to_numpy()
+        mask &= _equals(points["set"], set_name)
         asked = True
     if label:
-        mask &= (points["label"].astype(str) == label).to_numpy()
+        mask &= _equals(points["label"], label)
         asked = True
     if words.strip():
         mask &= text_matches(texts.iloc[points["row"].to_numpy()], words)

@@ -8,7 +8,7 @@ optionally over the binned synthetic − real difference. The PNG goes into an A
 image mark spanning the extent on the chart's own x/y scales, so other layers (points where there
 are few enough, real samples no synthetic sample covers, region names) sit on it in map
 coordinates, and Altair's interval selection returns a box in map coordinates that the server
-answers over all points (:func:`select_box`).
+answers over all points (:func:`analysis.maps.explore.in_box`; a lasso, :func:`analysis.maps.explore.in_polygon`).
 
 What the browser receives is bounded whatever the number of points: one PNG of at most
 ``IMAGE_WIDTH × IMAGE_HEIGHT`` pixels (base64 in the chart spec) plus at most ``POINT_LIMIT``
@@ -38,11 +38,12 @@ __all__ = [
     "OTHERS",
     "Extent",
     "color_key",
+    "data_uri",
     "density_image",
     "map_chart",
+    "map_image",
     "points_map",
     "ringed",
-    "select_box",
     "payload_bytes",
 ]
 
@@ -316,6 +317,35 @@ def map_chart(
     return alt.LayerChart(layer=charts).properties(height=height)
 
 
+def map_image(
+    points: pd.DataFrame,
+    *,
+    color_by: str = "set",
+    extent: Extent | None = None,
+    layer: str = "none",
+    highlight: np.ndarray | None = None,
+) -> tuple[bytes, dict[str, str], pd.Categorical, Extent]:
+    """The density image of ``points`` as :func:`points_map` draws it, for any renderer: (the PNG, the colour of
+    each category, each point's category, the extent it spans). With a ``highlight`` mask the points it leaves
+    out are the category :data:`OTHERS` (grey); the greying works on category codes, so a million points take
+    milliseconds (their text is never built per point)."""
+    x, y = points["x"].to_numpy(), points["y"].to_numpy()
+    extent = extent if extent is not None else Extent.of(x, y)
+    column = points[color_by].astype(str) if color_by == "generation" else points[color_by]
+    categories = _categorical(column, sorted({str(value) for value in pd.unique(column)}))
+    colors = color_key(pd.Series(categories.categories), color_by)
+    if highlight is not None:
+        highlight = np.asarray(highlight, dtype=bool)
+        codes = np.where(highlight, categories.codes, len(categories.categories))
+        kept = [str(name) for name in categories.categories] + [OTHERS]
+        categories = pd.Categorical.from_codes(codes, categories=kept)
+        present = set(np.asarray(kept, dtype=object)[np.unique(codes)])
+        colors = {name: color for name, color in colors.items() if name in present} | {OTHERS: _OTHERS_GREY}
+    real = (points["source"] == "real").to_numpy()
+    png = density_image(x, y, categories, colors, extent, layer=layer, real=real, synthetic=~real)
+    return png, colors, categories, extent
+
+
 def points_map(
     points: pd.DataFrame,
     texts: pd.Series,
@@ -335,27 +365,21 @@ def points_map(
     cut from ``texts`` (the sample texts, by ``points["row"]``). With a ``highlight`` mask (a set or a
     label clicked, a search) the other points stay on the map in grey (:data:`OTHERS`), so the
     highlighted ones read against the whole. The Embedding map page and the notebook's
-    :func:`analysis.views.api.explore` draw with it; :func:`map_chart` says what the chart holds.
+    :func:`analysis.views.api.explore` draw with it; :func:`map_chart` says what the chart holds;
+    :func:`analysis.maps.lasso.lasso_figure` draws the same image for a lasso.
     """
     from analysis.maps.explore import hover_text
 
-    x, y = points["x"].to_numpy(), points["y"].to_numpy()
-    extent = extent if extent is not None else Extent.of(x, y)
-    categories = points[color_by].astype(str) if color_by == "generation" else points[color_by]
-    colors = color_key(categories, color_by)
-    if highlight is not None:
-        highlight = np.asarray(highlight, dtype=bool)
-        categories = pd.Series(np.where(highlight, categories.astype(str), OTHERS), index=points.index)
-        colors = {name: color for name, color in colors.items() if name in set(categories)} | {OTHERS: _OTHERS_GREY}
-    real = (points["source"] == "real").to_numpy()
-    png = density_image(x, y, categories, colors, extent, layer=layer, real=real, synthetic=~real)
-    in_view = extent.contains(x, y)
+    png, colors, categories, extent = map_image(
+        points, color_by=color_by, extent=extent, layer=layer, highlight=highlight
+    )
+    in_view = extent.contains(points["x"].to_numpy(), points["y"].to_numpy())
     shown = None
     if in_view.sum() <= POINT_LIMIT:
         shown = points[in_view]
         shown = shown.assign(
             hover=hover_text(texts.iloc[shown["row"].to_numpy()]).to_numpy(),
-            **{color_by: np.asarray(categories)[in_view]},
+            **{color_by: np.asarray(categories[in_view], dtype=object)},
         )
     return map_chart(
         png, extent, color_by=color_by, colors=colors, points=shown, marked=marked, marked_title=marked_title,
@@ -374,20 +398,6 @@ def ringed(points: pd.DataFrame, rows: np.ndarray, texts: pd.Series, extent: Ext
     if in_view > MARK_LIMIT:
         marked = marked.sample(MARK_LIMIT, random_state=0)
     return marked.assign(hover=hover_text(texts.iloc[marked["row"].to_numpy()]).to_numpy()), in_view
-
-
-def select_box(points: pd.DataFrame, box: dict | None) -> tuple[np.ndarray, pd.Series]:
-    """The samples inside a box selection, over all points: (their rows, counts per set, largest first).
-
-    ``points`` needs columns x, y and set (:func:`analysis.maps.explore.map_points`); no box gives no rows.
-    """
-    extent = Extent.of_box(box)
-    if extent is None:
-        return np.zeros(0, dtype=np.int64), pd.Series(dtype=np.int64, name="count")
-    rows = np.flatnonzero(extent.contains(points["x"].to_numpy(), points["y"].to_numpy()))
-    counts = points["set"].iloc[rows].value_counts()
-    counts = counts[counts > 0]
-    return rows, counts
 
 
 def payload_bytes(chart: alt.TopLevelMixin) -> int:

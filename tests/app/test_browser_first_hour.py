@@ -3,8 +3,9 @@
 
 Loading: three files added one after another (no tab jump, nothing lost), several files in one Load, a replace
 undone, a dataset without real samples on every page. The map (on the demo): a click on a set, a box's per-set shares,
-a semantic search and the selection's export in each format. Small data files are written to ``tmp_path``; every
-check waits for what a user would see, never for a time.
+a lasso's (drawn with the mouse on the Plotly map), a semantic search and the selection's export in each format, and
+the README's two screenshots of the map. Small data files are written to ``tmp_path``; every check waits for what a
+user would see, never for a time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 from analysis.corpus import LoadReport, samples_from_frame
 from analysis.workspace import Workspaces
 from tests.app.test_browser import (  # noqa: F401  (fixtures: a server and a browser for this file)
+    DOCS,
     SCREENSHOTS,
     assert_no_error_shown,
     browser,
@@ -221,14 +223,16 @@ def test_a_click_on_a_set_filters_the_map(served, browser):
     settle(page)
     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 1
     assert_no_error_shown(page)
-
-
-def test_a_box_gives_each_sets_share(served, browser):
-    page = open_map(browser, served)
-    inside = drag_a_box(page)
+    no_density_layer(page)  # the README's picture: one set in colour, the rest grey, and a box's per-set shares
+    drag_a_box(page)
     settle(page)
-    # the first table under the map: a row per set (set, selected, total, share of the set, share of the box), read
-    # from the grid's accessible cells (the grid itself is drawn on a canvas)
+    set_shares(page)
+    doc_screenshot(page, "embedding-map-filtered.png")
+
+
+def set_shares(page) -> dict[str, tuple[int, int, float, float]]:
+    """The first table under the map, a row per set: (selected, total, share of the set, share of the selection), read
+    from the grid's accessible cells (the grid itself is drawn on a canvas)."""
     grid = page.locator('[data-testid="stDataFrame"]').first.locator('[role="gridcell"]')
     grid.nth(6 * 5 - 1).wait_for(state="attached", timeout=WAIT)  # the demo's six sets, five columns each
     cells = grid.all_text_contents()
@@ -238,11 +242,78 @@ def test_a_box_gives_each_sets_share(served, browser):
         for name, selected, total, of_set, of_box in rows
     }
     assert set(shares) == {"real", "llm", "llm g2", "llm g3", "paraphrase", "rule-based"}, rows
+    return shares
+
+
+def assert_shares_are_counts(shares: dict[str, tuple[int, int, float, float]], inside: int) -> None:
+    """Each set's share of itself is selected ÷ total, its share of the selection selected ÷ all selected."""
     assert sum(selected for selected, *_ in shares.values()) == inside
     for selected, total, of_set, of_box in shares.values():
         assert of_set == pytest.approx(selected / total) and of_box == pytest.approx(selected / inside)
     assert 0 < shares["real"][2] < 1
+
+
+def no_density_layer(page) -> None:
+    """Density layer: none, so a README picture shows the sets' own colours."""
+    page.locator('[data-testid="stSelectbox"]', has_text="Density layer").click()
+    page.get_by_role("option", name="none", exact=True).click()
+    settle(page)
+
+
+def doc_screenshot(page, name: str) -> None:
+    """A PNG for the README (docs/<name>): the top 1,700 pixels of the page, sidebar, map and the selection's tables."""
+    page.wait_for_timeout(1000)  # the last chart's drawing
+    page.screenshot(path=str(DOCS / name), clip={"x": 0, "y": 0, "width": 1400, "height": 1700})
+    assert (DOCS / name).stat().st_size > 50_000
+
+
+def test_a_box_gives_each_sets_share(served, browser):
+    page = open_map(browser, served)
+    inside = drag_a_box(page)
+    settle(page)
+    assert_shares_are_counts(set_shares(page), inside)
     assert_no_error_shown(page)
+
+
+def draw_a_lasso(page) -> int:
+    """Switch the map to the lasso and draw a five-lobed loop over its middle with the mouse (as a hand draws: concave,
+    many corners); the number of samples it holds, from the Selection caption."""
+    import math
+
+    page.get_by_role("radiogroup", name="Select with").get_by_role("radio", name="lasso", exact=True).click()
+    area = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first
+    area.wait_for(timeout=WAIT)
+    settle(page)
+    box = area.bounding_box()
+    corners = []
+    for step in range(61):
+        turn = 2 * math.pi * step / 60
+        radius = 0.17 * (1 + 0.25 * math.sin(5 * turn))
+        corners.append((box["x"] + box["width"] * (0.45 + radius * math.cos(turn)),
+                        box["y"] + box["height"] * (0.45 + radius * math.sin(turn))))  # fmt: skip
+    page.mouse.move(*corners[0])
+    page.mouse.down()
+    for x, y in corners[1:]:
+        page.mouse.move(x, y, steps=2)
+    page.mouse.up()
+    caption = page.get_by_text(re.compile(r"[\d,]+ samples in the lasso")).first
+    caption.wait_for(timeout=WAIT)
+    return int(re.search(r"([\d,]+) samples in the lasso", caption.inner_text()).group(1).replace(",", ""))
+
+
+def test_a_lasso_gives_each_sets_share(served, browser):
+    """Issue 32: a lasso drawn with the mouse on the Plotly map is applied to every sample on the server; each set's
+    share of it is selected ÷ total, as for a box, in the same table; a README screenshot of it."""
+    page = open_map(browser, served)
+    no_density_layer(page)
+    inside = draw_a_lasso(page)
+    settle(page)
+    shares = set_shares(page)
+    assert_shares_are_counts(shares, inside)
+    assert 0 < inside < sum(total for _, total, *_ in shares.values()) == 13_633  # every demo sample is on the map
+    assert page.get_by_role("button", name="Selection as CSV").count() == 1  # the export the box has
+    assert_no_error_shown(page)
+    doc_screenshot(page, "embedding-map-lasso.png")
 
 
 def test_a_semantic_search_highlights_the_nearest_samples(served, browser):

@@ -69,6 +69,15 @@ def test_the_map_answers_questions_a_set_a_label_words_and_meaning():
     assert len(charts(at)) == 1
 
 
+def test_the_map_selects_with_a_lasso_on_a_plotly_chart():
+    """Issue 32: "Select with: lasso" draws the same map image in Plotly, whose selection returns a lasso's path (the
+    browser test draws one with the mouse: tests/app/test_browser_first_hour.py)."""
+    at = open_page("pages/embedding_map.py")
+    at = rerun_ok(at.segmented_control(key="map_select_with").set_value("lasso"))
+    assert len(at.get("plotly_chart")) == 1 and not charts(at)
+    assert "Draw a lasso" in " ".join(c.value for c in at.caption)
+
+
 def test_embedding_map_says_when_an_id_is_unknown():
     at = open_page("pages/embedding_map.py")
     at.text_input(key="map_lookup").set_value("no-such-id").run()

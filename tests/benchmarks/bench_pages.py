@@ -9,8 +9,9 @@ questions (issue 32) at the demo size and at a million points.
 on the demo enlarged to each size given (as the million-point browser check builds it: each sample a numbered copy of
 a demo sample, its shipped vector plus noise, its place on the shipped demo map plus jitter; nothing is embedded or
 projected). Each question's min and median over ``--repeat`` runs: the answer alone (mask, per-set shares, nearest
-rows, file bytes) and with the map redrawn for it (:func:`analysis.maps.mapview.points_map` with the highlight, as the
-page draws it), each as a ratio to the baseline measured in the same run, the unfiltered map's draw.
+rows, file bytes; a lasso's shares with a 120-corner loop over the box's area, applied to every point as the page
+applies the path Plotly returns) and with the map redrawn for it (:func:`analysis.maps.mapview.points_map` with the
+highlight, as the page draws it), each as a ratio to the baseline measured in the same run, the unfiltered map's draw.
 
 Starts ``streamlit run app.py`` on a loopback port with a fresh workspace and cache (so the demo
 and its views built by ``make``, as a new user gets them), opens it in Debian's headless Chromium
@@ -112,6 +113,20 @@ SEMANTIC_HITS = 200  # as pages/embedding_map.py
 BOX = {"x": (0.3, 0.6), "y": (0.3, 0.6)}  # the box the browser tests drag, as fractions of the map's extent
 
 
+def lasso_path(extent, corners: int = 120) -> dict[str, list[float]]:
+    """A hand-drawn-like lasso inside the box the browser tests drag: a wobbly loop of ``corners`` points, in map
+    coordinates (what Plotly returns as ``selection.lasso[0]``)."""
+    import numpy as np
+
+    turn = np.linspace(0, 2 * np.pi, corners, endpoint=False)
+    radius = 0.15 * (1 + 0.25 * np.sin(5 * turn))  # a five-lobed loop: concave, as a hand draws
+    fx, fy = 0.45 + radius * np.cos(turn), 0.45 + radius * np.sin(turn)
+    return {
+        "x": (extent.x0 + (extent.x1 - extent.x0) * fx).tolist(),
+        "y": (extent.y0 + (extent.y1 - extent.y0) * fy).tolist(),
+    }
+
+
 def map_dataset(size: int | None, seed: int = 0):
     """The demo as the app reads it (``size`` None), or enlarged to ``size`` samples: (samples, vectors, xy)."""
     import numpy as np
@@ -206,12 +221,18 @@ def question_rows(samples, vectors, xy, repeat: int) -> list[tuple[str, str, flo
     box = {"x": [float(x0), float(x1)], "y": [float(y0), float(y1)]}
 
     def box_shares():
-        chosen, _ = mapview.select_box(points, box)
-        inside = np.zeros(len(points), dtype=bool)
-        inside[chosen] = True
+        inside = explore.in_box(points, box)
+        chosen = np.flatnonzero(inside)
         return chosen, explore.selection_shares(points, inside), explore.selection_shares(points, inside, by="label")
 
     chosen, _, _ = add("box: per-set and per-label shares", "answer", box_shares)
+    lasso = lasso_path(extent)
+
+    def lasso_shares():
+        inside = explore.in_polygon(points, lasso)  # over every point, as the page applies a lasso's path
+        return explore.selection_shares(points, inside), explore.selection_shares(points, inside, by="label")
+
+    add(f"lasso ({len(lasso['x'])} corners): per-set and per-label shares", "answer", lasso_shares)
     columns = ["id", "text", "source", "method", "generation", "label", "split"]
     selection = samples.iloc[points["row"].to_numpy()[chosen]][columns]
     for suffix in (".csv", ".parquet", ".jsonl"):

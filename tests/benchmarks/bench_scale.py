@@ -226,7 +226,8 @@ def _map_steps(args, samples: pd.DataFrame, vectors: np.ndarray, strata, result:
         }
 
         def select(points: pd.DataFrame = points):
-            rows, counts = mapview.select_box(points, box)
+            rows = np.flatnonzero(explore.in_box(points, box))
+            counts = points["set"].iloc[rows].value_counts()
             page = samples.iloc[rows[:50]][["id", "text", "source", "method", "generation", "label", "split"]]
             return rows, counts, page
 
