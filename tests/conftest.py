@@ -35,9 +35,6 @@ REPO = Path(__file__).resolve().parent.parent
 #: is ``slow``. ``demo_embedded`` is defined below, ``app_cache`` in tests/app/conftest.py (every app test uses it:
 #: the app runs on the demo); the others live in the test modules that need them.
 SLOW_FIXTURES = frozenset({"demo_embedded", "model", "local", "llama_server", "app_cache"})
-#: Module fixtures (``module.py::fixture``) that embed the demo, in modules whose tests do not carry their own
-#: ``slow`` marks yet (tests/test_mixture.py is being reworked; move this onto its tests there and empty it).
-SLOW_MODULE_FIXTURES = frozenset({"test_mixture.py::demo"})
 #: Marks that imply ``slow``.
 SLOW_MARKS = ("browser",)
 #: Modules a fast test may not import: the embedding model's runtimes (torch's and ONNX Runtime's) and the LLM's.
@@ -53,14 +50,8 @@ MODEL_LOADERS = (
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``slow`` every test that needs a model, the LLM, Chromium or the built demo (see the module docstring)."""
     for item in items:
-        path = Path(str(item.fspath)).resolve().relative_to(REPO).as_posix()
         fixtures = set(getattr(item, "fixturenames", ()))
-        module = path.rpartition("/")[2]
-        if (
-            fixtures & SLOW_FIXTURES
-            or {f"{module}::{name}" for name in fixtures} & SLOW_MODULE_FIXTURES
-            or any(item.get_closest_marker(mark) for mark in SLOW_MARKS)
-        ):
+        if fixtures & SLOW_FIXTURES or any(item.get_closest_marker(mark) for mark in SLOW_MARKS):
             item.add_marker(pytest.mark.slow)
 
 

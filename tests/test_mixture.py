@@ -11,7 +11,6 @@ import pytest
 
 from analysis.cli import main
 from analysis.corpus import combine_samples, samples_from_frame
-from analysis.demo import load_demo
 from analysis.judge.compare import BASELINE
 from analysis.metrics import fidelity
 from analysis.mixture import (
@@ -35,15 +34,9 @@ from analysis.vectors.embed import embed
 
 
 @pytest.fixture(scope="module")
-def demo():
-    samples = load_demo()
-    return samples, embed(samples["text"])
-
-
-@pytest.fixture(scope="module")
-def small(demo):
+def small(demo_embedded):
     """About 1,400 samples: 30 per (method, label) of the demo, so about 37 real holdout samples."""
-    samples, vectors = demo
+    samples, vectors = demo_embedded
     keep = samples.groupby(["method", "label"]).head(30).index.to_numpy()
     return samples.iloc[keep].reset_index(drop=True), vectors[keep]
 
@@ -177,8 +170,8 @@ def test_dedup_drops_copies_of_real_and_repeats_within_a_set(small):
     assert len(engine.rows(MixtureSpec(size=40, real_share=0.0, weights={"repeats": 1}))) == 40  # uniform keeps them
 
 
-def test_tail_aware_covers_the_tail_at_least_as_well_as_uniform_on_the_demo(demo):
-    engine = MixtureEngine(*demo)
+def test_tail_aware_covers_the_tail_at_least_as_well_as_uniform_on_the_demo(demo_embedded):
+    engine = MixtureEngine(*demo_embedded)
     for size, share in ((600, 0.2), (1500, 0.3)):
         weights = {"rule-based": 1, "paraphrase": 1, "llm": 1}
         uniform = engine.metrics(MixtureSpec(size=size, real_share=share, weights=weights))
