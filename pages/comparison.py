@@ -4,7 +4,7 @@ import streamlit as st
 
 from analysis.judge.compare import BASELINE, generation_table
 from analysis.judge.risks import risks
-from analysis.metrics.catalog import compare_metrics, values_by_set
+from analysis.metrics.catalog import FAMILIES, compare_metrics, values_by_set
 from analysis.views import charts
 from analysis.views.review import Recommendation, ReviewSummary, gap_sentence, recommend_mixture, review_summary
 from pages._compute import dataset_compare, dataset_embeddings, dataset_gaps, mixture_engine
@@ -109,6 +109,14 @@ with user_errors("Comparing the sets"):
     wide.insert(
         0, "collapse risks", [summary.get(name, "none" if name != BASELINE else "(baseline)") for name in wide.index]
     )
+    st.subheader("Collapse risks, measured")
+    if fired.empty:
+        st.success("No collapse-risk rule fires for any set.", icon=":material/check:")
+    for name, group in fired.groupby("set", sort=False):
+        lines = "\n".join(f"- **{row.risk}** ({row.severity}, {row.rule}): {row.message}" for row in group.itertuples())
+        (st.error if (group["severity"] == "alarm").any() else st.warning)(f"**{plain(name)}**\n\n{lines}")
+
+    st.subheader("Metrics by family")
     st.caption(
         f"{len(wide) - 1} synthetic sets and the real-train baseline, {int(table['n'].iloc[0]):,} samples each. "
         "Hover a column title for the metric's definition and direction."
@@ -124,30 +132,23 @@ with user_errors("Comparing the sets"):
         if metric in METRICS
     }
     config["collapse risks"] = st.column_config.TextColumn(
-        help="The collapse-risk rules that fire for the set (details below)."
+        help="The collapse-risk rules that fire for the set (details above)."
     )
-    st.dataframe(wide, width="stretch", column_config=config)
+    # one table per family, its chart below it: all families side by side needed a horizontal scroll at 1400 px
+    families = [f for f in FAMILIES if any(metric.family == f for metric in METRICS.values())]
+    for family, tab in zip(families, st.tabs([f.capitalize() for f in families], key="compare_family")):
+        with tab:
+            shown = ["collapse risks", *(m for m in wide.columns if m in METRICS and METRICS[m].family == family)]
+            st.dataframe(wide[shown], width="stretch", column_config=config)
+            chart = charts.metric_multiples(table[table["family"] == family])
+            st.altair_chart(chart)
+            chart_downloads(chart, f"metrics-{family.replace(' ', '-')}", key=f"compare_export_{family}")
     coverage = table[table["metric"] == "coverage"]  # its reference says which balls judged it, or why it is empty
     if len(coverage):
         basis = str(coverage["reference"].iloc[0]).split("; ", 1)[-1]
         refused = coverage["value"].isna().all()
         (st.warning if refused else st.caption)(basis if refused else f"Coverage and tail coverage: {basis}.")
     table_download(table, "method-comparison", key="compare_csv", label="Table as CSV (tidy, with intervals)")
-
-    st.subheader("Collapse risks, measured")
-    if fired.empty:
-        st.success("No collapse-risk rule fires for any set.", icon=":material/check:")
-    for name, group in fired.groupby("set", sort=False):
-        lines = "\n".join(f"- **{row.risk}** ({row.severity}, {row.rule}): {row.message}" for row in group.itertuples())
-        (st.error if (group["severity"] == "alarm").any() else st.warning)(f"**{plain(name)}**\n\n{lines}")
-
-    st.subheader("Metrics by family")
-    families = list(dict.fromkeys(metric.family for metric in METRICS.values()))
-    for tab, family in zip(st.tabs(families), families):
-        with tab:
-            chart = charts.metric_multiples(table[table["family"] == family])
-            st.altair_chart(chart)
-            chart_downloads(chart, f"metrics-{family.replace(' ', '-')}", key=f"compare_export_{family}")
 
     if (table["generation"] > 1).any():
         st.subheader("Across generations")

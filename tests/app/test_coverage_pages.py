@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from tests.app.test_pages import comparison_table
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TOPICS = ["sports", "tech", "health", "travel", "food", "music"]
 
@@ -57,6 +59,6 @@ def test_a_small_real_file_gets_no_coverage_numbers_and_is_told_why(topic_app):
     at.switch_page("pages/comparison.py").run()
     assert not at.exception, [e.value for e in at.exception]  # (st.error boxes here are the risk alarms of the set)
     assert any("Coverage is not reported: the real holdout has" in w.value for w in at.warning)
-    table = at.dataframe[0].value
+    table = comparison_table(at)
     assert "coverage" not in table.columns or table["coverage"].isna().all()  # no share shown
     assert "recall" in table.columns

@@ -7,6 +7,7 @@ nothing is embedded here; anything else is computed once into the cache the app 
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -99,10 +100,18 @@ def test_tail_coverage_opens_on_the_demo_with_every_chart_and_the_missed_table()
     assert len(charts(at)) == 4
 
 
+def comparison_table(at: AppTest) -> pd.DataFrame:
+    """Method comparison's tables, one per family (a tab each), joined into one: sets by metrics."""
+    tables = [frame.value for frame in at.dataframe if "collapse risks" in frame.value.columns]
+    return pd.concat([tables[0][["collapse risks"]], *(t.drop(columns="collapse risks") for t in tables)], axis=1)
+
+
 def test_method_comparison_has_a_row_per_demo_set_and_the_risks():
     at = open_page("pages/comparison.py")
     assert not at.error, [e.value for e in at.error]
-    table = at.dataframe[0].value
+    assert [tab.label for tab in at.tabs][:3] == ["Diversity", "Fidelity", "Coverage"]
+    assert all(len(frame.value.columns) <= 11 for frame in at.dataframe)  # 27 side by side needed a scroll
+    table = comparison_table(at)
     assert set(table.index) == DEMO_SETS
     assert "collapse risks" in table.columns and "coverage" in table.columns
     assert table.loc["real train", "collapse risks"] == "(baseline)"
