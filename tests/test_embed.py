@@ -387,10 +387,11 @@ def test_a_backend_recorded_as_passing_passes_the_accuracy_rule_on_demo_texts(
     backend_name, reference, gate_sets, tmp_path, monkeypatch
 ):
     """Issue 35's rule (analysis.judge.backend_rule.accuracy_rule): min cosine >= 0.99 to the float32 reference, and
-    no metric (PRDC, coverage per rarity bin, tail coverage) of any set moves by more than half its own resampling
-    standard error on these texts, and no gate verdict changes. Only a backend that passes may be the default
-    (PASSES_RULE; onnx-int8 is recorded as failing: at 1,000 + 600 texts it moves coverage in several rarity
-    bins by more than half their noise; bench_embed.py prints the full-size table)."""
+    no metric (PRDC, coverage per rarity bin, tail coverage) of any set moves by more than 0.75 of its own resampling
+    standard error on these texts, rounded up to whole texts and at least one, and no gate verdict changes (the rule
+    itself: tests/test_backend_rule.py). Only a backend that passes may be the default (PASSES_RULE; onnx-int8 is
+    recorded as failing: at 1,000 + 600 texts it moves the paraphrase set's precision by 4 texts of 200, 1.5 of its
+    standard errors; bench_embed.py prints the full-size table)."""
     from analysis.judge.backend_rule import accuracy_rule
 
     real, synthetic, groups = gate_sets
@@ -404,49 +405,6 @@ def test_a_backend_recorded_as_passing_passes_the_accuracy_rule_on_demo_texts(
     assert passes, table[~table["passes"]].to_string()
 
 
-def _clusters(rng, n, d=16, centres=8):
-    """Points around ``centres`` cluster centres, all far out along one axis (so any two have cosine near 1)."""
-    centre = rng.standard_normal((centres, d)) * 3
-    x = centre[rng.integers(0, centres, n)] + rng.standard_normal((n, d))
-    x[:, 0] += 200.0
-    return x
-
-
-def test_the_accuracy_rule_refuses_a_backend_that_changes_a_verdict_even_with_cosines_above_099():
-    from analysis.judge.backend_rule import accuracy_rule
-
-    vectors = _clusters(np.random.default_rng(0), 640)  # 400 real, then sets a and b of 120 each: one population
-    mask = np.arange(len(vectors)) < 400
-    groups = ["a"] * 120 + ["b"] * 120
-    passes, table = accuracy_rule(vectors, vectors.copy(), mask, groups, rounds=10)
-    assert passes and (table["change"].iloc[1:-2] == 0).all()
-    # set b collapses to its centre (mode collapse in the fast backend only): every cosine stays >= 0.99
-    collapsed = vectors.copy()
-    b = np.flatnonzero(~mask)[120:]
-    collapsed[b] = collapsed[b].mean(0) + 0.05 * (collapsed[b] - collapsed[b].mean(0))
-    passes, table = accuracy_rule(vectors, collapsed, mask, groups, rounds=10)
-    assert not passes
-    assert table.iloc[0]["passes"], "the cosine part holds: the verdict refuses it"
-    verdict = table[(table["metric"] == "gate verdict")].set_index("set")
-    assert verdict.loc["b", "reference"] == "ok" and verdict.loc["b", "fast"] != "ok" and not verdict.loc["b", "passes"]
-    assert verdict.loc["a", "passes"]
-
-
-def test_a_small_move_within_the_noise_passes_and_a_large_one_does_not():
-    from analysis.judge.backend_rule import accuracy_rule
-
-    rng = np.random.default_rng(1)
-    vectors = _clusters(rng, 600)
-    mask = np.arange(len(vectors)) < 400
-    tiny = vectors + rng.standard_normal(vectors.shape) * 1e-6
-    assert accuracy_rule(vectors, tiny, mask, rounds=10)[0]
-    moved = vectors + rng.standard_normal(vectors.shape) * 0.6  # k-NN balls reshuffle; cosines stay near 1
-    passes, table = accuracy_rule(vectors, moved, mask, rounds=10)
-    assert not passes and table.iloc[0]["passes"]
-    failed = table[~table["passes"]]
-    assert (failed["change"].abs() > failed["limit"]).all()
-
-
 # --- the backend chosen from the CPU's features (issue 35) ------------------------------------------------------
 
 
@@ -456,6 +414,7 @@ def test_a_small_move_within_the_noise_passes_and_a_large_one_does_not():
         (set(), "onnx"),  # AVX2 only: fused float32
         ({"avx2", "avx512f", "avx512_vnni"}, "onnx"),  # VNNI, but onnx-int8 fails the rule (PASSES_RULE)
         ({"avx2", "avx_vnni"}, "onnx"),
+        ({"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}, "onnx"),  # this CPU: bf16 passes, but slower under load
         ({"avx2", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile"}, "torch-bf16"),
         ({"avx2", "amx_bf16"}, "torch-bf16"),
     ],
@@ -486,6 +445,23 @@ def test_vnni_picks_int8_only_when_it_passes_the_rule():
     assert choose_backend(amx, {**passes, "onnx-int8": True})[0] == "torch-bf16"
     assert choose_backend(amx, {**passes, "onnx-int8": True, "torch-bf16": False})[0] == "onnx-int8"
     assert choose_backend(frozenset({"avx2"}), {**passes, "onnx-int8": True})[0] == "onnx"  # no VNNI: no int8
+
+
+def test_the_choice_is_the_fastest_backend_measured_on_the_cpus_class_that_passes_the_rule():
+    from analysis.vectors.embed import choose_backend, cpu_class
+
+    bf16 = frozenset({"avx2", "avx512f", "avx512_vnni", "avx512_bf16"})
+    assert cpu_class(bf16)[0] == "AVX512-BF16 and VNNI" and cpu_class(frozenset({"avx2"}))[0] == "AVX2"
+    passes = dict(embed_module.PASSES_RULE)
+    chosen, reason = choose_backend(bf16, passes)  # as measured here: bfloat16 is faster than onnx only when idle
+    assert chosen == "onnx" and "faster but failing the rule: onnx-int8" in reason
+    assert choose_backend(bf16, {**passes, "onnx-int8": True})[0] == "onnx-int8"  # int8 where it passes and is faster
+    faster = {"torch-bf16": 1.9, "onnx-int8": 2.4, "onnx": 1.6, "torch": 1.0}  # bf16 passes and is faster: bf16
+    assert choose_backend(bf16, passes, faster)[0] == "torch-bf16"
+    assert choose_backend(bf16, {**passes, "torch-bf16": False}, faster)[0] == "onnx"
+    assert choose_backend(bf16, passes, {"onnx": 0.9, "torch": 1.0})[0] == "torch"  # the reference where it is faster
+    for _name, _flags, speeds in embed_module.CPU_CLASSES:  # every class has a measured backend that passes
+        assert any(passes.get(b) for b in speeds) and all(b in embed_module.BACKENDS for b in speeds)
 
 
 def test_the_cpu_feature_reader_is_the_one_gemm_kind_uses(monkeypatch):

@@ -28,9 +28,11 @@ Backends (``$COLLAPSE_LAB_EMBED_BACKEND``, :data:`BACKENDS`): ``torch`` is the r
 ``SentenceTransformer.encode``; ``torch-bf16`` is the same model under ``torch.autocast`` bfloat16; ``onnx`` and
 ``onnx-int8`` run the bundled model exported to ONNX at install (:mod:`analysis.vectors.embed_backends`). Unless the
 variable or the call names one, the backend is chosen at run time from the CPU's features
-(:func:`backend_choice`, :func:`choose_backend`; the flags come from :func:`analysis.metrics.knn.cpu_flags`):
-``torch-bf16`` where the CPU has AMX-BF16, ``onnx-int8`` where it has VNNI and int8 passes the accuracy rule
-(:func:`analysis.judge.backend_rule.accuracy_rule`; recorded in :data:`PASSES_RULE`), else fused float32 ``onnx``.
+(:func:`backend_choice`; :mod:`analysis.vectors.embed_choice`, the flags from :func:`analysis.metrics.knn.cpu_flags`):
+the fastest backend measured on the CPU's class that passes the accuracy rule
+(:func:`analysis.judge.backend_rule.accuracy_rule`; recorded in :data:`PASSES_RULE`): ``torch-bf16`` with AMX-BF16,
+``onnx-int8`` with VNNI where it passes, else fused float32 ``onnx`` (AVX512-BF16 without AMX included: bfloat16
+was faster there only on an idle machine).
 The reason is logged when :func:`embed` runs the model and shown on the Data page. Every backend but ``torch``
 is part of the cache identity (:func:`model_id`), since its vectors differ in the last digits. Texts run in
 batches of similar token length (:func:`encode_batch`), their order restored. When the export is missing or does
@@ -53,6 +55,7 @@ import pandas as pd
 
 from analysis.errors import CollapseLabError
 from analysis.vectors.embed_cache import EmbeddingCache, _Snapshot
+from analysis.vectors.embed_choice import CPU_CLASSES, PASSES_RULE, choose_backend, cpu_class
 
 if TYPE_CHECKING:
     from analysis.vectors.embed_backends import TokenCounter
@@ -60,6 +63,8 @@ if TYPE_CHECKING:
 __all__ = [
     "BACKENDS",
     "PASSES_RULE",
+    "CPU_CLASSES",
+    "cpu_class",
     "backend",
     "backend_choice",
     "choose_backend",
@@ -86,13 +91,6 @@ CHUNK = 256
 
 #: The embedding backends; ``torch`` is the reference (plain float32 sentence-transformers).
 BACKENDS = ("torch", "onnx", "onnx-int8", "torch-bf16")
-#: Whether each backend passes the accuracy rule (:func:`analysis.judge.backend_rule.accuracy_rule`) on the demo's
-#: texts, as measured (tests/test_embed.py checks this record on the CPU it runs on; bench_embed.py --all
-#: at full size). Only a backend that passes may be chosen by default (:func:`choose_backend`).
-PASSES_RULE = {"torch": True, "onnx": True, "onnx-int8": False, "torch-bf16": True}
-#: CPU flags (``/proc/cpuinfo``) of int8 dot products (VNNI) and of bfloat16 matrix tiles (AMX).
-VNNI_FLAGS = ("avx512_vnni", "avx_vnni")
-AMX_BF16_FLAG = "amx_bf16"
 #: Where ``make`` writes the bundled model's ONNX export (git-ignored); ``$COLLAPSE_LAB_EMBED_EXPORT`` overrides.
 EXPORT_DIR = Path(__file__).resolve().parents[2] / "data" / "models" / "all-MiniLM-L6-v2-onnx"
 
@@ -146,34 +144,6 @@ def _checked(chosen: str, source: str) -> str:
             f"Use one of {', '.join(BACKENDS)}; torch is the plain float32 reference."
         )
     return chosen
-
-
-def choose_backend(flags: frozenset[str] | set[str], passes: dict[str, bool] | None = None) -> tuple[str, str]:
-    """The default backend for a CPU with these feature ``flags`` (``/proc/cpuinfo``), and why.
-
-    ``torch-bf16`` (the reference under bfloat16 autocast) where the CPU has AMX-BF16, whose bfloat16 tiles run
-    the matrix products several times faster than float32; else ``onnx-int8`` where it has VNNI (int8 dot
-    products: AVX512-VNNI or AVX-VNNI) and the int8 export passes the accuracy rule; else ``onnx`` (fused float32,
-    1.1-1.25x the reference where measured on AVX2; see the README's table). Only backends that pass the rule
-    (``passes``, default :data:`PASSES_RULE`) are chosen. No calibration run: the order is fixed by the
-    measurements in the README, so the choice is the same on every start of the same CPU.
-    """
-    passes = PASSES_RULE if passes is None else passes
-    vnni = [flag for flag in VNNI_FLAGS if flag in flags]
-    held_back = []
-    if AMX_BF16_FLAG in flags:
-        if passes.get("torch-bf16"):
-            return "torch-bf16", "this CPU has AMX-BF16: the model's products run in bfloat16 on AMX tiles"
-        held_back.append("AMX-BF16 present but torch-bf16 fails the accuracy rule")
-    if vnni:
-        if passes.get("onnx-int8"):
-            return "onnx-int8", f"this CPU has {'/'.join(vnni)} (int8 dot products); onnx-int8 passes the accuracy rule"
-        held_back.append(f"{'/'.join(vnni)} present but onnx-int8 fails the accuracy rule")
-    else:
-        held_back.append("no VNNI")
-    if AMX_BF16_FLAG not in flags:
-        held_back.append("no AMX-BF16")
-    return "onnx", "; ".join(held_back) + ": fused float32 ONNX"
 
 
 def _requested(name: str | None, model: str | None) -> tuple[str, str]:

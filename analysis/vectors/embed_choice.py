@@ -1,0 +1,95 @@
+"""Which embedding backend runs by default on this CPU (issue 35): the CPU classes, each backend's speed measured
+on them, and which backends pass the accuracy rule.
+
+:func:`choose_backend` picks, for a CPU's feature flags (``/proc/cpuinfo``, read by
+:func:`analysis.metrics.knn.cpu_flags`), the fastest backend measured on its class that passes the accuracy rule
+(:func:`analysis.judge.backend_rule.accuracy_rule`). Fixed tables, no calibration run: every start of the same CPU
+chooses the same backend, so its vectors stay in one cache. :mod:`analysis.vectors.embed` asks it and re-exports it.
+"""
+
+from __future__ import annotations
+
+#: Whether each backend passes the accuracy rule (:func:`analysis.judge.backend_rule.accuracy_rule`) on the demo's
+#: texts, as measured at 1,000 real + 600 synthetic (bench_embed.py --all; tests/test_embed.py checks the record at
+#: 200 + 120 on the CPU it runs on). Only a backend that passes may be chosen by default (:func:`choose_backend`).
+PASSES_RULE = {"torch": True, "onnx": True, "onnx-int8": False, "torch-bf16": True}
+#: CPU flags (``/proc/cpuinfo``) of int8 dot products (VNNI), of bfloat16 dot products and of bfloat16 tiles (AMX).
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni")
+BF16_FLAG = "avx512_bf16"
+AMX_BF16_FLAG = "amx_bf16"
+#: The CPU classes, most capable first: the flags that make one (each a tuple of alternatives), and each backend's
+#: speed there as measured, in texts/s over the plain float32 encode's in the same run (bench_embed.py --all; the
+#: README and docs/embeddings.md): where a class was measured both quiet and under load, the lower of the two, so a
+#: backend that is faster only on an idle machine is not the default. A backend not measured on a class is not its
+#: default.
+CPU_CLASSES: tuple[tuple[str, tuple[tuple[str, ...], ...], dict[str, float]], ...] = (
+    # issue 35's 2-core Intel Xeon (AVX-512, VNNI, AMX), quiet machine only; bfloat16 in a separate run there
+    ("AMX-BF16", ((AMX_BF16_FLAG,),), {"torch-bf16": 2.58, "onnx-int8": 1.45, "torch": 1.0, "onnx": 0.93}),
+    # this project's 2-core AMD EPYC (AVX-512 with VNNI and BF16, no AMX), 400 demo texts, 5 alternating rounds,
+    # quiet: onnx-int8 2.42, torch-bf16 1.93, onnx 1.62; 160 texts under load 4, 2 runs of 4 rounds: torch-bf16 1.33
+    # and 1.10, onnx 1.75 and 2.67, onnx-int8 3.85 (torch's threads stall when another job holds a core, ONNX
+    # Runtime's do not: bfloat16 was 0.77x and 0.41x onnx there, against 1.19x quiet)
+    (
+        "AVX512-BF16 and VNNI",
+        ((BF16_FLAG,), VNNI_FLAGS),
+        {"onnx-int8": 2.42, "onnx": 1.62, "torch-bf16": 1.10, "torch": 1.0},
+    ),
+    # VNNI without bfloat16 (AVX512-VNNI or AVX-VNNI): int8 and float32 as the EPYC's VNNI kernels ran them
+    ("VNNI", (VNNI_FLAGS,), {"onnx-int8": 2.42, "onnx": 1.62, "torch": 1.0}),
+    # AVX2 only: the 2-core AVX2 machine of issue 18
+    ("AVX2", (), {"onnx": 1.25, "torch": 1.0}),
+)
+
+
+_FLAG_NAMES = {
+    AMX_BF16_FLAG: "AMX-BF16",
+    BF16_FLAG: "AVX512-BF16",
+    "avx512_vnni": "AVX512-VNNI",
+    "avx_vnni": "AVX-VNNI",
+}
+
+
+_KINDS = (
+    ("AMX-BF16", lambda flags: AMX_BF16_FLAG in flags),
+    ("AVX512-BF16", lambda flags: BF16_FLAG in flags),
+    ("VNNI", lambda flags: any(flag in flags for flag in VNNI_FLAGS)),
+)
+
+
+def cpu_class(flags: frozenset[str] | set[str]) -> tuple[str, dict[str, float]]:
+    """The class of a CPU with these feature ``flags`` (:data:`CPU_CLASSES`: the first whose flags it has) and the
+    backends' measured speeds there."""
+    for name, needs, speeds in CPU_CLASSES:
+        if all(any(flag in flags for flag in alternatives) for alternatives in needs):
+            return name, speeds
+    return CPU_CLASSES[-1][0], CPU_CLASSES[-1][2]
+
+
+def choose_backend(
+    flags: frozenset[str] | set[str],
+    passes: dict[str, bool] | None = None,
+    speeds: dict[str, float] | None = None,
+) -> tuple[str, str]:
+    """The default backend for a CPU with these feature ``flags`` (``/proc/cpuinfo``), and why: the fastest backend
+    measured on its class (:func:`cpu_class`; ``speeds`` overrides the measurements) that passes the accuracy rule
+    (``passes``, default :data:`PASSES_RULE`). In effect: ``torch-bf16`` where the CPU has AMX-BF16; where it has
+    VNNI, ``onnx-int8`` if it passes and is faster, else ``torch-bf16`` if the CPU has AVX512-BF16 and it is
+    faster, else fused float32 ``onnx`` (or the plain reference, where that is faster); ``onnx`` on AVX2 only.
+    No calibration run: the order is fixed by the measurements in the README, so every start of the same CPU
+    chooses the same backend, and its vectors stay in one cache.
+    """
+    passes = PASSES_RULE if passes is None else passes
+    name, measured = cpu_class(flags)
+    measured = measured if speeds is None else speeds
+    ranked = sorted(measured, key=lambda b: -measured[b])
+    chosen = next((b for b in ranked if passes.get(b)), "torch")
+    ahead = ranked[: ranked.index(chosen)] if chosen in ranked else ranked
+    faster = [f"{b} ({measured[b]:.2f}x)" for b in ahead if not passes.get(b)]
+    has = [label for flag, label in _FLAG_NAMES.items() if flag in flags]
+    lacks = [f"no {label}" for label, present in _KINDS if not present(flags)]
+    return chosen, (
+        f"this CPU has {', '.join(has + lacks)}"
+        + f": class {name}, where {chosen} is the fastest backend that passes the accuracy rule "
+        + f"({measured.get(chosen, 1.0):.2f}x the float32 encode as measured)"
+        + (f"; faster but failing the rule: {', '.join(faster)}" if faster else "")
+    )
