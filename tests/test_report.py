@@ -213,7 +213,7 @@ def test_the_report_opens_offline_in_chromium(report):
     """Chromium opens the file with no console error and no network request, and shows the <script> sample as text."""
     from playwright.sync_api import sync_playwright
 
-    from tests.app.test_browser import CHROMIUM_FLAGS, chromium_path
+    from tests.servers import CHROMIUM_FLAGS, chromium_path
 
     _, path = report
     errors, requests = [], []
@@ -248,7 +248,7 @@ def test_the_summary_fills_the_first_screen(report):
     """At 1280 px wide the whole summary (verdicts, gaps, mixture, map) lies within the first 1,000 px."""
     from playwright.sync_api import sync_playwright
 
-    from tests.app.test_browser import CHROMIUM_FLAGS, SCREENSHOTS, chromium_path
+    from tests.servers import CHROMIUM_FLAGS, SCREENSHOTS, chromium_path
 
     _, path = report
     with sync_playwright() as playwright:

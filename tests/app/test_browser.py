@@ -5,86 +5,19 @@
 """
 
 import os
-import shutil
-import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.servers import free_port, running
+from tests.servers import SCREENSHOTS, streamlit_app
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.browser
 
-
-def chromium_path() -> str:
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        pytest.fail("Debian's chromium is not installed: run `make test` (it installs it) or apt-get install chromium.")
-    return path
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, app_cache):
-    """`streamlit run app.py` on a free loopback port with its own workspace; stopped afterwards.
-
-    Its cache is the one the AppTests share (tests/app/conftest.py), so a map or comparison they
-    computed is read, not fitted again. Yields its URL, process id and log file.
-    """
-    folder = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    env = {
-        **os.environ,
-        "COLLAPSE_LAB_WORKSPACE": str(folder / "workspace"),
-        "COLLAPSE_LAB_CACHE": str(app_cache),
-        "HF_HUB_OFFLINE": "1",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(REPO / "app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with running(command, f"{url}/_stcore/health", folder / "streamlit.log", cwd=REPO, env=env) as process:
-        yield url, process.pid, folder / "streamlit.log"
-
-
-@pytest.fixture(scope="module")
-def server(served) -> str:
-    return served[0]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+# The server (`served`, `server`) and the browser are shared by the browser tests: tests/app/conftest.py.
 
 
 def assert_no_error_shown(page) -> None:
@@ -110,8 +43,9 @@ def open_page(browser, url: str, wait_for: str, charts: int):
 
 
 # --- A million points on the Embedding map (issue 18) ---------------------------------------------------------------
-# First in this file, before `server` starts: a page the other checks leave keeps its server computing for
-# minutes, and on 2 cores that pushed the million-point page past its wait in a fresh clone. (Until
+# First in this file (the first browser file of a run), before the shared `server` starts: a page the other checks
+# leave keeps its server computing for minutes, and on 2 cores that pushed the million-point page past its wait in a
+# fresh clone; tests/app/conftest.py now closes each test's pages. (Until
 # .streamlit/config.toml set fileWatcherType = "poll", Streamlit's file watcher also kept each server on a core
 # while a page was open.)
 
@@ -204,17 +138,7 @@ def million_workspace(tmp_path_factory):
 @pytest.fixture(scope="module")
 def million_server(million_workspace):
     folder = million_workspace
-    port = free_port()
-    env = {
-        **os.environ,
-        "COLLAPSE_LAB_WORKSPACE": str(folder / "workspace"),
-        "COLLAPSE_LAB_CACHE": str(folder / "cache"),
-        "HF_HUB_OFFLINE": "1",
-    }
-    command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    with running(command, f"{url}/_stcore/health", folder / "streamlit.log", cwd=REPO, env=env):
+    with streamlit_app(folder, workspace=folder / "workspace", cache=folder / "cache") as (url, _):
         yield url
 
 
@@ -315,6 +239,33 @@ def test_page_renders(server, browser, path, wait_for, charts, expected, screens
     page.screenshot(path=str(SCREENSHOTS / screenshot), full_page=True)
 
 
+def settle(page, timeout: int = 300_000) -> None:
+    """Wait until the page's run is over: the app says its script is not running, and no element is stale."""
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'notRunning'"
+        " && !document.querySelector('[data-stale=\"true\"]')",
+        timeout=timeout,
+    )
+
+
+#: Seconds without a request in flight after which a page is taken to have asked for all it needs.
+QUIET_S = 1.0
+
+
+def quiet_for(page, pending: set, seconds: float, timeout: float = 60) -> None:
+    """Wait until no request of the page (``pending``: requests seen and not yet finished or failed) has been in
+    flight for ``seconds`` in a row; events are delivered while Playwright waits."""
+    deadline = time.monotonic() + timeout
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        if pending:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= seconds:
+            return
+    pytest.fail(f"requests still in flight after {timeout:.0f} s: {[request.url for request in pending]}")
+
+
 # Each page's title (an <h1>), in the order of the sidebar.
 PAGE_TITLES = [
     ("", "Data"),
@@ -339,12 +290,16 @@ def test_no_request_leaves_the_machine(server, browser):
     own = urlsplit(server).netloc
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     requested: list[str] = []
-    page.on("request", lambda request: requested.append(request.url))
+    pending: set = set()
+    page.on("request", lambda request: (requested.append(request.url), pending.add(request)))
+    page.on("requestfinished", lambda request: pending.discard(request))
+    page.on("requestfailed", lambda request: pending.discard(request))
     favicons: list[str] = []
     for path, title in PAGE_TITLES:
         page.goto(f"{server}/{path}", wait_until="domcontentloaded")
         page.locator("h1", has_text=title).first.wait_for(timeout=300_000)
-        page.wait_for_timeout(2500)  # icons, fonts and the favicon follow the page's first render
+        settle(page)  # the page's run is over and drawn: icons, fonts and the favicon follow what it drew
+        quiet_for(page, pending, QUIET_S)
         # headless Chromium may not fetch a favicon at all: read where the page points it
         favicons += page.eval_on_selector_all("link[rel~='icon']", "links => links.map(link => link.href)")
     assert any(url.startswith(server) for url in requested)  # the recording works

@@ -1,16 +1,17 @@
 """One browser run of Fill (issue 33): on Tail coverage, click "Fill this gap" on a named gap of the demo, watch the
 progress bar, and read the before/after numbers, with the local model in the server's worker.
 
-The server and the browser are the fixtures of ``test_browser`` (imported, not copied: this module gets a server of
-its own, on the demo, with the cache the AppTests share). The demo's ``llm g3`` set under-fills a region of the real
-data (physical sciences), so Tail coverage names a gap to fill.
+The server and the browser are the shared ones of tests/app/conftest.py (on the demo, with the cache the AppTests
+share); the fill goes into this tab's private workspace, so the other tests still see the demo. The demo's ``llm g3``
+set under-fills a region of the real data (physical sciences), so Tail coverage names a gap to fill.
 """
 
 import re
 
 import pytest
 
-from tests.app.test_browser import SCREENSHOTS, assert_no_error_shown, browser, open_page, served, server  # noqa: F401
+from tests.app.test_browser import assert_no_error_shown, open_page
+from tests.servers import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 
@@ -21,8 +22,8 @@ PROGRESS_TEXTS = """() => [...document.querySelectorAll('[data-testid="stProgres
     .map(bar => bar.parentElement.innerText.trim()).filter(text => text)"""
 
 
-@pytest.mark.timeout(1500)  # a cold server on the demo, then the local model on a shared machine
-def test_fill_a_named_gap_shows_progress_and_the_numbers_before_and_after(server, browser):  # noqa: F811
+@pytest.mark.timeout(1500)  # maybe a cold server on the demo, then the local model on a shared machine
+def test_fill_a_named_gap_shows_progress_and_the_numbers_before_and_after(server, browser):
     page = open_page(browser, f"{server}/tail_coverage", "Fill a gap", charts=2)
     assert_no_error_shown(page)
     gap = page.get_by_label("Gap", exact=True)

@@ -1,11 +1,11 @@
-# ruff: noqa: F811  (the fixtures `served` and `browser` are imported from test_browser.py and named as arguments)
 """The first hour with your own files, and a map you can question (issue 32), in headless Chromium on the real app.
 
 Loading: three files added one after another (no tab jump, nothing lost), several files in one Load, a replace
 undone, a dataset without real samples on every page. The map (on the demo): a click on a set, a box's per-set shares,
 a lasso's (drawn with the mouse on the Plotly map), a semantic search and the selection's export in each format, and
 the README's two screenshots of the map. Small data files are written to ``tmp_path``; every check waits for what a
-user would see, never for a time.
+user would see, never for a time. The server and the browser are the shared ones of tests/app/conftest.py (which
+closes each test's pages): each test works in a shared workspace of its own name, so none sees another's data.
 """
 
 from __future__ import annotations
@@ -20,14 +20,7 @@ import pytest
 
 from analysis.corpus import LoadReport, samples_from_frame
 from analysis.workspace import Workspaces
-from tests.app.test_browser import (  # noqa: F401  (fixtures: a server and a browser for this file)
-    DOCS,
-    SCREENSHOTS,
-    assert_no_error_shown,
-    browser,
-    open_page,
-    served,
-)
+from tests.app.test_browser import DOCS, assert_no_error_shown, open_page, settle
 
 pytestmark = pytest.mark.browser
 
@@ -37,19 +30,6 @@ LLM = [f"An llm sample about mountains and their passes, number {i}." for i in r
 PARAPHRASE = [f"A paraphrased sample about lakes and their shores, number {i}." for i in range(3)]
 #: The pages that analyse the data (the Data page and Generate work without real samples).
 ANALYSIS_PAGES = ["embedding_map", "tail_coverage", "comparison", "ab_test", "monitor", "mixture", "simulator"]
-
-
-@pytest.fixture(autouse=True)
-def _close_pages(browser, request):
-    """Each test's pages closed after it; when it failed, first a screenshot of each, for the one who reads why
-    (tests/app/screenshots/first-hour-<test>-<n>.png)."""
-    failed = request.session.testsfailed
-    yield
-    for number, context in enumerate(browser.contexts):
-        if request.session.testsfailed > failed:
-            for page in context.pages:
-                page.screenshot(path=str(SCREENSHOTS / f"first-hour-{request.node.name}-{number}.png"), full_page=True)
-        context.close()
 
 
 def write_csv(folder: Path, name: str, texts: list[str]) -> Path:
@@ -70,15 +50,6 @@ def open_data_page(browser, url: str):
 def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
     settle(page)
-
-
-def settle(page) -> None:
-    """Wait until the page's run is over: the app says its script is not running, and no element is stale."""
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'notRunning'"
-        " && !document.querySelector('[data-stale=\"true\"]')",
-        timeout=WAIT,
-    )
 
 
 def wait_for_samples(page, count: str) -> None:

@@ -1,6 +1,7 @@
 """Issue 31 in a real browser: a session that goes away while the map is being fitted never wedges the page.
 
-Both cases use a fresh ``streamlit run`` with its own empty cache folder and a workspace holding a small part of
+Both cases use a fresh ``streamlit run`` (not the shared one of tests/app/conftest.py: one is killed, and each needs
+caches where nothing of the map is computed yet) with its own empty cache folder and a workspace holding a small part of
 the demo (real and synthetic samples): its vectors are the demo's shipped ones, but its comparison and its UMAP
 map are not cached anywhere, so the first visitor of Method comparison computes them (the map for the named gaps,
 with a "UMAP: …" progress bar).
@@ -30,12 +31,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.app import test_browser
 from tests.servers import streamlit_app
 
 pytestmark = pytest.mark.browser
 
-browser = test_browser.browser  # the module's headless Chromium (Debian's, through Playwright's executable_path)
 PAGE = "comparison?workspace=small"
 DONE = "Metrics by family"  # the page's last section: its charts are drawn at the end of the run
 UMAP_SHOWN = re.compile(r"UMAP: ")  # the map's progress bar, once the fit has started

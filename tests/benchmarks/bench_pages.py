@@ -38,8 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests.app.test_browser import CHROMIUM_FLAGS, chromium_path  # noqa: E402
-from tests.servers import free_port, running  # noqa: E402
+from tests.servers import CHROMIUM_FLAGS, chromium_path, free_port, running  # noqa: E402
 
 # sidebar title, text the page shows once rendered, charts it draws (as tests/app/test_browser.py)
 PAGES = [
