@@ -117,3 +117,43 @@ def test_each_metric_states_the_change_one_text_makes():
     assert table.loc[("real train", "precision"), "resolution"] == 1 / 150
     assert table.loc[("synthetic", "coverage in rarity bin 0"), "resolution"] == 1 / 30  # 150 in 5 bins
     assert table.loc[("synthetic", "tail coverage (rarest 10%)"), "resolution"] == 1 / 15
+
+
+def _labelled(n_real: int, n_synthetic: int, seed: int = 3):
+    """A sample table of ``n_real`` real and ``n_synthetic`` llm texts over 12 labelled topics, and its vectors."""
+    import pandas as pd
+
+    vectors, centre = _embeddings(seed, n_real + n_synthetic)
+    _, topic = np.unique(centre.round(6), axis=0, return_inverse=True)
+    synthetic = np.arange(len(vectors)) >= n_real
+    samples = pd.DataFrame(
+        {
+            "id": [f"t{i}" for i in range(len(vectors))],
+            "text": [f"text {i}" for i in range(len(vectors))],
+            "source": np.where(synthetic, "synthetic", "real"),
+            "method": np.where(synthetic, "llm", "real"),
+            "generation": synthetic.astype(int),
+            "label": [f"topic {t}" for t in topic.ravel()],
+            "split": np.where(np.arange(len(vectors)) % 2 & ~synthetic, "holdout", "train"),
+        }
+    )
+    return samples, vectors, topic.ravel(), ~synthetic
+
+
+def test_a_backend_that_changes_the_named_gaps_is_refused():
+    """Issue 35 (b): the named gaps (analysis.maps.gaps.find_gaps) of every set must not change. Vectors with tiny
+    noise keep them; a backend that moves one topic's synthetic texts into another topic names a new gap there, and
+    the rule refuses it on that row, whatever the metrics say."""
+    samples, vectors, topic, mask = _labelled(600, 300)
+    groups = ["llm"] * int((~mask).sum())
+    same, table = accuracy_rule(vectors, _with_noise(vectors, 1), mask, groups, rounds=3, samples=samples)
+    gap_rows = table[table["metric"] == "named gaps"]
+    assert list(gap_rows["set"]) == ["llm"] and gap_rows["passes"].all()
+    moved = vectors.copy()
+    lost = np.flatnonzero(~mask & (topic == topic[~mask][0]))  # one topic's synthetic texts ...
+    donor = np.flatnonzero(~mask & (topic != topic[lost[0]]))[: len(lost)]
+    moved[lost] = moved[donor]  # ... land on another topic's
+    passes, table = accuracy_rule(vectors, moved, mask, groups, rounds=3, samples=samples)
+    row = table[table["metric"] == "named gaps"].iloc[0]
+    assert not passes and not row["passes"] and row["change"] == "changed"
+    assert f"topic {topic[lost[0]]}" in row["fast"] and f"topic {topic[lost[0]]}" not in row["reference"]

@@ -1,5 +1,7 @@
 """Embeddings with the real bundled model, and the content-addressed cache."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -329,12 +331,12 @@ def test_a_missing_export_falls_back_to_the_reference_with_a_log_line(reference,
 
 @pytest.mark.slow  # the reference model (module fixture)
 def test_an_export_that_does_not_load_falls_back_to_the_reference(reference, tmp_path, monkeypatch, caplog):
-    from analysis.vectors.embed_backends import FILES, STAMP
+    from analysis.vectors.embed_backends import EXPORT_VERSION, FILES, STAMP
 
     broken = tmp_path / "broken-export"
     broken.mkdir()
     (broken / FILES["onnx-int8"]).write_bytes(b"not an onnx model")
-    (broken / STAMP).write_text("{}")
+    (broken / STAMP).write_text(json.dumps({"version": EXPORT_VERSION}))
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_BACKEND", "onnx-int8")
     monkeypatch.setenv("COLLAPSE_LAB_EMBED_EXPORT", str(broken))
     monkeypatch.setattr(embed_module, "_WARNED", set())
@@ -346,6 +348,23 @@ def test_an_export_that_does_not_load_falls_back_to_the_reference(reference, tmp
     assert np.array_equal(vectors, expected)
     (folder,) = (tmp_path / "embeddings").iterdir()  # stored under the reference's key, not the int8 one
     assert folder.name == embed_module._slug(embed_module.model_id(None, "torch"))
+
+
+def test_an_export_of_an_older_version_is_not_used(tmp_path, monkeypatch):
+    """A changed export (EXPORT_VERSION, part of the cache key) is used only once re-exported: an export stamped with
+    an older version (another int8 graph) never serves vectors under the new version's key."""
+    from analysis.vectors.embed_backends import EXPORT_VERSION, FILES, STAMP
+
+    old = tmp_path / "old-export"
+    old.mkdir()
+    (old / FILES["onnx-int8"]).write_bytes(b"an int8 graph of an earlier version")
+    (old / STAMP).write_text(json.dumps({"version": EXPORT_VERSION - 1}))
+    monkeypatch.setenv("COLLAPSE_LAB_EMBED_EXPORT", str(old))
+    monkeypatch.setattr(embed_module, "_WARNED", set())
+    chosen, reason = embed_module.backend_choice(None, "onnx-int8")
+    assert chosen == "torch" and "no export of this version" in reason
+    (old / STAMP).write_text(json.dumps({"version": EXPORT_VERSION}))
+    assert embed_module.backend_choice(None, "onnx-int8")[0] == "onnx-int8"
 
 
 def test_adding_a_shard_appends_to_the_index_and_never_rewrites_it(tmp_path):

@@ -7,8 +7,13 @@ It judges vectors, so it sits above the embedding layer (``analysis.vectors``) a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The accuracy rule's defaults (:func:`accuracy_rule`).
 RULE_MIN_COSINE = 0.99
@@ -100,6 +105,8 @@ def accuracy_rule(
     bins: int = 5,
     seed: int = 0,
     rules=None,  # type: ignore[no-untyped-def]
+    samples: pd.DataFrame | None = None,
+    gap_cache_dir: str | Path | None = None,
 ):
     """Whether a fast backend's vectors may stand in for the float32 reference's: ``(passes, table)``.
 
@@ -142,6 +149,11 @@ def accuracy_rule(
     distance 0, which shrink every k-NN radius. Verdicts: the risk rules (``rules``, default
     ``analysis/judge/risk_rules.toml``) on those metrics, per set, ``ok``/``warning``/``alarm``; the verdict
     check has no tolerance.
+
+    Named gaps: with ``samples`` (the sample table of these rows, row-aligned: ``source``, ``method``, ``label``, as
+    :func:`analysis.maps.gaps.find_gaps` reads it), the set of named gap regions of every synthetic set
+    (:func:`analysis.maps.gaps.find_gaps`, default settings) must not change, like a verdict: one ``named gaps`` row
+    per set, no tolerance. ``gap_cache_dir``: where ``find_gaps`` keeps its regions (default a temporary folder).
 
     ``table``: one row per check (``set``, ``metric``, ``reference``, ``fast``, ``change``, ``noise`` (its standard
     error), ``resolution``, ``limit``, ``passes``), the cosine first and the verdicts last.
@@ -225,5 +237,46 @@ def accuracy_rule(
                 "passes": verdict == verdicts[1][name],
             }
         )
+    if samples is not None:
+        rows.extend(_gap_rows(reference_vectors, fast_vectors, samples, gap_cache_dir))
     table = pd.DataFrame(rows)
     return bool(table["passes"].all()), table
+
+
+def named_gaps(
+    vectors: np.ndarray, samples: pd.DataFrame, cache_dir: str | Path | None = None
+) -> dict[str, tuple[str, ...]]:
+    """The named gap regions of each synthetic set (:func:`analysis.maps.gaps.find_gaps`, default settings), sorted."""
+    import tempfile
+
+    from analysis.maps.gaps import find_gaps
+
+    if len(samples) != len(vectors):
+        raise ValueError(f"{len(samples)} samples for {len(vectors)} vectors")
+    with tempfile.TemporaryDirectory(prefix="rule-gaps-") as scratch:
+        report = find_gaps(samples, np.asarray(vectors, np.float32), cache_dir=cache_dir or scratch)
+    return {name: tuple(sorted(gap.name for gap in gaps)) for name, gaps in report.gaps.items()}
+
+
+def _gap_rows(
+    reference_vectors: np.ndarray, fast_vectors: np.ndarray, samples: pd.DataFrame, cache_dir: str | Path | None
+) -> list[dict]:
+    """One ``named gaps`` row per synthetic set of :func:`accuracy_rule`: passes when the set of names is the same."""
+    before, after = named_gaps(reference_vectors, samples, cache_dir), named_gaps(fast_vectors, samples, cache_dir)
+    rows = []
+    for name in dict.fromkeys([*before, *after]):
+        old, new = before.get(name, ()), after.get(name, ())
+        rows.append(
+            {
+                "set": name,
+                "metric": "named gaps",
+                "reference": "; ".join(old) or "none",
+                "fast": "; ".join(new) or "none",
+                "change": "" if old == new else "changed",
+                "noise": np.nan,
+                "resolution": np.nan,
+                "limit": "unchanged",
+                "passes": old == new,
+            }
+        )
+    return rows

@@ -42,6 +42,7 @@ not load, or the model is not the bundled one, the reference runs instead, with 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -177,16 +178,27 @@ def backend_choice(model: str | None = None, name: str | None = None) -> tuple[s
     from analysis.vectors.embed_backends import FILES, STAMP
 
     path = export_dir() / FILES[chosen]
-    if not (export_dir() / STAMP).is_file() or not path.is_file():
+    if not _export_current(export_dir() / STAMP) or not path.is_file():
         _warn_once(
-            f"embedding backend {chosen!r}: no exported model at {path} (run `make` to export it): "
-            "using the torch float32 reference"
+            f"embedding backend {chosen!r}: no exported model at {path} of this export version (run `make` to "
+            "export it): using the torch float32 reference"
         )
-        return "torch", f"{chosen} ({reason}) has no export at {path}: the float32 reference"
+        return "torch", f"{chosen} ({reason}) has no export of this version at {path}: the float32 reference"
     if str(path) in _FAILED:
         _warn_once(f"embedding backend {chosen!r}: {_FAILED[str(path)]}: using the torch float32 reference")
         return "torch", f"{chosen} ({reason}) does not load: the float32 reference"
     return chosen, reason
+
+
+def _export_current(stamp: Path) -> bool:
+    """Whether the export whose stamp is ``stamp`` exists and is of this code's :data:`EXPORT_VERSION`: an export of
+    an older version (another int8 graph) is not used, so its vectors never sit under the new version's cache key."""
+    from analysis.vectors.embed_backends import EXPORT_VERSION
+
+    try:
+        return bool(json.loads(stamp.read_text()).get("version") == EXPORT_VERSION)
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def backend(model: str | None = None, name: str | None = None) -> str:
