@@ -162,12 +162,27 @@ def _role_inputs(key: str, name: str | None) -> tuple[str, str | None, int | Non
     return role, method, int(generation)
 
 
-def _map_and_add(path: Path, name: str, role: str, method: str | None, generation: int | None, key: str) -> None:
-    """Show the guessed columns, let the user change them, preview, and add to the dataset."""
+def _modified(path: Path) -> int:
     try:
-        modified = path.stat().st_mtime_ns
+        return path.stat().st_mtime_ns
     except OSError:  # missing or not readable: read_table says which, in words
-        modified = 0
+        return 0
+
+
+def _map_and_add(
+    path: Path, name: str, role: str, method: str | None, generation: int | None, key: str, chosen: str
+) -> None:
+    """Show the guessed columns, let the user change them, preview, and add to the dataset. ``chosen`` says which
+    choice of the user this is (an upload's id, a path and its time): once it is loaded, the page says so and offers
+    no second Load of the same choice (the uploader and the path field keep it after the load)."""
+    if st.session_state.get(f"{key}_loaded") == chosen:
+        st.info(
+            f"{plain(name)} is loaded: it is in the dataset below (Undo last change takes the load back). Choose "
+            "another file to add it.",
+            icon=":material/check_circle:",
+        )
+        return
+    modified = _modified(path)
     table, report_dict = _raw_table(str(path), name, modified)
     columns = [str(c) for c in table.columns]
     guessed = (
@@ -248,7 +263,7 @@ def _map_and_add(path: Path, name: str, role: str, method: str | None, generatio
     if seen is not None:
         method_name = method or (str(new["method"].iloc[0]) if new["method"].nunique() == 1 else "several")
         part = {"name": name, "source": role, "method": method_name if role == "synthetic" else "real"}
-        _commit([(new, {**part, "rows": len(new), "report": report.to_dict()})], replace, seen, key)
+        _commit([(new, {**part, "rows": len(new), "report": report.to_dict()})], replace, seen, key, loaded=chosen)
 
 
 def _demo_shown() -> bool:
@@ -289,15 +304,19 @@ def _load_mode(key: str, upload: tuple) -> bool:
     return replace
 
 
-def _commit(pieces: list[tuple[Any, dict[str, Any]]], replace: bool, seen: str, key: str) -> None:
+def _commit(
+    pieces: list[tuple[Any, dict[str, Any]]], replace: bool, seen: str, key: str, loaded: str | None = None
+) -> None:
     """Add the parts (``(samples, part)`` each) to the dataset as it is now in the workspace (a merge: another
     session's add meanwhile is kept), or replace the dataset version ``seen`` (the one the page showed: refused
-    if it changed since), as one version (one undo); then rerun so every widget sees it."""
+    if it changed since), as one version (one undo); then rerun so every widget sees it. ``loaded``: the user's
+    choice just loaded (:func:`_map_and_add`)."""
     names = ", ".join(part["name"] for _, part in pieces)
     with user_errors(f"Loading {names}"):
         workspace().add_parts(pieces, replace=replace, expected=seen, empty=demo_dataset)
         st.session_state["loads_done"] = st.session_state.get("loads_done", 0) + 1
         st.session_state.pop(f"{key}_chosen", None)  # the next file's name may fill in its role and method
+        st.session_state[f"{key}_loaded"] = loaded
         if key == "batch":  # a fresh, empty uploader: the files loaded are not loaded twice by a second click
             st.session_state["batch_uploads"] = st.session_state.get("batch_uploads", 0) + 1
             st.session_state.pop("batch_plan_rows", None)
@@ -450,7 +469,7 @@ with upload_tab:
     if uploaded is not None:
         # the stored copy is removed again when the file fails to load
         with user_errors(f"Reading {uploaded.name}"), workspace().upload(uploaded.name, uploaded.getvalue()) as stored:
-            _map_and_add(stored, uploaded.name, role, method, generation, key="upload")
+            _map_and_add(stored, uploaded.name, role, method, generation, key="upload", chosen=uploaded.file_id)
 
 with several_tab:
     several = st.file_uploader(
@@ -473,7 +492,8 @@ with folder_tab:
     if folder:
         with user_errors(f"Reading {folder}"):
             path = Path(folder).expanduser()
-            _map_and_add(path, str(path), folder_role, folder_method, folder_generation, key="folder")
+            chosen = f"{path}@{_modified(path)}"  # the same path changed since is another choice
+            _map_and_add(path, str(path), folder_role, folder_method, folder_generation, key="folder", chosen=chosen)
 
 # --------------------------------------------------------------------------- what is loaded
 st.subheader("What is in the dataset")

@@ -80,6 +80,24 @@ def test_a_synthetic_upload_is_added_and_survives_a_restart():
     assert metrics(restarted)["synthetic"] == shown["synthetic"]
 
 
+def test_a_loaded_file_is_not_offered_for_a_second_load():
+    """The uploader keeps the file after its load: the page says it is loaded and has no Load button for it, so one
+    click too many does not add its samples twice; a file chosen next (even the same one again) gets its Load."""
+    at = run_app()
+    at.radio(key="upload_role").set_value("synthetic").run()
+    at.selectbox(key="upload_method").set_value("llm").run()
+    upload(at, "gen.csv", b"text\nA generated sample about cats.\nAnother generated one.\n")
+    at.button(key="upload_add").click().run()
+    loaded = metrics(at)["synthetic"]
+    assert not at.exception and not [b for b in at.button if b.key == "upload_add"]
+    assert any("gen.csv is loaded" in i.value for i in at.info)
+    at.run()  # any rerun, as a click elsewhere makes
+    assert not [b for b in at.button if b.key == "upload_add"] and metrics(at)["synthetic"] == loaded
+    at.selectbox(key="upload_method").set_value("llm").run()
+    upload(at, "gen.csv", b"text\nA third generated sample.\n")
+    assert [b.label for b in at.button if b.key == "upload_add"] == ["Load 1 samples"]
+
+
 def test_column_mapping_changes_the_text_column():
     at = run_app()
     upload(at, "two.csv", b"title,body\nshort,a much longer body text\nother,another longer body text\n")

@@ -95,7 +95,9 @@ def test_replacing_your_own_data_must_be_confirmed_and_undo_brings_it_back():
     ok(at.button(key="upload_add").click().run())
     assert metrics(at)["samples"] == "3" and metrics(at)["real"] == "0"
     assert any("no real samples" in w.value for w in at.warning)  # the Data page says what to load
-    assert at.radio(key="upload_mode").value == "Add to the current dataset"  # the replace is not kept
+    assert any("para.csv is loaded" in i.value for i in at.info)  # no second Load of the file just loaded
+    choose_file(at, "para.csv", PARAPHRASE)  # chosen again: a new upload, and the replace is not kept for it
+    assert at.radio(key="upload_mode").value == "Add to the current dataset"
 
     ok(at.button(key="undo_last").click().run())
     shown = metrics(at)
