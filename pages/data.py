@@ -169,19 +169,25 @@ def _modified(path: Path) -> int:
         return 0
 
 
+def _already_loaded(key: str, name: str, chosen: str) -> bool:
+    """Whether the user's choice ``chosen`` (an upload's id, a path and its time) is the one last loaded from this
+    tab; if so the page says so. The uploader and the path field keep a file after its load: the page offers no
+    second Load of it, and does not read or store it again."""
+    if st.session_state.get(f"{key}_loaded") != chosen:
+        return False
+    st.info(
+        f"{plain(name)} is loaded: it is in the dataset below (Undo last change takes the load back). Choose "
+        "another file to add it.",
+        icon=":material/check_circle:",
+    )
+    return True
+
+
 def _map_and_add(
     path: Path, name: str, role: str, method: str | None, generation: int | None, key: str, chosen: str
 ) -> None:
     """Show the guessed columns, let the user change them, preview, and add to the dataset. ``chosen`` says which
-    choice of the user this is (an upload's id, a path and its time): once it is loaded, the page says so and offers
-    no second Load of the same choice (the uploader and the path field keep it after the load)."""
-    if st.session_state.get(f"{key}_loaded") == chosen:
-        st.info(
-            f"{plain(name)} is loaded: it is in the dataset below (Undo last change takes the load back). Choose "
-            "another file to add it.",
-            icon=":material/check_circle:",
-        )
-        return
+    choice of the user this is (:func:`_already_loaded`)."""
     modified = _modified(path)
     table, report_dict = _raw_table(str(path), name, modified)
     columns = [str(c) for c in table.columns]
@@ -466,7 +472,7 @@ with upload_tab:
         type=sorted({ext.lstrip(".") for ext in FORMATS}),
         key="upload_file",
     )
-    if uploaded is not None:
+    if uploaded is not None and not _already_loaded("upload", uploaded.name, uploaded.file_id):
         # the stored copy is removed again when the file fails to load
         with user_errors(f"Reading {uploaded.name}"), workspace().upload(uploaded.name, uploaded.getvalue()) as stored:
             _map_and_add(stored, uploaded.name, role, method, generation, key="upload", chosen=uploaded.file_id)
@@ -493,7 +499,8 @@ with folder_tab:
         with user_errors(f"Reading {folder}"):
             path = Path(folder).expanduser()
             chosen = f"{path}@{_modified(path)}"  # the same path changed since is another choice
-            _map_and_add(path, str(path), folder_role, folder_method, folder_generation, key="folder", chosen=chosen)
+            if not _already_loaded("folder", str(path), chosen):
+                _map_and_add(path, str(path), folder_role, folder_method, folder_generation, "folder", chosen)
 
 # --------------------------------------------------------------------------- what is loaded
 st.subheader("What is in the dataset")
