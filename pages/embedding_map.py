@@ -270,21 +270,28 @@ with user_errors("Drawing the map"):
             explore.selection_shares(visible, inside),
             explore.selection_shares(visible, inside, by="label"),
         )
+        by_set["p_fewer_than_real"] = explore.shortfall_p(by_set)
         st.caption(
             f"{len(selected):,} samples in the {select_with}. Each set's share of itself inside it (a set far below "
-            f"real's share under-reaches this part of the map), and its share of the {select_with}:"
+            f"real's share under-reaches this part of the map), its share of the {select_with}, and how likely a "
+            "share this far below real's is by chance (one-sided occupancy test, as the named gaps use). A "
+            f"{select_with} drawn around what the eye found is one choice among many: read a small p as a lead to "
+            "check, not a finding. The named gaps on Tail coverage test regions fixed in advance and correct for "
+            "their number."
         )
         share_columns = {
             "share_of_group": st.column_config.ProgressColumn(
                 f"share of the set in the {select_with}", format="percent"
             ),
             "share_of_selection": st.column_config.ProgressColumn(f"share of the {select_with}", format="percent"),
-        }
-        left, right = st.columns(2)
-        left.dataframe(by_set, hide_index=True, width="stretch", column_config=share_columns)
-        right.dataframe(
-            by_label[by_label["selected"] > 0], hide_index=True, width="stretch", column_config=share_columns
-        )
+            "p_fewer_than_real": st.column_config.NumberColumn(
+                "p, fewer than real", format="%.2g",
+                help="One-sided p-value that the set holds less of the selection than real data does "
+                "(continuity-corrected two-proportion z test); empty for real.",
+            ),
+        }  # fmt: skip
+        st.dataframe(by_set, hide_index=True, width="stretch", column_config=share_columns)
+        st.dataframe(by_label[by_label["selected"] > 0], hide_index=True, width="stretch", column_config=share_columns)
         pages = max(1, -(-len(selected) // TABLE_PAGE))
         page = st.number_input(f"Page (of {pages:,}, {TABLE_PAGE} samples each)", 1, pages, 1, key="map_table_page")
         chosen = selected["row"].to_numpy()[(page - 1) * TABLE_PAGE : page * TABLE_PAGE]

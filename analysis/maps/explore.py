@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.judge.compare import set_name
+from analysis.maps.occupancy import occupancy_pvalues
 
 __all__ = [
     "map_points",
@@ -19,6 +20,7 @@ __all__ = [
     "in_polygon",
     "selection_mask",
     "selection_shares",
+    "shortfall_p",
     "text_matches",
     "focus_mask",
     "nearest_rows",
@@ -181,6 +183,30 @@ def selection_shares(points: pd.DataFrame, mask: np.ndarray, *, by: str = "set")
         }
     )
     return table.sort_values(["share_of_group", by], ascending=[False, True], ignore_index=True)
+
+
+def shortfall_p(shares: pd.DataFrame) -> np.ndarray:
+    """Per row of :func:`selection_shares` ``by="set"``: the one-sided p-value that the set holds less of the
+    selection than real data does, NaN for real itself (and for every row when real is not on the map).
+
+    The occupancy test of the named gaps (:func:`analysis.maps.occupancy.occupancy_pvalues`, a continuity-corrected
+    two-proportion z test; Fleiss, Levin & Paik, *Statistical Methods for Rates and Proportions*) with the selection
+    as the one region and binomial variance: the lobe holding 14.8 % of 1,000 real samples and 8.5 % of 200 llm
+    samples gives z = 2.27, p = 0.012 (Fisher's exact test: 0.010). The p-value is valid for a region chosen
+    before looking at the sets; one drawn around what the eye found is a choice among many regions, which the
+    named gaps correct for and this number does not.
+    """
+    p = np.full(len(shares), np.nan)
+    real = np.flatnonzero(shares["set"].astype(str).to_numpy() == "real")
+    if len(real) == 0 or int(shares["total"].iloc[real[0]]) == 0:
+        return p
+    n_real = int(shares["total"].iloc[real[0]])
+    real_share = np.array([shares["selected"].iloc[real[0]] / n_real])
+    for i in range(len(shares)):
+        if i != real[0] and shares["total"].iloc[i] > 0:
+            counts = np.array([shares["selected"].iloc[i]])
+            p[i] = occupancy_pvalues(counts, int(shares["total"].iloc[i]), real_share, n_real)[0]
+    return p
 
 
 def text_matches(texts: pd.Series, query: str) -> np.ndarray:

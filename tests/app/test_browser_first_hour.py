@@ -203,16 +203,20 @@ def test_a_click_on_a_set_filters_the_map(served, browser):
 
 def set_shares(page) -> dict[str, tuple[int, int, float, float]]:
     """The first table under the map, a row per set: (selected, total, share of the set, share of the selection), read
-    from the grid's accessible cells (the grid itself is drawn on a canvas)."""
+    from the grid's accessible cells (the grid itself is drawn on a canvas). Its sixth column, "p, fewer than real",
+    is checked here: empty for real, a probability for every other set."""
     grid = page.locator('[data-testid="stDataFrame"]').first.locator('[role="gridcell"]')
-    grid.nth(6 * 5 - 1).wait_for(state="attached", timeout=WAIT)  # the demo's six sets, five columns each
+    grid.nth(6 * 6 - 1).wait_for(state="attached", timeout=WAIT)  # the demo's six sets, six columns each
     cells = grid.all_text_contents()
-    rows = [cells[i : i + 5] for i in range(0, len(cells), 5)]
+    rows = [cells[i : i + 6] for i in range(0, len(cells), 6)]
     shares = {
         name: (int(selected), int(total), float(of_set), float(of_box))
-        for name, selected, total, of_set, of_box in rows
+        for name, selected, total, of_set, of_box, _ in rows
     }
     assert set(shares) == {"real", "llm", "llm g2", "llm g3", "paraphrase", "rule-based"}, rows
+    p_values = {name: p.strip() for name, *_, p in rows}
+    assert p_values["real"] in {"", "None", "nan"}, rows
+    assert all(0 <= float(p) <= 1 for name, p in p_values.items() if name != "real"), rows
     return shares
 
 
