@@ -386,3 +386,27 @@ def test_a_progress_callback_that_raises_leaves_no_lock_held_and_the_map_cached(
     thread.start()
     thread.join(timeout=120)
     assert free == {"tqdm": True, "cached": True}
+
+
+FIT_IN_A_NEW_PROCESS = """
+import numpy as np
+from analysis.maps.project import umap_module
+umap = umap_module()
+x = np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32)
+umap.UMAP(n_neighbors=5, random_state=0, n_epochs=20).fit_transform(x)
+print(sum(umap.umap_.smooth_knn_dist.stats.cache_hits.values()), umap.umap_.smooth_knn_dist.stats.cache_path)
+"""
+
+
+def test_umaps_compiled_functions_are_cached_on_disk_for_the_next_process():
+    """umap-learn compiles without numba's cache, so each process paid about 13 s before its first map; with
+    ``umap_module`` the second process loads the compiled functions instead of compiling them again."""
+    import subprocess
+    import sys
+
+    runs = [
+        subprocess.run([sys.executable, "-c", FIT_IN_A_NEW_PROCESS], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    hits, cache_path = runs[1].stdout.split(maxsplit=1)
+    assert int(hits) >= 1 and cache_path.strip() != "None", runs[1].stdout

@@ -32,6 +32,8 @@ again in a file read. A writeable array is checked and hashed on every call, sin
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.metadata
 import json
 import re
@@ -352,6 +354,33 @@ class _Deferred:
             raise self.kept
 
 
+@functools.cache
+def umap_module() -> Any:
+    """The ``umap`` package, its compiled functions cached on disk.
+
+    umap-learn compiles its numba functions (``smooth_knn_dist``, ``fast_knn_indices``, the layout epoch, ...)
+    without ``cache=True``, so every process that fits a map paid about 13 s of compiling on 2 cores before its
+    first layout: each app start, each notebook kernel. Turning numba's own on-disk cache on for them
+    (``Dispatcher.enable_caching``, what ``@njit(cache=True)`` does) makes that once per installation: the next
+    process loads them in well under a second. numba keys each cached entry by the function's source and the
+    CPU it was compiled for, so a cache made on one CPU is never run on another.
+    """
+    import umap  # here, not at the top: importing umap (numba) takes seconds, a cache hit needs none of it
+    import umap.distances
+    import umap.layouts
+    import umap.sparse
+    import umap.umap_
+    import umap.utils
+    from numba.core.dispatcher import Dispatcher
+
+    for module in (umap.umap_, umap.utils, umap.layouts, umap.distances, umap.sparse):
+        for value in vars(module).values():
+            if isinstance(value, Dispatcher):
+                with contextlib.suppress(RuntimeError):  # no writable place for a cache: compile as before
+                    value.enable_caching()
+    return umap
+
+
 def _fit(
     array: np.ndarray,
     mask: np.ndarray | None,
@@ -365,7 +394,7 @@ def _fit(
 ) -> np.ndarray:
     """Fit UMAP on the masked rows (all rows without a mask) and place the other rows (``placement``)."""
     report("Finding nearest neighbours", 0.0)
-    import umap  # here, not at the top: importing umap (numba) takes seconds, a cache hit needs none of it
+    umap = umap_module()
 
     layout_end = _LAYOUT_END if mask is None else 0.8
     layout = _EpochStream(report, "Laying out", 0.5, layout_end)
