@@ -196,17 +196,14 @@ def shortfall_p(shares: pd.DataFrame) -> np.ndarray:
     before looking at the sets; one drawn around what the eye found is a choice among many regions, which the
     named gaps correct for and this number does not.
     """
-    p = np.full(len(shares), np.nan)
-    real = np.flatnonzero(shares["set"].astype(str).to_numpy() == "real")
-    if len(real) == 0 or int(shares["total"].iloc[real[0]]) == 0:
-        return p
-    n_real = int(shares["total"].iloc[real[0]])
-    real_share = np.array([shares["selected"].iloc[real[0]] / n_real])
-    for i in range(len(shares)):
-        if i != real[0] and shares["total"].iloc[i] > 0:
-            counts = np.array([shares["selected"].iloc[i]])
-            p[i] = occupancy_pvalues(counts, int(shares["total"].iloc[i]), real_share, n_real)[0]
-    return p
+    is_real = shares["set"].astype(str).to_numpy() == "real"
+    n_real = int(shares["total"].to_numpy()[is_real].sum())
+    if n_real == 0:
+        return np.full(len(shares), np.nan)
+    real_share = shares["selected"].to_numpy()[is_real].sum() / n_real
+    total = shares["total"].to_numpy()
+    p = occupancy_pvalues(shares["selected"].to_numpy(), np.maximum(total, 1), real_share, n_real)
+    return np.where(is_real | (total == 0), np.nan, p)
 
 
 def text_matches(texts: pd.Series, query: str) -> np.ndarray:

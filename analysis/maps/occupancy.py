@@ -121,14 +121,14 @@ def cross_fit_places(
 
 
 def occupancy_pvalues(
-    counts: np.ndarray, size: int, real_share: np.ndarray, real_placed: int, dispersion: float = 1.0
+    counts: np.ndarray, size: int | np.ndarray, real_share: np.ndarray, real_placed: int, dispersion: float = 1.0
 ) -> np.ndarray:
     """One-sided p-values that a set of ``size`` samples, ``counts`` of them per region, holds less of each
     region than real data does (module docstring: continuity-corrected two-proportion z test, variance
     scaled by ``dispersion``). A region no sample of either holds gets p = 1."""
     counts = np.asarray(counts, dtype=np.float64)
     q = np.asarray(real_share, dtype=np.float64)
-    m, n = float(size), float(real_placed)
+    m, n = np.asarray(size, dtype=np.float64), float(real_placed)  # a size per count, or one for all
     pooled = (q * n + counts) / (n + m)
     spread = np.sqrt(max(dispersion, 1.0) * pooled * (1 - pooled) * (1 / m + 1 / n))
     with np.errstate(divide="ignore", invalid="ignore"):
