@@ -380,8 +380,8 @@ def test_check_says_what_each_set_misses(files, capsys) -> None:
         assert f"{topic}: " in line
 
 
-def demo_case(demo_embedded, seed: int, drop: str | None) -> tuple[pd.DataFrame, np.ndarray]:
-    """1,000 of the demo's real texts as real data and 200 others as a set, with none of ``drop`` (if given)."""
+def demo_case(demo_embedded, seed: int, drop: str | None, size: int = 200) -> tuple[pd.DataFrame, np.ndarray]:
+    """1,000 of the demo's real texts as real data and ``size`` others as a set, with none of ``drop`` (if given)."""
     samples, vectors = demo_embedded
     real_rows = np.flatnonzero((samples["source"] == "real").to_numpy())
     rng = np.random.default_rng(seed)
@@ -389,7 +389,7 @@ def demo_case(demo_embedded, seed: int, drop: str | None) -> tuple[pd.DataFrame,
     real, pool = order[:1000], order[1000:]
     if drop is not None:
         pool = pool[samples["label"].to_numpy()[pool] != drop]
-    rows = np.r_[real, pool[:200]]
+    rows = np.r_[real, pool[:size]]
     frame = samples.iloc[rows][["text", "label"]].reset_index(drop=True)
     frame = table(frame.iloc[:1000], {"llm": frame.iloc[1000:]})
     return frame, vectors[rows]
@@ -397,13 +397,30 @@ def demo_case(demo_embedded, seed: int, drop: str | None) -> tuple[pd.DataFrame,
 
 @pytest.mark.parametrize("seed", range(3))
 def test_on_the_demo_texts_a_missing_topic_of_a_tenth_is_named_and_real_names_none(demo_embedded, seed) -> None:
-    samples, vectors = demo_case(demo_embedded, seed, drop="Geography")  # 11 % of the demo
+    """At 1,000 real and 400 synthetic samples a set without Geography (11 % of the demo) names it with a wide
+    margin: its adjusted p-value is at most 1.2e-4 over seeds 0-19, with float32 or int8 vectors, 400 times below
+    the 5 % threshold. At 200 synthetic samples see the next test."""
+    samples, vectors = demo_case(demo_embedded, seed, drop="Geography", size=400)
     report = find_gaps(samples, vectors)
     assert "Geography" in gap_topics(report, "llm"), report.text_summary("llm", 20)
     for gap in report.gaps["llm"]:
         assert not {"don", "ll", "ve", "isn"} & set(gap.name.split(" / "))
-    samples, vectors = demo_case(demo_embedded, seed, drop=None)
-    assert find_gaps(samples, vectors).gaps["llm"] == []
+    for size in (200, 400):
+        samples, vectors = demo_case(demo_embedded, seed, drop=None, size=size)
+        assert find_gaps(samples, vectors).gaps["llm"] == []
+
+
+def test_at_200_synthetic_samples_a_missing_topic_of_a_tenth_is_named_in_nine_draws_of_ten(demo_embedded) -> None:
+    """The app's first case, 1,000 real and 200 synthetic samples: other topics' texts placed in Geography's region
+    (the leak, docs/seeing.md) leave a set without Geography about 5.5 % there against real's 12.6 %, a few texts
+    from the test's threshold. Measured on the float32 vectors: named in 78 of 80 seeds (missed at 59 and 70);
+    int8 vectors (cosine 0.996) move a draw's count by one or two texts and name it in 19 of seeds 0-19. So the
+    rate is tested, at the bench's target of 0.9, not every draw."""
+    named = [
+        "Geography" in gap_topics(find_gaps(*demo_case(demo_embedded, seed, drop="Geography")), "llm")
+        for seed in range(10)
+    ]
+    assert sum(named) >= 9, named
 
 
 @pytest.mark.slow  # the app on the built demo

@@ -446,12 +446,17 @@ def test_gate_verdicts_level_and_trend_rules():
 
 @pytest.fixture(scope="module")
 def demo_files(tmp_path_factory):
-    """Real and synthetic files cut from the demo corpus (its vectors ship with the repository)."""
+    """Real and synthetic files cut from the demo corpus (its vectors ship with the repository).
+
+    150 real texts a topic (1,800, a holdout of 180): the narrow set's recall, 0.41, is then below the shipped
+    rule's limit (0.48) by about 13 holdout texts. With 60 a topic (a holdout of 69) it was 0.478 against
+    0.5, one text away: int8 vectors (cosine 0.996 to float32) moved it across.
+    """
     from analysis.demo import load_demo
 
     folder = tmp_path_factory.mktemp("check")
     demo = load_demo(synthetic=False)
-    real = demo.groupby("label").head(60)
+    real = demo.groupby("label").head(150)
     rest = demo.drop(real.index)
     real[["text", "label"]].to_csv(folder / "real.csv", index=False)
     rest.groupby("label").head(15)[["text", "label"]].to_csv(folder / "fresh.csv", index=False)  # unseen real text
