@@ -165,6 +165,14 @@ def load_demo(*, holdout_fraction: float = 0.1, synthetic: bool = True) -> pd.Da
     return combine_samples(*(frame for frame, _ in read_demo_parts()))[0]
 
 
+def calibration_texts(n: int) -> list[str]:
+    """``n`` real demo texts spread over the corpus (every n-th by id, from the 8th): the int8 embedding export's
+    calibration (:func:`analysis.vectors.embed_backends.export`). The corpus ships with the install, so the export
+    stays offline and deterministic."""
+    real = load_demo(synthetic=False).sort_values("id")["text"]
+    return real.iloc[7 :: max(1, len(real) // n)].head(n).tolist()
+
+
 def build_demo_sets(
     demo_dir: Path | None = None,
     *,

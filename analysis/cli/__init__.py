@@ -6,6 +6,7 @@ load FILE...   load files as samples and print their load report (``--format tab
 embed FILE...  embed the samples of files into the on-disk cache, with a progress bar
 generate       generate synthetic samples with one method (rule-based, paraphrase, llm), resumably
 demo           show or rebuild the demo's synthetic sets (``--rebuild``) and shipped vectors and views (``--embed``)
+export-model   export the bundled embedding model to ONNX, float32 and int8 (a ``make`` step)
 compare        every metric for each synthetic set against the real holdout, and the risks that fire
 gaps           the named regions of the real data each synthetic set misses (``--format table|json``)
 fill           new synthetic samples aimed at a named gap (``--gap REGION|all``), and the gap measured again

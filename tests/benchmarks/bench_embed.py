@@ -15,7 +15,8 @@ Prints, on the same texts in one run
   backend, on the demo's texts and on short texts (issue 35), as a ratio in the same run;
 - with ``--all``, a table per backend: texts/s, ratio to the plain float32 encode (of the median rounds, and of the
   best rounds), min cosine, whether the accuracy rule (``analysis.judge.backend_rule.accuracy_rule``) passes on
-  ``--rule-real`` + ``--rule-synthetic`` demo texts (``--save-vectors``: their vectors per backend, to judge again),
+  ``--rule-real`` + ``--rule-synthetic`` demo texts (default 1,000 + 600, the rule's size; ``--save-vectors``:
+  their vectors per backend, to judge again),
   and which backend the run-time choice (``analysis.vectors.embed.backend_choice``) picks on this CPU and why.
 Both paths are warmed up first; the rounds alternate and the medians are compared, because a
 shared 2-core machine is noisy.
@@ -32,12 +33,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from analysis.demo import load_demo  # noqa: E402
+from analysis.judge.backend_rule import RULE_REAL, RULE_SYNTHETIC  # noqa: E402
 from analysis.vectors import embed as embed_module  # noqa: E402
 from analysis.vectors.embed import embed, get_model  # noqa: E402
 
@@ -94,8 +95,12 @@ def main() -> None:
     parser.add_argument("--index-n", type=int, default=1_000_000, help="keys for the cache-index check")
     parser.add_argument("--backend", choices=embed_module.BACKENDS, help="default: $COLLAPSE_LAB_EMBED_BACKEND")
     parser.add_argument("--all", action="store_true", help="every backend, the default first")
-    parser.add_argument("--rule-real", type=int, default=200, help="real demo texts for the accuracy rule (--all)")
-    parser.add_argument("--rule-synthetic", type=int, default=120, help="synthetic demo texts for the rule (--all)")
+    parser.add_argument(
+        "--rule-real", type=int, default=RULE_REAL, help="real demo texts for the accuracy rule (--all)"
+    )
+    parser.add_argument(
+        "--rule-synthetic", type=int, default=RULE_SYNTHETIC, help="synthetic demo texts for the rule (--all)"
+    )
     parser.add_argument(
         "--save-vectors", type=Path, help="write the rule's vectors per backend to this .npz (--all), to re-judge them"
     )
@@ -175,34 +180,14 @@ def main() -> None:
         index_at_scale(args.index_n)
 
 
-def rule_sets(n_real: int, n_synthetic: int) -> tuple[list[str], list[str], list[str], pd.DataFrame]:
-    """Demo texts for the accuracy rule: ``n_real`` real texts spread over the corpus, ``n_synthetic`` synthetic
-    ones, a third from each synthetic set; a trailing space keeps them off the shipped demo vectors. Also their rows
-    of the demo's sample table (real first), for the rule's named gaps."""
-    demo = load_demo().sort_values("id")
-    real_all = demo[demo["source"] == "real"]
-    real = real_all.iloc[:: max(1, len(real_all) // n_real)].head(n_real)
-    per = max(1, n_synthetic // 3)
-    synthetic = pd.concat(
-        [
-            rows.iloc[:: max(1, len(rows) // per)].head(per)
-            for _, rows in demo[demo["source"] != "real"].groupby("method")
-        ]
-    )
-    samples = pd.concat([real, synthetic], ignore_index=True)
-    samples["text"] = samples["text"] + " "
-    texts = samples["text"].tolist()
-    return texts[: len(real)], texts[len(real) :], synthetic["method"].tolist(), samples
-
-
 def table(
     args, plain_rate: float, plain_best: float, cold: dict[str, list[float]], texts: list[str], reference: np.ndarray
 ) -> None:
     """Issue 35's table: per backend texts/s, ratio (of the medians, and of the best rounds: on a busy machine the
     best round is the one least disturbed), min cosine and the rule; then the run-time choice."""
-    from analysis.judge.backend_rule import RULE_FRACTION, accuracy_rule
+    from analysis.judge.backend_rule import RULE_FRACTION, accuracy_rule, demo_rule_sets
 
-    real, synthetic, groups, samples = rule_sets(args.rule_real, args.rule_synthetic)
+    real, synthetic, groups, samples = demo_rule_sets(args.rule_real, args.rule_synthetic)
     rule_texts = real + synthetic
     mask = np.arange(len(rule_texts)) < len(real)
     vectors = {}
