@@ -57,7 +57,8 @@ SMOOTH_ALPHA = 0.7
 #: Demo texts (real, every n-th by id) whose activations set the smoothing scales; each runs alone (no padding).
 CALIBRATION_TEXTS = 256
 #: A text of the int8 backend with fewer tokens than this (special tokens included) runs in float32
-#: (:class:`OnnxEncoder`): at 1-3 tokens int8 gave cosine 0.984 to the reference, from 4 on >= 0.992, from 16 on >= 0.9947.
+#: (:class:`OnnxEncoder`): at 1-3 tokens int8 gave cosine 0.984 to the reference, from 4 on >= 0.992,
+#: from 16 on >= 0.9947.
 FLOAT_BELOW_TOKENS = 16
 
 
