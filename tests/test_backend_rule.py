@@ -119,11 +119,11 @@ def test_each_metric_states_the_change_one_text_makes():
     assert table.loc[("synthetic", "tail coverage (rarest 10%)"), "resolution"] == 1 / 15
 
 
-def _labelled(n_real: int, n_synthetic: int, seed: int = 3):
-    """A sample table of ``n_real`` real and ``n_synthetic`` llm texts over 12 labelled topics, and its vectors."""
+def _labelled(n_real: int, n_synthetic: int, seed: int = 3, topics: int = 12):
+    """A sample table of ``n_real`` real and ``n_synthetic`` llm texts over ``topics`` labelled topics, and vectors."""
     import pandas as pd
 
-    vectors, centre = _embeddings(seed, n_real + n_synthetic)
+    vectors, centre = _embeddings(seed, n_real + n_synthetic, topics=topics)
     _, topic = np.unique(centre.round(6), axis=0, return_inverse=True)
     synthetic = np.arange(len(vectors)) >= n_real
     samples = pd.DataFrame(
@@ -157,3 +157,22 @@ def test_a_backend_that_changes_the_named_gaps_is_refused():
     row = table[table["metric"] == "named gaps"].iloc[0]
     assert not passes and not row["passes"] and row["change"] == "changed"
     assert f"topic {topic[lost[0]]}" in row["fast"] and f"topic {topic[lost[0]]}" not in row["reference"]
+
+
+def test_a_backend_that_hides_missing_topics_is_refused():
+    """Issue 35 (b), named gaps beyond the rule's own sets: each label of at least 10 % of the real texts is dropped
+    from a set of other real texts (10 seeded draws each; analysis.judge.backend_rule.dropped_topic_draws) and the
+    draws whose set names it are counted. Vectors with tiny noise name as many; a backend that puts one topic's
+    texts where another's are hides either topic when it is missing, and the rule refuses it on that row."""
+    samples, vectors, topic, mask = _labelled(600, 60, topics=6)
+    groups = ["llm"] * int((~mask).sum())
+    _, table = accuracy_rule(vectors, _with_noise(vectors, 1), mask, groups, rounds=3, samples=samples)
+    row = table[table["metric"] == "dropped topics named"].iloc[0]
+    assert row["set"] == "60 draws" and row["passes"]
+    assert row["reference"] >= 54  # a missing topic is named in (nearly) every draw: the check is not vacuous
+    moved = vectors.copy()
+    first, second = np.flatnonzero(topic == 0), np.flatnonzero(topic == 1)
+    moved[second] = vectors[np.random.default_rng(0).choice(first, len(second))]  # topic 1's texts land on topic 0's
+    passes, table = accuracy_rule(vectors, moved, mask, groups, rounds=3, samples=samples)
+    row = table[table["metric"] == "dropped topics named"].iloc[0]
+    assert not passes and not row["passes"] and row["fast"] < row["reference"] - row["limit"]

@@ -20,6 +20,9 @@ RULE_MIN_COSINE = 0.99
 RULE_FRACTION = 0.75
 #: The demo texts the rule is judged on (issue 35: at least 1,000 real and 600 synthetic, :func:`demo_rule_sets`).
 RULE_REAL, RULE_SYNTHETIC = 1000, 600
+#: Dropped-topic draws (:func:`dropped_topic_draws`): labels holding at least this share of the real texts, each
+#: dropped from a set in this many seeded draws, the set being the real texts outside this share of them.
+DROP_SHARE, DROP_SEEDS, DROP_REAL = 0.10, 10, 0.8
 
 
 def demo_rule_sets(
@@ -183,6 +186,12 @@ def accuracy_rule(
     :func:`analysis.maps.gaps.find_gaps` reads it), the set of named gap regions of every synthetic set
     (:func:`analysis.maps.gaps.find_gaps`, default settings) must not change, like a verdict: one ``named gaps`` row
     per set, no tolerance. ``gap_cache_dir``: where ``find_gaps`` keeps its regions (default a temporary folder).
+    And where the real texts have labels, missing topics must be named as often (:func:`dropped_topic_draws`: each
+    label of at least 10 % of the real texts dropped from a set of the other real texts, 10 seeded draws each): one
+    ``dropped topics named`` row, the count of draws whose set names its dropped topic, which may fall by at most
+    0.75 of its binomial standard error over the draws, in whole draws, and at least one. A draw at the test's
+    threshold goes either way with any change of the vectors (docs/embeddings.md), so the count is judged, not
+    each draw.
 
     ``table``: one row per check (``set``, ``metric``, ``reference``, ``fast``, ``change``, ``noise`` (its standard
     error), ``resolution``, ``limit``, ``passes``), the cosine first and the verdicts last.
@@ -268,6 +277,7 @@ def accuracy_rule(
         )
     if samples is not None:
         rows.extend(_gap_rows(reference_vectors, fast_vectors, samples, gap_cache_dir))
+        rows.extend(_dropped_rows(reference_vectors, fast_vectors, samples, real_mask, fraction))
     table = pd.DataFrame(rows)
     return bool(table["passes"].all()), table
 
@@ -309,3 +319,86 @@ def _gap_rows(
             }
         )
     return rows
+
+
+def dropped_topic_draws(
+    samples: pd.DataFrame, real_mask: np.ndarray, *, share: float = DROP_SHARE, seeds: int = DROP_SEEDS
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Constructed missing-topic cases from the real rows of ``samples`` (their ``label``): for each label holding at
+    least ``share`` of them and each seed, ``(label, real rows, set rows)``: a seeded :data:`DROP_REAL` (80 %) of
+    the real rows as the real data, and the others without that label as a synthetic set. Empty without labels."""
+    import pandas as pd
+
+    real = np.flatnonzero(np.asarray(real_mask, bool))
+    if "label" not in samples.columns or not len(real):
+        return []
+    labels = samples["label"].to_numpy()
+    present = labels[real][np.asarray(pd.notna(labels[real]), bool)]
+    names, counts = np.unique(present.astype(str), return_counts=True)
+    draws = []
+    for label in names[counts >= share * len(real)]:
+        for seed in range(seeds):
+            order = np.random.default_rng(seed).permutation(real)
+            cut = int(round(DROP_REAL * len(order)))
+            rest = order[cut:]
+            draws.append((str(label), np.sort(order[:cut]), np.sort(rest[labels[rest] != label])))
+    return draws
+
+
+def _draw_table(samples: pd.DataFrame, real: np.ndarray, chosen: np.ndarray) -> pd.DataFrame:
+    """A sample table of one draw: ``real`` rows as real data (every tenth held out) and ``chosen`` as the set."""
+    frame = samples.iloc[np.r_[real, chosen]][["text", "label"]].reset_index(drop=True)
+    is_set = np.arange(len(frame)) >= len(real)
+    frame["source"] = np.where(is_set, "synthetic", "real")
+    frame["method"] = np.where(is_set, "dropped", "real")
+    frame["generation"] = is_set.astype(int)
+    frame["split"] = np.where(~is_set & (np.arange(len(frame)) % 10 == 0), "holdout", "train")
+    frame.insert(0, "id", [f"d{i}" for i in range(len(frame))])
+    return frame
+
+
+def dropped_named(vectors: np.ndarray, samples: pd.DataFrame, draws: list[tuple[str, np.ndarray, np.ndarray]]) -> int:
+    """How many of the ``draws`` (:func:`dropped_topic_draws`) name their dropped label: a gap region of the set has
+    it as its main label (:func:`analysis.maps.gaps.find_gaps`, default settings)."""
+    import tempfile
+
+    from analysis.maps.gaps import find_gaps
+
+    vectors = np.asarray(vectors, np.float32)
+    named = 0
+    with tempfile.TemporaryDirectory(prefix="rule-dropped-") as scratch:
+        for label, real, chosen in draws:
+            report = find_gaps(_draw_table(samples, real, chosen), vectors[np.r_[real, chosen]], cache_dir=scratch)
+            by_id = {region.id: region for region in report.regions}
+            named += any(by_id[gap.region].labels[:1] == (label,) for gap in report.gaps.get("dropped", []))
+    return named
+
+
+def _dropped_rows(
+    reference_vectors: np.ndarray,
+    fast_vectors: np.ndarray,
+    samples: pd.DataFrame,
+    real_mask: np.ndarray,
+    fraction: float,
+) -> list[dict]:
+    """The ``dropped topics named`` row of :func:`accuracy_rule` (none without labelled real texts)."""
+    draws = dropped_topic_draws(samples, real_mask)
+    if not draws:
+        return []
+    before, after = dropped_named(reference_vectors, samples, draws), dropped_named(fast_vectors, samples, draws)
+    rate = before / len(draws)
+    noise = float(np.sqrt(len(draws) * rate * (1 - rate)))  # the count's binomial standard error over the draws
+    limit = rule_limit(noise, 1.0, fraction)
+    return [
+        {
+            "set": f"{len(draws)} draws",
+            "metric": "dropped topics named",
+            "reference": before,
+            "fast": after,
+            "change": after - before,
+            "noise": noise,
+            "resolution": 1.0,
+            "limit": limit,
+            "passes": after >= before - limit,
+        }
+    ]
