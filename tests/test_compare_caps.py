@@ -12,6 +12,7 @@ import pytest
 from analysis.ab import ab_sets
 from analysis.ab import context as ab_context
 from analysis.judge import compare as compare_module
+from analysis.judge import reference as reference_module
 from analysis.judge.compare import compare, coverage_reference, equal_size, sets_of
 from analysis.judge.coverage import tail_report
 from analysis.mixture import MixtureEngine, MixtureSpec, metrics_from_scratch
@@ -40,7 +41,7 @@ def table():
 @pytest.fixture
 def small_caps(monkeypatch):
     """Caps far below the fixture's sizes: reference 200 of 400, sets 60, 20 nearest-real queries a set."""
-    monkeypatch.setattr(compare_module, "REFERENCE_LIMIT", 200)
+    monkeypatch.setattr(reference_module, "REFERENCE_LIMIT", 200)
     monkeypatch.setattr(compare_module, "SIZE_LIMIT", 60)
     monkeypatch.setattr(compare_module, "NEAREST_QUERY_FLOOR", 5)
     monkeypatch.setattr(compare_module, "NEAREST_PAIR_LIMIT", 20 * 650)  # 650 real rows: 20 queries a set
@@ -58,7 +59,7 @@ def test_the_reference_is_a_seeded_subsample_above_the_cap_only(table, small_cap
     report = tail_report(samples, vectors)
     assert report.reference == balls.describe() and report.size == 60
 
-    monkeypatch.setattr(compare_module, "REFERENCE_LIMIT", 400)  # at the split's size: no cap
+    monkeypatch.setattr(reference_module, "REFERENCE_LIMIT", 400)  # at the split's size: no cap
     whole = coverage_reference(samples, vectors)
     assert np.array_equal(whole.rows, holdout) and not whole.capped
     assert whole.describe() == "5-NN balls of the real holdout (400 samples)"

@@ -80,7 +80,7 @@ def test_every_error_class_derives_from_collapse_lab_error(name):
         ("analysis.workspace_format.WorkspaceDamaged", RuntimeError),
         ("analysis.vectors.embed.EmbeddingError", RuntimeError),
         ("analysis.generate.backends.GenerationError", RuntimeError),
-        ("analysis.judge.compare.CompareError", ValueError),
+        ("analysis.judge.reference.CompareError", ValueError),
         ("analysis.ab.result.ABError", ValueError),
         ("analysis.metrics.utility.UtilityError", ValueError),
         ("analysis.judge.risks.RulesError", ValueError),

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -42,8 +41,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.errors import CollapseLabError
 from analysis.io import atomic_write_bytes, bytes_sha256, parquet_bytes
+from analysis.judge.reference import (
+    COVERAGE_FOLDS,
+    COVERAGE_REFERENCES,
+    CROSSFIT,
+    REFERENCE_LIMIT,
+    REFERENCE_SEED,
+    CompareError,
+    CoverageReference,
+    capped,
+    coverage_reference,
+    crossfit_folds,
+    reference_rows,
+    reference_sample,
+    subsample_note,
+)
 from analysis.metrics import catalog, fidelity, tails
 from analysis.metrics.features import SetFeatures
 from analysis.vectors.embed import SHIPPED_CACHE_DIR, default_cache_dir
@@ -63,6 +76,10 @@ __all__ = [
     "NEAREST_PAIR_LIMIT",
     "nearest_query_limit",
     "CoverageReference",
+    "CROSSFIT",
+    "COVERAGE_REFERENCES",
+    "COVERAGE_FOLDS",
+    "crossfit_folds",
     "coverage_reference",
     "COVERAGE_METRICS",
     "cached_compare",
@@ -74,11 +91,6 @@ __all__ = [
 ]
 
 BASELINE = "real train"
-
-#: Most reference (holdout) samples any metric is judged against: above it, a seeded uniform subsample.
-REFERENCE_LIMIT = 20_000
-#: Seed of the reference subsample: fixed, so every page and table judges against the same rows.
-REFERENCE_SEED = 0
 #: Default cap of the equal size every set is subsampled to (compare, Tail coverage, the A/B test).
 SIZE_LIMIT = 10_000
 #: Query × real-row pairs per set for the exact nearest-real search (nearest-real similarity, near copies).
@@ -93,10 +105,6 @@ METRICS: dict[str, catalog.Metric] = {metric.name: metric for metric in catalog.
 COVERAGE_METRICS = catalog.coverage_metrics()
 #: metric -> one sentence: what it measures (shown on hover in the app and in the report), from the catalogue.
 DEFINITIONS: dict[str, str] = catalog.definitions()
-
-
-class CompareError(CollapseLabError, ValueError):
-    """The samples cannot be compared as given; the message says what is missing."""
 
 
 def set_name(method: str, generation: int) -> str:
@@ -124,115 +132,10 @@ def equal_size(groups: dict[str, np.ndarray], size: int | None = None, seed: int
     return {name: np.sort(rng.choice(rows, size=min(size, len(rows)), replace=False)) for name, rows in groups.items()}
 
 
-def reference_rows(samples: pd.DataFrame, reference: str = "holdout", *, k: int = 5) -> np.ndarray:
-    """Positions of the real ``reference`` split; raises :class:`CompareError` when it has ``k`` or fewer."""
-    rows = np.flatnonzero(((samples["source"] == "real") & (samples["split"] == reference)).to_numpy())
-    if len(rows) <= k:
-        raise CompareError(
-            f"The real '{reference}' split has {len(rows)} samples; at least {k + 1} are needed. "
-            f"Load more real data (the holdout is 10 % of it)."
-        )
-    return rows
-
-
-def capped(rows: np.ndarray, limit: int, seed: int | list[int]) -> np.ndarray:
-    """``rows``, or a seeded uniform subsample of ``limit`` of them (sorted) when there are more."""
-    rows = np.asarray(rows)
-    if len(rows) <= limit:
-        return rows
-    return np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
-
-
-def reference_sample(samples: pd.DataFrame, reference: str = "holdout", *, k: int = 5) -> tuple[np.ndarray, int]:
-    """The reference rows every metric is judged against, and the split's full size.
-
-    :func:`reference_rows`, capped at :data:`REFERENCE_LIMIT` by a uniform subsample seeded with
-    :data:`REFERENCE_SEED` (module docstring): ``compare``, :func:`coverage_reference`, the mixture
-    engine and the A/B test all call this, so they judge against the same rows.
-    """
-    rows = reference_rows(samples, reference, k=k)
-    return capped(rows, REFERENCE_LIMIT, REFERENCE_SEED), len(rows)
-
-
 def nearest_query_limit(real_rows: int) -> int:
     """Most rows of a set the exact nearest-real search takes against ``real_rows`` real rows: the
     :data:`NEAREST_PAIR_LIMIT` pairs, at least :data:`NEAREST_QUERY_FLOOR` (compare and the A/B test)."""
     return max(NEAREST_QUERY_FLOOR, NEAREST_PAIR_LIMIT // max(real_rows, 1))
-
-
-def subsample_note(used: int, total: int, what: str) -> str:
-    """``"seeded subsample of 20,000 of the 73,540 real holdout samples"``, or ``""`` when all are used."""
-    return f"seeded subsample of {used:,} of the {total:,} {what}" if used < total else ""
-
-
-@dataclass(frozen=True)
-class CoverageReference:
-    """The real samples coverage is judged against: one for the Embedding map, Tail coverage and ``compare``.
-
-    ``rows`` are their positions in the sample table, ``x`` their embeddings (float64) and
-    ``radii`` each one's distance to its k-th nearest other reference sample: the k-NN balls of
-    :func:`analysis.metrics.fidelity.covered_by`. ``unsupported`` is ``""`` when the reference is
-    large enough for a coverage number, else the reason (:func:`analysis.metrics.fidelity.coverage_unsupported`).
-    ``total`` is the split's size: above :data:`REFERENCE_LIMIT` the balls are those of a seeded
-    subsample (:func:`reference_sample`), and :meth:`describe` says so.
-    """
-
-    split: str
-    rows: np.ndarray
-    x: np.ndarray
-    k: int
-    radii: np.ndarray
-    total: int = 0
-
-    @property
-    def capped(self) -> bool:
-        """The balls are those of a seeded subsample of the split (it holds more than :data:`REFERENCE_LIMIT`)."""
-        return self.total > self.size
-
-    @property
-    def note(self) -> str:
-        """``""``, or ``"seeded subsample of 20,000 of the 73,540 real holdout samples"`` when capped."""
-        return subsample_note(self.size, self.total, f"{self.name} samples")
-
-    @property
-    def size(self) -> int:
-        return len(self.rows)
-
-    @property
-    def name(self) -> str:
-        return f"real {self.split}"
-
-    @property
-    def unsupported(self) -> str:
-        return fidelity.coverage_unsupported(self.size, self.k, reference=self.name)
-
-    def describe(self) -> str:
-        """Which balls, in words: ``"5-NN balls of the real holdout (1,003 samples)"``, or when capped
-        ``"5-NN balls of a seeded subsample of 20,000 of the 73,540 real holdout samples"``."""
-        if self.capped:
-            return f"{self.k}-NN balls of a {self.note}"
-        return f"{self.k}-NN balls of the {self.name} ({self.size:,} samples)"
-
-    def covered(self, synthetic: np.ndarray) -> np.ndarray:
-        """Per reference sample: does its ball hold a row of ``synthetic``? All False for an empty set."""
-        synthetic = np.asarray(synthetic)
-        if len(synthetic) == 0:
-            return np.zeros(self.size, dtype=bool)
-        return fidelity.covered_by(self.x, synthetic, self.radii)
-
-
-def coverage_reference(
-    samples: pd.DataFrame, embeddings: np.ndarray, reference: str = "holdout", *, k: int = 5
-) -> CoverageReference:
-    """The real ``reference`` split and its k-NN balls (radii among the split itself), as coverage numbers use them.
-
-    Raises :class:`CompareError` when the split has ``k`` or fewer samples (no ball can be drawn);
-    a split below the coverage floor is returned with :attr:`CoverageReference.unsupported` set.
-    Above :data:`REFERENCE_LIMIT` samples the split is a seeded subsample (:func:`reference_sample`).
-    """
-    rows, total = reference_sample(samples, reference, k=k)
-    x = np.asarray(embeddings)[rows].astype(np.float64)
-    return CoverageReference(split=reference, rows=rows, x=x, k=k, radii=tails.rarity(x, k=k), total=total)
 
 
 def checked_sets(samples: pd.DataFrame, *, k: int = 5) -> dict[str, np.ndarray]:
@@ -266,6 +169,7 @@ class _Judge:
         samples: pd.DataFrame,
         embeddings: np.ndarray,
         balls: CoverageReference,
+        cover: CoverageReference,
         groups: dict[str, np.ndarray],
         rng: np.random.Generator,
         *,
@@ -274,11 +178,12 @@ class _Judge:
         bins: int,
     ) -> None:
         self.samples, self.embeddings, self.balls, self.groups, self.rng = samples, embeddings, balls, groups, rng
+        self.cover = cover  # coverage's balls: ``balls`` itself, or all real data cross-fitted
         self.seed, self.k, self.bins = seed, k, bins
         texts, labels = samples["text"].to_numpy(), samples["label"].to_numpy()
         self.texts, self.labels = texts, labels
         self.ref_x, self.ref_texts, self.ref_labels = balls.x, texts[balls.rows], labels[balls.rows]
-        self.ref_bins = tails.rarity_bins(balls.radii, bins)
+        self.cover_bins = tails.rarity_bins(cover.radii, bins)
         self.prdc_reference = fidelity.prepare_reference(balls.x, k)  # the reference's radii once, not per set
         train_rows = groups[BASELINE]
         self.train_x = embeddings[train_rows]
@@ -292,6 +197,12 @@ class _Judge:
         #: per set, the rows the exact nearest-real search takes (NEAREST_PAIR_LIMIT pairs, at least the floor)
         self.query_limit = nearest_query_limit(real_rows)
         self.real_rows = real_rows
+
+    def covered(self, name: str, chosen: np.ndarray) -> np.ndarray:
+        """Coverage's units for a set's equal-size rows: by them, or for real train by real data of their size."""
+        if name == BASELINE:
+            return self.cover.real_covered(self.embeddings, chosen, self.seed)
+        return self.cover.covered(self.embeddings[chosen], chosen)
 
 
 class _SetView(SetFeatures):
@@ -309,10 +220,11 @@ class _SetView(SetFeatures):
             seed=judge.seed,
             labels=judge.labels[chosen],
             ref_labels=judge.ref_labels,
-            radii=judge.balls.radii,
-            ref_bins=judge.ref_bins,
+            radii=judge.cover.radii,
+            ref_bins=judge.cover_bins,
             prepared=judge.prdc_reference,
-            coverage_supported=not judge.balls.unsupported,
+            coverage_supported=not judge.cover.unsupported,
+            covered=judge.covered(name, chosen),
         )
         self.judge, self.name, self.chosen = judge, name, chosen
 
@@ -360,6 +272,7 @@ def compare(
     *,
     embeddings: np.ndarray | None = None,
     reference: str = "holdout",
+    coverage: str = "holdout",
     size: int | None = None,
     seed: int = 0,
     k: int = 5,
@@ -378,6 +291,10 @@ def compare(
         Rows aligned with ``samples``; default: :func:`analysis.vectors.embed.embed` (cached).
     reference
         The real split the sets are judged against (default ``holdout``, never used to generate).
+    coverage
+        Coverage's reference (:data:`COVERAGE_REFERENCES`): ``holdout``, the balls of ``reference``;
+        or ``crossfit``, the balls of every real sample, each left out of its own, so a 1,000-sample
+        real file gets a coverage number (:func:`coverage_reference`). The other metrics stay on ``reference``.
     size
         Samples per set; default the smallest set, at most :data:`SIZE_LIMIT` (10,000). Each set is
         subsampled to it with ``seed``. The reference is capped at :data:`REFERENCE_LIMIT` and the
@@ -411,12 +328,13 @@ def compare(
         raise CompareError(f"{len(embeddings)} embeddings for {len(samples)} samples")
     samples = samples.reset_index(drop=True)
     balls = coverage_reference(samples, embeddings, reference, k=k)
+    cover = balls if coverage == reference else coverage_reference(samples, embeddings, coverage, k=k)
     groups = checked_sets(samples, k=k)
     chosen_rows = equal_size(groups, size, seed)
     rng = np.random.default_rng([seed, 1])  # bootstrap draws; independent of the subsampling
 
-    judge = _Judge(samples, embeddings, balls, groups, rng, seed=seed, k=k, bins=bins)
-    coverage_note = balls.unsupported or balls.describe()  # which balls, or why there is no number
+    judge = _Judge(samples, embeddings, balls, cover, groups, rng, seed=seed, k=k, bins=bins)
+    coverage_note = cover.unsupported or cover.describe()  # which balls, or why there is no number
     nearest = {"nearest-real similarity", "near copy rate"}  # over the set's nearest-real queries
     switches = {"": True, "mauve": with_mauve, "utility": with_utility}
     rows = []
@@ -461,7 +379,7 @@ def compare(
     table = pd.DataFrame(rows)
     judged = table["metric"].isin(catalog.coverage_metrics())
     table.loc[judged, "reference"] = table.loc[judged, "reference"] + "; " + coverage_note
-    if balls.unsupported:  # computed all the same, so the bootstrap draws of the other metrics do not move
+    if cover.unsupported:  # computed all the same, so the bootstrap draws of the other metrics do not move
         table.loc[judged, ["value", "ci_low", "ci_high"]] = np.nan
     return table
 

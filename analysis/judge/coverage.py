@@ -1,7 +1,8 @@
 """The tables behind the Tail coverage page (and the report): which part of the real data each set reaches.
 
 The reference is the real holdout (never used to generate) and its k-NN balls, the one
-:func:`analysis.judge.compare.coverage_reference` that ``compare`` and the Embedding map use too.
+:func:`analysis.judge.compare.coverage_reference` that ``compare`` and the Embedding map use too;
+with ``coverage="crossfit"`` it is every real sample, each left out of its own ball.
 Its samples are binned head → tail by rarity (distance to the k-th nearest holdout neighbour);
 each set, subsampled to the same size with the same seed as ``compare``, covers a holdout
 sample when that sample's k-NN ball holds one of its samples. Real train data at the same size
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.judge.compare import BASELINE, checked_sets, coverage_reference, equal_size
+from analysis.judge.compare import BASELINE, checked_sets, coverage_reference, equal_size, reference_sample
 from analysis.metrics import tails
 
 __all__ = ["TailReport", "tail_report", "zipf_points"]
@@ -61,6 +62,7 @@ def tail_report(
     embeddings: np.ndarray,
     *,
     reference: str = "holdout",
+    coverage: str = "holdout",
     size: int | None = None,
     seed: int = 0,
     k: int = 5,
@@ -70,18 +72,20 @@ def tail_report(
 ) -> TailReport:
     """Coverage of the real ``reference`` split per rarity bin, per label and per rare token, for every set.
 
-    Parameters match :func:`analysis.judge.compare.compare`; ``max_count`` is the corpus count at or
+    Parameters match :func:`analysis.judge.compare.compare` (``coverage``: whose k-NN balls; the rare
+    tokens and the real Zipf curve are of ``reference``); ``max_count`` is the corpus count at or
     below which a real token is rare; ``missed`` is how many of the most-missed samples to list.
     Coverage shares below the floor (module docstring) are NaN with ``supported`` False.
     Raises :class:`analysis.judge.compare.CompareError` when there is no holdout or no synthetic set.
     """
     samples = samples.reset_index(drop=True)
     embeddings = np.asarray(embeddings)
-    balls = coverage_reference(samples, embeddings, reference, k=k)
+    balls = coverage_reference(samples, embeddings, coverage, k=k)
     reference_at = balls.rows
     groups = equal_size(checked_sets(samples, k=k), size, seed)
     texts = samples["text"].to_numpy()
-    ref_texts, ref_labels = texts[reference_at], samples["label"].to_numpy()[reference_at]
+    ref_labels = samples["label"].to_numpy()[reference_at]
+    ref_texts = texts[reference_at if coverage == reference else reference_sample(samples, reference, k=k)[0]]
     radii = balls.radii
     bin_of = tails.rarity_bins(radii, bins)
     edges = pd.DataFrame({"bin": bin_of, "rarity": radii}).groupby("bin")["rarity"].agg(["min", "max"])
@@ -89,7 +93,9 @@ def tail_report(
     bin_rows, label_rows, zipf_rows, token_rows = [], [], [], []
     covered_by_any = np.zeros(len(reference_at), dtype=int)
     for name, rows in groups.items():
-        covered = balls.covered(embeddings[rows])
+        covered = (
+            balls.real_covered(embeddings, rows, seed) if name == BASELINE else balls.covered(embeddings[rows], rows)
+        )
         if name != BASELINE:
             covered_by_any += covered
         per_bin = pd.DataFrame({"bin": bin_of, "covered": covered}).groupby("bin")["covered"].agg(["size", "sum"])
@@ -123,14 +129,15 @@ def tail_report(
         else pd.DataFrame(columns=["set", "label", "real", "covered", "coverage"])
     )
     for shares in (table, labels):  # the floor: a share its balls cannot support is not reported
-        shares["supported"] = tails.supported(shares["real"].to_numpy(dtype=int), balls.size, k)
+        per_ball = shares["real"].to_numpy(dtype=int) * balls.ball_size // max(balls.size, 1)  # in a fold
+        shares["supported"] = tails.supported(per_ball, balls.ball_size, k)
         shares["coverage"] = shares["coverage"].astype(float).where(shares["supported"])
     ref = samples.iloc[reference_at]
     synthetic_sets = len(groups) - 1
     missed_table = pd.DataFrame(
         {
             "id": ref["id"].to_numpy(),
-            "text": ref_texts,
+            "text": ref["text"].to_numpy(),
             "label": ref_labels,
             "rarity": radii,
             "bin": bin_of,

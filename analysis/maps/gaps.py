@@ -32,11 +32,11 @@ the region holds at least :data:`FLOOR_REAL` (20) real samples, the set would ex
 (o < q / 10): a region with real data and almost no synthetic data is always a gap.
 No holdout is needed: every real sample serves as reference and, in turn, as null.
 
-Coverage (:func:`analysis.judge.compare.coverage_reference`, the k-NN balls of the real holdout, each
-set subsampled to the same size as ``compare`` does) is kept as a second column per region where it is
-reportable (a holdout of at least 40 k samples); below that floor it is NaN and ``coverage_note`` says
-why. Gaps are ranked by the real samples the set leaves unmatched (``real_uncovered``: the region's
-real samples times 1 − o / q).
+Coverage (:func:`analysis.judge.compare.coverage_reference`: the k-NN balls of the real holdout, or
+of all real samples cross-fitted; each set subsampled to the same size as ``compare`` does) is kept as
+a second column per region where it is reportable (a reference of at least 40 k samples); below that
+floor it is NaN and ``coverage_note`` says why. Gaps are ranked by the real samples the set leaves
+unmatched (``real_uncovered``: the region's real samples times 1 − o / q).
 
 References: Benjamini & Hochberg (1995), "Controlling the false discovery rate", JRSS B 57(1);
 occupancy of density regions as a check of generative coverage follows the cell-based tests of
@@ -256,7 +256,7 @@ def find_gaps(
     seed: int = 0,
     k: int = 5,
     size: int | None = None,
-    reference: str = "holdout",
+    coverage: str = "holdout",
     alpha: float = ALPHA,
     cache_dir: str | Path | None = None,
     by_label: bool | None = None,
@@ -277,10 +277,11 @@ def find_gaps(
         Seeds the coverage column's subsamples and the subsample of a set above :data:`PLACE_AT_MOST`. The
         regions and the folds of the null are seeded with :data:`REGION_SEED`, whatever ``seed`` is, so
         the regions stay the same across pages, seeds and sets.
-    k, size, reference
-        The coverage column, as in :func:`analysis.judge.compare.compare`: the ``reference`` split's k-NN
-        balls, each set subsampled to ``size`` (default the smallest set). Occupancy uses every sample
-        of each set (up to :data:`PLACE_AT_MOST`, a seeded subsample above).
+    k, size, coverage
+        The coverage column, as in :func:`analysis.judge.compare.compare`: the k-NN balls of the
+        ``coverage`` reference (``holdout`` or ``crossfit``), each set subsampled to ``size`` (default
+        the smallest set). Occupancy uses every sample of each set (up to :data:`PLACE_AT_MOST`, a
+        seeded subsample above).
     alpha
         The false-gap rate per set (Benjamini–Hochberg across its regions).
     cache_dir
@@ -350,7 +351,7 @@ def find_gaps(
 
     coverage_note, balls, cover_groups = "", None, {}
     try:
-        balls = coverage_reference(samples, embeddings, reference, k=k)
+        balls = coverage_reference(samples, embeddings, coverage, k=k)
         cover_groups = equal_size(groups, size, seed)
         coverage_note = balls.unsupported
     except CompareError as exc:
@@ -359,7 +360,7 @@ def find_gaps(
         holdout_region = region_of[balls.rows]
         holdout_count = np.bincount(holdout_region, minlength=n_regions)
         by_real = np.bincount(
-            holdout_region, weights=balls.covered(embeddings[cover_groups[BASELINE]]), minlength=n_regions
+            holdout_region, weights=balls.real_covered(embeddings, cover_groups[BASELINE], seed), minlength=n_regions
         )
 
     centres = {}
@@ -400,7 +401,9 @@ def find_gaps(
         covered_by_real = np.full(n_regions, np.nan)
         if balls is not None and not balls.unsupported:
             by_set = np.bincount(
-                holdout_region, weights=balls.covered(embeddings[cover_groups[name]]), minlength=n_regions
+                holdout_region,
+                weights=balls.covered(embeddings[cover_groups[name]], cover_groups[name]),
+                minlength=n_regions,
             )
             with np.errstate(divide="ignore", invalid="ignore"):
                 covered_share = np.where(holdout_count > 0, by_set / holdout_count, np.nan)

@@ -29,6 +29,10 @@ class SetFeatures(Features):
     bins) and ``prepared`` (:func:`analysis.metrics.fidelity.prepare_reference`) may be passed when one
     reference judges many sets; they are computed otherwise. ``coverage_supported`` is False below the
     coverage floor (then coverage is NaN). Labels are needed by label divergence and TSTR only.
+
+    ``covered`` may be passed when coverage is judged elsewhere, by other balls than ``ref_x``'s
+    (cross-fitted coverage, :class:`analysis.judge.reference.CoverageReference`): coverage's units,
+    per ball; ``radii`` and ``ref_bins`` are then those balls'.
     """
 
     def __init__(
@@ -47,6 +51,7 @@ class SetFeatures(Features):
         ref_bins: np.ndarray | None = None,
         prepared: fidelity.PreparedReference | None = None,
         coverage_supported: bool = True,
+        covered: np.ndarray | None = None,
     ) -> None:
         self._x = np.asarray(x, np.float64)
         self._ref_x = np.asarray(ref_x, np.float64)
@@ -54,6 +59,8 @@ class SetFeatures(Features):
         self.k, self.bins, self.seed, self.coverage_supported = k, bins, seed, coverage_supported
         self._labels, self._ref_labels = labels, ref_labels
         self._radii, self._ref_bins, self._prepared = radii, ref_bins, prepared
+        if covered is not None:
+            self.__dict__["_covered"] = np.asarray(covered, dtype=bool)  # the cached property, given
 
     @property
     def size(self) -> int:

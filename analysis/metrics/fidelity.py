@@ -137,7 +137,7 @@ def group_floor(k: int) -> int:
     return GROUP_PER_K * k
 
 
-def coverage_unsupported(n: int, k: int, *, reference: str = "real reference") -> str:
+def coverage_unsupported(n: int, k: int, *, reference: str = "real reference", held_out: bool = True) -> str:
     """Why ``n`` reference samples cannot support a coverage number at ``k``; ``""`` when they can.
 
     The rule: a reference sample's k-NN ball holds k of the n reference samples, so it spans about
@@ -149,7 +149,8 @@ def coverage_unsupported(n: int, k: int, *, reference: str = "real reference") -
     n >= 40 k (:func:`coverage_floor`) a ball spans at most 2.5 %, a quarter of a tenth, so the ten
     rarity bins, or ten topics, each hold at least 4 k reference samples (:func:`group_floor`) and a
     set gets credit only near text it has. Below the floor the number is not reported (NaN, with
-    this reason) rather than shown as a plain, inflated share.
+    this reason) rather than shown as a plain, inflated share. ``held_out`` False: the reference is
+    all the real data (cross-fitted), so the advice is only to load more.
     """
     floor = coverage_floor(k)
     if n >= floor:
@@ -158,8 +159,13 @@ def coverage_unsupported(n: int, k: int, *, reference: str = "real reference") -
         f"Coverage is not reported: the {reference} has {n:,} samples, and coverage with k = {k} neighbours "
         f"needs at least {floor:,} (40 × k). Among {n:,} samples each sample's {k}-NN ball spans about "
         f"{k / max(n, 1):.0%} of the real data, wide enough to credit a set with regions it has no text in. "
-        f"Load more real data, or hold out a larger share of it (10 % by default: the holdout share on the Data "
-        f"page, or --holdout 0.3 on the command line). Named gaps need no holdout."
+        + (
+            "Load more real data, or judge coverage by all of it, cross-fitted (the coverage reference on the "
+            "Data page, or --coverage crossfit on the command line), or hold out a larger share of it (10 % by "
+            "default: --holdout 0.3). Named gaps need no holdout."
+            if held_out
+            else "Load more real data."
+        )
     )
 
 
