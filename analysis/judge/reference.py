@@ -193,17 +193,34 @@ class CoverageReference:
     def real_covered(self, embeddings: np.ndarray, rows: np.ndarray, seed: int) -> np.ndarray:
         """:meth:`covered` by real data of the size of ``rows`` (a set's draw of real train rows): the baseline.
 
-        The holdout: those very rows. :data:`CROSSFIT`: per fold, as many real rows drawn (seeded) from
-        outside it, so every fold is judged by unseen real data of that size."""
+        The holdout: those very rows. :data:`CROSSFIT`: for each fold, as many real rows of a seeded
+        order of all real rows from outside it (:meth:`covered_with_real`), so every fold is judged
+        by unseen real data of that size."""
         if self.fold is None or self.real_rows is None:
             return self.covered(embeddings[rows], rows)
+        order = np.random.default_rng([seed, 7]).permutation(self.real_rows)
+        return self.covered_with_real(embeddings, np.zeros(0, dtype=np.int64), order, len(rows))
+
+    def covered_with_real(
+        self, embeddings: np.ndarray, rows: np.ndarray, real_order: np.ndarray, real_count: int
+    ) -> np.ndarray:
+        """:meth:`covered` by ``rows`` and ``real_count`` real rows drawn in ``real_order`` (positions in the
+        sample table): a mixture of real and synthetic data, as the mixture engine measures it.
+
+        The holdout: the first ``real_count`` of ``real_order``. :data:`CROSSFIT`: for each fold, the first
+        ``real_count`` of ``real_order`` from outside that fold (the same recipe drawn without it), so a
+        mixture's real part is judged as unseen real data, as the real baseline is."""
+        rows, real_order = np.asarray(rows, dtype=np.int64), np.asarray(real_order, dtype=np.int64)
+        if self.fold is None:
+            both = np.concatenate([rows, real_order[:real_count]])
+            return self.covered(embeddings[both], both)
         out = np.zeros(self.size, dtype=bool)
-        pool_fold = self.fold_of(self.real_rows)
+        rows_fold, order_fold = self.fold_of(rows), self.fold_of(real_order)
         for f in range(self.folds):
-            others = self.real_rows[pool_fold != f]
-            drawn = np.random.default_rng([seed, 7, f]).choice(others, size=min(len(rows), len(others)), replace=False)
+            judges = np.concatenate([rows[rows_fold != f], real_order[order_fold != f][:real_count]])
             mine = self.fold == f
-            out[mine] = fidelity.covered_by(self.x[mine], embeddings[np.sort(drawn)], self.radii[mine])
+            if len(judges):
+                out[mine] = fidelity.covered_by(self.x[mine], embeddings[judges], self.radii[mine])
         return out
 
 
