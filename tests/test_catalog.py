@@ -15,7 +15,7 @@ from analysis.judge.risks import DEFAULT_RULES
 from analysis.metrics import catalog, diversity
 from analysis.metrics.catalog import CATALOG, Metric
 from analysis.metrics.formulas import COMPUTATIONS
-from analysis.mixture.engine import ENGINE_KINDS
+from analysis.mixture.measure import ENGINE_KINDS
 from analysis.views.report import definitions_table
 
 WORDS = [f"w{i}" for i in range(60)]

@@ -67,7 +67,9 @@ def check_exact(engine, samples, vectors, spec):
         return False
     rows = sample_mixture(engine, spec)
     assert len(rows) == spec.size
-    expected = metrics_from_scratch(samples, vectors, engine.holdout_rows, rows)
+    expected = metrics_from_scratch(
+        samples, vectors, engine.holdout_rows, rows, cover=engine.cover, recipe=engine.recipe(spec)
+    )
     assert set(expected) == set(values)
     assert set(values) <= EXACT | {f"coverage bin {b}" for b in range(engine.bins)}
     for name, value in expected.items():
@@ -79,6 +81,18 @@ def test_the_engine_equals_the_metrics_from_scratch_on_random_mixtures(small, en
     samples, vectors = small
     checked = sum(check_exact(engine, samples, vectors, spec) for spec in random_specs(engine, 14, seed=7))
     assert checked >= 8  # the rest asked for more rows than a set holds, which raises (tested below)
+
+
+def test_cross_fitted_coverage_equals_the_metrics_from_scratch_on_random_mixtures(small):
+    """Each fold's balls count the synthetic rows and the real recipe drawn from outside the fold:
+    the engine's hit counts equal CoverageReference.covered_with_real on every mixture."""
+    samples, vectors = small
+    crossfit = MixtureEngine(samples, vectors, coverage="crossfit")
+    assert crossfit.cover.folds == 2 and crossfit.cover.size == int((samples["source"] == "real").sum())
+    checked = sum(check_exact(crossfit, samples, vectors, spec) for spec in random_specs(crossfit, 14, seed=8))
+    assert checked >= 8
+    everything = MixtureSpec(size=200, real_share=1.0)
+    assert crossfit.metrics(everything)["coverage"] < MixtureEngine(samples, vectors).metrics(everything)["coverage"]
 
 
 def test_recall_is_exact_when_radii_are_computed_directly(small):

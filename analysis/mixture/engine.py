@@ -22,15 +22,15 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from analysis.judge.compare import BASELINE, capped, reference_sample, sets_of, subsample_note
+from analysis.judge.compare import BASELINE, capped, coverage_reference, reference_sample, sets_of, subsample_note
 from analysis.metrics.catalog import incremental_metrics
 from analysis.metrics.fidelity import block_rows, knn_radii, kth_smallest, squared_distances
 from analysis.metrics.tails import rarity_bins
 from analysis.mixture.kernels import allocate, csr_by_row, kept_first, smallest_per_row, train_ball_members
-from analysis.mixture.measure import DrawOrder, Precomputed, nearby_below, ngram_tables
+from analysis.mixture.measure import DrawOrder, Precomputed, fold_holding, nearby_below, ngram_tables
 from analysis.mixture.spec import MixtureError, MixtureSpec
 
-__all__ = ["MixtureEngine", "sample_mixture", "ENGINE_KINDS", "POOL_LIMIT", "POOL_SEED", "pool_caps"]
+__all__ = ["MixtureEngine", "sample_mixture", "POOL_LIMIT", "POOL_SEED", "pool_caps"]
 
 #: Most candidate rows (real train and synthetic, all sets together) the engine precomputes neighbourhoods
 #: of: above it each set keeps a seeded subsample (:func:`pool_caps`), so the precomputation is bounded
@@ -55,24 +55,6 @@ def pool_caps(sizes: np.ndarray, limit: int) -> np.ndarray:
             break
         remaining, left = remaining - int(size), left - 1
     return np.minimum(sizes, remaining // max(left, 1))
-
-
-#: The metric kinds (:attr:`analysis.metrics.catalog.Metric.kind`) the engine computes per mixture; every
-#: metric the catalogue marks ``incremental`` must be of one of them.
-ENGINE_KINDS = frozenset(
-    {
-        "coverage",
-        "tail coverage",
-        "recall",
-        "precision",
-        "density",
-        "distinct",
-        "entropy",
-        "vendi",
-        "centroid shift",
-        "rare-token coverage",
-    }
-)
 
 
 class MixtureEngine:
@@ -104,18 +86,7 @@ class MixtureEngine:
     :meth:`rows` and :attr:`holdout_rows`); :meth:`describe` says when a cap applies. Precomputing 60,000
     candidates against 20,000 reference rows takes a few minutes on 2 cores (bench_scale).
 
-    Distances are Euclidean in float64 through ``|a|² - 2 a·b + |b|²``, as
-    :func:`analysis.metrics.fidelity.prdc` computes them. The precomputation holds one block of
-    about 64 MiB of distances at a time (and a few masks of its size), never a P × P matrix, plus
-    ``P × neighbours × 16`` bytes for the lists (P candidates) and 16 bytes per nearby holdout sample
-    (those within about :data:`REACH` × neighbours candidates of each: 21 million, 340 MB, at 60,000
-    candidates and 20,000 holdout rows); each of the last three draw orders holds a checkpoint of d × d
-    floats every 256 rows (P / 256 × 1.2 MB at d = 384: about 280 MB for 60,000 candidates), of the
-    holdout balls' hit counts (P / 256 × 4 bytes per holdout row) and of the n-gram counts (at most
-    :data:`analysis.mixture.measure.NGRAM_CHECKPOINT_BYTES`), so a slider move counts a few hundred rows per
-    set, not the mixture.
-    Measured at 10,000 real + 3 × 10,000 synthetic on 2 busy cores (before those checkpoints): 70 s to
-    precompute, p50 29 ms / p95 41 ms a call (``tests/benchmarks/bench_mixture.py``).
+    Distances, memory and time: :class:`analysis.mixture.measure.Precomputed`.
 
     Attributes
     ----------
@@ -124,7 +95,11 @@ class MixtureEngine:
     group_sizes, set_totals
         Per set, the candidate rows the engine mixes, and the rows the set holds (more when capped).
     holdout_rows, holdout_radii, holdout_bins
-        The reference: its positions in ``samples``, k-NN radii and rarity bins.
+        The reference of precision, recall and density: its positions in ``samples``, k-NN radii and rarity bins.
+    cover
+        Coverage's balls (:func:`analysis.judge.reference.coverage_reference` of ``coverage``): the holdout's,
+        or cross-fitted, where each fold's balls count a mixture's synthetic rows and its real recipe drawn
+        from outside the fold (:meth:`~analysis.judge.reference.CoverageReference.covered_with_real`).
     holdout_total
         The real holdout's size (more than ``len(holdout_rows)`` when it is capped).
     last_direct_rows
@@ -146,6 +121,8 @@ class MixtureEngine:
         Cosine similarity at or above which a synthetic row is a near-copy (dedup, tail-aware).
     progress
         ``progress(done, total)`` during the precomputation.
+    coverage
+        ``holdout`` (default) or ``crossfit``, as :func:`analysis.judge.compare.compare` takes it.
 
     Raises
     ------
@@ -165,6 +142,7 @@ class MixtureEngine:
         neighbours: int | None = None,
         near: float = 0.95,
         progress: Callable[[int, int], object] | None = None,
+        coverage: str = "holdout",
     ) -> None:
         samples = samples.reset_index(drop=True)
         embeddings = np.asarray(embeddings)
@@ -172,6 +150,7 @@ class MixtureEngine:
             raise MixtureError(f"{len(embeddings)} embeddings for {len(samples)} samples: embed the same table first.")
         self.samples, self.k, self.bins, self.near = samples, int(k), int(bins), float(near)
         self.holdout_rows, self.holdout_total = reference_sample(samples, "holdout", k=k)
+        self.cover = coverage_reference(samples, embeddings, coverage, k=k)  # coverage's balls
         groups = sets_of(samples)
         train = groups.pop(BASELINE)
         if not groups:
@@ -196,7 +175,8 @@ class MixtureEngine:
 
         blocks_pool = -(-pool // block_rows(pool, np.float64))
         blocks_holdout = -(-len(self.holdout_rows) // block_rows(pool, np.float64))
-        total_steps, done = blocks_pool + blocks_holdout + 1, 0
+        blocks_cover = -(-self.cover.size // block_rows(pool, np.float64)) if self.cover.fold is not None else 0
+        total_steps, done = blocks_pool + blocks_holdout + blocks_cover + 1, 0
 
         def step() -> None:
             nonlocal done
@@ -280,6 +260,14 @@ class MixtureEngine:
         # each candidate's nearby holdout samples nearest first: those within a radius are a prefix
         nearby = csr_by_row(np.concatenate(near_c), np.concatenate(near_j), pool, np.concatenate(near_d2), by_data=True)
         below = nearby_below(nearby, nbr_d2)
+        cover_holding, cover_bins, candidate_fold = holding, self.holdout_bins, None  # the holdout's balls
+        if self.cover.fold is not None:  # cross-fitted: each fold's balls, held by candidates from outside it
+            candidate_fold = self.cover.fold_of(self.pool_rows)
+            cover_holding = fold_holding(
+                self.cover.x, self.cover.radii, self.cover.fold, x, norms, candidate_fold, step
+            )
+            cover_bins = rarity_bins(self.cover.radii, bins)
+        self.cover_bins = cover_bins
 
         # ---- n-gram counts per candidate over one vocabulary (holdout words included, for rare tokens)
         ngrams, rare_tokens = ngram_tables(samples["text"].to_numpy(), self.pool_rows, self.holdout_rows)
@@ -297,8 +285,11 @@ class MixtureEngine:
             balls_holding=np.diff(holding[0]),  # density counts; > 0 is precision
             nearby=nearby,
             nearby_below=below,
-            holdout_bins=self.holdout_bins,
-            bin_sizes=np.bincount(self.holdout_bins, minlength=bins),
+            cover_holding=cover_holding,
+            cover_bins=cover_bins,
+            bin_sizes=np.bincount(cover_bins, minlength=bins),
+            cover_fold=self.cover.fold,
+            candidate_fold=candidate_fold,
             reference_norms=reference_norms,
             reference_scaled=-2.0 * reference,  # as squared_distances scales its first operand
             reference_mean=reference.mean(axis=0),
@@ -453,9 +444,11 @@ class MixtureEngine:
         pool, total = int(self.group_sizes.sum()), int(self.set_totals.sum())
         mixes = subsample_note(pool, total, f"candidate rows (at most {int(self.group_sizes.max()):,} a set)")
         reference = subsample_note(len(self.holdout_rows), self.holdout_total, "real holdout samples")
+        coverage = "" if self.cover.fold is None else f"; coverage by the {self.cover.describe()}"
         return (
             f"Mixtures are drawn from {'a ' + mixes if mixes else f'all {total:,} candidate rows'} and measured "
-            f"against {'a ' + reference if reference else f'the {self.holdout_total:,} real holdout samples'}."
+            f"against {'a ' + reference if reference else f'the {self.holdout_total:,} real holdout samples'}"
+            f"{coverage}."
         )
 
     def _repr_html_(self) -> str:
@@ -540,6 +533,12 @@ class MixtureEngine:
         counts = self._counts(spec, state)
         chosen = np.concatenate([order[:n] for order, n in zip(state.orders, counts)])
         return chosen, counts, state
+
+    def recipe(self, spec: MixtureSpec) -> tuple[np.ndarray, int, np.ndarray]:
+        """The mixture as coverage reads it: the real train order (positions in ``samples``), how many real rows
+        it takes, and its synthetic rows (cross-fitted coverage takes the real rows per fold from outside it)."""
+        chosen, counts, state = self._chosen(spec)
+        return self.pool_rows[state.orders[0]], int(counts[0]), np.sort(self.pool_rows[chosen[counts[0] :]])
 
     def rows(self, spec: MixtureSpec) -> np.ndarray:
         """Positions in ``samples`` of the mixture's rows, ascending (see :func:`sample_mixture`)."""

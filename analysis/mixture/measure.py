@@ -24,13 +24,40 @@ from analysis.metrics.fidelity import block_rows, kth_smallest, squared_distance
 from analysis.metrics.formulas import Features
 from analysis.metrics.kernels import one_blas_thread, vendi_from_gram
 from analysis.metrics.ngrams import ngram_count_matrix, rare_token_ids, row_counts, tokenize
-from analysis.mixture.kernels import below_per_row, csr_entries, ranges
+from analysis.mixture.kernels import below_per_row, csr_by_row, csr_entries, ranges
 
-__all__ = ["Precomputed", "DrawOrder", "MixtureFeatures", "NGRAM_CHECKPOINT_BYTES", "ngram_tables", "nearby_below"]
+__all__ = [
+    "Precomputed",
+    "DrawOrder",
+    "MixtureFeatures",
+    "NGRAM_CHECKPOINT_BYTES",
+    "ngram_tables",
+    "nearby_below",
+    "fold_holding",
+    "ENGINE_KINDS",
+]
 
 #: Most bytes the n-gram count checkpoints of one draw order take: they are taken every 256 rows of each
 #: set, or less often when the vocabulary is large, so a slider move counts at most half that many rows.
 NGRAM_CHECKPOINT_BYTES = 256 << 20
+
+
+#: The metric kinds (:attr:`analysis.metrics.catalog.Metric.kind`) the engine computes per mixture; every
+#: metric the catalogue marks ``incremental`` must be of one of them.
+ENGINE_KINDS = frozenset(
+    {
+        "coverage",
+        "tail coverage",
+        "recall",
+        "precision",
+        "density",
+        "distinct",
+        "entropy",
+        "vendi",
+        "centroid shift",
+        "rare-token coverage",
+    }
+)
 
 
 def ngram_tables(
@@ -43,6 +70,36 @@ def ngram_tables(
     ngrams = {n: ngram_count_matrix(tokens, n) for n in sorted(orders)}
     holdout = (tokenize(text) for text in texts[holdout_rows])
     return ngrams, rare_token_ids(holdout, ngrams[1][1])
+
+
+def fold_holding(
+    centres: np.ndarray,
+    radii: np.ndarray,
+    fold: np.ndarray,
+    x: np.ndarray,
+    norms: np.ndarray,
+    candidate_fold: np.ndarray,
+    step: Callable[[], object] = lambda: None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (indptr, ball) of the cross-fitted balls holding each candidate (``x``, squared norms ``norms``):
+    ``|c - x|² < radius²`` and the candidate is not of the ball's fold. ``step()`` after each block of balls."""
+    centre_norms = np.einsum("ij,ij->i", centres, centres)
+    r2 = np.asarray(radii, dtype=np.float64) ** 2
+    candidates, balls = [], []
+    rows = block_rows(len(x), np.float64)
+    for start in range(0, len(centres), rows):
+        stop = min(len(centres), start + rows)
+        d2 = squared_distances(centres[start:stop], centre_norms[start:stop], x, norms)
+        inside = (d2 < r2[start:stop, None]) & (fold[start:stop, None] != candidate_fold[None, :])
+        j, c = np.nonzero(inside)
+        candidates.append(c)
+        balls.append(j + start)
+        step()
+    empty = np.zeros(0, dtype=np.int64)
+    indptr, ball, _ = csr_by_row(
+        np.concatenate(candidates) if candidates else empty, np.concatenate(balls) if balls else empty, len(x)
+    )
+    return indptr, ball
 
 
 def nearby_below(nearby: tuple[np.ndarray, np.ndarray, np.ndarray], nbr_d2: np.ndarray) -> np.ndarray:
@@ -73,6 +130,14 @@ class DrawOrder:
     hits: list[np.ndarray]
     ngram_every: int
     ngrams: dict[int, list[np.ndarray]]
+    #: cross-fitted coverage: per fold, the real order's prefix lengths that hold 1, 2, … rows from outside it
+    real_ends: list[np.ndarray] | None = None
+
+    def real_prefix(self, fold: int, count: int) -> int:
+        """How many of the real order's first rows hold ``count`` rows from outside ``fold`` (all, when fewer)."""
+        assert self.real_ends is not None
+        ends = self.real_ends[fold]
+        return 0 if count <= 0 else int(ends[count - 1]) if count <= len(ends) else len(self.orders[0])
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +146,18 @@ class Precomputed:
 
     Candidates are the rows the engine mixes (``P`` of them, indexed 0 … P - 1); the reference is the
     real holdout (``M`` samples). Built by :class:`analysis.mixture.engine.MixtureEngine`; never changed.
+
+    Distances are Euclidean in float64 through ``|a|² - 2 a·b + |b|²``, as
+    :func:`analysis.metrics.fidelity.prdc` computes them. The precomputation holds one block of about 64 MiB
+    of distances at a time (and a few masks of its size), never a P × P matrix, plus ``P × neighbours × 16``
+    bytes for the lists (P candidates) and 16 bytes per nearby holdout sample (those within about
+    :data:`analysis.mixture.engine.REACH` × neighbours candidates of each: 21 million, 340 MB, at 60,000
+    candidates and 20,000 holdout rows); each of the last three draw orders holds a checkpoint of d × d
+    floats every 256 rows (P / 256 × 1.2 MB at d = 384: about 280 MB for 60,000 candidates), of the coverage
+    balls' hit counts (P / 256 × 4 bytes per ball) and of the n-gram counts (at most
+    :data:`analysis.mixture.measure.NGRAM_CHECKPOINT_BYTES`), so a slider move counts a few hundred rows per
+    set, not the mixture. Measured at 10,000 real + 3 × 10,000 synthetic on 2 busy cores (before those
+    checkpoints): 70 s to precompute, p50 29 ms / p95 41 ms a call (``tests/benchmarks/bench_mixture.py``).
     """
 
     k: int
@@ -101,9 +178,14 @@ class Precomputed:
     nearby: tuple[np.ndarray, np.ndarray, np.ndarray]
     #: per candidate and neighbour, how many of its nearby holdout samples lie within that neighbour's distance
     nearby_below: np.ndarray
-    #: the holdout's rarity bins (head → tail) and how many samples each bin holds
-    holdout_bins: np.ndarray
+    #: coverage's balls (the holdout's, or cross-fitted: :class:`analysis.judge.reference.CoverageReference`):
+    #: CSR (indptr, ball) of those holding each candidate, their rarity bins (head → tail), how many each bin holds
+    cover_holding: tuple[np.ndarray, np.ndarray]
+    cover_bins: np.ndarray
     bin_sizes: np.ndarray
+    #: cross-fitted: each ball's fold and each candidate's (-1 outside the reference); None for the holdout
+    cover_fold: np.ndarray | None
+    candidate_fold: np.ndarray | None
     #: the reference's squared norms, its rows times -2 (as squared_distances scales them) and its mean
     reference_norms: np.ndarray
     reference_scaled: np.ndarray
@@ -122,7 +204,7 @@ class Precomputed:
                 marks = list(range(0, len(order) + 1, every))
                 gram = np.zeros((len(marks), self.unit.shape[1], self.unit.shape[1]))
                 total = np.zeros((len(marks), self.x.shape[1]))
-                hit = np.zeros((len(marks), len(self.reference_norms)), dtype=np.int32)
+                hit = np.zeros((len(marks), len(self.cover_bins)), dtype=np.int32)
                 for i in range(1, len(marks)):
                     chunk = order[marks[i - 1] : marks[i]]
                     gram[i] = gram[i - 1] + self.unit[chunk].T @ self.unit[chunk]
@@ -143,7 +225,14 @@ class Precomputed:
                 for i in range(1, len(marks)):
                     table[i] = table[i - 1] + row_counts(matrix, order[marks[i - 1] : marks[i]]).astype(np.int32)
                 ngram_counts[n].append(table)
-        return DrawOrder(orders, every, grams, sums, hits, ngram_every, ngram_counts)
+        return DrawOrder(orders, every, grams, sums, hits, ngram_every, ngram_counts, self._real_ends(orders[0]))
+
+    def _real_ends(self, real_order: np.ndarray) -> list[np.ndarray] | None:
+        """Per fold, the prefix lengths of ``real_order`` at its 1st, 2nd, … row from outside the fold."""
+        if self.cover_fold is None or self.candidate_fold is None:
+            return None
+        folds = int(self.cover_fold.max()) + 1
+        return [np.flatnonzero(self.candidate_fold[real_order] != f) + 1 for f in range(folds)]
 
     def with_first_order(self, base: DrawOrder, order: np.ndarray) -> DrawOrder:
         """``base`` with the first set's (real train's) order replaced by ``order`` and checkpointed anew; the
@@ -157,6 +246,7 @@ class Precomputed:
             [own.hits[0], *base.hits[1:]],
             base.ngram_every,
             {n: [own.ngrams[n][0], *tables[1:]] for n, tables in base.ngrams.items()},
+            own.real_ends,
         )
 
     # ------------------------------------------------------------------ per mixture
@@ -169,7 +259,7 @@ class Precomputed:
         incremental itself: the eigenvalues of the Gram matrix of prefix sums (the oracle test checks it)."""
         n = len(chosen)
         with one_blas_thread():
-            hits = self._checkpointed(draw, counts, draw.hits, draw.every, self.hits)
+            hits = self._cover_hits(draw, counts)
             recalled, direct = self._recall(chosen)
             ngram_counts = {
                 order: self._checkpointed(
@@ -183,14 +273,28 @@ class Precomputed:
                 metric.name: vendi_from_gram(gram, n) if metric.kind == "vendi" else metric.compute(features)
                 for metric in incremental_metrics()
             }
-            per_bin = np.bincount(self.holdout_bins[hits > 0], minlength=self.bins) / np.maximum(self.bin_sizes, 1)
+            per_bin = np.bincount(self.cover_bins[hits > 0], minlength=self.bins) / np.maximum(self.bin_sizes, 1)
             out.update({f"coverage bin {b}": float(per_bin[b]) for b in range(self.bins)})
         return out, direct
 
     def hits(self, rows: np.ndarray) -> np.ndarray:
-        """Per holdout sample, how many of ``rows`` its k-NN ball holds."""
-        indptr, holding = self.holding
-        return np.bincount(holding[csr_entries(indptr, rows)[0]], minlength=len(self.reference_norms))
+        """Per coverage ball, how many of ``rows`` it holds (cross-fitted: rows of its own fold never count)."""
+        indptr, holding = self.cover_holding
+        return np.bincount(holding[csr_entries(indptr, rows)[0]], minlength=len(self.cover_bins))
+
+    def _cover_hits(self, draw: DrawOrder, counts: np.ndarray) -> np.ndarray:
+        """Per coverage ball, the mixture's rows it holds. Cross-fitted, each fold's balls count the synthetic rows
+        and the first ``counts[0]`` real rows from outside it (:meth:`analysis.judge.reference.CoverageReference.
+        covered_with_real`: the same recipe drawn without the fold)."""
+        if self.cover_fold is None:
+            return self._checkpointed(draw, counts, draw.hits, draw.every, self.hits)
+        out = np.zeros(len(self.cover_bins), dtype=np.int64)
+        for f in range(int(self.cover_fold.max()) + 1):
+            per_fold = counts.copy()
+            per_fold[0] = draw.real_prefix(f, int(counts[0]))
+            mine = self.cover_fold == f
+            out[mine] = self._checkpointed(draw, per_fold, draw.hits, draw.every, self.hits)[mine]
+        return out
 
     def _ngram_rows(self, n: int, rows: np.ndarray) -> np.ndarray:
         """The n-gram counts of ``rows`` (int64)."""
@@ -328,7 +432,7 @@ class MixtureFeatures(Features):
 
     def tail(self, tenths: int) -> np.ndarray:
         bins = self.state.bins
-        return self.state.holdout_bins >= bins - tenths * bins // 10
+        return self.state.cover_bins >= bins - tenths * bins // 10
 
     def recalled(self) -> np.ndarray:
         return self._recalled

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.judge.reference import CoverageReference
 from analysis.metrics import tails
 from analysis.metrics.catalog import incremental_metrics
 from analysis.metrics.features import SetFeatures
@@ -28,6 +29,8 @@ def metrics_from_scratch(
     *,
     k: int = 5,
     bins: int = 10,
+    cover: CoverageReference | None = None,
+    recipe: tuple[np.ndarray, int, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Every metric of :meth:`~analysis.mixture.engine.MixtureEngine.metrics`, computed directly on ``rows``.
 
@@ -35,11 +38,27 @@ def metrics_from_scratch(
     of the rows against the reference rows, and the coverage of each rarity bin
     (:func:`analysis.metrics.tails.tail_coverage`): the reference the engine is checked against (tests) and
     timed against (benchmark).
+
+    Cross-fitted coverage (``cover`` with folds): coverage and its bins are judged by ``cover``'s balls,
+    the mixture's real part per fold from outside it (``recipe``: :meth:`~analysis.mixture.engine.MixtureEngine.
+    recipe`, :meth:`~analysis.judge.reference.CoverageReference.covered_with_real`).
     """
     texts = samples["text"].to_numpy()
     ref_x, x = embeddings[reference_rows].astype(np.float64), embeddings[rows].astype(np.float64)
-    features = SetFeatures(x, texts[rows], ref_x, texts[reference_rows], k=k, bins=bins)
+    if cover is None or cover.fold is None:
+        features = SetFeatures(x, texts[rows], ref_x, texts[reference_rows], k=k, bins=bins)
+        table = tails.tail_coverage(ref_x, x, k=k, bins=bins)
+        per_bin = dict(zip(table["bin"], table["coverage"]))
+    else:
+        assert recipe is not None, "cross-fitted coverage needs the mixture's recipe"
+        real_order, real_count, synthetic = recipe
+        covered = cover.covered_with_real(embeddings, synthetic, real_order, real_count)
+        ball_bins = tails.rarity_bins(cover.radii, bins)
+        features = SetFeatures(
+            x, texts[rows], ref_x, texts[reference_rows], k=k, bins=bins, radii=cover.radii, ref_bins=ball_bins,
+            covered=covered,
+        )  # fmt: skip
+        per_bin = {b: float(covered[ball_bins == b].mean()) for b in range(bins)}
     out = {metric.name: metric.compute(features) for metric in incremental_metrics()}
-    table = tails.tail_coverage(ref_x, x, k=k, bins=bins)
-    out.update({f"coverage bin {b}": c for b, c in zip(table["bin"], table["coverage"])})
+    out.update({f"coverage bin {b}": c for b, c in per_bin.items()})
     return out

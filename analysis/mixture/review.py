@@ -70,9 +70,10 @@ def tail_bins(engine: MixtureEngine, spec: MixtureSpec) -> pd.DataFrame:
     rarity_to``), for :func:`analysis.views.charts.tail_coverage_bars`."""
     frames = []
     bins = np.arange(engine.bins)
-    real = np.bincount(engine.holdout_bins, minlength=engine.bins)
-    low = [float(engine.holdout_radii[engine.holdout_bins == b].min()) if real[b] else math.nan for b in bins]
-    high = [float(engine.holdout_radii[engine.holdout_bins == b].max()) if real[b] else math.nan for b in bins]
+    real = np.bincount(engine.cover_bins, minlength=engine.bins)
+    radii = engine.cover.radii
+    low = [float(radii[engine.cover_bins == b].min()) if real[b] else math.nan for b in bins]
+    high = [float(radii[engine.cover_bins == b].max()) if real[b] else math.nan for b in bins]
     for name, which in (("mixture", spec), (BASELINE, baseline_spec(engine, spec))):
         values = engine.metrics(which)
         coverage = np.array([values[f"coverage bin {b}"] for b in bins])

@@ -28,7 +28,6 @@ import pandas as pd
 from analysis.colors import set_colors
 from analysis.judge.compare import BASELINE, COVERAGE_METRICS
 from analysis.maps.explore import set_names
-from analysis.metrics.fidelity import coverage_unsupported
 
 __all__ = [
     "SetVerdict",
@@ -230,13 +229,13 @@ def recommend_mixture(
     try:
         engine = engine if engine is not None else MixtureEngine(samples, embeddings)
         available = engine.available()
-        size = int(size or min(len(engine.holdout_rows), available[BASELINE]))
+        size = int(size or min(engine.cover.ball_size, available[BASELINE]))
         best, text = suggest(engine, size, share, seed=seed)
         metrics = engine.metrics(best)
         baseline = engine.metrics(baseline_spec(engine, best))
     except (CollapseLabError, ValueError) as exc:
         return None, f"No mixture recommended: {exc}"
-    note = coverage_unsupported(len(engine.holdout_rows), engine.k, reference="real holdout")
+    note = engine.cover.unsupported
     if note:  # one rule everywhere: below the coverage floor no page quotes a coverage number
         for name in COVERAGE_METRICS:
             metrics.pop(name, None)
