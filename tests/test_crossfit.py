@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.ab import ab_test
 from analysis.judge.compare import compare
 from analysis.judge.coverage import tail_report
 from analysis.judge.reference import CROSSFIT, coverage_reference, crossfit_folds
@@ -121,3 +122,18 @@ def test_cross_fitted_coverage_names_what_the_holdout_cannot_and_misses_whole_to
     named = {gap.name: gap for gap in report.gaps["llm"]}
     assert len(named) == 4 and not report.coverage_note
     assert all(gap.share_covered == 0.0 and gap.share_covered_by_real > 0.9 for gap in named.values())
+
+
+def test_the_ab_test_judges_coverage_by_the_same_cross_fitted_balls():
+    samples, x = six_topics(10)
+    synthetic = synthetic_rows(samples)
+    sports, tech = synthetic[:150], synthetic[150:]
+    result = ab_test(samples, sports, tech, embeddings=x, coverage=CROSSFIT, rounds=99, permutations=99,
+                     metrics=["coverage", "tail coverage (rarest 10%)"])  # fmt: skip
+    row = result.table.set_index("metric").loc["coverage"]
+    cover = coverage_reference(samples, x, CROSSFIT)
+    assert row["a"] == pytest.approx(cover.covered(x[sports], sports).mean(), abs=1e-12)
+    assert row["b"] == pytest.approx(cover.covered(x[tech], tech).mean(), abs=1e-12)
+    assert row["a"] == pytest.approx(1 / 6, abs=0.01) and "cross-fitted" in row["reference"]
+    assert np.isnan(ab_test(samples, sports, tech, embeddings=x, rounds=9, permutations=9, metrics=["coverage"])
+                    .table["a"].iloc[0])  # fmt: skip  # the 60-sample holdout gives no number

@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from analysis.judge.reference import CoverageReference
 from analysis.metrics import fidelity, tails, utility
 from analysis.metrics.formulas import text_log_probabilities, tstr_codes
 from analysis.metrics.ngrams import ngram_count_matrix, rare_token_ids, row_counts, tokenize
 from analysis.mixture.kernels import csr_by_row, csr_entries
+from analysis.mixture.measure import fold_holding
 
 __all__ = ["ABContext", "DENSE_LIMIT"]
 
@@ -47,11 +49,13 @@ class ABContext:
         seed: int,
         query_limit: int | None = None,
         holdout: np.ndarray | None = None,
+        cover: CoverageReference | None = None,
     ) -> None:
         self.samples, self.k, self.bins, self.seed = samples, k, bins, seed
         self.rows = np.concatenate([a, b])
         self.sides = (np.arange(len(a)), np.arange(len(a), len(a) + len(b)))
         self.reference, self.train = reference, train
+        self.cover = cover if cover is not None and cover.fold is not None else None  # cross-fitted coverage
         self.x = np.asarray(embeddings[self.rows], np.float64)
         self.ref_x = np.asarray(embeddings[reference], np.float64)
         self.train_x = np.asarray(embeddings[train], np.float64)
@@ -124,8 +128,27 @@ class ABContext:
         return tails.rarity_bins(self.ref_radii, self.bins)
 
     def tail_mask(self, tenths: int) -> np.ndarray:
-        """The reference samples in the rarest ``tenths`` tenths (tail coverage's samples)."""
-        return self.ref_bins >= self.bins - tenths * self.bins // 10
+        """Coverage's balls (the reference's, or the cross-fitted cover's) in the rarest ``tenths`` tenths."""
+        bins = self.ref_bins if self.cover is None else tails.rarity_bins(self.cover.radii, self.bins)
+        return bins >= self.bins - tenths * self.bins // 10
+
+    def covered(self, s: np.ndarray) -> np.ndarray:
+        """Per coverage ball: does it hold a pool row of ``s``. The reference's balls (:meth:`reached`), or
+        cross-fitted, each fold's balls by the rows of ``s`` from outside it (:func:`~analysis.mixture.measure.
+        fold_holding`)."""
+        if self.cover is None:
+            return self.reached(s)
+        indptr, balls = self.cover_holding
+        out = np.zeros(self.cover.size, dtype=bool)
+        out[balls[csr_entries(indptr, np.unique(s))[0]]] = True
+        return out
+
+    @cached_property
+    def cover_holding(self) -> tuple[np.ndarray, np.ndarray]:
+        assert self.cover is not None
+        norms = np.einsum("ij,ij->i", self.x, self.x)
+        fold = self.cover.fold_of(self.rows)
+        return fold_holding(self.cover.x, self.cover.radii, self.cover.fold, self.x, norms, fold)
 
     @cached_property
     def neighbourhoods(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:

@@ -17,6 +17,7 @@ from analysis.ab.result import COLUMNS, ABError, ABResult, holm, verdict
 from analysis.ab.values import NEAREST_KINDS, per_sample, value
 from analysis.judge.compare import (
     BASELINE,
+    coverage_reference,
     equal_size,
     nearest_query_limit,
     reference_rows,
@@ -42,6 +43,7 @@ def ab_test(
     names: tuple[str, str] = ("A", "B"),
     embeddings: np.ndarray | None = None,
     reference: str = "holdout",
+    coverage: str = "holdout",
     size: int | None = None,
     metrics: Sequence[str] | None = None,
     rounds: int = 999,
@@ -77,6 +79,10 @@ def ab_test(
         What to call A and B in the verdicts.
     embeddings
         Rows aligned with ``samples``; default :func:`analysis.vectors.embed.embed` (cached).
+    coverage
+        Coverage's reference, as in :func:`analysis.judge.compare.compare`: ``holdout`` (the ``reference``
+        split's balls) or ``crossfit`` (every real sample's, in folds; a real row of A or B never counts for
+        its own fold's balls). Cross-fitted balls are resampled by their own bootstrap draws.
     size
         Rows per set; default the smaller set. Both are subsampled to it with ``seed``.
     metrics
@@ -115,6 +121,7 @@ def ab_test(
             names=names,
             embeddings=embeddings,
             reference=reference,
+            coverage=coverage,
             size=size,
             metrics=metrics,
             rounds=rounds,
@@ -137,6 +144,7 @@ def _ab_test(
     names,
     embeddings,
     reference,
+    coverage,
     size,
     metrics,
     rounds,
@@ -187,6 +195,7 @@ def _ab_test(
         seed=seed,
         query_limit=nearest_query_limit(real_rows),
         holdout=reference_rows(samples, reference, k=k),
+        cover=coverage_reference(samples, embeddings, coverage, k=k) if coverage != reference else None,
     )
     n, n_ref = len(subsampled["a"]), len(reference_positions)
     reference_note = subsample_note(n_ref, reference_total, f"real {reference} samples")
@@ -196,6 +205,11 @@ def _ab_test(
     # One draw per round, shared by every metric: the pairing holds across metrics too.
     draws_n = max(rounds, slow_rounds)
     ref_draws = rng.integers(0, n_ref, size=(draws_n, n_ref))
+    if ctx.cover is None:  # coverage by the reference's balls: the same draws
+        full_cover, cover_draws = full_ref, ref_draws
+    else:  # cross-fitted balls: their own draws (a separate generator: the other draws do not move)
+        full_cover = np.arange(ctx.cover.size)
+        cover_draws = np.random.default_rng([seed, 8]).integers(0, ctx.cover.size, size=(draws_n, ctx.cover.size))
     boot = [side[rng.integers(0, len(side), size=(draws_n, len(side)))][:rounds] for side in ctx.sides]
     half = [
         np.sort(np.argsort(rng.random((draws_n, len(side))), axis=1)[:, : len(side) // 2], axis=1) + side[0]
@@ -217,8 +231,8 @@ def _ab_test(
     records = []
     for done, metric in enumerate(chosen, start=1):
         record = known[metric]
-        a = value(ctx, record, 0, side_a, full_ref)
-        b = value(ctx, record, 1, side_b, full_ref)
+        a = value(ctx, record, 0, side_a, full_ref, full_cover)
+        b = value(ctx, record, 1, side_b, full_ref, full_cover)
         difference = b - a
         low = high = p = float("nan")
         test = ""
@@ -226,8 +240,8 @@ def _ab_test(
             if record.resampling == "slow":
                 draws = np.array(
                     [
-                        value(ctx, record, 1, slow_half[1][r], ref_draws[r])
-                        - value(ctx, record, 0, slow_half[0][r], ref_draws[r])
+                        value(ctx, record, 1, slow_half[1][r], ref_draws[r], cover_draws[r])
+                        - value(ctx, record, 0, slow_half[0][r], ref_draws[r], cover_draws[r])
                         for r in range(slow_rounds)
                     ]
                 )
@@ -245,8 +259,8 @@ def _ab_test(
                     sets = boot if record.resampling == "fitted" else half
                     draws = np.array(
                         [
-                            value(ctx, record, 1, sets[1][r], ref_draws[r])
-                            - value(ctx, record, 0, sets[0][r], ref_draws[r])
+                            value(ctx, record, 1, sets[1][r], ref_draws[r], cover_draws[r])
+                            - value(ctx, record, 0, sets[0][r], ref_draws[r], cover_draws[r])
                             for r in range(rounds)
                         ],
                         dtype=np.float64,
@@ -267,8 +281,8 @@ def _ab_test(
                         else:
                             null = np.array(
                                 [
-                                    value(ctx, record, 1, perm_b[r], full_ref)
-                                    - value(ctx, record, 0, perm_a[r], full_ref)
+                                    value(ctx, record, 1, perm_b[r], full_ref, full_cover)
+                                    - value(ctx, record, 0, perm_a[r], full_ref, full_cover)
                                     for r in range(permutations)
                                 ]
                             )
@@ -349,7 +363,9 @@ def _ab_test(
 def _notes(ctx: ABContext, record: catalog.Metric, reference_note: str) -> list[str]:
     """A row's ``reference``: the metric's source, and which subsample it is of where a cap bites."""
     notes = [record.reference]
-    if reference_note and "reference set" in record.needs and record.family != "novelty":
+    if ctx.cover is not None and record.judged_by_balls:  # cross-fitted coverage: say whose balls
+        notes.append(ctx.cover.describe())
+    elif reference_note and "reference set" in record.needs and record.family != "novelty":
         notes.append(f"against a {reference_note}")
     if ctx.query_capped and record.kind in NEAREST_KINDS:
         queried = int(ctx.queried[ctx.sides[0]].sum())

@@ -36,10 +36,24 @@ class PoolView(Features):
     exact search queried; without it, of every row (NaN for the others), as :func:`per_sample` needs.
     """
 
-    def __init__(self, ctx: ABContext, side: int, s: np.ndarray, ref: np.ndarray, *, queried_only: bool = True) -> None:
+    def __init__(
+        self,
+        ctx: ABContext,
+        side: int,
+        s: np.ndarray,
+        ref: np.ndarray,
+        *,
+        queried_only: bool = True,
+        cover_ref: np.ndarray | None = None,
+    ) -> None:
         self.ctx, self.side, self.s, self.ref = ctx, side, s, ref
         self.seed, self.k = ctx.seed, ctx.k
-        self.coverage_supported = not fidelity.coverage_unsupported(len(ctx.reference), ctx.k)
+        if ctx.cover is None:  # coverage by the reference's own balls
+            self.cover_ref = ref
+            self.coverage_supported = not fidelity.coverage_unsupported(len(ctx.reference), ctx.k)
+        else:  # cross-fitted: coverage's balls are the cover's, resampled by their own draw
+            self.cover_ref = np.arange(ctx.cover.size) if cover_ref is None else cover_ref
+            self.coverage_supported = not ctx.cover.unsupported
         self._queried = s[ctx.queried[s]] if queried_only and ctx.query_capped else s
 
     @property
@@ -63,10 +77,10 @@ class PoolView(Features):
         return (int(np.count_nonzero(self.ngram_counts(1)[rare])) if total else 0), total
 
     def covered(self) -> np.ndarray:
-        return self.ctx.reached(self.s)[self.ref]
+        return self.ctx.covered(self.s)[self.cover_ref]
 
     def tail(self, tenths: int) -> np.ndarray:
-        return self.ctx.tail_mask(tenths)[self.ref]
+        return self.ctx.tail_mask(tenths)[self.cover_ref]
 
     def recalled(self) -> np.ndarray:
         return self.ctx.reached(self.s, recall=True)[self.ref]
@@ -139,6 +153,9 @@ def per_sample(ctx: ABContext, metric: Metric) -> np.ndarray:
     return np.asarray(metric.units(PoolView(ctx, 0, pool, np.arange(len(ctx.ref_x)), queried_only=False)), np.float64)
 
 
-def value(ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray) -> float:
-    """``metric`` of the pool rows ``s`` (of set ``side``) against the reference rows ``ref`` (positions in it)."""
-    return metric.compute(PoolView(ctx, side, s, ref))
+def value(
+    ctx: ABContext, metric: Metric, side: int, s: np.ndarray, ref: np.ndarray, cover_ref: np.ndarray | None = None
+) -> float:
+    """``metric`` of the pool rows ``s`` (of set ``side``) against the reference rows ``ref`` (positions in it);
+    ``cover_ref``: the cross-fitted coverage balls' positions (None: all of them, or ``ref`` for the holdout's)."""
+    return metric.compute(PoolView(ctx, side, s, ref, cover_ref=cover_ref))
