@@ -56,7 +56,7 @@ def test_the_reference_is_a_seeded_subsample_above_the_cap_only(table, small_cap
     assert np.array_equal(balls.rows, coverage_reference(samples, vectors).rows)  # seeded: the same rows again
     assert "seeded subsample of 200 of the 400 real holdout samples" in balls.describe()
     # the Tail coverage page judges by the same balls, and says so
-    report = tail_report(samples, vectors)
+    report = tail_report(samples, vectors, coverage="holdout")
     assert report.reference == balls.describe() and report.size == 60
 
     monkeypatch.setattr(reference_module, "REFERENCE_LIMIT", 400)  # at the split's size: no cap
@@ -76,8 +76,8 @@ def test_the_default_equal_size_is_capped(table, small_caps, monkeypatch):
 
 def test_compare_says_where_a_cap_bites_and_is_deterministic(table, small_caps):
     samples, vectors = table
-    first = compare(samples, embeddings=vectors, with_mauve=False, with_utility=False)
-    again = compare(samples, embeddings=vectors, with_mauve=False, with_utility=False)
+    first = compare(samples, embeddings=vectors, with_mauve=False, with_utility=False, coverage="holdout")
+    again = compare(samples, embeddings=vectors, with_mauve=False, with_utility=False, coverage="holdout")
     pd.testing.assert_frame_equal(first, again)
     rows = first.set_index(["set", "metric"])
     assert rows.loc[("a", "coverage"), "n"] == 60
@@ -91,7 +91,7 @@ def test_compare_says_where_a_cap_bites_and_is_deterministic(table, small_caps):
 
 def test_compare_below_the_caps_reports_no_subsample(table):
     samples, vectors = table
-    result = compare(samples, embeddings=vectors, with_mauve=False, with_utility=False)
+    result = compare(samples, embeddings=vectors, with_mauve=False, with_utility=False, coverage="holdout")
     assert (result["n"] == 120).all()
     assert not result["reference"].str.contains("subsample").any()
 
@@ -104,10 +104,10 @@ def test_pool_caps_share_the_limit():
 def test_the_mixture_engine_mixes_a_seeded_pool_and_stays_exact_for_it(table, small_caps, monkeypatch):
     samples, vectors = table
     monkeypatch.setattr(engine_module, "POOL_LIMIT", 300)
-    engine = MixtureEngine(samples, vectors)
+    engine = MixtureEngine(samples, vectors, coverage="holdout")
     assert engine.group_sizes.tolist() == [100, 100, 100] and engine.set_totals.tolist() == [250, 120, 150]
     assert np.array_equal(engine.holdout_rows, coverage_reference(samples, vectors).rows)  # one reference
-    assert np.array_equal(MixtureEngine(samples, vectors).pool_rows, engine.pool_rows)  # seeded
+    assert np.array_equal(MixtureEngine(samples, vectors, coverage="holdout").pool_rows, engine.pool_rows)  # seeded
     assert engine.capped and "seeded subsample of 300 of the 520 candidate rows" in engine.describe()
     assert "seeded subsample of 200 of the 400 real holdout samples" in engine.describe()
     spec = MixtureSpec(size=150, real_share=0.5, seed=1)
@@ -129,7 +129,7 @@ def test_the_mixture_engine_mixes_a_seeded_pool_and_stays_exact_for_it(table, sm
 
 def test_the_mixture_engine_below_the_caps_mixes_every_row(table):
     samples, vectors = table
-    engine = MixtureEngine(samples, vectors)
+    engine = MixtureEngine(samples, vectors, coverage="holdout")
     assert not engine.capped and engine.group_sizes.tolist() == [250, 120, 150]
     assert (
         engine.describe()
@@ -142,7 +142,9 @@ AB_METRICS = ["coverage", "recall", "precision", "density", "nearest-real simila
 
 def test_the_ab_test_is_judged_by_the_capped_reference_and_says_so(table, small_caps):
     samples, vectors = table
-    options = dict(embeddings=vectors, metrics=AB_METRICS, rounds=19, permutations=19, slow_rounds=3)
+    options = dict(
+        embeddings=vectors, metrics=AB_METRICS, rounds=19, permutations=19, slow_rounds=3, coverage="holdout"
+    )
     result = ab_sets(samples, "a", "b", **options)
     again = ab_sets(samples, "a", "b", **options)
     pd.testing.assert_frame_equal(result.table, again.table)
@@ -157,7 +159,9 @@ def test_the_ab_test_is_judged_by_the_capped_reference_and_says_so(table, small_
 
 def test_the_ab_test_computes_blockwise_what_it_computes_at_once(table, monkeypatch):
     samples, vectors = table
-    options = dict(embeddings=vectors, metrics=AB_METRICS, rounds=19, permutations=19, slow_rounds=3)
+    options = dict(
+        embeddings=vectors, metrics=AB_METRICS, rounds=19, permutations=19, slow_rounds=3, coverage="holdout"
+    )
     whole = ab_sets(samples, "a", "b", **options).table
     monkeypatch.setattr(ab_context, "DENSE_LIMIT", 1)  # one block of reference rows at a time
     blocks = ab_sets(samples, "a", "b", **options).table

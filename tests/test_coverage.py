@@ -67,7 +67,7 @@ def test_the_floor_is_40_k_reference_samples_and_4_k_per_group():
 
 def test_a_small_holdout_never_credits_a_topic_without_synthetic_text():
     samples, x = six_topics(holdout_per_topic=10)  # 60 holdout samples, as in the issue
-    report = tail_report(samples, x, bins=10)
+    report = tail_report(samples, x, bins=10, coverage="holdout")
     assert "60 samples" in report.unsupported and "200" in report.unsupported
     llm = report.labels[report.labels["set"] == "llm"].set_index("label")
     for topic in set(TOPICS) - COVERED:  # the code before the floor said 40-70 % here
@@ -76,7 +76,7 @@ def test_a_small_holdout_never_credits_a_topic_without_synthetic_text():
     assert report.bins["coverage"].isna().all() and not report.bins["supported"].any()
     assert report.missed.empty  # no sample is called missed by balls that cannot tell
 
-    table = compare(samples, embeddings=x, with_mauve=False, with_utility=False)
+    table = compare(samples, embeddings=x, with_mauve=False, with_utility=False, coverage="holdout")
     judged = table[table["metric"].isin(["coverage", "tail coverage (rarest 10%)", "tail coverage (rarest 30%)"])]
     assert len(judged) == 6 and judged["value"].isna().all()
     assert judged["reference"].str.contains("Coverage is not reported: the real holdout has 60 samples").all()
@@ -88,7 +88,7 @@ def test_a_small_holdout_never_credits_a_topic_without_synthetic_text():
 
 def test_with_enough_holdout_absent_topics_are_not_covered_and_the_three_views_agree():
     samples, x = six_topics(holdout_per_topic=50)  # 300 holdout samples; real train and the set both 300
-    report = tail_report(samples, x, bins=10)
+    report = tail_report(samples, x, bins=10, coverage="holdout")
     assert report.unsupported == "" and report.reference == "5-NN balls of the real holdout (300 samples)"
     assert report.bins["supported"].all() and report.labels["supported"].all()
     llm = report.labels[report.labels["set"] == "llm"].set_index("label")["coverage"]
@@ -100,11 +100,13 @@ def test_with_enough_holdout_absent_topics_are_not_covered_and_the_three_views_a
     uncovered = ~reference.covered(x[synthetic_rows(samples)])
     ball_ids = set(samples["id"].to_numpy()[reference.rows[uncovered]])
     assert len(ball_ids) == 200  # the four topics without synthetic text, 50 holdout samples each
-    tail_missed = tail_report(samples, x, bins=10, missed=len(ball_ids))
+    tail_missed = tail_report(samples, x, bins=10, missed=len(ball_ids), coverage="holdout")
     assert set(tail_missed.missed["id"]) == ball_ids
 
     # compare: its coverage is the share the balls do not leave uncovered, and it says which balls
-    table = compare(samples, embeddings=x, with_mauve=False, with_utility=False).set_index(["set", "metric"])
+    table = compare(samples, embeddings=x, with_mauve=False, with_utility=False, coverage="holdout").set_index(
+        ["set", "metric"]
+    )
     coverage = table.loc[("llm", "coverage")]
     assert coverage["value"] == pytest.approx(1 - uncovered.mean()) == pytest.approx(100 / 300)
     assert coverage["ci_low"] <= coverage["value"] <= coverage["ci_high"]
@@ -117,8 +119,8 @@ def test_groups_below_4_k_holdout_samples_are_flagged_not_shown():
     samples, x = six_topics(holdout_per_topic=50)
     thin = samples.copy()
     thin.loc[(thin["label"] == "music") & (thin["split"] == "holdout"), "label"] = ["rare"] * 10 + ["music"] * 40
-    labels = tail_report(thin, x, bins=20).labels  # 20 bins of 15 holdout samples, one label of 10
+    labels = tail_report(thin, x, bins=20, coverage="holdout").labels  # 20 bins of 15 holdout samples, one label of 10
     llm = labels[labels["set"] == "llm"].set_index("label")
     assert not llm.at["rare", "supported"] and np.isnan(llm.at["rare", "coverage"]) and llm.at["rare", "real"] == 10
     assert llm.at["music", "supported"] and llm.at["music", "coverage"] == 0
-    assert not tail_report(thin, x, bins=20).bins["supported"].any()  # 15 < 20 a bin
+    assert not tail_report(thin, x, bins=20, coverage="holdout").bins["supported"].any()  # 15 < 20 a bin

@@ -177,16 +177,20 @@ def test_regions_belong_to_the_real_data_and_stay_when_sets_change() -> None:
 def test_gaps_need_no_holdout_and_coverage_is_a_second_column() -> None:
     real = texts_of(SHARES, seed=11)
     synthetic = {"llm": texts_of({topic: 40 for topic in TOPICS if topic != "space"}, seed=12)}
-    without = gaps_of(table(real, synthetic, holdout=0))
+    without = gaps_of(table(real, synthetic, holdout=0), coverage="holdout")
     assert "space" in gap_topics(without, "llm") and without.coverage_note
     assert all(np.isnan(gap.share_covered) for gap in without.gaps["llm"])
-    small = gaps_of(table(real, synthetic, holdout=0.1))  # 100 holdout samples: under the coverage floor
+    small = gaps_of(table(real, synthetic, holdout=0.1), coverage="holdout")  # 100 holdout samples: under the floor
     assert said(small.gaps["llm"]) == said(without.gaps["llm"]) and small.coverage_note
-    wide = gaps_of(table(real, synthetic, holdout=0.34))  # 334 holdout samples: coverage reported
-    assert not wide.coverage_note
-    space = [gap for gap in wide.gaps["llm"] if gap.labels and next(iter(gap.labels)) == "space"]
-    assert space and all(gap.share_covered < gap.share_covered_by_real for gap in space)
-    json.dumps(wide.to_dict())
+    wide = gaps_of(table(real, synthetic, holdout=0.34), coverage="holdout")  # 334 holdout samples: reported
+    # by default coverage is cross-fitted: every real sample serves, with no holdout at all
+    crossfit = gaps_of(table(real, synthetic, holdout=0))
+    assert said(crossfit.gaps["llm"]) == said(without.gaps["llm"])
+    for report in (wide, crossfit):
+        assert not report.coverage_note
+        space = [gap for gap in report.gaps["llm"] if gap.labels and next(iter(gap.labels)) == "space"]
+        assert space and all(gap.share_covered < gap.share_covered_by_real for gap in space)
+    json.dumps(crossfit.to_dict())
 
 
 def test_too_little_real_data_names_regions_but_no_gap() -> None:

@@ -92,7 +92,8 @@ def test_cross_fitted_coverage_equals_the_metrics_from_scratch_on_random_mixture
     checked = sum(check_exact(crossfit, samples, vectors, spec) for spec in random_specs(crossfit, 14, seed=8))
     assert checked >= 8
     everything = MixtureSpec(size=200, real_share=1.0)
-    assert crossfit.metrics(everything)["coverage"] < MixtureEngine(samples, vectors).metrics(everything)["coverage"]
+    holdout = MixtureEngine(samples, vectors, coverage="holdout")
+    assert crossfit.metrics(everything)["coverage"] < holdout.metrics(everything)["coverage"]
 
 
 def test_recall_is_exact_when_radii_are_computed_directly(small):
@@ -310,7 +311,7 @@ def test_the_designer_views_review_tail_bins_and_export(small, engine):
     assert set(bins["set"]) == {"mixture", BASELINE} and len(bins) == 2 * engine.bins
     mine = bins[bins["set"] == "mixture"]
     assert np.allclose(mine["coverage"], [mixture[f"coverage bin {b}"] for b in range(engine.bins)])
-    assert (mine["real"].sum() == len(engine.holdout_rows)) and (mine["rarity_from"] <= mine["rarity_to"]).all()
+    assert (mine["real"].sum() == engine.cover.size) and (mine["rarity_from"] <= mine["rarity_to"]).all()
 
     name, data, manifest = export_bytes(samples, engine.rows(spec), spec, "jsonl", metrics=mixture)
     assert name == "mixture.jsonl" and len(data.splitlines()) == 60

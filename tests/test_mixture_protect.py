@@ -114,7 +114,10 @@ def test_a_protected_mixture_is_still_measured_exactly(dataset, engine, region):
     for strategy in ("uniform", "tail-aware"):
         spec = MixtureSpec(size=300, real_share=0.3, strategy=strategy, protect=(region,), keep=0.7, seed=2)
         values = engine.metrics(spec)
-        expected = metrics_from_scratch(samples, vectors, engine.holdout_rows, sample_mixture(engine, spec))
+        expected = metrics_from_scratch(
+            samples, vectors, engine.holdout_rows, sample_mixture(engine, spec), cover=engine.cover,
+            recipe=engine.recipe(spec),
+        )  # fmt: skip
         for name, value in expected.items():
             assert values[name] == pytest.approx(value, abs=1e-9, nan_ok=True), name
 

@@ -83,7 +83,7 @@ def dataset():
 
 def test_tail_report_bins_agree_with_a_brute_force_count(dataset):
     samples, x = dataset
-    report = tail_report(samples, x, bins=4, seed=3)
+    report = tail_report(samples, x, bins=4, seed=3, coverage="holdout")
     holdout = np.flatnonzero((samples["split"] == "holdout").to_numpy())
     radii = np.sort(np.linalg.norm(x[holdout][:, None] - x[holdout][None], axis=2), axis=1)[:, 5]
     order = np.argsort(np.argsort(radii, kind="stable"), kind="stable")
@@ -101,15 +101,17 @@ def test_tail_report_bins_agree_with_a_brute_force_count(dataset):
 
 def test_the_head_only_set_misses_the_tail(dataset):
     samples, x = dataset
-    bins = tail_report(samples, x, bins=4, seed=0).bins.pivot(index="bin", columns="set", values="coverage")
+    bins = tail_report(samples, x, bins=4, seed=0, coverage="holdout").bins.pivot(
+        index="bin", columns="set", values="coverage"
+    )
     assert bins.loc[3, "narrow"] < bins.loc[3, "wide"]
     assert bins.loc[3, "narrow g2"] <= bins.loc[3, "narrow"]
 
 
 def test_tail_report_matches_compare_tail_rows(dataset):
     samples, x = dataset
-    report = tail_report(samples, x, bins=10, seed=5)
-    table = compare(samples, embeddings=x, seed=5, with_mauve=False)
+    report = tail_report(samples, x, bins=10, seed=5, coverage="holdout")
+    table = compare(samples, embeddings=x, seed=5, with_mauve=False, coverage="holdout")
     for name in ("wide", "narrow"):
         rarest = report.bins[(report.bins["set"] == name) & (report.bins["bin"] == 9)]
         value = table[(table["set"] == name) & (table["metric"] == "tail coverage (rarest 10%)")]["value"].iloc[0]
@@ -118,7 +120,7 @@ def test_tail_report_matches_compare_tail_rows(dataset):
 
 def test_missed_samples_are_covered_by_no_synthetic_set_and_rarest_first(dataset):
     samples, x = dataset
-    report = tail_report(samples, x, bins=4, missed=200)  # list every missed one
+    report = tail_report(samples, x, bins=4, missed=200, coverage="holdout")  # list every missed one
     holdout = np.flatnonzero((samples["split"] == "holdout").to_numpy())
     synthetic = np.flatnonzero((samples["source"] == "synthetic").to_numpy())
     covered = covered_by(x[holdout], x[synthetic], knn_radii(x[holdout], 5))
@@ -130,7 +132,7 @@ def test_missed_samples_are_covered_by_no_synthetic_set_and_rarest_first(dataset
 
 def test_label_coverage_and_zipf_points(dataset):
     samples, x = dataset
-    report = tail_report(samples, x, bins=4)
+    report = tail_report(samples, x, bins=4, coverage="holdout")
     assert set(report.labels["label"]) == {"a", "b"}
     assert report.labels["coverage"].between(0, 1).all()
     points = zipf_points(["a a a b b c"] * 2 + ["d"], points=10)

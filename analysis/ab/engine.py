@@ -17,6 +17,7 @@ from analysis.ab.result import COLUMNS, ABError, ABResult, holm, verdict
 from analysis.ab.values import NEAREST_KINDS, per_sample, value
 from analysis.judge.compare import (
     BASELINE,
+    DEFAULT_COVERAGE,
     coverage_reference,
     equal_size,
     nearest_query_limit,
@@ -43,7 +44,7 @@ def ab_test(
     names: tuple[str, str] = ("A", "B"),
     embeddings: np.ndarray | None = None,
     reference: str = "holdout",
-    coverage: str = "holdout",
+    coverage: str = DEFAULT_COVERAGE,
     size: int | None = None,
     metrics: Sequence[str] | None = None,
     rounds: int = 999,

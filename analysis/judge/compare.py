@@ -46,6 +46,7 @@ from analysis.judge.reference import (
     COVERAGE_FOLDS,
     COVERAGE_REFERENCES,
     CROSSFIT,
+    DEFAULT_COVERAGE,
     REFERENCE_LIMIT,
     REFERENCE_SEED,
     CompareError,
@@ -78,6 +79,7 @@ __all__ = [
     "CoverageReference",
     "CROSSFIT",
     "COVERAGE_REFERENCES",
+    "DEFAULT_COVERAGE",
     "COVERAGE_FOLDS",
     "crossfit_folds",
     "coverage_reference",
@@ -272,7 +274,7 @@ def compare(
     *,
     embeddings: np.ndarray | None = None,
     reference: str = "holdout",
-    coverage: str = "holdout",
+    coverage: str = DEFAULT_COVERAGE,
     size: int | None = None,
     seed: int = 0,
     k: int = 5,
@@ -385,7 +387,7 @@ def compare(
 
 
 #: Bump when compare's numbers change for the same inputs: old cached tables are then ignored.
-COMPARE_VERSION = 4
+COMPARE_VERSION = 5
 _KEY_COLUMNS = ["id", "text", "source", "method", "generation", "label", "split"]
 
 

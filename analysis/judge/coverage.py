@@ -22,7 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.judge.compare import BASELINE, checked_sets, coverage_reference, equal_size, reference_sample
+from analysis.judge.compare import (
+    BASELINE,
+    DEFAULT_COVERAGE,
+    checked_sets,
+    coverage_reference,
+    equal_size,
+    reference_sample,
+)
 from analysis.metrics import tails
 
 __all__ = ["TailReport", "tail_report", "zipf_points"]
@@ -62,7 +69,7 @@ def tail_report(
     embeddings: np.ndarray,
     *,
     reference: str = "holdout",
-    coverage: str = "holdout",
+    coverage: str = DEFAULT_COVERAGE,
     size: int | None = None,
     seed: int = 0,
     k: int = 5,

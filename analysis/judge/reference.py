@@ -24,6 +24,7 @@ __all__ = [
     "CompareError",
     "CROSSFIT",
     "COVERAGE_REFERENCES",
+    "DEFAULT_COVERAGE",
     "COVERAGE_FOLDS",
     "REFERENCE_LIMIT",
     "REFERENCE_SEED",
@@ -40,6 +41,8 @@ __all__ = [
 CROSSFIT = "crossfit"
 #: The coverage references a user can choose: the fixed holdout, or all real data cross-fitted.
 COVERAGE_REFERENCES = ("holdout", CROSSFIT)
+#: Coverage's reference unless one is chosen: all real data, cross-fitted (a 1,000-sample file gets a number).
+DEFAULT_COVERAGE = CROSSFIT
 #: Most folds of cross-fitted coverage (:func:`crossfit_folds`).
 COVERAGE_FOLDS = 5
 
@@ -140,7 +143,7 @@ class CoverageReference:
 
     @property
     def name(self) -> str:
-        return "real samples" if self.split == CROSSFIT else f"real {self.split}"
+        return "real" if self.split == CROSSFIT else f"real {self.split}"
 
     @property
     def unsupported(self) -> str:

@@ -51,7 +51,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.judge.compare import BASELINE, CompareError, checked_sets, coverage_reference, equal_size
+from analysis.judge.compare import (
+    BASELINE,
+    DEFAULT_COVERAGE,
+    CompareError,
+    checked_sets,
+    coverage_reference,
+    equal_size,
+)
 from analysis.maps.occupancy import (
     ALPHA,
     FOLDS,
@@ -256,7 +263,7 @@ def find_gaps(
     seed: int = 0,
     k: int = 5,
     size: int | None = None,
-    coverage: str = "holdout",
+    coverage: str = DEFAULT_COVERAGE,
     alpha: float = ALPHA,
     cache_dir: str | Path | None = None,
     by_label: bool | None = None,

@@ -272,8 +272,9 @@ def _records() -> list[Metric]:
             "coverage",
             "higher",
             naeem,
-            "Share of real holdout samples whose k-NN ball among the holdout (k = 5) holds at least one synthetic "
-            "sample; not reported for a holdout under 200 samples (40 k), whose balls are too wide.",
+            "Share of real samples whose k-NN ball (k = 5) holds at least one synthetic sample: every real sample, "
+            "its ball drawn among its fold and judged by the set and by real data from the other folds "
+            "(cross-fitted), or the real holdout's; not reported for balls drawn among under 200 samples (40 k).",
             "[0, 1]",
             _EMB_REF,
             "set",

@@ -22,7 +22,15 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from analysis.judge.compare import BASELINE, capped, coverage_reference, reference_sample, sets_of, subsample_note
+from analysis.judge.compare import (
+    BASELINE,
+    DEFAULT_COVERAGE,
+    capped,
+    coverage_reference,
+    reference_sample,
+    sets_of,
+    subsample_note,
+)
 from analysis.metrics.catalog import incremental_metrics
 from analysis.metrics.fidelity import block_rows, knn_radii, kth_smallest, squared_distances
 from analysis.metrics.tails import rarity_bins
@@ -142,7 +150,7 @@ class MixtureEngine:
         neighbours: int | None = None,
         near: float = 0.95,
         progress: Callable[[int, int], object] | None = None,
-        coverage: str = "holdout",
+        coverage: str = DEFAULT_COVERAGE,
     ) -> None:
         samples = samples.reset_index(drop=True)
         embeddings = np.asarray(embeddings)
