@@ -1,6 +1,7 @@
 """The work the analysis pages share, computed once per dataset version and kept: embeddings, the map,
 the comparison, the named gaps, the mixture engine. Streamlit caching wraps the analysis calls here, at the
-page edge, with a progress bar while they run.
+page edge, with a progress bar while they run. Coverage is judged by the workspace's choice of reference
+(:func:`pages._workspace.coverage_choice`), part of every key here.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from analysis.mixture import MixtureEngine
 from analysis.once import run_once
 from analysis.progress import ProgressMeter
 from analysis.vectors.embed import PreparedTexts, cached_count, embed, model_id, prepare_texts
+from pages._workspace import coverage_choice
 
 # --- Work shared by the analysis pages ---------------------------------------------------------
 
@@ -168,6 +170,7 @@ def dataset_compare(samples: pd.DataFrame, embeddings: np.ndarray, **params: Any
     while another computes it waits, then reads the table from the disk cache (``cached_compare`` reads it
     first); if the computing session failed or was stopped, the next one computes it.
     """
+    params = {"coverage": coverage_choice(), **params}
     rows = pd.util.hash_pandas_object(samples["id"].astype(str), index=False).to_numpy().tobytes()
     key = ("compare", bytes_sha256(rows), json.dumps(params, sort_keys=True, default=str))
 
@@ -188,15 +191,15 @@ def dataset_compare(samples: pd.DataFrame, embeddings: np.ndarray, **params: Any
     return table
 
 
-_ENGINES: dict[str, MixtureEngine] = {}  # per server process, the last two datasets' mixture engines
+_ENGINES: dict[tuple[str, str], MixtureEngine] = {}  # per server process, the last two (dataset, coverage)'s
 _ENGINE_LOCK = threading.Lock()
 
 
 @st.cache_data(show_spinner="Naming the regions each set misses…", max_entries=8)
-def _gaps(sha256: str, ids: tuple[str, ...], size: int | None, seed: int, _samples, _embeddings, _xy):
+def _gaps(sha256: str, ids: tuple[str, ...], size: int | None, seed: int, coverage: str, _samples, _embeddings, _xy):
     from analysis.views.review import named_gaps
 
-    return named_gaps(_samples, _embeddings, xy=_xy, size=size, seed=seed)
+    return named_gaps(_samples, _embeddings, xy=_xy, size=size, seed=seed, coverage=coverage)
 
 
 def dataset_gaps(
@@ -211,6 +214,7 @@ def dataset_gaps(
         tuple(chosen["id"].astype(str)),
         size,
         seed,
+        coverage_choice(),
         chosen.reset_index(drop=True),
         embeddings[rows],
         np.asarray(xy)[rows],
@@ -219,8 +223,9 @@ def dataset_gaps(
 
 def mixture_engine(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str) -> MixtureEngine:
     """The mixture engine of the dataset: built once per server process (a progress bar meanwhile), then shared."""
+    key = (sha256, coverage_choice())
     with _ENGINE_LOCK:
-        if sha256 not in _ENGINES:
+        if key not in _ENGINES:
             bar = st.progress(0.0, text=f"Precomputing neighbourhoods of {len(samples):,} samples (once per dataset)…")
             engine = MixtureEngine(
                 samples,
@@ -228,14 +233,15 @@ def mixture_engine(samples: pd.DataFrame, embeddings: np.ndarray, sha256: str) -
                 progress=lambda done, total: bar.progress(
                     done / max(total, 1), text=f"Precomputing neighbourhoods: {done:,} of {total:,}…"
                 ),
+                coverage=key[1],
             )
             bar.empty()
             while len(_ENGINES) >= 2:
                 _ENGINES.pop(next(iter(_ENGINES)))
-            _ENGINES[sha256] = engine
-        return _ENGINES[sha256]
+            _ENGINES[key] = engine
+        return _ENGINES[key]
 
 
 def built_mixture_engine(sha256: str) -> MixtureEngine | None:
     """The dataset's mixture engine if the Mixture designer built it in this server process, else None."""
-    return _ENGINES.get(sha256)
+    return _ENGINES.get((sha256, coverage_choice()))

@@ -28,6 +28,7 @@ from analysis.workspace import (
     valid_session_token,
     validate_workspace_name,
 )
+from analysis.workspace_settings import read_settings
 from pages._shared import plain, user_errors
 
 # --- Which workspace: private to this session, or a named shared one ---------------------------
@@ -111,6 +112,11 @@ def workspace() -> Workspace:
     state = st.session_state[_WORKSPACE]
     store = Workspaces()
     return store.shared(state["shared"]) if state["shared"] else store.session(state["private"])
+
+
+def coverage_choice() -> str:
+    """Coverage's reference for this workspace (the Data page sets it): ``crossfit`` (default) or ``holdout``."""
+    return read_settings(workspace())["coverage"]
 
 
 def workspace_statement() -> str:

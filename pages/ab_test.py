@@ -9,7 +9,7 @@ from analysis.views import charts
 from pages._compute import built_mixture_engine, dataset_embeddings
 from pages._controls import chart_downloads, table_download
 from pages._shared import plain, user_errors
-from pages._workspace import current_dataset, workspace
+from pages._workspace import coverage_choice, current_dataset, workspace
 
 st.title("A/B test")
 st.caption(
@@ -58,6 +58,7 @@ with user_errors("Running the A/B test"):
         seed = more[3].number_input("Seed", 0, 2**31 - 1, 0, key="ab_seed")
         run = st.form_submit_button("Run the test", icon=":material/science:", type="primary")
 
+    coverage = coverage_choice()  # the workspace's coverage reference (Data page)
     settings = (
         manifest["sha256"],
         a,
@@ -68,6 +69,7 @@ with user_errors("Running the A/B test"):
         int(seed),
         len(candidates[a]),
         len(candidates[b]),
+        coverage,
     )
     if run:
         if a == b:
@@ -85,6 +87,7 @@ with user_errors("Running the A/B test"):
             permutations=int(rounds),
             alpha=float(alpha),
             seed=int(seed),
+            coverage=coverage,
             progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Step {done} of {total}…"),
         )
         bar.empty()

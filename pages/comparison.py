@@ -22,7 +22,7 @@ st.caption(
 
 
 @st.cache_data(show_spinner="Searching for the mixture to recommend…", max_entries=4)
-def _recommendation(sha256: str, _samples, _embeddings, _engine) -> tuple[Recommendation | None, str]:
+def _recommendation(sha256: str, coverage: str, _samples, _embeddings, _engine) -> tuple[Recommendation | None, str]:
     return recommend_mixture(_samples, _embeddings, engine=_engine)
 
 
@@ -90,7 +90,7 @@ with user_errors("Comparing the sets"):
     rows = chosen.index.to_numpy()
     gap_report, gap_note = dataset_gaps(samples, embeddings, manifest["sha256"], chosen, size, seed)
     engine = mixture_engine(samples, embeddings, manifest["sha256"])
-    recommendation, note = _recommendation(manifest["sha256"], samples, embeddings, engine)
+    recommendation, note = _recommendation(manifest["sha256"], engine.cover.split, samples, embeddings, engine)
     review = review_summary(
         chosen.reset_index(drop=True),
         embeddings[rows],

@@ -22,10 +22,12 @@ from analysis.corpus import (
 )
 from analysis.corpus.plan import NO_LABEL, PLAN_COLUMNS, check_plan, guess_role, plan_row, planned_files
 from analysis.io import bytes_sha256
+from analysis.judge.reference import COVERAGE_REFERENCES, CROSSFIT
 from analysis.metrics.fidelity import coverage_floor
 from analysis.progress import ProgressMeter
 from analysis.vectors.embed import backend_choice, embed
 from analysis.views import charts
+from analysis.workspace_settings import change_setting, read_settings
 from pages._compute import dataset_cache_counts
 from pages._shared import plain, user_errors
 from pages._workspace import (
@@ -519,21 +521,29 @@ for column, (label, value) in zip(
 ):
     column.metric(label, f"{numbers[value]:,}")
 
-with st.expander("Real holdout: the yardstick of coverage", icon=":material/tune:"):
+with st.expander("Coverage reference: what each set is judged against", icon=":material/tune:"):
+    real_count, settings = int(numbers["real"]), workspace()
     st.caption(
-        "Coverage (Tail coverage, Method comparison, the report) measures each set against real samples held out "
-        f"of generation and training; it is reported only from {coverage_floor(5):,} holdout samples (40 × k, "
-        "k = 5). Named gaps need no holdout: every real sample serves, cross-fitted. The holdout is drawn from "
-        "each text's hash, so a larger share keeps every sample a smaller one held out (as `--holdout` on the "
-        "command line)."
+        "Coverage (Tail coverage, Method comparison, the mixture, the A/B test, the report) asks which real samples "
+        "a set reaches. Cross-fitted, every real sample serves: the real data is dealt into up to 5 folds, each "
+        f"fold's k-NN balls drawn among itself (at least {coverage_floor(5):,} samples, 40 × k) and reached only by "
+        "the set and by real data from the other folds. The holdout judges by real samples held out of generation "
+        "and training alone (drawn from each text's hash: a larger share keeps every sample a smaller one held "
+        "out, as `--holdout` on the command line). Named gaps need neither."
     )
-    real_count = int(numbers["real"])
-    now = numbers["holdout"] / real_count if real_count else 0.1
-    share = st.number_input(
-        "Holdout share of the real samples", 0.05, 0.5, float(min(max(round(now, 2), 0.05), 0.5)), 0.05,
-        key="data_holdout_share", format="%.2f",
+    now = read_settings(settings)["coverage"]
+    if st.session_state.get("data_coverage") != now:  # another session of a shared workspace changed it
+        st.session_state["data_coverage"] = now
+    labels = {CROSSFIT: f"all {real_count:,} real samples, cross-fitted", "holdout": "the real holdout"}
+    st.radio(
+        "Coverage reference", COVERAGE_REFERENCES, key="data_coverage", format_func=labels.__getitem__, horizontal=True,
+        on_change=lambda: change_setting(settings, "coverage", st.session_state["data_coverage"]),
     )  # fmt: skip
-    st.caption(f"About {share * real_count:,.0f} of the {real_count:,} real samples.")
+    share_now = numbers["holdout"] / real_count if real_count else 0.1
+    share = st.number_input(
+        "Holdout share of the real samples", 0.05, 0.5, float(min(max(round(share_now, 2), 0.05), 0.5)), 0.05,
+        key="data_holdout_share", format="%.2f", help=f"About {numbers['holdout']:,} of the {real_count:,} now.",
+    )  # fmt: skip
     seen_now = button_on_version(manifest, "Draw the holdout again", key="data_holdout_apply", disabled=not real_count)
     if seen_now is not None:
         with user_errors("Drawing the holdout again"):
@@ -581,8 +591,7 @@ with user_errors("Embedding"):
     cached, distinct = dataset_cache_counts(samples, manifest["sha256"])  # texts hashed once per process
     st.caption(
         f"{cached:,} of {distinct:,} distinct texts have a cached embedding (all-MiniLM-L6-v2, on disk under "
-        f"data/cache). The map and the metrics embed what is missing; on two quiet cores that is about 80 texts/s. "
-        "Backend: {} ({}).".format(*backend_choice())
+        f"data/cache). The map and the metrics embed what is missing. Backend: {{}} ({{}}).".format(*backend_choice())
     )
     if cached < distinct and st.button("Embed all samples now", key="embed_all"):
         meter = ProgressMeter(len(samples), unit="texts")

@@ -176,6 +176,7 @@ with user_errors("Monitoring"):
                 mixture_manifest=mixture,
                 title=f"Collapse Lab report: {manifest.get('name', 'dataset')}",
                 with_mauve=True,
+                coverage=engine.cover.split,
             )
             status.update(label="The report is ready.", state="complete", expanded=False)
         st.session_state["monitor_report_html"] = (manifest["sha256"], html.encode("utf-8"), mixture is not None)

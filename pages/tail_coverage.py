@@ -16,14 +16,15 @@ from pages import _compute
 from pages._compute import dataset_embeddings, dataset_gaps, dataset_projection
 from pages._controls import chart_downloads, set_controls, table_download
 from pages._shared import plain, user_errors
-from pages._workspace import current_dataset, demo_dataset, workspace
+from pages._workspace import coverage_choice, current_dataset, demo_dataset, workspace
 
 st.title("Tail coverage")
 st.caption(
-    "Real holdout samples (never used to generate) binned from the most common (head) to the rarest (tail) by "
-    "their distance to their 5th nearest holdout neighbour, and the share of each bin that each set reaches; real "
-    "train data of the same size is the ceiling. The same k-NN balls of the holdout give the Embedding map's "
-    "uncovered marks and the comparison's coverage."
+    "Real samples binned from the most common (head) to the rarest (tail) by their distance to their 5th nearest "
+    "real neighbour, and the share of each bin that each set reaches; real data of the same size is the ceiling. "
+    "By default every real sample is judged, cross-fitted: the real data is dealt into folds, each fold's k-NN "
+    "balls drawn among itself and reached only by the set and by real data from the other folds (the Data page "
+    "can switch to a fixed holdout). The same balls give the comparison's coverage and the mixture's."
 )
 
 
@@ -34,10 +35,11 @@ def _report(
     bins: int,
     size: int | None,
     seed: int,
+    coverage: str,
     _samples: pd.DataFrame,
     _embeddings: np.ndarray,
 ) -> TailReport:
-    return tail_report(_samples, _embeddings, bins=bins, size=size, seed=seed)
+    return tail_report(_samples, _embeddings, bins=bins, size=size, seed=seed, coverage=coverage)
 
 
 def _named_gaps(report: GapReport | None, note: str, samples: pd.DataFrame) -> None:
@@ -189,6 +191,7 @@ with user_errors("Measuring tail coverage"):
         int(bins),
         size,
         seed,
+        coverage_choice(),
         chosen.reset_index(drop=True),
         embeddings[rows],
     )

@@ -354,6 +354,13 @@ def test_cli_gaps_names_the_missed_topics_at_1000_real_with_default_settings(fil
     for gap in gaps:
         assert {"name", "real_share", "set_share", "sentence", "example_ids", "synthetic_ids", "labels"} <= set(gap)
         assert gap["set_share"] < gap["real_share"]
+        assert gap["share_covered"] < gap["share_covered_by_real"]  # the coverage column, cross-fitted: no holdout
+    assert not out["coverage_note"]
+    assert (
+        main(["gaps", "--real", real, "--synthetic", f"llm={synthetic}", "--format", "json", "--coverage", "holdout"])
+        == 0
+    )
+    assert "Coverage is not reported" in json.loads(capsys.readouterr().out)["coverage_note"]  # a 10 % holdout: 100
     assert main(["gaps", "--real", real, "--synthetic", f"llm={synthetic}", "--top", "2"]) == 0
     text = capsys.readouterr().out
     assert "llm misses:" in text and "Rule:" in text and " of real, " in text

@@ -513,3 +513,18 @@ def test_change_rewrites_the_dataset_as_one_version_and_refuses_a_stale_one(ws):
     assert ws.undo()["sha256"] == first["sha256"]  # one version: one undo takes it back
     with pytest.raises(WorkspaceError, match="no dataset to change"):
         Workspace(ws.root.parent / "empty").change(lambda t: t, action="changed")
+
+
+def test_settings_default_persist_and_refuse_what_they_do_not_take(ws):
+    from analysis.workspace_settings import SETTINGS, change_setting, read_settings
+
+    assert read_settings(ws) == {"coverage": "crossfit"}
+    assert change_setting(ws, "coverage", "holdout") == {"coverage": "holdout"}
+    assert read_settings(Workspace(ws.root)) == {"coverage": "holdout"}  # on disk: a restart keeps it
+    with pytest.raises(WorkspaceError, match="one of holdout, crossfit"):
+        change_setting(ws, "coverage", "train")
+    with pytest.raises(WorkspaceError, match="No setting called 'colour'"):
+        change_setting(ws, "colour", "red")
+    for damaged in (b"{not json", b"[1, 2]", json.dumps({"coverage": "bogus"}).encode()):
+        (ws.root / SETTINGS).write_bytes(damaged)
+        assert read_settings(ws) == {"coverage": "crossfit"}  # never a reason to fail: the default

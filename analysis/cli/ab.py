@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from analysis.cli.common import HOLDOUT, SEED, SET_SIZE, between, named_file, whole
+from analysis.cli.common import HOLDOUT, SEED, SET_SIZE, add_coverage_option, between, named_file, whole
 
 if TYPE_CHECKING:
     from analysis.ab import ABResult
@@ -64,6 +64,7 @@ def command_ab(args: argparse.Namespace, out: TextIO | None = None) -> int:
             args.a,
             args.b,
             holdout=args.holdout,
+            coverage=args.coverage,
             progress=embedded,
             size=args.size,
             seed=args.seed,
@@ -97,6 +98,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     ab.add_argument("--size", type=int, help="samples per set (default: the smaller set)")
     ab.add_argument("--seed", type=int, default=0)
     ab.add_argument("--holdout", type=float, default=0.1)
+    add_coverage_option(ab)
     ab.add_argument("--rounds", type=int, default=999, help="bootstrap rounds (default 999)")
     ab.add_argument("--permutations", type=int, default=999, help="permutations per test (default 999)")
     ab.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate, Holm-corrected (default 0.05)")

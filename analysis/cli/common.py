@@ -198,6 +198,19 @@ def embedded(samples: pd.DataFrame):
         return embed(samples["text"], progress=lambda done, total: bar.update(done - bar.n))
 
 
+def add_coverage_option(parser: argparse.ArgumentParser) -> None:
+    """``--coverage``: whose k-NN balls coverage is judged by (:data:`analysis.judge.reference.COVERAGE_REFERENCES`)."""
+    from analysis.judge.reference import COVERAGE_REFERENCES, DEFAULT_COVERAGE
+
+    parser.add_argument(
+        "--coverage",
+        choices=COVERAGE_REFERENCES,
+        default=DEFAULT_COVERAGE,
+        help="coverage's reference: every real sample in folds, each judged by the others (crossfit, the default), "
+        "or the real holdout (holdout)",
+    )
+
+
 def add_named_file_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--real", nargs="+", required=True, metavar="FILE", help="real samples (10 %% held out by hash)"
@@ -213,6 +226,7 @@ def add_named_file_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, help="samples per set (default: the smallest set)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--holdout", type=float, default=0.1)
+    add_coverage_option(parser)
     parser.add_argument(
         "--rules", help="a rules TOML file with [[rule]] and [[trend]] tables (default: analysis/judge/risk_rules.toml)"
     )

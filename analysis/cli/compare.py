@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from analysis.cli.common import HOLDOUT, SEED, SET_SIZE, named_file, progress_bar, reading
+from analysis.cli.common import HOLDOUT, SEED, SET_SIZE, add_coverage_option, named_file, progress_bar, reading
 from analysis.cli.data import add_engine_options
 from analysis.corpus import combine_samples, read_samples
 from analysis.export import csv_bytes
@@ -35,7 +35,14 @@ def command_compare(args: argparse.Namespace) -> int:
     with progress_bar(len(samples), "embedding") as bar:
         vectors = embed(samples["text"], progress=lambda done, total: bar.update(done - bar.n))
     with k_nn_engine(args):  # --engine ray: the k-NN work on Ray tasks, the same numbers
-        table = compare(samples, embeddings=vectors, size=args.size, seed=args.seed, with_mauve=not args.no_mauve)
+        table = compare(
+            samples,
+            embeddings=vectors,
+            size=args.size,
+            seed=args.seed,
+            with_mauve=not args.no_mauve,
+            coverage=args.coverage,
+        )
     fired = risks(table, rules)
     if args.format == "json":
         print(
@@ -76,6 +83,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     comparison.add_argument("--size", type=int, help="samples per set (default: the smallest set)")
     comparison.add_argument("--seed", type=int, default=0)
     comparison.add_argument("--holdout", type=float, default=0.1)
+    add_coverage_option(comparison)
     comparison.add_argument("--rules", help="a risk-rules TOML file (default: analysis/judge/risk_rules.toml)")
     comparison.add_argument("--no-mauve", action="store_true", help="skip MAUVE (k-means; a few seconds a set)")
     add_engine_options(comparison)

@@ -41,7 +41,9 @@ def command_gaps(args: argparse.Namespace) -> int:
 
     samples, _ = load_named_files(args)
     by_label = {"auto": None, "labels": True, "clusters": False}[args.regions]
-    report = find_gaps(samples, embedded(samples), seed=args.seed, size=args.size, by_label=by_label)
+    report = find_gaps(
+        samples, embedded(samples), seed=args.seed, size=args.size, by_label=by_label, coverage=args.coverage
+    )
     if args.top:
         report = dataclasses.replace(report, gaps={name: gaps[: args.top] for name, gaps in report.gaps.items()})
     if args.format == "json":

@@ -61,7 +61,14 @@ def command_report(args: argparse.Namespace) -> int:
             raise CorpusError(str(exc)) from None
     samples, inputs = load_named_files(args)
     vectors = embedded(samples)
-    table = compare(samples, embeddings=vectors, size=args.size, seed=args.seed, with_mauve=not args.no_mauve)
+    table = compare(
+        samples,
+        embeddings=vectors,
+        size=args.size,
+        seed=args.seed,
+        with_mauve=not args.no_mauve,
+        coverage=args.coverage,
+    )
     html = build_report(
         samples,
         embeddings=vectors,
@@ -72,7 +79,14 @@ def command_report(args: argparse.Namespace) -> int:
         title=args.title,
         inputs=inputs,
         min_real_share=args.min_real_share,
-        settings={"size": args.size, "seed": args.seed, "holdout": args.holdout, "mauve": not args.no_mauve},
+        settings={
+            "size": args.size,
+            "seed": args.seed,
+            "holdout": args.holdout,
+            "coverage": args.coverage,
+            "mauve": not args.no_mauve,
+        },
+        coverage=args.coverage,
     )
     atomic_write_bytes(Path(args.out), html.encode("utf-8"))
     print(f"report written to {args.out} ({len(html) / 1e6:.1f} MB)")
@@ -90,7 +104,14 @@ def command_check(args: argparse.Namespace) -> int:
 
         samples, _ = load_named_files(args)
         vectors = embedded(samples)
-        table = compare(samples, embeddings=vectors, size=args.size, seed=args.seed, with_mauve=not args.no_mauve)
+        table = compare(
+            samples,
+            embeddings=vectors,
+            size=args.size,
+            seed=args.seed,
+            with_mauve=not args.no_mauve,
+            coverage=args.coverage,
+        )
         result = gate(table, args.rules)
     except Exception as exc:  # the gate never crashes into exit 1 ("warning"): anything unchecked is exit 3
         print(f"error: {exc}", file=sys.stderr)

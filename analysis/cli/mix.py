@@ -11,6 +11,7 @@ from typing import Any
 from analysis.cli.common import (
     HOLDOUT,
     SEED,
+    add_coverage_option,
     between,
     embedded,
     load_named_files,
@@ -45,7 +46,7 @@ def command_mix(args: argparse.Namespace) -> int:
             bar.total = total
             bar.update(done - bar.n)
 
-        preview = MixtureEngine(samples, vectors, progress=precomputed)
+        preview = MixtureEngine(samples, vectors, progress=precomputed, coverage=args.coverage)
     rows = preview.rows(spec)
     metrics = preview.metrics(spec)
     level, reason = guardrail(spec.real_share)
@@ -59,7 +60,12 @@ def command_mix(args: argparse.Namespace) -> int:
     }
     if args.out:
         manifest = export_mixture(
-            samples, rows, spec, args.out, metrics=metrics, inputs={"files": inputs, "holdout": args.holdout}
+            samples,
+            rows,
+            spec,
+            args.out,
+            metrics=metrics,
+            inputs={"files": inputs, "holdout": args.holdout, "coverage": args.coverage},
         )
         result["out"] = {
             "rows": str(Path(args.out).with_name(manifest["file"])),
@@ -89,5 +95,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     mix.add_argument("--strategy", choices=["uniform", "dedup", "tail-aware"], default="uniform")
     mix.add_argument("--seed", type=int, default=0)
     mix.add_argument("--holdout", type=float, default=0.1)
+    add_coverage_option(mix)
     mix.add_argument("--out", help="write the rows here (.csv, .jsonl or .parquet) and OUT.manifest.json beside them")
     mix.set_defaults(run=command_mix)

@@ -36,7 +36,7 @@ import pandas as pd
 from analysis import summary
 from analysis.display import format_value
 from analysis.io import bytes_sha256, file_sha256
-from analysis.judge.compare import BASELINE
+from analysis.judge.compare import BASELINE, DEFAULT_COVERAGE
 from analysis.metrics import catalog
 from analysis.views import charts
 
@@ -336,6 +336,7 @@ def build_report(
     size: int | None = None,
     seed: int = 0,
     with_mauve: bool = False,
+    coverage: str = DEFAULT_COVERAGE,
 ) -> str:
     """One self-contained HTML document of a dataset's collapse-risk findings.
 
@@ -373,8 +374,9 @@ def build_report(
         as ``python -m analysis report`` passes them.
     settings
         Extra settings to list in the manifest.
-    size, seed, with_mauve
-        Passed to :func:`analysis.judge.compare.compare` and :func:`analysis.judge.coverage.tail_report`.
+    size, seed, with_mauve, coverage
+        Passed to :func:`analysis.judge.compare.compare` and :func:`analysis.judge.coverage.tail_report`
+        (``coverage`` also to the named gaps and the recommended mixture).
 
     Returns
     -------
@@ -395,7 +397,9 @@ def build_report(
     if compare_table is None:
         from analysis.judge.compare import compare
 
-        compare_table = compare(samples, embeddings=embeddings, size=size, seed=seed, with_mauve=with_mauve)
+        compare_table = compare(
+            samples, embeddings=embeddings, size=size, seed=seed, with_mauve=with_mauve, coverage=coverage
+        )
     if isinstance(mixture_manifest, (str, Path)):
         manifest: dict[str, Any] | None = json.loads(Path(mixture_manifest).read_text(encoding="utf-8"))
     else:
@@ -425,6 +429,7 @@ def build_report(
         engine=mixture_engine,
         min_real_share=min_real_share,
         seed=seed,
+        coverage=coverage,
     )
     summary_html = _summary_section(review, samples, xy, map_note)
 
@@ -468,7 +473,7 @@ def build_report(
 
     # Tail coverage
     try:
-        tails = tail_report(samples, embeddings, size=size, seed=seed)
+        tails = tail_report(samples, embeddings, size=size, seed=seed, coverage=coverage)
         labels = tails.labels[tails.labels["supported"].astype(bool)]  # a share below the coverage floor is not drawn
         body = [
             f'<p class="muted">{_e(tails.unsupported)}</p>'

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.colors import set_colors
-from analysis.judge.compare import BASELINE, COVERAGE_METRICS
+from analysis.judge.compare import BASELINE, COVERAGE_METRICS, DEFAULT_COVERAGE
 from analysis.maps.explore import set_names
 
 __all__ = [
@@ -175,6 +175,7 @@ def named_gaps(
     xy: np.ndarray | None = None,
     seed: int = 0,
     size: int | None = None,
+    coverage: str = DEFAULT_COVERAGE,
 ) -> tuple[Any, str]:
     """The dataset's :class:`analysis.maps.gaps.GapReport` and an empty note, or ``(None, why not)``.
 
@@ -189,7 +190,7 @@ def named_gaps(
     from analysis.errors import CollapseLabError
 
     try:
-        return find_gaps(samples, embeddings, xy=xy, seed=seed, size=size), ""
+        return find_gaps(samples, embeddings, xy=xy, seed=seed, size=size, coverage=coverage), ""
     except (CollapseLabError, ValueError) as exc:
         return None, f"No named gaps: {exc}"
 
@@ -202,6 +203,7 @@ def recommend_mixture(
     min_real_share: float | None = None,
     size: int | None = None,
     seed: int = 0,
+    coverage: str = DEFAULT_COVERAGE,
 ) -> tuple[Recommendation | None, str]:
     """The mixture designer's suggestion for this dataset, with the metrics it reaches.
 
@@ -214,8 +216,10 @@ def recommend_mixture(
         The real share to search at; default the guardrail's warning share (30 %): the most
         synthetic data a review should accept without a warning.
     size
-        Mixture size; default the Mixture designer's: the real holdout's size, or the real train
-        split's when it is smaller (coverage compares best at the reference's size).
+        Mixture size; default the Mixture designer's: as many as coverage's balls are drawn among (the
+        holdout, or a fold), or the real train split's when it is smaller (coverage compares best there).
+    coverage
+        Coverage's reference when the engine is built here (:func:`analysis.judge.compare.compare`).
 
     Returns
     -------
@@ -227,7 +231,7 @@ def recommend_mixture(
 
     share = WARNING_SHARE if min_real_share is None else float(min_real_share)
     try:
-        engine = engine if engine is not None else MixtureEngine(samples, embeddings)
+        engine = engine if engine is not None else MixtureEngine(samples, embeddings, coverage=coverage)
         available = engine.available()
         size = int(size or min(engine.cover.ball_size, available[BASELINE]))
         best, text = suggest(engine, size, share, seed=seed)
@@ -272,6 +276,7 @@ def review_summary(
     gap_size: int | None = None,
     seed: int = 0,
     top: int = 3,
+    coverage: str = DEFAULT_COVERAGE,
 ) -> ReviewSummary:
     """The one-screen summary of a dataset for a design review (see the module docstring).
 
@@ -294,11 +299,13 @@ def review_summary(
         none) given skips the search (the app caches it).
     top
         Gaps listed per set.
+    coverage
+        Coverage's reference of the gaps' coverage column and the recommended mixture, as ``compare_table``'s.
     """
     samples = samples.reset_index(drop=True)
     overall, verdicts = verdict_sentences(compare_table, rules)
     if gap_report is None and gap_note is None:
-        gap_report, gap_note = named_gaps(samples, embeddings, xy=xy, seed=seed, size=gap_size)
+        gap_report, gap_note = named_gaps(samples, embeddings, xy=xy, seed=seed, size=gap_size, coverage=coverage)
     gap_note = gap_note or ""
     gaps: dict[str, list[Any]] = {}
     if gap_report is not None:
@@ -311,7 +318,13 @@ def review_summary(
     note = recommendation_note or ""
     if recommendation is None and recommendation_note is None:
         recommendation, note = recommend_mixture(
-            samples, embeddings, engine=engine, min_real_share=min_real_share, size=mixture_size, seed=seed
+            samples,
+            embeddings,
+            engine=engine,
+            min_real_share=min_real_share,
+            size=mixture_size,
+            seed=seed,
+            coverage=coverage,
         )
     return ReviewSummary(
         overall=overall,

@@ -97,12 +97,21 @@ def said_on(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_a_larger_holdout_share_from_the_data_page_lets_coverage_be_reported(small_workspace) -> None:
-    """Issue 30: with 1,000 real samples the 10 % holdout (100) is below coverage's floor (200); the Data page's
-    holdout share draws it again at 30 % (as --holdout 0.3), and Tail coverage then reports coverage."""
+def test_coverage_is_reported_at_1000_real_and_the_data_page_chooses_its_reference(small_workspace) -> None:
+    """Issue 30: with 1,000 real samples the 10 % holdout (100) is below coverage's floor (200). Cross-fitted (the
+    default) every real sample serves, so Tail coverage reports coverage with no step; the Data page can choose the
+    holdout instead (then nothing is reported) and draw it again at 30 % (as --holdout 0.3), and it is reported."""
     at = opened("pages/tail_coverage.py")
+    assert "Coverage is not reported" not in said_on(at)
+    assert any("cross-fitted" in c.value and "5 folds of 200" in c.value for c in at.caption)
+    at.switch_page("pages/data.py").run()
+    assert at.radio(key="data_coverage").value == "crossfit"
+    at.radio(key="data_coverage").set_value("holdout").run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    at.switch_page("pages/tail_coverage.py").run()
     assert "Coverage is not reported" in said_on(at)
     at.switch_page("pages/data.py").run()
+    assert at.radio(key="data_coverage").value == "holdout"  # kept in the workspace
     at.number_input(key="data_holdout_share").set_value(0.3).run()
     at.button(key="data_holdout_apply").click().run()
     assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
@@ -111,4 +120,5 @@ def test_a_larger_holdout_share_from_the_data_page_lets_coverage_be_reported(sma
     at.switch_page("pages/tail_coverage.py").run()
     assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
     assert "Coverage is not reported" not in said_on(at)
+    assert any("real holdout" in c.value for c in at.caption)
     assert any(m.value.startswith("**llm misses: ") and MISSING in m.value for m in at.markdown)
