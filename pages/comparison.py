@@ -17,7 +17,8 @@ METRICS = {metric.name: metric for metric in compare_metrics()}  # compare's met
 st.title("Method comparison")
 st.caption(
     "Diversity, fidelity, coverage, tails, novelty, drift and model health of each set, measured against the real "
-    "holdout at equal size, with real train data as the baseline; the collapse risks are rules on these numbers."
+    "holdout at equal size, with real train data as the baseline (coverage and tails by every real sample, "
+    "cross-fitted, unless the Data page chose the holdout); the collapse risks are rules on these numbers."
 )
 
 
