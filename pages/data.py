@@ -525,9 +525,9 @@ with st.expander("Coverage reference: what each set is judged against", icon=":m
     real_count, settings = int(numbers["real"]), workspace()
     st.caption(
         "Coverage (Tail coverage, Method comparison, the mixture, the A/B test, the report) asks which real samples "
-        "a set reaches. Cross-fitted, every real sample serves: the real data is dealt into up to 5 folds, each "
-        f"fold's k-NN balls drawn among itself (at least {coverage_floor(5):,} samples, 40 × k) and reached only by "
-        "the set and by real data from the other folds. The holdout judges by real samples held out of generation "
+        "a set reaches. Cross-fitted, every real sample serves: the real data is dealt into two halves, each "
+        f"half's k-NN balls drawn among itself (at least {coverage_floor(5):,} samples, 40 × k) and reached only by "
+        "the set and by real data from the other half. The holdout judges by real samples held out of generation "
         "and training alone (drawn from each text's hash: a larger share keeps every sample a smaller one held "
         "out, as `--holdout` on the command line). Named gaps need neither."
     )

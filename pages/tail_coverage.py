@@ -22,9 +22,9 @@ st.title("Tail coverage")
 st.caption(
     "Real samples binned from the most common (head) to the rarest (tail) by their distance to their 5th nearest "
     "real neighbour, and the share of each bin that each set reaches; real data of the same size is the ceiling. "
-    "By default every real sample is judged, cross-fitted: the real data is dealt into folds, each fold's k-NN "
-    "balls drawn among itself and reached only by the set and by real data from the other folds (the Data page "
-    "can switch to a fixed holdout). The same balls give the comparison's coverage and the mixture's."
+    "By default every real sample is judged, cross-fitted: the real data is dealt into two halves, each half's "
+    "k-NN balls drawn among itself and reached only by the set and by real data from the other half (the Data "
+    "page can switch to a fixed holdout). The same balls give the comparison's coverage and the mixture's."
 )
 
 

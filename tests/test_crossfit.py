@@ -11,7 +11,7 @@ import pytest
 from analysis.ab import ab_test
 from analysis.judge.compare import compare
 from analysis.judge.coverage import tail_report
-from analysis.judge.reference import CROSSFIT, coverage_reference, crossfit_folds
+from analysis.judge.reference import CROSSFIT, coverage_reference
 from analysis.maps.gaps import find_gaps
 from analysis.metrics import fidelity
 from tests.test_coverage import COVERED, six_topics, synthetic_rows
@@ -27,18 +27,18 @@ def gaussian_table(seed: int, real: int = 1000, fresh: int = 100) -> tuple[pd.Da
     return samples, x
 
 
-def test_folds_hold_the_coverage_floor_when_they_can():
-    assert [crossfit_folds(n) for n in (100, 399, 400, 600, 999, 1000, 50_000)] == [2, 2, 2, 3, 4, 5, 5]
+def test_two_folds_each_holding_the_floor_from_400_real_samples():
     samples, x = six_topics(10)
     cover = coverage_reference(samples, x, CROSSFIT)
-    assert (cover.size, cover.folds, cover.ball_size, cover.unsupported) == (600, 3, 200, "")
-    assert np.bincount(cover.fold).tolist() == [200, 200, 200]
+    assert (cover.size, cover.folds, cover.ball_size, cover.unsupported) == (600, 2, 300, "")
+    assert np.bincount(cover.fold).tolist() == [300, 300]
     assert cover.describe() == (
-        "5-NN balls of all 600 real samples in 3 folds of 200, each judged by the other folds (cross-fitted)"
+        "5-NN balls of all 600 real samples in 2 folds of 300, each judged by the other folds (cross-fitted)"
     )
-    small = coverage_reference(samples.iloc[:300], x[:300], CROSSFIT)  # 2 folds of 150: below the floor
-    assert "smallest of 2 folds of the real data has 150 samples" in small.unsupported
+    small = coverage_reference(samples.iloc[:398], x[:398], CROSSFIT)  # 2 folds of 199: below the floor
+    assert "smallest of 2 folds of the real data has 199 samples" in small.unsupported
     assert small.unsupported.endswith("Load more real data.")
+    assert not coverage_reference(samples.iloc[:400], x[:400], CROSSFIT).unsupported
 
 
 def test_a_fold_is_judged_only_by_candidates_from_outside_it():
@@ -65,9 +65,9 @@ def test_a_synthetic_set_is_judged_by_each_folds_balls_as_prdc_judges_it():
 
 
 def test_the_real_baseline_scores_as_unseen_real_data():
-    """Real data of the same size from the other folds covers as much as fresh draws of the distribution:
-    over 60 seeds the mean difference is 0.002 (standard error 0.003). Real rows judged by balls their own
-    fold drew (no fold rule) score 0.024 higher, so the test can tell the two apart."""
+    """Real data of the same size from the other fold covers as much as fresh draws of the distribution:
+    over 60 seeds the mean difference is 0.004 (standard error 0.004). Real rows judged by balls their own
+    fold drew (no fold rule) score 0.047 higher, so the test can tell the two apart."""
     fair, unfair = [], []
     for seed in range(60):
         samples, x = gaussian_table(seed)
@@ -77,8 +77,8 @@ def test_the_real_baseline_scores_as_unseen_real_data():
         fair.append(cover.real_covered(x, np.arange(len(fresh)), seed).mean() - fresh_covered)
         drawn = np.random.default_rng(seed).choice(cover.rows, len(fresh), replace=False)
         unfair.append(cover.covered(x[drawn]).mean() - fresh_covered)  # rows=None: the fold rule does not apply
-    assert abs(np.mean(fair)) < 0.01
-    assert np.mean(unfair) > 0.015
+    assert abs(np.mean(fair)) < 0.015
+    assert np.mean(unfair) > 0.03
 
 
 def test_a_mixture_is_judged_per_fold_by_the_same_recipe_from_outside_it():

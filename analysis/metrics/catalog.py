@@ -273,8 +273,8 @@ def _records() -> list[Metric]:
             "higher",
             naeem,
             "Share of real samples whose k-NN ball (k = 5) holds at least one synthetic sample: every real sample, "
-            "its ball drawn among its fold and judged by the set and by real data from the other folds "
-            "(cross-fitted), or the real holdout's; not reported for balls drawn among under 200 samples (40 k).",
+            "its ball drawn among its half of the real data and judged by the set and by real data from the other "
+            "half (cross-fitted), or the real holdout's; not reported for balls drawn among under 200 samples (40 k).",
             "[0, 1]",
             _EMB_REF,
             "set",

@@ -103,7 +103,7 @@ def test_coverage_is_reported_at_1000_real_and_the_data_page_chooses_its_referen
     holdout instead (then nothing is reported) and draw it again at 30 % (as --holdout 0.3), and it is reported."""
     at = opened("pages/tail_coverage.py")
     assert "Coverage is not reported" not in said_on(at)
-    assert any("cross-fitted" in c.value and "5 folds of 200" in c.value for c in at.caption)
+    assert any("cross-fitted" in c.value and "2 folds of 500" in c.value for c in at.caption)
     at.switch_page("pages/data.py").run()
     assert at.radio(key="data_coverage").value == "crossfit"
     at.radio(key="data_coverage").set_value("holdout").run()
