@@ -39,7 +39,7 @@ with user_errors("Designing the mixture"):
     synthetic = preview.set_names[1:]
     available = preview.available()
     holdout = len(preview.holdout_rows)
-    default_size = min(preview.cover.ball_size, available["real train"])  # coverage compares best at its balls' size
+    default_size = min(holdout, available["real train"])  # mid-range coverage: a size near the holdout's
 
     # the state lives in the URL: a link opens the same mixture
     state = url_state(

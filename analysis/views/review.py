@@ -216,8 +216,8 @@ def recommend_mixture(
         The real share to search at; default the guardrail's warning share (30 %): the most
         synthetic data a review should accept without a warning.
     size
-        Mixture size; default the Mixture designer's: as many as coverage's balls are drawn among (the
-        holdout, or a fold), or the real train split's when it is smaller (coverage compares best there).
+        Mixture size; default the Mixture designer's: the real holdout's size, or the real train
+        split's when it is smaller (coverage is then mid-range, where sets differ most).
     coverage
         Coverage's reference when the engine is built here (:func:`analysis.judge.compare.compare`).
 
@@ -233,7 +233,7 @@ def recommend_mixture(
     try:
         engine = engine if engine is not None else MixtureEngine(samples, embeddings, coverage=coverage)
         available = engine.available()
-        size = int(size or min(engine.cover.ball_size, available[BASELINE]))
+        size = int(size or min(len(engine.holdout_rows), available[BASELINE]))
         best, text = suggest(engine, size, share, seed=seed)
         metrics = engine.metrics(best)
         baseline = engine.metrics(baseline_spec(engine, best))
