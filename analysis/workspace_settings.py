@@ -35,8 +35,8 @@ def read_settings(ws: Workspace) -> dict[str, str]:
     return {name: chosen[name] if chosen.get(name) in CHOICES[name] else value for name, value in DEFAULTS.items()}
 
 
-def change_setting(ws: Workspace, name: str, value: str) -> dict[str, str]:
-    """Keep ``name = value`` (under the workspace's lock, written atomically); returns the settings now."""
+def change_setting(ws: Workspace, name: str, value: str) -> None:
+    """Keep ``name = value`` (under the workspace's lock, written atomically)."""
     if name not in CHOICES:
         raise WorkspaceError(f"No setting called {name!r}; the settings are {', '.join(CHOICES)}.")
     if value not in CHOICES[name]:
@@ -46,4 +46,3 @@ def change_setting(ws: Workspace, name: str, value: str) -> dict[str, str]:
         settings[name] = value
         ws.root.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(ws.root / SETTINGS, json.dumps(settings).encode("utf-8"))
-    return settings

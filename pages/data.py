@@ -528,15 +528,15 @@ with st.expander("Coverage reference: what each set is judged against", icon=":m
         "a set reaches. Cross-fitted, every real sample serves: the real data is dealt into two halves, each "
         f"half's k-NN balls drawn among itself (at least {coverage_floor(5):,} samples, 40 × k) and reached only by "
         "the set and by real data from the other half. The holdout judges by real samples held out of generation "
-        "and training alone (drawn from each text's hash: a larger share keeps every sample a smaller one held "
-        "out, as `--holdout` on the command line). Named gaps need neither."
+        "and training (by each text's hash, as `--holdout` on the command line). Named gaps need neither."
     )
     now = read_settings(settings)["coverage"]
     if st.session_state.get("data_coverage") != now:  # another session of a shared workspace changed it
         st.session_state["data_coverage"] = now
     labels = {CROSSFIT: f"all {real_count:,} real samples, cross-fitted", "holdout": "the real holdout"}
     st.radio(
-        "Coverage reference", COVERAGE_REFERENCES, key="data_coverage", format_func=labels.__getitem__, horizontal=True,
+        "Coverage reference", list(COVERAGE_REFERENCES), key="data_coverage", format_func=lambda v: labels[v],
+        horizontal=True,
         on_change=lambda: change_setting(settings, "coverage", st.session_state["data_coverage"]),
     )  # fmt: skip
     share_now = numbers["holdout"] / real_count if real_count else 0.1

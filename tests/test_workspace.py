@@ -519,7 +519,7 @@ def test_settings_default_persist_and_refuse_what_they_do_not_take(ws):
     from analysis.workspace_settings import SETTINGS, change_setting, read_settings
 
     assert read_settings(ws) == {"coverage": "crossfit"}
-    assert change_setting(ws, "coverage", "holdout") == {"coverage": "holdout"}
+    change_setting(ws, "coverage", "holdout")
     assert read_settings(Workspace(ws.root)) == {"coverage": "holdout"}  # on disk: a restart keeps it
     with pytest.raises(WorkspaceError, match="one of holdout, crossfit"):
         change_setting(ws, "coverage", "train")

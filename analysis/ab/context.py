@@ -145,7 +145,7 @@ class ABContext:
 
     @cached_property
     def cover_holding(self) -> tuple[np.ndarray, np.ndarray]:
-        assert self.cover is not None
+        assert self.cover is not None and self.cover.fold is not None
         norms = np.einsum("ij,ij->i", self.x, self.x)
         fold = self.cover.fold_of(self.rows)
         return fold_holding(self.cover.x, self.cover.radii, self.cover.fold, self.x, norms, fold)

@@ -105,9 +105,8 @@ class MixtureEngine:
     holdout_rows, holdout_radii, holdout_bins
         The reference of precision, recall and density: its positions in ``samples``, k-NN radii and rarity bins.
     cover
-        Coverage's balls (:func:`analysis.judge.reference.coverage_reference` of ``coverage``): the holdout's,
-        or cross-fitted, where each fold's balls count a mixture's synthetic rows and its real recipe drawn
-        from outside the fold (:meth:`~analysis.judge.reference.CoverageReference.covered_with_real`).
+        Coverage's balls (:func:`analysis.judge.reference.coverage_reference`): the holdout's, or cross-fitted
+        (a fold counts the synthetic rows and the real recipe drawn outside it: ``covered_with_real``).
     holdout_total
         The real holdout's size (more than ``len(holdout_rows)`` when it is capped).
     last_direct_rows
@@ -130,7 +129,7 @@ class MixtureEngine:
     progress
         ``progress(done, total)`` during the precomputation.
     coverage
-        ``holdout`` (default) or ``crossfit``, as :func:`analysis.judge.compare.compare` takes it.
+        ``crossfit`` (default) or ``holdout``, as :func:`analysis.judge.compare.compare` takes it.
 
     Raises
     ------
@@ -543,8 +542,7 @@ class MixtureEngine:
         return chosen, counts, state
 
     def recipe(self, spec: MixtureSpec) -> tuple[np.ndarray, int, np.ndarray]:
-        """The mixture as coverage reads it: the real train order (positions in ``samples``), how many real rows
-        it takes, and its synthetic rows (cross-fitted coverage takes the real rows per fold from outside it)."""
+        """The mixture as cross-fitted coverage reads it: real train order (positions), real count, synthetic rows."""
         chosen, counts, state = self._chosen(spec)
         return self.pool_rows[state.orders[0]], int(counts[0]), np.sort(self.pool_rows[chosen[counts[0] :]])
 
@@ -596,11 +594,7 @@ def sample_mixture(engine: MixtureEngine, spec: MixtureSpec) -> np.ndarray:
     method), capped at what each set holds after the strategy's filtering; what a capped set cannot
     take goes to the others by weight. Each set contributes the first rows of its draw order for
     (strategy, seed), so the result is deterministic (see :mod:`analysis.mixture` for the strategies).
-
-    Raises
-    ------
-    MixtureError
-        When the sets cannot supply the rows (too few real or synthetic samples, all weights 0, an
-        unknown set name), with what to change.
+    Raises :class:`MixtureError`, saying what to change, when the sets cannot supply the rows (too few
+    real or synthetic samples, all weights 0, an unknown set name).
     """
     return engine.rows(spec)
