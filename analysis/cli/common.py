@@ -211,6 +211,20 @@ def add_coverage_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def compared(samples: pd.DataFrame, vectors, args: argparse.Namespace) -> pd.DataFrame:
+    """:func:`analysis.judge.compare.compare` with the command's --size, --seed, --no-mauve and --coverage."""
+    from analysis.judge.compare import compare
+
+    return compare(
+        samples,
+        embeddings=vectors,
+        size=args.size,
+        seed=args.seed,
+        with_mauve=not args.no_mauve,
+        coverage=args.coverage,
+    )
+
+
 def add_named_file_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--real", nargs="+", required=True, metavar="FILE", help="real samples (10 %% held out by hash)"

@@ -7,7 +7,16 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from analysis.cli.common import HOLDOUT, SEED, SET_SIZE, add_coverage_option, named_file, progress_bar, reading
+from analysis.cli.common import (
+    HOLDOUT,
+    SEED,
+    SET_SIZE,
+    add_coverage_option,
+    compared,
+    named_file,
+    progress_bar,
+    reading,
+)
 from analysis.cli.data import add_engine_options
 from analysis.corpus import combine_samples, read_samples
 from analysis.export import csv_bytes
@@ -19,7 +28,6 @@ NUMBERS: dict[str, dict[str, tuple]] = {
 
 
 def command_compare(args: argparse.Namespace) -> int:
-    from analysis.judge.compare import compare
     from analysis.judge.risks import load_rules, risks
     from analysis.vectors.embed import embed
 
@@ -35,14 +43,7 @@ def command_compare(args: argparse.Namespace) -> int:
     with progress_bar(len(samples), "embedding") as bar:
         vectors = embed(samples["text"], progress=lambda done, total: bar.update(done - bar.n))
     with k_nn_engine(args):  # --engine ray: the k-NN work on Ray tasks, the same numbers
-        table = compare(
-            samples,
-            embeddings=vectors,
-            size=args.size,
-            seed=args.seed,
-            with_mauve=not args.no_mauve,
-            coverage=args.coverage,
-        )
+        table = compared(samples, vectors, args)
     fired = risks(table, rules)
     if args.format == "json":
         print(

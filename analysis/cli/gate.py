@@ -14,6 +14,7 @@ from analysis.cli.common import (
     SET_SIZE,
     add_named_file_options,
     between,
+    compared,
     embedded,
     load_named_files,
 )
@@ -34,7 +35,6 @@ NUMBERS: dict[str, dict[str, tuple]] = {
 
 def command_report(args: argparse.Namespace) -> int:
     from analysis.io import atomic_write_bytes
-    from analysis.judge.compare import compare
     from analysis.judge.risks import load_rules, load_trend_rules
     from analysis.monitor import Monitor, MonitorError
     from analysis.views.report import build_report
@@ -61,14 +61,7 @@ def command_report(args: argparse.Namespace) -> int:
             raise CorpusError(str(exc)) from None
     samples, inputs = load_named_files(args)
     vectors = embedded(samples)
-    table = compare(
-        samples,
-        embeddings=vectors,
-        size=args.size,
-        seed=args.seed,
-        with_mauve=not args.no_mauve,
-        coverage=args.coverage,
-    )
+    table = compared(samples, vectors, args)
     html = build_report(
         samples,
         embeddings=vectors,
@@ -99,19 +92,11 @@ def command_check(args: argparse.Namespace) -> int:
 
         # a bad rules file (a pipe, /dev/zero, a typo) fails before any work, even before the metrics' imports
         load_rules(args.rules), load_trend_rules(args.rules)
-        from analysis.judge.compare import compare
         from analysis.monitor import gate
 
         samples, _ = load_named_files(args)
         vectors = embedded(samples)
-        table = compare(
-            samples,
-            embeddings=vectors,
-            size=args.size,
-            seed=args.seed,
-            with_mauve=not args.no_mauve,
-            coverage=args.coverage,
-        )
+        table = compared(samples, vectors, args)
         result = gate(table, args.rules)
     except Exception as exc:  # the gate never crashes into exit 1 ("warning"): anything unchecked is exit 3
         print(f"error: {exc}", file=sys.stderr)
