@@ -5,10 +5,12 @@ direction, reference, n``. Real train data is the baseline row ("real train"): w
 samples of the same size scores. All sets are subsampled (seeded) to the same size, because
 distinct-n, compression, coverage, Fréchet distance and friends change with sample size.
 
-Coverage (``coverage`` and the ``tail coverage`` rows) is judged against one reference,
-:func:`coverage_reference`: the real holdout's k-NN balls, the same balls the Embedding map and
-the Tail coverage page use. Below the floor of :func:`analysis.metrics.fidelity.coverage_unsupported`
-(40 k holdout samples, 200 at k = 5) those rows are NaN and their ``reference`` says why.
+Coverage (``coverage`` and the ``tail coverage`` rows) is judged by one set of k-NN balls,
+:func:`coverage_reference`, the same the Tail coverage page, the gaps, the mixture engine and the A/B
+test use: by default every real sample's, cross-fitted in two halves (``coverage="crossfit"``; the
+real train row is then real data drawn from the other half), or the real holdout's
+(``coverage="holdout"``). Balls drawn among fewer than 40 k samples (200 at k = 5,
+:func:`analysis.metrics.fidelity.coverage_unsupported`) give NaN rows whose ``reference`` says why.
 
 Bounded at scale (a million samples and more): three seeded caps keep every metric's work and
 memory bounded whatever the dataset's size; none bites on the demo (976 holdout samples, sets of

@@ -96,9 +96,9 @@ def subsample_note(used: int, total: int, what: str) -> str:
 
 @dataclass(frozen=True)
 class CoverageReference:
-    """The real samples coverage is judged against: one for the Embedding map, Tail coverage and ``compare``.
+    """The real samples coverage is judged against: one for Tail coverage, ``compare``, the gaps, mixtures and A/B.
 
-    ``split`` is ``"holdout"`` (the fixed holdout, the default) or :data:`CROSSFIT`: every real sample,
+    ``split`` is a real split (``"holdout"``) or :data:`CROSSFIT` (:data:`DEFAULT_COVERAGE`): every real sample,
     dealt into ``folds`` folds (:data:`COVERAGE_FOLDS`), each fold's balls drawn among that fold alone
     and judged only by candidates from outside it. Every real sample is then held out once, and real
     data of the same size from the other folds is a fair baseline (:meth:`real_covered`); a synthetic
