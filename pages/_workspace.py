@@ -28,7 +28,7 @@ from analysis.workspace import (
     valid_session_token,
     validate_workspace_name,
 )
-from analysis.workspace_settings import read_settings
+from analysis.workspace_settings import change_setting, read_settings
 from pages._shared import plain, user_errors
 
 # --- Which workspace: private to this session, or a named shared one ---------------------------
@@ -117,6 +117,29 @@ def workspace() -> Workspace:
 def coverage_choice() -> str:
     """Coverage's reference for this workspace (the Data page sets it): ``crossfit`` (default) or ``holdout``."""
     return read_settings(workspace())["coverage"]
+
+
+#: How the Data page names each coverage reference (fixed words: a label that changed with the data would make
+#: Streamlit hand the label, not the value, to the next run).
+COVERAGE_LABELS = {"crossfit": "every real sample, cross-fitted", "holdout": "the real holdout"}
+
+
+def coverage_picker(*, key: str) -> None:
+    """The workspace's coverage reference as a radio: it shows the stored choice (another session of a shared
+    workspace may have changed it) and stores a new one."""
+    now = coverage_choice()
+    if st.session_state.get(key) != now:
+        st.session_state[key] = now
+
+    def store() -> None:
+        chosen = st.session_state.get(key)
+        if chosen in COVERAGE_LABELS:
+            change_setting(workspace(), "coverage", chosen)
+
+    st.radio(
+        "Coverage reference", list(COVERAGE_LABELS), key=key, format_func=COVERAGE_LABELS.__getitem__,
+        horizontal=True, on_change=store,
+    )  # fmt: skip
 
 
 def workspace_statement() -> str:

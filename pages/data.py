@@ -22,16 +22,15 @@ from analysis.corpus import (
 )
 from analysis.corpus.plan import NO_LABEL, PLAN_COLUMNS, check_plan, guess_role, plan_row, planned_files
 from analysis.io import bytes_sha256
-from analysis.judge.reference import COVERAGE_REFERENCES, CROSSFIT
 from analysis.metrics.fidelity import coverage_floor
 from analysis.progress import ProgressMeter
 from analysis.vectors.embed import backend_choice, embed
 from analysis.views import charts
-from analysis.workspace_settings import change_setting, read_settings
 from pages._compute import dataset_cache_counts
 from pages._shared import plain, user_errors
 from pages._workspace import (
     button_on_version,
+    coverage_picker,
     current_dataset,
     demo_dataset,
     no_real_message,
@@ -522,7 +521,7 @@ for column, (label, value) in zip(
     column.metric(label, f"{numbers[value]:,}")
 
 with st.expander("Coverage reference: what each set is judged against", icon=":material/tune:"):
-    real_count, settings = int(numbers["real"]), workspace()
+    real_count = int(numbers["real"])
     st.caption(
         "Coverage (Tail coverage, Method comparison, the mixture, the A/B test, the report) asks which real samples "
         "a set reaches. Cross-fitted, every real sample serves: the real data is dealt into two halves, each "
@@ -530,15 +529,7 @@ with st.expander("Coverage reference: what each set is judged against", icon=":m
         "the set and by real data from the other half. The holdout judges by real samples held out of generation "
         "and training (by each text's hash, as `--holdout` on the command line). Named gaps need neither."
     )
-    now = read_settings(settings)["coverage"]
-    if st.session_state.get("data_coverage") != now:  # another session of a shared workspace changed it
-        st.session_state["data_coverage"] = now
-    labels = {CROSSFIT: f"all {real_count:,} real samples, cross-fitted", "holdout": "the real holdout"}
-    st.radio(
-        "Coverage reference", list(COVERAGE_REFERENCES), key="data_coverage", format_func=lambda v: labels[v],
-        horizontal=True,
-        on_change=lambda: change_setting(settings, "coverage", st.session_state["data_coverage"]),
-    )  # fmt: skip
+    coverage_picker(key="data_coverage")
     share_now = numbers["holdout"] / real_count if real_count else 0.1
     share = st.number_input(
         "Holdout share of the real samples", 0.05, 0.5, float(min(max(round(share_now, 2), 0.05), 0.5)), 0.05,
