@@ -171,6 +171,7 @@ def test_the_command_line_prints_json(small, tmp_path, capsys):
         permutations=19,
         alpha=0.05,
         mauve=False,
+        coverage="crossfit",
     )
     assert command_ab(args) == 0
     printed = json.loads(capsys.readouterr().out)

@@ -252,3 +252,10 @@ def test_usage_errors_exit_2_for_every_command(capsys):
             main(argv)
         assert stopped.value.code == code, argv
         assert "usage: python -m analysis" in capsys.readouterr().err
+
+
+def test_the_coverage_option_offers_the_library_s_references_and_default():
+    from analysis.cli.common import COVERAGE_CHOICES, COVERAGE_DEFAULT
+    from analysis.judge.reference import COVERAGE_REFERENCES, DEFAULT_COVERAGE
+
+    assert COVERAGE_CHOICES == COVERAGE_REFERENCES and COVERAGE_DEFAULT == DEFAULT_COVERAGE

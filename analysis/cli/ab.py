@@ -47,7 +47,7 @@ def command_ab(args: argparse.Namespace, out: TextIO | None = None) -> int:
     Returns the exit code.
 
     ``args`` holds ``real`` (paths), ``a`` and ``b`` (``(name, path)``), ``format`` (``table`` or
-    ``json``), ``size``, ``seed``, ``holdout``, ``rounds``, ``permutations``, ``alpha`` and ``mauve``.
+    ``json``), ``size``, ``seed``, ``holdout``, ``coverage``, ``rounds``, ``permutations``, ``alpha`` and ``mauve``.
     """
     from tqdm import tqdm
 
