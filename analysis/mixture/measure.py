@@ -288,12 +288,14 @@ class Precomputed:
         covered_with_real`: the same recipe drawn without the fold)."""
         if self.cover_fold is None:
             return self._checkpointed(draw, counts, draw.hits, draw.every, self.hits)
-        out = np.zeros(len(self.cover_bins), dtype=np.int64)
+        synthetic = counts.copy()
+        synthetic[0] = 0
+        out = self._checkpointed(draw, synthetic, draw.hits, draw.every, self.hits)  # the synthetic rows, once
         for f in range(int(self.cover_fold.max()) + 1):
-            per_fold = counts.copy()
-            per_fold[0] = draw.real_prefix(f, int(counts[0]))
+            real = np.zeros_like(counts)  # per fold, the real prefix alone
+            real[0] = draw.real_prefix(f, int(counts[0]))
             mine = self.cover_fold == f
-            out[mine] = self._checkpointed(draw, per_fold, draw.hits, draw.every, self.hits)[mine]
+            out[mine] += self._checkpointed(draw, real, draw.hits, draw.every, self.hits)[mine]
         return out
 
     def _ngram_rows(self, n: int, rows: np.ndarray) -> np.ndarray:
