@@ -26,7 +26,7 @@ LLAMA_WHEELS := $(HOME)/.cache/collapse-lab/wheels/llama-cpp-python-$(LLAMA_KEY)
 
 # The demo's vectors, UMAP map and comparison tables: built once at install (about 5 minutes on
 # 2 cores), git-ignored, read-only at run time; rebuilt when the demo's synthetic sets change, or the
-# export below (the default embedding backend for this CPU, often an exported one, embeds the demo).
+# export below or the CPU classes' table that picks the default backend (embed_choice.py; the default embeds the demo).
 DEMO_BUILT := data/demo/cache/.built
 # The bundled MiniLM exported to ONNX, float32 and int8, for the embedding backends, the default one
 # included (analysis/vectors/embed_backends.py): built at install from the bundled model, nothing downloaded; git-ignored.
@@ -107,7 +107,7 @@ $(VENV)/.installed-notebooks: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[notebooks]'
 	touch $@
 
-$(DEMO_BUILT): data/demo/manifest.json $(EMBED_EXPORT) | $(VENV)/.installed
+$(DEMO_BUILT): data/demo/manifest.json $(EMBED_EXPORT) analysis/vectors/embed_choice.py | $(VENV)/.installed
 	$(BIN)/python -m analysis demo --embed
 	touch $@
 

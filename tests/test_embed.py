@@ -456,8 +456,9 @@ def test_a_backend_recorded_as_passing_passes_the_accuracy_rule_on_demo_texts(
         ({"avx2", "avx512f", "avx512_vnni"}, "onnx-int8"),  # VNNI: int8, which passes the rule (PASSES_RULE)
         ({"avx2", "avx_vnni"}, "onnx-int8"),
         ({"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}, "onnx-int8"),  # this CPU: int8 ahead of bf16 and onnx
-        ({"avx2", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile"}, "torch-bf16"),
-        ({"avx2", "amx_bf16"}, "torch-bf16"),
+        # AMX: int8 ahead of bfloat16 as measured there (2.76x against 1.90-2.10x)
+        ({"avx2", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile"}, "onnx-int8"),
+        ({"avx2", "amx_bf16"}, "onnx-int8"),
     ],
 )
 def test_the_backend_is_chosen_from_the_cpus_features(flags, expected, monkeypatch):
@@ -483,8 +484,8 @@ def test_vnni_picks_int8_only_when_it_passes_the_rule():
     assert choose_backend(vnni, {**passes, "onnx-int8": True})[0] == "onnx-int8"
     assert choose_backend(vnni, {**passes, "onnx-int8": False})[0] == "onnx"
     amx = vnni | {"amx_bf16"}
-    assert choose_backend(amx, {**passes, "onnx-int8": True})[0] == "torch-bf16"
-    assert choose_backend(amx, {**passes, "onnx-int8": True, "torch-bf16": False})[0] == "onnx-int8"
+    assert choose_backend(amx, {**passes, "onnx-int8": True})[0] == "onnx-int8"
+    assert choose_backend(amx, {**passes, "onnx-int8": False})[0] == "torch-bf16"  # then bfloat16, faster than onnx
     assert choose_backend(frozenset({"avx2"}), {**passes, "onnx-int8": True})[0] == "onnx"  # no VNNI: no int8
 
 

@@ -30,9 +30,9 @@ Backends (``$COLLAPSE_LAB_EMBED_BACKEND``, :data:`BACKENDS`): ``torch`` is the r
 variable or the call names one, the backend is chosen at run time from the CPU's features
 (:func:`backend_choice`; :mod:`analysis.vectors.embed_choice`, the flags from :func:`analysis.metrics.knn.cpu_flags`):
 the fastest backend measured on the CPU's class that passes the accuracy rule
-(:func:`analysis.judge.backend_rule.accuracy_rule`; recorded in :data:`PASSES_RULE`): ``torch-bf16`` with AMX-BF16,
-``onnx-int8`` with VNNI where it passes, else fused float32 ``onnx`` (AVX512-BF16 without AMX included: bfloat16
-was faster there only on an idle machine).
+(:func:`analysis.judge.backend_rule.accuracy_rule`; recorded in :data:`PASSES_RULE`): ``onnx-int8`` with VNNI
+(AMX-BF16 CPUs included) where it passes, else fused float32 ``onnx`` (bfloat16 was faster than ``onnx`` only on
+an idle machine without AMX, and slower than int8 with AMX).
 The reason is logged when :func:`embed` runs the model and shown on the Data page. Every backend but ``torch``
 is part of the cache identity (:func:`model_id`), since its vectors differ in the last digits. Texts run in
 batches of similar token length (:func:`encode_batch`), their order restored. When the export is missing or does

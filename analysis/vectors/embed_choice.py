@@ -23,9 +23,10 @@ AMX_BF16_FLAG = "amx_bf16"
 #: backend that is faster only on an idle machine is not the default. A backend not measured on a class is not its
 #: default.
 CPU_CLASSES: tuple[tuple[str, tuple[tuple[str, ...], ...], dict[str, float]], ...] = (
-    # issue 35's 2-core Intel Xeon (AVX-512, VNNI, AMX), quiet machine only; bfloat16 in a separate run there
-    # (onnx-int8: the export before SmoothQuant, batched; the export of version 4 is not measured there)
-    ("AMX-BF16", ((AMX_BF16_FLAG,),), {"torch-bf16": 2.58, "onnx-int8": 1.45, "torch": 1.0, "onnx": 0.93}),
+    # a 2-core Intel Xeon (AVX-512, VNNI, AMX-BF16 and AMX-INT8), 400 demo texts, the backends alternating in one
+    # run, 2026-12-04: onnx-int8 (export version 4) 2.76 quiet and 2.76 at load 2; torch-bf16 1.90 quiet and 2.10 at
+    # load 2 (2.58 on issue 35's Xeon, quiet, in a separate run); onnx 1.19-1.21
+    ("AMX-BF16", ((AMX_BF16_FLAG,),), {"onnx-int8": 2.76, "torch-bf16": 1.90, "onnx": 1.19, "torch": 1.0}),
     # this project's 2-core AMD EPYC (AVX-512 with VNNI and BF16, no AMX), 400 demo texts, 4-6 alternating rounds:
     # onnx-int8 (SmoothQuant, every text alone, export version 4) 3.20 and 3.25 quiet, 3.23-3.40 at load 1-2;
     # onnx 1.56-1.67; torch-bf16 1.93-2.04 quiet but 1.33 and 1.10 under load 4 (torch's threads stall when another
@@ -73,9 +74,9 @@ def choose_backend(
 ) -> tuple[str, str]:
     """The default backend for a CPU with these feature ``flags`` (``/proc/cpuinfo``), and why: the fastest backend
     measured on its class (:func:`cpu_class`; ``speeds`` overrides the measurements) that passes the accuracy rule
-    (``passes``, default :data:`PASSES_RULE`). In effect: ``torch-bf16`` where the CPU has AMX-BF16; where it has
-    VNNI, ``onnx-int8`` if it passes and is faster, else ``torch-bf16`` if the CPU has AVX512-BF16 and it is
-    faster, else fused float32 ``onnx`` (or the plain reference, where that is faster); ``onnx`` on AVX2 only.
+    (``passes``, default :data:`PASSES_RULE`). In effect: where the CPU has VNNI (AMX-BF16 CPUs included),
+    ``onnx-int8`` if it passes and is faster, else ``torch-bf16`` if it is faster there, else fused float32 ``onnx``
+    (or the plain reference, where that is faster); ``onnx`` on AVX2 only.
     No calibration run: the order is fixed by the measurements in the README, so every start of the same CPU
     chooses the same backend, and its vectors stay in one cache.
     """
