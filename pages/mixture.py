@@ -162,7 +162,9 @@ with user_errors("Designing the mixture"):
     table, fired = review(preview, spec)
     st.subheader("Metrics of the mixture")
     st.caption(
-        "Against the real holdout; the small number is the difference from all-real data of the same size. "
+        "Against the real holdout"
+        + ("" if preview.cover.fold is None else " (coverage and tail coverage: every real sample, cross-fitted)")
+        + "; the small number is the difference from all-real data of the same size. "
         "Hover a value's help for its definition."
     )
     rows = table.set_index("metric")

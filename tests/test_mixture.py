@@ -242,6 +242,9 @@ def test_frontier_and_suggest(engine):
     best, text = suggest(engine, 300, 0.3, max_points=10)
     assert best.real_share == 0.3 and best.strategy in ("uniform", "dedup", "tail-aware")
     assert "rarest tenth" in text and "mixtures compared" in text
+    # it names the real data it ranked on: the engine's coverage reference
+    on = "the real holdout" if engine.cover.fold is None else "the real data (cross-fitted)"
+    assert f"rarest tenth of {on}" in text and "slightly optimistic" in text
     best_values = engine.metrics(best)
     for strategy in STRATEGIES:  # a point of the grid (one set, weight 1) cannot beat the best
         other = engine.metrics(MixtureSpec(size=300, real_share=0.3, weights={"paraphrase": 1.0}, strategy=strategy))

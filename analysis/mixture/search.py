@@ -80,8 +80,9 @@ def suggest(
     30 %, then by Vendi score (diversity) and distinct-2. Impossible mixtures (a set too small) are
     skipped.
 
-    The ranking is measured on the real holdout, the same data the engine reports, so the chosen
-    mixture's numbers are slightly optimistic (selection among a few dozen candidates).
+    The ranking is measured on the real data the engine reports on (the real holdout, or every real sample
+    where coverage is cross-fitted), so the chosen mixture's numbers are slightly optimistic (selection among a
+    few dozen candidates); the explanation names which.
 
     Returns
     -------
@@ -131,10 +132,12 @@ def suggest(
     except MixtureError:
         reference = None
     ties = sum(1 for key, _, _ in results if key[:2] == best_key[:2])
+    judged = "the real holdout" if engine.cover.fold is None else "the real data"  # coverage's reference
     weights = ", ".join(f"{name} {w:.0%}" for name, w in best.weights.items() if w > 0)
     text = (
         f"At {size:,} samples with {min_real_share:.0%} real data, {weights} with the {best.strategy} strategy covers "
-        f"{values['tail coverage (rarest 10%)']:.1%} of the rarest tenth of the real holdout and "
+        f"{values['tail coverage (rarest 10%)']:.1%} of the rarest tenth of {judged}"
+        f"{'' if engine.cover.fold is None else ' (cross-fitted)'} and "
         f"{values['tail coverage (rarest 30%)']:.1%} of the rarest three tenths"
     )
     if reference is not None:
@@ -145,5 +148,5 @@ def suggest(
     text += f"; {len(results)} possible mixtures compared (of {len(grid)} weightings × {len(strategies)} strategies)."
     if ties > 1:
         text += f" {ties} tie on tail coverage; the most diverse (Vendi {values['vendi']:.1f}) was chosen."
-    text += " Measured on the real holdout, so slightly optimistic."
+    text += f" Ranked and measured on {judged}, so slightly optimistic."
     return best, text

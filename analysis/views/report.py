@@ -460,7 +460,8 @@ def build_report(
 
     # Method comparison
     body = [
-        f"<p>Every set subsampled (seed {seed}) to {size:,} samples and scored against the real holdout. "
+        f"<p>Every set subsampled (seed {seed}) to {size:,} samples and scored against the real holdout"
+        f"{'' if coverage == 'holdout' else ' (coverage against every real sample, cross-fitted)'}. "
         f"<b>{_e(BASELINE)}</b> is real train data of the same size: what unseen real text scores.</p>",
         _table(_wide_comparison(compare_table)),
         _svg(
