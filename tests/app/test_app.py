@@ -308,7 +308,7 @@ def test_a_damaged_workspace_from_before_sessions_is_recovered_as_the_shared_def
 
 @pytest.mark.parametrize(
     ("link", "why"),
-    # a well-formed token no server issued (fixed, so every pytest-xdist worker collects the same test ids)
+    # a well-formed token no server issued (fixed: every collection gives the same test ids, for reruns by id)
     [("not a token", "is malformed"), ("9h6edZGESrmurj_NefpcXrglRHNpRAZI", "names no workspace on this server")],
 )
 def test_a_link_whose_session_is_unknown_or_malformed_says_a_fresh_workspace_was_opened(link, why):
