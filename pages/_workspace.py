@@ -18,6 +18,7 @@ import streamlit as st
 
 from analysis import demo
 from analysis.errors import CollapseLabError
+from analysis.judge.reference import COVERAGE_LABELS
 from analysis.workspace import (
     DEFAULT_SHARED,
     Workspace,
@@ -117,11 +118,6 @@ def workspace() -> Workspace:
 def coverage_choice() -> str:
     """Coverage's reference for this workspace (the Data page sets it): ``crossfit`` (default) or ``holdout``."""
     return read_settings(workspace())["coverage"]
-
-
-#: How the Data page names each coverage reference (fixed words: a label that changed with the data would make
-#: Streamlit hand the label, not the value, to the next run).
-COVERAGE_LABELS = {"crossfit": "every real sample, cross-fitted", "holdout": "the real holdout"}
 
 
 def coverage_picker(*, key: str) -> None:

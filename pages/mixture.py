@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from analysis.judge.reference import COVERAGE_LABELS, CROSSFIT
 from analysis.metrics.catalog import frontier_metrics, tile_metrics
 from analysis.metrics.utility import has_labels, tstr
 from analysis.mixture import (
@@ -163,7 +164,7 @@ with user_errors("Designing the mixture"):
     st.subheader("Metrics of the mixture")
     st.caption(
         "Against the real holdout"
-        + ("" if preview.cover.fold is None else " (coverage and tail coverage: every real sample, cross-fitted)")
+        + ("" if preview.cover.fold is None else f" (coverage and tail coverage: {COVERAGE_LABELS[CROSSFIT]})")
         + "; the small number is the difference from all-real data of the same size. "
         "Hover a value's help for its definition."
     )

@@ -25,6 +25,7 @@ __all__ = [
     "CROSSFIT",
     "COVERAGE_REFERENCES",
     "DEFAULT_COVERAGE",
+    "COVERAGE_LABELS",
     "COVERAGE_FOLDS",
     "REFERENCE_LIMIT",
     "REFERENCE_SEED",
@@ -42,6 +43,9 @@ CROSSFIT = "crossfit"
 COVERAGE_REFERENCES = ("holdout", CROSSFIT)
 #: Coverage's reference unless one is chosen: all real data, cross-fitted (a 1,000-sample file gets a number).
 DEFAULT_COVERAGE = CROSSFIT
+#: Each reference in words, as the Data page's choice and every caption that names it say it (fixed words: a
+#: radio label that changed with the data would make Streamlit hand the label, not the value, to the next run).
+COVERAGE_LABELS = {CROSSFIT: "every real sample, cross-fitted", "holdout": "the real holdout"}
 #: Folds of cross-fitted coverage: two halves, each judged by the other. Fewer folds draw each fold's balls
 #: among more samples, so they are finer: on the demo's texts at 1,000 real samples, 5 folds of 200 credited a
 #: set with no text of a topic with 85-99 % of real data's coverage of it, 2 folds of 500 with about 45 %.

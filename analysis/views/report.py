@@ -37,6 +37,7 @@ from analysis import summary
 from analysis.display import format_value
 from analysis.io import bytes_sha256, file_sha256
 from analysis.judge.compare import BASELINE, DEFAULT_COVERAGE
+from analysis.judge.reference import COVERAGE_LABELS, CROSSFIT
 from analysis.metrics import catalog
 from analysis.views import charts
 
@@ -461,7 +462,7 @@ def build_report(
     # Method comparison
     body = [
         f"<p>Every set subsampled (seed {seed}) to {size:,} samples and scored against the real holdout"
-        f"{'' if coverage == 'holdout' else ' (coverage against every real sample, cross-fitted)'}. "
+        f"{'' if coverage == 'holdout' else f' (coverage against {COVERAGE_LABELS[CROSSFIT]})'}. "
         f"<b>{_e(BASELINE)}</b> is real train data of the same size: what unseen real text scores.</p>",
         _table(_wide_comparison(compare_table)),
         _svg(
