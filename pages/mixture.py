@@ -27,7 +27,7 @@ from pages._workspace import current_dataset, workspace
 st.title("Mixture designer")
 st.caption(
     "Choose how much real data to keep and how to weight each synthetic set; the mixture's coverage, tails, "
-    "diversity and drift against the real holdout update on every move, next to all-real data of the same size."
+    "diversity and drift against the real data update on every move, next to all-real data of the same size."
 )
 
 FRONTIER_METRICS, HEADLINE = frontier_metrics(), tile_metrics()  # from analysis.metrics.catalog

@@ -132,12 +132,11 @@ def suggest(
     except MixtureError:
         reference = None
     ties = sum(1 for key, _, _ in results if key[:2] == best_key[:2])
-    judged = "the real holdout" if engine.cover.fold is None else "the real data"  # coverage's reference
+    judged = "the real holdout" if engine.cover.fold is None else "the real data (cross-fitted)"  # coverage's reference
     weights = ", ".join(f"{name} {w:.0%}" for name, w in best.weights.items() if w > 0)
     text = (
         f"At {size:,} samples with {min_real_share:.0%} real data, {weights} with the {best.strategy} strategy covers "
-        f"{values['tail coverage (rarest 10%)']:.1%} of the rarest tenth of {judged}"
-        f"{'' if engine.cover.fold is None else ' (cross-fitted)'} and "
+        f"{values['tail coverage (rarest 10%)']:.1%} of the rarest tenth of {judged} and "
         f"{values['tail coverage (rarest 30%)']:.1%} of the rarest three tenths"
     )
     if reference is not None:
