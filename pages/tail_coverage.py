@@ -58,6 +58,8 @@ def _named_gaps(report: GapReport | None, note: str, samples: pd.DataFrame) -> N
         return
     for name in report.gaps:
         st.markdown("**" + plain(report.text_summary(name)) + "**")
+        if report.blind_summary(name):
+            st.caption(plain(report.blind_summary(name)))
     table = gaps_frame(report, samples)
     if table.empty:
         return
@@ -214,7 +216,8 @@ with user_errors("Measuring tail coverage"):
     else:
         st.caption(
             "Rarer samples have wider neighbourhoods (k-NN balls), so every set covers more of the tail bins than "
-            "of the head; read each bar against the ceiling tick above it: the gap is what the set misses."
+            "of the head; read each bar against the ceiling tick above it: the gap is what the set misses. A bin "
+            "mixes topics, so a missing topic shows in the named gaps above, not necessarily here."
         )
         _not_supported(report.bins, "bin", "rarity bins", report.k)
         bars = charts.tail_coverage_bars(report.bins)

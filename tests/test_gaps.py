@@ -19,6 +19,7 @@ from analysis.maps.gaps import (
     bh_reject,
     cross_fit_places,
     find_gaps,
+    named_if_absent,
     occupancy_pvalues,
     place,
     real_regions,
@@ -246,6 +247,58 @@ def test_the_occupancy_test_and_benjamini_hochberg() -> None:
     assert np.all(adjusted >= pvalues) and np.all((adjusted <= 0.05) == rejected)
 
 
+def test_named_if_absent_is_the_rules_chance_of_naming_a_complete_miss() -> None:
+    """Against a simulation of the whole rule: a set of m samples with none of region 0 holds Binomial(m, leak) there
+    and the rest in proportion to the real shares; its p-values through Benjamini–Hochberg across all regions, then
+    the half-share and floor rules. The closed form is that chance at the threshold of a lone gap, so a lower bound,
+    and here (one missing region, the others over-filled) equal within the simulation's error."""
+    from analysis.maps.occupancy import rule_gaps
+
+    share = np.array([0.07, 0.25, 0.2, 0.18, 0.15, 0.15])
+    leak = np.array([0.02, 0.05, 0.04, 0.03, 0.03, 0.03])
+    sizes = np.array([70, 250, 200, 180, 150, 150])
+    rng = np.random.default_rng(1)
+    for m in (120, 200, 400):
+        closed = named_if_absent(share, leak, m, 1000, sizes)
+        rest = share[1:] / share[1:].sum()
+        draws = 4000
+        counts = rng.multinomial(m, np.r_[leak[0], (1 - leak[0]) * rest], size=draws)
+        hits = 0
+        for row in counts:
+            rejected, _ = bh_reject(occupancy_pvalues(row, m, share, 1000))
+            tested, floor = rule_gaps(rejected, row, m, share, sizes)
+            hits += bool(tested[0] or floor[0])
+        simulated, spread = hits / draws, np.sqrt(0.25 / draws)
+        assert closed[0] <= simulated + 3 * spread and simulated - closed[0] < 0.03, (m, closed[0], simulated)
+    assert named_if_absent(share, leak, 200, 1000, sizes)[0] < named_if_absent(share, leak, 800, 1000, sizes)[0]
+    assert named_if_absent(share, np.r_[0.07, leak[1:]], 400, 1000, sizes)[0] < 0.05 / 6  # placed as often as real
+
+
+def test_a_set_too_small_to_vouch_for_a_region_says_so() -> None:
+    """With 30 samples only the largest topic (a quarter of the real data) would be named were it missing, so the set
+    names no gap though it lacks three topics, and says which regions it cannot vouch for, and at what size it could;
+    at 600 samples with every topic it vouches for every region."""
+    from analysis.cli.gate import misses_lines
+
+    real = texts_of(SHARES, seed=13)
+    samples = table(real, {"llm": texts_of({"sports": 10, "finance": 10, "space": 10}, seed=14)})
+    small = gaps_of(samples)
+    assert small.gaps["llm"] == []
+    blind = small.blind("llm")
+    sports = regions_of_topic(small, table(real, {}), "sports")
+    assert len(blind) >= 3 and not sports & set(blind["region"])
+    assert (blind["named_if_absent"] < 0.9).all() and (blind["vouched_at"] > 30).all()
+    said = small.blind_summary("llm")
+    assert said.startswith(f"30 samples of llm are too few to vouch for {len(blind)} regions; ")
+    assert f"{blind['name'][0]} (" in said and "% at " in said and said.endswith("more.")
+    assert json.loads(json.dumps(small.to_dict()))["not_vouched"]["llm"][0]["region"] == int(blind["region"][0])
+    (line,) = misses_lines(samples, embed_fake(samples["text"]), seed=0, size=None)
+    assert line.startswith(f"llm misses: nothing beyond sampling (too few samples to vouch for {blind['name'][0]}, ")
+    large = gaps_of(table(real, {"llm": texts_of({topic: 100 for topic in TOPICS}, seed=15)}))
+    assert large.gaps["llm"] == [] and large.blind("llm").empty and large.blind_summary("llm") == ""
+    assert (large.tested["named_if_absent"] > 0.99).all()
+
+
 def test_region_names_drop_fragments_and_evenly_spread_words() -> None:
     texts = [
         "don't like the court judge ruling isn't fair, we'll appeal; don ll ve",
@@ -355,7 +408,7 @@ def test_cli_gaps_names_the_missed_topics_at_1000_real_with_default_settings(fil
         assert {"name", "real_share", "set_share", "sentence", "example_ids", "synthetic_ids", "labels"} <= set(gap)
         assert gap["set_share"] < gap["real_share"]
         assert gap["share_covered"] < gap["share_covered_by_real"]  # the coverage column, cross-fitted: no holdout
-    assert not out["coverage_note"]
+    assert not out["coverage_note"] and out["not_vouched"] == {"llm": []}  # 200 samples vouch for every region
     assert (
         main(["gaps", "--real", real, "--synthetic", f"llm={synthetic}", "--format", "json", "--coverage", "holdout"])
         == 0

@@ -118,10 +118,16 @@ def misses_lines(samples, vectors, *, seed: int, size: int | None) -> list[str]:
         return [f"misses: not computed ({type(exc).__name__}: {exc})"]
     if report.unsupported:
         return [f"misses: not reported. {report.unsupported}"]
-    return [
-        f"{name} misses: " + (", ".join(gap.name for gap in gaps) if gaps else "nothing beyond sampling")
-        for name, gaps in report.gaps.items()
-    ]
+    lines = []
+    for name, gaps in report.gaps.items():
+        blind = list(report.blind(name)["name"])
+        unsure = f" (too few samples to vouch for {', '.join(blind[:3])}{', …' if len(blind) > 3 else ''})"
+        lines.append(
+            f"{name} misses: "
+            + (", ".join(gap.name for gap in gaps) if gaps else "nothing beyond sampling")
+            + (unsure if blind else "")
+        )
+    return lines
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -32,6 +32,11 @@ the region holds at least :data:`FLOOR_REAL` (20) real samples, the set would ex
 (o < q / 10): a region with real data and almost no synthetic data is always a gap.
 No holdout is needed: every real sample serves as reference and, in turn, as null.
 
+What the list cannot say: per set and region, ``named_if_absent`` (:func:`named_if_absent`) is the chance the
+rule names the region for a set of the set's size with none of it. A region that is not a gap and scores under
+:data:`VOUCH` (0.9) is one the set is too small to vouch for (:meth:`GapReport.blind`), said in words beside
+its gaps with the size that would vouch for it (:meth:`GapReport.blind_summary`).
+
 Coverage (:func:`analysis.judge.compare.coverage_reference`: the k-NN balls of the real holdout, or
 of all real samples cross-fitted; each set subsampled to the same size as ``compare`` does) is kept as
 a second column per region where it is reportable (a reference of at least 40 k samples); below that
@@ -63,13 +68,18 @@ from analysis.maps.occupancy import (
     ALPHA,
     FOLDS,
     PLACE_K,
+    VOUCH,
     bh_reject,
     cross_fit_places,
     fold_dispersion,
     fold_split,
+    leak_shares,
+    named_if_absent,
     occupancy_pvalues,
     place,
     place_among_folds,
+    rule_gaps,
+    size_to_vouch,
 )
 from analysis.maps.region_cache import real_regions
 from analysis.maps.regions import Region, unit_rows
@@ -87,19 +97,13 @@ __all__ = [
     "fold_split",
     "occupancy_pvalues",
     "bh_reject",
+    "named_if_absent",
     "RULE",
     "ALPHA",
     "PLACE_K",
     "FOLDS",
 ]
 
-#: A tested gap holds at most this share of the region's real share.
-MAX_RATIO = 0.5
-#: The floor rule: at least this many real samples in the region, this many samples the set would
-#: expect there, and less than this share of the real share held, and the region is a gap.
-FLOOR_REAL = 20
-FLOOR_EXPECTED = 10.0
-FLOOR_RATIO = 0.1
 #: Most samples placed per set and most real samples in the null (seeded subsamples above): a share is
 #: known to a fraction of a percent at 20,000, and a million rows stay seconds.
 PLACE_AT_MOST = 20_000
@@ -221,6 +225,13 @@ class GapReport:
             "coverage_note": self.coverage_note,
             "regions": [region.to_dict() for region in self.regions],
             "gaps": {name: [gap.to_dict() for gap in gaps] for name, gaps in self.gaps.items()},
+            "not_vouched": {
+                name: self.blind(name)[["region", "name", "real_share", "named_if_absent", "vouched_at"]]
+                .astype(object)
+                .where(lambda frame: frame.notna(), None)
+                .to_dict("records")
+                for name in self.gaps
+            },
         }
 
     def top(self, set_name: str, n: int = 3) -> list[Gap]:
@@ -240,6 +251,40 @@ class GapReport:
             + "; ".join(gap.sentence() for gap in gaps)
             + (f"; and {more} more" if more > 0 else "")
             + "."
+        )
+
+    def blind(self, set_name: str) -> pd.DataFrame:
+        """The regions the set is too small to vouch for: not its gaps, and a set of its size with none of them
+        would be named less than :data:`VOUCH` of the time (:func:`named_if_absent`); largest real share first.
+        Rows of :attr:`tested`; ``vouched_at`` the set size that would vouch for the region (NaN: none would)."""
+        if self.tested.empty or self.unsupported:
+            return pd.DataFrame(columns=["region", "name", "real_share", "named_if_absent", "vouched_at"])
+        rows = self.tested[(self.tested["set"] == set_name) & ~self.tested["gap"]]
+        rows = rows[rows["named_if_absent"] < VOUCH]
+        return rows.sort_values(["real_share", "region"], ascending=[False, True]).reset_index(drop=True)
+
+    def blind_summary(self, set_name: str, n: int = 3) -> str:
+        """What the set's list of gaps cannot say, in words ("" when the set vouches for every region):
+        ``"200 samples of llm are too few to vouch for 4 regions; a set of that size with none of the region is named
+        as missing only this often: History: war / empire (6.3% of real) 29%, 90% at 391 samples; …; and 1 more."``"""
+        blind = self.blind(set_name)
+        if blind.empty:
+            return ""
+        size = int(self.tested.loc[self.tested["set"] == set_name, "set_size"].iloc[0])
+        parts = [
+            f"{row.name} ({percent_text(row.real_share)} of real) {row.named_if_absent:.0%}, "
+            + (
+                f"{VOUCH:.0%} at {int(row.vouched_at):,} samples"
+                if row.vouched_at == row.vouched_at
+                else f"no size reaches {VOUCH:.0%}"
+            )
+            for row in blind.head(n).itertuples()
+        ]
+        more = f"; and {len(blind) - n} more" if len(blind) > n else ""
+        regions = "a region" if len(blind) == 1 else f"{len(blind)} regions"
+        return (
+            f"{size:,} samples of {set_name} are too few to vouch for {regions}; a set of that size with none of the "
+            "region is named as missing only this often: " + "; ".join(parts) + more + "."
         )
 
     def members(self, region: int) -> np.ndarray:
@@ -355,6 +400,7 @@ def find_gaps(
     real_share = real_counts / max(len(real_placed), 1)
     dispersion = fold_dispersion(real_placed, fold, real_share, FOLDS)
     region_size = np.bincount(found.labels, minlength=n_regions)
+    leak = leak_shares(pool_region[null_rows], real_placed, n_regions)
 
     coverage_note, balls, cover_groups = "", None, {}
     try:
@@ -398,12 +444,11 @@ def find_gaps(
         set_share = counts / m
         pvalues = occupancy_pvalues(counts, m, real_share, len(real_placed), dispersion)
         rejected, adjusted = bh_reject(pvalues, alpha)
-        tested_gap = rejected & (set_share <= MAX_RATIO * real_share)
-        floor_gap = (
-            (region_size >= FLOOR_REAL) & (m * real_share >= FLOOR_EXPECTED) & (set_share < FLOOR_RATIO * real_share)
-        )
+        tested_gap, floor_gap = rule_gaps(rejected, counts, m, real_share, region_size)
+        power = named_if_absent(real_share, leak, m, len(real_placed), region_size, dispersion=dispersion, alpha=alpha)
         if unsupported:
             tested_gap[:], floor_gap[:] = False, False
+            power[:] = np.nan
         covered_share = np.full(n_regions, np.nan)
         covered_by_real = np.full(n_regions, np.nan)
         if balls is not None and not balls.unsupported:
@@ -420,6 +465,20 @@ def find_gaps(
             r = region.id
             gap = bool(tested_gap[r] or floor_gap[r])
             why = "floor" if floor_gap[r] else ("test" if tested_gap[r] else "")
+            vouched_at = np.nan
+            if not gap and power[r] < VOUCH:
+                needed = size_to_vouch(
+                    real_share[r],
+                    leak[r],
+                    m,
+                    len(real_placed),
+                    region_size[r],
+                    regions=n_regions,
+                    cap=PLACE_AT_MOST,
+                    dispersion=dispersion,
+                    alpha=alpha,
+                )
+                vouched_at = np.nan if needed is None else needed
             unmatched = (
                 int(round(region_size[r] * max(0.0, 1 - set_share[r] / real_share[r]))) if real_share[r] > 0 else 0
             )
@@ -440,6 +499,9 @@ def find_gaps(
                     "covered_by_real": float(covered_by_real[r]),
                     "gap": gap,
                     "why": why,
+                    "leak": float(leak[r]),
+                    "named_if_absent": float(power[r]),
+                    "vouched_at": float(vouched_at),
                 }
             )
             if not gap:

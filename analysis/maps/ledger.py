@@ -37,7 +37,6 @@ import pandas as pd
 from analysis.judge.compare import set_name
 from analysis.maps.gaps import (
     ALPHA,
-    MAX_RATIO,
     RULE,
     GapReport,
     bh_reject,
@@ -45,6 +44,7 @@ from analysis.maps.gaps import (
     occupancy_pvalues,
     percent_text,
 )
+from analysis.maps.occupancy import MAX_RATIO
 from analysis.metrics.diversity import tokenize
 
 __all__ = [

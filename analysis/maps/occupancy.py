@@ -3,13 +3,14 @@
 The statistics behind :mod:`analysis.maps.gaps` (whose docstring states the rule and its references):
 a sample goes to the region most of its :data:`PLACE_K` nearest real neighbours belong to (cosine, in
 embedding space); the real data, split into :data:`FOLDS` folds each placed among the others, is the
-null; a set's share of a region is tested against it one-sided, with Benjamini–Hochberg across regions.
+null; a set's share of a region is tested against it one-sided, with Benjamini–Hochberg across regions;
+:func:`rule_gaps` applies the rule, and :func:`named_if_absent` is its power against a region a set lacks.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
+from scipy.stats import binom, norm
 
 from analysis.maps.regions import unit_rows
 
@@ -24,6 +25,15 @@ __all__ = [
     "occupancy_pvalues",
     "bh_reject",
     "fold_dispersion",
+    "leak_shares",
+    "rule_gaps",
+    "named_if_absent",
+    "size_to_vouch",
+    "MAX_RATIO",
+    "FLOOR_REAL",
+    "FLOOR_EXPECTED",
+    "FLOOR_RATIO",
+    "VOUCH",
 ]
 
 #: Family-wise (Benjamini–Hochberg) false-gap rate across the regions of a set.
@@ -33,6 +43,16 @@ PLACE_K = 10
 #: Folds of the real data for the null (each placed among the others).
 FOLDS = 5
 _BLOCK = 2048
+#: A tested gap holds at most this share of the region's real share.
+MAX_RATIO = 0.5
+#: The floor rule: at least this many real samples in the region, this many samples the set would
+#: expect there, and less than this share of the real share held, and the region is a gap.
+FLOOR_REAL = 20
+FLOOR_EXPECTED = 10.0
+FLOOR_RATIO = 0.1
+#: A region a set does not name as a gap is vouched for when a set of its size with none of the region would be
+#: named at least this often (:func:`named_if_absent`); below it, the set is too small to say the region is held.
+VOUCH = 0.9
 
 
 def place(
@@ -164,3 +184,87 @@ def fold_dispersion(placed: np.ndarray, fold: np.ndarray, share: np.ndarray, fol
     regions = int(((share > 0) & (share < 1)).sum())
     dof -= regions  # one share estimated per region
     return max(1.0, stats / dof) if dof > 0 else 1.0
+
+
+def leak_shares(true_region: np.ndarray, placed: np.ndarray, regions: int) -> np.ndarray:
+    """Per region r, the share of the samples of other regions that are placed in r (``true_region`` each sample's
+    own region, ``placed`` where it was placed): the share of r that a set with no sample of r still holds, when
+    its samples are otherwise drawn as these are (the *leak*, docs/seeing.md). 0 where no sample is outside r."""
+    true_region, placed = np.asarray(true_region, dtype=np.int64), np.asarray(placed, dtype=np.int64)
+    outside = len(true_region) - np.bincount(true_region, minlength=regions)
+    into = np.bincount(placed[placed != true_region], minlength=regions)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(outside > 0, into / np.maximum(outside, 1), 0.0)
+
+
+def rule_gaps(rejected, counts, size, real_share, region_size) -> tuple[np.ndarray, np.ndarray]:
+    """The gap rule (:data:`analysis.maps.gaps.RULE`) on a set's ``counts`` per region, ``rejected`` by the test:
+    ``(tested, floor)`` gaps."""
+    share = np.asarray(counts) / size
+    tested = np.asarray(rejected) & (share <= MAX_RATIO * real_share)
+    floor = (region_size >= FLOOR_REAL) & (size * real_share >= FLOOR_EXPECTED) & (share < FLOOR_RATIO * real_share)
+    return tested, floor
+
+
+def named_if_absent(
+    real_share: np.ndarray,
+    leak: np.ndarray,
+    size: int,
+    real_placed: int,
+    region_size: np.ndarray,
+    *,
+    dispersion: float = 1.0,
+    alpha: float = ALPHA,
+    regions: int | None = None,
+) -> np.ndarray:
+    """Per region, the chance the gap rule (:func:`rule_gaps`) names it for a set of ``size`` samples with none of it.
+
+    Such a set, otherwise drawn as the real data is, still holds Binomial(size, leak) samples in the region
+    (:func:`analysis.maps.occupancy.leak_shares`: other regions' texts placed there). The chance is the sum of
+    that distribution over the counts the rule names: the test's p-value at most ``alpha`` / regions
+    (Benjamini–Hochberg's threshold when the region is the set's only gap, so a lower bound where it has
+    more) and at most half the real share, or the floor rule. It is the test's power against a complete
+    miss: below :data:`VOUCH`, a region the set does not name may still be missing. ``regions``: how many
+    regions the set is tested in (default ``len(real_share)``).
+    """
+    real_share, leak, region_size = np.asarray(real_share), np.asarray(leak), np.asarray(region_size)
+    out = np.zeros(len(real_share))
+    threshold = alpha / (regions or len(real_share))
+    for r in np.flatnonzero(real_share > 0):
+        counts = np.arange(int(MAX_RATIO * real_share[r] * size) + 1)  # no larger count is ever named
+        p = occupancy_pvalues(counts, size, np.full(len(counts), real_share[r]), real_placed, dispersion)
+        tested, floor = rule_gaps(p <= threshold, counts, size, real_share[r], region_size[r])
+        out[r] = float(binom.pmf(counts[tested | floor], size, leak[r]).sum())
+    return out
+
+
+def size_to_vouch(
+    real_share: float,
+    leak: float,
+    size: int,
+    real_placed: int,
+    region_size: int,
+    *,
+    regions: int,
+    cap: int,
+    dispersion: float = 1.0,
+    alpha: float = ALPHA,
+) -> int | None:
+    """The smallest set size above ``size`` (steps of a quarter, at most ``cap``) at which :func:`named_if_absent`
+    of one region (among ``regions``) reaches :data:`VOUCH`; None when none does."""
+    bigger = size
+    while bigger < cap:
+        bigger = min(int(np.ceil(bigger * 1.25)), cap)
+        power = named_if_absent(
+            np.array([real_share]),
+            np.array([leak]),
+            bigger,
+            real_placed,
+            np.array([region_size]),
+            dispersion=dispersion,
+            alpha=alpha,
+            regions=regions,
+        )
+        if power[0] >= VOUCH:
+            return bigger
+    return None

@@ -288,9 +288,10 @@ def _summary_section(review: Any, samples: pd.DataFrame, xy: np.ndarray | None, 
         if clean:
             left.append(f"<p>No gap: {_e(', '.join(clean))}.</p>")
         if review.gap_report is not None:
+            unsure = "".join(f"<p>{_e(text)}</p>" for text in map(review.gap_report.blind_summary, review.gaps) if text)
             left.append(
-                '<details class="muted"><summary>When a region is a gap</summary>'
-                f"{_e(review.gap_report.rule)}</details>"
+                '<details class="muted"><summary>When a region is a gap, and which regions a set is too small to vouch '
+                f"for</summary><p>{_e(review.gap_report.rule)}</p>{unsure}</details>"
             )
     else:
         left.append(f'<p class="muted">{_e(review.gap_note or "No named gaps.")}</p>')

@@ -69,6 +69,8 @@ def test_tail_coverage_names_the_missing_topic_with_occupancy_numbers(small_work
     at = opened("pages/tail_coverage.py")
     said = [m.value for m in at.markdown if m.value.startswith("**llm misses: ")]
     assert len(said) == 1 and MISSING in said[0] and "% of real, " in said[0], said
+    unsure = [c.value for c in at.caption if "samples of llm are too few to vouch for" in c.value]
+    assert len(unsure) == 1 and "% at " in unsure[0] and MISSING not in unsure[0], unsure  # named, not unsure
     gaps = next(d.value for d in at.dataframe if "share of real" in d.value.columns)
     assert gaps.astype(str).apply(lambda column: column.str.contains(MISSING)).any(axis=None), gaps
 

@@ -20,7 +20,9 @@ labels are given, so they are the regions (:func:`analysis.maps.regions.fit_regi
 ``--hide-labels`` find_gaps gets no label column and its regions are k-means clusters of the
 embeddings (the labels then only score). Printed per N:
 recall of dropped topics (target >= 0.9 at N >= 1,000), split into topics holding at least 10 % of the real
-set and those holding 5-10 %, recall of thinned topics, the share of runs
+set and those holding 5-10 %, the recall find_gaps predicts (the mean of its ``named_if_absent`` for the dropped
+topics' regions), the share of dropped topics missed *silently* (neither named nor among the regions the set is
+too small to vouch for, :meth:`analysis.maps.gaps.GapReport.blind`), recall of thinned topics, the share of runs
 where ``drop`` also names a region of a topic that was not dropped, the false-gap rate of ``real`` and
 ``paraphrase`` (share of runs naming any gap; target <= 5 %), the seconds per run (one
 :func:`analysis.maps.gaps.find_gaps` call with the four sets, regions fitted in it), and that time as a ratio
@@ -126,6 +128,11 @@ def one_run(
 
     drop_named = named("drop")
     big = [topic for topic in dropped if (labels[real] == topic).mean() >= 0.1]
+    tested = report.tested[report.tested["set"] == "drop"].set_index("region")
+    blind = set(report.blind("drop")["region"])
+    of_topic = {topic: [r for r, main in mains.items() if topic in main] for topic in dropped}
+    predicted = [max((tested.loc[r, "named_if_absent"] for r in of_topic[topic]), default=0.0) for topic in dropped]
+    silent = [topic not in drop_named and not blind & set(of_topic[topic]) for topic in dropped]
     small = [topic for topic in dropped if topic not in big]
     return {
         "big dropped": len(big),
@@ -137,6 +144,8 @@ def one_run(
         "seed": seed,
         "regions": len(report.regions),
         "dropped found": sum(topic in drop_named for topic in dropped) / len(dropped),
+        "dropped predicted": float(np.mean(predicted)),
+        "dropped silent": float(np.mean(silent)),
         "thinned found": float(thinned in named("thin")),
         "drop extra": float(any(not mains[g.region] & set(dropped) for g in report.gaps["drop"])),
         "real false": float(bool(report.gaps["real-2"])),
@@ -194,6 +203,8 @@ def main() -> None:
         runs=("seed", "size"),
         regions=("regions", "mean"),
         dropped_recall=("dropped found", "mean"),
+        predicted_recall=("dropped predicted", "mean"),
+        silent_misses=("dropped silent", "mean"),
         big_found=("big found", "sum"),
         big_dropped=("big dropped", "sum"),
         small_found=("small found", "sum"),
@@ -215,6 +226,9 @@ def main() -> None:
         print(summary.to_string())
     print(
         "Targets: dropped_recall >= 0.9 at N >= 1,000; real and paraphrase false-gap runs <= 0.05. "
+        "predicted_recall: the mean chance of naming a dropped topic's region that find_gaps states "
+        "(named_if_absent; a lower bound); silent_misses: dropped topics neither named nor among the regions "
+        "the set is too small to vouch for. "
         "Baseline: one pass of compare's k-NN coverage of the same sets (holdout balls), same run."
     )
 
