@@ -299,6 +299,21 @@ def test_a_set_too_small_to_vouch_for_a_region_says_so() -> None:
     assert (large.tested["named_if_absent"] > 0.99).all()
 
 
+def test_a_catch_all_label_is_one_no_set_size_can_vouch_for() -> None:
+    """A label whose texts sit among the other topics' (the demo's "Uncategorized"): a set without it still places
+    about its share there, so no size would name its absence, and the set says that, not that it is too small."""
+    real = texts_of(SHARES, seed=16)
+    rng = np.random.default_rng(17)
+    misc = texts_of({topic: 25 for topic in TOPICS}, seed=18).assign(label="misc")  # 150 texts of every topic
+    real = pd.concat([real, misc.iloc[rng.permutation(len(misc))]], ignore_index=True)
+    report = gaps_of(table(real, {"llm": texts_of({topic: 100 for topic in TOPICS}, seed=19)}))
+    blind = report.blind("llm")
+    assert report.gaps["llm"] == [] and list(blind["name"].str.split(":").str[0]) == ["misc"]
+    assert np.isnan(blind["vouched_at"][0]) and blind["named_if_absent"][0] < 0.1
+    said = report.blind_summary("llm")
+    assert said.startswith("No set size lets the test vouch for misc") and "too few" not in said, said
+
+
 def test_region_names_drop_fragments_and_evenly_spread_words() -> None:
     texts = [
         "don't like the court judge ruling isn't fair, we'll appeal; don ll ve",

@@ -120,12 +120,13 @@ def misses_lines(samples, vectors, *, seed: int, size: int | None) -> list[str]:
         return [f"misses: not reported. {report.unsupported}"]
     lines = []
     for name, gaps in report.gaps.items():
-        blind = list(report.blind(name)["name"])
-        unsure = f" (too few samples to vouch for {', '.join(blind[:3])}{', …' if len(blind) > 3 else ''})"
+        blind = report.blind(name)
+        later = list(blind.loc[blind["vouched_at"].notna(), "name"])  # the regions a larger set would settle
+        unsure = f" (too few samples to vouch for {', '.join(later[:3])}{', …' if len(later) > 3 else ''})"
         lines.append(
             f"{name} misses: "
             + (", ".join(gap.name for gap in gaps) if gaps else "nothing beyond sampling")
-            + (unsure if blind else "")
+            + (unsure if later else "")
         )
     return lines
 

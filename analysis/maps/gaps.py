@@ -264,28 +264,33 @@ class GapReport:
         return rows.sort_values(["real_share", "region"], ascending=[False, True]).reset_index(drop=True)
 
     def blind_summary(self, set_name: str, n: int = 3) -> str:
-        """What the set's list of gaps cannot say, in words ("" when the set vouches for every region):
-        ``"200 samples of llm are too few to vouch for 4 regions; a set of that size with none of the region is named
-        as missing only this often: History: war / empire (6.3% of real) 29%, 90% at 391 samples; …; and 1 more."``"""
+        """What the set's list of gaps cannot say, in words ("" when the set vouches for every region): the regions a
+        larger set would settle, ``"200 samples of llm are too few to vouch for 4 regions; a set of that size with none
+        of the region is named as missing only this often: History: war / empire (6.3% of real) 29%, 90% at 391
+        samples; …; and 1 more."``, then those no size would (other regions' texts are placed there as often)."""
         blind = self.blind(set_name)
-        if blind.empty:
-            return ""
-        size = int(self.tested.loc[self.tested["set"] == set_name, "set_size"].iloc[0])
-        parts = [
-            f"{row.name} ({percent_text(row.real_share)} of real) {row.named_if_absent:.0%}, "
-            + (
+        size = int(self.tested.loc[self.tested["set"] == set_name, "set_size"].iloc[0]) if len(blind) else 0
+        later, never = blind[blind["vouched_at"].notna()], blind[blind["vouched_at"].isna()]
+        said = []
+        if len(later):
+            parts = [
+                f"{row.name} ({percent_text(row.real_share)} of real) {row.named_if_absent:.0%}, "
                 f"{VOUCH:.0%} at {int(row.vouched_at):,} samples"
-                if row.vouched_at == row.vouched_at
-                else f"no size reaches {VOUCH:.0%}"
+                for row in later.head(n).itertuples()
+            ]
+            more = f"; and {len(later) - n} more" if len(later) > n else ""
+            regions = "a region" if len(later) == 1 else f"{len(later)} regions"
+            said.append(
+                f"{size:,} samples of {set_name} are too few to vouch for {regions}; a set of that size with none of "
+                "the region is named as missing only this often: " + "; ".join(parts) + more + "."
             )
-            for row in blind.head(n).itertuples()
-        ]
-        more = f"; and {len(blind) - n} more" if len(blind) > n else ""
-        regions = "a region" if len(blind) == 1 else f"{len(blind)} regions"
-        return (
-            f"{size:,} samples of {set_name} are too few to vouch for {regions}; a set of that size with none of the "
-            "region is named as missing only this often: " + "; ".join(parts) + more + "."
-        )
+        if len(never):
+            names = "; ".join(f"{row.name} ({percent_text(row.real_share)} of real)" for row in never.itertuples())
+            said.append(
+                f"No set size lets the test vouch for {names}: texts of other regions are placed there about as "
+                "often as its own."
+            )
+        return " ".join(said)
 
     def members(self, region: int) -> np.ndarray:
         """Rows of the sample table in the region (real samples only)."""
