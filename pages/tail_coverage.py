@@ -58,8 +58,8 @@ def _named_gaps(report: GapReport | None, note: str, samples: pd.DataFrame) -> N
         return
     for name in report.gaps:
         st.markdown("**" + plain(report.text_summary(name)) + "**")
-        if report.blind_summary(name):
-            st.caption(plain(report.blind_summary(name)))
+        if unsure := report.blind_summary(name):
+            st.caption(plain(unsure))
     table = gaps_frame(report, samples)
     if table.empty:
         return

@@ -278,6 +278,7 @@ def test_a_set_too_small_to_vouch_for_a_region_says_so() -> None:
     """With 30 samples only the largest topic (a quarter of the real data) would be named were it missing, so the set
     names no gap though it lacks three topics, and says which regions it cannot vouch for, and at what size it could;
     at 600 samples with every topic it vouches for every region."""
+    from analysis.cli.gaps import gap_table
     from analysis.cli.gate import misses_lines
 
     real = texts_of(SHARES, seed=13)
@@ -293,6 +294,11 @@ def test_a_set_too_small_to_vouch_for_a_region_says_so() -> None:
     assert f"{blind['name'][0]} (" in said and "% at " in said and said.endswith("more.")
     assert json.loads(json.dumps(small.to_dict()))["not_vouched"]["llm"][0]["region"] == int(blind["region"][0])
     (line,) = misses_lines(samples, embed_fake(samples["text"]), seed=0, size=None)
+    assert gap_table(small) == [
+        "llm misses no region beyond what sampling explains.",
+        "  " + small.blind_summary("llm", 9),
+    ]
+    assert not gap_table(small)[1].endswith("more.")  # the command line lists every region it cannot vouch for
     assert line.startswith(f"llm misses: nothing beyond sampling (too few samples to vouch for {blind['name'][0]}, ")
     large = gaps_of(table(real, {"llm": texts_of({topic: 100 for topic in TOPICS}, seed=15)}))
     assert large.gaps["llm"] == [] and large.blind("llm").empty and large.blind_summary("llm") == ""

@@ -23,8 +23,8 @@ def gap_table(report) -> list[str]:
     lines = []
     for name, gaps in report.gaps.items():
         lines.append(report.text_summary(name, n=len(gaps) or 1))
-        if report.blind_summary(name):
-            lines.append("  " + report.blind_summary(name, n=len(report.blind(name))))
+        if unsure := report.blind_summary(name, n=len(report.regions)):  # every region it cannot vouch for
+            lines.append("  " + unsure)
         for gap in gaps:
             mix = ""
             if gap.labels:
