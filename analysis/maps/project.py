@@ -48,7 +48,7 @@ import numpy as np
 
 from analysis.errors import CollapseLabError
 from analysis.io import atomic_write, bytes_sha256
-from analysis.maps.placement import PLACE_K, PROBE, knn_place, stratified_fit_mask
+from analysis.maps.placement import PLACE_K, PROBE, knn_place, nearest_fitted, stratified_fit_mask
 from analysis.vectors.embed import SHIPPED_CACHE_DIR, default_cache_dir
 
 __all__ = ["ProjectionError", "project", "projection_key", "cached_projection", "FIT_LIMIT", "PLACEMENTS"]
@@ -56,7 +56,7 @@ __all__ = ["ProjectionError", "project", "projection_key", "cached_projection", 
 Progress = Callable[[str, float], None]
 
 MIN_ROWS = 3  # UMAP's spectral layout and neighbour graph need at least this many points
-_FORMAT = 1  # part of every key: bump when the computation changes so old maps are not reused
+_FORMAT = 2  # part of every key: bump when the computation changes so old maps are not reused (2: exact neighbours)
 _LAYOUT_END = 0.95  # fraction reached when the real map is laid out (with rows still to place: 0.8)
 #: Rows UMAP is fitted on at most; the others are placed into the fitted map. Above the demo's 13,602
 #: rows (its shipped map is fully fitted) and well under a minute to fit on 2 cores.
@@ -67,6 +67,9 @@ PLACEMENTS = ("knn", "transform")
 #: about sqrt(fitted) cells (:func:`place_cells`) instead of every fitted row: the exact search of 980,000
 #: rows among 20,000 is 15 TFLOP (about 2 minutes on 2 idle cores), the index about a seventh of it.
 CELLS_ABOVE = 2_000_000_000
+#: From this many fitted rows UMAP would find the neighbours with pynndescent's NNDescent (below it, it computes every
+#: distance itself); a cosine map is given them exactly instead (:func:`_exact_neighbours`).
+_NNDESCENT_FROM = 4096
 _SAMPLE_SEED = 0
 _CHUNK_ROWS = 65_536  # rows checked for NaN at a time (no full-size boolean temporary)
 
@@ -398,6 +401,8 @@ def _fit(
 
     layout_end = _LAYOUT_END if mask is None else 0.8
     layout = _EpochStream(report, "Laying out", 0.5, layout_end)
+    fitted = array if mask is None else array[mask]
+    exact = metric == "cosine" and len(fitted) >= _NNDESCENT_FROM and (mask is None or placement != "transform")
     model = umap.UMAP(
         n_neighbors=n_neighbors,
         min_dist=min_dist,
@@ -408,6 +413,7 @@ def _fit(
         low_memory=True,
         verbose=False,
         tqdm_kwds={"disable": False, "file": layout, "bar_format": "{n}/{total}", "mininterval": 0.2},
+        precomputed_knn=_exact_neighbours(fitted, n_neighbors) if exact else (None, None, None),
     )
     with warnings.catch_warnings():
         # small inputs: "n_neighbors is larger than the dataset size", spectral init fallbacks
@@ -415,7 +421,6 @@ def _fit(
         if mask is None:
             return model.fit_transform(array).astype(np.float32)
         coordinates = np.empty((len(array), 2), np.float32)
-        fitted = array[mask]
         coordinates[mask] = model.fit_transform(fitted)
         stage = "Placing the other rows in the real map"
         report(stage, layout_end)
@@ -436,6 +441,19 @@ def _fit(
                 progress=lambda done, total: report(stage, layout_end + span * done / max(total, 1)),
             )
     return coordinates
+
+
+def _exact_neighbours(fitted: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each fitted row's ``k`` nearest fitted rows (itself among them) and their cosine distances, exactly, for UMAP's
+    ``precomputed_knn``.
+
+    UMAP finds them with NNDescent from 4,096 rows, and pynndescent compiles its numba functions in every new process
+    without numba's disk cache (several of them cannot be cached: they take the distance function as an argument):
+    about 25 s on 2 cores before a 10,000-point map, a notebook kernel's or an app's first. The exact search is one
+    float32 GEMM per block (:func:`analysis.maps.placement.nearest_fitted`): about 2 s at 10,000 rows, 8 s at
+    :data:`FIT_LIMIT`, and no neighbour is missed (``tests/benchmarks/bench_project.py``)."""
+    indices, similarities = nearest_fitted(fitted, fitted, k)
+    return indices, np.maximum(1.0 - similarities, 0.0).astype(np.float32)
 
 
 class _Rows:
