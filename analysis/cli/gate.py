@@ -120,8 +120,7 @@ def misses_lines(samples, vectors, *, seed: int, size: int | None) -> list[str]:
         return [f"misses: not reported. {report.unsupported}"]
     lines = []
     for name, gaps in report.gaps.items():
-        blind = report.blind(name)
-        later = list(blind.loc[blind["vouched_at"].notna(), "name"])  # the regions a larger set would settle
+        later = list(report.blind_parts(name)[0]["name"])  # the regions a larger set would settle
         unsure = f" (too few samples to vouch for {', '.join(later[:3])}{', …' if len(later) > 3 else ''})"
         lines.append(
             f"{name} misses: "

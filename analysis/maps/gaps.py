@@ -29,8 +29,7 @@ region is a gap of the set when it is significant and the set holds at most half
 (o ≤ q / 2, so a large set's small shortfalls are not called gaps), or, whatever the test says, when
 the region holds at least :data:`FLOOR_REAL` (20) real samples, the set would expect at least
 :data:`FLOOR_EXPECTED` (10) samples in it (m q ≥ 10) and holds less than a tenth of the real share
-(o < q / 10): a region with real data and almost no synthetic data is always a gap.
-No holdout is needed: every real sample serves as reference and, in turn, as null.
+(o < q / 10): a region with real data and almost no synthetic data is always a gap. No holdout is needed.
 
 What the list cannot say: per set and region, ``named_if_absent`` (:func:`named_if_absent`) is the chance the
 rule names the region for a set of the set's size with none of it. A region that is not a gap and scores under
@@ -263,14 +262,18 @@ class GapReport:
         rows = rows[rows["named_if_absent"] < VOUCH]
         return rows.sort_values(["real_share", "region"], ascending=[False, True]).reset_index(drop=True)
 
-    def blind_summary(self, set_name: str, n: int = 3) -> str:
-        """What the set's list of gaps cannot say, in words ("" when the set vouches for every region): the regions a
-        larger set would settle, ``"200 samples of llm are too few to vouch for 4 regions; a set of that size with none
-        of the region is named as missing only this often: History: war / empire (6.3% of real) 29%, 90% at 391
-        samples; …; and 1 more."``, then those no size would (other regions' texts are placed there as often)."""
+    def blind_parts(self, set_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:meth:`blind` in two: the regions a larger set would vouch for (``vouched_at``), and those none would."""
         blind = self.blind(set_name)
-        size = int(self.tested.loc[self.tested["set"] == set_name, "set_size"].iloc[0]) if len(blind) else 0
-        later, never = blind[blind["vouched_at"].notna()], blind[blind["vouched_at"].isna()]
+        return blind[blind["vouched_at"].notna()], blind[blind["vouched_at"].isna()]
+
+    def blind_summary(self, set_name: str, n: int = 3) -> str:
+        """What the set's gaps cannot say, in words ("" if nothing): the regions a larger set would settle, as on the
+        demo ``"300 samples of llm g2 are too few to vouch for 6 regions; a set of that size with none of the region is
+        named as missing only this often: Technology: used / device / use (6.2% of real) 72%, 90% at 469 samples; …;
+        and 3 more."``, then those no size would (:meth:`blind_parts`)."""
+        later, never = self.blind_parts(set_name)
+        size = int(self.tested.loc[self.tested["set"] == set_name, "set_size"].iloc[0]) if len(later) else 0
         said = []
         if len(later):
             parts = [
