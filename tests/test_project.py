@@ -410,3 +410,25 @@ def test_umaps_compiled_functions_are_cached_on_disk_for_the_next_process():
     ]
     hits, cache_path = runs[1].stdout.split(maxsplit=1)
     assert int(hits) >= 1 and cache_path.strip() != "None", runs[1].stdout
+
+
+def test_from_4096_rows_umap_gets_the_exact_neighbours_and_never_runs_nndescent(tmp_path, monkeypatch):
+    """pynndescent compiles in every process (about 25 s before a first 10,000-point map), so a cosine map of 4,096
+    fitted rows or more hands UMAP the exact neighbours (``_exact_neighbours``): the brute-force ones; no NNDescent."""
+    import umap.umap_
+    from pynndescent import NNDescent
+
+    class Refused(NNDescent):
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("NNDescent ran although the exact neighbours were given")
+
+    monkeypatch.setattr(umap.umap_, "NNDescent", Refused)
+    x = np.random.default_rng(0).normal(size=(4096, 16)).astype(np.float32)
+    indices, distances = project_module._exact_neighbours(x, 15)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    brute = 1.0 - unit.astype(np.float64) @ unit.T.astype(np.float64)
+    expected = np.argsort(brute, axis=1)[:, :15]
+    assert (np.sort(indices, axis=1) == np.sort(expected, axis=1)).all() and (indices[:, 0] == np.arange(4096)).all()
+    np.testing.assert_allclose(distances, np.take_along_axis(brute, indices, axis=1), atol=1e-5)
+    coordinates = project(x, seed=0, cache_dir=tmp_path)
+    assert coordinates.shape == (4096, 2) and np.isfinite(coordinates).all()

@@ -450,8 +450,8 @@ def _exact_neighbours(fitted: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
     UMAP finds them with NNDescent from 4,096 rows, and pynndescent compiles its numba functions in every new process
     without numba's disk cache (several of them cannot be cached: they take the distance function as an argument):
     about 25 s on 2 cores before a 10,000-point map, a notebook kernel's or an app's first. The exact search is one
-    float32 GEMM per block (:func:`analysis.maps.placement.nearest_fitted`): about 2 s at 10,000 rows, 8 s at
-    :data:`FIT_LIMIT`, and no neighbour is missed (``tests/benchmarks/bench_project.py``)."""
+    float32 GEMM per block (:func:`analysis.maps.placement.nearest_fitted`): about 2 s at 10,000 rows on 2 cores
+    (growing with the square of the rows), and no neighbour is missed (``tests/benchmarks/bench_project.py``)."""
     indices, similarities = nearest_fitted(fitted, fitted, k)
     return indices, np.maximum(1.0 - similarities, 0.0).astype(np.float32)
 
