@@ -8,7 +8,7 @@ from analysis.corpus import combine_samples, samples_from_frame
 from analysis.demo import load_demo
 from analysis.generate import generate
 from analysis.judge.compare import BASELINE, METRICS, compare, sets_of
-from analysis.judge.risks import RulesError, load_rules, risks
+from analysis.judge.risks import RulesError, fill_message, load_rules, risks
 from analysis.vectors.embed import embed
 
 
@@ -135,6 +135,20 @@ def test_rules_with_relative_and_absolute_thresholds():
     assert risks(table, rules)["set"].tolist() == ["a", "b"]
     above = [{**rules[0], "when": "above", "relative": True, "threshold": 0.5, "floor": 0.44}]
     assert risks(table, above)["set"].tolist() == ["b"]  # limit max(0.25, 0.44): only 0.45 is above
+
+
+def test_a_value_that_passed_its_limit_never_prints_as_the_limit():
+    """The demo's paraphrase set: centroid shift 0.086294 against a limit of 0.085546 printed "moved 0.086 (limit
+    0.086)"; both get the digits that tell them apart, and numbers already apart keep the rule's format."""
+    table = pd.DataFrame(
+        {"set": [BASELINE, "close", "far"], "metric": ["centroid shift"] * 3, "value": [0.042773, 0.086294, 0.134]}
+    )
+    centre = [rule for rule in load_rules() if rule["name"] == "centre moved"]
+    close, far = risks(table, centre)["message"]
+    assert "moved 0.0863 from real text (cosine distance; limit 0.0855," in close
+    assert "moved 0.134 from real text (cosine distance; limit 0.086," in far
+    assert fill_message("{value:.1%} over {limit:.1%}", value=0.05004, limit=0.05) == "5.004% over 5.000%"
+    assert fill_message("{value:.2f} is {limit:.2f}", value=1.0, limit=1.0) == "1.00 is 1.00"
 
 
 def test_every_shipped_rule_is_valid_and_a_bad_file_is_named(tmp_path):

@@ -411,3 +411,26 @@ def test_focus_mask_asks_every_question_at_once():
     assert explore.focus_mask(points, texts, set_name="llm").tolist() == [False, True, True, False]
     assert explore.focus_mask(points, texts, set_name="llm", label="a").tolist() == [False, True, False, False]
     assert explore.focus_mask(points, texts, words="river", rows=[0, 2, 3]).tolist() == [True, False, True, False]
+
+
+def test_gap_names_on_the_report_map_run_from_their_ring_towards_the_middle():
+    """A gap near the map's right edge was named with centred text that ran out of the map ("Physical sciences:
+    chemical…" on the demo's report); near an edge the name now starts or ends at its ring."""
+    from types import SimpleNamespace
+
+    from analysis.views.review import gap_map
+
+    samples = pd.DataFrame({"source": ["real"] * 3 + ["synthetic"], "method": ["real"] * 3 + ["llm"]})
+    samples["generation"] = np.where(samples["source"] == "real", 0, 1)
+    xy = np.array([[0.0, 0.0], [10.0, 5.0], [5.0, 2.0], [5.0, 3.0]])
+    region = lambda id_, x: SimpleNamespace(id=id_, x=x, y=2.5, size=20, name=f"region {id_}")  # noqa: E731
+    regions = [region(0, 0.5), region(1, 5.0), region(2, 9.5)]
+    summary = SimpleNamespace(
+        gap_report=SimpleNamespace(regions=regions), gaps={"llm": [SimpleNamespace(region=r.id) for r in regions]}
+    )
+    spec = gap_map(samples, xy, summary).to_dict()
+    texts = [layer for layer in spec["layer"] if layer["mark"]["type"] == "text"]
+    aligned = {
+        layer["mark"]["align"]: [row["label"] for row in spec["datasets"][layer["data"]["name"]]] for layer in texts
+    }
+    assert aligned == {"left": ["region 0"], "center": ["region 1"], "right": ["region 2"]}

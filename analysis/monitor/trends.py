@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.judge.risks import load_trend_rules
+from analysis.judge.risks import fill_message, load_trend_rules
 
 __all__ = ["WARNING_COLUMNS", "THRESHOLD_COLUMNS", "warnings", "thresholds", "ledger_warnings"]
 
@@ -189,7 +189,7 @@ def warnings(history: pd.DataFrame, rules: str | Path | list[dict[str, Any]] | N
                 "severity": rule["severity"],
                 **{k: float(v) for k, v in numbers.items()},
                 "threshold": float(rule["threshold"]),
-                "message": rule["message"].format(**numbers),
+                "message": fill_message(rule["message"], **numbers),
             }
         )
     table = pd.DataFrame(fired, columns=WARNING_COLUMNS)

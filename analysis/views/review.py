@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import altair as alt
 import numpy as np
@@ -418,14 +418,19 @@ def gap_map(
                 size=alt.Size("size:Q", scale=alt.Scale(range=[300, 2500]), legend=None),
             )
         )
-        labels = (
-            alt.Chart(regions)
-            .mark_text(
-                fontSize=label_size, fontWeight="bold", color="#7f1010", dy=-4, align="center", baseline="bottom"
-            )
+        # a name runs from its ring towards the middle, so one near an edge stays inside the map
+        span = float(corners[:, 0].max() - corners[:, 0].min()) or 1.0
+        where = (regions["x"].to_numpy(dtype=float) - float(corners[:, 0].min())) / span
+        aligns = np.where(where < 1 / 3, "left", np.where(where > 2 / 3, "right", "center"))
+        sides: tuple[Literal["left", "center", "right"], ...] = ("left", "center", "right")
+        labels = [
+            alt.Chart(regions[aligns == align])
+            .mark_text(fontSize=label_size, fontWeight="bold", color="#7f1010", dy=-4, align=align, baseline="bottom")
             .encode(x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), text="label:N")
-        )
-        layers += [rings, labels]
+            for align in sides
+            if (aligns == align).any()
+        ]
+        layers += [rings, *labels]
     return alt.LayerChart(layer=layers).properties(width=width, height=height)
 
 
