@@ -427,8 +427,12 @@ def test_from_4096_rows_umap_gets_the_exact_neighbours_and_never_runs_nndescent(
     indices, distances = project_module._exact_neighbours(x, 15)
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
     brute = 1.0 - unit.astype(np.float64) @ unit.T.astype(np.float64)
-    expected = np.argsort(brute, axis=1)[:, :15]
-    assert (np.sort(indices, axis=1) == np.sort(expected, axis=1)).all() and (indices[:, 0] == np.arange(4096)).all()
-    np.testing.assert_allclose(distances, np.take_along_axis(brute, indices, axis=1), atol=1e-5)
+    # no nearer row is left out: each row's 15 are distinct and none is farther than the float64 15th nearest (up to
+    # float32's rounding: in this draw the 15th and 16th nearest of one row are 2e-6 apart, a tie for float32 kernels)
+    fifteenth = np.sort(brute, axis=1)[:, 14]
+    got = np.take_along_axis(brute, indices, axis=1)
+    assert (np.sort(indices, axis=1)[:, 1:] != np.sort(indices, axis=1)[:, :-1]).all()
+    assert (got <= fifteenth[:, None] + 1e-5).all() and (indices[:, 0] == np.arange(4096)).all()
+    np.testing.assert_allclose(distances, got, atol=1e-5)
     coordinates = project(x, seed=0, cache_dir=tmp_path)
     assert coordinates.shape == (4096, 2) and np.isfinite(coordinates).all()

@@ -273,9 +273,9 @@ class GapReport:
         named as missing only this often: Technology: used / device / use (6.2% of real) 72%, 90% at 469 samples; …;
         and 3 more."``, then those no size would (:meth:`blind_parts`)."""
         later, never = self.blind_parts(set_name)
-        size = int(self.tested.loc[self.tested["set"] == set_name, "set_size"].iloc[0]) if len(later) else 0
         said = []
         if len(later):
+            size = int(self.tested.loc[self.tested["set"] == set_name, "set_size"].iloc[0])
             parts = [
                 f"{row.name} ({percent_text(row.real_share)} of real) {row.named_if_absent:.0%}, "
                 f"{VOUCH:.0%} at {int(row.vouched_at):,} samples"
