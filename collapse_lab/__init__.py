@@ -55,6 +55,7 @@ _API: dict[str, tuple[str, str | None]] = {
     "MixtureSpec": ("analysis.mixture", "MixtureSpec"),
     "guardrail": ("analysis.mixture", "guardrail"),
     "region_occupancy": ("analysis.mixture", "region_occupancy"),
+    "protect_gaps": ("analysis.mixture", "protect_gaps"),
     "protectable_gaps": ("analysis.mixture", "protectable_gaps"),
     # filling a gap
     "fill_gap": ("analysis.fill", "fill_gap"),

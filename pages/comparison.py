@@ -23,8 +23,10 @@ st.caption(
 
 
 @st.cache_data(show_spinner="Searching for the mixture to recommend…", max_entries=4)
-def _recommendation(sha256: str, coverage: str, _samples, _embeddings, _engine) -> tuple[Recommendation | None, str]:
-    return recommend_mixture(_samples, _embeddings, engine=_engine)
+def _recommendation(
+    sha256: str, coverage: str, _samples, _embeddings, _engine, _gaps
+) -> tuple[Recommendation | None, str]:
+    return recommend_mixture(_samples, _embeddings, engine=_engine, gaps=_gaps)
 
 
 _VERDICT_COLOURS = {"ok": "green", "warning": "orange", "alarm": "red"}
@@ -69,6 +71,8 @@ def _at_a_glance(review: ReviewSummary) -> None:
                     "| metric | mixture | all real |\n| --- | ---: | ---: |\n"
                     + "\n".join(f"| {r.metric} | {r.mixture:.3f} | {r[3]:.3f} |" for r in metrics.itertuples())
                 )
+                if rec.protected:
+                    st.markdown(plain(rec.protection_text()))
                 st.caption(plain(rec.text))
 
 
@@ -91,7 +95,10 @@ with user_errors("Comparing the sets"):
     rows = chosen.index.to_numpy()
     gap_report, gap_note = dataset_gaps(samples, embeddings, manifest["sha256"], chosen, size, seed)
     engine = mixture_engine(samples, embeddings, manifest["sha256"])
-    recommendation, note = _recommendation(manifest["sha256"], engine.cover.split, samples, embeddings, engine)
+    all_gaps, _ = dataset_gaps(samples, embeddings, manifest["sha256"], samples, None, 0)  # the Mixture designer's
+    recommendation, note = _recommendation(
+        manifest["sha256"], engine.cover.split, samples, embeddings, engine, all_gaps
+    )
     review = review_summary(
         chosen.reset_index(drop=True),
         embeddings[rows],

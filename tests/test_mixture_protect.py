@@ -17,6 +17,7 @@ from analysis.mixture import (
     MixtureSpec,
     baseline_spec,
     metrics_from_scratch,
+    protect_gaps,
     protectable_gaps,
     region_occupancy,
     sample_mixture,
@@ -120,6 +121,57 @@ def test_a_protected_mixture_is_still_measured_exactly(dataset, engine, region):
         )  # fmt: skip
         for name, value in expected.items():
             assert values[name] == pytest.approx(value, abs=1e-9, nan_ok=True), name
+
+
+def test_protect_gaps_keeps_the_least_real_data_that_gives_each_gap_its_real_share(engine, report, region):
+    spec = MixtureSpec(size=400, real_share=0.1, weights={"llm": 1.0}, strategy="tail-aware")
+    protected, occupancy = protect_gaps(engine, spec, report)
+    assert protected.protect == tuple(sorted(protectable_gaps(report, ["llm"]))) and region in protected.protect
+    assert 0 < protected.keep < 1 and round(protected.keep * 100) == protected.keep * 100  # whole per cent
+    assert (occupancy["mixture share"] >= occupancy["real share"]).all()
+    assert occupancy.equals(region_occupancy(engine, protected, report))
+    less = region_occupancy(engine, MixtureSpec(**{**protected.to_dict(), "keep": protected.keep - 0.01}), report)
+    assert (less["mixture share"] < less["real share"]).any()  # one per cent less leaves a gap short
+    unchanged, empty = protect_gaps(engine, spec, report, [])
+    assert unchanged == spec and empty.empty
+
+
+def test_protect_gaps_fills_the_emptiest_region_best_when_the_mixture_is_too_small(engine, report):
+    """Every region protected in a 40-row mixture: past a few per cent the kept rows outgrow the synthetic rows they
+    replace and the regions protected first take the others' place, so no keep gives each region its real share
+    (a region's share is not monotone in keep). The choice is the keep whose emptiest region is fullest."""
+    spec = MixtureSpec(size=40, real_share=0.1, weights={"llm": 1.0})
+    regions = [region.id for region in report.regions]
+    chosen, occupancy = protect_gaps(engine, spec, report, regions)
+
+    def fullest(keep: float) -> float:
+        table = region_occupancy(engine, MixtureSpec(**{**spec.to_dict(), "protect": regions, "keep": keep}), report)
+        return float((table["mixture share"] / table["real share"]).min())
+
+    by_keep = [fullest(percent / 100) for percent in range(101)]
+    assert max(by_keep) < 1 and by_keep[-1] < max(by_keep)  # none fills them all; keeping all is not the best
+    assert fullest(chosen.keep) == pytest.approx(max(by_keep))
+    assert len(occupancy) == len(regions)
+
+
+def test_the_recommended_mixture_protects_its_sets_named_gaps(dataset, engine, report, region):
+    from analysis.views.review import recommend_mixture
+
+    samples, vectors = dataset
+    plain, _ = recommend_mixture(samples, vectors, engine=engine)
+    rec, note = recommend_mixture(samples, vectors, engine=engine, gaps=report)
+    assert plain is not None and rec is not None, note
+    assert not plain.protected and plain.protection_text() == ""
+    assert region in rec.protect and rec.keep > 0 and len(rec.protected) == len(rec.protect)
+    spec = MixtureSpec(
+        size=rec.size, real_share=rec.real_share, weights=rec.weights, strategy=rec.strategy, protect=rec.protect,
+        keep=rec.keep,
+    )  # fmt: skip
+    assert rec.metrics == pytest.approx(engine.metrics(spec))  # the card's numbers are the protected mixture's
+    assert rec.real_mixed == engine.counts(spec)["real train"] / rec.size > plain.real_mixed
+    said = rec.protection_text()
+    assert said.startswith("Protects ") and region_occupancy(engine, spec, report)["in words"].iloc[0] in said
+    assert f"Real data is then {rec.real_mixed:.0%} of the mixture." in said
 
 
 def test_the_baseline_is_never_protected_and_the_spec_round_trips():

@@ -41,7 +41,8 @@ The package, one job per module:
   Mixture designer shows;
 - :mod:`~analysis.mixture.protect`: protected gaps: the named gaps a mixture can protect
   (``MixtureSpec(protect=..., keep=...)`` keeps that share of the real train rows inside them, on top of
-  the real share, tail-aware first) and each region's occupancy in a mixture;
+  the real share, tail-aware first), how much to keep so each holds its real share, and each region's
+  occupancy in a mixture;
 - :mod:`~analysis.mixture.export`: the rows file and its manifest, and the rows back from a manifest;
 - :mod:`~analysis.mixture.reference`: :func:`metrics_from_scratch`, the oracle the engine is tested
   and benchmarked against.
@@ -56,7 +57,13 @@ from typing import Any
 
 from analysis.mixture.engine import MixtureEngine, sample_mixture
 from analysis.mixture.export import MANIFEST_VERSION, export_bytes, export_mixture, rows_from_manifest, samples_sha256
-from analysis.mixture.protect import occupancy_sentence, placed_regions, protectable_gaps, region_occupancy
+from analysis.mixture.protect import (
+    occupancy_sentence,
+    placed_regions,
+    protect_gaps,
+    protectable_gaps,
+    region_occupancy,
+)
 from analysis.mixture.reference import metrics_from_scratch
 from analysis.mixture.review import baseline_spec, review, tail_bins
 from analysis.mixture.search import frontier, suggest
@@ -92,6 +99,7 @@ __all__ = [
     "review",
     "tail_bins",
     "protectable_gaps",
+    "protect_gaps",
     "placed_regions",
     "region_occupancy",
     "occupancy_sentence",

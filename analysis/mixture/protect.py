@@ -18,6 +18,11 @@ mixture's rows in the region against the share real data puts there (``Gap.real_
 counts in the region it is placed in (:attr:`analysis.maps.gaps.GapReport.placed`), a real row in its own
 region (:attr:`~analysis.maps.gaps.GapReport.region_of`), and the sentence reads like ``Gap.sentence()``:
 ``"court / judge / law (law): 17% of real, 9.2% of the mixture (3.1% without protection)"``.
+
+**How much to keep** (:func:`protect_gaps`): the smallest ``keep``, in whole per cent, at which every protected
+region holds at least its real share of the mixture (the model then sees each gap as often as in real data), or,
+when none does, the one that fills the emptiest region best. The review's recommended mixture
+(:func:`analysis.views.review.recommend_mixture`) protects its sets' named gaps this way.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ __all__ = [
     "placed_regions",
     "region_occupancy",
     "occupancy_sentence",
+    "protect_gaps",
 ]
 
 
@@ -169,3 +175,33 @@ def region_occupancy(
             "in words",
         ],
     )
+
+
+def protect_gaps(
+    engine: MixtureEngine, spec: MixtureSpec, report: GapReport, regions: list[int] | tuple[int, ...] | None = None
+) -> tuple[MixtureSpec, pd.DataFrame]:
+    """``spec`` protecting ``regions`` (default: the named gaps of its sets with a weight above 0,
+    :func:`protectable_gaps`) with the smallest ``keep`` in whole per cent at which each of them holds at least its
+    real share of the mixture, and :func:`region_occupancy` of the result. When no ``keep`` fills every region (a
+    mixture too small for its regions' kept rows), the one that leaves the emptiest region fullest, relative to
+    its real share.
+
+    Not a bisection: once the kept rows outgrow the synthetic rows they replace, the regions protected first take
+    the mixture's place and the others lose theirs, so a region's share is not monotone in ``keep``. Each step is
+    one draw of the mixture and a count (milliseconds). With no region to protect, ``spec`` unchanged and an empty
+    table.
+    """
+    if regions is None:
+        regions = list(protectable_gaps(report, [name for name, weight in spec.weights.items() if weight > 0]))
+    if not regions:
+        return replace(spec, protect=(), keep=0.0), region_occupancy(engine, spec, report, [])
+    best: tuple[float, MixtureSpec, pd.DataFrame] = (-1.0, spec, pd.DataFrame())
+    for percent in range(101):
+        candidate = replace(spec, protect=tuple(regions), keep=percent / 100)
+        occupancy = region_occupancy(engine, candidate, report)
+        fullest = float((occupancy["mixture share"] / occupancy["real share"].clip(lower=1e-12)).min())
+        if fullest >= 1.0:
+            return candidate, occupancy
+        if fullest > best[0]:
+            best = (fullest, candidate, occupancy)
+    return best[1], best[2]

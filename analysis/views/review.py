@@ -8,7 +8,8 @@
   (:func:`analysis.maps.gaps.find_gaps`, ranked by the real samples left uncovered);
 - the **recommended mixture**: the weights and strategy that :func:`analysis.mixture.suggest`
   finds at the lowest real share the guardrail accepts without a warning (30 %), with the
-  metrics it reaches beside all-real data of the same size.
+  metrics it reaches beside all-real data of the same size; where its sets have named gaps, it keeps
+  enough real data inside them that each holds its real share (:func:`analysis.mixture.protect_gaps`).
 
 The HTML report (:func:`analysis.views.report.build_report`) and the Method comparison page both draw
 this one object, so the summary has one home. :func:`gap_map` draws the small static map that goes
@@ -61,7 +62,9 @@ class SetVerdict:
 
 @dataclass(frozen=True)
 class Recommendation:
-    """The suggested mixture: its spec, the suggester's explanation, its metrics and all-real's."""
+    """The suggested mixture: its spec, the suggester's explanation, its metrics and all-real's, and the named gaps
+    it protects (``protect``, ``keep`` as :class:`analysis.mixture.MixtureSpec` has them; ``protected``: each
+    region's occupancy in words; ``real_mixed``: the real rows' share of the mixture, the kept ones included)."""
 
     real_share: float
     weights: dict[str, float]
@@ -70,10 +73,30 @@ class Recommendation:
     text: str
     metrics: dict[str, float]
     baseline: dict[str, float]
+    protect: tuple[int, ...] = ()
+    keep: float = 0.0
+    protected: tuple[str, ...] = ()
+    real_mixed: float = math.nan
 
     def weights_text(self) -> str:
         """The non-zero weights as ``"paraphrase 67%, llm 33%"``."""
         return ", ".join(f"{name} {weight:.0%}" for name, weight in self.weights.items() if weight > 0)
+
+    def protection_text(self) -> str:
+        """What the mixture does about its sets' named gaps, in words ("" when they have none): ``"Protects 2 named
+        gaps, keeping 6% of their real train rows in the place of synthetic rows: People: 25% of real, 25% of the
+        mixture (13% without protection); …. Real data is then 58% of the mixture."``."""
+        if not self.protected:
+            return ""
+        one = len(self.protected) == 1
+        gaps = "its set's named gap" if one else f"{len(self.protected)} named gaps"
+        if self.keep > 0:
+            their = "its" if one else "their"
+            how = f"Protects {gaps}, keeping {self.keep:.0%} of {their} real train rows in the place of synthetic rows"
+        else:
+            how = f"Holds {gaps} at {'its' if one else 'their'} real share without protection"
+        mixed = f" Real data is then {self.real_mixed:.0%} of the mixture." if self.keep > 0 else ""
+        return f"{how}: " + "; ".join(self.protected) + "." + mixed
 
     def metric_table(self) -> pd.DataFrame:
         """``metric, mixture, all real`` for :data:`HEADLINE_METRICS`."""
@@ -204,6 +227,7 @@ def recommend_mixture(
     size: int | None = None,
     seed: int = 0,
     coverage: str = DEFAULT_COVERAGE,
+    gaps: Any = None,
 ) -> tuple[Recommendation | None, str]:
     """The mixture designer's suggestion for this dataset, with the metrics it reaches.
 
@@ -220,6 +244,10 @@ def recommend_mixture(
         split's when it is smaller (coverage is then mid-range, where sets differ most).
     coverage
         Coverage's reference when the engine is built here (:func:`analysis.judge.compare.compare`).
+    gaps
+        A :class:`analysis.maps.gaps.GapReport` of the same sample table: the named gaps of the chosen sets are
+        protected so that each holds at least its real share of the mixture (:func:`analysis.mixture.protect_gaps`),
+        and the metrics are the protected mixture's. None: no protection.
 
     Returns
     -------
@@ -227,14 +255,20 @@ def recommend_mixture(
         None and the reason when no mixture can be built (no synthetic set, a holdout too small).
     """
     from analysis.errors import CollapseLabError
-    from analysis.mixture import WARNING_SHARE, MixtureEngine, baseline_spec, suggest
+    from analysis.mixture import WARNING_SHARE, MixtureEngine, baseline_spec, protect_gaps, suggest
 
     share = WARNING_SHARE if min_real_share is None else float(min_real_share)
+    protected: tuple[str, ...] = ()
     try:
         engine = engine if engine is not None else MixtureEngine(samples, embeddings, coverage=coverage)
         available = engine.available()
         size = int(size or min(len(engine.holdout_rows), available[BASELINE]))
         best, text = suggest(engine, size, share, seed=seed)
+        if gaps is not None and not gaps.unsupported and len(gaps.region_of) == len(engine.samples):
+            best, occupancy = protect_gaps(engine, best, gaps)
+            protected = tuple(occupancy["in words"])
+            if best.protects:
+                text = f"{text} The metrics are those of the mixture with its sets' named gaps protected."
         metrics = engine.metrics(best)
         baseline = engine.metrics(baseline_spec(engine, best))
     except (CollapseLabError, ValueError) as exc:
@@ -254,6 +288,10 @@ def recommend_mixture(
             text=text,
             metrics={k: float(v) for k, v in metrics.items()},
             baseline={k: float(v) for k, v in baseline.items()},
+            protect=tuple(best.protect),
+            keep=float(best.keep),
+            protected=protected,
+            real_mixed=engine.counts(best)[BASELINE] / best.size,
         ),
         "",
     )
@@ -295,8 +333,8 @@ def review_summary(
         The map the gaps are found and drawn on (:func:`map_xy`), and the size each set is
         subsampled to for them (default the smallest set's, as ``compare``).
     engine, min_real_share, mixture_size, seed
-        For :func:`recommend_mixture`; ``recommendation`` (or ``recommendation_note``, why there is
-        none) given skips the search (the app caches it).
+        For :func:`recommend_mixture` (which protects the named gaps of ``gap_report``); ``recommendation`` (or
+        ``recommendation_note``, why there is none) given skips the search (the app caches it).
     top
         Gaps listed per set.
     coverage
@@ -325,6 +363,7 @@ def review_summary(
             size=mixture_size,
             seed=seed,
             coverage=coverage,
+            gaps=gap_report,
         )
     return ReviewSummary(
         overall=overall,

@@ -89,6 +89,16 @@ def test_the_report_names_the_missing_topic(small_workspace) -> None:
     assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
     report = at.session_state["monitor_report_html"][1].decode()
     assert MISSING in report and "of real, " in report
+    assert "Protects its set&#x27;s named gap" in report and "of the mixture" in report  # the recommended mixture
+
+
+def test_the_recommended_mixture_protects_the_missing_topic(small_workspace) -> None:
+    """The card once recommended 70 % llm, a set with no Geography, with no word about it. Now the mixture keeps
+    the real data of its set's named gaps that gives each its real share, and says so in the gaps' words."""
+    at = opened("pages/comparison.py")
+    card = next(m.value for m in at.markdown if m.value.startswith("Protects "))
+    assert MISSING in card and "% of real, " in card and "% of the mixture" in card and "without protection" in card
+    assert "Real data is then " in card
 
 
 def said_on(at: AppTest) -> str:
