@@ -12,6 +12,7 @@ from analysis.mixture import (
     export_bytes,
     frontier,
     guardrail,
+    protect_gaps,
     protectable_gaps,
     region_occupancy,
     review,
@@ -31,6 +32,11 @@ st.caption(
 )
 
 FRONTIER_METRICS, HEADLINE = frontier_metrics(), tile_metrics()  # from analysis.metrics.catalog
+
+
+def _set_keep(percent: int) -> None:
+    st.session_state["mix_keep"] = percent
+
 
 samples, manifest = current_dataset(__file__)
 samples = samples.reset_index(drop=True)
@@ -103,12 +109,30 @@ with user_errors("Designing the mixture"):
                 key="mix_protect",
                 help="Named gaps of the synthetic sets with a weight above 0 (Tail coverage names them).",
             )
+            if protect and gap_report is not None:  # the least real data that gives each gap its real share
+                draft = MixtureSpec(
+                    size=int(size),
+                    real_share=real / 100,
+                    weights={k: float(v) for k, v in weights.items()},
+                    strategy=strategy,
+                    seed=int(seed),
+                )
+                enough, filled = protect_gaps(preview, draft, gap_report, protect)
+                fills = bool((filled["mixture share"] >= filled["real share"]).all())
+                outcome = "each holds its real share" if fills else "the most this size allows"
+                st.button(
+                    f"Keep {enough.keep:.0%}: {outcome}",
+                    on_click=_set_keep,
+                    args=(round(100 * enough.keep),),
+                    key="mix_keep_fill",
+                    help="The smallest share of the protected regions' real train rows at which each region holds at "
+                    "least its real share of the mixture"
+                    + ("." if fills else "; at this size none does, so the share that fills the emptiest one best."),
+                )
             keep = st.slider(
                 "Real data kept inside them (%)",
                 0,
                 100,
-                0,
-                step=5,
                 key="mix_keep",
                 help="Share of the real train rows inside the protected regions the mixture keeps (rarest "
                 "neighbourhoods first), on top of the real share and in the place of synthetic rows.",
@@ -281,7 +305,7 @@ with user_errors("Designing the mixture"):
     def files() -> tuple[str, bytes, bytes]:
         return export_bytes(samples, mixture_rows, spec, fmt, metrics=values)
 
-    with st.form("mix_keep", clear_on_submit=True, border=False):
+    with st.form("mix_subset", clear_on_submit=True, border=False):
         kept = st.text_input(
             "Keep this mixture as a named subset",
             placeholder="e.g. 70 % real, tail-aware",

@@ -5,6 +5,8 @@ sports and tech), embedded with its topic vectors, so no model loads: health, tr
 named gaps of the synthetic set.
 """
 
+import re
+
 from streamlit.testing.v1 import AppTest
 
 
@@ -42,3 +44,22 @@ def test_protecting_a_gap_raises_its_share_of_the_mixture(topic_app):
     words = " ".join(m.value for m in at.markdown)
     assert "of real, " in words and "of the mixture" in words and "without protection" in words
     assert "300 rows:" in " ".join(c.value for c in at.caption)  # the size stays; synthetic rows made room
+
+
+def test_one_click_keeps_the_least_real_data_that_gives_the_gap_its_real_share(topic_app):
+    at = topic_app()
+    ok(at.switch_page("pages/mixture.py").run())
+    at.number_input(key="mix_size").set_value(300)
+    ok(at.slider(key="mix_real").set_value(30).run())
+    ok(at.toggle(key="mix_protect_on").set_value(True).run())
+    choice = at.multiselect(key="mix_protect")
+    health = next(region for region in choice.options if choice.format_func(region).startswith("health"))
+    ok(choice.set_value([health]).run())
+    button = at.button(key="mix_keep_fill")
+    assert "each holds its real share" in button.label
+    ok(button.click().run())
+    kept = at.slider(key="mix_keep").value
+    assert 0 < kept < 100 and button.label.startswith(f"Keep {kept}%")
+    said = next(m.value for m in at.markdown if m.value.startswith("- health"))
+    real, mixture = (float(re.search(rf"([0-9.]+)% of {what}", said).group(1)) for what in ("real", "the mixture"))
+    assert mixture >= real  # the gap holds its real share of the mixture (both rounded alike)
