@@ -24,7 +24,15 @@ from typing import BinaryIO
 
 import pandas as pd
 
-__all__ = ["atomic_write", "atomic_write_bytes", "bytes_sha256", "file_sha256", "fsync_directory", "parquet_bytes"]
+__all__ = [
+    "atomic_write",
+    "atomic_write_bytes",
+    "bytes_sha256",
+    "file_sha256",
+    "fsync_directory",
+    "parquet_bytes",
+    "values_bytes",
+]
 
 #: Bytes read at a time by :func:`file_sha256`.
 _READ_CHUNK = 1 << 20
@@ -92,6 +100,12 @@ def bytes_sha256(*chunks: bytes) -> str:
     for chunk in chunks:
         digest.update(chunk)
     return digest.hexdigest()
+
+
+def values_bytes(values: pd.DataFrame | pd.Series) -> bytes:
+    """A table's or column's values as text, hashed row by row (pandas' 64-bit row hashes, in order): what a content
+    key of sample columns feeds :func:`bytes_sha256`."""
+    return pd.util.hash_pandas_object(values.astype(str), index=False).to_numpy().tobytes()
 
 
 def file_sha256(path: str | Path) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis.io import bytes_sha256
+from analysis.io import bytes_sha256, values_bytes
 from analysis.judge.compare import cached_compare
 from analysis.maps.explore import set_names
 from analysis.maps.project import cached_projection, project
@@ -171,8 +171,7 @@ def dataset_compare(samples: pd.DataFrame, embeddings: np.ndarray, **params: Any
     first); if the computing session failed or was stopped, the next one computes it.
     """
     params = {"coverage": coverage_choice(), **params}
-    rows = pd.util.hash_pandas_object(samples["id"].astype(str), index=False).to_numpy().tobytes()
-    key = ("compare", bytes_sha256(rows), json.dumps(params, sort_keys=True, default=str))
+    key = ("compare", bytes_sha256(values_bytes(samples["id"])), json.dumps(params, sort_keys=True, default=str))
 
     def compute() -> pd.DataFrame:
         bar = st.progress(0.0, text="Comparing sets (once; then it is cached on disk)…")

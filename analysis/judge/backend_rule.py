@@ -382,13 +382,11 @@ _REFERENCE_NAMED: dict[str, int] = {}
 def _reference_named(
     vectors: np.ndarray, samples: pd.DataFrame, draws: list[tuple[str, np.ndarray, np.ndarray]]
 ) -> int:
-    import pandas as pd
-
-    from analysis.io import bytes_sha256
+    from analysis.io import bytes_sha256, values_bytes
 
     key = bytes_sha256(
         np.ascontiguousarray(vectors, np.float32).tobytes(),
-        pd.util.hash_pandas_object(samples[["text", "label"]].astype(str), index=False).to_numpy().tobytes(),
+        values_bytes(samples[["text", "label"]]),
         *(label.encode() + np.asarray(rows, np.int64).tobytes() for label, *parts in draws for rows in parts),
     )
     if key not in _REFERENCE_NAMED:

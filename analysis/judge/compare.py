@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.io import atomic_write_bytes, bytes_sha256, parquet_bytes
+from analysis.io import atomic_write_bytes, bytes_sha256, parquet_bytes, values_bytes
 from analysis.judge.reference import (
     COVERAGE_FOLDS,
     COVERAGE_REFERENCES,
@@ -396,7 +396,7 @@ def compare_key(samples: pd.DataFrame, embeddings: np.ndarray, **params: Any) ->
     if _caps_may_bite(len(samples)):  # the caps change the numbers of a large table (never the demo's keys)
         params = {**params, "limits": [REFERENCE_LIMIT, SIZE_LIMIT, NEAREST_PAIR_LIMIT, NEAREST_QUERY_FLOOR]}
     return bytes_sha256(
-        pd.util.hash_pandas_object(samples[_KEY_COLUMNS].astype(str), index=False).to_numpy().tobytes(),
+        values_bytes(samples[_KEY_COLUMNS]),
         np.ascontiguousarray(embeddings, dtype=np.float32).tobytes(),
         json.dumps({"version": COMPARE_VERSION, **params}, sort_keys=True, default=str).encode(),
     )

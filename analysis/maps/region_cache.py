@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.io import atomic_write, bytes_sha256
+from analysis.io import atomic_write, bytes_sha256, values_bytes
 from analysis.maps.regions import FIT_AT_MOST, Region, RegionMap, find_regions, fit_regions, unit_rows
 from analysis.vectors.embed import default_cache_dir
 
@@ -102,7 +102,7 @@ def region_map(
     """
     xy = np.ascontiguousarray(xy, dtype=np.float32)
     if texts_key is None:
-        texts_key = bytes_sha256(pd.util.hash_pandas_object(pd.Series(texts, dtype=object), index=False).to_numpy())
+        texts_key = bytes_sha256(values_bytes(pd.Series(texts, dtype=object)))
     key = bytes_sha256(
         f"regions {_REGIONS_FORMAT} {FIT_AT_MOST} texts:{texts_key}".encode(),
         b"\x00xy:",
