@@ -4,6 +4,7 @@ Real demo texts and their MiniLM vectors built at install (data/demo/embeddings)
 """
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -297,6 +298,34 @@ def test_mix_on_the_command_line(small, tmp_path, capsys):
 
     assert main(args[:-2] + ["--size", "100000"]) == 3
     assert "Lower the size" in capsys.readouterr().err
+
+
+def test_mix_protects_the_named_gaps_on_the_command_line(small, tmp_path, capsys):
+    """``mix --protect-gaps``: the named gaps of the mixed sets (as ``gaps`` finds them) keep the least real data that
+    gives each its real share of the mixture, said in the gaps' words; ``--keep`` sets the share instead."""
+    samples, _ = small
+    samples[samples["source"] == "real"][["text", "label"]].to_csv(tmp_path / "real.csv", index=False)
+    llm = samples[(samples["method"] == "llm") & (samples["label"] != "Geography")][["text"]]
+    llm.to_csv(tmp_path / "llm.csv", index=False)
+    out = tmp_path / "mixture.csv"
+    args = ["mix", "--real", str(tmp_path / "real.csv"), "--synthetic", f"llm={tmp_path / 'llm.csv'}"]
+    args += ["--size", "200", "--real-share", "0.3", "--protect-gaps", "--out", str(out)]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    geography = [said for said in result["protected"] if said.startswith("Geography")]
+    assert len(geography) == 1 and "of the mixture" in geography[0] and "without protection" in geography[0]
+    real, mixed = (float(re.search(rf"([0-9.]+)% of {w}", geography[0]).group(1)) for w in ("real", "the mixture"))
+    assert mixed >= real  # both rounded alike
+    spec = result["spec"]
+    assert 0 < spec["keep"] < 1 and len(spec["protect"]) == len(result["protected"])
+    assert result["counts"][BASELINE] > 60  # the kept real rows took synthetic rows' place
+    manifest = json.loads((tmp_path / "mixture.csv.manifest.json").read_text())
+    assert manifest["spec"]["protect"] == spec["protect"] and manifest["spec"]["keep"] == spec["keep"]
+
+    assert main(args[:-2] + ["--keep", "0.5"]) == 0
+    assert json.loads(capsys.readouterr().out)["spec"]["keep"] == 0.5
+    assert main([a for a in args[:-2] if a != "--protect-gaps"] + ["--keep", "0.5"]) == 3
+    assert "add --protect-gaps" in capsys.readouterr().err
 
 
 def test_the_designer_views_review_tail_bins_and_export(small, engine):

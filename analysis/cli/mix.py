@@ -11,6 +11,7 @@ from typing import Any
 from analysis.cli.common import (
     HOLDOUT,
     SEED,
+    ArgumentError,
     add_coverage_option,
     between,
     embedded,
@@ -28,6 +29,7 @@ NUMBERS: dict[str, dict[str, tuple]] = {
         "real_share": ("--real-share", *between(0, 1)),
         "seed": SEED,
         "holdout": HOLDOUT,
+        "keep": ("--keep", *between(0, 1)),
     },
 }
 
@@ -35,6 +37,8 @@ NUMBERS: dict[str, dict[str, tuple]] = {
 def command_mix(args: argparse.Namespace) -> int:
     from analysis.mixture import APPROXIMATE, EXACT, MixtureEngine, MixtureSpec, export_mixture, guardrail
 
+    if args.keep is not None and not args.protect_gaps:
+        raise ArgumentError("--keep is the share of real data kept inside protected gaps: add --protect-gaps.")
     spec = MixtureSpec(
         size=args.size, real_share=args.real_share, weights=args.weights or {}, strategy=args.strategy, seed=args.seed
     )  # a bad spec fails before any work
@@ -47,6 +51,9 @@ def command_mix(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         preview = MixtureEngine(samples, vectors, progress=precomputed, coverage=args.coverage)
+    protected: list[str] | None = None
+    if args.protect_gaps:
+        spec, protected = _protected(preview, spec, samples, vectors, args)
     rows = preview.rows(spec)
     metrics = preview.metrics(spec)
     level, reason = guardrail(spec.real_share)
@@ -58,6 +65,8 @@ def command_mix(args: argparse.Namespace) -> int:
         "exact": sorted(name for name in metrics if name in EXACT or name.startswith("coverage bin")),
         "approximate": APPROXIMATE,
     }
+    if protected is not None:
+        result["protected"] = protected
     if args.out:
         manifest = export_mixture(
             samples,
@@ -79,6 +88,33 @@ def command_mix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _protected(preview: Any, spec: Any, samples: Any, vectors: Any, args: argparse.Namespace) -> tuple[Any, list[str]]:
+    """``--protect-gaps``: the spec protecting the named gaps of its weighted sets (``find_gaps`` of the same table,
+    default settings), keeping ``--keep`` of their real train rows or, by default, the least that gives each gap its
+    real share (:func:`analysis.mixture.protect_gaps`); and each gap's occupancy in words."""
+    from dataclasses import replace
+
+    from analysis.maps.gaps import find_gaps
+    from analysis.mixture import gaps_of, protect_gaps, region_occupancy
+
+    report = find_gaps(samples, vectors, seed=args.seed, coverage=args.coverage)
+    if report.unsupported:
+        raise ArgumentError(f"--protect-gaps: no named gaps can be found here. {report.unsupported}")
+    regions = gaps_of(report, spec)
+    if args.keep is None:
+        spec, occupancy = protect_gaps(preview, spec, report, regions)
+    else:
+        spec = replace(spec, protect=tuple(regions), keep=args.keep)
+        occupancy = region_occupancy(preview, spec, report)
+    print(
+        f"protecting {len(regions)} named gap(s), keeping {spec.keep:.0%} of their real train rows"
+        if regions
+        else "the weighted sets miss no named region: nothing to protect",
+        file=sys.stderr,
+    )
+    return spec, list(occupancy["in words"])
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     mix = commands.add_parser(
         "mix", help="a mixture of real and synthetic samples: its metrics, and its rows with --out"
@@ -96,5 +132,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     mix.add_argument("--seed", type=int, default=0)
     mix.add_argument("--holdout", type=float, default=0.1)
     add_coverage_option(mix)
+    mix.add_argument(
+        "--protect-gaps",
+        dest="protect_gaps",
+        action="store_true",
+        help="keep the real data inside the named gaps of the weighted sets (as `gaps` names them), in the place of "
+        "synthetic rows: by default the least that gives each gap its real share of the mixture",
+    )
+    mix.add_argument(
+        "--keep",
+        type=float,
+        metavar="SHARE",
+        help="with --protect-gaps: this share (0..1) of the gaps' real train rows instead",
+    )
     mix.add_argument("--out", help="write the rows here (.csv, .jsonl or .parquet) and OUT.manifest.json beside them")
     mix.set_defaults(run=command_mix)

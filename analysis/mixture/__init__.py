@@ -58,6 +58,7 @@ from typing import Any
 from analysis.mixture.engine import MixtureEngine, sample_mixture
 from analysis.mixture.export import MANIFEST_VERSION, export_bytes, export_mixture, rows_from_manifest, samples_sha256
 from analysis.mixture.protect import (
+    gaps_of,
     occupancy_sentence,
     placed_regions,
     protect_gaps,
@@ -100,6 +101,7 @@ __all__ = [
     "tail_bins",
     "protectable_gaps",
     "protect_gaps",
+    "gaps_of",
     "placed_regions",
     "region_occupancy",
     "occupancy_sentence",

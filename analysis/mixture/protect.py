@@ -38,6 +38,7 @@ from analysis.mixture.spec import MixtureError, MixtureSpec
 
 __all__ = [
     "protectable_gaps",
+    "gaps_of",
     "placed_regions",
     "region_occupancy",
     "occupancy_sentence",
@@ -64,6 +65,13 @@ def protectable_gaps(report: GapReport, sets: list[str] | None = None) -> dict[i
         + ", ".join(f"{percent_text(g.set_share)} of {g.set}" for g in gaps)
         for region, gaps in ordered
     }
+
+
+def gaps_of(report: GapReport, spec: MixtureSpec) -> list[int]:
+    """The named gaps of the sets ``spec`` mixes (a weight above 0; every set when the weights are left equal),
+    in :func:`protectable_gaps`' order."""
+    weighted = [name for name, weight in spec.weights.items() if weight > 0] if spec.weights else None
+    return list(protectable_gaps(report, weighted))
 
 
 def placed_regions(report: GapReport) -> np.ndarray:
@@ -180,11 +188,10 @@ def region_occupancy(
 def protect_gaps(
     engine: MixtureEngine, spec: MixtureSpec, report: GapReport, regions: list[int] | tuple[int, ...] | None = None
 ) -> tuple[MixtureSpec, pd.DataFrame]:
-    """``spec`` protecting ``regions`` (default: the named gaps of its sets with a weight above 0,
-    :func:`protectable_gaps`) with the smallest ``keep`` in whole per cent at which each of them holds at least its
-    real share of the mixture, and :func:`region_occupancy` of the result. When no ``keep`` fills every region (a
-    mixture too small for its regions' kept rows), the one that leaves the emptiest region fullest, relative to
-    its real share.
+    """``spec`` protecting ``regions`` (default: the named gaps of the sets it mixes, :func:`gaps_of`) with the
+    smallest ``keep`` in whole per cent at which each of them holds at least its real share of the mixture, and
+    :func:`region_occupancy` of the result. When no ``keep`` fills every region (a mixture too small for its
+    regions' kept rows), the one that leaves the emptiest region fullest, relative to its real share.
 
     Not a bisection: once the kept rows outgrow the synthetic rows they replace, the regions protected first take
     the mixture's place and the others lose theirs, so a region's share is not monotone in ``keep``. Each step is
@@ -192,7 +199,7 @@ def protect_gaps(
     table.
     """
     if regions is None:
-        regions = list(protectable_gaps(report, [name for name, weight in spec.weights.items() if weight > 0]))
+        regions = gaps_of(report, spec)
     if not regions:
         return replace(spec, protect=(), keep=0.0), region_occupancy(engine, spec, report, [])
     best: tuple[float, MixtureSpec, pd.DataFrame] = (-1.0, spec, pd.DataFrame())
