@@ -63,7 +63,7 @@ def _at_a_glance(review: ReviewSummary) -> None:
                 st.caption(plain(review.recommendation_note))
             else:
                 st.markdown(
-                    f"Keep **{rec.real_share:.0%} real**; weights {plain(rec.weights_text())}, strategy "
+                    f"Keep **{plain(rec.real_text())}**; weights {plain(rec.weights_text())}, strategy "
                     f"{plain(rec.strategy)}, {rec.size:,} rows. It reaches:"
                 )
                 metrics = rec.metric_table()

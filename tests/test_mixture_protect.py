@@ -171,7 +171,8 @@ def test_the_recommended_mixture_protects_its_sets_named_gaps(dataset, engine, r
     assert rec.real_mixed == engine.counts(spec)["real train"] / rec.size > plain.real_mixed
     said = rec.protection_text()
     assert said.startswith("Protects ") and region_occupancy(engine, spec, report)["in words"].iloc[0] in said
-    assert f"Real data is then {rec.real_mixed:.0%} of the mixture." in said
+    assert rec.real_text() == f"{rec.real_share:.0%} real ({rec.real_mixed:.0%} with the protected gaps' real rows)"
+    assert plain.real_text() == f"{plain.real_share:.0%} real"
 
 
 def test_the_baseline_is_never_protected_and_the_spec_round_trips():

@@ -310,7 +310,7 @@ def _summary_section(review: Any, samples: pd.DataFrame, xy: np.ndarray | None, 
     rec = review.recommendation
     if rec is not None:
         right.append(
-            f"<p>Keep <b>{rec.real_share:.0%} real</b>; synthetic weights <b>{_e(rec.weights_text())}</b>, "
+            f"<p>Keep <b>{_e(rec.real_text())}</b>; synthetic weights <b>{_e(rec.weights_text())}</b>, "
             f"strategy <code>{_e(rec.strategy)}</code>, {rec.size:,} rows. It reaches:</p>"
             + _table(rec.metric_table())
             + (f"<p>{_e(rec.protection_text())}</p>" if rec.protected else "")

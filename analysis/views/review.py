@@ -85,7 +85,7 @@ class Recommendation:
     def protection_text(self) -> str:
         """What the mixture does about its sets' named gaps, in words ("" when they have none): ``"Protects 2 named
         gaps, keeping 6% of their real train rows in the place of synthetic rows: People: 25% of real, 25% of the
-        mixture (13% without protection); …. Real data is then 58% of the mixture."``."""
+        mixture (13% without protection); …."``."""
         if not self.protected:
             return ""
         one = len(self.protected) == 1
@@ -95,8 +95,15 @@ class Recommendation:
             how = f"Protects {gaps}, keeping {self.keep:.0%} of {their} real train rows in the place of synthetic rows"
         else:
             how = f"Holds {gaps} at {'its' if one else 'their'} real share without protection"
-        mixed = f" Real data is then {self.real_mixed:.0%} of the mixture." if self.keep > 0 else ""
-        return f"{how}: " + "; ".join(self.protected) + "." + mixed
+        return f"{how}: " + "; ".join(self.protected) + "."
+
+    def real_text(self) -> str:
+        """The real share as the card's headline says it: ``"30% real"``, or with protected gaps' kept rows
+        ``"30% real (58% with the protected gaps' real rows)"``."""
+        text = f"{self.real_share:.0%} real"
+        if self.keep > 0:
+            text += f" ({self.real_mixed:.0%} with the protected gaps' real rows)"
+        return text
 
     def metric_table(self) -> pd.DataFrame:
         """``metric, mixture, all real`` for :data:`HEADLINE_METRICS`."""

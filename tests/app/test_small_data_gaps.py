@@ -98,7 +98,8 @@ def test_the_recommended_mixture_protects_the_missing_topic(small_workspace) -> 
     at = opened("pages/comparison.py")
     card = next(m.value for m in at.markdown if m.value.startswith("Protects "))
     assert MISSING in card and "% of real, " in card and "% of the mixture" in card and "without protection" in card
-    assert "Real data is then " in card
+    headline = next(m.value for m in at.markdown if m.value.startswith("Keep **"))
+    assert "% with the protected gaps' real rows\\)" in headline, headline
 
 
 def said_on(at: AppTest) -> str:
