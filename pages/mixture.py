@@ -1,5 +1,7 @@
 """Mixture designer: real share and method weights as sliders, every metric of the mixture updated on each move."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from analysis.judge.reference import COVERAGE_LABELS, CROSSFIT
@@ -87,6 +89,13 @@ with user_errors("Designing the mixture"):
             "tail-aware: dedup, then synthetic rows that reach rare real regions first.",
         )
         seed = st.number_input("Seed", 0, 2**31 - 1, key=state["seed"])
+        unprotected = MixtureSpec(
+            size=int(size),
+            real_share=real / 100,
+            weights={k: float(v) for k, v in weights.items()},
+            strategy=strategy,
+            seed=int(seed),
+        )
         protect: list[int] = []
         keep, gap_report = 0, None
         if st.toggle(
@@ -110,14 +119,7 @@ with user_errors("Designing the mixture"):
                 help="Named gaps of the synthetic sets with a weight above 0 (Tail coverage names them).",
             )
             if protect and gap_report is not None:  # the least real data that gives each gap its real share
-                draft = MixtureSpec(
-                    size=int(size),
-                    real_share=real / 100,
-                    weights={k: float(v) for k, v in weights.items()},
-                    strategy=strategy,
-                    seed=int(seed),
-                )
-                enough, filled = protect_gaps(preview, draft, gap_report, protect)
+                enough, filled = protect_gaps(preview, unprotected, gap_report, protect)
                 fills = bool((filled["mixture share"] >= filled["real share"]).all())
                 outcome = "each holds its real share" if fills else "the most this size allows"
                 st.button(
@@ -137,15 +139,7 @@ with user_errors("Designing the mixture"):
                 help="Share of the real train rows inside the protected regions the mixture keeps (rarest "
                 "neighbourhoods first), on top of the real share and in the place of synthetic rows.",
             )
-    spec = MixtureSpec(
-        size=int(size),
-        real_share=real / 100,
-        weights={k: float(v) for k, v in weights.items()},
-        strategy=strategy,
-        seed=int(seed),
-        protect=tuple(protect),
-        keep=keep / 100,
-    )
+    spec = replace(unprotected, protect=tuple(protect), keep=keep / 100)
     if gap_report is not None:
         preview.use_regions(gap_report.region_of)
 
