@@ -89,7 +89,7 @@ class Recommendation:
         if not self.protected:
             return ""
         one = len(self.protected) == 1
-        gaps = "its set's named gap" if one else f"{len(self.protected)} named gaps"
+        gaps = "1 named gap" if one else f"{len(self.protected)} named gaps"
         if self.keep > 0:
             their = "its" if one else "their"
             how = f"Protects {gaps}, keeping {self.keep:.0%} of {their} real train rows in the place of synthetic rows"

@@ -89,7 +89,7 @@ def test_the_report_names_the_missing_topic(small_workspace) -> None:
     assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
     report = at.session_state["monitor_report_html"][1].decode()
     assert MISSING in report and "of real, " in report
-    assert "Protects its set&#x27;s named gap" in report and "of the mixture" in report  # the recommended mixture
+    assert "Protects 1 named gap, keeping " in report and "of the mixture" in report  # the recommended mixture
 
 
 def test_the_recommended_mixture_protects_the_missing_topic(small_workspace) -> None:
