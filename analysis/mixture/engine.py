@@ -216,7 +216,7 @@ class MixtureEngine:
             d2 = squared_distances(x[start:stop], norms[start:stop], x, norms)
             local = np.arange(stop - start)
             d2[local, start + local] = np.inf  # a row is not its own neighbour
-            nbr[start:stop], nbr_d2[start:stop] = smallest_per_row(d2, self.neighbours, sample_columns)
+            nbr[start:stop], nbr_d2[start:stop] = smallest_per_row(d2, self.neighbours)
             reach2[start:stop] = np.partition(d2[:, sample_columns], reach_rank, axis=1)[:, reach_rank]
             if start < train_n:  # train rows come first: their radii among train rows
                 upto = min(stop, train_n) - start
