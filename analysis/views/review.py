@@ -242,7 +242,7 @@ def recommend_mixture(
     ----------
     engine
         A :class:`analysis.mixture.MixtureEngine` of ``samples`` (the app shares its own); built
-        when not given (about 25 s for the demo's 13,600 samples on 2 cores).
+        when not given (about 10 s for the demo's 13,600 samples on 2 cores).
     min_real_share
         The real share to search at; default the guardrail's warning share (30 %): the most
         synthetic data a review should accept without a warning.
