@@ -99,6 +99,30 @@ def occupancy_sentence(name: str, real_share: float, mixture_share: float, unpro
     return text
 
 
+def _placed_for(engine: MixtureEngine, report: GapReport) -> np.ndarray:
+    """:func:`placed_regions` of a report of the engine's own table, its regions handed to the engine."""
+    where = placed_regions(report)
+    if len(where) != len(engine.samples):
+        raise MixtureError(
+            f"The named gaps are of {len(where):,} samples but the mixture engine holds {len(engine.samples):,}: "
+            f"find the gaps of the same table."
+        )
+    engine.use_regions(report.region_of)
+    return where
+
+
+def _mixture_shares(
+    engine: MixtureEngine, spec: MixtureSpec, where: np.ndarray, regions: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One draw of ``spec``: each region's share of its placed rows, and its real train rows per region."""
+    rows = engine.rows(spec)
+    placed = where[rows]
+    placed = placed[placed >= 0]
+    shares = np.bincount(placed, minlength=regions) / max(len(placed), 1)
+    train = np.isin(rows, engine.pool_rows[: engine.group_sizes[0]])
+    return shares, np.bincount(where[rows[train]], minlength=regions)
+
+
 def region_occupancy(
     engine: MixtureEngine, spec: MixtureSpec, report: GapReport, regions: list[int] | tuple[int, ...] | None = None
 ) -> pd.DataFrame:
@@ -129,13 +153,7 @@ def region_occupancy(
     MixtureError
         When the report is not of the engine's sample table.
     """
-    where = placed_regions(report)
-    if len(where) != len(engine.samples):
-        raise MixtureError(
-            f"The named gaps are of {len(where):,} samples but the mixture engine holds {len(engine.samples):,}: "
-            f"find the gaps of the same table."
-        )
-    engine.use_regions(report.region_of)
+    where = _placed_for(engine, report)
     regions = list(spec.protect if regions is None else regions)
     names = {region.id: region.name for region in report.regions}
     unknown = [r for r in regions if r not in names]
@@ -144,17 +162,8 @@ def region_occupancy(
     shares = _real_shares(report)
     train = engine.pool_rows[: engine.group_sizes[0]]
     unprotected = replace(spec, keep=0.0, protect=())
-
-    def shares_of(which: MixtureSpec) -> tuple[np.ndarray, np.ndarray]:
-        rows = engine.rows(which)
-        placed = where[rows]
-        placed = placed[placed >= 0]
-        counts = np.bincount(placed, minlength=len(names)) / max(len(placed), 1)
-        is_train = np.isin(rows, train)
-        return counts, np.bincount(where[rows[is_train]], minlength=len(names))
-
-    mixture, kept = shares_of(spec)
-    before, _ = shares_of(unprotected) if spec.protects else (mixture, kept)
+    mixture, kept = _mixture_shares(engine, spec, where, len(names))
+    before, _ = _mixture_shares(engine, unprotected, where, len(names)) if spec.protects else (mixture, kept)
     in_region = np.bincount(where[train], minlength=len(names))
     return pd.DataFrame(
         [
@@ -195,20 +204,22 @@ def protect_gaps(
 
     Not a bisection: once the kept rows outgrow the synthetic rows they replace, the regions protected first take
     the mixture's place and the others lose theirs, so a region's share is not monotone in ``keep``. Each step is
-    one draw of the mixture and a count (milliseconds). With no region to protect, ``spec`` unchanged and an empty
-    table.
+    one draw of the mixture and a count (milliseconds), and the scan stops at the first ``keep`` that fills every
+    region. With no region to protect, ``spec`` unchanged and an empty table.
     """
     if regions is None:
         regions = gaps_of(report, spec)
     if not regions:
         return replace(spec, protect=(), keep=0.0), region_occupancy(engine, spec, report, [])
-    best: tuple[float, MixtureSpec, pd.DataFrame] = (-1.0, spec, pd.DataFrame())
+    where = _placed_for(engine, report)
+    wanted = np.array([_real_shares(report)[r] for r in regions]).clip(min=1e-12)
+    best, chosen = -1.0, spec
     for percent in range(101):
         candidate = replace(spec, protect=tuple(regions), keep=percent / 100)
-        occupancy = region_occupancy(engine, candidate, report)
-        fullest = float((occupancy["mixture share"] / occupancy["real share"].clip(lower=1e-12)).min())
+        shares, _ = _mixture_shares(engine, candidate, where, len(report.regions))
+        fullest = float((shares[list(regions)] / wanted).min())
+        if fullest > best:
+            best, chosen = fullest, candidate
         if fullest >= 1.0:
-            return candidate, occupancy
-        if fullest > best[0]:
-            best = (fullest, candidate, occupancy)
-    return best[1], best[2]
+            break
+    return chosen, region_occupancy(engine, chosen, report)
