@@ -53,9 +53,12 @@ def open_tab(page, name: str) -> None:
 
 
 def wait_for_samples(page, count: str) -> None:
+    """Wait until the page counts ``count`` samples and its run is over (the count is drawn before the tabs below it
+    are, so a tab read as soon as the count shows can be one the run has not drawn yet)."""
     page.wait_for_function(
         "n => document.querySelector('[data-testid=\"stMetricValue\"]')?.innerText === n", arg=count, timeout=WAIT
     )
+    settle(page)
 
 
 def tab_is_open(page, name: str) -> bool:
